@@ -1,0 +1,5 @@
+"""``python -m customer_flow`` runs the CLI."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,59 @@
+"""Settings: one object, read once at the edge (CLI flags, environment, defaults).
+
+Environment variables are ``CUSTOMER_FLOW_*``; a CLI flag overrides them. Domain modules never
+read the environment: they are handed the values they need.
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "default_database_url", "normalise_database_url"]
+
+APP_NAME = "customer-flow"
+
+
+def default_database_url() -> str:
+    """The embedded default: a SQLite file in the user's data directory."""
+    return f"sqlite:///{Path(user_data_dir(APP_NAME)) / 'customer_flow.db'}"
+
+
+def normalise_database_url(value: str) -> str:
+    """Accept a SQLAlchemy URL, a ``postgresql://`` URL or a plain SQLite file path.
+
+    PostgreSQL URLs are pointed at psycopg 3, whatever driver they name or leave out.
+    """
+    value = value.strip()
+    if "://" not in value:
+        return f"sqlite:///{Path(value).expanduser().resolve()}"
+    scheme, rest = value.split("://", 1)
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg2", "postgresql+psycopg"):
+        return f"postgresql+psycopg://{rest}"
+    return value
+
+
+def _default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (containers, some CI): still record something honest
+        return "unknown"
+
+
+class Settings(BaseSettings):
+    """Every setting Customer_Flow reads, with its default."""
+
+    model_config = SettingsConfigDict(env_prefix="CUSTOMER_FLOW_", extra="ignore")
+
+    database_url: str = Field(default_factory=default_database_url)
+    ticket_types_file: Path | None = None
+    default_region: str = "US"
+    actor: str = Field(default_factory=_default_actor)
+    secret_key: str | None = None
+
+    def resolved_database_url(self) -> str:
+        return normalise_database_url(self.database_url)

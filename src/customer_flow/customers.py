@@ -1,0 +1,496 @@
+"""Customers: the rules a customer record keeps, and its create, read, update and delete.
+
+Every function works on a connection inside the caller's transaction (the Hub owns it) and
+writes its audit entry on that same connection. Rules:
+
+- names are NFC-normalised, trimmed and their whitespace collapsed; a name is required;
+- an email is checked by email-validator (no DNS) and is unique, ignoring case, among live
+  customers; a documentation domain such as example.com is kept with a warning;
+- a phone is normalised to E.164 with phonenumbers in a default region; a phone that cannot be
+  normalised (a local number with no area code, say) is kept as given with a warning, while a
+  value that is not a phone number at all is refused;
+- IDs are given or assigned, unique, and never reused, even after a purge.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import unicodedata
+from datetime import datetime
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import Connection, Row, and_, func, or_, select, tuple_, update
+
+from . import audit
+from .errors import ConflictError, NotFoundError, StateError, ValidationError
+from .models import (
+    AuditEntry,
+    Customer,
+    CustomerCreate,
+    CustomerQuery,
+    CustomerUpdate,
+    Page,
+    RecordWarning,
+)
+from .schema import counters, customer_ids, customers
+
+__all__ = [
+    "clean_email",
+    "clean_name",
+    "clean_phone",
+    "create",
+    "delete",
+    "get",
+    "history",
+    "list_customers",
+    "purge",
+    "reserve_ids",
+    "restore",
+    "update_customer",
+]
+
+ENTITY = "customer"
+_WS = re.compile(r"\s+")
+#: Domains reserved for documentation (RFC 2606): accepted, but flagged.
+EXAMPLE_DOMAINS = frozenset({"example.com", "example.net", "example.org"})
+
+
+# -- rules ---------------------------------------------------------------------------------
+
+
+def collapse(value: str) -> str:
+    """NFC-normalise, trim and collapse runs of whitespace to one space."""
+    return _WS.sub(" ", unicodedata.normalize("NFC", value)).strip()
+
+
+def clean_name(value: str | None) -> str:
+    """A customer's name, tidied. An empty name is refused."""
+    name = collapse(value or "")
+    if not name:
+        raise ValidationError("name: a customer needs a name", field="name", code="name_missing")
+    return name
+
+
+def clean_email(value: str | None) -> tuple[str | None, list[RecordWarning]]:
+    """Validate an email without DNS; return its normalised form (domain lower-cased).
+
+    An empty value means no email. An invalid one raises ``ValidationError``.
+    """
+    raw = collapse(value or "")
+    if not raw:
+        return None, []
+    try:
+        result = validate_email(raw, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationError(
+            f"email: {raw!r} is not a valid email address: {exc}",
+            field="email",
+            code="email_invalid",
+        ) from exc
+    email = result.normalized
+    warnings: list[RecordWarning] = []
+    domain = email.rsplit("@", 1)[1]
+    if domain in EXAMPLE_DOMAINS or domain.endswith(".example"):
+        warnings.append(
+            RecordWarning(
+                field="email",
+                code="email_example_domain",
+                message=f"{domain} is reserved for examples; mail to it is never delivered",
+            )
+        )
+    return email, warnings
+
+
+def clean_phone(value: str | None, region: str) -> tuple[str | None, list[RecordWarning]]:
+    """Normalise a phone to E.164 (with ``;ext=`` for an extension) in ``region``.
+
+    A value that cannot be normalised is kept as given, with a warning saying why. A value with
+    no digits at all (``"call me"``) is refused.
+    """
+    raw = collapse(value or "")
+    if not raw:
+        return None, []
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        if exc.error_type == phonenumbers.NumberParseException.NOT_A_NUMBER:
+            raise ValidationError(
+                f"phone: {raw!r} is not a phone number", field="phone", code="phone_not_a_number"
+            ) from exc
+        return raw, [_phone_warning("phone_unparsed", f"{raw!r} kept as given: {exc._msg}")]
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    if reason == phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
+        return raw, [
+            _phone_warning(
+                "phone_local_only",
+                f"{raw!r} is a local number with no area code; kept as given",
+            )
+        ]
+    if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
+        return raw, [
+            _phone_warning("phone_impossible", f"{raw!r} has the wrong length; kept as given")
+        ]
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if number.extension:
+        e164 = f"{e164};ext={number.extension}"
+    warnings = []
+    if not phonenumbers.is_valid_number(number):
+        warnings.append(_phone_warning("phone_invalid", f"{e164} is not an assigned number range"))
+    return e164, warnings
+
+
+def _phone_warning(code: str, message: str) -> RecordWarning:
+    return RecordWarning(field="phone", code=code, message=message)
+
+
+# -- IDs -----------------------------------------------------------------------------------
+
+
+def reserve_ids(conn: Connection, count: int) -> int:
+    """Reserve ``count`` new consecutive IDs and return the first one.
+
+    The counter row is seeded by the first migration, so this is one UPDATE: a row lock on
+    PostgreSQL and a serialised write on SQLite, never a race.
+    """
+    conn.execute(
+        update(counters).where(counters.c.name == ENTITY).values(value=counters.c.value + count)
+    )
+    last = conn.execute(select(counters.c.value).where(counters.c.name == ENTITY)).scalar_one()
+    first = int(last) - count + 1
+    conn.execute(customer_ids.insert(), [{"id": i} for i in range(first, first + count)])
+    return first
+
+
+def id_is_known(conn: Connection, customer_id: int | None) -> bool:
+    """Whether ``customer_id`` was ever issued (live, in the trash or purged)."""
+    if customer_id is None:
+        return False
+    found = conn.execute(select(customer_ids.c.id).where(customer_ids.c.id == customer_id))
+    return found.first() is not None
+
+
+def claim_id(conn: Connection, wanted: int) -> None:
+    """Claim an ID the user gave, refusing one that is or ever was in use."""
+    if id_is_known(conn, wanted):
+        live = conn.execute(select(customers.c.deleted_at).where(customers.c.id == wanted)).first()
+        if live is None:
+            why = "it belonged to a purged customer, and IDs are never reused"
+        elif live.deleted_at is not None:
+            why = "that customer is in the trash"
+        else:
+            why = "that customer exists"
+        raise ConflictError(f"id: {wanted} is already used: {why}", field="id", code="id_taken")
+    conn.execute(customer_ids.insert().values(id=wanted))
+    conn.execute(
+        update(counters)
+        .where(counters.c.name == ENTITY, counters.c.value < wanted)
+        .values(value=wanted)
+    )
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def to_customer(row: Row[Any] | Any) -> Customer:
+    m = row._mapping
+    return Customer(
+        id=m["id"],
+        name=m["name"],
+        email=m["email"],
+        phone=m["phone"],
+        extra=m["extra"] or {},
+        warnings=[RecordWarning.model_validate(w) for w in (m["warnings"] or [])],
+        created_at=audit.aware(m["created_at"]),
+        updated_at=audit.aware(m["updated_at"]),
+        deleted_at=audit.aware(m["deleted_at"]),
+    )
+
+
+def _snapshot(customer: Customer) -> dict[str, Any]:
+    return customer.model_dump(mode="json", exclude={"created_at", "updated_at"})
+
+
+def get(conn: Connection, customer_id: int) -> Customer:
+    """One customer, live or in the trash."""
+    row = conn.execute(select(customers).where(customers.c.id == customer_id)).first()
+    if row is None:
+        purged = conn.execute(
+            select(customer_ids.c.id).where(customer_ids.c.id == customer_id)
+        ).first()
+        suffix = " (it was purged)" if purged else ""
+        raise NotFoundError(f"no customer with ID {customer_id}{suffix}", field="id")
+    return to_customer(row)
+
+
+def _get_live(conn: Connection, customer_id: int, doing: str) -> Customer:
+    customer = get(conn, customer_id)
+    if customer.in_trash:
+        raise StateError(
+            f"customer {customer_id} is in the trash: restore it before you {doing} it",
+            code="customer_in_trash",
+        )
+    return customer
+
+
+_SORTS = {"id": customers.c.id, "name": customers.c.name, "created": customers.c.created_at}
+
+
+def encode_cursor(value: Any, row_id: int) -> str:
+    if isinstance(value, datetime):
+        value = audit.aware(value).isoformat()  # type: ignore[union-attr]
+    raw = json.dumps([value, row_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value, row_id = json.loads(base64.urlsafe_b64decode(padded))
+        if sort.lstrip("-") == "created":
+            value = datetime.fromisoformat(value)
+        return value, int(row_id)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise ValidationError(
+            "after: not a cursor from this list", field="after", code="bad_cursor"
+        ) from exc
+
+
+def list_customers(conn: Connection, query: CustomerQuery) -> Page[Customer]:
+    """A page of customers: live ones, or those in the trash; with search, sort and keyset."""
+    stmt = select(customers)
+    stmt = stmt.where(
+        customers.c.deleted_at.is_not(None) if query.trash else customers.c.deleted_at.is_(None)
+    )
+    if query.with_warnings:
+        stmt = stmt.where(customers.c.warning_count > 0)
+    if query.search and query.search.strip():
+        text = collapse(query.search)
+        terms = [
+            customers.c.name.icontains(text, autoescape=True),
+            customers.c.email.icontains(text, autoescape=True),
+            customers.c.phone.contains(text, autoescape=True),
+        ]
+        digits = re.sub(r"\D", "", text)
+        if len(digits) >= 3 and digits != text:
+            terms.append(customers.c.phone.contains(digits, autoescape=True))
+        stmt = stmt.where(or_(*terms))
+    descending = query.sort.startswith("-")
+    column = _SORTS[query.sort.lstrip("-")]
+    key = column if column is customers.c.id else tuple_(column, customers.c.id)
+    if query.after:
+        value, after_id = decode_cursor(query.after, query.sort)
+        if column is customers.c.id:
+            stmt = stmt.where(
+                customers.c.id < after_id if descending else customers.c.id > after_id
+            )
+        else:
+            stmt = stmt.where(
+                key < tuple_(value, after_id) if descending else key > tuple_(value, after_id)
+            )
+    if column is customers.c.id:
+        order = [customers.c.id.desc() if descending else customers.c.id]
+    else:
+        order = [column.desc(), customers.c.id.desc()] if descending else [column, customers.c.id]
+    rows = conn.execute(stmt.order_by(*order).limit(query.limit + 1)).all()
+    items = [to_customer(r) for r in rows[: query.limit]]
+    next_cursor = None
+    if len(rows) > query.limit:
+        last = rows[query.limit - 1]._mapping
+        next_cursor = encode_cursor(last[column.name], last["id"])
+    return Page[Customer](items=items, next=next_cursor)
+
+
+def count_customers(conn: Connection, *, trash: bool = False) -> int:
+    cond = customers.c.deleted_at.is_not(None) if trash else customers.c.deleted_at.is_(None)
+    return int(conn.execute(select(func.count()).select_from(customers).where(cond)).scalar_one())
+
+
+def history(conn: Connection, customer_id: int) -> list[AuditEntry]:
+    """Every change to one customer, oldest first; a purged customer's history stays."""
+    entries = audit.history(conn, ENTITY, customer_id)
+    if not entries:
+        get(conn, customer_id)  # raises NotFoundError when there never was such a customer
+    return entries
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def _check_email_free(conn: Connection, email: str | None, exclude_id: int | None) -> None:
+    if email is None:
+        return
+    cond = and_(customers.c.email_key == email.lower(), customers.c.deleted_at.is_(None))
+    if exclude_id is not None:
+        cond = and_(cond, customers.c.id != exclude_id)
+    other = conn.execute(select(customers.c.id).where(cond)).first()
+    if other is not None:
+        raise ConflictError(
+            f"email: {email} is already used by customer {other.id}",
+            field="email",
+            code="email_taken",
+        )
+
+
+def create(conn: Connection, data: CustomerCreate, *, actor: str, region: str) -> Customer:
+    """Create a customer; its ID is ``data.id`` when given, the next free one otherwise."""
+    name = clean_name(data.name)
+    email, email_warnings = clean_email(data.email)
+    phone, phone_warnings = clean_phone(data.phone, region)
+    _check_email_free(conn, email, None)
+    if data.id is not None:
+        claim_id(conn, data.id)
+        customer_id = data.id
+    else:
+        customer_id = reserve_ids(conn, 1)
+    warnings = [w.model_dump() for w in (*email_warnings, *phone_warnings)]
+    stamp = audit.now()
+    conn.execute(
+        customers.insert().values(
+            id=customer_id,
+            name=name,
+            email=email,
+            email_key=email.lower() if email else None,
+            phone=phone,
+            extra=data.extra,
+            warnings=warnings,
+            warning_count=len(warnings),
+            created_at=stamp,
+            updated_at=stamp,
+            deleted_at=None,
+        )
+    )
+    created = get(conn, customer_id)
+    audit.record(
+        conn,
+        actor=actor,
+        action="create",
+        entity=ENTITY,
+        entity_id=customer_id,
+        before=None,
+        after=_snapshot(created),
+        at=stamp,
+    )
+    return created
+
+
+def update_customer(
+    conn: Connection, customer_id: int, changes: CustomerUpdate, *, actor: str, region: str
+) -> Customer:
+    """Change the fields set in ``changes``; an update that changes nothing writes nothing."""
+    current = _get_live(conn, customer_id, "update")
+    given = changes.model_fields_set
+    values: dict[str, Any] = {}
+    fresh: list[RecordWarning] = []
+    if "name" in given:
+        values["name"] = clean_name(changes.name)
+    if "email" in given:
+        values["email"], warnings = clean_email(changes.email)
+        _check_email_free(conn, values["email"], customer_id)
+        fresh += warnings
+    if "phone" in given:
+        values["phone"], warnings = clean_phone(changes.phone, region)
+        fresh += warnings
+    if "extra" in given and changes.extra is not None:
+        # Merge: a key set to None is removed, the others are set.
+        extra = {**current.extra, **changes.extra}
+        values["extra"] = {k: v for k, v in extra.items() if v is not None}
+    values = {k: v for k, v in values.items() if getattr(current, k) != v}
+    # Warnings of the fields that were given are replaced; the others' stay.
+    warnings_now = [w for w in current.warnings if w.field not in given] + fresh
+    if warnings_now != current.warnings:
+        values["warnings"] = [w.model_dump() for w in warnings_now]
+        values["warning_count"] = len(warnings_now)
+    if not values:
+        return current
+    if "email" in values:
+        values["email_key"] = values["email"].lower() if values["email"] else None
+    changed = {**values, "updated_at": audit.now()}
+    conn.execute(update(customers).where(customers.c.id == customer_id).values(**changed))
+    after = get(conn, customer_id)
+    audit.record(
+        conn,
+        actor=actor,
+        action="update",
+        entity=ENTITY,
+        entity_id=customer_id,
+        before=_snapshot(current),
+        after=_snapshot(after),
+        at=changed["updated_at"],
+    )
+    return after
+
+
+def delete(conn: Connection, customer_id: int, *, actor: str, note: str | None = None) -> Customer:
+    """Move a live customer to the trash; it can be restored until it is purged."""
+    current = _get_live(conn, customer_id, "delete")
+    stamp = audit.now()
+    conn.execute(
+        update(customers)
+        .where(customers.c.id == customer_id)
+        .values(deleted_at=stamp, updated_at=stamp)
+    )
+    after = get(conn, customer_id)
+    audit.record(
+        conn,
+        actor=actor,
+        action="delete",
+        entity=ENTITY,
+        entity_id=customer_id,
+        before=_snapshot(current),
+        after=_snapshot(after),
+        note=note,
+        at=stamp,
+    )
+    return after
+
+
+def restore(conn: Connection, customer_id: int, *, actor: str) -> Customer:
+    """Bring a customer back from the trash, if its email is still free."""
+    current = get(conn, customer_id)
+    if not current.in_trash:
+        raise StateError(f"customer {customer_id} is not in the trash", code="not_in_trash")
+    _check_email_free(conn, current.email, customer_id)
+    stamp = audit.now()
+    conn.execute(
+        update(customers)
+        .where(customers.c.id == customer_id)
+        .values(deleted_at=None, updated_at=stamp)
+    )
+    after = get(conn, customer_id)
+    audit.record(
+        conn,
+        actor=actor,
+        action="restore",
+        entity=ENTITY,
+        entity_id=customer_id,
+        before=_snapshot(current),
+        after=_snapshot(after),
+        at=stamp,
+    )
+    return after
+
+
+def purge(conn: Connection, customer_id: int, *, actor: str) -> Customer:
+    """Delete a customer from the trash for good. Its ID stays reserved; its history stays."""
+    current = get(conn, customer_id)
+    if not current.in_trash:
+        raise StateError(
+            f"customer {customer_id} is not in the trash: delete it first, then purge it",
+            code="not_in_trash",
+        )
+    conn.execute(customers.delete().where(customers.c.id == customer_id))
+    audit.record(
+        conn,
+        actor=actor,
+        action="purge",
+        entity=ENTITY,
+        entity_id=customer_id,
+        before=_snapshot(current),
+        after=None,
+    )
+    return current

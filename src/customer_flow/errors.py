@@ -1,0 +1,93 @@
+"""One exception tree for Customer_Flow.
+
+Domain modules raise these; the interfaces turn them into exit codes, HTTP status codes
+and messages. Every error carries a stable ``code`` that scripts and API clients can rely on,
+and, where one field is at fault, the name of that ``field``::
+
+    CustomerFlowError                 any error the user can act on (CLI exit 1)
+     ├── ValidationError              a value breaks a rule            (HTTP 422)
+     ├── NotFoundError                no such record                   (HTTP 404)
+     ├── ConflictError                clashes with what is stored      (HTTP 409)
+     │    └── StateError              not allowed in the record's current state
+     ├── PermissionDeniedError        the actor's role does not allow it (HTTP 403)
+     ├── ConfigError                  a settings or ticket-types file is wrong
+     └── StorageError                 the database cannot be reached or opened
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "ConflictError",
+    "CustomerFlowError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "StateError",
+    "StorageError",
+    "ValidationError",
+]
+
+
+class CustomerFlowError(Exception):
+    """Base of every error a user can act on."""
+
+    code = "error"
+    http_status = 400
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.field = field
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ValidationError(CustomerFlowError):
+    """A value breaks a rule: a bad email, an unknown priority, a missing name."""
+
+    code = "invalid"
+    http_status = 422
+
+
+class NotFoundError(CustomerFlowError):
+    """The record asked for does not exist."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class ConflictError(CustomerFlowError):
+    """The change clashes with what is stored: a duplicate email, an ID already used."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class StateError(ConflictError):
+    """The change is not allowed in the record's current state (e.g. it is in the trash)."""
+
+    code = "invalid_state"
+
+
+class PermissionDeniedError(CustomerFlowError):
+    """The actor's role does not allow the operation."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class ConfigError(CustomerFlowError):
+    """A settings value or a configuration file (such as ticket_types.json) is wrong."""
+
+    code = "bad_config"
+    http_status = 422
+
+
+class StorageError(CustomerFlowError):
+    """The database cannot be reached, opened or migrated."""
+
+    code = "storage"
+    http_status = 503

@@ -1,0 +1,168 @@
+"""The storage layer: one SQLAlchemy engine per database, transactions, and migrations.
+
+SQLite is the embedded default. It runs in WAL mode with foreign keys on and a busy timeout, and
+begins every write transaction with ``BEGIN IMMEDIATE``: with plain ``BEGIN``, two writers that
+both read first fail at once with "database is locked" instead of waiting their turn. Read-only
+transactions use a deferred ``BEGIN`` so readers never queue behind writers.
+
+PostgreSQL (psycopg 3) is the server for teams; the same code runs on both.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from .errors import StorageError
+
+__all__ = ["Store"]
+
+_READ_ONLY = "customer_flow_read_only"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_PG_MIGRATION_LOCK = 7_241_001  # advisory lock key held while migrating
+
+
+def _describe(url: str) -> str:
+    """A URL fit for a message: host and database, never the password."""
+    try:
+        u = make_url(url)
+    except ArgumentError:
+        return url
+    if u.get_backend_name() == "sqlite":
+        return f"SQLite file {u.database}"
+    return f"PostgreSQL at {u.host or 'localhost'}:{u.port or 5432}/{u.database or ''}"
+
+
+class Store:
+    """An open database: the engine, transaction helpers and the migration step."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise StorageError(f"not a database URL: {url!r}") from exc
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            self.engine = self._sqlite_engine(url, parsed.database)
+        elif self.dialect == "postgresql":
+            self.engine = create_engine(
+                url,
+                pool_pre_ping=True,
+                connect_args={"connect_timeout": 5, "application_name": "customer-flow"},
+            )
+        else:
+            raise StorageError(
+                f"unsupported database {self.dialect!r}: use a SQLite path or a PostgreSQL URL"
+            )
+        self._check_reachable()
+        if migrate:
+            self.migrate()
+
+    @staticmethod
+    def _sqlite_engine(url: str, database: str | None) -> Engine:
+        if database and database != ":memory:":
+            path = Path(database)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(f"cannot create the folder for {path}: {exc.strerror}") from exc
+        engine = create_engine(
+            url,
+            # Each thread gets its own connection; a pool of SQLite connections is cheap.
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            poolclass=NullPool if database in (None, "", ":memory:") else None,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Hand transaction control to us, so that we can say BEGIN IMMEDIATE.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            if conn.get_execution_options().get(_READ_ONLY):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+
+    def _check_reachable(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except (OperationalError, DBAPIError) as exc:
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            raise StorageError(f"cannot open {_describe(self.url)}: {reason}") from exc
+
+    # -- transactions ------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction that never waits for writers."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(**{_READ_ONLY: True})
+            with conn.begin():
+                yield conn
+
+    # -- migrations ----------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision; a no-op when it is already there."""
+        from alembic import command
+        from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(resources.files(__package__) / "migrations"))
+        head = ScriptDirectory.from_config(cfg).get_current_head()
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        try:
+            with self.engine.connect() as probe:
+                if MigrationContext.configure(probe).get_current_revision() == head:
+                    return
+            # One migrator at a time: BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL.
+            with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK}
+                    )
+                if MigrationContext.configure(conn).get_current_revision() == head:
+                    return
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except (OperationalError, DBAPIError) as exc:
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            raise StorageError(f"cannot migrate {_describe(self.url)}: {reason}") from exc
+
+    def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def close(self) -> None:
+        self.engine.dispose()

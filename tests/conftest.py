@@ -1,0 +1,107 @@
+"""Shared fixtures: every storage test runs on real SQLite and real PostgreSQL.
+
+``db_url`` is parametrised over both. PostgreSQL comes from ``CUSTOMER_FLOW_TEST_PG_URL``
+(default: the local server, user postgres, database test); each test run creates a database of
+its own and drops it at the end, so runs never interfere. Without a server the PostgreSQL half
+skips with the reason, unless ``CUSTOMER_FLOW_REQUIRE_PG=1``, which makes it fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from customer_flow.config import Settings, normalise_database_url
+from customer_flow.hub import Hub
+from customer_flow.schema import metadata
+from customer_flow.store import Store
+
+PG_URL = normalise_database_url(
+    os.environ.get("CUSTOMER_FLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+)
+REQUIRE_PG = os.environ.get("CUSTOMER_FLOW_REQUIRE_PG") == "1"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once; each test gets a copy (much faster than migrating)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    Store(f"sqlite:///{path}").close()
+    # Fold the WAL into the main file so that copying the one file copies everything.
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database(worker_id: str) -> Iterator[str]:
+    """A PostgreSQL database of this run's own, migrated; dropped at the end."""
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        admin.dispose()
+        reason = f"PostgreSQL not reachable at {make_url(PG_URL).render_as_string()}: {exc}"
+        if REQUIRE_PG:
+            pytest.fail(f"CUSTOMER_FLOW_REQUIRE_PG=1 and {reason}", pytrace=False)
+        pytest.skip(reason)
+    name = f"cf_test_{uuid.uuid4().hex[:10]}_{worker_id}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    Store(url).close()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _reset_postgres(url: str) -> None:
+    """Empty every table and put the seeded rows back as the migrations left them."""
+    engine = create_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables if t.name != "counters")
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        conn.execute(text("UPDATE counters SET value = 0"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty, migrated database: a SQLite file or a PostgreSQL database."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("pg_database")
+    _reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, actor="tester", default_region="US")
+
+
+@pytest.fixture
+def hub(settings: Settings) -> Iterator[Hub]:
+    with Hub(settings) as h:
+        yield h
+
+
+@pytest.fixture
+def examples() -> Path:
+    return Path(__file__).resolve().parent.parent / "src" / "customer_flow" / "examples"
