@@ -67,7 +67,7 @@ def _explain(error: SchemaError) -> tuple[str, str]:
     kind = error.schema.get("x-kind") if isinstance(error.schema, dict) else None
     if kind == "duration":
         return path, f'expected a duration like "4h", got {_got(error.instance)}'
-    if error.validator == "propertyNames":
+    if kind in ("type-key", "field-key"):
         what = "a field key" if kind == "field-key" else "a ticket type key"
         return path, f"{_got(error.instance)} is not {what}: use lower-case letters, digits, _ or -"
     if error.validator == "additionalProperties":
