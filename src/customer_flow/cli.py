@@ -458,8 +458,13 @@ def types_list(
         _print_json(types)
         return
     table = Table()
-    for col in ("Key", "Name", "Priority", "First response", "Resolution", "Fields", "Active"):
-        table.add_column(col)
+    table.add_column("Key", no_wrap=True, style="cyan")
+    table.add_column("Name")
+    table.add_column("Priority", no_wrap=True)
+    table.add_column("1st reply", no_wrap=True)
+    table.add_column("Resolve", no_wrap=True)
+    table.add_column("Fields", overflow="fold")
+    table.add_column("Active", no_wrap=True)
     for t in types:
         table.add_row(
             t.key,
