@@ -166,6 +166,12 @@ class TestSync:
         again = hub.init()
         assert again.ticket_types is None  # types exist: init leaves them alone
 
+    def test_init_demo_keeps_the_users_own_types(self, hub: Hub, tmp_path: Path) -> None:
+        hub.load_ticket_types(write(tmp_path, {"ours": "Our type"}))
+        report = hub.init(demo=True)
+        assert report.ticket_types is None
+        assert ["ours"] == [t.key for t in hub.list_ticket_types()]
+
     def test_init_demo_loads_the_seed_customers_with_their_warnings(self, hub: Hub) -> None:
         report = hub.init(demo=True)
         assert report.customers_added == [1, 2]

@@ -137,7 +137,8 @@ class Hub:
         self._require("admin")
         report = InitReport(database=self.store.url, revision=self.store.current_revision())
         source = ticket_types_file or self.settings.ticket_types_file
-        if source is None and (demo or not self.list_ticket_types(include_inactive=True)):
+        if source is None and not self.list_ticket_types(include_inactive=True):
+            # Only a database with no types gets the bundled ones: never overwrite the user's.
             source = bundled_example("ticket_types.json")
         if source is not None:
             report.ticket_types = self.load_ticket_types(source)
