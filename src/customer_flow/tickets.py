@@ -427,7 +427,11 @@ def set_status(
     if status not in allowed:
         raise StateError(
             f"ticket {ticket_id}: cannot go from {current} to {status}; "
-            f"allowed from {current}: {', '.join(allowed)}",
+            f"allowed from {current}: "
+            + ", ".join(
+                f"{a} (reopen)" if current in ("resolved", "closed") and a == "open" else a
+                for a in allowed
+            ),
             code="transition_not_allowed",
         )
     reopen = current in ("resolved", "closed")
