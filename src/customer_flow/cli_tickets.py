@@ -72,7 +72,7 @@ def _next_due(ticket: Ticket) -> datetime | None:
 
 
 def _short_when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+    return value.strftime("%m-%d %H:%M") if value else "—"
 
 
 def _table(items: list[Ticket]) -> Table:
@@ -81,11 +81,11 @@ def _table(items: list[Ticket]) -> Table:
     table.add_column("ID", justify="right", style="cyan", no_wrap=True, min_width=widest)
     table.add_column("Status", no_wrap=True)
     table.add_column("Pri.", no_wrap=True)
-    table.add_column("Type", no_wrap=True, max_width=16)
-    table.add_column("Subject", ratio=1, min_width=12)
-    table.add_column("Assignee", no_wrap=True, max_width=12)
+    table.add_column("Type", no_wrap=True, max_width=12)
+    table.add_column("Subject", ratio=1, min_width=8)
+    table.add_column("Assignee", no_wrap=True, max_width=10)
     table.add_column("SLA", no_wrap=True)
-    table.add_column("Due (UTC)", no_wrap=True, min_width=16)
+    table.add_column("Due UTC", no_wrap=True)
     for t in items:
         table.add_row(
             str(t.id),

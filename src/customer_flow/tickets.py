@@ -434,7 +434,7 @@ def set_status(
             ),
             code="transition_not_allowed",
         )
-    reopen = current in ("resolved", "closed")
+    reopen = current in ("resolved", "closed") and status == "open"
     if reopen:
         customer = customers.get(conn, m["customer_id"])
         if customer.in_trash:
