@@ -206,7 +206,9 @@ def list_comments(conn: Connection, ticket_id: int, *, include_notes: bool = Tru
 # -- the SLA columns -----------------------------------------------------------------------
 
 
-def _sla_values(policy: sla.SlaPolicy, state: dict[str, Any]) -> dict[str, Any]:
+def _sla_values(
+    policy: sla.SlaPolicy, state: dict[str, Any], recompute: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """Due and at-risk instants of the live targets, from the row's current values.
 
     A target already met keeps the instants it was judged by: a later pause must not turn a
@@ -217,7 +219,7 @@ def _sla_values(policy: sla.SlaPolicy, state: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     fr_stop = state["first_response_at"] or state["resolved_at"]
     for prefix, met in (("first_response", fr_stop), ("resolution", state["resolved_at"])):
-        if met is None:
+        if met is None or prefix in recompute:
             target = state[f"{prefix}_target"]
             out[f"{prefix}_due_at"] = sla.due_at(cal, created, target, paused)  # type: ignore[arg-type]
             out[f"{prefix}_risk_at"] = sla.risk_at(cal, created, target, paused, share)  # type: ignore[arg-type]
@@ -253,12 +255,13 @@ def _apply(
     action: str,
     note: str | None = None,
     resla: bool = False,
+    recompute: tuple[str, ...] = (),
 ) -> Ticket:
     """Write ``values`` (and, with ``resla``, fresh SLA columns), then the audit entry."""
     before = to_ticket(before_row, policy, now)
     if resla:
         state = {**dict(before_row._mapping), **values}
-        values = {**values, **_sla_values(policy, state)}
+        values = {**values, **_sla_values(policy, state, recompute)}
     values["updated_at"] = now
     conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(**values))
     after = get(conn, ticket_id, policy, now, detail=False)
@@ -548,6 +551,7 @@ def add_comment(
             action="first_response",
             note=f"first public reply (comment {comment_id})",
             resla=True,
+            recompute=("first_response",),
         )
     if agent_reply and m["status"] == "new":
         set_status(conn, ticket_id, "open", policy, now, actor=actor, note="an agent replied")
