@@ -27,7 +27,7 @@ class TestDefaultCalendar:
         """With no calendar file, every second counts: 4h after Friday 17:55 is 21:55."""
         cal = Calendar()
         assert utc(2026, 11, 27, 21, 55) == cal.add(utc(2026, 11, 27, 17, 55), 4 * H)
-        assert 7 * 24 * H == cal.between(utc(2026, 11, 23), utc(2026, 11, 30))
+        assert cal.between(utc(2026, 11, 23), utc(2026, 11, 30)) == 7 * 24 * H
 
     def test_load_calendar_none_is_default(self) -> None:
         """No calendar file means the 24×7 default."""
@@ -58,11 +58,11 @@ class TestOfficeHours:
 
     def test_between_counts_only_working_hours(self) -> None:
         """From Friday 17:00 to Monday 10:00 there are 2 business hours."""
-        assert 2 * H == self.cal.between(utc(2026, 11, 27, 17), utc(2026, 11, 30, 10))
+        assert self.cal.between(utc(2026, 11, 27, 17), utc(2026, 11, 30, 10)) == 2 * H
 
     def test_between_of_a_reversed_span_is_zero(self) -> None:
         """An end before the start measures nothing."""
-        assert 0 == self.cal.between(utc(2026, 11, 30, 10), utc(2026, 11, 27, 17))
+        assert self.cal.between(utc(2026, 11, 30, 10), utc(2026, 11, 27, 17)) == 0
 
     def test_split_day(self) -> None:
         """With a lunch break 12:30–13:30, 4h from 10:00 is 15:00."""
@@ -88,14 +88,15 @@ class TestDaylightSaving:
         start = datetime(2026, 3, 7, 12, tzinfo=ny)
         assert datetime(2026, 3, 8, 13, tzinfo=ny) == cal.add(start, 24 * H)
         day = cal.between(datetime(2026, 3, 8, tzinfo=ny), datetime(2026, 3, 9, tzinfo=ny))
-        assert 23 * H == day
+        assert day == 23 * H
 
     def test_fall_back_sunday_has_25_hours(self) -> None:
         """A Sunday 00:00–24:00 calendar on 1 November 2026 (New York falls back) holds 25h."""
         ny = ZoneInfo("America/New_York")
         cal = Calendar.build(timezone="America/New_York", working_hours={"sun": "00:00-24:00"})
-        assert 25 * H == cal.between(
-            datetime(2026, 11, 1, tzinfo=ny), datetime(2026, 11, 2, tzinfo=ny)
+        assert (
+            cal.between(datetime(2026, 11, 1, tzinfo=ny), datetime(2026, 11, 2, tzinfo=ny))
+            == 25 * H
         )
 
     def test_nine_hour_days_stay_nine_hours(self) -> None:
@@ -103,7 +104,7 @@ class TestDaylightSaving:
         lx = ZoneInfo("Europe/Lisbon")
         cal = Calendar.build(timezone="Europe/Lisbon", working_hours=OFFICE)  # type: ignore[arg-type]
         start, end = datetime(2026, 3, 27, 9, tzinfo=lx), datetime(2026, 3, 30, 18, tzinfo=lx)
-        assert 18 * H == cal.between(start, end)
+        assert cal.between(start, end) == 18 * H
 
 
 class TestCalendarErrors:
@@ -179,13 +180,13 @@ class TestTargetState:
 
     def test_no_target_is_none(self) -> None:
         """A target the type does not set has state none."""
-        assert "none" == target_state(None, None, None, utc(2026, 1, 1))
+        assert target_state(None, None, None, utc(2026, 1, 1)) == "none"
 
     def test_overall_is_the_worst(self) -> None:
         """A ticket's state is its worst target's."""
-        assert "breached" == overall_state("met", "breached")
-        assert "at_risk" == overall_state("on_track", "at_risk")
-        assert "on_track" == overall_state("none", "on_track")
+        assert overall_state("met", "breached") == "breached"
+        assert overall_state("on_track", "at_risk") == "at_risk"
+        assert overall_state("none", "on_track") == "on_track"
 
 
 # -- properties ---------------------------------------------------------------------------

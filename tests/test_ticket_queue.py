@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tickets_support import Clock, make_hub, utc
 
 from customer_flow.errors import ValidationError
 from customer_flow.hub import Hub
 from customer_flow.models import CustomerCreate, TicketCreate, TicketQuery
+from tickets_support import Clock, make_hub, utc
 
 
 @pytest.fixture
@@ -57,34 +57,34 @@ def ids(hub: Hub, **query: object) -> list[int]:
 class TestFilters:
     def test_default_is_the_open_queue(self, qh: Hub) -> None:
         """With no status the queue holds new, open and pending tickets, oldest first."""
-        assert [1, 2, 3, 6, 7, 8, 10] == ids(qh)
+        assert ids(qh) == [1, 2, 3, 6, 7, 8, 10]
 
     def test_all_and_status(self, qh: Hub) -> None:
         """--all lists every status; a status list narrows it."""
         assert list(range(1, 11)) == ids(qh, all_statuses=True)
-        assert [5, 9] == ids(qh, status=["closed"])
-        assert [3, 4] == ids(qh, status=["pending", "resolved"])
-        assert [1, 3, 7, 10] == ids(qh, status=["new", "pending"])
+        assert ids(qh, status=["closed"]) == [5, 9]
+        assert ids(qh, status=["pending", "resolved"]) == [3, 4]
+        assert ids(qh, status=["new", "pending"]) == [1, 3, 7, 10]
 
     def test_customer_type_priority(self, qh: Hub) -> None:
         """Customer, type and priority filters, alone and together."""
-        assert [1, 2, 7] == ids(qh, customer_id=1)
-        assert [1, 2, 6, 8] == ids(qh, type="support")
-        assert [3, 6] == ids(qh, priority=["urgent"])
-        assert [2, 3, 6] == ids(qh, priority=["urgent", "high"])
-        assert [8] == ids(qh, customer_id=2, type="support", priority=["normal"])
+        assert ids(qh, customer_id=1) == [1, 2, 7]
+        assert ids(qh, type="support") == [1, 2, 6, 8]
+        assert ids(qh, priority=["urgent"]) == [3, 6]
+        assert ids(qh, priority=["urgent", "high"]) == [2, 3, 6]
+        assert ids(qh, customer_id=2, type="support", priority=["normal"]) == [8]
 
     def test_assignee(self, qh: Hub) -> None:
         """By assignee, or unassigned."""
-        assert [1, 8] == ids(qh, assignee="ana")
-        assert [3, 7, 10] == ids(qh, unassigned=True)
-        assert [] == ids(qh, assignee="nobody")
+        assert ids(qh, assignee="ana") == [1, 8]
+        assert ids(qh, unassigned=True) == [3, 7, 10]
+        assert ids(qh, assignee="nobody") == []
 
     def test_text_in_subject_or_description(self, qh: Hub) -> None:
         """Search ignores case and looks in both subject and description."""
-        assert [1, 2] == ids(qh, search="login")
-        assert [5] == ids(qh, search="100%_", all_statuses=True)
-        assert [] == ids(qh, search="100%x", all_statuses=True)
+        assert ids(qh, search="login") == [1, 2]
+        assert ids(qh, search="100%_", all_statuses=True) == [5]
+        assert ids(qh, search="100%x", all_statuses=True) == []
 
     def test_unknown_type_or_cursor(self, qh: Hub) -> None:
         """A cursor not from this list is refused."""
@@ -108,7 +108,7 @@ class TestPagination:
                 break
             after = page.next
         assert [t.id for t in whole] == seen
-        assert 10 == len(set(seen))
+        assert len(set(seen)) == 10
 
     def test_due_sort_puts_the_most_urgent_first(self, qh: Hub) -> None:
         """The due sort orders by the next running due time; tickets with none come last.
@@ -121,5 +121,5 @@ class TestPagination:
         assert (3, utc(2026, 11, 30, 10, 2)) == (items[0].id, dues[0])
         running = [d for d in dues if d is not None]
         assert sorted(running) == running
-        assert [None] == dues[len(running) :]  # the one open chat ticket
+        assert dues[len(running) :] == [None]  # the one open chat ticket
         assert {"chat"} == {t.type for t in items[len(running) :]}

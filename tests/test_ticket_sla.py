@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tickets_support import OFFICE, Clock, H, make_hub, utc
 
 from customer_flow.errors import ConfigError, StateError, ValidationError
 from customer_flow.models import CommentCreate, TicketCreate, TicketQuery, TicketUpdate
+from tickets_support import OFFICE, Clock, H, make_hub, utc
 
 
 def new(**kw: object) -> TicketCreate:
@@ -51,17 +51,17 @@ class TestHandComputed:
             hub.set_ticket_status(t.id, "pending")
             clock.now = utc(2026, 12, 1, 9, 30)  # the night passes; the clock is frozen
             paused = hub.get_ticket(t.id)
-            assert (True, "at_risk") == (paused.sla.paused, paused.sla.resolution.state)
-            assert 7 * H == paused.sla.resolution.used_seconds
+            assert (paused.sla.paused, paused.sla.resolution.state) == (True, "at_risk")
+            assert paused.sla.resolution.used_seconds == 7 * H
             clock.now = utc(2026, 12, 1, 10)
             hub.add_comment(t.id, CommentCreate(body="Firefox", by_customer=True))
             t = hub.get_ticket(t.id)
-            assert ("open", 3 * H) == (t.status, t.sla.paused_seconds)
+            assert (t.status, t.sla.paused_seconds) == ("open", 3 * H)
             assert utc(2026, 12, 1, 11) == t.sla.resolution.due_at
-            assert (7 * H, 1 * H) == (
+            assert (
                 t.sla.resolution.used_seconds,
                 t.sla.resolution.remaining_seconds,
-            )
+            ) == (7 * H, 1 * H)
 
     def test_daylight_saving_change(self, db_url: str, tmp_path: Path) -> None:
         """New York, Mon–Fri 09:00–18:00: opened Friday 6 March 2026 17:00 EST (22:00Z), first
@@ -83,13 +83,13 @@ class TestHandComputed:
             urgent = hub.open_ticket(new(priority="urgent"))
             low = hub.open_ticket(new(priority="low"))
             normal = hub.open_ticket(new())
-            assert 2 * H == urgent.sla.first_response.target_seconds
+            assert urgent.sla.first_response.target_seconds == 2 * H
             assert utc(2026, 11, 30, 10, 55) == urgent.sla.first_response.due_at
             assert utc(2026, 11, 30, 16, 55) == low.sla.first_response.due_at
             assert utc(2026, 11, 30, 12, 55) == normal.sla.first_response.due_at
             # A custom default priority of the type is scaled the same way (Frappe #2405).
             complaint = hub.open_ticket(new(type="complaint"))
-            assert 30 * 60 == complaint.sla.first_response.target_seconds
+            assert complaint.sla.first_response.target_seconds == 30 * 60
             # Changing the priority rescales the running targets.
             moved = hub.update_ticket(normal.id, TicketUpdate(priority="urgent"))
             assert utc(2026, 11, 30, 10, 55) == moved.sla.first_response.due_at
@@ -98,11 +98,11 @@ class TestHandComputed:
         """A type with no targets: state none, no due times, and asking for one is an error."""
         with make_hub(db_url, tmp_path, clock=Clock(utc(2026, 11, 30, 9))) as hub:
             t = hub.open_ticket(new(type="chat"))
-            assert ("none", None, None) == (
+            assert (
                 t.sla.state,
                 t.sla.first_response.due_at,
                 t.sla.resolution.due_at,
-            )
+            ) == ("none", None, None)
             with pytest.raises(StateError, match="has no resolution target: its type 'chat'"):
                 hub.ticket_due(t.id)
             idea = hub.open_ticket(new(type="idea"))
@@ -124,10 +124,10 @@ class TestStates:
             for minutes in (0, 179, 1, 60, 1):
                 clock.advance(minutes * 60)
                 states.append(hub.get_ticket(t.id).sla.first_response.state)
-            assert ["on_track", "on_track", "at_risk", "at_risk", "breached"] == states
+            assert states == ["on_track", "on_track", "at_risk", "at_risk", "breached"]
             hub.add_comment(t.id, CommentCreate(body="sorry for the wait"))
             t = hub.get_ticket(t.id)
-            assert ("breached", "breached") == (t.sla.first_response.state, t.sla.state)
+            assert (t.sla.first_response.state, t.sla.state) == ("breached", "breached")
 
     def test_at_risk_share_is_configurable(self, db_url: str, tmp_path: Path) -> None:
         """With share 0.5 the 4h target is at risk after 2h."""
@@ -145,7 +145,7 @@ class TestStates:
             hub.add_comment(t.id, CommentCreate(body="on it"))
             clock.advance(30 * H)
             t = hub.get_ticket(t.id)
-            assert ("met", "breached") == (t.sla.first_response.state, t.sla.resolution.state)
+            assert (t.sla.first_response.state, t.sla.resolution.state) == ("met", "breached")
 
     def test_reply_while_pending_is_judged_without_the_pause(
         self, db_url: str, tmp_path: Path
@@ -160,7 +160,7 @@ class TestStates:
             clock.advance(5 * H)
             hub.add_comment(t.id, CommentCreate(body="any news?"))
             t = hub.get_ticket(t.id)
-            assert ("met", True) == (t.sla.first_response.state, t.sla.paused)
+            assert (t.sla.first_response.state, t.sla.paused) == ("met", True)
             assert utc(2026, 11, 30, 18) == t.sla.first_response.due_at
 
     def test_resolution_stops_the_first_response_clock(self, db_url: str, tmp_path: Path) -> None:
@@ -172,11 +172,11 @@ class TestStates:
             hub.set_ticket_status(t.id, "resolved")
             clock.advance(100 * H)
             t = hub.get_ticket(t.id)
-            assert ("met", "met", "met") == (
+            assert (
                 t.sla.first_response.state,
                 t.sla.resolution.state,
                 t.sla.state,
-            )
+            ) == ("met", "met", "met")
 
     def test_reopen_does_not_count_the_resolved_time(self, db_url: str, tmp_path: Path) -> None:
         """Resolved after 2h, reopened 10h later: the 8h resolution target is due 6h after the
@@ -231,6 +231,6 @@ class TestBadCalendar:
     def test_calendar_with_no_working_hours(self, db_url: str, tmp_path: Path) -> None:
         """A calendar with no working hours is a clear error when a ticket is opened."""
         with make_hub(db_url, tmp_path, calendar={"working_hours": {}}) as hub:
-            with pytest.raises(ConfigError, match="calendar.json: no working hours"):
+            with pytest.raises(ConfigError, match=r"calendar\.json: no working hours"):
                 hub.open_ticket(new())
-            assert 1 == hub.get_customer(1).id  # everything else still works
+            assert hub.get_customer(1).id == 1  # everything else still works

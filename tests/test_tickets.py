@@ -14,7 +14,6 @@ from customer_flow.errors import NotFoundError, StateError, ValidationError
 from customer_flow.hub import Hub
 from customer_flow.models import CommentCreate, CustomerCreate, TicketCreate, TicketUpdate
 from customer_flow.schema import metadata
-
 from tickets_support import TYPES, Clock, make_hub, utc, write_json
 
 
@@ -41,14 +40,14 @@ class TestOpen:
     def test_opens_new_with_the_type_default_priority(self, th: Hub, clock: Clock) -> None:
         """A ticket starts new, with its type's default priority and its due times."""
         t = th.open_ticket(new(type="complaint", description="  It broke.  "))
-        assert ("new", "urgent", "It broke.") == (t.status, t.priority, t.description)
+        assert (t.status, t.priority, t.description) == ("new", "urgent", "It broke.")
         assert utc(2026, 11, 30, 10) == t.sla.first_response.due_at
         assert utc(2026, 12, 1, 9) == t.sla.resolution.due_at
         assert t == th.get_ticket(t.id).model_copy(update={"sla": t.sla})
 
     def test_given_priority_wins(self, th: Hub) -> None:
         """A priority given overrides the type's default."""
-        assert "high" == th.open_ticket(new(priority="high")).priority
+        assert th.open_ticket(new(priority="high")).priority == "high"
 
     def test_missing_customer(self, th: Hub) -> None:
         """A customer that does not exist is named."""
@@ -80,13 +79,13 @@ class TestOpen:
     def test_tags_are_cleaned(self, th: Hub) -> None:
         """Tags are trimmed, lower-cased and deduplicated; an assignee is tidied."""
         t = th.open_ticket(new(tags=[" VIP ", "vip", "Login"], assignee="  Bo   Li "))
-        assert (["vip", "login"], "Bo Li") == (t.tags, t.assignee)
+        assert (t.tags, t.assignee) == (["vip", "login"], "Bo Li")
 
     def test_failed_open_writes_nothing(self, th: Hub) -> None:
         """A refused ticket leaves no row and no audit entry behind."""
         with pytest.raises(ValidationError):
             th.open_ticket(new(type="rich", fields={"product": "desktop"}))
-        assert [] == th.list_tickets().items
+        assert th.list_tickets().items == []
 
 
 class TestExtraFields:
@@ -138,7 +137,7 @@ class TestExtraFields:
         """An update sets fields, removes one set to None, and checks the result."""
         t = th.open_ticket(new(type="rich", fields={"product": "web", "count": 1}))
         t = th.update_ticket(t.id, TicketUpdate(fields={"count": None, "amount": 2}))
-        assert {"product": "web", "amount": 2} == t.fields
+        assert t.fields == {"product": "web", "amount": 2}
         with pytest.raises(ValidationError, match="required"):
             th.update_ticket(t.id, TicketUpdate(fields={"product": None}))
 
@@ -159,7 +158,7 @@ class TestLifecycle:
         t = th.close_ticket(th.open_ticket(new()).id)
         with pytest.raises(StateError, match=r"from closed to pending; allowed from closed: open"):
             th.set_ticket_status(t.id, "pending")
-        assert "closed" == th.get_ticket(t.id).status
+        assert th.get_ticket(t.id).status == "closed"
 
     def test_same_status_and_unknown_status(self, th: Hub) -> None:
         """Moving to the current status or to an unknown one is an error."""
@@ -180,10 +179,10 @@ class TestLifecycle:
         th.set_ticket_status(t.id, "resolved")
         clock.advance(H := 3600)
         t = th.reopen_ticket(t.id)
-        assert ("open", 1, None, None) == (t.status, t.reopened_count, t.resolved_at, t.closed_at)
-        assert H == t.sla.paused_seconds
+        assert (t.status, t.reopened_count, t.resolved_at, t.closed_at) == ("open", 1, None, None)
+        assert t.sla.paused_seconds == H
         th.close_ticket(t.id)
-        assert 2 == th.reopen_ticket(t.id).reopened_count
+        assert th.reopen_ticket(t.id).reopened_count == 2
 
     def test_reopen_of_an_open_ticket_is_refused(self, th: Hub) -> None:
         """Only resolved or closed tickets reopen."""
@@ -199,7 +198,7 @@ class TestLifecycle:
     def test_assign_and_unassign(self, th: Hub) -> None:
         """Assigning sets a plain name; None takes it back."""
         t = th.open_ticket(new())
-        assert "Bo" == th.assign_ticket(t.id, "Bo").assignee
+        assert th.assign_ticket(t.id, "Bo").assignee == "Bo"
         assert th.assign_ticket(t.id, None).assignee is None
 
 
@@ -214,7 +213,7 @@ class TestComments:
         th.add_comment(t.id, CommentCreate(body="Hello Ana", author="Bo"))
         t = th.get_ticket(t.id)
         assert (utc(2026, 11, 30, 9, 20), "open") == (t.first_response_at, t.status)
-        assert "met" == t.sla.first_response.state
+        assert t.sla.first_response.state == "met"
         clock.advance(600)
         th.add_comment(t.id, CommentCreate(body="again"))
         assert utc(2026, 11, 30, 9, 20) == th.get_ticket(t.id).first_response_at
@@ -228,7 +227,7 @@ class TestComments:
         clock.advance(3600)
         th.add_comment(t.id, CommentCreate(body="here it is", by_customer=True))
         t = th.get_ticket(t.id)
-        assert ("open", None, 3600) == (t.status, t.first_response_at, t.sla.paused_seconds)
+        assert (t.status, t.first_response_at, t.sla.paused_seconds) == ("open", None, 3600)
 
     def test_blank_comment_refused(self, th: Hub) -> None:
         """A comment needs text."""
@@ -241,8 +240,8 @@ class TestComments:
         t = th.open_ticket(new())
         th.add_comment(t.id, CommentCreate(body="note", public=False))
         th.add_comment(t.id, CommentCreate(body="reply"))
-        assert ["note", "reply"] == [c.body for c in th.list_comments(t.id)]
-        assert ["reply"] == [c.body for c in th.list_comments(t.id, include_notes=False)]
+        assert [c.body for c in th.list_comments(t.id)] == ["note", "reply"]
+        assert [c.body for c in th.list_comments(t.id, include_notes=False)] == ["reply"]
 
     def test_comment_on_purged_ticket(self, th: Hub) -> None:
         """A purged ticket says it was purged; its timeline stays readable."""
@@ -250,7 +249,7 @@ class TestComments:
         th.purge_ticket(t.id)
         with pytest.raises(NotFoundError, match=f"ticket {t.id} was purged"):
             th.add_comment(t.id, CommentCreate(body="hello?"))
-        assert "purge" == th.ticket_history(t.id)[-1].action
+        assert th.ticket_history(t.id)[-1].action == "purge"
 
     def test_purge_needs_a_closed_ticket(self, th: Hub) -> None:
         """Only a closed ticket can be purged."""
@@ -270,10 +269,10 @@ class TestComments:
         expected = ["create", "assign", "update", "note", "comment", "first_response", "status"]
         assert [*expected, "status"] == actions
         entries = th.ticket_history(t.id)
-        assert ("Cannot log in", "Login fails") == (
+        assert (
             entries[2].before["subject"],  # type: ignore[index]
             entries[2].after["subject"],  # type: ignore[index]
-        )
+        ) == ("Cannot log in", "Login fails")
         assert all(e.actor == "tester" for e in entries)
 
 
@@ -286,14 +285,14 @@ class TestCustomerIntegrity:
         with pytest.raises(StateError, match="customer 1 has 2 open tickets"):
             th.delete_customer(1)
         assert not th.get_customer(1).in_trash
-        assert "closed" == th.get_ticket(closed.id).status
+        assert th.get_ticket(closed.id).status == "closed"
 
     def test_force_closes_them_with_a_note(self, th: Hub) -> None:
         """--force closes the open tickets, each with an audit note, then trashes."""
         a, b = th.open_ticket(new()), th.open_ticket(new())
         assert th.delete_customer(1, force=True).in_trash
         for t in (a, b):
-            assert "closed" == th.get_ticket(t.id).status
+            assert th.get_ticket(t.id).status == "closed"
             assert "moved to the trash" in (th.ticket_history(t.id)[-1].note or "")
         assert f"closed tickets {a.id}, {b.id}" in (th.customer_history(1)[-1].note or "")
 
@@ -312,7 +311,7 @@ class TestCustomerIntegrity:
         th.purge_customer(1, with_tickets=True)
         with pytest.raises(NotFoundError, match="was purged"):
             th.get_ticket(t.id)
-        assert "purge" == th.ticket_history(t.id)[-1].action
+        assert th.ticket_history(t.id)[-1].action == "purge"
 
     def test_reopen_refused_while_customer_in_trash(self, th: Hub) -> None:
         """A ticket of a trashed customer cannot be reopened."""
@@ -325,16 +324,16 @@ class TestCustomerIntegrity:
         """Deactivating a type keeps its tickets readable, listable and workable."""
         t = th.open_ticket(new(type="idea"))
         th.load_ticket_types(write_json(tmp_path / "t2.json", {"support": TYPES["support"]}))
-        assert "idea" == th.get_ticket(t.id).type
+        assert th.get_ticket(t.id).type == "idea"
         assert [t.id] == [x.id for x in th.list_tickets().items]
-        assert "closed" == th.close_ticket(t.id).status
+        assert th.close_ticket(t.id).status == "closed"
 
 
 class TestSchema:
     def test_migration_matches_schema(self, hub: Hub) -> None:
         """The migrations create exactly the tables and indexes schema.py declares."""
         with hub.store.engine.connect() as conn:
-            assert [] == compare_metadata(MigrationContext.configure(conn), metadata)
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 
     def test_ticket_ids_are_never_reused(self, th: Hub) -> None:
         """After the newest ticket is purged, the next one gets a new ID."""
@@ -344,4 +343,4 @@ class TestSchema:
 
     def test_customer_must_exist_for_ticket_rows(self, th: Hub) -> None:
         """The customer added by make_hub is the only one; a second gets ID 2."""
-        assert 2 == th.add_customer(CustomerCreate(name="Bo", email="bo@li.pt")).id
+        assert th.add_customer(CustomerCreate(name="Bo", email="bo@li.pt")).id == 2
