@@ -111,15 +111,17 @@ class TestPagination:
         assert len(set(seen)) == 10
 
     def test_due_sort_puts_the_most_urgent_first(self, qh: Hub) -> None:
-        """The due sort orders by the next running due time; tickets with none come last.
-        The complaint (first response 1h, opened 09:02) is due first, at 10:02."""
+        """The due sort orders by the next running due time; tickets with none, or paused,
+        come last. Ticket 1 (first response 4h, opened 09:00) is due first, at 13:00."""
         items = qh.list_tickets(TicketQuery(sort="due")).items
         dues = []
         for t in items:
             fr, res = t.sla.first_response, t.sla.resolution
-            dues.append(fr.due_at if fr.due_at and fr.met_at is None else res.due_at)
-        assert (3, utc(2026, 11, 30, 10, 2)) == (items[0].id, dues[0])
+            due = fr.due_at if fr.due_at and fr.met_at is None else res.due_at
+            dues.append(None if t.sla.paused else due)
+        assert (1, utc(2026, 11, 30, 13, 0)) == (items[0].id, dues[0])
         running = [d for d in dues if d is not None]
         assert sorted(running) == running
-        assert dues[len(running) :] == [None]  # the one open chat ticket
-        assert {"chat"} == {t.type for t in items[len(running) :]}
+        assert dues[len(running) :] == [None, None]
+        # The pending complaint, then the chat (no target), by ID.
+        assert [t.id for t in items[len(running) :]] == [3, 10]

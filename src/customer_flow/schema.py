@@ -146,7 +146,8 @@ tickets = Table(
     Column("resolution_due_at", DateTime(timezone=True)),
     Column("resolution_risk_at", DateTime(timezone=True)),
     Index("ix_tickets_is_open_id", "is_open", "id"),
-    # The next due instant of a live target, or 9999-12-31 when none runs: the queue's
+    # The next due instant of a running SLA clock, or 9999-12-31 when none runs (no target
+    # left, or paused while pending): the queue's
     # "due" sort, kept NOT NULL so that one index orders it the same way on both databases.
     Column("queue_due_at", DateTime(timezone=True), nullable=False),
     Index("ix_tickets_is_open_queue_due_at_id", "is_open", "queue_due_at", "id"),

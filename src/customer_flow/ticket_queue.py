@@ -74,10 +74,13 @@ def sla_condition(state: str, now: datetime) -> ColumnElement[bool]:
     )
     if state == "breached":
         return breached
+    # Not breached implies queue_due_at >= now (paused tickets have the far-future value): a
+    # range the (is_open, queue_due_at, id) index serves, so the breached backlog is skipped.
+    ahead = t.queue_due_at >= _clock(now)
     if state == "at_risk":
-        return and_(not_(breached), at_risk)
+        return and_(ahead, not_(breached), at_risk)
     if state == "on_track":
-        return and_(not_(breached), not_(at_risk), or_(fr_live, res_live))
+        return and_(ahead, not_(breached), not_(at_risk), or_(fr_live, res_live))
     raise ValidationError(
         f"sla: unknown state {state!r}; use on_track, at_risk or breached", field="sla"
     )
@@ -150,7 +153,7 @@ def list_tickets(
     """A page of tickets matching ``query``, with their SLA states as of ``now``.
 
     Sorts: ``id`` (oldest first), ``-id`` (newest first), ``due`` (the next due time of a
-    running target first; tickets with none come last, by ID).
+    running clock first; tickets with none, or paused while pending, come last, by ID).
     """
     stmt = select(tickets).where(*_filters(query, now))
     key: Any

@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 ENTITY = "ticket"
-#: The ``queue_due_at`` of a ticket with no live SLA target: after every real due time.
+#: The ``queue_due_at`` of a ticket with no running SLA clock: after every real due time.
 NO_DUE = datetime(9999, 12, 31, tzinfo=UTC)
 
 #: Allowed status changes. "open" from resolved or closed is a reopen.
@@ -159,8 +159,12 @@ def was_purged(conn: Connection, ticket_id: int) -> bool:
     return found is not None
 
 
-def _row(conn: Connection, ticket_id: int) -> Any:
-    row = conn.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
+def _row(conn: Connection, ticket_id: int, *, lock: bool = False) -> Any:
+    """The ticket's row; with ``lock``, locked until the transaction ends (PostgreSQL: two
+    agents replying at once must not both stamp the first response; SQLite's writes are
+    serialised by BEGIN IMMEDIATE already)."""
+    stmt = select(tickets).where(tickets.c.id == ticket_id)
+    row = conn.execute(stmt.with_for_update() if lock else stmt).first()
     if row is None:
         if was_purged(conn, ticket_id):
             raise NotFoundError(f"ticket {ticket_id} was purged", field="id", code="ticket_purged")
@@ -231,7 +235,9 @@ def _sla_values(
         live.append(out["first_response_due_at"])
     if state["resolved_at"] is None and out["resolution_due_at"] is not None:
         live.append(out["resolution_due_at"])
-    out["queue_due_at"] = min(live) if live else NO_DUE
+    # A paused clock has nothing falling due: pending tickets sort after running ones, and
+    # every running, unbreached ticket has queue_due_at >= now (the queue relies on it).
+    out["queue_due_at"] = min(live) if live and state["paused_at"] is None else NO_DUE
     return out
 
 
@@ -349,7 +355,7 @@ def update_ticket(
 ) -> Ticket:
     """Change subject, description, priority, tags or extra fields. A new priority rescales
     the targets that are still running."""
-    row = _row(conn, ticket_id)
+    row = _row(conn, ticket_id, lock=True)
     m = row._mapping
     given = changes.model_fields_set
     values: dict[str, Any] = {}
@@ -395,7 +401,7 @@ def assign(
     actor: str,
 ) -> Ticket:
     """Give a ticket to someone (a plain name until users exist), or unassign it with None."""
-    row = _row(conn, ticket_id)
+    row = _row(conn, ticket_id, lock=True)
     name = clean_assignee(assignee)
     if row._mapping["assignee"] == name:
         return to_ticket(row, policy, now)
@@ -415,7 +421,7 @@ def set_status(
     note: str | None = None,
 ) -> Ticket:
     """Move a ticket to ``status`` if the lifecycle allows it; pause or resume its SLA clock."""
-    row = _row(conn, ticket_id)
+    row = _row(conn, ticket_id, lock=True)
     m = row._mapping
     current = m["status"]
     if status not in TRANSITIONS:
@@ -492,7 +498,7 @@ def add_comment(
     The first public reply by an agent sets ``first_response_at`` (and opens a new ticket);
     a customer's reply to a pending ticket puts it back to open, which resumes the clock.
     """
-    row = _row(conn, ticket_id)
+    row = _row(conn, ticket_id, lock=True)
     m = row._mapping
     body = new.body.strip()
     if not body:
@@ -566,7 +572,7 @@ def purge(
     conn: Connection, ticket_id: int, policy: sla.SlaPolicy, now: datetime, *, actor: str
 ) -> Ticket:
     """Delete a ticket and its comments for good; its ID is never reused, its timeline stays."""
-    row = _row(conn, ticket_id)
+    row = _row(conn, ticket_id, lock=True)
     current = to_ticket(row, policy, now)
     conn.execute(ticket_comments.delete().where(ticket_comments.c.ticket_id == ticket_id))
     conn.execute(tickets.delete().where(tickets.c.id == ticket_id))
