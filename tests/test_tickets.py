@@ -344,3 +344,45 @@ class TestSchema:
     def test_customer_must_exist_for_ticket_rows(self, th: Hub) -> None:
         """The customer added by make_hub is the only one; a second gets ID 2."""
         assert th.add_customer(CustomerCreate(name="Bo", email="bo@li.pt")).id == 2
+
+
+class TestConcurrency:
+    def test_two_agents_replying_at_once_stamp_one_first_response(
+        self, db_url: str, tmp_path: Path
+    ) -> None:
+        """Two agents reply to the same new tickets at the same moment, each through its own
+        Hub: every ticket gets exactly one first response and one move to open."""
+        import threading
+
+        first = make_hub(db_url, tmp_path)
+        second = Hub(first.settings)
+        tickets = [first.open_ticket(new()).id for _ in range(4)]
+        errors: list[BaseException] = []
+
+        def reply(hub: Hub, barrier: threading.Barrier, ticket_id: int) -> None:
+            try:
+                barrier.wait()
+                hub.add_comment(ticket_id, CommentCreate(body=f"reply from {id(hub)}"))
+            except BaseException as exc:  # collected: asserted below
+                errors.append(exc)
+
+        for ticket_id in tickets:
+            barrier = threading.Barrier(2)
+            threads = [
+                threading.Thread(target=reply, args=(h, barrier, ticket_id))
+                for h in (first, second)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        assert errors == []
+        for ticket_id in tickets:
+            actions = [e.action for e in first.ticket_history(ticket_id)]
+            assert (
+                actions.count("comment"),
+                actions.count("first_response"),
+                actions.count("status"),
+            ) == (2, 1, 1)
+        second.close()
+        first.close()

@@ -162,7 +162,14 @@ def list_tickets(
         order: list[Any] = [t.queue_due_at, t.id]
     else:
         key = t.id
-        order = [t.id.desc() if query.sort == "-id" else t.id]
+        column: Any = t.id
+        if query.sla == "at_risk" and conn.dialect.name == "sqlite":
+            # At-risk tickets are few, so ordering by a bare id makes SQLite (which has no
+            # statistics on due times) walk the whole open queue by ID to fill a page.
+            # "id + 0" cannot use that index: it takes the (is_open, queue_due_at) range of
+            # unbreached tickets and sorts those instead, 2-3 times faster at 200k tickets.
+            column = t.id + 0
+        order = [column.desc() if query.sort == "-id" else column]
     if query.after:
         value, after_id = decode_cursor(query.after, query.sort)
         cond: BinaryExpression[bool] | ColumnElement[bool]
