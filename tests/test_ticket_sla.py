@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from customer_flow.errors import ConfigError, StateError, ValidationError
 from customer_flow.models import CommentCreate, TicketCreate, TicketQuery, TicketUpdate
+from customer_flow.schema import tickets
 from tickets_support import OFFICE, Clock, H, make_hub, utc
 
 
@@ -162,6 +164,12 @@ class TestStates:
             t = hub.get_ticket(t.id)
             assert (t.sla.first_response.state, t.sla.paused) == ("met", True)
             assert utc(2026, 11, 30, 18) == t.sla.first_response.due_at
+            # Reports read the pause that counted before the first response from a column.
+            with hub.store.read() as conn:
+                paused = conn.execute(
+                    select(tickets.c.first_response_paused_seconds).where(tickets.c.id == t.id)
+                ).scalar_one()
+            assert paused == 5 * H
 
     def test_resolution_stops_the_first_response_clock(self, db_url: str, tmp_path: Path) -> None:
         """Resolved with no reply in 1h: both targets met, nothing runs any more."""

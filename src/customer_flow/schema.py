@@ -137,6 +137,9 @@ tickets = Table(
     # finished pause (pending, or resolved before a reopen) in ``paused_seconds``.
     Column("paused_at", DateTime(timezone=True)),
     Column("paused_seconds", BigInteger, nullable=False, default=0),
+    # ``paused_seconds`` as it stood at the first response: reports subtract it from the
+    # business time between ``created_at`` and ``first_response_at``.
+    Column("first_response_paused_seconds", BigInteger),
     Column("reopened_count", Integer, nullable=False, default=0),
     # Targets in business seconds after priority scaling, and the instants they fall due / at risk.
     Column("first_response_target", BigInteger),

@@ -540,12 +540,19 @@ def add_comment(
     )
     agent_reply = new.public and not new.by_customer
     if agent_reply and m["first_response_at"] is None:
-        first: dict[str, Any] = {"first_response_at": now}
+        first: dict[str, Any] = {
+            "first_response_at": now,
+            "first_response_paused_seconds": m["paused_seconds"],
+        }
         if m["paused_at"] is not None:
             # Answered while pending: settle the pause so far, so the reply is judged against
             # a due time that does not count the paused part.
             pause = round(policy.calendar.between(_a(m["paused_at"]), now))  # type: ignore[arg-type]
-            first.update(paused_seconds=m["paused_seconds"] + pause, paused_at=now)
+            first.update(
+                paused_seconds=m["paused_seconds"] + pause,
+                first_response_paused_seconds=m["paused_seconds"] + pause,
+                paused_at=now,
+            )
         _apply(
             conn,
             ticket_id,

@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("closed_at", _when),
         sa.Column("paused_at", _when),
         sa.Column("paused_seconds", sa.BigInteger(), nullable=False),
+        sa.Column("first_response_paused_seconds", sa.BigInteger()),
         sa.Column("reopened_count", sa.Integer(), nullable=False),
         sa.Column("first_response_target", sa.BigInteger()),
         sa.Column("first_response_due_at", _when),
