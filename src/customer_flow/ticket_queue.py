@@ -40,7 +40,7 @@ from . import audit, customers, sla
 from .errors import ValidationError
 from .models import Page, Ticket, TicketQuery
 from .schema import OPEN_STATUSES, tickets
-from .tickets import to_ticket
+from .ticket_sla import to_ticket
 
 __all__ = ["decode_cursor", "encode_cursor", "list_tickets", "sla_condition"]
 

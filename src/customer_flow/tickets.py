@@ -2,7 +2,8 @@
 
 Every function works on a connection inside the caller's transaction (the Hub owns it), takes
 the instant ``now`` from the Hub's clock, and writes its audit entry on the same connection: a
-ticket's timeline is its audit history. The queue (listing and filters) is in ``ticket_queue``.
+ticket's timeline is its audit history. The queue (listing and filters) is in ``ticket_queue``,
+the SLA columns and state of a row in ``ticket_sla``, the field rules in ``ticket_rules``.
 
 Lifecycle::
 
@@ -19,7 +20,7 @@ queue can filter on the SLA state in SQL and reports can read them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
@@ -30,16 +31,14 @@ from .models import (
     PRIORITIES,
     Comment,
     CommentCreate,
-    SlaTarget,
     Ticket,
     TicketCreate,
-    TicketSla,
     TicketStatus,
-    TicketType,
     TicketUpdate,
 )
 from .schema import OPEN_STATUSES, audit_log, ticket_comments, tickets
 from .ticket_rules import clean_assignee, clean_fields, clean_subject, clean_tags
+from .ticket_sla import NO_DUE, sla_values, targets, to_ticket
 
 __all__ = [
     "ENTITY",
@@ -60,9 +59,6 @@ __all__ = [
 ]
 
 ENTITY = "ticket"
-#: The ``queue_due_at`` of a ticket with no running SLA clock: after every real due time.
-NO_DUE = datetime(9999, 12, 31, tzinfo=UTC)
-
 #: Allowed status changes. "open" from resolved or closed is a reopen.
 TRANSITIONS: dict[str, tuple[TicketStatus, ...]] = {
     "new": ("open", "pending", "resolved", "closed"),
@@ -74,78 +70,6 @@ TRANSITIONS: dict[str, tuple[TicketStatus, ...]] = {
 
 
 # -- reading -------------------------------------------------------------------------------
-
-
-def _a(value: datetime | None) -> datetime | None:
-    return audit.aware(value)
-
-
-def _target(
-    policy: sla.SlaPolicy,
-    m: Any,
-    prefix: str,
-    met: datetime | None,
-    clock: datetime,
-    detail: bool,
-) -> SlaTarget:
-    due, risk = _a(m[f"{prefix}_due_at"]), _a(m[f"{prefix}_risk_at"])
-    target = m[f"{prefix}_target"]
-    state = sla.target_state(due, risk, met, clock)
-    used = remaining = None
-    if detail and target is not None and met is None:
-        spent = policy.calendar.between(_a(m["created_at"]), clock)  # type: ignore[arg-type]
-        used = max(0, round(spent - m["paused_seconds"]))
-        remaining = int(target) - used
-    return SlaTarget(
-        state=state,
-        target_seconds=target,
-        due_at=due,
-        at_risk_at=risk,
-        met_at=met if target is not None else None,
-        used_seconds=used,
-        remaining_seconds=remaining,
-    )
-
-
-def to_ticket(row: Any, policy: sla.SlaPolicy, now: datetime, *, detail: bool = False) -> Ticket:
-    """A ticket from its row, with its SLA state as of ``now`` (the pause instant if paused).
-
-    ``detail`` also measures the business time used, which walks the calendar: worth it for
-    one ticket, not for a page of them.
-    """
-    m = row._mapping
-    paused_at = _a(m["paused_at"])
-    clock = paused_at or now
-    # Resolving a ticket also stops its first-response clock: no reply is owed any more.
-    fr_stop = _a(m["first_response_at"]) or _a(m["resolved_at"])
-    fr = _target(policy, m, "first_response", fr_stop, clock, detail)
-    res = _target(policy, m, "resolution", _a(m["resolved_at"]), clock, detail)
-    return Ticket(
-        id=m["id"],
-        customer_id=m["customer_id"],
-        type=m["type_key"],
-        subject=m["subject"],
-        description=m["description"],
-        priority=m["priority"],
-        status=m["status"],
-        tags=m["tags"] or [],
-        assignee=m["assignee"],
-        fields=m["fields"] or {},
-        created_at=_a(m["created_at"]),
-        updated_at=_a(m["updated_at"]),
-        first_response_at=_a(m["first_response_at"]),
-        resolved_at=_a(m["resolved_at"]),
-        closed_at=_a(m["closed_at"]),
-        paused_at=paused_at,
-        reopened_count=m["reopened_count"],
-        sla=TicketSla(
-            state=sla.overall_state(fr.state, res.state),
-            paused=paused_at is not None,
-            paused_seconds=int(m["paused_seconds"]),
-            first_response=fr,
-            resolution=res,
-        ),
-    )
 
 
 def was_purged(conn: Connection, ticket_id: int) -> bool:
@@ -204,49 +128,7 @@ def list_comments(conn: Connection, ticket_id: int, *, include_notes: bool = Tru
     if not include_notes:
         stmt = stmt.where(ticket_comments.c.public.is_(True))
     rows = conn.execute(stmt.order_by(ticket_comments.c.id)).mappings()
-    return [Comment.model_validate({**r, "created_at": _a(r["created_at"])}) for r in rows]
-
-
-# -- the SLA columns -----------------------------------------------------------------------
-
-
-def _sla_values(
-    policy: sla.SlaPolicy, state: dict[str, Any], recompute: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    """Due and at-risk instants of the live targets, from the row's current values.
-
-    A target already met keeps the instants it was judged by: a later pause must not turn a
-    late first response into a timely one.
-    """
-    cal, share = policy.calendar, policy.at_risk_share
-    created, paused = _a(state["created_at"]), state["paused_seconds"]
-    out: dict[str, Any] = {}
-    fr_stop = state["first_response_at"] or state["resolved_at"]
-    for prefix, met in (("first_response", fr_stop), ("resolution", state["resolved_at"])):
-        if met is None or prefix in recompute:
-            target = state[f"{prefix}_target"]
-            out[f"{prefix}_due_at"] = sla.due_at(cal, created, target, paused)  # type: ignore[arg-type]
-            out[f"{prefix}_risk_at"] = sla.risk_at(cal, created, target, paused, share)  # type: ignore[arg-type]
-        else:
-            out[f"{prefix}_due_at"] = state[f"{prefix}_due_at"]
-            out[f"{prefix}_risk_at"] = state[f"{prefix}_risk_at"]
-    live = []
-    if fr_stop is None and out["first_response_due_at"] is not None:
-        live.append(out["first_response_due_at"])
-    if state["resolved_at"] is None and out["resolution_due_at"] is not None:
-        live.append(out["resolution_due_at"])
-    # A paused clock has nothing falling due: pending tickets sort after running ones, and
-    # every running, unbreached ticket has queue_due_at >= now (the queue relies on it).
-    out["queue_due_at"] = min(live) if live and state["paused_at"] is None else NO_DUE
-    return out
-
-
-def _targets(policy: sla.SlaPolicy, ttype: TicketType, priority: str) -> dict[str, int | None]:
-    factor = policy.factor(priority)
-    return {
-        "first_response_target": sla.scaled_target(ttype.sla.get("first_response"), factor),
-        "resolution_target": sla.scaled_target(ttype.sla.get("resolution"), factor),
-    }
+    return [Comment.model_validate({**r, "created_at": audit.aware(r["created_at"])}) for r in rows]
 
 
 def _apply(
@@ -267,7 +149,7 @@ def _apply(
     before = to_ticket(before_row, policy, now)
     if resla:
         state = {**dict(before_row._mapping), **values}
-        values = {**values, **_sla_values(policy, state, recompute)}
+        values = {**values, **sla_values(policy, state, recompute)}
     values["updated_at"] = now
     conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(**values))
     after = get(conn, ticket_id, policy, now, detail=False)
@@ -325,9 +207,9 @@ def create(
         "paused_at": None,
         "paused_seconds": 0,
         "reopened_count": 0,
-        **_targets(policy, ttype, priority),
+        **targets(policy, ttype, priority),
     }
-    values.update(_sla_values(policy, values))
+    values.update(sla_values(policy, values))
     inserted = conn.execute(tickets.insert().values(**values)).inserted_primary_key
     ticket_id = int(inserted[0])  # type: ignore[index]
     created = get(conn, ticket_id, policy, now, detail=False)
@@ -376,7 +258,7 @@ def update_ticket(
         values["priority"] = changes.priority
         if changes.priority != m["priority"]:
             ttype = ticket_types.get(conn, m["type_key"])
-            fresh = _targets(policy, ttype, changes.priority)
+            fresh = targets(policy, ttype, changes.priority)
             # A target already met keeps the size it was judged by.
             if m["first_response_at"] is None:
                 values["first_response_target"] = fresh["first_response_target"]
@@ -456,12 +338,12 @@ def set_status(
     values: dict[str, Any] = {"status": status, "is_open": status in OPEN_STATUSES}
     paused = int(m["paused_seconds"])
     if current == "pending":  # the clock resumes: the pause is added up
-        paused += round(cal.between(_a(m["paused_at"]), now))  # type: ignore[arg-type]
+        paused += round(cal.between(audit.aware(m["paused_at"]), now))  # type: ignore[arg-type]
         values["paused_at"] = None
     if status == "pending":
         values["paused_at"] = now
     if reopen:  # the time spent resolved does not count against the team
-        paused += round(cal.between(_a(m["resolved_at"]), now))  # type: ignore[arg-type]
+        paused += round(cal.between(audit.aware(m["resolved_at"]), now))  # type: ignore[arg-type]
         values.update(resolved_at=None, closed_at=None, reopened_count=m["reopened_count"] + 1)
     if status == "resolved":
         values["resolved_at"] = now
@@ -547,7 +429,7 @@ def add_comment(
         if m["paused_at"] is not None:
             # Answered while pending: settle the pause so far, so the reply is judged against
             # a due time that does not count the paused part.
-            pause = round(policy.calendar.between(_a(m["paused_at"]), now))  # type: ignore[arg-type]
+            pause = round(policy.calendar.between(audit.aware(m["paused_at"]), now))  # type: ignore[arg-type]
             first.update(
                 paused_seconds=m["paused_seconds"] + pause,
                 first_response_paused_seconds=m["paused_seconds"] + pause,
