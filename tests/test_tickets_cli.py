@@ -241,3 +241,18 @@ class TestCustomerIntegrityCli:
         assert "--with-tickets" in cli.fails("customers", "purge", "1")
         cli.ok("customers", "purge", "1", "--with-tickets")
         assert cli.ok("tickets", "list", "--all") == []
+
+
+class TestSlaSettingsCli:
+    def test_priority_factors_from_the_environment(self, cli: Cli) -> None:
+        """CUSTOMER_FLOW_SLA_PRIORITY_FACTORS (JSON) scales the targets: urgent × 0.5 turns the
+        complaint type's 1h first response into 30 minutes."""
+        cli.env["CUSTOMER_FLOW_SLA_PRIORITY_FACTORS"] = '{"urgent": 0.5}'
+        t = cli.ok("tickets", "open", "--customer", "1", "--type", "complaint", "--subject", "s")
+        assert (t["priority"], t["sla"]["first_response"]["target_seconds"]) == ("urgent", 1800)
+
+    def test_bad_priority_factor_is_a_config_error(self, cli: Cli) -> None:
+        """A factor for an unknown priority is a one-line error, exit 1."""
+        cli.env["CUSTOMER_FLOW_SLA_PRIORITY_FACTORS"] = '{"critical": 0.5}'
+        err = cli.fails("tickets", "list")
+        assert "sla_priority_factors: unknown priority 'critical'" in err

@@ -370,7 +370,9 @@ class Hub:
     def ticket_due(self, ticket_id: int, target: str = "resolution") -> datetime:
         """When a ticket's ``target`` (first_response or resolution) falls due.
 
-        Raises ``StateError`` when the ticket's type sets no such target.
+        While the ticket is pending its clock is stopped, and this instant moves out by the
+        business time of the pause when the clock resumes. Raises ``StateError`` when the
+        ticket's type sets no such target.
         """
         if target not in ("first_response", "resolution"):
             raise ValidationError(
