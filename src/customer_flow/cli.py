@@ -381,9 +381,17 @@ def customers_update(
 
 
 @customers_app.command("delete")
-def customers_delete(ctx: typer.Context, customer_id: IdArg, as_json: JsonOpt = False) -> None:
-    """Move a customer to the trash (restore brings it back)."""
-    customer = _hub(ctx).delete_customer(customer_id)
+def customers_delete(
+    ctx: typer.Context,
+    customer_id: IdArg,
+    force: Annotated[
+        bool, typer.Option("--force", help="Close the customer's open tickets too.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Move a customer to the trash (restore brings it back). Refused while it has open
+    tickets, unless --force, which closes them."""
+    customer = _hub(ctx).delete_customer(customer_id, force=force)
     if as_json:
         _print_json(customer)
     else:
@@ -401,9 +409,17 @@ def customers_restore(ctx: typer.Context, customer_id: IdArg, as_json: JsonOpt =
 
 
 @customers_app.command("purge")
-def customers_purge(ctx: typer.Context, customer_id: IdArg, as_json: JsonOpt = False) -> None:
-    """Delete a customer in the trash for good. Its ID is never reused; its history stays."""
-    customer = _hub(ctx).purge_customer(customer_id)
+def customers_purge(
+    ctx: typer.Context,
+    customer_id: IdArg,
+    with_tickets: Annotated[
+        bool, typer.Option("--with-tickets", help="Purge the customer's tickets too.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete a customer in the trash for good. Its ID is never reused; its history stays.
+    Refused while it has tickets, unless --with-tickets."""
+    customer = _hub(ctx).purge_customer(customer_id, with_tickets=with_tickets)
     if as_json:
         _print_json(customer)
     else:
@@ -528,3 +544,10 @@ def types_load(
 def main() -> None:
     """The ``customer-flow`` console script."""
     app(prog_name="customer-flow")
+
+
+# -- tickets (issue 4): the sub-app lives in cli_tickets.py ------------------------------------
+
+from .cli_tickets import tickets_app  # noqa: E402  (it imports this module's helpers)
+
+app.add_typer(tickets_app, name="tickets")

@@ -55,5 +55,13 @@ class Settings(BaseSettings):
     actor: str = Field(default_factory=_default_actor)
     secret_key: str | None = None
 
+    # -- tickets: the SLA policy (see sla.py) ----------------------------------------------------
+    #: A JSON business calendar (time zone, working hours, holidays); None means 24×7 UTC.
+    calendar_file: Path | None = None
+    #: Multiplier of a type's SLA targets per priority, e.g. {"urgent": 0.5}; missing means 1.
+    sla_priority_factors: dict[str, float] = Field(default_factory=dict)
+    #: Share of a target that, once used, makes it "at risk".
+    sla_at_risk_share: float = 0.75
+
     def resolved_database_url(self) -> str:
         return normalise_database_url(self.database_url)

@@ -10,9 +10,10 @@ transaction, checks the actor's permission, calls the domain modules (``customer
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,18 +21,24 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from . import customers, data, ticket_types
+from . import audit, customers, data, sla, ticket_queue, ticket_types, tickets
 from .config import Settings
-from .errors import ConflictError, PermissionDeniedError
+from .errors import ConflictError, PermissionDeniedError, StateError, ValidationError
 from .models import (
     AuditEntry,
+    Comment,
+    CommentCreate,
     Customer,
     CustomerCreate,
     CustomerQuery,
     CustomerUpdate,
     Page,
+    Ticket,
+    TicketCreate,
+    TicketQuery,
     TicketType,
     TicketTypeSync,
+    TicketUpdate,
 )
 from .store import Store
 
@@ -179,19 +186,55 @@ class Hub:
                 conn, customer_id, changes, actor=self.actor, region=self.region
             )
 
-    def delete_customer(self, customer_id: int) -> Customer:
-        """Move a customer to the trash."""
+    def delete_customer(self, customer_id: int, *, force: bool = False) -> Customer:
+        """Move a customer to the trash. Refused while it has tickets that are not closed,
+        unless ``force``, which closes them (each with an audit note)."""
         with self._write() as conn:
-            return customers.delete(conn, customer_id, actor=self.actor)
+            customers.get(conn, customer_id)  # a missing customer is named before its tickets
+            unclosed = tickets.count_for_customer(conn, customer_id, unclosed_only=True)
+            note = None
+            if unclosed and not force:
+                raise StateError(
+                    f"customer {customer_id} has {unclosed} open ticket"
+                    f"{'s' if unclosed != 1 else ''} (not closed): close "
+                    f"{'them' if unclosed != 1 else 'it'} first, or use --force to close "
+                    f"{'them' if unclosed != 1 else 'it'}",
+                    code="customer_has_open_tickets",
+                )
+            if unclosed:
+                closed = tickets.close_for_customer(
+                    conn,
+                    customer_id,
+                    self.sla_policy,
+                    self._now(),
+                    actor=self.actor,
+                    note=f"closed because customer {customer_id} was moved to the trash (--force)",
+                )
+                note = f"forced: closed tickets {', '.join(map(str, closed))}"
+            return customers.delete(conn, customer_id, actor=self.actor, note=note)
 
     def restore_customer(self, customer_id: int) -> Customer:
         """Bring a customer back from the trash."""
         with self._write() as conn:
             return customers.restore(conn, customer_id, actor=self.actor)
 
-    def purge_customer(self, customer_id: int) -> Customer:
-        """Delete a customer in the trash for good; its ID is never reused."""
+    def purge_customer(self, customer_id: int, *, with_tickets: bool = False) -> Customer:
+        """Delete a customer in the trash for good; its ID is never reused. Refused while it
+        has tickets, unless ``with_tickets``, which purges them too."""
         with self._write("purge") as conn:
+            current = customers.get(conn, customer_id)
+            count = tickets.count_for_customer(conn, customer_id)
+            if count and current.in_trash and not with_tickets:
+                raise StateError(
+                    f"customer {customer_id} has {count} ticket{'s' if count != 1 else ''}: "
+                    f"purge {'them' if count != 1 else 'it'} too with --with-tickets, "
+                    "or keep the customer",
+                    code="customer_has_tickets",
+                )
+            if count and current.in_trash:
+                tickets.purge_for_customer(
+                    conn, customer_id, self.sla_policy, self._now(), actor=self.actor
+                )
             return customers.purge(conn, customer_id, actor=self.actor)
 
     def customer_history(self, customer_id: int) -> list[AuditEntry]:
@@ -220,3 +263,140 @@ class Hub:
         wanted = ticket_types.read_file(path)
         with self._write("admin") as conn:
             return ticket_types.sync(conn, wanted, actor=self.actor)
+
+    # -- tickets -------------------------------------------------------------------------------
+    # The SLA policy is read from the settings on first use, so a bad calendar file is reported
+    # by the first command that needs it, not by every command. ``clock`` can be replaced (tests,
+    # imports of old tickets); every ticket change is stamped with it.
+
+    _clock: Callable[[], datetime] | None = None
+    _sla_policy: sla.SlaPolicy | None = None
+
+    def set_clock(self, clock: Callable[[], datetime] | None) -> None:
+        """Stamp ticket changes with ``clock()`` instead of the wall clock (None restores it)."""
+        self._clock = clock
+
+    def _now(self) -> datetime:
+        return audit.now() if self._clock is None else audit.aware(self._clock()).astimezone(UTC)  # type: ignore[union-attr]
+
+    @property
+    def sla_policy(self) -> sla.SlaPolicy:
+        """The business calendar, priority factors and at-risk share from the settings."""
+        if self._sla_policy is None:
+            self._sla_policy = sla.SlaPolicy(
+                calendar=sla.load_calendar(self.settings.calendar_file),
+                priority_factors=dict(self.settings.sla_priority_factors),
+                at_risk_share=self.settings.sla_at_risk_share,
+            )
+        return self._sla_policy
+
+    def open_ticket(self, new: TicketCreate) -> Ticket:
+        """Open a ticket for a live customer, of an active type; its SLA clock starts."""
+        policy = self.sla_policy
+        with self._write() as conn:
+            return tickets.create(conn, new, policy, self._now(), actor=self.actor)
+
+    def get_ticket(self, ticket_id: int) -> Ticket:
+        """One ticket with its SLA state and the business time used (a purged one is gone)."""
+        policy = self.sla_policy
+        with self._read() as conn:
+            return tickets.get(conn, ticket_id, policy, self._now())
+
+    def list_tickets(self, query: TicketQuery | None = None) -> Page[Ticket]:
+        """A page of tickets: the open queue by default, with filters and keyset pagination."""
+        policy = self.sla_policy
+        with self._read() as conn:
+            return ticket_queue.list_tickets(conn, query or TicketQuery(), policy, self._now())
+
+    def update_ticket(self, ticket_id: int, changes: TicketUpdate) -> Ticket:
+        """Change a ticket's subject, description, priority, tags or extra fields."""
+        policy = self.sla_policy
+        with self._write() as conn:
+            return tickets.update_ticket(
+                conn, ticket_id, changes, policy, self._now(), actor=self.actor
+            )
+
+    def assign_ticket(self, ticket_id: int, assignee: str | None) -> Ticket:
+        """Give a ticket to someone, or take it from them with None."""
+        policy = self.sla_policy
+        with self._write() as conn:
+            return tickets.assign(conn, ticket_id, assignee, policy, self._now(), actor=self.actor)
+
+    def set_ticket_status(self, ticket_id: int, status: str, *, note: str | None = None) -> Ticket:
+        """Move a ticket along its lifecycle; an error names the allowed next statuses."""
+        policy = self.sla_policy
+        with self._write() as conn:
+            return tickets.set_status(
+                conn, ticket_id, status, policy, self._now(), actor=self.actor, note=note
+            )
+
+    def close_ticket(self, ticket_id: int, *, note: str | None = None) -> Ticket:
+        """Close a ticket (from any status but closed)."""
+        return self.set_ticket_status(ticket_id, "closed", note=note)
+
+    def reopen_ticket(self, ticket_id: int, *, note: str | None = None) -> Ticket:
+        """Reopen a resolved or closed ticket; the time it sat resolved does not count."""
+        policy = self.sla_policy
+        with self._write() as conn:
+            current = tickets.get(conn, ticket_id, policy, self._now(), detail=False)
+            if current.status not in ("resolved", "closed"):
+                raise StateError(
+                    f"ticket {ticket_id} is {current.status}: only a resolved or closed ticket "
+                    "can be reopened",
+                    code="not_reopenable",
+                )
+            return tickets.set_status(
+                conn, ticket_id, "open", policy, self._now(), actor=self.actor, note=note
+            )
+
+    def add_comment(self, ticket_id: int, new: CommentCreate) -> Comment:
+        """Add a public reply or an internal note; the first agent reply is the first response."""
+        policy = self.sla_policy
+        with self._write() as conn:
+            comment, _ = tickets.add_comment(
+                conn, ticket_id, new, policy, self._now(), actor=self.actor
+            )
+            return comment
+
+    def list_comments(self, ticket_id: int, *, include_notes: bool = True) -> list[Comment]:
+        """A ticket's comments, oldest first."""
+        with self._read() as conn:
+            return tickets.list_comments(conn, ticket_id, include_notes=include_notes)
+
+    def ticket_history(self, ticket_id: int) -> list[AuditEntry]:
+        """A ticket's timeline: every change and comment, oldest first."""
+        with self._read() as conn:
+            return tickets.history(conn, ticket_id)
+
+    def ticket_due(self, ticket_id: int, target: str = "resolution") -> datetime:
+        """When a ticket's ``target`` (first_response or resolution) falls due.
+
+        While the ticket is pending its clock is stopped, and this instant moves out by the
+        business time of the pause when the clock resumes. Raises ``StateError`` when the
+        ticket's type sets no such target.
+        """
+        if target not in ("first_response", "resolution"):
+            raise ValidationError(
+                f"target: expected first_response or resolution, got {target!r}", field="target"
+            )
+        ticket = self.get_ticket(ticket_id)
+        due = getattr(ticket.sla, target).due_at
+        if due is None:
+            raise StateError(
+                f"ticket {ticket_id} has no {target.replace('_', ' ')} target: its type "
+                f"{ticket.type!r} sets none",
+                code="no_sla",
+            )
+        return due  # type: ignore[no-any-return]
+
+    def purge_ticket(self, ticket_id: int) -> Ticket:
+        """Delete a closed ticket and its comments for good; its timeline stays."""
+        policy = self.sla_policy
+        with self._write("purge") as conn:
+            current = tickets.get(conn, ticket_id, policy, self._now(), detail=False)
+            if current.status != "closed":
+                raise StateError(
+                    f"ticket {ticket_id} is {current.status}: close it before you purge it",
+                    code="not_closed",
+                )
+            return tickets.purge(conn, ticket_id, policy, self._now(), actor=self.actor)

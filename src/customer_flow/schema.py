@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -103,4 +104,75 @@ ticket_types = Table(
     Column("fields", JSON, nullable=False, default=dict),
     Column("active", Boolean, nullable=False, default=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# -- tickets ---------------------------------------------------------------------------------
+
+__all__ += ["OPEN_STATUSES", "ticket_comments", "tickets"]
+
+#: Statuses in the open queue; ``tickets.is_open`` mirrors this so one index serves the queue.
+OPEN_STATUSES = ("new", "open", "pending")
+
+tickets = Table(
+    "tickets",
+    metadata,
+    # AUTOINCREMENT on SQLite, an identity on PostgreSQL: a purged ticket's ID is never reused.
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("customer_id", BigInteger, ForeignKey("customers.id"), nullable=False),
+    Column("type_key", String(64), ForeignKey("ticket_types.key"), nullable=False),
+    Column("subject", String(300), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("priority", String(10), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("is_open", Boolean, nullable=False),
+    Column("tags", JSON, nullable=False, default=list),
+    Column("assignee", String(200)),
+    Column("fields", JSON, nullable=False, default=dict),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("first_response_at", DateTime(timezone=True)),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
+    # The SLA clock: stopped since ``paused_at`` (pending), and the business seconds of every
+    # finished pause (pending, or resolved before a reopen) in ``paused_seconds``.
+    Column("paused_at", DateTime(timezone=True)),
+    Column("paused_seconds", BigInteger, nullable=False, default=0),
+    # ``paused_seconds`` as it stood at the first response: reports subtract it from the
+    # business time between ``created_at`` and ``first_response_at``.
+    Column("first_response_paused_seconds", BigInteger),
+    Column("reopened_count", Integer, nullable=False, default=0),
+    # Targets in business seconds after priority scaling, and the instants they fall due / at risk.
+    Column("first_response_target", BigInteger),
+    Column("first_response_due_at", DateTime(timezone=True)),
+    Column("first_response_risk_at", DateTime(timezone=True)),
+    Column("resolution_target", BigInteger),
+    Column("resolution_due_at", DateTime(timezone=True)),
+    Column("resolution_risk_at", DateTime(timezone=True)),
+    Index("ix_tickets_is_open_id", "is_open", "id"),
+    # The next due instant of a running SLA clock, or 9999-12-31 when none runs (no target
+    # left, or paused while pending): the queue's
+    # "due" sort, kept NOT NULL so that one index orders it the same way on both databases.
+    Column("queue_due_at", DateTime(timezone=True), nullable=False),
+    Index("ix_tickets_is_open_queue_due_at_id", "is_open", "queue_due_at", "id"),
+    Index("ix_tickets_customer_id_id", "customer_id", "id"),
+    Index("ix_tickets_type_key_is_open_id", "type_key", "is_open", "id"),
+    Index("ix_tickets_assignee_is_open_id", "assignee", "is_open", "id"),
+    Index("ix_tickets_priority_is_open_id", "priority", "is_open", "id"),
+    Index("ix_tickets_status_id", "status", "id"),
+    sqlite_autoincrement=True,
+)
+
+ticket_comments = Table(
+    "ticket_comments",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("ticket_id", BigInteger, ForeignKey("tickets.id"), nullable=False),
+    Column("author", String(200), nullable=False),
+    # A public reply (the customer sees it) or an internal note.
+    Column("public", Boolean, nullable=False),
+    # Written by the customer (e.g. a reply by email) rather than by an agent.
+    Column("by_customer", Boolean, nullable=False, default=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_ticket_comments_ticket_id_id", "ticket_id", "id"),
 )

@@ -1,0 +1,450 @@
+"""The ``tickets`` commands: a thin Typer sub-app over the Hub's ticket use cases.
+
+Registered on the root app at the end of ``cli.py``; it shares its output helpers, exit codes
+and error handling (a ``CustomerFlowError`` is one line on stderr and exit 1).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from .cli import JsonOpt, _hub, _print_json, _short, out, say
+from .models import (
+    CommentCreate,
+    Ticket,
+    TicketCreate,
+    TicketQuery,
+    TicketUpdate,
+    parse,
+)
+from .ticket_types import format_duration
+
+__all__ = ["tickets_app"]
+
+tickets_app = typer.Typer(
+    no_args_is_help=True, help="Open, work and close tickets, with SLA targets and history."
+)
+
+TicketArg = Annotated[int, typer.Argument(help="The ticket's ID.", min=1)]
+NoteOpt = Annotated[
+    str | None, typer.Option("--note", help="A note for the audit log.", show_default=False)
+]
+
+
+def _pairs(pairs: list[str], option: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint=option)
+        values[key.strip()] = value
+    return values
+
+
+def _when(value: datetime | None) -> str:
+    return value.isoformat(timespec="minutes") if value else "—"
+
+
+_STATE_STYLE = {
+    "breached": "red",
+    "at_risk": "yellow",
+    "on_track": "green",
+    "met": "green",
+    "none": "dim",
+}
+
+
+def _state(ticket: Ticket) -> str:
+    state = ticket.sla.state
+    text = state.replace("_", " ") + (" (paused)" if ticket.sla.paused else "")
+    return f"[{_STATE_STYLE[state]}]{text}[/]"
+
+
+def _next_due(ticket: Ticket) -> datetime | None:
+    fr, res = ticket.sla.first_response, ticket.sla.resolution
+    if fr.due_at and fr.met_at is None:
+        return fr.due_at
+    return res.due_at if res.met_at is None else None
+
+
+def _short_when(value: datetime | None) -> str:
+    return value.strftime("%m-%d %H:%M") if value else "—"
+
+
+def _table(items: list[Ticket]) -> Table:
+    table = Table()
+    widest = max((len(str(t.id)) for t in items), default=2)
+    table.add_column("ID", justify="right", style="cyan", no_wrap=True, min_width=widest)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Pri.", no_wrap=True)
+    table.add_column("Type", no_wrap=True, max_width=12)
+    table.add_column("Subject", ratio=1, min_width=8)
+    table.add_column("Assignee", no_wrap=True, max_width=10)
+    table.add_column("SLA", no_wrap=True)
+    table.add_column("Due UTC", no_wrap=True)
+    for t in items:
+        table.add_row(
+            str(t.id),
+            t.status,
+            t.priority,
+            t.type,
+            t.subject,
+            t.assignee or "—",
+            _state(t),
+            _short_when(_next_due(t)),
+        )
+    return table
+
+
+def _show(ticket: Ticket) -> None:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    rows: list[tuple[str, str]] = [
+        ("Ticket", f"{ticket.id}: {ticket.subject}"),
+        ("Customer", str(ticket.customer_id)),
+        ("Type", ticket.type),
+        ("Status", ticket.status),
+        ("Priority", ticket.priority),
+        ("Assignee", ticket.assignee or "—"),
+        ("Tags", ", ".join(ticket.tags) or "—"),
+    ]
+    rows += [(k, str(v)) for k, v in ticket.fields.items()]
+    rows += [
+        ("Opened", _when(ticket.created_at)),
+        ("First response", _when(ticket.first_response_at)),
+        ("Resolved", _when(ticket.resolved_at)),
+        ("Closed", _when(ticket.closed_at)),
+    ]
+    for label, target in (
+        ("SLA first response", ticket.sla.first_response),
+        ("SLA resolution", ticket.sla.resolution),
+    ):
+        if target.target_seconds is None:
+            rows.append((label, "no target"))
+            continue
+        text = f"{target.state.replace('_', ' ')}, due {_when(target.due_at)}"
+        text += f" ({format_duration(target.target_seconds)} of business time)"
+        if target.remaining_seconds is not None:
+            left = target.remaining_seconds
+            text += (
+                f", {format_duration(left)} left"
+                if left >= 0
+                else f", {format_duration(-left)} late"
+            )
+        rows.append((label, text))
+    if ticket.sla.paused:
+        rows.append(("SLA clock", f"paused since {_when(ticket.paused_at)} (pending)"))
+    for label, value in rows:
+        table.add_row(label, value)
+    out.print(table, markup=False)
+    if ticket.description:
+        out.print()
+        out.print(ticket.description, markup=False, highlight=False)
+
+
+@tickets_app.command("open")
+def tickets_open(
+    ctx: typer.Context,
+    customer: Annotated[int, typer.Option("--customer", help="The customer's ID.", min=1)],
+    type_key: Annotated[str, typer.Option("--type", help="The ticket type's key.")],
+    subject: Annotated[str, typer.Option(help="A one-line summary.")],
+    priority: Annotated[
+        str | None,
+        typer.Option(help="low, normal, high or urgent (default: the type's).", show_default=False),
+    ] = None,
+    description: Annotated[str, typer.Option(help="The full description.")] = "",
+    tag: Annotated[list[str] | None, typer.Option(help="A tag; repeatable.")] = None,
+    assignee: Annotated[
+        str | None, typer.Option(help="Who works on it.", show_default=False)
+    ] = None,
+    field: Annotated[
+        list[str] | None,
+        typer.Option("--field", help="An extra field of the type, KEY=VALUE; repeatable."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Open a ticket for a customer; its SLA clock starts now."""
+    new = parse(
+        TicketCreate,
+        {
+            "customer_id": customer,
+            "type": type_key,
+            "subject": subject,
+            "priority": priority,
+            "description": description,
+            "tags": tag or [],
+            "assignee": assignee,
+            "fields": _pairs(field or [], "--field"),
+        },
+    )
+    ticket = _hub(ctx).open_ticket(new)
+    if as_json:
+        _print_json(ticket)
+    else:
+        due = _next_due(ticket)
+        say(f"opened ticket {ticket.id}" + (f" (first due {_when(due)})" if due else ""))
+
+
+@tickets_app.command("list")
+def tickets_list(
+    ctx: typer.Context,
+    customer: Annotated[
+        int | None, typer.Option("--customer", help="Only this customer's.", show_default=False)
+    ] = None,
+    type_key: Annotated[
+        str | None, typer.Option("--type", help="Only this type.", show_default=False)
+    ] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this status; repeatable (default: new, open, pending)."),
+    ] = None,
+    all_statuses: Annotated[bool, typer.Option("--all", help="Every status.")] = False,
+    priority: Annotated[
+        list[str] | None, typer.Option(help="Only this priority; repeatable.")
+    ] = None,
+    assignee: Annotated[
+        str | None, typer.Option(help="Only this assignee's.", show_default=False)
+    ] = None,
+    unassigned: Annotated[bool, typer.Option("--unassigned", help="Only unassigned.")] = False,
+    sla: Annotated[
+        str | None,
+        typer.Option("--sla", help="on_track, at_risk or breached.", show_default=False),
+    ] = None,
+    search: Annotated[
+        str | None, typer.Option(help="Text in subject or description.", show_default=False)
+    ] = None,
+    sort: Annotated[str, typer.Option(help="id, -id (newest first) or due.")] = "id",
+    limit: Annotated[int, typer.Option(help="How many per page.", min=1, max=1000)] = 50,
+    after: Annotated[
+        str | None,
+        typer.Option(help="The cursor printed after the previous page.", show_default=False),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List tickets, a page at a time: the open queue unless --status or --all."""
+    query = parse(
+        TicketQuery,
+        {
+            "customer_id": customer,
+            "type": type_key,
+            "status": status or None,
+            "all_statuses": all_statuses,
+            "priority": priority or None,
+            "assignee": assignee,
+            "unassigned": unassigned,
+            "sla": sla,
+            "search": search,
+            "sort": sort,
+            "limit": limit,
+            "after": after,
+        },
+    )
+    page = _hub(ctx).list_tickets(query)
+    if as_json:
+        _print_json(page.items)
+    else:
+        out.print(_table(page.items))
+    if page.next:
+        say(f"more: --after {page.next}")
+
+
+@tickets_app.command("show")
+def tickets_show(ctx: typer.Context, ticket_id: TicketArg, as_json: JsonOpt = False) -> None:
+    """Show a ticket: its fields, SLA targets with due times, and its comments."""
+    hub = _hub(ctx)
+    ticket = hub.get_ticket(ticket_id)
+    comments = hub.list_comments(ticket_id)
+    if as_json:
+        data: dict[str, Any] = ticket.model_dump(mode="json")
+        data["comments"] = [c.model_dump(mode="json") for c in comments]
+        _print_json(data)
+        return
+    _show(ticket)
+    for c in comments:
+        kind = "reply" if c.public else "note"
+        who = f"{c.author}{' (customer)' if c.by_customer else ''}"
+        out.print(f"\n[bold]{kind}[/] by {who} at {_when(c.created_at)}", highlight=False)
+        out.print(c.body, markup=False, highlight=False)
+
+
+@tickets_app.command("comment")
+def tickets_comment(
+    ctx: typer.Context,
+    ticket_id: TicketArg,
+    body: Annotated[str, typer.Argument(help="The text of the comment.")],
+    note: Annotated[
+        bool, typer.Option("--note", help="An internal note, not a public reply.")
+    ] = False,
+    by_customer: Annotated[
+        bool, typer.Option("--by-customer", help="Written by the customer (e.g. by email).")
+    ] = False,
+    author: Annotated[
+        str | None, typer.Option(help="Who wrote it (default: --actor).", show_default=False)
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a public reply or, with --note, an internal note."""
+    new = parse(
+        CommentCreate,
+        {"body": body, "public": not note, "by_customer": by_customer, "author": author},
+    )
+    comment = _hub(ctx).add_comment(ticket_id, new)
+    if as_json:
+        _print_json(comment)
+    else:
+        say(f"{'note' if note else 'reply'} {comment.id} added to ticket {ticket_id}")
+
+
+@tickets_app.command("assign")
+def tickets_assign(
+    ctx: typer.Context,
+    ticket_id: TicketArg,
+    assignee: Annotated[
+        str | None, typer.Argument(help="Who works on it; leave out with --unassign.")
+    ] = None,
+    unassign: Annotated[
+        bool, typer.Option("--unassign", help="Take it from its assignee.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Give a ticket to someone (a plain name until users exist)."""
+    if (assignee is None) == (not unassign):
+        raise typer.BadParameter("give an ASSIGNEE or --unassign, not both or neither")
+    ticket = _hub(ctx).assign_ticket(ticket_id, None if unassign else assignee)
+    if as_json:
+        _print_json(ticket)
+    else:
+        say(
+            f"ticket {ticket_id} "
+            + (f"assigned to {ticket.assignee}" if ticket.assignee else "unassigned")
+        )
+
+
+def _status_done(ticket: Ticket, as_json: bool) -> None:
+    if as_json:
+        _print_json(ticket)
+    else:
+        say(f"ticket {ticket.id} is {ticket.status}")
+
+
+@tickets_app.command("status")
+def tickets_status(
+    ctx: typer.Context,
+    ticket_id: TicketArg,
+    status: Annotated[str, typer.Argument(help="new, open, pending, resolved or closed.")],
+    note: NoteOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Move a ticket along its lifecycle (pending pauses the SLA clock)."""
+    _status_done(_hub(ctx).set_ticket_status(ticket_id, status.strip().lower(), note=note), as_json)
+
+
+@tickets_app.command("close")
+def tickets_close(
+    ctx: typer.Context, ticket_id: TicketArg, note: NoteOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Close a ticket."""
+    _status_done(_hub(ctx).close_ticket(ticket_id, note=note), as_json)
+
+
+@tickets_app.command("reopen")
+def tickets_reopen(
+    ctx: typer.Context, ticket_id: TicketArg, note: NoteOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Reopen a resolved or closed ticket."""
+    _status_done(_hub(ctx).reopen_ticket(ticket_id, note=note), as_json)
+
+
+@tickets_app.command("update")
+def tickets_update(
+    ctx: typer.Context,
+    ticket_id: TicketArg,
+    subject: Annotated[str | None, typer.Option(show_default=False)] = None,
+    description: Annotated[str | None, typer.Option(show_default=False)] = None,
+    priority: Annotated[
+        str | None, typer.Option(help="A new priority rescales running SLA targets.")
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option(help="Replace the tags; repeatable.", show_default=False)
+    ] = None,
+    field: Annotated[
+        list[str] | None,
+        typer.Option("--field", help="Set KEY=VALUE; KEY= removes it. Repeatable."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a ticket's subject, description, priority, tags or extra fields."""
+    changes: dict[str, Any] = {}
+    for key, value in (("subject", subject), ("description", description), ("priority", priority)):
+        if value is not None:
+            changes[key] = value
+    if tag is not None:
+        changes["tags"] = tag
+    if field:
+        changes["fields"] = {k: (v or None) for k, v in _pairs(field, "--field").items()}
+    if not changes:
+        raise typer.BadParameter(
+            "give at least one of --subject, --description, --priority, --tag, --field"
+        )
+    ticket = _hub(ctx).update_ticket(ticket_id, parse(TicketUpdate, changes))
+    if as_json:
+        _print_json(ticket)
+    else:
+        say(f"updated ticket {ticket_id}")
+
+
+@tickets_app.command("due")
+def tickets_due(
+    ctx: typer.Context,
+    ticket_id: TicketArg,
+    target: Annotated[str, typer.Option(help="first_response or resolution.")] = "resolution",
+    as_json: JsonOpt = False,
+) -> None:
+    """Print when a ticket's SLA target falls due (an error if its type sets none)."""
+    due = _hub(ctx).ticket_due(ticket_id, target)
+    if as_json:
+        _print_json({"ticket_id": ticket_id, "target": target, "due_at": due.isoformat()})
+    else:
+        out.print(due.isoformat(timespec="seconds"), markup=False, highlight=False)
+
+
+@tickets_app.command("history")
+def tickets_history(ctx: typer.Context, ticket_id: TicketArg, as_json: JsonOpt = False) -> None:
+    """A ticket's timeline: every change and comment, who and when."""
+    entries = _hub(ctx).ticket_history(ticket_id)
+    if as_json:
+        _print_json(entries)
+        return
+    table = Table(title=f"Timeline of ticket {ticket_id}")
+    for col in ("When", "Who", "What", "Details"):
+        table.add_column(col)
+    for e in entries:
+        before, after = e.before or {}, e.after or {}
+        if e.action in ("comment", "note"):
+            details = _short(after.get("body"))
+        else:
+            keys = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
+            details = "; ".join(
+                f"{k}: {_short(before.get(k))} → {_short(after.get(k))}"
+                for k in keys
+                if before or k in ("status", "subject")
+            )
+        if e.note:
+            details = f"{details} ({e.note})" if details else e.note
+        table.add_row(e.at.isoformat(timespec="seconds"), e.actor, e.action, details)
+    out.print(table)
+
+
+@tickets_app.command("purge")
+def tickets_purge(ctx: typer.Context, ticket_id: TicketArg, as_json: JsonOpt = False) -> None:
+    """Delete a closed ticket and its comments for good; its timeline stays."""
+    ticket = _hub(ctx).purge_ticket(ticket_id)
+    if as_json:
+        _print_json(ticket)
+    else:
+        say(f"ticket {ticket_id} purged")

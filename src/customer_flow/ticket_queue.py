@@ -1,0 +1,192 @@
+"""The ticket queue: filtered, keyset-paginated lists of tickets, fast at a million rows.
+
+Every filter is a plain SQL condition, the SLA state included: due and at-risk instants are
+columns, so "breached" is ``due < coalesce(met_at, paused_at, now)``, the same rule
+``sla.target_state`` applies in Python. Pages are cut by keyset (``WHERE (key, id) > cursor``),
+never by OFFSET, so page 1,000 costs what page 1 costs. The indexes that serve each filter are
+declared with the ``tickets`` table in ``schema.py``:
+
+- the open queue by ID or by due time: ``(is_open, id)``, ``(is_open, queue_due_at, id)``;
+- one customer's tickets: ``(customer_id, id)``;
+- by type, assignee or priority within the open queue: ``(<column>, is_open, id)``;
+- by status: ``(status, id)``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BinaryExpression,
+    ColumnElement,
+    Connection,
+    DateTime,
+    and_,
+    bindparam,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+    tuple_,
+)
+
+from . import audit, customers, sla
+from .errors import ValidationError
+from .models import Page, Ticket, TicketQuery
+from .schema import OPEN_STATUSES, tickets
+from .ticket_sla import to_ticket
+
+__all__ = ["decode_cursor", "encode_cursor", "list_tickets", "sla_condition"]
+
+t = tickets.c
+
+
+def _clock(now: datetime) -> Any:
+    return bindparam("sla_now", now, type_=DateTime(timezone=True))
+
+
+def sla_condition(state: str, now: datetime) -> ColumnElement[bool]:
+    """The SQL for "the ticket's SLA state is ``state``" as of ``now``.
+
+    Mirrors ``tickets.to_ticket``: the first-response clock stops at the first response or the
+    resolution, the resolution clock at the resolution, and both freeze while pending.
+    """
+    clock = func.coalesce(t.paused_at, _clock(now))
+    fr_stop = func.coalesce(t.first_response_at, t.resolved_at, t.paused_at, _clock(now))
+    res_stop = func.coalesce(t.resolved_at, t.paused_at, _clock(now))
+    breached = or_(
+        and_(t.first_response_due_at.is_not(None), t.first_response_due_at < fr_stop),
+        and_(t.resolution_due_at.is_not(None), t.resolution_due_at < res_stop),
+    )
+    fr_live = and_(
+        t.first_response_at.is_(None), t.resolved_at.is_(None), t.first_response_due_at.is_not(None)
+    )
+    res_live = and_(t.resolved_at.is_(None), t.resolution_due_at.is_not(None))
+    at_risk = or_(
+        and_(fr_live, t.first_response_risk_at <= clock),
+        and_(res_live, t.resolution_risk_at <= clock),
+    )
+    if state == "breached":
+        return breached
+    # Not breached implies queue_due_at >= now (paused tickets have the far-future value): a
+    # range the (is_open, queue_due_at, id) index serves, so the breached backlog is skipped.
+    ahead = t.queue_due_at >= _clock(now)
+    if state == "at_risk":
+        return and_(ahead, not_(breached), at_risk)
+    if state == "on_track":
+        return and_(ahead, not_(breached), not_(at_risk), or_(fr_live, res_live))
+    raise ValidationError(
+        f"sla: unknown state {state!r}; use on_track, at_risk or breached", field="sla"
+    )
+
+
+def encode_cursor(value: Any, row_id: int) -> str:
+    if isinstance(value, datetime):
+        value = audit.aware(value).isoformat()  # type: ignore[union-attr]
+    raw = json.dumps([value, row_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value, row_id = json.loads(base64.urlsafe_b64decode(padded))
+        if sort == "due":
+            value = audit.aware(datetime.fromisoformat(value))
+        return value, int(row_id)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise ValidationError(
+            "after: not a cursor from this list", field="after", code="bad_cursor"
+        ) from exc
+
+
+def _filters(query: TicketQuery, now: datetime) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    if query.status:
+        statuses = sorted(set(query.status))
+        if set(statuses) == set(OPEN_STATUSES):
+            conds.append(t.is_open == true())
+        elif len(statuses) == 1:
+            conds.append(t.status == statuses[0])
+        else:
+            conds.append(t.status.in_(statuses))
+            if set(statuses) <= set(OPEN_STATUSES):
+                conds.append(t.is_open == true())  # lets the (x, is_open, id) indexes serve
+    elif not query.all_statuses:
+        conds.append(t.is_open == true())
+    if query.customer_id is not None:
+        conds.append(t.customer_id == query.customer_id)
+    if query.type is not None:
+        conds.append(t.type_key == query.type)
+    if query.priority:
+        priorities = sorted(set(query.priority))
+        conds.append(
+            t.priority == priorities[0] if len(priorities) == 1 else t.priority.in_(priorities)
+        )
+    if query.unassigned:
+        conds.append(t.assignee.is_(None))
+    elif query.assignee is not None:
+        name = customers.collapse(query.assignee)
+        conds.append(t.assignee == name if name else false())
+    if query.sla is not None:
+        conds.append(sla_condition(query.sla, now))
+    if query.search and query.search.strip():
+        text = customers.collapse(query.search)
+        conds.append(
+            or_(
+                t.subject.icontains(text, autoescape=True),
+                t.description.icontains(text, autoescape=True),
+            )
+        )
+    return conds
+
+
+def list_tickets(
+    conn: Connection, query: TicketQuery, policy: sla.SlaPolicy, now: datetime
+) -> Page[Ticket]:
+    """A page of tickets matching ``query``, with their SLA states as of ``now``.
+
+    Sorts: ``id`` (oldest first), ``-id`` (newest first), ``due`` (the next due time of a
+    running clock first; tickets with none, or paused while pending, come last, by ID).
+    """
+    stmt = select(tickets).where(*_filters(query, now))
+    key: Any
+    if query.sort == "due":
+        key = tuple_(t.queue_due_at, t.id)
+        order: list[Any] = [t.queue_due_at, t.id]
+    else:
+        key = t.id
+        column: Any = t.id
+        if query.sla == "at_risk" and conn.dialect.name == "sqlite":
+            # At-risk tickets are few, so ordering by a bare id makes SQLite (which has no
+            # statistics on due times) walk the whole open queue by ID to fill a page.
+            # "id + 0" cannot use that index: it takes the (is_open, queue_due_at) range of
+            # unbreached tickets and sorts those instead, 2-3 times faster at 200k tickets.
+            column = t.id + 0
+        order = [column.desc() if query.sort == "-id" else column]
+    if query.after:
+        value, after_id = decode_cursor(query.after, query.sort)
+        cond: BinaryExpression[bool] | ColumnElement[bool]
+        if query.sort == "due":
+            cond = key > tuple_(
+                bindparam("after_due", value, type_=DateTime(timezone=True)), after_id
+            )
+        elif query.sort == "-id":
+            cond = t.id < after_id
+        else:
+            cond = t.id > after_id
+        stmt = stmt.where(cond)
+    rows = conn.execute(stmt.order_by(*order).limit(query.limit + 1)).all()
+    items = [to_ticket(r, policy, now) for r in rows[: query.limit]]
+    next_cursor = None
+    if len(rows) > query.limit:
+        last = rows[query.limit - 1]._mapping
+        value = last["queue_due_at"] if query.sort == "due" else None
+        next_cursor = encode_cursor(value, last["id"])
+    return Page[Ticket](items=items, next=next_cursor)

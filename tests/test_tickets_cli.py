@@ -1,0 +1,258 @@
+"""The ``tickets`` commands through the CLI (CliRunner with --db), on both databases:
+JSON shapes, exit codes, one-line errors on stderr, and every "bad input" of the issue."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from customer_flow.cli import app
+
+
+class Cli:
+    def __init__(self, db_url: str) -> None:
+        self.db_url = db_url
+        self.runner = CliRunner()
+        self.env: dict[str, str] = {}
+
+    def __call__(self, *args: str) -> Result:
+        return self.runner.invoke(
+            app, ["--db", self.db_url, "--actor", "tester", *args], env=self.env
+        )
+
+    def ok(self, *args: str) -> Any:
+        """Run a command with --json that must succeed; its parsed stdout."""
+        result = self(*args, "--json")
+        assert result.exit_code == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def fails(self, *args: str, code: int = 1) -> str:
+        """Run a command that must fail with ``code``; its stderr, one line for exit 1."""
+        result = self(*args)
+        assert code == result.exit_code, (result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr
+        if code == 1:
+            assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+            assert result.stdout == ""
+        return result.stderr
+
+
+@pytest.fixture
+def cli(db_url: str) -> Cli:
+    c = Cli(db_url)
+    c.ok("init", "--demo")
+    return c
+
+
+def open_ticket(cli: Cli, *extra: str) -> dict[str, Any]:
+    return cli.ok(  # type: ignore[no-any-return]
+        "tickets", "open", "--customer", "1", "--type", "billing", "--subject", "Refund", *extra
+    )
+
+
+class TestCommands:
+    def test_open_shape(self, cli: Cli) -> None:
+        """open --json prints the ticket object with its SLA."""
+        t = open_ticket(cli, "--priority", "high", "--description", "Charged twice")
+        assert {"id": 1, "customer_id": 1, "type": "billing", "priority": "high"}.items() <= (
+            t.items()
+        )
+        assert (t["status"], t["description"]) == ("new", "Charged twice")
+        assert t["sla"]["first_response"]["target_seconds"] == 4 * 3600
+
+    def test_open_message_without_json(self, cli: Cli) -> None:
+        """Without --json a message goes to stderr and stdout stays empty."""
+        result = cli("tickets", "open", "--customer", "1", "--type", "billing", "--subject", "x")
+        assert (result.exit_code, result.stdout) == (0, "")
+        assert "opened ticket 1" in result.stderr
+
+    def test_fields_tags_assignee(self, cli: Cli) -> None:
+        """--field, --tag and --assignee reach the ticket, typed."""
+        t = open_ticket(cli, "--field", "amount=12.5", "--tag", "VIP", "--assignee", "bo")
+        assert (t["fields"], t["tags"], t["assignee"]) == ({"amount": 12.5}, ["vip"], "bo")
+
+    def test_list_is_an_array_with_filters(self, cli: Cli) -> None:
+        """list --json prints an array; filters and --all work."""
+        open_ticket(cli)
+        open_ticket(cli, "--priority", "urgent")
+        cli.ok("tickets", "close", "1")
+        assert [t["id"] for t in cli.ok("tickets", "list")] == [2]
+        assert [t["id"] for t in cli.ok("tickets", "list", "--all")] == [1, 2]
+        assert [t["id"] for t in cli.ok("tickets", "list", "--priority", "urgent")] == [2]
+        assert cli.ok("tickets", "list", "--sla", "breached") == []
+        assert [t["id"] for t in cli.ok("tickets", "list", "--search", "REFUND")] == [2]
+
+    def test_list_pages(self, cli: Cli) -> None:
+        """--limit and the printed cursor page through the queue."""
+        for _ in range(3):
+            open_ticket(cli)
+        first = cli("tickets", "list", "--limit", "2", "--json")
+        cursor = first.stderr.strip().split("--after ")[1]
+        assert [t["id"] for t in json.loads(first.stdout)] == [1, 2]
+        assert [t["id"] for t in cli.ok("tickets", "list", "--after", cursor)] == [3]
+
+    def test_comment_assign_status_close_reopen_show(self, cli: Cli) -> None:
+        """The working commands, each printing the object it changed."""
+        open_ticket(cli)
+        note = cli.ok("tickets", "comment", "1", "internal", "--note")
+        assert (note["public"], note["author"]) == (False, "tester")
+        reply = cli.ok("tickets", "comment", "1", "Hello!", "--author", "Bo")
+        assert (reply["public"], reply["author"]) == (True, "Bo")
+        assert cli.ok("tickets", "assign", "1", "ana")["assignee"] == "ana"
+        assert cli.ok("tickets", "assign", "1", "--unassign")["assignee"] is None
+        assert cli.ok("tickets", "status", "1", "pending")["status"] == "pending"
+        assert cli.ok("tickets", "close", "1")["status"] == "closed"
+        reopened = cli.ok("tickets", "reopen", "1")
+        assert (reopened["status"], reopened["reopened_count"]) == ("open", 1)
+        shown = cli.ok("tickets", "show", "1")
+        assert [c["body"] for c in shown["comments"]] == ["internal", "Hello!"]
+        assert shown["first_response_at"] is not None
+        actions = [e["action"] for e in cli.ok("tickets", "history", "1")]
+        assert actions[:5] == ["create", "note", "comment", "first_response", "status"]
+        assert actions[-1] == "reopen"
+
+    def test_show_and_history_as_tables(self, cli: Cli) -> None:
+        """Without --json, show and history print readable tables on stdout."""
+        open_ticket(cli)
+        cli("tickets", "comment", "1", "On it")
+        shown = cli("tickets", "show", "1")
+        assert shown.exit_code == 0
+        assert "SLA first response" in shown.stdout and "On it" in shown.stdout
+        assert "first_response" in cli("tickets", "history", "1").stdout
+
+    def test_due(self, cli: Cli) -> None:
+        """due prints the due instant of a target."""
+        t = open_ticket(cli)
+        due = cli.ok("tickets", "due", "1", "--target", "first_response")
+        assert t["sla"]["first_response"]["due_at"] == due["due_at"].replace("+00:00", "Z")
+
+    def test_update(self, cli: Cli) -> None:
+        """update changes the subject and priority."""
+        open_ticket(cli)
+        t = cli.ok("tickets", "update", "1", "--subject", "Refund please", "--priority", "low")
+        assert (t["subject"], t["priority"]) == ("Refund please", "low")
+
+
+class TestBadInput:
+    def test_missing_customer(self, cli: Cli) -> None:
+        """A missing customer is one line, exit 1."""
+        err = cli.fails("tickets", "open", "--customer", "9", "--type", "billing", "--subject", "s")
+        assert "error: no customer with ID 9" in err
+
+    def test_missing_type(self, cli: Cli) -> None:
+        """A missing type is one line, exit 1."""
+        err = cli.fails("tickets", "open", "--customer", "1", "--type", "nope", "--subject", "s")
+        assert "error: no ticket type 'nope'" in err
+
+    def test_inactive_type(self, cli: Cli, tmp_path: Path) -> None:
+        """A type deactivated by loading a file without it takes no new tickets."""
+        path = tmp_path / "types.json"
+        path.write_text(json.dumps({"billing": "Billing question"}))
+        cli.ok("ticket-types", "load", str(path))
+        err = cli.fails(
+            "tickets", "open", "--customer", "1", "--type", "complaint", "--subject", "s"
+        )
+        assert "ticket type 'complaint' is inactive" in err
+
+    def test_closed_to_pending(self, cli: Cli) -> None:
+        """closed → pending is refused naming the allowed transitions."""
+        open_ticket(cli)
+        cli.ok("tickets", "close", "1")
+        err = cli.fails("tickets", "status", "1", "pending")
+        assert "cannot go from closed to pending; allowed from closed: open (reopen)" in err
+
+    def test_field_of_the_wrong_type(self, cli: Cli) -> None:
+        """A field of the wrong type is named."""
+        err = cli.fails(
+            "tickets", "open", "--customer", "1", "--type", "billing", "--subject", "s",
+            "--field", "amount=lots",
+        )  # fmt: skip
+        assert "fields.amount: expected a number, got 'lots'" in err
+
+    def test_missing_required_field(self, cli: Cli) -> None:
+        """A missing required field is named."""
+        err = cli.fails(
+            "tickets", "open", "--customer", "1", "--type", "technical_issue", "--subject", "s"
+        )
+        assert "fields.product: required for type technical_issue" in err
+
+    def test_comment_on_purged_ticket(self, cli: Cli) -> None:
+        """A comment on a purged ticket says it was purged."""
+        open_ticket(cli)
+        cli.ok("customers", "delete", "1", "--force")
+        cli.ok("customers", "purge", "1", "--with-tickets")
+        err = cli.fails("tickets", "comment", "1", "hello?")
+        assert "error: ticket 1 was purged" in err
+
+    def test_calendar_with_no_working_hours(self, cli: Cli, tmp_path: Path) -> None:
+        """A calendar with no working hours is a clear config error."""
+        path = tmp_path / "calendar.json"
+        path.write_text(json.dumps({"timezone": "Europe/Lisbon", "working_hours": {}}))
+        cli.env["CUSTOMER_FLOW_CALENDAR_FILE"] = str(path)
+        err = cli.fails("tickets", "open", "--customer", "1", "--type", "billing", "--subject", "s")
+        assert "calendar.json: no working hours" in err
+
+    def test_due_of_a_ticket_with_no_sla(self, cli: Cli) -> None:
+        """Asking for a due time the type does not set is an error."""
+        cli.ok("tickets", "open", "--customer", "1", "--type", "feature_request", "--subject", "s")
+        err = cli.fails("tickets", "due", "1")
+        assert "ticket 1 has no resolution target: its type 'feature_request' sets none" in err
+
+    def test_bad_priority_and_status(self, cli: Cli) -> None:
+        """An unknown priority or status is a one-line error."""
+        assert "priority" in cli.fails(
+            "tickets", "open", "--customer", "1", "--type", "billing", "--subject", "s",
+            "--priority", "asap",
+        )  # fmt: skip
+        open_ticket(cli)
+        assert "unknown status 'done'" in cli.fails("tickets", "status", "1", "done")
+
+    def test_usage_errors_exit_2(self, cli: Cli) -> None:
+        """A missing option or a malformed --field is a usage error (exit 2)."""
+        cli.fails("tickets", "open", "--customer", "1", "--type", "billing", code=2)
+        cli.fails("tickets", "assign", "1", code=2)
+        cli.fails(
+            "tickets", "open", "--customer", "1", "--type", "billing", "--subject", "s",
+            "--field", "amount", code=2,
+        )  # fmt: skip
+
+
+class TestCustomerIntegrityCli:
+    def test_delete_refused_then_forced(self, cli: Cli) -> None:
+        """customers delete names the open tickets; --force closes them."""
+        open_ticket(cli)
+        open_ticket(cli)
+        err = cli.fails("customers", "delete", "1")
+        assert "customer 1 has 2 open tickets" in err
+        assert cli.ok("customers", "delete", "1", "--force")["deleted_at"] is not None
+        assert [t["status"] for t in cli.ok("tickets", "list", "--customer", "1", "--all")] == [
+            "closed",
+            "closed",
+        ]
+
+    def test_purge_refused_without_with_tickets(self, cli: Cli) -> None:
+        """customers purge is refused while tickets exist, unless --with-tickets."""
+        open_ticket(cli)
+        cli.ok("customers", "delete", "1", "--force")
+        assert "--with-tickets" in cli.fails("customers", "purge", "1")
+        cli.ok("customers", "purge", "1", "--with-tickets")
+        assert cli.ok("tickets", "list", "--all") == []
+
+
+class TestSlaSettingsCli:
+    def test_priority_factors_from_the_environment(self, cli: Cli) -> None:
+        """CUSTOMER_FLOW_SLA_PRIORITY_FACTORS (JSON) scales the targets: urgent × 0.5 turns the
+        complaint type's 1h first response into 30 minutes."""
+        cli.env["CUSTOMER_FLOW_SLA_PRIORITY_FACTORS"] = '{"urgent": 0.5}'
+        t = cli.ok("tickets", "open", "--customer", "1", "--type", "complaint", "--subject", "s")
+        assert (t["priority"], t["sla"]["first_response"]["target_seconds"]) == ("urgent", 1800)
+
+    def test_bad_priority_factor_is_a_config_error(self, cli: Cli) -> None:
+        """A factor for an unknown priority is a one-line error, exit 1."""
+        cli.env["CUSTOMER_FLOW_SLA_PRIORITY_FACTORS"] = '{"critical": 0.5}'
+        err = cli.fails("tickets", "list")
+        assert "sla_priority_factors: unknown priority 'critical'" in err
