@@ -9,6 +9,7 @@ the field at fault.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -48,11 +49,25 @@ def customers_list(
         page = auth.hub.list_customers(
             CustomerQuery(search=search or None, trash=trash, limit=PAGE_SIZE)
         )
-    context = {"page": page, "search": search, "trash": trash, "after": after, "error": error}
+    context = {
+        "page": page,
+        "search": search,
+        "trash": trash,
+        "after": after,
+        "error": error,
+        "first_url": _list_url(search, trash, None),
+        "next_url": _list_url(search, trash, page.next) if page.next else None,
+    }
     # The search box asks for the results only (HTMX); everything else gets the whole page.
     if request.headers.get("hx-target") == "results":
         return render(request, "customers/_results.html", context, auth=auth)
     return render(request, "customers/list.html", context, auth=auth)
+
+
+def _list_url(search: str, trash: bool, after: str | None) -> str:
+    params = {"search": search, "trash": "true" if trash else "", "after": after or ""}
+    query = urlencode({k: v for k, v in params.items() if v})
+    return "/customers" + (f"?{query}" if query else "")
 
 
 def _form(
