@@ -21,7 +21,7 @@ from rich.table import Table
 from . import __version__
 from .config import Settings
 from .errors import ConfigError, CustomerFlowError
-from .hub import Hub
+from .hub import Hub, InitReport
 from .models import (
     Customer,
     CustomerCreate,
@@ -246,9 +246,18 @@ def init(
     as_json: JsonOpt = False,
 ) -> None:
     """Create or upgrade the database and load the ticket types (and, with --demo, examples)."""
-    report = _hub(ctx).init(demo=demo, ticket_types_file=ticket_types)
+    hub = _hub(ctx)
+    # Ask for the password first, so that a missing one changes nothing.
+    first_admin_password = None
+    if admin_email is not None and not hub.list_users():
+        first_admin_password = _password(admin_password, "CUSTOMER_FLOW_ADMIN_PASSWORD")
+    report = hub.init(demo=demo, ticket_types_file=ticket_types)
+    _report_init(report, demo=demo, as_json=as_json)
     if admin_email is not None:
-        _init_admin(ctx, admin_email, admin_password)
+        _init_admin(hub, admin_email, first_admin_password)
+
+
+def _report_init(report: InitReport, *, demo: bool, as_json: bool) -> None:
     if as_json:
         _print_json(
             {
@@ -577,13 +586,11 @@ def _password(given: str | None, env: str = "CUSTOMER_FLOW_PASSWORD") -> str:
     return value
 
 
-def _init_admin(ctx: typer.Context, email: str, password: str | None) -> None:
-    hub = _hub(ctx)
-    if hub.list_users():
+def _init_admin(hub: Hub, email: str, password: str | None) -> None:
+    user = hub.create_first_admin(email, password) if password is not None else None
+    if user is None:
         say("users exist already: no admin created")
-        return
-    user = hub.create_first_admin(email, _password(password, "CUSTOMER_FLOW_ADMIN_PASSWORD"))
-    if user is not None:
+    else:
         say(f"first admin created: {user.email}")
 
 

@@ -104,8 +104,7 @@ def _target(team: Team, route: Route, role: str, whose: str) -> int:
     "route", ROUTES, ids=[f"{r.method} {r.path.split('?')[0]}" for r in ROUTES]
 )
 class TestAccessMatrix:
-    def test_every_role_and_owner_gets_the_expected_answer(self, team: Team, route: Route
-                                                           ) -> None:
+    def test_every_role_and_owner_gets_the_expected_answer(self, team: Team, route: Route) -> None:
         """Six cells per route: admin, agent and viewer, each on their own object and on
         someone else's. Each cell runs on fresh objects; every wrong cell is listed."""
         wrong: list[str] = []
@@ -134,10 +133,11 @@ class TestAccessMatrix:
                     )
                 if route.path.endswith("/password") and got_ok:
                     # The token still works after a password change; sessions ended.
-                    assert 200 == team.client.get(
-                        "/api/v1/users/me", headers=team[role].headers
-                    ).status_code
-        assert [] == wrong
+                    assert (
+                        team.client.get("/api/v1/users/me", headers=team[role].headers).status_code
+                        == 200
+                    )
+        assert wrong == []
 
 
 class TestListingsShowOnlyWhatIsYours:

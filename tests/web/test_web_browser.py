@@ -68,8 +68,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     from customer_flow.web.app import create_app
 
     path = tmp_path_factory.mktemp("browser") / "browser.db"
-    settings = Settings(database_url=f"sqlite:///{path}", actor="browser-tests",
-                        password_memory_kib=19456, password_time_cost=2)
+    settings = Settings(
+        database_url=f"sqlite:///{path}",
+        actor="browser-tests",
+        password_memory_kib=19456,
+        password_time_cost=2,
+    )
     hub = Hub(settings)
     hub.init()
     hub.add_user(UserCreate(email=AGENT[0], role="agent", password=AGENT[1]))
@@ -118,7 +122,7 @@ def page(browser: Any) -> Iterator[Any]:
     p.set_default_timeout(10_000)
     yield p
     context.close()
-    assert [] == dialogs, f"a script ran: alert({dialogs})"
+    assert dialogs == [], f"a script ran: alert({dialogs})"
 
 
 def _login(page: Any, server: Server, email: str = AGENT[0], password: str = AGENT[1]) -> None:
@@ -260,5 +264,5 @@ class TestXss:
         page.goto(f"{server.url}/customers?search={payload}")
         assert payload == page.get_by_label("Search name, email or phone").input_value()
         # Nothing injected made it into the DOM as markup.
-        assert 0 == page.locator("img[src=x]").count()
-        assert 0 == page.locator("main script").count()
+        assert page.locator("img[src=x]").count() == 0
+        assert page.locator("main script").count() == 0

@@ -22,18 +22,38 @@ def _login_token(client: TestClient) -> str:
 class TestLogin:
     def test_session_cookie_is_httponly_lax_and_not_secure_over_http(self, team: Team) -> None:
         c = team.client
-        r = c.post("/login", data={"email": "agent@team.example.org", "password": PASSWORD,
-                                   "csrf_token": _login_token(c)}, follow_redirects=False)
-        cookie = next(v for k, v in r.headers.multi_items()
-                      if k == "set-cookie" and v.startswith("cf_session="))
+        r = c.post(
+            "/login",
+            data={
+                "email": "agent@team.example.org",
+                "password": PASSWORD,
+                "csrf_token": _login_token(c),
+            },
+            follow_redirects=False,
+        )
+        cookie = next(
+            v
+            for k, v in r.headers.multi_items()
+            if k == "set-cookie" and v.startswith("cf_session=")
+        )
         assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
 
     def test_cookie_is_secure_behind_https(self, team: Team) -> None:
         c = TestClient(create_app(hub=team.hub), base_url="https://testserver")
-        r = c.post("/login", data={"email": "agent@team.example.org", "password": PASSWORD,
-                                   "csrf_token": _login_token(c)}, follow_redirects=False)
-        cookie = next(v for k, v in r.headers.multi_items()
-                      if k == "set-cookie" and v.startswith("cf_session="))
+        r = c.post(
+            "/login",
+            data={
+                "email": "agent@team.example.org",
+                "password": PASSWORD,
+                "csrf_token": _login_token(c),
+            },
+            follow_redirects=False,
+        )
+        cookie = next(
+            v
+            for k, v in r.headers.multi_items()
+            if k == "set-cookie" and v.startswith("cf_session=")
+        )
         assert "Secure" in cookie
 
     def test_login_issues_a_new_session_id_and_ends_the_planted_one(self, team: Team) -> None:
@@ -47,44 +67,58 @@ class TestLogin:
         with team.hub.store.read():
             pass
         stale = TestClient(create_app(hub=team.hub), cookies={"cf_session": first})
-        assert 303 == stale.get("/customers", follow_redirects=False).status_code
+        assert stale.get("/customers", follow_redirects=False).status_code == 303
 
     def test_wrong_password_shows_the_form_again_with_the_message(self, team: Team) -> None:
         c = team.client
-        r = c.post("/login", data={"email": "agent@team.example.org", "password": "nope nope",
-                                   "csrf_token": _login_token(c)})
-        assert 401 == r.status_code and "wrong email or password" in r.text
+        r = c.post(
+            "/login",
+            data={
+                "email": "agent@team.example.org",
+                "password": "nope nope",
+                "csrf_token": _login_token(c),
+            },
+        )
+        assert r.status_code == 401 and "wrong email or password" in r.text
         assert 'value="agent@team.example.org"' in r.text
 
     def test_login_without_the_form_token_is_403(self, team: Team) -> None:
-        r = team.client.post("/login", data={"email": "agent@team.example.org",
-                                             "password": PASSWORD})
-        assert 403 == r.status_code
+        r = team.client.post(
+            "/login", data={"email": "agent@team.example.org", "password": PASSWORD}
+        )
+        assert r.status_code == 403
 
     def test_next_must_stay_on_this_site(self, team: Team) -> None:
         """An open redirect through ?next= is not possible."""
         c = team.client
         for evil in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
-            r = c.post("/login", data={"email": "agent@team.example.org", "password": PASSWORD,
-                                       "csrf_token": _login_token(c), "next": evil},
-                       follow_redirects=False)
-            assert "/customers" == r.headers["location"], evil
+            r = c.post(
+                "/login",
+                data={
+                    "email": "agent@team.example.org",
+                    "password": PASSWORD,
+                    "csrf_token": _login_token(c),
+                    "next": evil,
+                },
+                follow_redirects=False,
+            )
+            assert r.headers["location"] == "/customers", evil
 
     def test_logout_ends_the_session_on_the_server(self, team: Team) -> None:
         c = team.client
         csrf = login(c, "agent@team.example.org")
         sid = c.cookies.get("cf_session")
         r = c.post("/logout", data={"csrf_token": csrf}, follow_redirects=False)
-        assert (303, "/login") == (r.status_code, r.headers["location"])
+        assert (r.status_code, r.headers["location"]) == (303, "/login")
         replay = TestClient(create_app(hub=team.hub), cookies={"cf_session": sid})
-        assert 401 == replay.get("/api/v1/users/me").status_code
+        assert replay.get("/api/v1/users/me").status_code == 401
 
     def test_disabling_a_user_logs_them_out(self, team: Team) -> None:
         c = team.client
         login(c, "agent@team.example.org")
-        assert 200 == c.get("/customers").status_code
+        assert c.get("/customers").status_code == 200
         team.hub.disable_user(team["agent"].user.id)
-        assert 303 == c.get("/customers", follow_redirects=False).status_code
+        assert c.get("/customers", follow_redirects=False).status_code == 303
 
 
 class TestSecurity:
@@ -93,34 +127,38 @@ class TestSecurity:
             r = team.client.get(path)
             csp = r.headers["content-security-policy"]
             assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, path
-            assert "nosniff" == r.headers["x-content-type-options"]
+            assert r.headers["x-content-type-options"] == "nosniff"
             assert r.headers["referrer-policy"] == "same-origin"
 
     def test_cross_site_post_is_403(self, team: Team) -> None:
         """A POST from another origin is refused even with a valid session and token."""
         c = team.client
         csrf = login(c, "agent@team.example.org")
-        for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
-                        {"Origin": "null"}):
+        for headers in (
+            {"Origin": "https://evil.example"},
+            {"Sec-Fetch-Site": "cross-site"},
+            {"Origin": "null"},
+        ):
             r = c.post("/customers/new", data={"name": "X", "csrf_token": csrf}, headers=headers)
-            assert 403 == r.status_code, headers
-        assert [] == team.hub.list_customers().items
+            assert r.status_code == 403, headers
+        assert team.hub.list_customers().items == []
 
     def test_form_without_csrf_token_is_403(self, team: Team) -> None:
         c = team.client
         login(c, "agent@team.example.org")
         r = c.post("/customers/new", data={"name": "X"})
-        assert 403 == r.status_code and [] == team.hub.list_customers().items
+        assert r.status_code == 403 and team.hub.list_customers().items == []
 
     def test_htmx_request_without_session_gets_hx_redirect(self, team: Team) -> None:
-        r = team.client.get("/customers?search=a",
-                            headers={"HX-Request": "true", "HX-Target": "results"})
-        assert 401 == r.status_code
+        r = team.client.get(
+            "/customers?search=a", headers={"HX-Request": "true", "HX-Target": "results"}
+        )
+        assert r.status_code == 401
         assert r.headers["hx-redirect"].startswith("/login?next=/customers")
 
     def test_page_without_session_redirects_to_login(self, team: Team) -> None:
         r = team.client.get("/customers/1", follow_redirects=False)
-        assert (303, "/login?next=/customers/1") == (r.status_code, r.headers["location"])
+        assert (r.status_code, r.headers["location"]) == (303, "/login?next=/customers/1")
 
 
 class TestCustomerPages:
@@ -128,15 +166,19 @@ class TestCustomerPages:
         """Plain form posts and redirects do the whole round."""
         c = team.client
         csrf = login(c, "agent@team.example.org")
-        r = c.post("/customers/new", data={"name": "Ana Lima", "email": "ana@lima.pt",
-                                           "phone": "", "csrf_token": csrf},
-                   follow_redirects=False)
-        assert 303 == r.status_code
+        r = c.post(
+            "/customers/new",
+            data={"name": "Ana Lima", "email": "ana@lima.pt", "phone": "", "csrf_token": csrf},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303
         url = r.headers["location"]
         cid = int(url.rsplit("/", 1)[1])
-        c.post(f"{url}/edit", data={"name": "Ana M. Lima", "email": "ana@lima.pt",
-                                    "phone": "", "csrf_token": csrf})
-        assert "Ana M. Lima" == team.hub.get_customer(cid).name
+        c.post(
+            f"{url}/edit",
+            data={"name": "Ana M. Lima", "email": "ana@lima.pt", "phone": "", "csrf_token": csrf},
+        )
+        assert team.hub.get_customer(cid).name == "Ana M. Lima"
         c.post(f"{url}/delete", data={"csrf_token": csrf})
         assert team.hub.get_customer(cid).in_trash
         c.post(f"{url}/restore", data={"csrf_token": csrf})
@@ -147,19 +189,21 @@ class TestCustomerPages:
     def test_invalid_values_show_inline_next_to_the_field(self, team: Team) -> None:
         c = team.client
         csrf = login(c, "agent@team.example.org")
-        r = c.post("/customers/new", data={"name": "Bo", "email": "not-an-email",
-                                           "csrf_token": csrf})
-        assert 422 == r.status_code
+        r = c.post(
+            "/customers/new", data={"name": "Bo", "email": "not-an-email", "csrf_token": csrf}
+        )
+        assert r.status_code == 422
         assert re.search(r'id="email-error" role="alert">[^<]*@-sign', r.text)
         assert 'aria-invalid="true"' in r.text and 'value="not-an-email"' in r.text
-        assert [] == team.hub.list_customers().items
+        assert team.hub.list_customers().items == []
 
     def test_search_returns_only_the_results_to_htmx(self, team: Team) -> None:
         c = team.client
         login(c, "viewer@team.example.org")
         for name in ("Ana", "Bo"):
-            team.hub.add_customer(__import__("customer_flow.models").models.CustomerCreate(
-                name=name))
+            team.hub.add_customer(
+                __import__("customer_flow.models").models.CustomerCreate(name=name)
+            )
         r = c.get("/customers?search=an", headers={"HX-Request": "true", "HX-Target": "results"})
         assert "<html" not in r.text and "Ana" in r.text and "Bo<" not in r.text
         full = c.get("/customers?search=an")
@@ -187,7 +231,7 @@ class TestCustomerPages:
         page = c.get(f"/customers/{cid}").text
         assert "/edit" not in page and "Move to trash" not in page
         r = c.post(f"/customers/{cid}/delete", data={"csrf_token": csrf})
-        assert 403 == r.status_code and not team.hub.get_customer(cid).in_trash
+        assert r.status_code == 403 and not team.hub.get_customer(cid).in_trash
 
     def test_ticket_types_and_api_docs_pages(self, team: Team, examples: object) -> None:
         from pathlib import Path
@@ -203,6 +247,6 @@ class TestCustomerPages:
         c = team.client
         login(c, "viewer@team.example.org")
         r = c.get("/customers/4242")
-        assert 404 == r.status_code and "no customer with ID 4242" in r.text
-        assert 422 == c.get("/customers/abc").status_code
+        assert r.status_code == 404 and "no customer with ID 4242" in r.text
+        assert c.get("/customers/abc").status_code == 422
         csrf_of(c)

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-
 from schemathesis.checks import positive_data_acceptance
 
 from customer_flow.config import Settings
@@ -43,8 +42,11 @@ class Api:
         if not self.hub.get_user(self.admin_id).active:
             self.admins += 1
             self.admin_id = self.hub.add_user(
-                UserCreate(email=f"admin{self.admins}@team.example.org", role="admin",
-                           password="admin password")
+                UserCreate(
+                    email=f"admin{self.admins}@team.example.org",
+                    role="admin",
+                    password="admin password",
+                )
             ).id
         token = self.hub.create_token("schemathesis", user_id=self.admin_id).token
         return {"Authorization": f"Bearer {token}"}
@@ -53,14 +55,20 @@ class Api:
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory, examples: Path) -> Iterator[Api]:
     path = tmp_path_factory.mktemp("schemathesis") / "api.db"
-    s = Settings(database_url=f"sqlite:///{path}", actor="schemathesis",
-                 password_memory_kib=19456, password_time_cost=2)
+    s = Settings(
+        database_url=f"sqlite:///{path}",
+        actor="schemathesis",
+        password_memory_kib=19456,
+        password_time_cost=2,
+    )
     with Hub(s) as hub:
         hub.init(ticket_types_file=examples / "ticket_types.json")
-        admin = hub.add_user(UserCreate(email="admin@team.example.org", role="admin",
-                                        password="admin password"))
-        hub.add_user(UserCreate(email="agent@team.example.org", role="agent",
-                                password="agent password"))
+        admin = hub.add_user(
+            UserCreate(email="admin@team.example.org", role="admin", password="admin password")
+        )
+        hub.add_user(
+            UserCreate(email="agent@team.example.org", role="agent", password="agent password")
+        )
         for i in range(5):
             c = hub.add_customer(CustomerCreate(name=f"Customer {i}", email=f"c{i}@x.pt"))
             if i == 4:
@@ -106,6 +114,6 @@ def test_api_conforms_to_its_spec(api_schema: schemathesis.BaseSchema, api: Api)
             fuzz()
         except Exception as exc:
             failures.append(f"{operation.label}: {str(exc)[:2000]}")
-    assert [] == failures, "\n\n".join(failures)
+    assert failures == [], "\n\n".join(failures)
     assert len(calls) >= 2 * len(operations)  # the fuzzing really ran
     assert any(200 <= c < 300 for c in calls) and any(c >= 400 for c in calls)

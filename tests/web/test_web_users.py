@@ -43,7 +43,7 @@ class TestPasswords:
         """Seven characters are refused with a clear message and no user is stored."""
         with pytest.raises(ValidationError, match="at least 8"):
             web_hub.add_user(UserCreate(email="a@b.pt", password="1234567"))
-        assert [] == web_hub.list_users()
+        assert web_hub.list_users() == []
 
     def test_long_password_is_not_truncated(self, web_hub: Hub) -> None:
         """A 200-character password works whole; its first 72 characters do not log in."""
@@ -94,7 +94,7 @@ class TestThrottling:
                 outcomes.append("401")
             except TooManyAttemptsError:
                 outcomes.append("429")
-        assert ["401"] * THROTTLE_FAILURES + ["429"] * 10 == outcomes
+        assert outcomes == ["401"] * THROTTLE_FAILURES + ["429"] * 10
         with pytest.raises(TooManyAttemptsError):
             web_hub.login("ana@team.example.org", PASSWORD)
 
@@ -149,7 +149,7 @@ class TestSessions:
         assert a.session_id != b.session_id
         with web_hub.store.read() as conn:
             stored = [r.id_hash for r in conn.execute(select(sessions.c.id_hash))]
-        assert 2 == len(stored)
+        assert len(stored) == 2
         assert a.session_id not in stored and b.session_id not in stored
 
     def test_logout_ends_the_session(self, web_hub: Hub) -> None:
@@ -201,7 +201,7 @@ class TestTokens:
         new = web_hub.create_token("ci", user_id=uid)
         with web_hub.store.read() as conn:
             hashes = [r.token_hash for r in conn.execute(select(api_tokens.c.token_hash))]
-        assert new.token not in hashes and 1 == len(hashes)
+        assert new.token not in hashes and len(hashes) == 1
         assert uid == web_hub.authenticate_token(new.token).id
 
     def test_revoked_token_is_refused(self, web_hub: Hub) -> None:
@@ -241,7 +241,7 @@ class TestTokens:
         token = web_hub.create_token("ci", user_id=uid)
         with web_hub.store.read() as conn:
             rows = conn.execute(select(audit_log.c.entity, audit_log.c.after)).all()
-            assert 2 == conn.execute(select(func.count()).select_from(audit_log)).scalar_one()
+            assert conn.execute(select(func.count()).select_from(audit_log)).scalar_one() == 2
         dumped = repr(rows)
         assert {"user", "api_token"} == {r.entity for r in rows}
         assert token.token not in dumped and "argon2" not in dumped
@@ -259,4 +259,4 @@ class TestRoles:
     def test_first_admin_is_created_once(self, web_hub: Hub) -> None:
         assert web_hub.create_first_admin("root@team.example.org", PASSWORD) is not None
         assert web_hub.create_first_admin("other@team.example.org", PASSWORD) is None
-        assert ["root@team.example.org"] == [u.email for u in web_hub.list_users()]
+        assert [u.email for u in web_hub.list_users()] == ["root@team.example.org"]
