@@ -718,8 +718,13 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int, typer.Option(help="Server processes (sessions live in the database).", min=1)
+    ] = 1,
 ) -> None:
     """Serve the web app and the REST API (FastAPI on uvicorn)."""
+    import os
+
     import uvicorn
 
     from .web.app import create_app
@@ -728,4 +733,22 @@ def serve(
     if not hub.list_users():
         say("no users yet: create one with `customer-flow users add EMAIL --role admin`")
     say(f"serving {hub.store.url} on http://{host}:{port}/ (API docs at /api/docs)")
-    uvicorn.run(create_app(hub=hub), host=host, port=port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(create_app(hub=hub), host=host, port=port, log_level="warning")
+        return
+    # Each worker process builds its own app from the same settings, passed by environment.
+    s = hub.settings
+    os.environ.update(
+        CUSTOMER_FLOW_DATABASE_URL=s.resolved_database_url(),
+        CUSTOMER_FLOW_DEFAULT_REGION=s.default_region,
+        CUSTOMER_FLOW_ACTOR=s.actor,
+    )
+    hub.close()
+    uvicorn.run(
+        "customer_flow.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )

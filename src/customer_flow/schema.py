@@ -171,3 +171,8 @@ login_failures = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_login_failures_email_key_at", "email_key", "at"),
 )
+
+#: Live customers in ID order straight from an index: without it SQLite picks
+#: ix_customers_deleted_at and sorts every live row for each page (7 ms → 0.1 ms at 20,000
+#: rows; found by benchmarks/bench_web.py).
+Index("ix_customers_deleted_at_id", customers.c.deleted_at, customers.c.id)

@@ -35,7 +35,11 @@ __all__ = [
 SESSION_COOKIE = "cf_session"
 
 
-def get_hub(request: Request) -> Hub:
+# Dependencies that do no I/O are ``async``: FastAPI runs them on the event loop instead of
+# sending each through the thread pool (a measurable cost under 20 concurrent clients).
+
+
+async def get_hub(request: Request) -> Hub:
     """The app's Hub, acting as nobody in particular (for logging in)."""
     hub: Hub = request.app.state.hub
     return hub
@@ -102,7 +106,7 @@ def api_auth(
 CurrentAuth = Annotated[Auth, Depends(api_auth)]
 
 
-def user_hub(auth: CurrentAuth) -> Hub:
+async def user_hub(auth: CurrentAuth) -> Hub:
     """The Hub acting as the logged-in user, with their role."""
     return auth.hub
 
@@ -114,7 +118,7 @@ def requires(permission: str) -> Any:
     """A route dependency refusing a role without ``permission`` before the body is read (so a
     viewer's POST gets 403 whatever it sends). The Hub checks again; this only answers early."""
 
-    def check(auth: CurrentAuth) -> None:
+    async def check(auth: CurrentAuth) -> None:
         if permission not in ROLES[auth.user.role]:
             raise PermissionDeniedError(
                 f"{auth.user.email} ({auth.user.role}) may not {permission}", code="forbidden"
