@@ -213,6 +213,7 @@ class TestTicketTypesAndExports:
         assert sorted(r.json()["created"]) == keys
         bad = c.put("/api/v1/ticket-types", json={"x": {"name": 5}}, headers=team["admin"].headers)
         assert bad.status_code == 422
+        assert bad.json()["code"] == "ticket_types_invalid" and bad.json()["errors"]
 
     def test_export_csv_and_json_defuse_formulas(self, team: Team) -> None:
         """Exports list every customer; a cell starting with = is prefixed with a quote."""

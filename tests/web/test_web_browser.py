@@ -169,6 +169,18 @@ class TestBrowserFlow:
         page.goto(f"{server.url}/customers")
         expect(page).to_have_url(f"{server.url}/login?next=/customers")
 
+    def test_htmx_search_after_the_session_ended_goes_to_login(
+        self, page: Any, server: Server
+    ) -> None:
+        """The search box's HTMX request without a session moves the whole page to /login."""
+        from playwright.sync_api import expect
+
+        _login(page, server)
+        page.context.clear_cookies()
+        page.get_by_label("Search name, email or phone").press_sequentially("ana", delay=30)
+        expect(page).to_have_url(f"{server.url}/login?next=/customers%3Fsearch%3Dana")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Log in")
+
     def test_wrong_password_shows_the_message(self, page: Any, server: Server) -> None:
         from playwright.sync_api import expect
 

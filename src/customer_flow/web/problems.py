@@ -59,8 +59,11 @@ def problem_response(
 
 def from_error(exc: CustomerFlowError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+    # A ticket_types.json document can have many problems: list them all.
+    problems = getattr(exc, "problems", None)
+    errors = [{"msg": str(p)} for p in problems] if problems else None
     return problem_response(
-        exc.http_status, exc.code, exc.message, field=exc.field, headers=headers
+        exc.http_status, exc.code, exc.message, field=exc.field, errors=errors, headers=headers
     )
 
 
