@@ -19,11 +19,20 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@ $(VENV)/.runtime
 
-## run: set up, initialise the demo database on the embedded SQLite default, and show it
+DEMO_ADMIN    ?= admin@example.com
+DEMO_PASSWORD ?= customer-flow-demo
+PORT          ?= 8000
+
+## run: set up, initialise the demo database (embedded SQLite default) if needed, and serve it
 run: $(VENV)/.runtime
-	$(BIN)/customer-flow init --demo
-	$(BIN)/customer-flow customers list
-	$(BIN)/customer-flow ticket-types list
+	CUSTOMER_FLOW_ADMIN_PASSWORD='$(DEMO_PASSWORD)' $(BIN)/customer-flow init --demo --admin-email '$(DEMO_ADMIN)'
+	@echo ""
+	@echo "  Customer_Flow: http://127.0.0.1:$(PORT)/   (API reference: /api/docs)"
+	@echo "  Log in as $(DEMO_ADMIN) with password $(DEMO_PASSWORD)"
+	@echo "  (on a database that already had users, use theirs; reset one with"
+	@echo "   .venv/bin/customer-flow users set-password EMAIL). Stop with Ctrl-C."
+	@echo ""
+	$(BIN)/customer-flow serve --port $(PORT)
 
 ## test: set up the dev tools and run the whole suite (SQLite and PostgreSQL)
 test: $(VENV)/.dev

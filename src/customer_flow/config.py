@@ -54,6 +54,16 @@ class Settings(BaseSettings):
     default_region: str = "US"
     actor: str = Field(default_factory=_default_actor)
     secret_key: str | None = None
+    # -- web (issue 5) --
+    #: How long a login session lasts, in hours.
+    session_hours: float = Field(default=12.0, gt=0)
+    #: argon2id parameters; below m = 19456 KiB or t = 2 they are refused.
+    password_memory_kib: int = 65536
+    password_time_cost: int = 3
+    #: Mark cookies Secure. ``None``: when the request came over https.
+    cookie_secure: bool | None = None
+    #: The largest request body the web app accepts, in bytes (uploads included).
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
 
     # -- tickets: the SLA policy (see sla.py) ----------------------------------------------------
     #: A JSON business calendar (time zone, working hours, holidays); None means 24×7 UTC.

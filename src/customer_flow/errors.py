@@ -11,12 +11,15 @@ and, where one field is at fault, the name of that ``field``::
      │    └── StateError              not allowed in the record's current state
      ├── PermissionDeniedError        the actor's role does not allow it (HTTP 403)
      ├── ConfigError                  a settings or ticket-types file is wrong
-     └── StorageError                 the database cannot be reached or opened
+     ├── StorageError                 the database cannot be reached or opened
+     ├── AuthenticationError          no valid login, session or token  (HTTP 401)
+     └── TooManyAttemptsError         login throttled                   (HTTP 429)
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AuthenticationError",
     "ConfigError",
     "ConflictError",
     "CustomerFlowError",
@@ -24,6 +27,7 @@ __all__ = [
     "PermissionDeniedError",
     "StateError",
     "StorageError",
+    "TooManyAttemptsError",
     "ValidationError",
 ]
 
@@ -91,3 +95,20 @@ class StorageError(CustomerFlowError):
 
     code = "storage"
     http_status = 503
+
+
+# -- logins (web issue) ---------------------------------------------------------------------
+
+
+class AuthenticationError(CustomerFlowError):
+    """No valid login: a wrong password, an unknown, expired or revoked session or token."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class TooManyAttemptsError(CustomerFlowError):
+    """Too many failed logins for one account in the throttling window."""
+
+    code = "too_many_attempts"
+    http_status = 429

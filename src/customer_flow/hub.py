@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,19 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, customers, data, sla, ticket_queue, ticket_types, tickets
+from . import audit, customers, data, sla, ticket_queue, ticket_types, tickets, users
 from .config import Settings
-from .errors import ConflictError, PermissionDeniedError, StateError, ValidationError
+from .errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    StateError,
+    TooManyAttemptsError,
+    ValidationError,
+)
 from .models import (
+    ApiToken,
     AuditEntry,
     Comment,
     CommentCreate,
@@ -32,6 +41,8 @@ from .models import (
     CustomerCreate,
     CustomerQuery,
     CustomerUpdate,
+    LoginSession,
+    NewApiToken,
     Page,
     Ticket,
     TicketCreate,
@@ -39,6 +50,8 @@ from .models import (
     TicketType,
     TicketTypeSync,
     TicketUpdate,
+    User,
+    UserCreate,
 )
 from .store import Store
 
@@ -77,6 +90,7 @@ class Hub:
         store: Store | None = None,
         actor: str | None = None,
         role: str = "admin",
+        user_id: int | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.store = store or Store(self.settings.resolved_database_url())
@@ -84,6 +98,8 @@ class Hub:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
         self.role = role
+        #: The logged-in user's ID in the web app; ``None`` for the local CLI.
+        self.user_id = user_id
 
     @classmethod
     def open(cls, url: str | None = None, *, actor: str | None = None, **settings: Any) -> Hub:
@@ -92,9 +108,15 @@ class Hub:
             settings["database_url"] = url
         return cls(Settings(**settings), actor=actor)
 
-    def as_actor(self, actor: str, role: str = "admin") -> Hub:
-        """The same database, acting as someone else (the web app does this per request)."""
-        return Hub(self.settings, store=self.store, actor=actor, role=role)
+    def as_actor(self, actor: str, role: str = "admin", user_id: int | None = None) -> Hub:
+        """The same database, acting as someone else (the web app does this per request).
+
+        The copy shares the store, the clock and the SLA policy already read from the settings,
+        so a request does not re-read the calendar file."""
+        other = Hub(self.settings, store=self.store, actor=actor, role=role, user_id=user_id)
+        other._clock = self._clock
+        other._sla_policy = self._sla_policy
+        return other
 
     def close(self) -> None:
         self.store.close()
@@ -400,3 +422,154 @@ class Hub:
                     code="not_closed",
                 )
             return tickets.purge(conn, ticket_id, policy, self._now(), actor=self.actor)
+
+    # -- users, logins and API tokens (web issue) ----------------------------------------------
+
+    @property
+    def passwords(self) -> users.Passwords:
+        """The argon2id parameters in force (from the settings)."""
+        return users.Passwords(
+            memory_kib=self.settings.password_memory_kib,
+            time_cost=self.settings.password_time_cost,
+        )
+
+    def for_user(self, user: User) -> Hub:
+        """The same database, acting as ``user`` with their role (the web app, per request)."""
+        return self.as_actor(user.email, user.role, user_id=user.id)
+
+    def _require_self_or_admin(self, user_id: int, doing: str) -> None:
+        """The object check: a user may act on their own account; an admin on anyone's."""
+        self._require("read")
+        if user_id != self.user_id and "admin" not in ROLES[self.role]:
+            raise PermissionDeniedError(
+                f"{self.actor} ({self.role}) may not {doing} another user's account",
+                code="forbidden",
+            )
+
+    @contextmanager
+    def _auth_write(self) -> Iterator[Connection]:
+        """A write for logging in and out: no permission needed, the caller is not known yet."""
+        with self.store.write() as conn:
+            yield conn
+
+    def add_user(self, new: UserCreate) -> User:
+        """Add a login (admin only)."""
+        with self._write("admin") as conn:
+            return users.create(conn, new, passwords=self.passwords, actor=self.actor)
+
+    def create_first_admin(self, email: str, password: str) -> User | None:
+        """Create the first admin when there are no users yet; ``None`` if there already are."""
+        with self._write("admin") as conn:
+            if users.list_users(conn):
+                return None
+            new = UserCreate(email=email, name="", role="admin", password=password)
+            return users.create(conn, new, passwords=self.passwords, actor=self.actor)
+
+    def list_users(self) -> list[User]:
+        """Every user (admin only)."""
+        self._require("admin")
+        with self._read() as conn:
+            return users.list_users(conn)
+
+    def get_user(self, user_id: int) -> User:
+        """One user: yourself, or anyone if you are an admin."""
+        self._require_self_or_admin(user_id, "see")
+        with self._read() as conn:
+            return users.get(conn, user_id)
+
+    def find_user(self, email: str) -> User:
+        """A user by email (admin only; the CLI names users by email)."""
+        self._require("admin")
+        with self._read() as conn:
+            return users.find_by_email(conn, email)
+
+    def disable_user(self, user_id: int) -> User:
+        """Disable a login (admin only): its sessions end and its tokens stop working."""
+        with self._write("admin") as conn:
+            return users.disable(conn, user_id, actor=self.actor)
+
+    def set_password(self, user_id: int, password: str) -> User:
+        """Set a user's password: your own, or anyone's if you are an admin."""
+        self._require_self_or_admin(user_id, "change the password of")
+        with self._write("read") as conn:
+            return users.set_password(
+                conn, user_id, password, passwords=self.passwords, actor=self.actor
+            )
+
+    def login(self, email: str, password: str) -> LoginSession:
+        """Check an email and password and open a session (throttled per account)."""
+        ttl = timedelta(hours=self.settings.session_hours)
+        with self._auth_write() as conn:
+            result = users.login(conn, email, password, passwords=self.passwords, session_ttl=ttl)
+        if isinstance(result, AuthenticationError | TooManyAttemptsError):
+            raise result  # after the commit, so the failure is counted
+        return result
+
+    def logout(self, session_id: str) -> bool:
+        """End a session; True when there was one."""
+        with self._auth_write() as conn:
+            return users.end_session(conn, session_id)
+
+    def authenticate_session(self, session_id: str) -> tuple[User, str]:
+        """The user behind a session cookie, and the session's CSRF token."""
+        with self.store.read() as conn:
+            return users.authenticate_session(conn, session_id)
+
+    def authenticate_token(self, secret: str) -> User:
+        """The user behind a Bearer token."""
+        with self.store.read() as conn:
+            return users.authenticate_token(conn, secret)
+
+    def create_token(
+        self, name: str, *, expires_at: datetime | None = None, user_id: int | None = None
+    ) -> NewApiToken:
+        """A new API token for yourself (or, as an admin, for ``user_id``)."""
+        owner = user_id if user_id is not None else self.user_id
+        if owner is None:
+            raise PermissionDeniedError("name the user the token is for", code="forbidden")
+        self._require_self_or_admin(owner, "create a token for")
+        with self._write("read") as conn:
+            return users.create_token(conn, owner, name, expires_at, actor=self.actor)
+
+    def list_tokens(self, user_id: int | None = None) -> list[ApiToken]:
+        """Your tokens; an admin may list anyone's, or everyone's with no ``user_id``."""
+        if user_id is None and "admin" not in ROLES[self.role]:
+            user_id = self.user_id if self.user_id is not None else -1
+        if user_id is not None:
+            self._require_self_or_admin(user_id, "list the tokens of")
+        with self._read() as conn:
+            return users.list_tokens(conn, user_id)
+
+    def revoke_token(self, token_id: int) -> ApiToken:
+        """Revoke a token: your own, or anyone's if you are an admin."""
+        self._require("read")
+        with self._write("read") as conn:
+            token = users.get_token(conn, token_id)
+            if token.user_id != self.user_id and "admin" not in ROLES[self.role]:
+                # Someone else's token is reported as missing: its existence is not yours to know.
+                raise NotFoundError(
+                    f"no API token with ID {token_id}", field="id", code="token_not_found"
+                )
+            return users.revoke_token(conn, token_id, actor=self.actor)
+
+    # -- ticket types and exports for the API (web issue) --------------------------------------
+
+    def sync_ticket_types(self, document: Any) -> TicketTypeSync:
+        """Sync a ticket_types.json document (already parsed) into the database (admin)."""
+        wanted = ticket_types.check(document, "request body")
+        with self._write("admin") as conn:
+            return ticket_types.sync(conn, wanted, actor=self.actor)
+
+    def export_customers(self, *, trash: bool = False) -> list[Customer]:
+        """Every live customer (or every one in the trash), by ID, in one consistent read."""
+        items: list[Customer] = []
+        with self._read() as conn:
+            after: str | None = None
+            while True:
+                page = customers.list_customers(
+                    conn, CustomerQuery(trash=trash, limit=1000, after=after)
+                )
+                items.extend(page.items)
+                if page.next is None:
+                    return items
+                after = page.next

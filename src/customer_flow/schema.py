@@ -22,7 +22,18 @@ from sqlalchemy import (
     text,
 )
 
-__all__ = ["audit_log", "counters", "customer_ids", "customers", "metadata", "ticket_types"]
+__all__ = [
+    "api_tokens",
+    "audit_log",
+    "counters",
+    "customer_ids",
+    "customers",
+    "login_failures",
+    "metadata",
+    "sessions",
+    "ticket_types",
+    "users",
+]
 
 metadata = MetaData(
     naming_convention={
@@ -176,3 +187,63 @@ ticket_comments = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_ticket_comments_ticket_id_id", "ticket_id", "id"),
 )
+# -- users, sessions and API tokens (web issue) ---------------------------------------------
+
+#: People who log in to the web app or the API. The CLI acts locally as an admin.
+users = Table(
+    "users",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("email", String(320), nullable=False),
+    # Lower-cased email: what logins and uniqueness use.
+    Column("email_key", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("role", String(20), nullable=False),
+    Column("password_hash", String(500), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Server-side login sessions. Only a SHA-256 of the session id is stored.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_sessions_user_id", "user_id"),
+)
+
+#: Bearer tokens for the API. Only a SHA-256 of the token is stored.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Index("ix_api_tokens_user_id", "user_id"),
+)
+
+#: Failed logins, per account, for throttling; kept in the database so every app server sees
+#: the same count.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("email_key", String(320), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_login_failures_email_key_at", "email_key", "at"),
+)
+
+#: Live customers in ID order straight from an index: without it SQLite picks
+#: ix_customers_deleted_at and sorts every live row for each page (7 ms → 0.1 ms at 20,000
+#: rows; found by benchmarks/bench_web.py).
+Index("ix_customers_deleted_at_id", customers.c.deleted_at, customers.c.id)

@@ -1,0 +1,470 @@
+"""Users, passwords, login sessions and API tokens: the rules and their storage.
+
+Every function works on a connection inside the caller's transaction (the Hub owns it).
+
+- Passwords are hashed with argon2id (argon2-cffi). The parameters default to RFC 9106's
+  low-memory profile (m = 64 MiB, t = 3, p = 4) and may never go below m = 19 MiB, t = 2 (the
+  OWASP floor). A stored hash made with other parameters is rehashed at the next good login.
+- A password has 8 characters or more and at most 1024; it is never truncated: a longer one is
+  refused, not cut.
+- Login throttling: after ``THROTTLE_FAILURES`` failed logins for one account within
+  ``THROTTLE_WINDOW``, further logins for that account are refused with
+  ``TooManyAttemptsError`` (HTTP 429), right password or not, until the oldest failure leaves
+  the window. Failures are rows in ``login_failures``, so every app server sees the same count.
+  A good login clears the account's failures.
+- Sessions and tokens are random 256-bit secrets; only their SHA-256 is stored, so a copy of
+  the database does not let anyone log in. Logging out deletes the session; disabling a user
+  deletes all their sessions, and their tokens stop working while they are disabled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from . import audit
+from .errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    StateError,
+    TooManyAttemptsError,
+    ValidationError,
+)
+from .models import ApiToken, LoginSession, NewApiToken, User, UserCreate
+from .schema import api_tokens, login_failures, sessions, users
+
+__all__ = [
+    "MIN_MEMORY_KIB",
+    "MIN_PASSWORD",
+    "MIN_TIME_COST",
+    "THROTTLE_FAILURES",
+    "THROTTLE_WINDOW",
+    "Passwords",
+    "authenticate_session",
+    "authenticate_token",
+    "check_password_rule",
+    "create",
+    "create_token",
+    "disable",
+    "end_session",
+    "get",
+    "list_tokens",
+    "list_users",
+    "login",
+    "revoke_token",
+    "set_password",
+]
+
+ENTITY = "user"
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+MIN_MEMORY_KIB = 19 * 1024
+MIN_TIME_COST = 2
+THROTTLE_FAILURES = 10
+THROTTLE_WINDOW = timedelta(minutes=15)
+TOKEN_PREFIX = "cf_"
+#: Wrong email or wrong password: one message, so the answer does not tell which accounts exist.
+BAD_LOGIN = "wrong email or password"
+
+
+@dataclass(frozen=True)
+class Passwords:
+    """The argon2id parameters in force; ``hasher`` hashes and verifies with them."""
+
+    memory_kib: int = 65536
+    time_cost: int = 3
+    parallelism: int = 4
+
+    def __post_init__(self) -> None:
+        if self.memory_kib < MIN_MEMORY_KIB or self.time_cost < MIN_TIME_COST:
+            raise ValidationError(
+                f"argon2 parameters below the floor (m >= {MIN_MEMORY_KIB} KiB, "
+                f"t >= {MIN_TIME_COST})",
+                code="weak_password_hash",
+            )
+
+    @property
+    def hasher(self) -> PasswordHasher:
+        return PasswordHasher(
+            time_cost=self.time_cost,
+            memory_cost=self.memory_kib,
+            parallelism=self.parallelism,
+            type=Type.ID,
+        )
+
+
+# A hash to verify against when the account does not exist, so both cases take as long.
+_DUMMY: dict[Passwords, str] = {}
+
+
+def _dummy_hash(passwords: Passwords) -> str:
+    if passwords not in _DUMMY:
+        _DUMMY[passwords] = passwords.hasher.hash(secrets.token_hex(16))
+    return _DUMMY[passwords]
+
+
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def check_password_rule(password: str) -> None:
+    """Refuse a password that is too short or too long (never truncate it)."""
+    if len(password) < MIN_PASSWORD:
+        raise ValidationError(
+            f"password: use at least {MIN_PASSWORD} characters",
+            field="password",
+            code="password_too_short",
+        )
+    if len(password) > MAX_PASSWORD:
+        raise ValidationError(
+            f"password: use at most {MAX_PASSWORD} characters",
+            field="password",
+            code="password_too_long",
+        )
+
+
+def clean_email(value: str) -> str:
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValidationError(f"email: {exc}", field="email", code="email_invalid") from exc
+
+
+def _to_user(row: Any) -> User:
+    m = row._mapping
+    return User(
+        id=m["id"],
+        email=m["email"],
+        name=m["name"],
+        role=m["role"],
+        active=m["active"],
+        created_at=audit.aware(m["created_at"]),
+        updated_at=audit.aware(m["updated_at"]),
+    )
+
+
+def _snapshot(user: User) -> dict[str, Any]:
+    return user.model_dump(mode="json", exclude={"created_at", "updated_at"})
+
+
+# -- users ---------------------------------------------------------------------------------
+
+
+def create(conn: Connection, new: UserCreate, *, passwords: Passwords, actor: str) -> User:
+    """Add a user; the email is unique, ignoring case."""
+    email = clean_email(new.email)
+    check_password_rule(new.password)
+    key = email.lower()
+    if conn.execute(select(users.c.id).where(users.c.email_key == key)).first():
+        raise ConflictError(
+            f"email: a user with {email} already exists", field="email", code="user_exists"
+        )
+    stamp = audit.now()
+    user_id = conn.execute(
+        insert(users)
+        .values(
+            email=email,
+            email_key=key,
+            name=" ".join(new.name.split()),
+            role=new.role,
+            password_hash=passwords.hasher.hash(new.password),
+            active=True,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+        .returning(users.c.id)
+    ).scalar_one()
+    user = get(conn, user_id)
+    audit.record(
+        conn,
+        actor=actor,
+        action="create",
+        entity=ENTITY,
+        entity_id=user.id,
+        before=None,
+        after=_snapshot(user),
+        at=stamp,
+    )
+    return user
+
+
+def get(conn: Connection, user_id: int) -> User:
+    row = conn.execute(select(users).where(users.c.id == user_id)).first()
+    if row is None:
+        raise NotFoundError(f"no user with ID {user_id}", field="id", code="user_not_found")
+    return _to_user(row)
+
+
+def find_by_email(conn: Connection, email: str) -> User:
+    row = conn.execute(select(users).where(users.c.email_key == email.strip().lower())).first()
+    if row is None:
+        raise NotFoundError(f"no user with email {email}", field="email", code="user_not_found")
+    return _to_user(row)
+
+
+def list_users(conn: Connection) -> list[User]:
+    return [_to_user(r) for r in conn.execute(select(users).order_by(users.c.id))]
+
+
+def count_admins(conn: Connection) -> int:
+    stmt = select(func.count()).where(users.c.role == "admin", users.c.active.is_(True))
+    return int(conn.execute(stmt).scalar_one())
+
+
+def disable(conn: Connection, user_id: int, *, actor: str) -> User:
+    """Disable a login: its sessions end at once and its tokens stop working."""
+    before = get(conn, user_id)
+    if not before.active:
+        raise StateError(f"user {user_id} is already disabled", code="user_disabled")
+    if before.role == "admin" and count_admins(conn) <= 1:
+        raise StateError("cannot disable the last active admin", code="last_admin")
+    stamp = audit.now()
+    conn.execute(update(users).where(users.c.id == user_id).values(active=False, updated_at=stamp))
+    conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
+    after = get(conn, user_id)
+    audit.record(
+        conn,
+        actor=actor,
+        action="disable",
+        entity=ENTITY,
+        entity_id=user_id,
+        before=_snapshot(before),
+        after=_snapshot(after),
+        at=stamp,
+    )
+    return after
+
+
+def set_password(
+    conn: Connection, user_id: int, password: str, *, passwords: Passwords, actor: str
+) -> User:
+    """Set a new password; every session of the user ends (they log in again)."""
+    check_password_rule(password)
+    user = get(conn, user_id)
+    stamp = audit.now()
+    conn.execute(
+        update(users)
+        .where(users.c.id == user_id)
+        .values(password_hash=passwords.hasher.hash(password), updated_at=stamp)
+    )
+    conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
+    audit.record(
+        conn,
+        actor=actor,
+        action="set_password",
+        entity=ENTITY,
+        entity_id=user_id,
+        before=None,
+        after=None,
+        note="password changed; sessions ended",
+        at=stamp,
+    )
+    return user
+
+
+# -- logins and sessions -------------------------------------------------------------------
+
+
+def _recent_failures(conn: Connection, key: str, at: datetime) -> int:
+    stmt = select(func.count()).where(
+        login_failures.c.email_key == key, login_failures.c.at > at - THROTTLE_WINDOW
+    )
+    return int(conn.execute(stmt).scalar_one())
+
+
+def login(
+    conn: Connection,
+    email: str,
+    password: str,
+    *,
+    passwords: Passwords,
+    session_ttl: timedelta,
+) -> LoginSession | AuthenticationError | TooManyAttemptsError:
+    """Check a login and open a session. A failure is *returned*, not raised, so the caller
+    commits the failure record before raising it."""
+    key = email.strip().lower()[:320]
+    stamp = audit.now()
+    if _recent_failures(conn, key, stamp) >= THROTTLE_FAILURES:
+        minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
+        return TooManyAttemptsError(
+            f"too many failed logins for this account; try again within {minutes} minutes"
+        )
+    row = conn.execute(select(users).where(users.c.email_key == key)).first()
+    stored = row._mapping["password_hash"] if row is not None else _dummy_hash(passwords)
+    hasher = passwords.hasher
+    try:
+        hasher.verify(stored, password)
+        good = row is not None and bool(row._mapping["active"])
+    except (VerificationError, InvalidHashError):
+        good = False
+    if not good or row is None:
+        conn.execute(insert(login_failures).values(email_key=key, at=stamp))
+        return AuthenticationError(BAD_LOGIN, code="bad_login")
+    user = _to_user(row)
+    if hasher.check_needs_rehash(stored):
+        conn.execute(
+            update(users).where(users.c.id == user.id).values(password_hash=hasher.hash(password))
+        )
+    conn.execute(delete(login_failures).where(login_failures.c.email_key == key))
+    # Old failure rows of every account are dropped now and then, so the table stays small.
+    conn.execute(delete(login_failures).where(login_failures.c.at < stamp - THROTTLE_WINDOW))
+    session_id = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    expires = stamp + session_ttl
+    conn.execute(
+        insert(sessions).values(
+            id_hash=_sha256(session_id),
+            user_id=user.id,
+            csrf_token=csrf,
+            created_at=stamp,
+            expires_at=expires,
+        )
+    )
+    conn.execute(delete(sessions).where(sessions.c.expires_at < stamp))
+    return LoginSession(session_id=session_id, csrf_token=csrf, user=user, expires_at=expires)
+
+
+def authenticate_session(conn: Connection, session_id: str) -> tuple[User, str]:
+    """The user behind a session cookie and the session's CSRF token."""
+    stmt = (
+        select(users, sessions.c.csrf_token, sessions.c.expires_at)
+        .join(sessions, sessions.c.user_id == users.c.id)
+        .where(sessions.c.id_hash == _sha256(session_id))
+    )
+    row = conn.execute(stmt).first()
+    if row is None or not row._mapping["active"]:
+        raise AuthenticationError("not logged in, or the session has ended", code="no_session")
+    if audit.aware(row._mapping["expires_at"]) <= audit.now():  # type: ignore[operator]
+        raise AuthenticationError("the session has expired; log in again", code="no_session")
+    return _to_user(row), str(row._mapping["csrf_token"])
+
+
+def end_session(conn: Connection, session_id: str) -> bool:
+    """Log out: delete the session. True when there was one."""
+    result = conn.execute(delete(sessions).where(sessions.c.id_hash == _sha256(session_id)))
+    return bool(result.rowcount)
+
+
+# -- API tokens ----------------------------------------------------------------------------
+
+
+def _to_token(row: Any) -> ApiToken:
+    m = row._mapping
+    return ApiToken(
+        id=m["id"],
+        user_id=m["user_id"],
+        name=m["name"],
+        prefix=m["prefix"],
+        created_at=audit.aware(m["created_at"]),
+        expires_at=audit.aware(m["expires_at"]),
+        revoked_at=audit.aware(m["revoked_at"]),
+    )
+
+
+def create_token(
+    conn: Connection, user_id: int, name: str, expires_at: datetime | None, *, actor: str
+) -> NewApiToken:
+    """A new Bearer token for ``user_id``; the secret is returned once and stored hashed."""
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationError("name: a token needs a name", field="name", code="name_missing")
+    if len(name) > 200:
+        raise ValidationError("name: at most 200 characters", field="name", code="too_long")
+    stamp = audit.now()
+    if expires_at is not None:
+        expires_at = audit.aware(expires_at)
+        if expires_at <= stamp:  # type: ignore[operator]
+            raise ValidationError(
+                "expires_at: must be in the future", field="expires_at", code="expiry_in_past"
+            )
+    user = get(conn, user_id)
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token_id = conn.execute(
+        insert(api_tokens)
+        .values(
+            user_id=user.id,
+            name=name,
+            token_hash=_sha256(secret),
+            prefix=secret[:10],
+            created_at=stamp,
+            expires_at=expires_at,
+        )
+        .returning(api_tokens.c.id)
+    ).scalar_one()
+    token = get_token(conn, token_id)
+    audit.record(
+        conn,
+        actor=actor,
+        action="create",
+        entity="api_token",
+        entity_id=token_id,
+        before=None,
+        after=token.model_dump(mode="json"),
+        at=stamp,
+    )
+    return NewApiToken(**token.model_dump(), token=secret)
+
+
+def get_token(conn: Connection, token_id: int) -> ApiToken:
+    row = conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).first()
+    if row is None:
+        raise NotFoundError(f"no API token with ID {token_id}", field="id", code="token_not_found")
+    return _to_token(row)
+
+
+def list_tokens(conn: Connection, user_id: int | None) -> list[ApiToken]:
+    """Tokens of one user, or of everyone with ``None``."""
+    stmt = select(api_tokens).order_by(api_tokens.c.id)
+    if user_id is not None:
+        stmt = stmt.where(api_tokens.c.user_id == user_id)
+    return [_to_token(r) for r in conn.execute(stmt)]
+
+
+def revoke_token(conn: Connection, token_id: int, *, actor: str) -> ApiToken:
+    before = get_token(conn, token_id)
+    if before.revoked_at is not None:
+        raise StateError(f"API token {token_id} is already revoked", code="token_revoked")
+    stamp = audit.now()
+    conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(revoked_at=stamp))
+    after = get_token(conn, token_id)
+    audit.record(
+        conn,
+        actor=actor,
+        action="revoke",
+        entity="api_token",
+        entity_id=token_id,
+        before=before.model_dump(mode="json"),
+        after=after.model_dump(mode="json"),
+        at=stamp,
+    )
+    return after
+
+
+def authenticate_token(conn: Connection, secret: str) -> User:
+    """The user behind a Bearer token; refused if unknown, revoked, expired or disabled."""
+    stmt = (
+        select(users, api_tokens.c.expires_at, api_tokens.c.revoked_at)
+        .join(api_tokens, api_tokens.c.user_id == users.c.id)
+        .where(api_tokens.c.token_hash == _sha256(secret))
+    )
+    row = conn.execute(stmt).first()
+    if row is None:
+        raise AuthenticationError("unknown API token", code="bad_token")
+    m = row._mapping
+    if m["revoked_at"] is not None:
+        raise AuthenticationError("this API token was revoked", code="token_revoked")
+    expires = audit.aware(m["expires_at"])
+    if expires is not None and expires <= audit.now():
+        raise AuthenticationError("this API token has expired", code="token_expired")
+    if not m["active"]:
+        raise AuthenticationError("this user is disabled", code="user_disabled")
+    return _to_user(row)

@@ -1,0 +1,30 @@
+"""The REST API under ``/api/v1``: one module per resource, each with a ``router``.
+
+Adding a resource (tickets, imports, ...) is one module here and one line in ``ROUTERS``.
+Every route documents its error responses as RFC 9457 problem details.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ..problems import PROBLEM_RESPONSES
+from . import customers, exports, ticket_types, users
+
+__all__ = ["ROUTERS", "api_router"]
+
+#: Every API router, in the order the spec lists them.
+ROUTERS: list[APIRouter] = [
+    customers.router,
+    ticket_types.router,
+    exports.router,
+    users.router,
+    users.tokens,
+]
+
+
+def api_router() -> APIRouter:
+    root = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
+    for router in ROUTERS:
+        root.include_router(router)
+    return root

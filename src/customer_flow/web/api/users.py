@@ -1,0 +1,116 @@
+"""``/api/v1/users`` and ``/api/v1/tokens``: logins and API tokens.
+
+Object checks (in the Hub): a user may see themself, change their own password and manage
+their own tokens; an admin may do all of it for anyone, and alone may list, add and disable
+users.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from ...models import ApiToken, NewApiToken, User, UserCreate
+from ..deps import CurrentAuth, UserHub, requires
+
+__all__ = ["router", "tokens"]
+
+router = APIRouter(prefix="/users", tags=["users"])
+tokens = APIRouter(prefix="/tokens", tags=["tokens"])
+
+UserId = Annotated[int, Path(ge=1, le=2**53, description="The user's ID.")]
+TokenId = Annotated[int, Path(ge=1, le=2**53, description="The token's ID.")]
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(description="At least 8 characters; never truncated.")
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=200, description="What the token is for.")
+    expires_at: datetime | None = Field(default=None, description="When it stops working.")
+    user_id: int | None = Field(
+        default=None, ge=1, le=2**53, description="Whose token (admin only; default: yours)."
+    )
+
+
+@router.get("", response_model=list[User], dependencies=[requires("admin")], summary="List users")
+def list_users(hub: UserHub) -> list[User]:
+    return hub.list_users()
+
+
+@router.post(
+    "",
+    response_model=User,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[requires("admin")],
+    summary="Add a user (admin)",
+)
+def add_user(hub: UserHub, body: UserCreate) -> User:
+    return hub.add_user(body)
+
+
+@router.get("/me", response_model=User, summary="The logged-in user")
+def me(auth: CurrentAuth) -> User:
+    return auth.user
+
+
+@router.get("/{user_id}", response_model=User, summary="Get a user (yourself, or admin)")
+def get_user(hub: UserHub, user_id: UserId) -> User:
+    return hub.get_user(user_id)
+
+
+@router.post(
+    "/{user_id}/disable",
+    response_model=User,
+    dependencies=[requires("admin")],
+    summary="Disable a user (admin)",
+)
+def disable_user(hub: UserHub, user_id: UserId) -> User:
+    """Their sessions end at once and their tokens stop working."""
+    return hub.disable_user(user_id)
+
+
+@router.put(
+    "/{user_id}/password",
+    response_model=User,
+    summary="Set a password (your own, or admin)",
+)
+def set_password(hub: UserHub, user_id: UserId, body: PasswordChange) -> User:
+    """Every session of the user ends; they log in again with the new password."""
+    return hub.set_password(user_id, body.password)
+
+
+@tokens.get("", response_model=list[ApiToken], summary="List API tokens")
+def list_tokens(
+    hub: UserHub,
+    user_id: Annotated[
+        int | None, Query(ge=1, le=2**53, description="Whose tokens (admin: anyone's).")
+    ] = None,
+) -> list[ApiToken]:
+    """Your tokens; an admin sees everyone's, or one user's with `user_id`."""
+    return hub.list_tokens(user_id)
+
+
+@tokens.post(
+    "",
+    response_model=NewApiToken,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an API token",
+)
+def create_token(hub: UserHub, body: TokenCreate) -> NewApiToken:
+    """The secret `token` is in this response only; store it now."""
+    return hub.create_token(body.name, expires_at=body.expires_at, user_id=body.user_id)
+
+
+@tokens.delete("/{token_id}", response_model=ApiToken, summary="Revoke an API token")
+def revoke_token(hub: UserHub, token_id: TokenId) -> ApiToken:
+    """Your own token, or anyone's if you are an admin; it stops working at once."""
+    return hub.revoke_token(token_id)

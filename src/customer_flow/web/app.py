@@ -1,0 +1,126 @@
+"""The app factory: ``create_app(hub=...)`` or ``create_app(settings=...)``.
+
+It wires the security middleware, the API routers under ``/api/v1``, the page routers, the
+static files, and the error handlers: API errors become RFC 9457 problem details; page errors
+become an HTML page with the same message (or a redirect to the login page).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..config import Settings
+from ..errors import CustomerFlowError
+from ..hub import Hub
+from . import pages
+from .api import api_router
+from .pages.common import LoginRequired, login_url, render
+from .problems import from_error, problem_response
+from .security import SecurityMiddleware
+
+__all__ = ["create_app"]
+
+STATIC = Path(__file__).resolve().parent / "static"
+API_PREFIX = "/api/"
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX)
+
+
+def _error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    auth = getattr(request.state, "auth", None)
+    return render(
+        request, "error.html", {"status": status, "message": message}, auth=auth, status_code=status
+    )
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {
+            "loc": [str(p) for p in e.get("loc", ())],
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
+        for e in exc.errors()
+    ]
+
+
+def create_app(hub: Hub | None = None, *, settings: Settings | None = None) -> FastAPI:
+    """The web app over ``hub`` (or a Hub opened from ``settings``)."""
+    hub = hub or Hub(settings)
+    app = FastAPI(
+        title="Customer_Flow",
+        version=__version__,
+        description=(
+            "Customer records and support tickets. Authenticate with `Authorization: Bearer "
+            "<token>` (create one with `customer-flow users token create` or `POST "
+            "/api/v1/tokens`). Errors are RFC 9457 problem details with a stable `code`. "
+            "Lists use keyset pagination: pass `next` as `after`."
+        ),
+        openapi_url="/api/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.hub = hub
+    app.add_middleware(SecurityMiddleware, max_body=hub.settings.max_upload_bytes)
+
+    @app.exception_handler(CustomerFlowError)
+    async def on_error(request: Request, exc: CustomerFlowError) -> Response:
+        if _is_api(request):
+            return from_error(exc)
+        return _error_page(request, exc.http_status, exc.message)
+
+    @app.exception_handler(LoginRequired)
+    async def on_login_required(request: Request, exc: LoginRequired) -> Response:
+        target = login_url(exc.next_url)
+        if request.headers.get("hx-request"):
+            return Response(status_code=401, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = _validation_errors(exc)
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        where = ".".join(p for p in first["loc"] if p not in ("body", "query", "path"))
+        detail = f"{where}: {first['msg']}" if where else str(first["msg"])
+        if _is_api(request):
+            return problem_response(422, "invalid", detail, field=where or None, errors=errors)
+        return _error_page(request, 422, detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+        if _is_api(request) or exc.status_code == 413:
+            return problem_response(
+                exc.status_code,
+                codes.get(exc.status_code, "error"),
+                str(exc.detail),
+                headers=getattr(exc, "headers", None),
+            )
+        return _error_page(request, exc.status_code, str(exc.detail))
+
+    app.include_router(api_router())
+    for router in pages.ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs(request: Request) -> HTMLResponse:
+        """The API reference, rendered here from the spec (no CDN scripts, so the CSP holds)."""
+        spec = app.openapi()
+        return render(request, "api_docs.html", {"spec": spec})
+
+    return app

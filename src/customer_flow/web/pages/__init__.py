@@ -1,0 +1,16 @@
+"""The HTML pages: one module per area, each with a ``router``.
+
+Adding an area (tickets, imports, ...) is one module here with its templates, and one line in
+``ROUTERS``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from . import auth, customers, ticket_types
+
+__all__ = ["ROUTERS"]
+
+#: Every page router.
+ROUTERS: list[APIRouter] = [auth.router, customers.router, ticket_types.router]

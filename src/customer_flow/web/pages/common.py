@@ -1,0 +1,89 @@
+"""What every page shares: the Jinja2 environment (autoescape on), the login check for pages,
+and the CSRF check for forms.
+
+A page without a session sends the browser to ``/login`` (an HTMX request gets an
+``HX-Redirect`` header instead, so the whole page moves, not a fragment).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from ...errors import AuthenticationError, PermissionDeniedError
+from ...hub import ROLES, Hub
+from ..deps import Auth, HubDep, authenticate, csrf_ok
+
+__all__ = ["LoginRequired", "PageAuth", "check_form_csrf", "render", "templates"]
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+templates = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html", "xml"], default_for_string=True, default=True),
+    auto_reload=False,
+)
+
+
+class LoginRequired(Exception):
+    """Raised by a page that needs a session; the app answers with a redirect to /login."""
+
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+def login_url(next_url: str) -> str:
+    return "/login?next=" + quote(next_url, safe="/")
+
+
+def page_auth(request: Request, hub: HubDep) -> Auth:
+    """The session behind a page request; without one, off to the login page."""
+    try:
+        auth = authenticate(request, hub)
+    except AuthenticationError:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target) from None
+    return auth
+
+
+PageAuth = Annotated[Auth, Depends(page_auth)]
+
+
+def check_form_csrf(auth: Auth, form: Any) -> None:
+    """A state-changing form must carry the session's CSRF token."""
+    if auth.via == "session" and not csrf_ok(auth.csrf_token, form.get("csrf_token")):
+        raise PermissionDeniedError(
+            "the form has expired or came from another site; reload the page", code="csrf"
+        )
+
+
+def can(auth: Auth, permission: str) -> bool:
+    return permission in ROLES[auth.user.role]
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    auth: Auth | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    base = {
+        "request": request,
+        "user": auth.user if auth else None,
+        "csrf_token": auth.csrf_token if auth else None,
+        "can_write": bool(auth and can(auth, "write")),
+        "is_admin": bool(auth and can(auth, "admin")),
+    }
+    html = templates.get_template(name).render({**base, **context})
+    return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+def acting(auth: Auth) -> Hub:
+    return auth.hub

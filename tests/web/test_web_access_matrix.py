@@ -1,0 +1,157 @@
+"""Route × role × (own object or someone else's): every cell of the API's access matrix.
+
+"Own" and "other" mean what the object's owner is:
+- users and tokens belong to a user: "own" is the caller's account or token, "other" another
+  user's. A user may see themself, change their own password and manage their own tokens;
+  an admin may do it for anyone, and alone may list, add and disable users.
+- customers and ticket types belong to the team, not to a user: "own" is a customer the caller
+  created, "other" one another agent created. The role alone decides, so both columns agree:
+  that they do is what these cells check (no hidden per-creator rule, no leak either way).
+Expected outcome per cell: "ok" (2xx) or the status of the refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from customer_flow.models import CustomerCreate
+
+from .conftest import Team
+
+ALL = {"admin", "agent", "viewer"}
+WRITERS = {"admin", "agent"}
+ADMIN = {"admin"}
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # with {id}: filled with the own or the other object's ID
+    body: Any
+    own: set[str]  # roles allowed on their own object
+    other: set[str]  # roles allowed on someone else's
+    target: str  # which object {id} names: customer, trash, user, token or none
+    refused: int = 403  # the status of a refusal in this route
+
+
+ROUTES = [
+    Route("GET", "/api/v1/customers", None, ALL, ALL, "none"),
+    Route("POST", "/api/v1/customers", {"name": "New"}, WRITERS, WRITERS, "none"),
+    Route("GET", "/api/v1/customers/{id}", None, ALL, ALL, "customer"),
+    Route("PATCH", "/api/v1/customers/{id}", {"name": "Changed"}, WRITERS, WRITERS, "customer"),
+    Route("DELETE", "/api/v1/customers/{id}", None, WRITERS, WRITERS, "customer"),
+    Route("POST", "/api/v1/customers/{id}/restore", None, WRITERS, WRITERS, "trash"),
+    Route("POST", "/api/v1/customers/{id}/purge", None, ADMIN, ADMIN, "trash"),
+    Route("GET", "/api/v1/customers/{id}/history", None, ALL, ALL, "customer"),
+    Route("GET", "/api/v1/ticket-types", None, ALL, ALL, "none"),
+    Route("PUT", "/api/v1/ticket-types", {"question": "Question"}, ADMIN, ADMIN, "none"),
+    Route("GET", "/api/v1/exports/customers?format=csv", None, ALL, ALL, "none"),
+    Route("GET", "/api/v1/users", None, ADMIN, ADMIN, "none"),
+    Route(
+        "POST",
+        "/api/v1/users",
+        {"email": "n@team.example.org", "password": "long enough", "role": "viewer"},
+        ADMIN,
+        ADMIN,
+        "none",
+    ),
+    Route("GET", "/api/v1/users/me", None, ALL, ALL, "none"),
+    Route("GET", "/api/v1/users/{id}", None, ALL, ADMIN, "user"),
+    Route("PUT", "/api/v1/users/{id}/password", {"password": "a new secret"}, ALL, ADMIN, "user"),
+    Route("POST", "/api/v1/users/{id}/disable", None, ADMIN, ADMIN, "user"),
+    Route("GET", "/api/v1/tokens?user_id={id}", None, ALL, ADMIN, "user"),
+    Route("POST", "/api/v1/tokens", {"name": "for {id}", "user_id": "{id}"}, ALL, ADMIN, "user"),
+    # Someone else's token is not theirs to know about: 404, not 403.
+    Route("DELETE", "/api/v1/tokens/{id}", None, ALL, ADMIN, "token", refused=404),
+]
+
+
+def _fill(value: Any, object_id: int) -> Any:
+    if isinstance(value, str):
+        return int(object_id) if value == "{id}" else value.replace("{id}", str(object_id))
+    if isinstance(value, dict):
+        return {k: _fill(v, object_id) for k, v in value.items()}
+    return value
+
+
+def _target(team: Team, route: Route, role: str, whose: str) -> int:
+    """A fresh object for the cell: the caller's own, or another user's."""
+    me = team[role]
+    # For an admin, "other" is the agent; for everyone else, another person than themself.
+    other = team["agent2"] if role != "agent2" else team["agent"]
+    owner = me if whose == "own" else other
+    hub = team.hub.for_user(owner.user)
+    if route.target in ("customer", "trash"):
+        # Created by the owner (agents and admins can; a viewer's "own" is made by an admin
+        # for them, since they cannot create: customers are the team's either way).
+        maker = hub if owner.user.role != "viewer" else team.hub
+        c = maker.add_customer(CustomerCreate(name=f"{whose} of {role}"))
+        if route.target == "trash":
+            maker.delete_customer(c.id)
+        return c.id
+    if route.target == "user":
+        return owner.user.id
+    if route.target == "token":
+        return team.hub.create_token("cell", user_id=owner.user.id).id
+    return 0
+
+
+@pytest.mark.parametrize(
+    "route", ROUTES, ids=[f"{r.method} {r.path.split('?')[0]}" for r in ROUTES]
+)
+class TestAccessMatrix:
+    def test_every_role_and_owner_gets_the_expected_answer(self, team: Team, route: Route) -> None:
+        """Six cells per route: admin, agent and viewer, each on their own object and on
+        someone else's. Each cell runs on fresh objects; every wrong cell is listed."""
+        wrong: list[str] = []
+        for role in sorted(ALL):
+            # "other" first: an admin disabling their own account must not end the other cell.
+            for whose in ("other", "own"):
+                allowed = role in (route.own if whose == "own" else route.other)
+                object_id = _target(team, route, role, whose)
+                if route.path == "/api/v1/users/{id}/disable" and allowed and whose == "own":
+                    team.add(f"spare-admin-{role}", "admin")  # never the last admin
+                path = _fill(route.path, object_id)
+                body = _fill(route.body, object_id)
+                if route.path == "/api/v1/users" and route.method == "POST":
+                    body = {**body, "email": f"n-{role}-{whose}@team.example.org"}
+                call: Callable[..., Any] = getattr(team.client, route.method.lower())
+                kwargs: dict[str, Any] = {"headers": team[role].headers}
+                if body is not None:
+                    kwargs["json"] = body
+                r = call(path, **kwargs)
+                got_ok = 200 <= r.status_code < 300
+                if allowed and not got_ok:
+                    wrong.append(f"{role}/{whose}: expected 2xx, got {r.status_code} {r.text}")
+                if not allowed and r.status_code != route.refused:
+                    wrong.append(
+                        f"{role}/{whose}: expected {route.refused}, got {r.status_code} {r.text}"
+                    )
+                if route.path.endswith("/password") and got_ok:
+                    # The token still works after a password change; sessions ended.
+                    assert (
+                        team.client.get("/api/v1/users/me", headers=team[role].headers).status_code
+                        == 200
+                    )
+        assert wrong == []
+
+
+class TestListingsShowOnlyWhatIsYours:
+    def test_token_list_of_a_non_admin_holds_only_their_tokens(self, team: Team) -> None:
+        r = team.client.get("/api/v1/tokens", headers=team["agent"].headers)
+        assert {team["agent"].user.id} == {t["user_id"] for t in r.json()}
+        r = team.client.get("/api/v1/tokens", headers=team["admin"].headers)
+        assert len({t["user_id"] for t in r.json()}) == len(team.people)
+
+    def test_token_listing_never_shows_secrets(self, team: Team) -> None:
+        r = team.client.get("/api/v1/tokens", headers=team["admin"].headers)
+        assert all("token" not in t for t in r.json())
+        assert all(p.token not in r.text for p in team.people.values())
+
+    def test_users_never_show_password_hashes(self, team: Team) -> None:
+        r = team.client.get("/api/v1/users", headers=team["admin"].headers)
+        assert "argon2" not in r.text and "password" not in r.text

@@ -1,0 +1,262 @@
+"""Users, passwords, sessions and API tokens in the Hub, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import func, select, update
+
+from customer_flow.config import Settings
+from customer_flow.errors import (
+    AuthenticationError,
+    ConflictError,
+    PermissionDeniedError,
+    StateError,
+    TooManyAttemptsError,
+    ValidationError,
+)
+from customer_flow.hub import Hub
+from customer_flow.models import UserCreate
+from customer_flow.schema import api_tokens, audit_log, login_failures, sessions, users
+from customer_flow.users import THROTTLE_FAILURES, Passwords
+
+from .conftest import PASSWORD
+
+
+def _add(hub: Hub, email: str = "ana@team.example.org", role: str = "agent") -> int:
+    return hub.add_user(UserCreate(email=email, role=role, password=PASSWORD)).id  # type: ignore[arg-type]
+
+
+class TestPasswords:
+    def test_hash_is_argon2id_with_the_configured_parameters(self, web_hub: Hub) -> None:
+        """The stored hash is argon2id with m and t as configured, never the password."""
+        _add(web_hub)
+        with web_hub.store.read() as conn:
+            stored = conn.execute(select(users.c.password_hash)).scalar_one()
+        assert stored.startswith("$argon2id$")
+        assert "m=19456,t=2" in stored
+        assert PASSWORD not in stored
+
+    def test_short_password_is_refused(self, web_hub: Hub) -> None:
+        """Seven characters are refused with a clear message and no user is stored."""
+        with pytest.raises(ValidationError, match="at least 8"):
+            web_hub.add_user(UserCreate(email="a@b.pt", password="1234567"))
+        assert web_hub.list_users() == []
+
+    def test_long_password_is_not_truncated(self, web_hub: Hub) -> None:
+        """A 200-character password works whole; its first 72 characters do not log in."""
+        long = "x" * 100 + "y" * 100
+        web_hub.add_user(UserCreate(email="a@b.pt", password=long))
+        assert web_hub.login("a@b.pt", long).user.email == "a@b.pt"
+        with pytest.raises(AuthenticationError):
+            web_hub.login("a@b.pt", long[:72])
+
+    def test_parameters_below_the_floor_are_refused(self) -> None:
+        """m below 19 MiB or t below 2 cannot be configured."""
+        with pytest.raises(ValidationError):
+            Passwords(memory_kib=8192, time_cost=2)
+        with pytest.raises(ValidationError):
+            Passwords(memory_kib=19456, time_cost=1)
+
+    def test_hash_is_upgraded_when_parameters_change(
+        self, web_hub: Hub, web_settings: Settings
+    ) -> None:
+        """A good login under new parameters rehashes the stored password with them."""
+        _add(web_hub)
+        stronger = web_settings.model_copy(update={"password_memory_kib": 32768})
+        hub2 = Hub(stronger, store=web_hub.store)
+        hub2.login("ana@team.example.org", PASSWORD)
+        with web_hub.store.read() as conn:
+            stored = conn.execute(select(users.c.password_hash)).scalar_one()
+        assert "m=32768,t=2" in stored
+        assert PasswordHasher().verify(stored, PASSWORD)
+
+    def test_duplicate_email_ignoring_case_is_a_conflict(self, web_hub: Hub) -> None:
+        """Two users cannot share an email, whatever its case."""
+        _add(web_hub)
+        with pytest.raises(ConflictError):
+            _add(web_hub, email="ANA@team.example.org")
+
+
+class TestThrottling:
+    def test_twenty_wrong_passwords_lock_the_account_even_for_the_right_one(
+        self, web_hub: Hub
+    ) -> None:
+        """After 10 failures within 15 minutes even the right password is refused (429)."""
+        _add(web_hub)
+        outcomes = []
+        for _ in range(20):
+            try:
+                web_hub.login("ana@team.example.org", "wrong password!")
+            except AuthenticationError:
+                outcomes.append("401")
+            except TooManyAttemptsError:
+                outcomes.append("429")
+        assert outcomes == ["401"] * THROTTLE_FAILURES + ["429"] * 10
+        with pytest.raises(TooManyAttemptsError):
+            web_hub.login("ana@team.example.org", PASSWORD)
+
+    def test_failures_are_stored_so_another_app_server_sees_them(
+        self, web_hub: Hub, web_settings: Settings
+    ) -> None:
+        """A second Hub (another app server) on the same database refuses the locked account."""
+        _add(web_hub)
+        for _ in range(THROTTLE_FAILURES):
+            with pytest.raises(AuthenticationError):
+                web_hub.login("ana@team.example.org", "nope nope")
+        with Hub(web_settings) as other, pytest.raises(TooManyAttemptsError):
+            other.login("ana@team.example.org", PASSWORD)
+
+    def test_lock_lifts_after_the_window(self, web_hub: Hub) -> None:
+        """Failures older than 15 minutes no longer count."""
+        _add(web_hub)
+        for _ in range(THROTTLE_FAILURES):
+            with pytest.raises(AuthenticationError):
+                web_hub.login("ana@team.example.org", "nope nope")
+        with web_hub.store.write() as conn:
+            conn.execute(
+                update(login_failures).values(at=datetime.now(UTC) - timedelta(minutes=16))
+            )
+        assert web_hub.login("ana@team.example.org", PASSWORD).user.role == "agent"
+
+    def test_one_account_locked_does_not_lock_another(self, web_hub: Hub) -> None:
+        """Throttling is per account."""
+        _add(web_hub)
+        _add(web_hub, email="bo@team.example.org")
+        for _ in range(THROTTLE_FAILURES + 1):
+            with pytest.raises((AuthenticationError, TooManyAttemptsError)):
+                web_hub.login("ana@team.example.org", "nope nope")
+        assert web_hub.login("bo@team.example.org", PASSWORD).user.email == "bo@team.example.org"
+
+    def test_unknown_account_fails_like_a_wrong_password(self, web_hub: Hub) -> None:
+        """The message does not reveal whether the account exists."""
+        _add(web_hub)
+        with pytest.raises(AuthenticationError) as unknown:
+            web_hub.login("nobody@team.example.org", PASSWORD)
+        with pytest.raises(AuthenticationError) as wrong:
+            web_hub.login("ana@team.example.org", "wrong password")
+        assert str(unknown.value) == str(wrong.value)
+
+
+class TestSessions:
+    def test_login_issues_a_new_session_each_time_stored_hashed(self, web_hub: Hub) -> None:
+        """Two logins give two session ids; the database holds neither in clear."""
+        _add(web_hub)
+        a = web_hub.login("ana@team.example.org", PASSWORD)
+        b = web_hub.login("ana@team.example.org", PASSWORD)
+        assert a.session_id != b.session_id
+        with web_hub.store.read() as conn:
+            stored = [r.id_hash for r in conn.execute(select(sessions.c.id_hash))]
+        assert len(stored) == 2
+        assert a.session_id not in stored and b.session_id not in stored
+
+    def test_logout_ends_the_session(self, web_hub: Hub) -> None:
+        _add(web_hub)
+        s = web_hub.login("ana@team.example.org", PASSWORD)
+        assert web_hub.authenticate_session(s.session_id)[0].email == "ana@team.example.org"
+        assert web_hub.logout(s.session_id)
+        with pytest.raises(AuthenticationError):
+            web_hub.authenticate_session(s.session_id)
+
+    def test_disabling_a_user_ends_their_sessions_and_stops_tokens(self, web_hub: Hub) -> None:
+        """Disable: sessions deleted, tokens refused, login refused."""
+        uid = _add(web_hub)
+        s = web_hub.login("ana@team.example.org", PASSWORD)
+        token = web_hub.create_token("ci", user_id=uid).token
+        web_hub.disable_user(uid)
+        with pytest.raises(AuthenticationError):
+            web_hub.authenticate_session(s.session_id)
+        with pytest.raises(AuthenticationError, match="disabled"):
+            web_hub.authenticate_token(token)
+        with pytest.raises(AuthenticationError):
+            web_hub.login("ana@team.example.org", PASSWORD)
+
+    def test_expired_session_is_refused(self, web_hub: Hub) -> None:
+        _add(web_hub)
+        s = web_hub.login("ana@team.example.org", PASSWORD)
+        with web_hub.store.write() as conn:
+            conn.execute(update(sessions).values(expires_at=datetime.now(UTC) - timedelta(1)))
+        with pytest.raises(AuthenticationError, match="expired"):
+            web_hub.authenticate_session(s.session_id)
+
+    def test_new_password_ends_sessions(self, web_hub: Hub) -> None:
+        uid = _add(web_hub)
+        s = web_hub.login("ana@team.example.org", PASSWORD)
+        web_hub.set_password(uid, "another good one")
+        with pytest.raises(AuthenticationError):
+            web_hub.authenticate_session(s.session_id)
+        assert web_hub.login("ana@team.example.org", "another good one")
+
+    def test_last_admin_cannot_be_disabled(self, web_hub: Hub) -> None:
+        uid = _add(web_hub, role="admin")
+        with pytest.raises(StateError, match="last active admin"):
+            web_hub.disable_user(uid)
+
+
+class TestTokens:
+    def test_token_is_stored_hashed_and_works(self, web_hub: Hub) -> None:
+        uid = _add(web_hub)
+        new = web_hub.create_token("ci", user_id=uid)
+        with web_hub.store.read() as conn:
+            hashes = [r.token_hash for r in conn.execute(select(api_tokens.c.token_hash))]
+        assert new.token not in hashes and len(hashes) == 1
+        assert uid == web_hub.authenticate_token(new.token).id
+
+    def test_revoked_token_is_refused(self, web_hub: Hub) -> None:
+        uid = _add(web_hub)
+        new = web_hub.create_token("ci", user_id=uid)
+        web_hub.revoke_token(new.id)
+        with pytest.raises(AuthenticationError, match="revoked"):
+            web_hub.authenticate_token(new.token)
+
+    def test_expired_token_is_refused(self, web_hub: Hub) -> None:
+        uid = _add(web_hub)
+        new = web_hub.create_token(
+            "ci", user_id=uid, expires_at=datetime.now(UTC) + timedelta(hours=1)
+        )
+        with web_hub.store.write() as conn:
+            conn.execute(update(api_tokens).values(expires_at=datetime.now(UTC) - timedelta(1)))
+        with pytest.raises(AuthenticationError, match="expired"):
+            web_hub.authenticate_token(new.token)
+
+    def test_expiry_in_the_past_is_refused(self, web_hub: Hub) -> None:
+        uid = _add(web_hub)
+        with pytest.raises(ValidationError, match="future"):
+            web_hub.create_token("ci", user_id=uid, expires_at=datetime.now(UTC) - timedelta(1))
+
+    def test_agent_cannot_revoke_someone_elses_token(self, web_hub: Hub) -> None:
+        """Another user's token looks missing to a non-admin, and stays valid."""
+        ana, bo = _add(web_hub), _add(web_hub, email="bo@team.example.org")
+        token = web_hub.create_token("ci", user_id=bo)
+        as_ana = web_hub.for_user(web_hub.get_user(ana))
+        with pytest.raises(Exception, match="no API token"):
+            as_ana.revoke_token(token.id)
+        assert bo == web_hub.authenticate_token(token.token).id
+
+    def test_user_changes_are_audited_without_secrets(self, web_hub: Hub) -> None:
+        """Creating users and tokens writes audit entries that hold no hash or secret."""
+        uid = _add(web_hub)
+        token = web_hub.create_token("ci", user_id=uid)
+        with web_hub.store.read() as conn:
+            rows = conn.execute(select(audit_log.c.entity, audit_log.c.after)).all()
+            assert conn.execute(select(func.count()).select_from(audit_log)).scalar_one() == 2
+        dumped = repr(rows)
+        assert {"user", "api_token"} == {r.entity for r in rows}
+        assert token.token not in dumped and "argon2" not in dumped
+
+
+class TestRoles:
+    def test_agent_cannot_list_or_add_users(self, web_hub: Hub) -> None:
+        uid = _add(web_hub)
+        agent = web_hub.for_user(web_hub.get_user(uid))
+        with pytest.raises(PermissionDeniedError):
+            agent.list_users()
+        with pytest.raises(PermissionDeniedError):
+            agent.add_user(UserCreate(email="x@y.pt", password=PASSWORD))
+
+    def test_first_admin_is_created_once(self, web_hub: Hub) -> None:
+        assert web_hub.create_first_admin("root@team.example.org", PASSWORD) is not None
+        assert web_hub.create_first_admin("other@team.example.org", PASSWORD) is None
+        assert [u.email for u in web_hub.list_users()] == ["root@team.example.org"]
