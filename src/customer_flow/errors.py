@@ -8,7 +8,8 @@ and, where one field is at fault, the name of that ``field``::
      ├── ValidationError              a value breaks a rule            (HTTP 422)
      ├── NotFoundError                no such record                   (HTTP 404)
      ├── ConflictError                clashes with what is stored      (HTTP 409)
-     │    └── StateError              not allowed in the record's current state
+     │    ├── StateError              not allowed in the record's current state
+     │    └── DuplicateError          looks like a live customer (allow_duplicate goes on)
      ├── PermissionDeniedError        the actor's role does not allow it (HTTP 403)
      ├── ConfigError                  a settings or ticket-types file is wrong
      └── StorageError                 the database cannot be reached or opened
@@ -20,6 +21,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "CustomerFlowError",
+    "DuplicateError",
     "NotFoundError",
     "PermissionDeniedError",
     "StateError",
@@ -91,3 +93,19 @@ class StorageError(CustomerFlowError):
 
     code = "storage"
     http_status = 503
+
+
+# -- duplicates ----------------------------------------------------------------------------------
+
+
+class DuplicateError(ConflictError):
+    """The customer looks like one or more live customers; ``allow_duplicate`` goes on anyway.
+
+    ``candidates`` lists them (``DuplicateCandidate``), each with the reasons it matched.
+    """
+
+    code = "possible_duplicate"
+
+    def __init__(self, message: str, *, candidates: list[object]):
+        super().__init__(message)
+        self.candidates = candidates
