@@ -21,6 +21,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Iterable, Sequence
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -121,17 +122,28 @@ def jaro_winkler(a: str, b: str) -> float:
     return jaro + prefix * 0.1 * (1 - jaro)
 
 
-def names_similar(a: str | None, b: str | None) -> bool:
-    """Whether two names look like one person's: close spelling in any word order.
+@cache
+def nicknames() -> dict[str, str]:
+    """Nickname -> given name (``nicknames.json``): "bob" -> "robert"."""
+    text = (resources.files(__package__) / "nicknames.json").read_text()
+    found: dict[str, str] = json.loads(text)["nicknames"]
+    return found
 
-    Numbers must agree ("Customer 1" is not "Customer 2").
-    """
+
+def names_similar(a: str | None, b: str | None) -> bool:
+    """Whether two names look like one person's: close spelling in any word order, nicknames
+    read as the given name. Numbers must agree ("Customer 1" is not "Customer 2")."""
     ta, tb = name_tokens(a), name_tokens(b)
     if not ta or not tb:
         return False
     if {t for t in ta if t.isdigit()} != {t for t in tb if t.isdigit()}:
         return False
-    return jaro_winkler(" ".join(ta), " ".join(tb)) >= 0.9
+    if jaro_winkler(" ".join(ta), " ".join(tb)) >= 0.9:
+        return True
+    nick = nicknames()
+    ca = sorted(nick.get(t, t) for t in ta)
+    cb = sorted(nick.get(t, t) for t in tb)
+    return jaro_winkler(" ".join(ca), " ".join(cb)) >= 0.9
 
 
 def keys_for(name: str | None, email: str | None, phone: str | None) -> list[tuple[str, str]]:
@@ -230,11 +242,18 @@ def check_batch(
                     phone=info[cid].phone,
                     reasons=why,
                 )
-                for cid, why in sorted(reasons.items())
+                for cid, why in sorted((c, _tidy(w)) for c, w in reasons.items())
                 if why and (own is None or _pair(own, cid) not in dismissed)
             ]
         )
     return result
+
+
+def _tidy(reasons: list[str]) -> list[str]:
+    """Strongest first; the same last digits say nothing more when the whole phone is the same."""
+    if any(r.startswith("same phone") for r in reasons):
+        reasons = [r for r in reasons if "phone digits" not in r]
+    return sorted(reasons, key=lambda r: not r.startswith("same "))
 
 
 def _owns(rows: Sequence[tuple[Any, Any, Any, int | None]]) -> set[int]:

@@ -16,6 +16,13 @@ import pyarrow as pa
 
 from .models import DuplicatePair, FieldEvidence
 
+
+def nickname_map() -> dict[str, str]:
+    """Nickname -> given name, from the shipped ``nicknames.json`` (ASCII, lower-case)."""
+    from .dedupe import nicknames
+
+    return nicknames()
+
 __all__ = ["FEATURES_SQL", "Scored", "score", "splink_settings"]
 
 #: Derived columns, in DuckDB SQL over the input table ``cf_raw``. Phones are stored in E.164
@@ -24,11 +31,16 @@ FEATURES_SQL = """
 SELECT
     unique_id,
     nullif(array_to_string(tokens, ' '), '') AS name_key,
+    nullif(array_to_string(list_sort(list_transform(tokens,
+        lambda t: coalesce(map_extract_value(cf_nick, t), t))), ' '), '') AS name_canon,
     CASE WHEN len(tokens) > 0 THEN tokens END AS name_tokens,
     CASE WHEN len(tokens) > 0 THEN tokens[1] END AS name_first,
     lower(email) AS email,
     CASE WHEN email LIKE '%@%' THEN lower(split_part(split_part(email, '@', 1), '+', 1)) END
         AS email_local,
+    CASE WHEN email LIKE '%@%' THEN list_filter(string_split_regex(
+        lower(split_part(split_part(email, '@', 1), '+', 1)), '[._-]'), lambda t: length(t) > 1)
+        END AS email_tokens,
     CASE WHEN email LIKE '%@%' THEN lower(split_part(email, '@', 2)) END AS email_domain,
     nullif(regexp_replace(split_part(phone, ';', 1), '[^0-9]', '', 'g'), '') AS phone_digits,
     CASE WHEN length(regexp_replace(split_part(phone, ';', 1), '[^0-9]', '', 'g')) >= 7
@@ -36,7 +48,7 @@ SELECT
         AS phone_tail
     {extra}
 FROM (
-    SELECT *, list_sort(list_filter(
+    SELECT *, {nick_map} AS cf_nick, list_sort(list_filter(
         string_split(regexp_replace(lower(strip_accents(coalesce(name, ''))),
                                     '[^0-9a-z]+', ' ', 'g'), ' '),
         lambda t: t <> '')) AS tokens
@@ -97,6 +109,7 @@ def splink_settings(fields: list[str], params: dict[str, Any], n: int) -> Any:
                 "name_key",
                 [
                     ("exact", "name_key"),
+                    ("exact", "name_canon"),
                     ("jw", ("name_key", 0.95)),
                     ("jw", ("name_key", 0.88)),
                     ("overlap", "name_tokens"),
@@ -116,6 +129,7 @@ def splink_settings(fields: list[str], params: dict[str, Any], n: int) -> Any:
                     ("exact", "email"),
                     ("exact", "email_local"),
                     ("jw", ("email_local", 0.88)),
+                    ("overlap", "email_tokens"),
                     ("exact", "email_domain"),
                 ],
             ),
@@ -189,7 +203,10 @@ def score(
         extra = "".join(
             f", nullif(lower(trim(x_{f})), '') AS x_{f}" for f in fields
         )
-        con.execute("CREATE TABLE cf_input AS " + FEATURES_SQL.format(extra=extra))
+        nick = nickname_map()
+        nick_map = "MAP {" + ", ".join(f"'{k}': '{v}'" for k, v in nick.items()) + "}"
+        features = FEATURES_SQL.format(extra=extra, nick_map=nick_map)
+        con.execute("CREATE TABLE cf_input AS " + features)
         con.execute("DROP TABLE cf_raw")
         db_api = DuckDBAPI(con)
         table = db_api.register("cf_input")
