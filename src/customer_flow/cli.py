@@ -210,7 +210,8 @@ IdArg = Annotated[int, typer.Argument(help="The customer's ID.", min=1)]
 AllowDuplicateOpt = Annotated[
     bool,
     typer.Option(
-        "--allow-duplicate", help="Go on even if it looks like a live customer (it keeps a warning)."
+        "--allow-duplicate",
+        help="Go on even if it looks like a live customer (it keeps a warning).",
     ),
 ]
 

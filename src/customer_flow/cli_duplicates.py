@@ -82,9 +82,7 @@ def _show_report(report: DuplicateReport) -> None:
             table.add_row(str(c.id), c.name, c.email or "", c.phone or "")
         out.print(table)
         for p in cluster.pairs:
-            why = "; ".join(
-                f"{f}: {e.level} ({e.weight:+.1f})" for f, e in p.explanation.items()
-            )
+            why = "; ".join(f"{f}: {e.level} ({e.weight:+.1f})" for f, e in p.explanation.items())
             out.print(f"  {p.a} ~ {p.b}: {p.probability:.4f} — {why}", markup=False)
 
 

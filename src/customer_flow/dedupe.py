@@ -298,9 +298,7 @@ def _dismissed_among(conn: Connection, pairs: set[tuple[int, int]]) -> set[tuple
             (r.low_id, r.high_id)
             for r in conn.execute(
                 select(duplicate_dismissals.c.low_id, duplicate_dismissals.c.high_id).where(
-                    tuple_(duplicate_dismissals.c.low_id, duplicate_dismissals.c.high_id).in_(
-                        chunk
-                    )
+                    tuple_(duplicate_dismissals.c.low_id, duplicate_dismissals.c.high_id).in_(chunk)
                 )
             )
         }
@@ -394,7 +392,9 @@ def find(
         return DuplicateReport(
             customers=n, pairs_compared=0, threshold=threshold, trained=False, clusters=[]
         )
-    scored = dedupe_model.score(columns, fields=fields, params=params, threshold=threshold, train=train)
+    scored = dedupe_model.score(
+        columns, fields=fields, params=params, threshold=threshold, train=train
+    )
     dismissed = dismissed or set()
     pairs = [p for p in scored.pairs if _pair(p.a, p.b) not in dismissed]
     clusters = _cluster(pairs, columns)

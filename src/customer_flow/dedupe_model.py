@@ -23,6 +23,7 @@ def nickname_map() -> dict[str, str]:
 
     return nicknames()
 
+
 __all__ = ["FEATURES_SQL", "Scored", "score", "splink_settings"]
 
 #: Derived columns, in DuckDB SQL over the input table ``cf_raw``. Phones are stored in E.164
@@ -155,14 +156,16 @@ def splink_settings(fields: list[str], params: dict[str, Any], n: int) -> Any:
             )
         )
     # Blocking: pairs must share one of these, so the work grows with block sizes, not n².
-    rules = [
+    # A shared name alone is never enough evidence at scale, so names only block together with
+    # another value, and only where the phones cannot decide (one side has none).
+    rules: list[Any] = [
         block_on("email_local"),
         block_on("phone_digits"),
         block_on("phone_tail"),
-        block_on("name_key"),
-        block_on("name_first", "email_domain"),
+        "l.name_canon = r.name_canon AND l.email_domain = r.email_domain"
+        " AND (l.phone_digits IS NULL OR r.phone_digits IS NULL)",
     ]
-    rules += [block_on(f"x_{f}", "name_first") for f in fields]
+    rules += [block_on(f"x_{f}", "name_canon") for f in fields]
     share = float(params["expected_duplicate_share"])
     prior = min(0.5, 2 * share / max(n - 1, 1))
     return SettingsCreator(
@@ -200,9 +203,7 @@ def score(
         con.execute("CREATE TABLE cf_raw AS SELECT * FROM cf_arrow")
         con.unregister("cf_arrow")
         del raw
-        extra = "".join(
-            f", nullif(lower(trim(x_{f})), '') AS x_{f}" for f in fields
-        )
+        extra = "".join(f", nullif(lower(trim(x_{f})), '') AS x_{f}" for f in fields)
         nick = nickname_map()
         nick_map = "MAP {" + ", ".join(f"'{k}': '{v}'" for k, v in nick.items()) + "}"
         features = FEATURES_SQL.format(extra=extra, nick_map=nick_map)

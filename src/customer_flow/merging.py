@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from . import audit, dedupe
-from .customers import ENTITY, get, to_customer
+from .customers import ENTITY, get
 from .errors import ConflictError, NotFoundError, StateError, ValidationError
 from .models import Customer, Merge, MergeResult, RecordWarning
 from .schema import customers, duplicate_dismissals, merges
@@ -107,7 +107,9 @@ def merge(
     take = dict(take or {})
     others = list(dict.fromkeys(other_ids))
     if not others:
-        raise ValidationError("give at least one customer to merge into the one kept", code="no_others")
+        raise ValidationError(
+            "give at least one customer to merge into the one kept", code="no_others"
+        )
     if keep_id in others:
         raise ValidationError(
             f"customer {keep_id} cannot be merged with itself", field="other", code="merge_self"
@@ -201,9 +203,7 @@ def merge(
     ).scalar_one()
     dedupe.index_customers(conn, [get(conn, i) for i in ids])
     survivor = refresh_duplicate_warnings(conn, keep_id, allow=True)
-    conn.execute(
-        update(merges).where(merges.c.id == merge_id).values(after=_raw(conn, keep_id))
-    )
+    conn.execute(update(merges).where(merges.c.id == merge_id).values(after=_raw(conn, keep_id)))
     note = f"merge {merge_id}: {', '.join(map(str, others))} merged into {keep_id}"
     audit.record(
         conn,

@@ -67,9 +67,7 @@ def _backfill_match_keys() -> None:
 
     conn = op.get_bind()
     rows = conn.execute(sa.text("SELECT id, name, email, phone FROM customers"))
-    table = sa.table(
-        "match_keys", sa.column("kind"), sa.column("value"), sa.column("customer_id")
-    )
+    table = sa.table("match_keys", sa.column("kind"), sa.column("value"), sa.column("customer_id"))
     while batch := rows.fetchmany(5000):
         keys = [
             {"kind": kind, "value": value, "customer_id": r.id}
