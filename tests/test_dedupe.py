@@ -32,7 +32,7 @@ def add(hub: Hub, name: str, email: str | None = None, phone: str | None = None,
 
 class TestNormalising:
     def test_name_tokens_ignore_order_case_accents_and_punctuation(self) -> None:
-        """"Lima, Ána" and "ana lima" are the same tokens."""
+        """Word order, case, accents and punctuation do not change the tokens."""
         assert dedupe.name_tokens("Lima, Ána") == dedupe.name_tokens("ana  LIMA")
 
     def test_gmail_dots_and_plus_tags_are_one_address(self) -> None:
@@ -65,7 +65,7 @@ class TestEntryCheck:
             add(hub, "Rui Costa", "rui@costa.pt", "(415) 555-0100")
         assert [first] == [c.id for c in caught.value.candidates]  # type: ignore[attr-defined]
         assert "same phone (+14155550100)" in str(caught.value)
-        assert 1 == hub.count_customers()
+        assert hub.count_customers() == 1
 
     def test_allow_duplicate_goes_on_and_keeps_a_warning(self, hub: Hub) -> None:
         """With allow_duplicate the customer is added with a possible_duplicate warning."""
@@ -74,7 +74,7 @@ class TestEntryCheck:
             CustomerCreate(name="Lima, Ana", phone="415 555 0100"), allow_duplicate=True
         )
         codes = [(w.field, w.code) for w in second.warnings]
-        assert [("duplicate", "possible_duplicate")] == codes
+        assert codes == [("duplicate", "possible_duplicate")]
         assert f"customer {first}" in second.warnings[0].message
         assert second == hub.get_customer(second.id)
 
@@ -105,14 +105,14 @@ class TestEntryCheck:
         """Customer 1 and Customer 2 at one domain are two customers."""
         add(hub, "Customer 1", "c1@example.org")
         add(hub, "Customer 2", "c2@example.org")
-        assert 2 == hub.count_customers()
+        assert hub.count_customers() == 2
 
     def test_customers_in_the_trash_are_not_candidates(self, hub: Hub) -> None:
         """A trashed customer's phone can be reused without a warning."""
         first = add(hub, "Ana Lima", None, "+1 415 555 0100")
         hub.delete_customer(first)
         again = hub.add_customer(CustomerCreate(name="Ana Lima", phone="+1 415 555 0100"))
-        assert [] == again.warnings
+        assert again.warnings == []
 
     def test_update_that_makes_a_duplicate_is_refused(self, hub: Hub) -> None:
         """Changing a phone to another customer's is refused and changes nothing."""
@@ -120,7 +120,7 @@ class TestEntryCheck:
         other = add(hub, "Rui Costa", None, "+1 415 555 0199")
         with pytest.raises(DuplicateError):
             hub.update_customer(other, CustomerUpdate(phone="+1 415 555 0100"))
-        assert "+14155550199" == hub.get_customer(other).phone
+        assert hub.get_customer(other).phone == "+14155550199"
 
     def test_update_away_from_a_duplicate_clears_the_warning(self, hub: Hub) -> None:
         """Once it no longer looks like anyone, the warning goes."""
@@ -128,14 +128,14 @@ class TestEntryCheck:
         other = add(hub, "Ana Lima", None, "+1 415 555 0100", allow=True)
         assert hub.get_customer(other).warnings
         hub.update_customer(other, CustomerUpdate(phone="+1 415 555 0177"))
-        assert [] == hub.get_customer(other).warnings
+        assert hub.get_customer(other).warnings == []
 
     def test_unrelated_update_of_a_flagged_customer_is_not_refused(self, hub: Hub) -> None:
         """Changing only extra attributes of a flagged customer goes through."""
         add(hub, "Ana Lima", None, "+1 415 555 0100")
         other = add(hub, "Ana Lima", None, "+1 415 555 0100", allow=True)
         updated = hub.update_customer(other, CustomerUpdate(extra={"tier": "gold"}))
-        assert {"tier": "gold"} == updated.extra
+        assert updated.extra == {"tier": "gold"}
 
     def test_check_batch_answers_many_rows_at_once(self, hub: Hub) -> None:
         """The import's per-batch call: one list of candidates per row, in order."""
@@ -153,16 +153,16 @@ class TestEntryCheck:
 
     def test_cli_refuses_then_allows(self, db_url: str) -> None:
         """customers add exits 1 naming the candidate; --allow-duplicate adds it with a warning."""
-        assert 0 == cli(db_url, "customers", "add", "--name", "Ana Lima", "--email",
-                        "ana@lima.pt", "--phone", "415 555 0100").exit_code  # fmt: skip
+        assert cli(db_url, "customers", "add", "--name", "Ana Lima", "--email",
+                        "ana@lima.pt", "--phone", "415 555 0100").exit_code == 0  # fmt: skip
         args = ["customers", "add", "--name", "Lima, Ana", "--email", "al@lima.com",
                 "--phone", "(415) 555-0100"]  # fmt: skip
         refused = cli(db_url, *args)
-        assert 1 == refused.exit_code
+        assert refused.exit_code == 1
         assert "possible duplicate of customer 1 (Ana Lima)" in refused.output
         allowed = cli(db_url, *args, "--allow-duplicate", "--json")
-        assert 0 == allowed.exit_code
-        assert "possible_duplicate" == json.loads(allowed.stdout)["warnings"][0]["code"]
+        assert allowed.exit_code == 0
+        assert json.loads(allowed.stdout)["warnings"][0]["code"] == "possible_duplicate"
 
     def test_cli_update_refuses_then_allows(self, db_url: str) -> None:
         """customers update exits 1 on a duplicate; --allow-duplicate goes on."""
@@ -170,16 +170,16 @@ class TestEntryCheck:
             "415 555 0100")  # fmt: skip
         cli(db_url, "customers", "add", "--name", "Rui Costa", "--email", "r@c.pt")
         refused = cli(db_url, "customers", "update", "2", "--phone", "415 555 0100")
-        assert 1 == refused.exit_code
+        assert refused.exit_code == 1
         assert "same phone" in refused.output
         allowed = cli(db_url, "customers", "update", "2", "--phone", "415 555 0100",
                       "--allow-duplicate")  # fmt: skip
-        assert 0 == allowed.exit_code
+        assert allowed.exit_code == 0
 
 
 def _find(db_url: str, *args: str) -> dict[str, Any]:
     result = cli(db_url, "duplicates", "find", "--json", *args)
-    assert 0 == result.exit_code, result.output
+    assert result.exit_code == 0, result.output
     found: dict[str, Any] = json.loads(result.stdout)
     return found
 
@@ -188,17 +188,17 @@ class TestFind:
     def test_empty_database(self, hub: Hub, db_url: str) -> None:
         """No customers: no clusters, nothing compared."""
         report = hub.find_duplicates()
-        assert (0, 0, []) == (report.customers, report.pairs_compared, report.clusters)
-        assert [] == _find(db_url)["clusters"]
+        assert (report.customers, report.pairs_compared, report.clusters) == (0, 0, [])
+        assert _find(db_url)["clusters"] == []
 
     def test_one_customer(self, hub: Hub, db_url: str) -> None:
         """One customer: nothing to compare."""
         add(hub, "Ana Lima", "ana@lima.pt")
-        assert [] == hub.find_duplicates().clusters
-        assert 1 == _find(db_url)["customers"]
+        assert hub.find_duplicates().clusters == []
+        assert _find(db_url)["customers"] == 1
 
     def test_finds_a_messy_duplicate_and_explains_it(self, hub: Hub, db_url: str) -> None:
-        """"Lima, Ana" at another domain with the same phone clusters with Ana Lima."""
+        """ "Lima, Ana" at another domain with the same phone clusters with Ana Lima."""
         a = add(hub, "Ana Lima", "ana.lima@gmail.com", "+1 415 555 0100")
         b = add(hub, "LIMA, Ana", "ana.lima@outlook.com", "415.555.0100", allow=True)
         for i in range(30):
@@ -206,8 +206,8 @@ class TestFind:
         (cluster,) = hub.find_duplicates().clusters
         assert [a, b] == cluster.ids
         (pair,) = cluster.pairs
-        assert "Exact match on email_local" == pair.explanation["email"].level
-        assert "Exact match on phone_digits" == pair.explanation["phone"].level
+        assert pair.explanation["email"].level == "Exact match on email_local"
+        assert pair.explanation["phone"].level == "Exact match on phone_digits"
         assert pair.explanation["name"].weight > 0
         assert [[a, b]] == [c["ids"] for c in _find(db_url)["clusters"]]
 
@@ -221,7 +221,7 @@ class TestFind:
         (cluster,) = hub.find_duplicates(threshold=0.000001).clusters
         weak = cluster.pairs[0].probability
         assert 0.000001 < weak < 0.99
-        assert [] == hub.find_duplicates(threshold=(weak + 1) / 2).clusters
+        assert hub.find_duplicates(threshold=(weak + 1) / 2).clusters == []
         shown = hub.find_duplicates(threshold=weak / 2).clusters
         assert all(p.probability >= weak / 2 for c in shown for p in c.pairs)
 
@@ -233,14 +233,14 @@ class TestFind:
         first, second = hub.find_duplicates(), hub.find_duplicates()
         assert first.trained is False
         assert first.clusters == second.clusters
-        assert 20 == len(first.clusters)
+        assert len(first.clusters) == 20
 
     def test_every_customer_identical(self, hub: Hub, db_url: str) -> None:
         """Twelve copies of one customer form one cluster."""
         ids = [add(hub, "Ana Lima", None, "+1 415 555 0100", allow=True) for _ in range(12)]
         (cluster,) = hub.find_duplicates().clusters
         assert ids == cluster.ids
-        assert 66 == len(cluster.pairs)
+        assert len(cluster.pairs) == 66
         assert [ids] == [c["ids"] for c in _find(db_url)["clusters"]]
 
     def test_single_character_and_symbol_names(self, hub: Hub, db_url: str) -> None:
@@ -249,8 +249,8 @@ class TestFind:
         add(hub, "A", "b@two.org", "+1 212 555 0102")
         add(hub, "!!", "c@three.org", "+1 303 555 0103")
         add(hub, "?", "d@four.org")
-        assert [] == hub.find_duplicates().clusters
-        assert [] == _find(db_url)["clusters"]
+        assert hub.find_duplicates().clusters == []
+        assert _find(db_url)["clusters"] == []
         with pytest.raises(ValidationError, match="name"):
             add(hub, "   ")
 
@@ -261,7 +261,7 @@ class TestFind:
             allow=True)  # fmt: skip
         (cluster,) = hub.find_duplicates(fields=["postcode"]).clusters
         evidence = cluster.pairs[0].explanation["postcode"]
-        assert "Exact match on x_postcode" == evidence.level
+        assert evidence.level == "Exact match on x_postcode"
         assert evidence.weight > 0
 
     def test_text_output_lists_clusters(self, hub: Hub, db_url: str) -> None:
@@ -269,7 +269,7 @@ class TestFind:
         add(hub, "Ana Lima", "ana@lima.pt", "+1 415 555 0100")
         add(hub, "Lima, Ana", "ana@lima.com", "415 555 0100", allow=True)
         result = cli(db_url, "duplicates", "find")
-        assert 0 == result.exit_code
+        assert result.exit_code == 0
         assert "Cluster 1" in result.stdout
         assert "phone: Exact match on phone_digits" in result.stdout
 
@@ -284,7 +284,7 @@ class TestFind:
     def test_bad_options(self, db_url: str, args: list[str], message: str) -> None:
         """A bad threshold or field name is one line on stderr and exit 1."""
         result = cli(db_url, "duplicates", "find", *args)
-        assert 1 == result.exit_code
+        assert result.exit_code == 1
         assert message in result.output
         assert "Traceback" not in result.output
 
@@ -294,11 +294,11 @@ class TestNotDuplicate:
         """After "not a duplicate" the pair is not found and its warnings go."""
         a = add(hub, "Ana Lima", None, "+1 415 555 0100")
         b = add(hub, "Ana Lima", None, "+1 415 555 0100", allow=True)
-        assert 1 == len(hub.find_duplicates().clusters)
+        assert len(hub.find_duplicates().clusters) == 1
         result = cli(db_url, "duplicates", "not-duplicate", str(a), str(b))
-        assert 0 == result.exit_code
-        assert [] == hub.find_duplicates().clusters
-        assert [] == hub.get_customer(b).warnings
+        assert result.exit_code == 0
+        assert hub.find_duplicates().clusters == []
+        assert hub.get_customer(b).warnings == []
         hub.update_customer(b, CustomerUpdate(name="Ana M. Lima"))  # not refused any more
         actions = [e.action for e in hub.customer_history(a)]
         assert "not_duplicate" in actions
@@ -309,16 +309,16 @@ class TestNotDuplicate:
         with pytest.raises(ValidationError, match="itself"):
             hub.dismiss_duplicate(a, a)
         result = cli(db_url, "duplicates", "not-duplicate", str(a), str(a))
-        assert 1 == result.exit_code
+        assert result.exit_code == 1
 
     def test_check_command_changes_nothing(self, hub: Hub, db_url: str) -> None:
         """duplicates check lists candidates without adding anyone."""
         add(hub, "Ana Lima", None, "+1 415 555 0100")
         result = cli(db_url, "duplicates", "check", "--name", "Lima, Ana", "--phone",
                      "415-555-0100", "--json")  # fmt: skip
-        assert 0 == result.exit_code
-        assert [1] == [c["id"] for c in json.loads(result.stdout)]
-        assert 1 == hub.count_customers()
+        assert result.exit_code == 0
+        assert [c["id"] for c in json.loads(result.stdout)] == [1]
+        assert hub.count_customers() == 1
 
 
 class TestSchema:
@@ -331,4 +331,4 @@ class TestSchema:
 
         with hub.store.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), metadata)
-        assert [] == diff
+        assert diff == []

@@ -223,7 +223,8 @@ class Merge(BaseModel):
     survivor_id: int
     merged_ids: list[int]
     fields: dict[str, int] = Field(default_factory=dict)
-    moved: dict[str, list[Any]] = Field(default_factory=dict)
+    #: What re-pointers moved: {"tickets": {"<merged customer ID>": [ticket IDs]}}.
+    moved: dict[str, dict[str, list[Any]]] = Field(default_factory=dict)
     undone_at: datetime | None = None
     undone_by: str | None = None
 
