@@ -198,7 +198,7 @@ class TestFind:
         assert _find(db_url)["customers"] == 1
 
     def test_finds_a_messy_duplicate_and_explains_it(self, hub: Hub, db_url: str) -> None:
-        """ "Lima, Ana" at another domain with the same phone clusters with Ana Lima."""
+        """Lima, Ana at another domain with the same phone clusters with Ana Lima."""
         a = add(hub, "Ana Lima", "ana.lima@gmail.com", "+1 415 555 0100")
         b = add(hub, "LIMA, Ana", "ana.lima@outlook.com", "415.555.0100", allow=True)
         for i in range(30):
@@ -332,3 +332,36 @@ class TestSchema:
         with hub.store.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), metadata)
         assert diff == []
+
+
+class TestExport:
+    def test_export_writes_the_model_input_and_spark_settings(
+        self, hub: Hub, db_url: str, tmp_path: Any
+    ) -> None:
+        """customers.parquet holds the features; splink_settings.json the same model for Spark."""
+        import duckdb
+
+        add(hub, "Lima, Ana", "ana@lima.pt", "+1 415 555 0100", extra={"postcode": "1000"})
+        result = cli(db_url, "duplicates", "export", "--out", str(tmp_path), "--field", "postcode")
+        assert result.exit_code == 0, result.output
+        rows = duckdb.sql(
+            f"SELECT name_key, email_local, phone_tail, x_postcode "
+            f"FROM '{tmp_path / 'customers.parquet'}'"
+        ).fetchall()
+        assert rows == [("ana lima", "ana", "5550100", "1000")]
+        settings = json.loads((tmp_path / "splink_settings.json").read_text())
+        assert all(
+            r["sql_dialect"] == "spark" for r in settings["blocking_rules_to_generate_predictions"]
+        )
+        assert [c["output_column_name"] for c in settings["comparisons"]] == [
+            "name",
+            "email",
+            "phone",
+            "postcode",
+        ]
+
+    def test_unknown_dialect_is_refused(self, db_url: str, tmp_path: Any) -> None:
+        """A dialect Splink does not have: one line, exit 1."""
+        result = cli(db_url, "duplicates", "export", "--out", str(tmp_path), "--dialect", "x")
+        assert result.exit_code == 1
+        assert "dialect: 'x' is not one of spark" in result.output

@@ -258,3 +258,18 @@ class TestRepointers:
         assert [a, a, a] == owners()
         hub.unmerge_customers(merge.id)
         assert [a, b, b] == owners()
+
+
+class TestHistory:
+    def test_survivor_history_includes_the_merged_customers(
+        self, hub: Hub, db_url: str, pair: tuple[int, int]
+    ) -> None:
+        """History moves with the merge: the survivor's shows the other's entries too."""
+        a, b = pair
+        merge = hub.merge_customers(a, [b]).merge
+        ids = {e.entity_id for e in hub.customer_history(a)}
+        assert ids == {str(a), str(b)}
+        shown = json.loads(cli(db_url, "customers", "history", str(a), "--json").stdout)
+        assert {str(a), str(b)} == {e["entity_id"] for e in shown}
+        hub.unmerge_customers(merge.id)
+        assert {str(a)} == {e.entity_id for e in hub.customer_history(a)}

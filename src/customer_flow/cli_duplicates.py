@@ -5,6 +5,7 @@ A thin Typer sub-app over the Hub's duplicates methods, registered at the end of
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -84,6 +85,24 @@ def _show_report(report: DuplicateReport) -> None:
         for p in cluster.pairs:
             why = "; ".join(f"{f}: {e.level} ({e.weight:+.1f})" for f, e in p.explanation.items())
             out.print(f"  {p.a} ~ {p.b}: {p.probability:.4f} — {why}", markup=False)
+
+
+@duplicates_app.command("export")
+def duplicates_export(
+    ctx: typer.Context,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write into.")],
+    field: Annotated[
+        list[str] | None,
+        typer.Option("--field", help="Also export this extra attribute; repeatable."),
+    ] = None,
+    dialect: Annotated[
+        str, typer.Option(help="Splink backend the settings are for: spark, duckdb, ...")
+    ] = "spark",
+) -> None:
+    """Write customers.parquet (the model's input) and splink_settings.json (the model), to run
+    the same duplicates model on Spark when a database outgrows one machine."""
+    data, settings = _hub(ctx).export_duplicates_model(out_dir, fields=field or [], dialect=dialect)
+    say(f"wrote {data} and {settings}")
 
 
 @duplicates_app.command("check")

@@ -53,7 +53,7 @@ __all__ = [
 
 #: The ``RecordWarning.code`` a customer carries while it looks like another live one.
 DUPLICATE_WARNING = "possible_duplicate"
-_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_NON_ALNUM = re.compile(r"[\W_]+")
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 #: Providers that ignore dots in the local part.
 _DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
@@ -64,7 +64,8 @@ TAIL_DIGITS = 7
 
 
 def name_tokens(name: str | None) -> list[str]:
-    """Lower-case, accent-free alphanumeric tokens of a name, sorted ("Lima, Ana" = "Ana Lima")."""
+    """Lower-case, accent-free tokens of letters and digits (any script) of a name, sorted:
+    "Lima, Ana" = "Ana Lima"."""
     if not name:
         return []
     plain = unicodedata.normalize("NFKD", name.casefold())

@@ -7,14 +7,20 @@ u is re-estimated by random sampling when the database is big enough for it to b
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from .errors import ValidationError
 from .models import DuplicatePair, FieldEvidence
+
+#: Splink backends the exported settings can be written for.
+DIALECTS = ("spark", "duckdb", "postgres", "sqlite", "athena")
 
 
 def nickname_map() -> dict[str, str]:
@@ -24,7 +30,7 @@ def nickname_map() -> dict[str, str]:
     return nicknames()
 
 
-__all__ = ["FEATURES_SQL", "Scored", "score", "splink_settings"]
+__all__ = ["FEATURES_SQL", "Scored", "export", "score", "splink_settings"]
 
 #: Derived columns, in DuckDB SQL over the input table ``cf_raw``. Phones are stored in E.164
 #: already; names become sorted accent-free tokens, so "Lima, Ana" equals "Ana Lima".
@@ -51,7 +57,7 @@ SELECT
 FROM (
     SELECT *, {nick_map} AS cf_nick, list_sort(list_filter(
         string_split(regexp_replace(lower(strip_accents(coalesce(name, ''))),
-                                    '[^0-9a-z]+', ' ', 'g'), ' '),
+                                    '[^\\p{{L}}\\p{{N}}]+', ' ', 'g'), ' '),
         lambda t: t <> '')) AS tokens
     FROM cf_raw
 )
@@ -76,6 +82,8 @@ def _levels(cll: Any, col: str, kinds: list[tuple[str, Any]]) -> list[Any]:
             out.append(cll.ExactMatchLevel(arg))
         elif kind == "jw":
             out.append(cll.JaroWinklerLevel(arg[0], arg[1]))
+        elif kind == "lev":
+            out.append(cll.LevenshteinLevel(arg[0], arg[1]))
         elif kind == "overlap":
             out.append(cll.ArrayIntersectLevel(arg, 1))
         elif kind == "sql":
@@ -84,12 +92,14 @@ def _levels(cll: Any, col: str, kinds: list[tuple[str, Any]]) -> list[Any]:
     return out
 
 
-def _comparison(cl: Any, cll: Any, name: str, levels: list[Any], mu: list[list[float]]) -> Any:
-    # The null level has no m/u; the others take the shipped values in order.
+def _comparison(cl: Any, cll: Any, name: str, levels: list[Any], mu: list[list[Any]]) -> Any:
+    # The null level has no m/u; the others take the shipped values in order. A third value
+    # ``true`` fixes u: identifiers collide so rarely that sampling cannot measure it.
     if len(mu) != len(levels) - 1:
         raise ValueError(f"dedupe_model.json: {name} needs {len(levels) - 1} m/u pairs")
-    for level, (m, u) in zip(levels[1:], mu, strict=True):
-        level.configure(m_probability=m, u_probability=u)
+    for level, values in zip(levels[1:], mu, strict=True):
+        fixed = len(values) > 2 and bool(values[2])
+        level.configure(m_probability=values[0], u_probability=values[1], fix_u_probability=fixed)
     return cl.CustomComparison(levels, output_column_name=name)
 
 
@@ -111,7 +121,9 @@ def splink_settings(fields: list[str], params: dict[str, Any], n: int) -> Any:
                 [
                     ("exact", "name_key"),
                     ("exact", "name_canon"),
+                    ("lev", ("name_key", 1)),
                     ("jw", ("name_key", 0.95)),
+                    ("lev", ("name_key", 2)),
                     ("jw", ("name_key", 0.88)),
                     ("overlap", "name_tokens"),
                     ("jw", ("name_key", 0.7)),
@@ -140,7 +152,23 @@ def splink_settings(fields: list[str], params: dict[str, Any], n: int) -> Any:
             cl,
             cll,
             "phone",
-            _levels(cll, "phone_digits", [("exact", "phone_digits"), ("exact", "phone_tail")]),
+            _levels(
+                cll,
+                "phone_digits",
+                [
+                    ("exact", "phone_digits"),
+                    # Only when the numbers are written differently (a local number, another
+                    # country code): two full numbers that differ are two numbers.
+                    (
+                        "sql",
+                        (
+                            "phone_tail_l = phone_tail_r"
+                            " AND length(phone_digits_l) <> length(phone_digits_r)",
+                            "Same last 7 digits, written differently",
+                        ),
+                    ),
+                ],
+            ),
             mu["phone"],
         ),
     ]
@@ -178,6 +206,63 @@ def splink_settings(fields: list[str], params: dict[str, Any], n: int) -> Any:
     )
 
 
+def _build_features(con: Any, columns: dict[str, list[Any]], fields: list[str]) -> None:
+    """Create the table ``cf_input`` (the model's input columns) on a DuckDB connection."""
+    raw = pa.table(
+        {
+            k: pa.array(v, type=pa.int64() if k == "unique_id" else pa.string())
+            for k, v in columns.items()
+        }
+    )
+    con.register("cf_arrow", raw)
+    con.execute("CREATE TABLE cf_raw AS SELECT * FROM cf_arrow")
+    con.unregister("cf_arrow")
+    del raw
+    extra = "".join(f", nullif(lower(trim(x_{f})), '') AS x_{f}" for f in fields)
+    nick = nickname_map()
+    nick_map = "MAP {" + ", ".join(f"'{k}': '{v}'" for k, v in nick.items()) + "}"
+    con.execute("CREATE TABLE cf_input AS " + FEATURES_SQL.format(extra=extra, nick_map=nick_map))
+    con.execute("DROP TABLE cf_raw")
+
+
+def export(
+    columns: dict[str, list[Any]],
+    *,
+    fields: list[str],
+    params: dict[str, Any],
+    out_dir: Path,
+    dialect: str = "spark",
+) -> tuple[Path, Path]:
+    """Write the model's input (``customers.parquet``) and its Splink settings for ``dialect``
+    (``splink_settings.json``), so the same model runs on Spark or another Splink backend."""
+    import duckdb
+
+    if dialect not in DIALECTS:
+        raise ValidationError(
+            f"dialect: {dialect!r} is not one of {', '.join(DIALECTS)}",
+            field="dialect",
+            code="bad_dialect",
+        )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValidationError(
+            f"out: cannot create {out_dir}: {exc.strerror}", field="out", code="bad_path"
+        ) from exc
+    data, settings_path = out_dir / "customers.parquet", out_dir / "splink_settings.json"
+    con = duckdb.connect()
+    try:
+        _build_features(con, columns, fields)
+        quoted = data.as_posix().replace("'", "''")
+        con.execute(f"COPY cf_input TO '{quoted}' (FORMAT parquet)")
+    finally:
+        con.close()
+    n = len(columns["unique_id"])
+    settings = splink_settings(fields, params, n).create_settings_dict(dialect)
+    settings_path.write_text(json.dumps(settings, indent=2))
+    return data, settings_path
+
+
 def score(
     columns: dict[str, list[Any]],
     *,
@@ -193,22 +278,7 @@ def score(
     n = len(columns["unique_id"])
     con = duckdb.connect()
     try:
-        raw = pa.table(
-            {
-                k: pa.array(v, type=pa.int64() if k == "unique_id" else pa.string())
-                for k, v in columns.items()
-            }
-        )
-        con.register("cf_arrow", raw)
-        con.execute("CREATE TABLE cf_raw AS SELECT * FROM cf_arrow")
-        con.unregister("cf_arrow")
-        del raw
-        extra = "".join(f", nullif(lower(trim(x_{f})), '') AS x_{f}" for f in fields)
-        nick = nickname_map()
-        nick_map = "MAP {" + ", ".join(f"'{k}': '{v}'" for k, v in nick.items()) + "}"
-        features = FEATURES_SQL.format(extra=extra, nick_map=nick_map)
-        con.execute("CREATE TABLE cf_input AS " + features)
-        con.execute("DROP TABLE cf_raw")
+        _build_features(con, columns, fields)
         db_api = DuckDBAPI(con)
         table = db_api.register("cf_input")
         settings = splink_settings(fields, params, n)

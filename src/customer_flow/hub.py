@@ -215,9 +215,13 @@ class Hub:
             return customers.purge(conn, customer_id, actor=self.actor)
 
     def customer_history(self, customer_id: int) -> list[AuditEntry]:
-        """Every change to a customer, oldest first."""
+        """Every change to a customer, oldest first, with the history of the customers merged
+        into it (their entries keep their own ``entity_id``)."""
         with self._read() as conn:
-            return customers.history(conn, customer_id)
+            entries = customers.history(conn, customer_id)
+            for other in merging.folded_into(conn, customer_id):
+                entries += customers.history(conn, other)
+            return sorted(entries, key=lambda e: (e.at, e.id))
 
     # -- ticket types --------------------------------------------------------------------------
 
@@ -274,6 +278,20 @@ class Hub:
             dismissed=dismissed,
             train=train,
             params=params,
+        )
+
+    def export_duplicates_model(
+        self, out_dir: Path, *, fields: list[str] | None = None, dialect: str = "spark"
+    ) -> tuple[Path, Path]:
+        """Write the live customers as the model's input (Parquet) and the Splink settings for
+        ``dialect``, to run the same model on Spark past one machine (docs/duplicates.md)."""
+        from . import dedupe_model
+
+        wanted = dedupe.check_fields(fields or [])
+        with self._read() as conn:
+            columns = dedupe.read_live(conn, wanted)
+        return dedupe_model.export(
+            columns, fields=wanted, params=dedupe.load_params(), out_dir=out_dir, dialect=dialect
         )
 
     def merge_customers(

@@ -33,6 +33,7 @@ __all__ = [
     "MERGE_FIELDS",
     "Repointer",
     "dismiss",
+    "folded_into",
     "get_merge",
     "list_merges",
     "merge",
@@ -361,6 +362,21 @@ def unmerge(conn: Connection, merge_id: int, *, actor: str) -> MergeResult:
         survivor=restored[keep_id],
         others=[restored[i] for i in then if i != keep_id],
     )
+
+
+def folded_into(conn: Connection, customer_id: int) -> list[int]:
+    """The customers merged into this one, directly or through an earlier merge."""
+    found: list[int] = []
+    frontier = [customer_id]
+    while frontier:
+        rows = conn.execute(
+            select(customers.c.id).where(
+                customers.c.merged_into.in_(frontier), customers.c.deleted_at.is_not(None)
+            )
+        )
+        frontier = [r.id for r in rows if r.id not in found and r.id != customer_id]
+        found += frontier
+    return found
 
 
 def refresh_duplicate_warnings(conn: Connection, customer_id: int, *, allow: bool) -> Customer:

@@ -85,6 +85,7 @@ customers = Table(
     Index("ix_customers_name_id", "name", "id"),
     Index("ix_customers_created_at_id", "created_at", "id"),
     Index("ix_customers_deleted_at", "deleted_at"),
+    Index("ix_customers_merged_into", "merged_into"),
 )
 
 audit_log = Table(

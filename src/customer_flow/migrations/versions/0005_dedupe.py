@@ -21,6 +21,7 @@ _serial = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 def upgrade() -> None:
     with op.batch_alter_table("customers") as batch:
         batch.add_column(sa.Column("merged_into", sa.BigInteger()))
+    op.create_index("ix_customers_merged_into", "customers", ["merged_into"])
     op.create_table(
         "match_keys",
         sa.Column("kind", sa.String(8), nullable=False),
@@ -84,5 +85,6 @@ def downgrade() -> None:
     op.drop_table("merges")
     op.drop_index("ix_match_keys_customer_id", table_name="match_keys")
     op.drop_table("match_keys")
+    op.drop_index("ix_customers_merged_into", table_name="customers")
     with op.batch_alter_table("customers") as batch:
         batch.drop_column("merged_into")
