@@ -273,3 +273,21 @@ class TestHistory:
         assert {str(a), str(b)} == {e["entity_id"] for e in shown}
         hub.unmerge_customers(merge.id)
         assert {str(a)} == {e.entity_id for e in hub.customer_history(a)}
+
+
+class TestMatchKeys:
+    def test_purge_removes_the_match_keys(self, hub: Hub) -> None:
+        """A purged customer's keys go with it (ON DELETE CASCADE), on both databases."""
+        a = add(hub, "Ana Lima", "ana@lima.pt", "+1 415 555 0100")
+        hub.delete_customer(a)
+        hub.purge_customer(a)
+        with hub.store.read() as conn:
+            left = conn.execute(text("SELECT count(*) FROM match_keys")).scalar_one()
+        assert left == 0
+
+    def test_demo_customers_are_indexed(self, hub: Hub) -> None:
+        """init --demo indexes the examples, so the entry check sees them."""
+        report = hub.init(demo=True)
+        first = hub.get_customer(report.customers_added[0])
+        found = hub.check_duplicates(first.name, None, first.phone)
+        assert [first.id] == [c.id for c in found]

@@ -5,6 +5,7 @@ A thin Typer sub-app over the Hub's duplicates methods, registered at the end of
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -64,7 +65,8 @@ def duplicates_find(
     evidence per field. Pairs marked "not a duplicate" are left out."""
     report = _hub(ctx).find_duplicates(threshold=threshold, fields=field or [], train=train)
     if as_json:
-        _print_json(report)
+        # Serialised by pydantic-core directly: a million customers can give 50,000 clusters.
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
         return
     _show_report(report)
 

@@ -344,25 +344,30 @@ def load_params() -> dict[str, Any]:
 
 
 def read_live(conn: Connection, fields: Sequence[str]) -> dict[str, list[Any]]:
-    """The live customers as columns, fetched in batches (no ORM objects)."""
+    """The live customers as columns. Read in batches through the driver's own cursor: at a
+    million rows, SQLAlchemy's row objects would cost more than the whole model."""
     cols: dict[str, list[Any]] = {"unique_id": [], "name": [], "email": [], "phone": []}
+    wanted = "id, name, email, phone" + (", extra" if fields else "")
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(f"SELECT {wanted} FROM customers WHERE deleted_at IS NULL")
+        extras: list[Any] = []
+        while batch := cursor.fetchmany(100_000):
+            parts = list(zip(*batch, strict=True))
+            for key, part in zip(("unique_id", "name", "email", "phone"), parts, strict=False):
+                cols[key].extend(part)
+            if fields:
+                extras.extend(parts[4])
+    finally:
+        cursor.close()
     for f in fields:
         cols[f"x_{f}"] = []
-    wanted = "id, name, email, phone" + (", extra" if fields else "")
-    result = conn.exec_driver_sql(f"SELECT {wanted} FROM customers WHERE deleted_at IS NULL")
-    while batch := result.fetchmany(50_000):
-        for row in batch:
-            cols["unique_id"].append(row[0])
-            cols["name"].append(row[1])
-            cols["email"].append(row[2])
-            cols["phone"].append(row[3])
-            if fields:
-                extra = row[4]
-                if isinstance(extra, str):
-                    extra = json.loads(extra or "{}")
-                for f in fields:
-                    value = (extra or {}).get(f)
-                    cols[f"x_{f}"].append(None if value in (None, "") else str(value))
+    for extra in extras:
+        if isinstance(extra, str):
+            extra = json.loads(extra or "{}")
+        for f in fields:
+            value = (extra or {}).get(f)
+            cols[f"x_{f}"].append(None if value in (None, "") else str(value))
     return cols
 
 
@@ -443,11 +448,11 @@ def _cluster(pairs: list[DuplicatePair], columns: dict[str, list[Any]]) -> list[
         members.sort()
         edges = sorted(by_root[key], key=lambda p: (-p.probability, p.a, p.b))
         clusters.append(
-            DuplicateCluster(
+            DuplicateCluster.model_construct(
                 ids=members,
                 score=min(p.probability for p in edges),
                 customers=[
-                    DuplicateCandidate(
+                    DuplicateCandidate.model_construct(
                         id=m, name=names[m][0], email=names[m][1], phone=names[m][2], reasons=[]
                     )
                     for m in members

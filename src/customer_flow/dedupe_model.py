@@ -287,8 +287,13 @@ def score(
         trained = False
         wants_training = n >= int(params["min_records_to_train"]) if train is None else train
         if wants_training and n >= 2:
+            # One pass over a fixed-size sample: the levels that are never seen at random have
+            # their u fixed, so waiting for a minimum count of each would only cost time.
             linker.training.estimate_u_using_random_sampling(
-                max_pairs=float(params["u_sample_pairs"]), seed=1
+                max_pairs=float(params["u_sample_pairs"]),
+                seed=1,
+                min_count_per_level=None,
+                num_chunks=1,
             )
             trained = True
         started = time.perf_counter()
@@ -318,12 +323,13 @@ def score(
         evidence: dict[str, FieldEvidence] = {}
         for i, c in enumerate(names):
             gamma, mw = row[4 + 2 * i], row[5 + 2 * i]
-            evidence[c] = FieldEvidence(
+            # model_construct: these values are ours and typed; validating 100,000s costs seconds.
+            evidence[c] = FieldEvidence.model_construct(
                 level=labels[c].get(int(gamma), str(gamma)), weight=round(float(mw), 3)
             )
         a, b = int(row[0]), int(row[1])
         pairs.append(
-            DuplicatePair(
+            DuplicatePair.model_construct(
                 a=min(a, b),
                 b=max(a, b),
                 probability=round(float(row[2]), 6),

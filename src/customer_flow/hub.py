@@ -151,6 +151,7 @@ class Hub:
                     if customers.id_is_known(conn, row.id):
                         continue
                     created = customers.create(conn, row, actor=self.actor, region=self.region)
+                    dedupe.index_customers(conn, [created])
                     report.customers_added.append(created.id)
         return report
 
