@@ -254,6 +254,17 @@ class TestFind:
         with pytest.raises(ValidationError, match="name"):
             add(hub, "   ")
 
+    def test_empty_and_single_character_names_on_entry(self, db_url: str) -> None:
+        """An empty name is refused (exit 1); two customers named "A" with different contacts
+        are not taken for duplicates."""
+        empty = cli(db_url, "customers", "add", "--name", "  ", "--email", "x@y.org")
+        assert empty.exit_code == 1
+        assert "name: a customer needs a name" in empty.output
+        for email, phone in (("a@one.org", "415 555 0101"), ("b@one.org", "212 555 0102")):
+            added = cli(db_url, "customers", "add", "--name", "A", "--email", email,
+                        "--phone", phone)  # fmt: skip
+            assert added.exit_code == 0, added.output
+
     def test_extra_field_is_compared(self, hub: Hub) -> None:
         """--field postcode adds a comparison and its evidence."""
         add(hub, "Ana Lima", "ana@lima.pt", "+1 415 555 0100", extra={"postcode": "1000-001"})
