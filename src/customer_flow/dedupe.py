@@ -33,22 +33,29 @@ from .models import (
     DuplicateCluster,
     DuplicatePair,
     DuplicateReport,
-    FieldEvidence,
     RecordWarning,
 )
 from .schema import customers, duplicate_dismissals, match_keys
 
 __all__ = [
     "DUPLICATE_WARNING",
+    "all_dismissed",
     "check_batch",
+    "check_fields",
+    "duplicate_warnings",
     "entry_candidates",
     "find",
     "index_customers",
+    "is_dismissed",
     "jaro_winkler",
     "keys_for",
+    "load_params",
     "name_tokens",
     "names_similar",
+    "nicknames",
     "normalise_email",
+    "phone_digits",
+    "read_live",
 ]
 
 #: The ``RecordWarning.code`` a customer carries while it looks like another live one.
@@ -462,7 +469,3 @@ def _cluster(pairs: list[DuplicatePair], columns: dict[str, list[Any]]) -> list[
         )
     clusters.sort(key=lambda c: (-c.score, c.ids[0]))
     return clusters
-
-
-__all__ += ["FieldEvidence", "all_dismissed", "check_fields", "duplicate_warnings", "is_dismissed"]
-__all__ += ["load_params", "read_live"]
