@@ -151,6 +151,37 @@ class TestEntryCheck:
             )
         assert [[], [first], []] == [[c.id for c in row] for row in found]
 
+    def test_rows_indexed_in_bulk_are_seen_by_the_check(self, hub: Hub) -> None:
+        """The import's path: rows inserted by a bulk load, then index_rows for the batch."""
+        from sqlalchemy import insert
+
+        from customer_flow import audit
+        from customer_flow.schema import customers
+
+        stamp = audit.now()
+        rows = [(500 + i, f"Bulk {i} Person", None, f"+1212555{1000 + i}") for i in range(3)]
+        with hub.store.write() as conn:
+            conn.execute(
+                insert(customers),
+                [
+                    {
+                        "id": cid,
+                        "name": name,
+                        "email": email,
+                        "phone": phone,
+                        "extra": {},
+                        "warnings": [],
+                        "warning_count": 0,
+                        "created_at": stamp,
+                        "updated_at": stamp,
+                    }
+                    for cid, name, email, phone in rows
+                ],
+            )
+            dedupe.index_rows(conn, rows, fresh=True)
+        found = hub.check_duplicates("Someone Else", None, "+1 212 555 1001")
+        assert [c.id for c in found] == [501]
+
     def test_cli_refuses_then_allows(self, db_url: str) -> None:
         """customers add exits 1 naming the candidate; --allow-duplicate adds it with a warning."""
         assert cli(db_url, "customers", "add", "--name", "Ana Lima", "--email",

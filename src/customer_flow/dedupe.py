@@ -46,6 +46,7 @@ __all__ = [
     "entry_candidates",
     "find",
     "index_customers",
+    "index_rows",
     "is_dismissed",
     "jaro_winkler",
     "keys_for",
@@ -171,16 +172,31 @@ def keys_for(name: str | None, email: str | None, phone: str | None) -> list[tup
 
 
 def index_customers(conn: Connection, rows: Iterable[Any]) -> None:
-    """(Re)write the match keys of customers; ``rows`` have ``id``, ``name``, ``email``,
-    ``phone``. The import pipeline calls this once per loaded batch."""
-    rows = list(rows)
+    """(Re)write the match keys of customers (objects with ``id``, ``name``, ``email``,
+    ``phone``, such as ``Customer``)."""
+    index_rows(conn, [(r.id, r.name, r.email, r.phone) for r in rows])
+
+
+def index_rows(
+    conn: Connection,
+    rows: Sequence[tuple[int, str | None, str | None, str | None]],
+    *,
+    fresh: bool = False,
+) -> None:
+    """(Re)write the match keys of ``(id, name, email, phone)`` rows. The import pipeline calls
+    this once per loaded batch; ``fresh`` (rows just inserted) skips deleting old keys."""
     if not rows:
         return
-    conn.execute(delete(match_keys).where(match_keys.c.customer_id.in_([r.id for r in rows])))
+    if not fresh:
+        ids = [r[0] for r in rows]
+        for start in range(0, len(ids), 500):
+            conn.execute(
+                delete(match_keys).where(match_keys.c.customer_id.in_(ids[start : start + 500]))
+            )
     keys = [
-        {"kind": kind, "value": value, "customer_id": r.id}
-        for r in rows
-        for kind, value in dict.fromkeys(keys_for(r.name, r.email, r.phone))
+        {"kind": kind, "value": value, "customer_id": cid}
+        for cid, name, email, phone in rows
+        for kind, value in dict.fromkeys(keys_for(name, email, phone))
     ]
     if keys:
         conn.execute(match_keys.insert(), keys)
