@@ -26,7 +26,8 @@ def audit_count(hub: Hub) -> int:
 class TestCreate:
     def test_ids_are_assigned_in_order(self, hub: Hub) -> None:
         """Customers without an ID get 1, 2, 3..."""
-        assert [add(hub, email=f"a{i}@x.io").id for i in range(3)] == [1, 2, 3]
+        people = [("Ana Lima", "ana@x.io"), ("Bruno Costa", "bruno@y.io"), ("Carla Dias", "c@z.io")]
+        assert [add(hub, name=n, email=e).id for n, e in people] == [1, 2, 3]
 
     def test_given_id_is_kept_and_the_next_assigned_id_follows_it(self, hub: Hub) -> None:
         """A given ID is used as is; assigned IDs continue above the highest one issued."""

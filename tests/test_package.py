@@ -41,3 +41,25 @@ def test_domain_modules_never_print_exit_or_read_the_environment() -> None:
         used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
         used |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
         assert not used & banned, (name, used & banned)
+
+
+def test_every_error_survives_pickling() -> None:
+    """Errors cross process boundaries (multiprocessing pools, workers) intact."""
+    import pickle
+
+    from customer_flow import errors
+
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        try:
+            error = cls("boom", code="c1", field="f1")
+        except TypeError:  # a subclass with its own required arguments
+            error = cls("boom", candidates=[])
+        back = pickle.loads(pickle.dumps(error))
+        assert (type(error), "boom", error.code, error.field, error.__dict__) == (
+            type(back),
+            str(back),
+            back.code,
+            back.field,
+            back.__dict__,
+        )

@@ -215,6 +215,13 @@ def _parse_extra(pairs: list[str]) -> dict[str, str]:
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
 IdArg = Annotated[int, typer.Argument(help="The customer's ID.", min=1)]
+AllowDuplicateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-duplicate",
+        help="Go on even if it looks like a live customer (it keeps a warning).",
+    ),
+]
 
 # -- init and db ---------------------------------------------------------------------------
 
@@ -312,9 +319,15 @@ def customers_add(
     extra: Annotated[
         list[str] | None, typer.Option(help="An extra attribute KEY=VALUE; repeatable.")
     ] = None,
+    allow_duplicate: AllowDuplicateOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add a customer."""
+    """Add a customer.
+
+    A customer that looks like a live one (same email or phone; or a similar name with the same
+    email domain or phone digits) is refused, naming the candidates and why, unless
+    --allow-duplicate: then it is added and keeps a warning naming them.
+    """
     new = parse(
         CustomerCreate,
         {
@@ -325,7 +338,7 @@ def customers_add(
             "extra": _parse_extra(extra or []),
         },
     )
-    customer = _hub(ctx).add_customer(new)
+    customer = _hub(ctx).add_customer(new, allow_duplicate=allow_duplicate)
     _warn_about(customer)
     if as_json:
         _print_json(customer)
@@ -389,9 +402,14 @@ def customers_update(
         list[str] | None,
         typer.Option(help="Set KEY=VALUE; KEY= removes it. Repeatable."),
     ] = None,
+    allow_duplicate: AllowDuplicateOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Change some of a customer's fields; the others stay."""
+    """Change some of a customer's fields; the others stay.
+
+    A change that makes the customer look like another live one is refused, naming the
+    candidates, unless --allow-duplicate.
+    """
     changes: dict[str, Any] = {}
     if name is not None:
         changes["name"] = name
@@ -403,7 +421,9 @@ def customers_update(
         changes["extra"] = {k: (v or None) for k, v in _parse_extra(extra).items()}
     if not changes:
         raise typer.BadParameter("give at least one of --name, --email, --phone, --extra")
-    customer = _hub(ctx).update_customer(customer_id, parse(CustomerUpdate, changes))
+    customer = _hub(ctx).update_customer(
+        customer_id, parse(CustomerUpdate, changes), allow_duplicate=allow_duplicate
+    )
     _warn_about(customer)
     if as_json:
         _print_json(customer)
@@ -778,3 +798,10 @@ def serve(
         workers=workers,
         log_level="warning",
     )
+
+
+# -- duplicates (cli_duplicates.py) ----------------------------------------------------------
+
+from .cli_duplicates import duplicates_app  # noqa: E402  (it imports the helpers above)
+
+app.add_typer(duplicates_app, name="duplicates")

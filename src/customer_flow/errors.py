@@ -8,7 +8,8 @@ and, where one field is at fault, the name of that ``field``::
      ├── ValidationError              a value breaks a rule            (HTTP 422)
      ├── NotFoundError                no such record                   (HTTP 404)
      ├── ConflictError                clashes with what is stored      (HTTP 409)
-     │    └── StateError              not allowed in the record's current state
+     │    ├── StateError              not allowed in the record's current state
+     │    └── DuplicateError          looks like a live customer (allow_duplicate goes on)
      ├── PermissionDeniedError        the actor's role does not allow it (HTTP 403)
      ├── ConfigError                  a settings or ticket-types file is wrong
      ├── StorageError                 the database cannot be reached or opened
@@ -18,11 +19,14 @@ and, where one field is at fault, the name of that ``field``::
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "AuthenticationError",
     "ConfigError",
     "ConflictError",
     "CustomerFlowError",
+    "DuplicateError",
     "NotFoundError",
     "PermissionDeniedError",
     "StateError",
@@ -47,6 +51,18 @@ class CustomerFlowError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses add keyword-only arguments; rebuild from the state so that an error raised
+        # in a worker process crosses back to its parent (multiprocessing pickles it).
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[CustomerFlowError], message: str, state: dict[str, Any]) -> Any:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
 
 
 class ValidationError(CustomerFlowError):
@@ -112,3 +128,19 @@ class TooManyAttemptsError(CustomerFlowError):
 
     code = "too_many_attempts"
     http_status = 429
+
+
+# -- duplicates ----------------------------------------------------------------------------------
+
+
+class DuplicateError(ConflictError):
+    """The customer looks like one or more live customers; ``allow_duplicate`` goes on anyway.
+
+    ``candidates`` lists them (``DuplicateCandidate``), each with the reasons it matched.
+    """
+
+    code = "possible_duplicate"
+
+    def __init__(self, message: str, *, candidates: list[object]):
+        super().__init__(message)
+        self.candidates = candidates

@@ -21,7 +21,18 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, customers, data, sla, ticket_queue, ticket_types, tickets, users
+from . import (
+    audit,
+    customers,
+    data,
+    dedupe,
+    merging,
+    sla,
+    ticket_queue,
+    ticket_types,
+    tickets,
+    users,
+)
 from .config import Settings
 from .errors import (
     AuthenticationError,
@@ -41,7 +52,11 @@ from .models import (
     CustomerCreate,
     CustomerQuery,
     CustomerUpdate,
+    DuplicateCandidate,
+    DuplicateReport,
     LoginSession,
+    Merge,
+    MergeResult,
     NewApiToken,
     Page,
     Ticket,
@@ -177,15 +192,22 @@ class Hub:
                     if customers.id_is_known(conn, row.id):
                         continue
                     created = customers.create(conn, row, actor=self.actor, region=self.region)
+                    dedupe.index_customers(conn, [created])
                     report.customers_added.append(created.id)
         return report
 
     # -- customers -----------------------------------------------------------------------------
 
-    def add_customer(self, new: CustomerCreate) -> Customer:
-        """Create a customer; its ID is the one given or the next free one."""
+    def add_customer(self, new: CustomerCreate, *, allow_duplicate: bool = False) -> Customer:
+        """Create a customer; its ID is the one given or the next free one.
+
+        A customer that looks like a live one is refused with ``DuplicateError`` naming the
+        candidates; with ``allow_duplicate`` it is created and keeps a warning naming them.
+        """
         with self._write() as conn:
-            return customers.create(conn, new, actor=self.actor, region=self.region)
+            created = customers.create(conn, new, actor=self.actor, region=self.region)
+            dedupe.index_customers(conn, [created])
+            return merging.refresh_duplicate_warnings(conn, created.id, allow=allow_duplicate)
 
     def get_customer(self, customer_id: int) -> Customer:
         """One customer, live or in the trash."""
@@ -201,12 +223,23 @@ class Hub:
         with self._read() as conn:
             return customers.count_customers(conn, trash=trash)
 
-    def update_customer(self, customer_id: int, changes: CustomerUpdate) -> Customer:
-        """Change the fields that are set in ``changes``."""
+    def update_customer(
+        self, customer_id: int, changes: CustomerUpdate, *, allow_duplicate: bool = False
+    ) -> Customer:
+        """Change the fields that are set in ``changes``.
+
+        A change of name, email or phone that makes the customer look like another live one is
+        refused with ``DuplicateError``, unless ``allow_duplicate``.
+        """
         with self._write() as conn:
-            return customers.update_customer(
+            before = customers.get(conn, customer_id)
+            after = customers.update_customer(
                 conn, customer_id, changes, actor=self.actor, region=self.region
             )
+            if all(getattr(before, f) == getattr(after, f) for f in merging.MERGE_FIELDS):
+                return after
+            dedupe.index_customers(conn, [after])
+            return merging.refresh_duplicate_warnings(conn, customer_id, allow=allow_duplicate)
 
     def delete_customer(self, customer_id: int, *, force: bool = False) -> Customer:
         """Move a customer to the trash. Refused while it has tickets that are not closed,
@@ -260,9 +293,13 @@ class Hub:
             return customers.purge(conn, customer_id, actor=self.actor)
 
     def customer_history(self, customer_id: int) -> list[AuditEntry]:
-        """Every change to a customer, oldest first."""
+        """Every change to a customer, oldest first, with the history of the customers merged
+        into it (their entries keep their own ``entity_id``)."""
         with self._read() as conn:
-            return customers.history(conn, customer_id)
+            entries = customers.history(conn, customer_id)
+            for other in merging.folded_into(conn, customer_id):
+                entries += customers.history(conn, other)
+            return sorted(entries, key=lambda e: (e.at, e.id))
 
     # -- ticket types --------------------------------------------------------------------------
 
@@ -573,3 +610,78 @@ class Hub:
                 if page.next is None:
                     return items
                 after = page.next
+
+    # -- duplicates (dedupe.py, merging.py) ------------------------------------------------------
+
+    def check_duplicates(
+        self, name: str | None, email: str | None = None, phone: str | None = None
+    ) -> list[DuplicateCandidate]:
+        """The live customers a customer with these values would look like, and why."""
+        with self._read() as conn:
+            email_clean = customers.clean_email(email)[0] if email else None
+            phone_clean = customers.clean_phone(phone, self.region)[0] if phone else None
+            return dedupe.entry_candidates(conn, name, email_clean, phone_clean)
+
+    def find_duplicates(
+        self,
+        *,
+        threshold: float | None = None,
+        fields: list[str] | None = None,
+        train: bool | None = None,
+    ) -> DuplicateReport:
+        """Likely duplicates over all live customers, as clusters with a score and the evidence
+        per field (Splink). Pairs marked "not a duplicate" are left out."""
+        params = dedupe.load_params()
+        chosen = float(params["default_threshold"]) if threshold is None else threshold
+        wanted = dedupe.check_fields(fields or [])
+        with self._read() as conn:
+            columns = dedupe.read_live(conn, wanted)
+            dismissed = dedupe.all_dismissed(conn)
+        return dedupe.find(
+            columns,
+            threshold=chosen,
+            fields=wanted,
+            dismissed=dismissed,
+            train=train,
+            params=params,
+        )
+
+    def export_duplicates_model(
+        self, out_dir: Path, *, fields: list[str] | None = None, dialect: str = "spark"
+    ) -> tuple[Path, Path]:
+        """Write the live customers as the model's input (Parquet) and the Splink settings for
+        ``dialect``, to run the same model on Spark past one machine (docs/duplicates.md)."""
+        from . import dedupe_model
+
+        wanted = dedupe.check_fields(fields or [])
+        with self._read() as conn:
+            columns = dedupe.read_live(conn, wanted)
+        return dedupe_model.export(
+            columns, fields=wanted, params=dedupe.load_params(), out_dir=out_dir, dialect=dialect
+        )
+
+    def merge_customers(
+        self, keep_id: int, other_ids: list[int], *, take: dict[str, int] | None = None
+    ) -> MergeResult:
+        """Merge ``other_ids`` into ``keep_id`` (see ``merging.merge``); undone by
+        ``unmerge_customers``."""
+        with self._write() as conn:
+            return merging.merge(conn, keep_id, other_ids, take=take, actor=self.actor)
+
+    def unmerge_customers(self, merge_id: int) -> MergeResult:
+        """Undo merge ``merge_id`` exactly; refused if one of its records changed since."""
+        with self._write() as conn:
+            return merging.unmerge(conn, merge_id, actor=self.actor)
+
+    def list_merges(self, customer_id: int | None = None) -> list[Merge]:
+        with self._read() as conn:
+            return merging.list_merges(conn, customer_id)
+
+    def get_merge(self, merge_id: int) -> Merge:
+        with self._read() as conn:
+            return merging.get_merge(conn, merge_id)
+
+    def dismiss_duplicate(self, a: int, b: int) -> tuple[Customer, Customer]:
+        """Remember that two customers are not the same; ``find`` and entry checks skip them."""
+        with self._write() as conn:
+            return merging.dismiss(conn, a, b, actor=self.actor)

@@ -18,7 +18,14 @@ __all__ = [
     "CustomerCreate",
     "CustomerQuery",
     "CustomerUpdate",
+    "DuplicateCandidate",
+    "DuplicateCluster",
+    "DuplicatePair",
+    "DuplicateReport",
+    "FieldEvidence",
     "LoginSession",
+    "Merge",
+    "MergeResult",
     "NewApiToken",
     "Page",
     "Priority",
@@ -351,3 +358,78 @@ class NewApiToken(ApiToken):
     """A token just created: ``token`` is the secret, shown only this once."""
 
     token: str = Field(repr=False)
+
+
+# -- duplicates (dedupe.py, merging.py) ----------------------------------------------------------
+
+
+class DuplicateCandidate(BaseModel):
+    """A live customer that looks like another one, with the reasons why."""
+
+    id: int
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+
+
+class FieldEvidence(BaseModel):
+    """How one field of a pair compared: the level it fell in and its match weight (log2 of the
+    Bayes factor: above 0 the field says "same", below 0 "different")."""
+
+    level: str
+    weight: float
+
+
+class DuplicatePair(BaseModel):
+    """Two customers the model scored, with the evidence per field."""
+
+    a: int
+    b: int
+    probability: float
+    weight: float
+    explanation: dict[str, FieldEvidence]
+
+
+class DuplicateCluster(BaseModel):
+    """Customers linked by pairs at or above the threshold; ``score`` is the weakest link."""
+
+    ids: list[int]
+    score: float
+    customers: list[DuplicateCandidate]
+    pairs: list[DuplicatePair]
+
+
+class DuplicateReport(BaseModel):
+    """What ``duplicates find`` found."""
+
+    customers: int
+    pairs_compared: int
+    threshold: float
+    trained: bool
+    seconds: float = 0.0
+    blocking_seconds: float = 0.0
+    clusters: list[DuplicateCluster]
+
+
+class Merge(BaseModel):
+    """One merge: the survivor, the customers folded into it, and whether it was undone."""
+
+    id: int
+    at: datetime
+    actor: str
+    survivor_id: int
+    merged_ids: list[int]
+    fields: dict[str, int] = Field(default_factory=dict)
+    #: What re-pointers moved: {"tickets": {"<merged customer ID>": [ticket IDs]}}.
+    moved: dict[str, dict[str, list[Any]]] = Field(default_factory=dict)
+    undone_at: datetime | None = None
+    undone_by: str | None = None
+
+
+class MergeResult(BaseModel):
+    """A merge (or unmerge) and the customers as they are after it."""
+
+    merge: Merge
+    survivor: Customer
+    others: list[Customer]

@@ -28,7 +28,10 @@ __all__ = [
     "counters",
     "customer_ids",
     "customers",
+    "duplicate_dismissals",
     "login_failures",
+    "match_keys",
+    "merges",
     "metadata",
     "sessions",
     "ticket_types",
@@ -75,6 +78,7 @@ customers = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("deleted_at", DateTime(timezone=True)),
+    Column("merged_into", BigInteger),
     Index(
         "uq_customers_live_email",
         "email_key",
@@ -85,6 +89,7 @@ customers = Table(
     Index("ix_customers_name_id", "name", "id"),
     Index("ix_customers_created_at_id", "created_at", "id"),
     Index("ix_customers_deleted_at", "deleted_at"),
+    Index("ix_customers_merged_into", "merged_into"),
 )
 
 audit_log = Table(
@@ -247,3 +252,51 @@ login_failures = Table(
 #: ix_customers_deleted_at and sorts every live row for each page (7 ms → 0.1 ms at 20,000
 #: rows; found by benchmarks/bench_web.py).
 Index("ix_customers_deleted_at_id", customers.c.deleted_at, customers.c.id)
+# -- duplicates (dedupe.py) ------------------------------------------------------------------
+# ``customers.merged_into`` (above, last column): the survivor a merged customer was folded into.
+
+#: Indexed match keys of each customer, so the check on entry is a few index lookups, not a
+#: scan: ``email`` (normalised address), ``phone`` (digits), ``tail`` (last 7 phone digits),
+#: ``dn`` (email domain + one name token).
+match_keys = Table(
+    "match_keys",
+    metadata,
+    Column("kind", String(8), primary_key=True),
+    Column("value", String(400), primary_key=True),
+    Column(
+        "customer_id",
+        BigInteger,
+        ForeignKey("customers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Index("ix_match_keys_customer_id", "customer_id"),
+)
+
+#: Every merge, with the records as they were before it, so that unmerge is exact.
+merges = Table(
+    "merges",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("survivor_id", BigInteger, nullable=False),
+    Column("merged_ids", JSON, nullable=False),
+    # Raw rows of the survivor and the merged customers before, and the survivor after.
+    Column("before", JSON, nullable=False),
+    Column("after", JSON, nullable=False),
+    # What the re-pointers moved (tickets, ...), per kind, so unmerge can move it back.
+    Column("moved", JSON, nullable=False),
+    Column("undone_at", DateTime(timezone=True)),
+    Column("undone_by", String(200)),
+    Index("ix_merges_survivor_id", "survivor_id"),
+)
+
+#: Pairs a person said are NOT the same customer (``low_id`` < ``high_id``); find skips them.
+duplicate_dismissals = Table(
+    "duplicate_dismissals",
+    metadata,
+    Column("low_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("high_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+)

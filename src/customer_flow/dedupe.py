@@ -1,0 +1,487 @@
+"""Duplicates: find customers that are likely the same person, on entry and over the database.
+
+Two ways in, one vocabulary:
+
+- **On entry** (``entry_candidates``): a handful of index lookups in ``match_keys`` when a
+  customer is created, updated or imported. Rules: the same normalised email or phone; or a
+  similar name together with a shared email domain or the same last seven phone digits.
+- **Over the database** (``find``): a probabilistic model on Splink (DuckDB here; the same
+  settings run on Spark). Blocking rules keep it far from n²; default m/u parameters ship in
+  ``dedupe_model.json`` so that a small database gives stable results, and u is re-estimated by
+  random sampling only when there is enough data. Pairs above the threshold (minus the pairs a
+  person dismissed as "not a duplicate") are grouped into clusters with a per-field explanation.
+
+Merging lives in ``merging.py``. Nothing here prints, reads the environment or commits.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import unicodedata
+from collections.abc import Iterable, Sequence
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, select, tuple_
+
+from .errors import ValidationError
+from .models import (
+    DuplicateCandidate,
+    DuplicateCluster,
+    DuplicatePair,
+    DuplicateReport,
+    RecordWarning,
+)
+from .schema import customers, duplicate_dismissals, match_keys
+
+__all__ = [
+    "DUPLICATE_WARNING",
+    "all_dismissed",
+    "check_batch",
+    "check_fields",
+    "duplicate_warnings",
+    "entry_candidates",
+    "find",
+    "index_customers",
+    "index_rows",
+    "is_dismissed",
+    "jaro_winkler",
+    "keys_for",
+    "load_params",
+    "name_tokens",
+    "names_similar",
+    "nicknames",
+    "normalise_email",
+    "phone_digits",
+    "read_live",
+]
+
+#: The ``RecordWarning.code`` a customer carries while it looks like another live one.
+DUPLICATE_WARNING = "possible_duplicate"
+_NON_ALNUM = re.compile(r"[\W_]+")
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+#: Providers that ignore dots in the local part.
+_DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+TAIL_DIGITS = 7
+
+
+# -- normalising -------------------------------------------------------------------------------
+
+
+def name_tokens(name: str | None) -> list[str]:
+    """Lower-case, accent-free tokens of letters and digits (any script) of a name, sorted:
+    "Lima, Ana" = "Ana Lima"."""
+    if not name:
+        return []
+    plain = unicodedata.normalize("NFKD", name.casefold())
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    return sorted(t for t in _NON_ALNUM.split(plain) if t)
+
+
+def normalise_email(email: str | None) -> tuple[str, str, str] | None:
+    """(key, local part, domain): lower-cased, ``+tag`` dropped, dots dropped at Gmail."""
+    if not email or "@" not in email:
+        return None
+    local, _, domain = email.strip().lower().rpartition("@")
+    local = local.split("+", 1)[0] or local
+    domain = _DOTLESS.get(domain, domain)
+    if domain == "gmail.com":
+        local = local.replace(".", "")
+    return f"{local}@{domain}", local, domain
+
+
+def phone_digits(phone: str | None) -> str | None:
+    """The digits of a stored phone, without any extension."""
+    if not phone:
+        return None
+    digits = re.sub(r"\D", "", phone.split(";ext=", 1)[0])
+    return digits or None
+
+
+def jaro_winkler(a: str, b: str) -> float:
+    """Jaro-Winkler similarity in [0, 1] (the same measure Splink uses in DuckDB)."""
+    if a == b:
+        return 1.0
+    la, lb = len(a), len(b)
+    if not la or not lb:
+        return 0.0
+    window = max(max(la, lb) // 2 - 1, 0)
+    used_a, used_b = [False] * la, [False] * lb
+    matches = 0
+    for i, ch in enumerate(a):
+        for j in range(max(0, i - window), min(lb, i + window + 1)):
+            if not used_b[j] and b[j] == ch:
+                used_a[i] = used_b[j] = True
+                matches += 1
+                break
+    if not matches:
+        return 0.0
+    ma = [a[i] for i in range(la) if used_a[i]]
+    mb = [b[j] for j in range(lb) if used_b[j]]
+    transpositions = sum(x != y for x, y in zip(ma, mb, strict=True)) / 2
+    jaro = (matches / la + matches / lb + (matches - transpositions) / matches) / 3
+    prefix = 0
+    for x, y in zip(a[:4], b[:4], strict=False):
+        if x != y:
+            break
+        prefix += 1
+    return jaro + prefix * 0.1 * (1 - jaro)
+
+
+@cache
+def nicknames() -> dict[str, str]:
+    """Nickname -> given name (``nicknames.json``): "bob" -> "robert"."""
+    text = (resources.files(__package__) / "nicknames.json").read_text()
+    found: dict[str, str] = json.loads(text)["nicknames"]
+    return found
+
+
+def names_similar(a: str | None, b: str | None) -> bool:
+    """Whether two names look like one person's: close spelling in any word order, nicknames
+    read as the given name. Numbers must agree ("Customer 1" is not "Customer 2")."""
+    ta, tb = name_tokens(a), name_tokens(b)
+    if not ta or not tb:
+        return False
+    if {t for t in ta if t.isdigit()} != {t for t in tb if t.isdigit()}:
+        return False
+    if jaro_winkler(" ".join(ta), " ".join(tb)) >= 0.9:
+        return True
+    nick = nicknames()
+    ca = sorted(nick.get(t, t) for t in ta)
+    cb = sorted(nick.get(t, t) for t in tb)
+    return jaro_winkler(" ".join(ca), " ".join(cb)) >= 0.9
+
+
+def keys_for(name: str | None, email: str | None, phone: str | None) -> list[tuple[str, str]]:
+    """The ``match_keys`` rows of one customer: (kind, value)."""
+    keys: list[tuple[str, str]] = []
+    normal = normalise_email(email)
+    if normal:
+        keys.append(("email", normal[0][:400]))
+        for token in {t for t in name_tokens(name) if len(t) > 1}:
+            keys.append(("dn", f"{normal[2]} {token}"[:400]))
+    digits = phone_digits(phone)
+    if digits:
+        keys.append(("phone", digits[:400]))
+        if len(digits) >= TAIL_DIGITS:
+            keys.append(("tail", digits[-TAIL_DIGITS:]))
+    return keys
+
+
+def index_customers(conn: Connection, rows: Iterable[Any]) -> None:
+    """(Re)write the match keys of customers (objects with ``id``, ``name``, ``email``,
+    ``phone``, such as ``Customer``)."""
+    index_rows(conn, [(r.id, r.name, r.email, r.phone) for r in rows])
+
+
+def index_rows(
+    conn: Connection,
+    rows: Sequence[tuple[int, str | None, str | None, str | None]],
+    *,
+    fresh: bool = False,
+) -> None:
+    """(Re)write the match keys of ``(id, name, email, phone)`` rows. The import pipeline calls
+    this once per loaded batch; ``fresh`` (rows just inserted) skips deleting old keys."""
+    if not rows:
+        return
+    if not fresh:
+        ids = [r[0] for r in rows]
+        for start in range(0, len(ids), 500):
+            conn.execute(
+                delete(match_keys).where(match_keys.c.customer_id.in_(ids[start : start + 500]))
+            )
+    keys = [
+        {"kind": kind, "value": value, "customer_id": cid}
+        for cid, name, email, phone in rows
+        for kind, value in dict.fromkeys(keys_for(name, email, phone))
+    ]
+    if keys:
+        conn.execute(match_keys.insert(), keys)
+
+
+# -- on entry ----------------------------------------------------------------------------------
+
+
+def entry_candidates(
+    conn: Connection,
+    name: str | None,
+    email: str | None,
+    phone: str | None,
+    *,
+    exclude_id: int | None = None,
+) -> list[DuplicateCandidate]:
+    """Live customers that look like the one described, each with why; index lookups only."""
+    return check_batch(conn, [(name, email, phone, exclude_id)])[0]
+
+
+def check_batch(
+    conn: Connection, rows: Sequence[tuple[str | None, str | None, str | None, int | None]]
+) -> list[list[DuplicateCandidate]]:
+    """For each (name, email, phone, own ID or None): the live customers it may duplicate.
+
+    One indexed query per batch, whatever its size, so the import pipeline can call it for each
+    batch it loads and list the rows in its report. Dismissed pairs are not reported.
+    """
+    wanted: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for i, (name, email, phone, _own) in enumerate(rows):
+        for kind, value in keys_for(name, email, phone):
+            wanted.setdefault((kind, value), []).append((i, kind))
+    found: list[dict[int, list[str]]] = [{} for _ in rows]
+    if not wanted:
+        return [[] for _ in rows]
+    hits: list[Any] = []
+    pairs = list(wanted)
+    for start in range(0, len(pairs), 500):
+        chunk = pairs[start : start + 500]
+        hits += conn.execute(
+            select(match_keys.c.kind, match_keys.c.value, customers)
+            .join(customers, customers.c.id == match_keys.c.customer_id)
+            .where(
+                tuple_(match_keys.c.kind, match_keys.c.value).in_(chunk),
+                customers.c.deleted_at.is_(None),
+            )
+        ).all()
+    info: dict[int, Any] = {}
+    for hit in hits:
+        info[hit.id] = hit
+        for i, kind in wanted[(hit.kind, hit.value)]:
+            name, email, phone, own = rows[i]
+            if hit.id == own:
+                continue
+            why = _reason(kind, hit, name, email, phone)
+            if why and why not in found[i].setdefault(hit.id, []):
+                found[i][hit.id].append(why)
+    dismissed = _dismissed_among(conn, {(i, o) for f in found for i in f for o in _owns(rows)})
+    result: list[list[DuplicateCandidate]] = []
+    for (_n, _e, _p, own), reasons in zip(rows, found, strict=True):
+        result.append(
+            [
+                DuplicateCandidate(
+                    id=cid,
+                    name=info[cid].name,
+                    email=info[cid].email,
+                    phone=info[cid].phone,
+                    reasons=why,
+                )
+                for cid, why in sorted((c, _tidy(w)) for c, w in reasons.items())
+                if why and (own is None or _pair(own, cid) not in dismissed)
+            ]
+        )
+    return result
+
+
+def _tidy(reasons: list[str]) -> list[str]:
+    """Strongest first; the same last digits say nothing more when the whole phone is the same."""
+    if any(r.startswith("same phone") for r in reasons):
+        reasons = [r for r in reasons if "phone digits" not in r]
+    return sorted(reasons, key=lambda r: not r.startswith("same "))
+
+
+def _owns(rows: Sequence[tuple[Any, Any, Any, int | None]]) -> set[int]:
+    return {r[3] for r in rows if r[3] is not None}
+
+
+def _reason(kind: str, hit: Any, name: str | None, email: str | None, phone: str | None) -> str:
+    if kind == "email":
+        return f"same email ({hit.email})"
+    if kind == "phone":
+        return f"same phone ({hit.phone})"
+    if not names_similar(name, hit.name):
+        return ""
+    if kind == "dn":
+        domain = (normalise_email(email) or ("", "", "?"))[2]
+        return f"similar name ({hit.name!r}) and the same email domain ({domain})"
+    return f"similar name ({hit.name!r}) and the same last {TAIL_DIGITS} phone digits"
+
+
+def duplicate_warnings(candidates: Sequence[DuplicateCandidate]) -> list[RecordWarning]:
+    """The warnings a customer keeps while it looks like other live customers."""
+    return [
+        RecordWarning(
+            field="duplicate",
+            code=DUPLICATE_WARNING,
+            message=f"may be the same as customer {c.id} ({c.name}): {'; '.join(c.reasons)}",
+        )
+        for c in candidates
+    ]
+
+
+def _pair(a: int, b: int) -> tuple[int, int]:
+    return (a, b) if a < b else (b, a)
+
+
+def _dismissed_among(conn: Connection, pairs: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    wanted = list({_pair(a, b) for a, b in pairs if a != b})
+    out: set[tuple[int, int]] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        out |= {
+            (r.low_id, r.high_id)
+            for r in conn.execute(
+                select(duplicate_dismissals.c.low_id, duplicate_dismissals.c.high_id).where(
+                    tuple_(duplicate_dismissals.c.low_id, duplicate_dismissals.c.high_id).in_(chunk)
+                )
+            )
+        }
+    return out
+
+
+def all_dismissed(conn: Connection) -> set[tuple[int, int]]:
+    """Every pair marked "not a duplicate", as (lower ID, higher ID)."""
+    rows = conn.execute(select(duplicate_dismissals.c.low_id, duplicate_dismissals.c.high_id))
+    return {(r.low_id, r.high_id) for r in rows}
+
+
+def is_dismissed(conn: Connection, a: int, b: int) -> bool:
+    low, high = _pair(a, b)
+    cond = and_(duplicate_dismissals.c.low_id == low, duplicate_dismissals.c.high_id == high)
+    return conn.execute(select(duplicate_dismissals.c.low_id).where(cond)).first() is not None
+
+
+# -- over the whole database: Splink -----------------------------------------------------------
+
+
+def check_fields(fields: Sequence[str]) -> list[str]:
+    """Extra attributes to compare, checked to be plain names (they become SQL columns)."""
+    out: list[str] = []
+    for f in fields:
+        if not _FIELD_NAME.match(f):
+            raise ValidationError(
+                f"field: {f!r} is not an attribute name (letters, digits, _)",
+                field="field",
+                code="bad_field",
+            )
+        if f not in out:
+            out.append(f)
+    return out
+
+
+def load_params() -> dict[str, Any]:
+    """The shipped default model parameters (``dedupe_model.json``)."""
+    text = (resources.files(__package__) / "dedupe_model.json").read_text()
+    params: dict[str, Any] = json.loads(text)
+    return params
+
+
+def read_live(conn: Connection, fields: Sequence[str]) -> dict[str, list[Any]]:
+    """The live customers as columns. Read in batches through the driver's own cursor: at a
+    million rows, SQLAlchemy's row objects would cost more than the whole model."""
+    cols: dict[str, list[Any]] = {"unique_id": [], "name": [], "email": [], "phone": []}
+    wanted = "id, name, email, phone" + (", extra" if fields else "")
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(f"SELECT {wanted} FROM customers WHERE deleted_at IS NULL")
+        extras: list[Any] = []
+        while batch := cursor.fetchmany(100_000):
+            parts = list(zip(*batch, strict=True))
+            for key, part in zip(("unique_id", "name", "email", "phone"), parts, strict=False):
+                cols[key].extend(part)
+            if fields:
+                extras.extend(parts[4])
+    finally:
+        cursor.close()
+    for f in fields:
+        cols[f"x_{f}"] = []
+    for extra in extras:
+        if isinstance(extra, str):
+            extra = json.loads(extra or "{}")
+        for f in fields:
+            value = (extra or {}).get(f)
+            cols[f"x_{f}"].append(None if value in (None, "") else str(value))
+    return cols
+
+
+def find(
+    columns: dict[str, list[Any]],
+    *,
+    threshold: float,
+    fields: Sequence[str] = (),
+    dismissed: set[tuple[int, int]] | None = None,
+    train: bool | None = None,
+    params: dict[str, Any] | None = None,
+) -> DuplicateReport:
+    """Score the pairs the blocking rules pick out, keep those at or above ``threshold``, drop
+    dismissed pairs, and group the rest into clusters (connected components)."""
+    from . import dedupe_model
+
+    if not 0.0 < threshold < 1.0:
+        raise ValidationError(
+            f"threshold: {threshold} must be between 0 and 1 (exclusive)",
+            field="threshold",
+            code="bad_threshold",
+        )
+    fields = check_fields(fields)
+    params = params or load_params()
+    started = time.perf_counter()
+    n = len(columns["unique_id"])
+    if n < 2:
+        return DuplicateReport(
+            customers=n, pairs_compared=0, threshold=threshold, trained=False, clusters=[]
+        )
+    scored = dedupe_model.score(
+        columns, fields=fields, params=params, threshold=threshold, train=train
+    )
+    dismissed = dismissed or set()
+    pairs = [p for p in scored.pairs if _pair(p.a, p.b) not in dismissed]
+    clusters = _cluster(pairs, columns)
+    return DuplicateReport(
+        customers=n,
+        pairs_compared=scored.pairs_compared,
+        threshold=threshold,
+        trained=scored.trained,
+        seconds=round(time.perf_counter() - started, 3),
+        blocking_seconds=round(scored.blocking_seconds, 3),
+        clusters=clusters,
+    )
+
+
+def _cluster(pairs: list[DuplicatePair], columns: dict[str, list[Any]]) -> list[DuplicateCluster]:
+    parent: dict[int, int] = {}
+
+    def root(x: int) -> int:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for p in pairs:
+        ra, rb = root(p.a), root(p.b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[int, list[int]] = {}
+    for x in parent:
+        groups.setdefault(root(x), []).append(x)
+    by_root: dict[int, list[DuplicatePair]] = {}
+    for p in pairs:
+        by_root.setdefault(root(p.a), []).append(p)
+    wanted = {x for members in groups.values() for x in members}
+    names = {
+        uid: (name, email, phone)
+        for uid, name, email, phone in zip(
+            columns["unique_id"], columns["name"], columns["email"], columns["phone"], strict=True
+        )
+        if uid in wanted
+    }
+    clusters = []
+    for key, members in groups.items():
+        members.sort()
+        edges = sorted(by_root[key], key=lambda p: (-p.probability, p.a, p.b))
+        clusters.append(
+            DuplicateCluster.model_construct(
+                ids=members,
+                score=min(p.probability for p in edges),
+                customers=[
+                    DuplicateCandidate.model_construct(
+                        id=m, name=names[m][0], email=names[m][1], phone=names[m][2], reasons=[]
+                    )
+                    for m in members
+                ],
+                pairs=edges,
+            )
+        )
+    clusters.sort(key=lambda c: (-c.score, c.ids[0]))
+    return clusters

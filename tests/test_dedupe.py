@@ -1,0 +1,409 @@
+"""Duplicates: the check on entry, `duplicates find` on Splink, and "not a duplicate".
+
+Every test runs on SQLite and PostgreSQL, through the Hub and, where a user would, the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from customer_flow import dedupe
+from customer_flow.cli import app
+from customer_flow.errors import DuplicateError, ValidationError
+from customer_flow.hub import Hub
+from customer_flow.models import CustomerCreate, CustomerUpdate
+
+runner = CliRunner()
+
+
+def cli(db_url: str, *args: str) -> Any:
+    return runner.invoke(app, ["--db", db_url, "--region", "US", "--actor", "tester", *args])
+
+
+def add(hub: Hub, name: str, email: str | None = None, phone: str | None = None, **kw: Any) -> int:
+    extra = kw.pop("extra", {})
+    new = CustomerCreate(name=name, email=email, phone=phone, extra=extra)
+    return hub.add_customer(new, allow_duplicate=kw.pop("allow", False)).id
+
+
+class TestNormalising:
+    def test_name_tokens_ignore_order_case_accents_and_punctuation(self) -> None:
+        """Word order, case, accents and punctuation do not change the tokens."""
+        assert dedupe.name_tokens("Lima, Ána") == dedupe.name_tokens("ana  LIMA")
+
+    def test_gmail_dots_and_plus_tags_are_one_address(self) -> None:
+        """Gmail ignores dots; everyone ignores +tags."""
+        assert dedupe.normalise_email("A.Na+shop@GoogleMail.com") == (
+            "ana@gmail.com",
+            "ana",
+            "gmail.com",
+        )
+
+    def test_similar_names(self) -> None:
+        """Typos, word order and nicknames are similar; other people and numbers are not."""
+        assert dedupe.names_similar("Jonathan Smith", "Smith, Jonathon")
+        assert dedupe.names_similar("Bob Smith", "Robert Smith")
+        assert not dedupe.names_similar("Ana Lima", "Rui Costa")
+        assert not dedupe.names_similar("Customer 1", "Customer 2")
+        assert not dedupe.names_similar("", "A")
+
+    def test_jaro_winkler_matches_the_textbook_values(self) -> None:
+        """MARTHA/MARHTA is 0.961 and DIXON/DICKSONX 0.813, as published."""
+        assert round(dedupe.jaro_winkler("martha", "marhta"), 3) == 0.961
+        assert round(dedupe.jaro_winkler("dixon", "dicksonx"), 3) == 0.813
+
+
+class TestEntryCheck:
+    def test_same_phone_is_refused_naming_the_candidate(self, hub: Hub) -> None:
+        """A second customer with the same phone is refused and nothing is written."""
+        first = add(hub, "Ana Lima", "ana@lima.pt", "+1 415 555 0100")
+        with pytest.raises(DuplicateError) as caught:
+            add(hub, "Rui Costa", "rui@costa.pt", "(415) 555-0100")
+        assert [first] == [c.id for c in caught.value.candidates]  # type: ignore[attr-defined]
+        assert "same phone (+14155550100)" in str(caught.value)
+        assert hub.count_customers() == 1
+
+    def test_allow_duplicate_goes_on_and_keeps_a_warning(self, hub: Hub) -> None:
+        """With allow_duplicate the customer is added with a possible_duplicate warning."""
+        first = add(hub, "Ana Lima", "ana@lima.pt", "+1 415 555 0100")
+        second = hub.add_customer(
+            CustomerCreate(name="Lima, Ana", phone="415 555 0100"), allow_duplicate=True
+        )
+        codes = [(w.field, w.code) for w in second.warnings]
+        assert codes == [("duplicate", "possible_duplicate")]
+        assert f"customer {first}" in second.warnings[0].message
+        assert second == hub.get_customer(second.id)
+
+    def test_similar_name_and_email_domain(self, hub: Hub) -> None:
+        """A similar name at the same email domain is a candidate; another name is not."""
+        first = add(hub, "Jonathan Smith", "jsmith@acme.io")
+        add(hub, "Maria Garcia", "maria@acme.io")
+        with pytest.raises(DuplicateError) as caught:
+            add(hub, "Smith, Jonathon", "jon.smith@acme.io")
+        (candidate,) = caught.value.candidates  # type: ignore[attr-defined]
+        assert first == candidate.id
+        assert "same email domain (acme.io)" in candidate.reasons[0]
+
+    def test_nickname_and_last_phone_digits(self, hub: Hub) -> None:
+        """Bob Smith with the same last seven digits (another country code) is a candidate."""
+        first = add(hub, "Robert Smith", None, "+1 212 555 0123")
+        found = hub.check_duplicates("Bob Smith", None, "+44 20 7555 0123")
+        assert [first] == [c.id for c in found]
+        assert "same last 7 phone digits" in found[0].reasons[0]
+
+    def test_gmail_variant_of_an_email_is_the_same_email(self, hub: Hub) -> None:
+        """The unique index allows a.na@gmail.com beside ana@gmail.com; the check does not."""
+        add(hub, "Ana Lima", "ana@gmail.com")
+        with pytest.raises(DuplicateError, match="same email"):
+            add(hub, "Other Person", "a.na+news@gmail.com")
+
+    def test_numbered_names_at_one_domain_are_not_duplicates(self, hub: Hub) -> None:
+        """Customer 1 and Customer 2 at one domain are two customers."""
+        add(hub, "Customer 1", "c1@example.org")
+        add(hub, "Customer 2", "c2@example.org")
+        assert hub.count_customers() == 2
+
+    def test_customers_in_the_trash_are_not_candidates(self, hub: Hub) -> None:
+        """A trashed customer's phone can be reused without a warning."""
+        first = add(hub, "Ana Lima", None, "+1 415 555 0100")
+        hub.delete_customer(first)
+        again = hub.add_customer(CustomerCreate(name="Ana Lima", phone="+1 415 555 0100"))
+        assert again.warnings == []
+
+    def test_update_that_makes_a_duplicate_is_refused(self, hub: Hub) -> None:
+        """Changing a phone to another customer's is refused and changes nothing."""
+        add(hub, "Ana Lima", None, "+1 415 555 0100")
+        other = add(hub, "Rui Costa", None, "+1 415 555 0199")
+        with pytest.raises(DuplicateError):
+            hub.update_customer(other, CustomerUpdate(phone="+1 415 555 0100"))
+        assert hub.get_customer(other).phone == "+14155550199"
+
+    def test_update_away_from_a_duplicate_clears_the_warning(self, hub: Hub) -> None:
+        """Once it no longer looks like anyone, the warning goes."""
+        add(hub, "Ana Lima", None, "+1 415 555 0100")
+        other = add(hub, "Ana Lima", None, "+1 415 555 0100", allow=True)
+        assert hub.get_customer(other).warnings
+        hub.update_customer(other, CustomerUpdate(phone="+1 415 555 0177"))
+        assert hub.get_customer(other).warnings == []
+
+    def test_unrelated_update_of_a_flagged_customer_is_not_refused(self, hub: Hub) -> None:
+        """Changing only extra attributes of a flagged customer goes through."""
+        add(hub, "Ana Lima", None, "+1 415 555 0100")
+        other = add(hub, "Ana Lima", None, "+1 415 555 0100", allow=True)
+        updated = hub.update_customer(other, CustomerUpdate(extra={"tier": "gold"}))
+        assert updated.extra == {"tier": "gold"}
+
+    def test_check_batch_answers_many_rows_at_once(self, hub: Hub) -> None:
+        """The import's per-batch call: one list of candidates per row, in order."""
+        first = add(hub, "Ana Lima", "ana@lima.pt", "+1 415 555 0100")
+        with hub.store.read() as conn:
+            found = dedupe.check_batch(
+                conn,
+                [
+                    ("Rui Costa", "rui@costa.pt", None, None),
+                    ("Ana Lima", None, "+14155550100", None),
+                    ("Ana Lima", "ana@lima.pt", None, first),  # itself: not a duplicate
+                ],
+            )
+        assert [[], [first], []] == [[c.id for c in row] for row in found]
+
+    def test_rows_indexed_in_bulk_are_seen_by_the_check(self, hub: Hub) -> None:
+        """The import's path: rows inserted by a bulk load, then index_rows for the batch."""
+        from sqlalchemy import insert
+
+        from customer_flow import audit
+        from customer_flow.schema import customers
+
+        stamp = audit.now()
+        rows = [(500 + i, f"Bulk {i} Person", None, f"+1212555{1000 + i}") for i in range(3)]
+        with hub.store.write() as conn:
+            conn.execute(
+                insert(customers),
+                [
+                    {
+                        "id": cid,
+                        "name": name,
+                        "email": email,
+                        "phone": phone,
+                        "extra": {},
+                        "warnings": [],
+                        "warning_count": 0,
+                        "created_at": stamp,
+                        "updated_at": stamp,
+                    }
+                    for cid, name, email, phone in rows
+                ],
+            )
+            dedupe.index_rows(conn, rows, fresh=True)
+        found = hub.check_duplicates("Someone Else", None, "+1 212 555 1001")
+        assert [c.id for c in found] == [501]
+
+    def test_cli_refuses_then_allows(self, db_url: str) -> None:
+        """customers add exits 1 naming the candidate; --allow-duplicate adds it with a warning."""
+        assert cli(db_url, "customers", "add", "--name", "Ana Lima", "--email",
+                        "ana@lima.pt", "--phone", "415 555 0100").exit_code == 0  # fmt: skip
+        args = ["customers", "add", "--name", "Lima, Ana", "--email", "al@lima.com",
+                "--phone", "(415) 555-0100"]  # fmt: skip
+        refused = cli(db_url, *args)
+        assert refused.exit_code == 1
+        assert "possible duplicate of customer 1 (Ana Lima)" in refused.output
+        allowed = cli(db_url, *args, "--allow-duplicate", "--json")
+        assert allowed.exit_code == 0
+        assert json.loads(allowed.stdout)["warnings"][0]["code"] == "possible_duplicate"
+
+    def test_cli_update_refuses_then_allows(self, db_url: str) -> None:
+        """customers update exits 1 on a duplicate; --allow-duplicate goes on."""
+        cli(db_url, "customers", "add", "--name", "Ana Lima", "--email", "a@l.pt", "--phone",
+            "415 555 0100")  # fmt: skip
+        cli(db_url, "customers", "add", "--name", "Rui Costa", "--email", "r@c.pt")
+        refused = cli(db_url, "customers", "update", "2", "--phone", "415 555 0100")
+        assert refused.exit_code == 1
+        assert "same phone" in refused.output
+        allowed = cli(db_url, "customers", "update", "2", "--phone", "415 555 0100",
+                      "--allow-duplicate")  # fmt: skip
+        assert allowed.exit_code == 0
+
+
+def _find(db_url: str, *args: str) -> dict[str, Any]:
+    result = cli(db_url, "duplicates", "find", "--json", *args)
+    assert result.exit_code == 0, result.output
+    found: dict[str, Any] = json.loads(result.stdout)
+    return found
+
+
+class TestFind:
+    def test_empty_database(self, hub: Hub, db_url: str) -> None:
+        """No customers: no clusters, nothing compared."""
+        report = hub.find_duplicates()
+        assert (report.customers, report.pairs_compared, report.clusters) == (0, 0, [])
+        assert _find(db_url)["clusters"] == []
+
+    def test_one_customer(self, hub: Hub, db_url: str) -> None:
+        """One customer: nothing to compare."""
+        add(hub, "Ana Lima", "ana@lima.pt")
+        assert hub.find_duplicates().clusters == []
+        assert _find(db_url)["customers"] == 1
+
+    def test_finds_a_messy_duplicate_and_explains_it(self, hub: Hub, db_url: str) -> None:
+        """Lima, Ana at another domain with the same phone clusters with Ana Lima."""
+        a = add(hub, "Ana Lima", "ana.lima@gmail.com", "+1 415 555 0100")
+        b = add(hub, "LIMA, Ana", "ana.lima@outlook.com", "415.555.0100", allow=True)
+        for i in range(30):
+            add(hub, f"Person {i} Example", f"p{i}@x{i}.org", f"+1 212 555 {1000 + i}")
+        (cluster,) = hub.find_duplicates().clusters
+        assert [a, b] == cluster.ids
+        (pair,) = cluster.pairs
+        assert pair.explanation["email"].level == "Exact match on email_local"
+        assert pair.explanation["phone"].level == "Exact match on phone_digits"
+        assert pair.explanation["name"].weight > 0
+        assert [[a, b]] == [c["ids"] for c in _find(db_url)["clusters"]]
+
+    def test_threshold_filters_weak_pairs(self, hub: Hub) -> None:
+        """A weak pair (only the last phone digits alike) shows only below its
+        probability, and every pair shown is at or above the threshold."""
+        add(hub, "Ana Lima", None, "+1 415 555 0100")
+        add(hub, "Rui Costa", None, "+44 20 7555 0100", allow=True)
+        for i in range(30):
+            add(hub, f"Person {i} Example", f"p{i}@x{i}.org", f"+1 212 555 {1000 + i}")
+        (cluster,) = hub.find_duplicates(threshold=0.000001).clusters
+        weak = cluster.pairs[0].probability
+        assert 0.000001 < weak < 0.99
+        assert hub.find_duplicates(threshold=(weak + 1) / 2).clusters == []
+        shown = hub.find_duplicates(threshold=weak / 2).clusters
+        assert all(p.probability >= weak / 2 for c in shown for p in c.pairs)
+
+    def test_results_are_stable_on_a_small_database(self, hub: Hub) -> None:
+        """Shipped parameters, no training: the same data gives the same answer."""
+        for i in range(20):
+            add(hub, f"Name {i} Person", f"n{i}@acme.io", f"+1 303 555 {2000 + i}")
+            add(hub, f"Person, Name {i}", f"n{i}@globex.com", None, allow=True)
+        first, second = hub.find_duplicates(), hub.find_duplicates()
+        assert first.trained is False
+        assert first.clusters == second.clusters
+        assert len(first.clusters) == 20
+
+    def test_every_customer_identical(self, hub: Hub, db_url: str) -> None:
+        """Twelve copies of one customer form one cluster."""
+        ids = [add(hub, "Ana Lima", None, "+1 415 555 0100", allow=True) for _ in range(12)]
+        (cluster,) = hub.find_duplicates().clusters
+        assert ids == cluster.ids
+        assert len(cluster.pairs) == 66
+        assert [ids] == [c["ids"] for c in _find(db_url)["clusters"]]
+
+    def test_single_character_and_symbol_names(self, hub: Hub, db_url: str) -> None:
+        """Names like "A" or "!!" neither crash find nor link strangers."""
+        add(hub, "A", "a@one.org", "+1 415 555 0101")
+        add(hub, "A", "b@two.org", "+1 212 555 0102")
+        add(hub, "!!", "c@three.org", "+1 303 555 0103")
+        add(hub, "?", "d@four.org")
+        assert hub.find_duplicates().clusters == []
+        assert _find(db_url)["clusters"] == []
+        with pytest.raises(ValidationError, match="name"):
+            add(hub, "   ")
+
+    def test_empty_and_single_character_names_on_entry(self, db_url: str) -> None:
+        """An empty name is refused (exit 1); two customers named "A" with different contacts
+        are not taken for duplicates."""
+        empty = cli(db_url, "customers", "add", "--name", "  ", "--email", "x@y.org")
+        assert empty.exit_code == 1
+        assert "name: a customer needs a name" in empty.output
+        for email, phone in (("a@one.org", "415 555 0101"), ("b@one.org", "212 555 0102")):
+            added = cli(db_url, "customers", "add", "--name", "A", "--email", email,
+                        "--phone", phone)  # fmt: skip
+            assert added.exit_code == 0, added.output
+
+    def test_extra_field_is_compared(self, hub: Hub) -> None:
+        """--field postcode adds a comparison and its evidence."""
+        add(hub, "Ana Lima", "ana@lima.pt", "+1 415 555 0100", extra={"postcode": "1000-001"})
+        add(hub, "Ana Lima", "ana@costa.pt", "+1 415 555 0100", extra={"postcode": "1000-001"},
+            allow=True)  # fmt: skip
+        (cluster,) = hub.find_duplicates(fields=["postcode"]).clusters
+        evidence = cluster.pairs[0].explanation["postcode"]
+        assert evidence.level == "Exact match on x_postcode"
+        assert evidence.weight > 0
+
+    def test_text_output_lists_clusters(self, hub: Hub, db_url: str) -> None:
+        """Without --json: a table per cluster and the evidence per field."""
+        add(hub, "Ana Lima", "ana@lima.pt", "+1 415 555 0100")
+        add(hub, "Lima, Ana", "ana@lima.com", "415 555 0100", allow=True)
+        result = cli(db_url, "duplicates", "find")
+        assert result.exit_code == 0
+        assert "Cluster 1" in result.stdout
+        assert "phone: Exact match on phone_digits" in result.stdout
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["--threshold", "1.5"], "threshold: 1.5 must be between 0 and 1"),
+            (["--threshold", "0"], "must be between 0 and 1"),
+            (["--field", "post code"], "not an attribute name"),
+        ],
+    )
+    def test_bad_options(self, db_url: str, args: list[str], message: str) -> None:
+        """A bad threshold or field name is one line on stderr and exit 1."""
+        result = cli(db_url, "duplicates", "find", *args)
+        assert result.exit_code == 1
+        assert message in result.output
+        assert "Traceback" not in result.output
+
+
+class TestNotDuplicate:
+    def test_dismissed_pair_leaves_find_and_the_entry_check(self, hub: Hub, db_url: str) -> None:
+        """After "not a duplicate" the pair is not found and its warnings go."""
+        a = add(hub, "Ana Lima", None, "+1 415 555 0100")
+        b = add(hub, "Ana Lima", None, "+1 415 555 0100", allow=True)
+        assert len(hub.find_duplicates().clusters) == 1
+        result = cli(db_url, "duplicates", "not-duplicate", str(a), str(b))
+        assert result.exit_code == 0
+        assert hub.find_duplicates().clusters == []
+        assert hub.get_customer(b).warnings == []
+        hub.update_customer(b, CustomerUpdate(name="Ana M. Lima"))  # not refused any more
+        actions = [e.action for e in hub.customer_history(a)]
+        assert "not_duplicate" in actions
+
+    def test_a_customer_is_not_a_duplicate_of_itself(self, hub: Hub, db_url: str) -> None:
+        """Dismissing a customer with itself is refused."""
+        a = add(hub, "Ana Lima")
+        with pytest.raises(ValidationError, match="itself"):
+            hub.dismiss_duplicate(a, a)
+        result = cli(db_url, "duplicates", "not-duplicate", str(a), str(a))
+        assert result.exit_code == 1
+
+    def test_check_command_changes_nothing(self, hub: Hub, db_url: str) -> None:
+        """duplicates check lists candidates without adding anyone."""
+        add(hub, "Ana Lima", None, "+1 415 555 0100")
+        result = cli(db_url, "duplicates", "check", "--name", "Lima, Ana", "--phone",
+                     "415-555-0100", "--json")  # fmt: skip
+        assert result.exit_code == 0
+        assert [c["id"] for c in json.loads(result.stdout)] == [1]
+        assert hub.count_customers() == 1
+
+
+class TestSchema:
+    def test_migrations_match_schema_py(self, hub: Hub) -> None:
+        """The tables the migrations made are exactly those schema.py declares."""
+        from alembic.autogenerate import compare_metadata
+        from alembic.runtime.migration import MigrationContext
+
+        from customer_flow.schema import metadata
+
+        with hub.store.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert diff == []
+
+
+class TestExport:
+    def test_export_writes_the_model_input_and_spark_settings(
+        self, hub: Hub, db_url: str, tmp_path: Any
+    ) -> None:
+        """customers.parquet holds the features; splink_settings.json the same model for Spark."""
+        import duckdb
+
+        add(hub, "Lima, Ana", "ana@lima.pt", "+1 415 555 0100", extra={"postcode": "1000"})
+        result = cli(db_url, "duplicates", "export", "--out", str(tmp_path), "--field", "postcode")
+        assert result.exit_code == 0, result.output
+        rows = duckdb.sql(
+            f"SELECT name_key, email_local, phone_tail, x_postcode "
+            f"FROM '{tmp_path / 'customers.parquet'}'"
+        ).fetchall()
+        assert rows == [("ana lima", "ana", "5550100", "1000")]
+        settings = json.loads((tmp_path / "splink_settings.json").read_text())
+        assert all(
+            r["sql_dialect"] == "spark" for r in settings["blocking_rules_to_generate_predictions"]
+        )
+        assert [c["output_column_name"] for c in settings["comparisons"]] == [
+            "name",
+            "email",
+            "phone",
+            "postcode",
+        ]
+
+    def test_unknown_dialect_is_refused(self, db_url: str, tmp_path: Any) -> None:
+        """A dialect Splink does not have: one line, exit 1."""
+        result = cli(db_url, "duplicates", "export", "--out", str(tmp_path), "--dialect", "x")
+        assert result.exit_code == 1
+        assert "dialect: 'x' is not one of spark" in result.output
