@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, customers, data, sla, ticket_queue, ticket_types, tickets
+from . import audit, customers, data, reports, sla, ticket_queue, ticket_types, tickets
 from .config import Settings
 from .errors import ConflictError, PermissionDeniedError, StateError, ValidationError
 from .models import (
@@ -40,6 +40,7 @@ from .models import (
     TicketTypeSync,
     TicketUpdate,
 )
+from .report_models import Report, ReportQuery
 from .store import Store
 
 __all__ = ["ROLES", "Hub", "InitReport"]
@@ -397,3 +398,21 @@ class Hub:
                     code="not_closed",
                 )
             return tickets.purge(conn, ticket_id, policy, self._now(), actor=self.actor)
+
+    # -- reports -------------------------------------------------------------------------------
+
+    def report(self, query: ReportQuery | None = None) -> Report:
+        """Every ticket and customer metric for a period, computed in the database.
+
+        The business calendar is the one the SLA uses; the durations were measured in it when
+        each event happened. Likely duplicates stay None until duplicate detection lands (pass
+        its count to ``reports.build_report`` then).
+        """
+        policy = self.sla_policy
+        with self._read() as conn:
+            return reports.build_report(
+                conn,
+                query or ReportQuery(),
+                now=self._now(),
+                calendar=policy.calendar.describe(),
+            )

@@ -172,3 +172,15 @@ ticket_comments = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_ticket_comments_ticket_id_id", "ticket_id", "id"),
 )
+
+# -- reports ---------------------------------------------------------------------------------
+# Business-time durations, stored by ``tickets.py`` when the event happens (with the calendar in
+# force then), so that reports take medians and percentiles of a plain column in SQL. Both are
+# net of pauses. NULL until the event: no first public agent reply yet, or not resolved (a
+# reopen clears ``resolution_seconds`` until the next resolution).
+tickets.append_column(Column("first_response_seconds", BigInteger))
+tickets.append_column(Column("resolution_seconds", BigInteger))
+# Reports select tickets by the instant of an event in a period.
+Index("ix_tickets_created_at", tickets.c.created_at)
+Index("ix_tickets_resolved_at", tickets.c.resolved_at)
+Index("ix_tickets_first_response_at", tickets.c.first_response_at)

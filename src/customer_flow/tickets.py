@@ -463,6 +463,12 @@ def set_status(
         values["closed_at"] = now
         if m["resolved_at"] is None:
             values["resolved_at"] = now
+    # Reports (issue 6): the business time to resolve, net of pauses, kept with the ticket.
+    if reopen:
+        values["resolution_seconds"] = None
+    elif "resolved_at" in values:
+        spent = round(cal.between(_a(m["created_at"]), now))  # type: ignore[arg-type]
+        values["resolution_seconds"] = max(0, spent - paused)
     values["paused_seconds"] = paused
     return _apply(
         conn,
@@ -540,6 +546,11 @@ def add_comment(
             # a due time that does not count the paused part.
             pause = round(policy.calendar.between(_a(m["paused_at"]), now))  # type: ignore[arg-type]
             first.update(paused_seconds=m["paused_seconds"] + pause, paused_at=now)
+        # Reports (issue 6): the business time to the first reply, net of pauses.
+        spent = round(policy.calendar.between(_a(m["created_at"]), now))  # type: ignore[arg-type]
+        first["first_response_seconds"] = max(
+            0, spent - first.get("paused_seconds", m["paused_seconds"])
+        )
         _apply(
             conn,
             ticket_id,
