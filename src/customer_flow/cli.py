@@ -546,3 +546,7 @@ def main() -> None:
 from .cli_tickets import tickets_app  # noqa: E402  (it imports this module's helpers)
 
 app.add_typer(tickets_app, name="tickets")
+
+# -- reports (issue 6): the ``report`` command lives in cli_reports.py -------------------------
+
+from . import cli_reports  # noqa: E402, F401  (registers ``report`` on ``app``)

@@ -209,44 +209,49 @@ class Report(BaseModel):
         """The report as named tables of plain values: the rows every format prints."""
         hours = _hours
 
-        def metrics_row(g: GroupMetrics) -> list[Any]:
+        def volume(g: GroupMetrics) -> list[Any]:
+            return [g.opened, g.resolved, g.backlog, g.reopen_rate]
+
+        def times(g: GroupMetrics) -> list[Any]:
             return [
-                g.key,
-                g.opened,
-                g.resolved,
-                g.backlog,
+                g.first_response.count,
                 hours(g.first_response.median_seconds),
                 hours(g.first_response.p90_seconds),
+                g.resolution.count,
                 hours(g.resolution.median_seconds),
                 hours(g.resolution.p90_seconds),
+            ]
+
+        def sla(g: GroupMetrics) -> list[Any]:
+            return [
                 g.sla_first_response.percent,
                 g.sla_resolution.percent,
                 g.sla.percent,
-                g.sla.settled,
-                g.reopen_rate,
+                g.sla.met,
+                g.sla.breached,
             ]
 
-        metric_headers = [
-            self.group_by,
-            "opened",
-            "resolved",
-            "backlog",
-            "first response median (business h)",
-            "first response p90 (business h)",
-            "resolution median (business h)",
-            "resolution p90 (business h)",
-            "SLA first response %",
-            "SLA resolution %",
-            "SLA %",
-            "SLA targets settled",
-            "reopen rate %",
+        every = [*self.groups, self.totals]
+        volume_h = ["opened", "resolved", "backlog", "reopen %"]
+        times_h = [
+            "replies",
+            "1st reply median h",
+            "1st reply p90 h",
+            "resolutions",
+            "resolution median h",
+            "resolution p90 h",
         ]
+        sla_h = ["SLA 1st reply %", "SLA resolution %", "SLA %", "met", "breached"]
+        key = self.group_by
         dq = self.data_quality
         return {
             "metrics": (
-                metric_headers,
-                [metrics_row(g) for g in self.groups] + [["total", *metrics_row(self.totals)[1:]]],
+                [key, *volume_h, *times_h, *sla_h],
+                [[g.key, *volume(g), *times(g), *sla(g)] for g in every],
             ),
+            "tickets": ([key, *volume_h], [[g.key, *volume(g)] for g in every]),
+            "times": ([key, *times_h], [[g.key, *times(g)] for g in every]),
+            "sla": ([key, *sla_h], [[g.key, *sla(g)] for g in every]),
             "timeline": (
                 [self.interval, "opened", "resolved", "backlog", "new customers", "customers"],
                 [
@@ -254,20 +259,7 @@ class Report(BaseModel):
                     for p in self.timeline
                 ],
             ),
-            "sla_by_type": (
-                ["type", "SLA first response %", "SLA resolution %", "SLA %", "met", "breached"],
-                [
-                    [
-                        g.key,
-                        g.sla_first_response.percent,
-                        g.sla_resolution.percent,
-                        g.sla.percent,
-                        g.sla.met,
-                        g.sla.breached,
-                    ]
-                    for g in self.sla_by_type
-                ],
-            ),
+            "sla_by_type": (["type", *sla_h], [[g.key, *sla(g)] for g in self.sla_by_type]),
             "resolution_time": (
                 ["business time to resolve", "tickets"],
                 [[b.bucket, b.tickets] for b in self.resolution_histogram],

@@ -49,6 +49,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
+    Subquery,
     Text,
     and_,
     case,
@@ -65,10 +66,12 @@ from sqlalchemy import (
 from .errors import ValidationError
 from .models import PRIORITIES
 from .report_models import (
+    GROUP_BYS,
     Bucket,
     CustomerGrowth,
     DataQuality,
     Durations,
+    GroupBy,
     GroupMetrics,
     Interval,
     Report,
@@ -84,6 +87,8 @@ __all__ = [
     "DEFAULT_DAYS",
     "RESOLUTION_BUCKETS",
     "build_report",
+    "parse_bound",
+    "parse_group_by",
     "resolve_period",
 ]
 
@@ -131,11 +136,41 @@ def resolve_period(query: ReportQuery, now: datetime) -> tuple[datetime, datetim
     if query.interval is not None:
         interval: Interval = query.interval
     elif query.group_by in ("day", "week", "month"):
-        interval = query.group_by  # type: ignore[assignment]
+        interval = query.group_by
     else:
         days = (until - since).days
         interval = "day" if days <= 62 else "week" if days <= 366 else "month"
     return since, until, interval
+
+
+def parse_bound(text: str, *, field: str, end: bool = False) -> datetime:
+    """A period bound typed by a person: ``2026-11-01`` or an ISO date-time (UTC unless it
+    names an offset). A bare date as the ``end`` bound includes that whole day."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return datetime.combine(day + timedelta(days=1 if end else 0), datetime.min.time(), UTC)
+        return _utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError as exc:
+        raise ValidationError(
+            f"{field}: expected a date like 2026-11-01 or a date-time like 2026-11-01T09:00, "
+            f"got {text!r}",
+            field=field,
+            code="bad_instant",
+        ) from exc
+
+
+def parse_group_by(text: str) -> GroupBy:
+    """A grouping typed by a person, checked against the known ones."""
+    value = text.strip().lower()
+    if value not in GROUP_BYS:
+        raise ValidationError(
+            f"group-by: unknown grouping {text!r}; use {', '.join(GROUP_BYS)}",
+            field="group_by",
+            code="bad_group_by",
+        )
+    return value
 
 
 def _utc(value: datetime) -> datetime:
@@ -243,7 +278,7 @@ def _interpolate(n: int, fraction: tuple[int, int], lo: Any, hi: Any) -> float:
 
 def _sla_targets(now: datetime) -> list[tuple[str, ColumnElement[Any], ColumnElement[bool]]]:
     """Per target: (name, the instant it was settled or NULL while it runs, whether met)."""
-    out = []
+    out: list[tuple[str, ColumnElement[Any], ColumnElement[bool]]] = []
     t = tickets.c
     for name, stop, due in (
         (
@@ -270,13 +305,13 @@ def _unresolved_at(when: datetime) -> ColumnElement[bool]:
     return and_(t.created_at < when, or_(t.resolved_at.is_(None), t.resolved_at >= when))
 
 
-def _backlog_rows(when: datetime, *columns: ColumnElement[Any]) -> Select[Any]:
+def _backlog_rows(when: datetime, *columns: ColumnElement[Any]) -> Subquery:
     """Tickets in the backlog at ``when``, as two index-friendly halves (never resolved, and
     resolved later) rather than one OR that a planner may scan the whole table for."""
     t = tickets.c
     never = select(*columns).where(t.resolved_at.is_(None), t.created_at < when)
     later = select(*columns).where(t.resolved_at >= when, t.created_at < when)
-    return union_all(never, later).subquery()  # type: ignore[return-value]
+    return union_all(never, later).subquery()
 
 
 # -- the report --------------------------------------------------------------------------------
@@ -429,7 +464,7 @@ def _backlog_by(conn: Connection, dimension: ColumnElement[Any], when: datetime)
 
 def _order(group_by: str, groups: dict[str, GroupMetrics]) -> list[GroupMetrics]:
     if group_by == "priority":
-        rank = {p: i for i, p in enumerate(PRIORITIES)}
+        rank: dict[str, int] = {p: i for i, p in enumerate(PRIORITIES)}
         return sorted(groups.values(), key=lambda g: (rank.get(g.key, 99), g.key))
     return sorted(groups.values(), key=lambda g: (g.key == UNASSIGNED, g.key))
 
@@ -495,7 +530,7 @@ def _resolution_histogram(conn: Connection, since: datetime, until: datetime) ->
 
 
 def _backlog_age(conn: Connection, until: datetime) -> list[Bucket]:
-    # Age bars as creation-time bounds: a ticket is in bar i when created in (until - hi, until - lo].
+    # Age bars as bounds on the creation instant: bar i holds (until - hi, until - lo].
     created = tickets.c.created_at
     whens = [
         (created > until - timedelta(seconds=hi), i)
