@@ -32,7 +32,6 @@ from sqlalchemy import update
 from customer_flow.hub import Hub
 from customer_flow.models import CommentCreate, CustomerCreate, TicketCreate
 from customer_flow.schema import customers
-
 from tickets_support import OFFICE, Clock, make_hub, utc
 
 H = 3600
@@ -125,4 +124,4 @@ def build(db_url: str, tmp_path: Path) -> Hub:
     return hub
 
 
-__all__ = ["H", "NOW", "OFFICE", "SINCE", "UNTIL", "build"]
+__all__ = ["NOW", "OFFICE", "SINCE", "UNTIL", "H", "build"]

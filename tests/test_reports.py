@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reports_support import NOW, SINCE, UNTIL, build
 from sqlalchemy import func, select
-from tickets_support import utc
 
 from customer_flow.errors import ValidationError
 from customer_flow.hub import Hub
 from customer_flow.report_models import Report, ReportQuery
 from customer_flow.reports import parse_bound, parse_group_by
 from customer_flow.schema import tickets
+from reports_support import NOW, SINCE, UNTIL, build
+from tickets_support import utc
 
 H = 3600
 
@@ -78,38 +78,55 @@ class TestWeeklyReport:
         """Replies 0.5, 0.5, 2, 2.5 h: median 1.25 h, p90 2 + 0.7 x 0.5 = 2.35 h; resolutions
         2, 3, 5, 7, 11 h: median 5 h, p90 7 + 0.6 x 4 = 9.4 h; SLA 7 met of 10 settled."""
         total = report(data).totals
-        assert ("total", 7, 5, 2, 4, 1.25, 2.35, 5, 5.0, 9.4, (3, 2), (4, 1), 70.0, 20.0) == row(
-            total
+        assert row(total) == (
+            "total",
+            7,
+            5,
+            2,
+            4,
+            1.25,
+            2.35,
+            5,
+            5.0,
+            9.4,
+            (3, 2),
+            (4, 1),
+            70.0,
+            20.0,
         )
 
     def test_timeline_counts_customers_added_and_trashed(self, data: Hub) -> None:
         """C4 arrives in week 2 and goes to the trash in week 3 while C5 arrives."""
         r = report(data)
-        assert [("2026-11-02", 0, 3), ("2026-11-09", 1, 4), ("2026-11-16", 1, 4)] == [
-            (p.start, p.new_customers, p.customers) for p in r.timeline
+        assert [(p.start, p.new_customers, p.customers) for p in r.timeline] == [
+            ("2026-11-02", 0, 3),
+            ("2026-11-09", 1, 4),
+            ("2026-11-16", 1, 4),
         ]
-        assert (2, 3, 4) == (r.customers.new, r.customers.at_start, r.customers.at_end)
+        assert (r.customers.new, r.customers.at_start, r.customers.at_end) == (2, 3, 4)
 
     def test_distributions_top_customers_and_data_quality(self, data: Hub) -> None:
         """Resolution bars, backlog age, top customers and the live records' quality."""
         r = report(data)
-        assert [0, 2, 2, 1, 0, 0] == [b.tickets for b in r.resolution_histogram]
+        assert [b.tickets for b in r.resolution_histogram] == [0, 2, 2, 1, 0, 0]
         # T4 (13.6 days old) and T6 (9.3 days) at 2026-11-23 00:00.
-        assert [0, 0, 0, 2, 0] == [b.tickets for b in r.backlog_age]
-        assert [(1, 3, 1), (2, 2, 0), (3, 2, 1)] == [
-            (c.id, c.opened, c.unresolved) for c in r.top_customers
+        assert [b.tickets for b in r.backlog_age] == [0, 0, 0, 2, 0]
+        assert [(c.id, c.opened, c.unresolved) for c in r.top_customers] == [
+            (1, 3, 1),
+            (2, 2, 0),
+            (3, 2, 1),
         ]
         dq = r.data_quality
         # C1, C2, C3, C5 live; C3's email is a documentation domain and its "+1 555" is kept
         # as given; C2 and C5 have E.164 phones.
-        assert (4, 2, 2, 1, None) == (
+        assert (
             dq.customers,
             dq.valid_email,
             dq.e164_phone,
             dq.with_warnings,
             dq.likely_duplicates,
-        )
-        assert 50.0 == dq.shares["valid_email"]
+        ) == (4, 2, 2, 1, None)
+        assert dq.shares["valid_email"] == 50.0
 
     def test_month_and_day_steps_add_up_to_the_same_totals(self, data: Hub) -> None:
         """Only the cut changes: a month or 21 days hold the same tickets as the weeks."""
@@ -118,31 +135,33 @@ class TestWeeklyReport:
             r = report(data, step)
             assert row(week) == row(r.totals)
             assert sum(g.opened for g in r.groups) == 7
-        assert 21 == len(report(data, "day").groups)
-        assert ["2026-11-01"] == [g.key for g in report(data, "month").groups]
+        assert len(report(data, "day").groups) == 21
+        assert [g.key for g in report(data, "month").groups] == ["2026-11-01"]
 
 
 class TestGroupings:
     def test_by_type(self, data: Hub) -> None:
         """support: replies 0.5h, 2h; resolutions 2h, 3h, 7h (p90 3 + 0.8 x 4 = 6.2h)."""
         r = report(data, "type")
-        assert [
+        assert [row(g) for g in r.groups] == [
             ("chat", 1, 1, 0, 1, 0.5, 0.5, 1, 5.0, 5.0, (0, 0), (0, 0), None, 0.0),
             ("complaint", 1, 1, 0, 1, 2.5, 2.5, 1, 11.0, 11.0, (0, 1), (1, 0), 50.0, 100.0),
             ("idea", 1, 0, 1, 0, None, None, 0, None, None, (0, 0), (0, 0), None, None),
             ("support", 4, 3, 1, 2, 1.25, 1.85, 3, 3.0, 6.2, (3, 1), (3, 1), 75.0, 0.0),
-        ] == [row(g) for g in r.groups]
-        assert ["complaint", "support"] == [g.key for g in r.sla_by_type if g.sla.settled]
+        ]
+        assert [g.key for g in r.sla_by_type if g.sla.settled] == ["complaint", "support"]
 
     def test_by_assignee_puts_the_unassigned_last(self, data: Hub) -> None:
         r = report(data, "assignee")
-        assert [("ana", 4, 2, 2), ("bob", 2, 2, 0), ("(unassigned)", 1, 1, 0)] == [
-            (g.key, g.opened, g.resolved, g.backlog) for g in r.groups
+        assert [(g.key, g.opened, g.resolved, g.backlog) for g in r.groups] == [
+            ("ana", 4, 2, 2),
+            ("bob", 2, 2, 0),
+            ("(unassigned)", 1, 1, 0),
         ]
 
     def test_by_priority_in_priority_order(self, data: Hub) -> None:
         r = report(data, "priority")
-        assert [("low", 1), ("normal", 5), ("urgent", 1)] == [(g.key, g.opened) for g in r.groups]
+        assert [(g.key, g.opened) for g in r.groups] == [("low", 1), ("normal", 5), ("urgent", 1)]
 
     @pytest.mark.parametrize("group_by", ["type", "priority", "assignee", "day", "month"])
     def test_every_grouping_has_the_same_totals(self, data: Hub, group_by: str) -> None:
@@ -166,27 +185,27 @@ class TestPeriods:
     def test_a_period_with_no_tickets_is_an_honest_empty_report(self, data: Hub) -> None:
         r = report(data, since=utc(2026, 10, 1), until=utc(2026, 10, 15))
         assert r.empty
-        assert (0, 0, 0, 0, None) == (
+        assert (
             r.totals.opened,
             r.totals.resolved,
             r.totals.backlog,
             r.totals.first_response.count,
             r.totals.sla.percent,
-        )
-        assert ["2026-09-28", "2026-10-05", "2026-10-12"] == [g.key for g in r.groups]
+        ) == (0, 0, 0, 0, None)
+        assert [g.key for g in r.groups] == ["2026-09-28", "2026-10-05", "2026-10-12"]
 
     def test_backlog_age_edges(self, data: Hub) -> None:
         """At Tue 10 09:00, T4 is exactly 1 day old (so 1-3 days) and T2 (resolved at noon)
         is still in the backlog at 2 days 23 hours."""
         r = report(data, until=utc(2026, 11, 10, 9))
-        assert [0, 2, 0, 0, 0] == [b.tickets for b in r.backlog_age]
-        assert 2 == r.totals.backlog
+        assert [b.tickets for b in r.backlog_age] == [0, 2, 0, 0, 0]
+        assert r.totals.backlog == 2
 
     def test_the_default_period_is_the_30_days_before_now(self, data: Hub) -> None:
         r = data.report(ReportQuery())
         assert (NOW - timedelta(days=30), NOW, "week") == (r.since, r.until, r.interval)
         # Now (Wed 25 12:00): T4 and T6 remain, 16 and 11.8 days old.
-        assert [0, 0, 0, 2, 0] == [b.tickets for b in r.backlog_age]
+        assert [b.tickets for b in r.backlog_age] == [0, 0, 0, 2, 0]
 
     @pytest.mark.parametrize("until", [SINCE, SINCE - timedelta(days=1)])
     def test_since_at_or_after_until_is_rejected(self, data: Hub, until: Any) -> None:
@@ -195,8 +214,8 @@ class TestPeriods:
 
     def test_an_empty_database_reports_zeros(self, hub: Hub) -> None:
         r = hub.report(ReportQuery(group_by="type"))
-        assert r.empty and [] == r.groups and [] == r.top_customers
-        assert 0 == r.data_quality.customers and r.data_quality.shares["valid_email"] is None
+        assert r.empty and r.groups == [] and r.top_customers == []
+        assert r.data_quality.customers == 0 and r.data_quality.shares["valid_email"] is None
 
 
 class TestInput:
@@ -207,13 +226,13 @@ class TestInput:
 
     @pytest.mark.parametrize("text", ["yesterday", "2026-13-01", "2026-11-02T25:00"])
     def test_a_bad_bound_names_the_option(self, text: str) -> None:
-        with pytest.raises(ValidationError, match="^until: expected a date like"):
+        with pytest.raises(ValidationError, match=r"^until: expected a date like"):
             parse_bound(text, field="until")
 
     def test_an_unknown_grouping_lists_the_known_ones(self) -> None:
         with pytest.raises(ValidationError, match="unknown grouping 'year'; use day, week"):
             parse_group_by("year")
-        assert "type" == parse_group_by(" Type ")
+        assert parse_group_by(" Type ") == "type"
 
 
 class TestAgreement:
@@ -238,10 +257,10 @@ class TestAgreement:
         """What a dashboard endpoint returns: percentages included, round-trips to a Report."""
         r = report(data)
         dumped = r.model_dump(mode="json")
-        assert 70.0 == dumped["totals"]["sla"]["percent"]
-        assert 20.0 == dumped["totals"]["reopen_rate"]
+        assert dumped["totals"]["sla"]["percent"] == 70.0
+        assert dumped["totals"]["reopen_rate"] == 20.0
         again = Report.model_validate(dumped)
         assert row(r.totals) == row(again.totals)
         headers, rows = r.tables()["metrics"]
-        assert ["total", 7, 5, 2, 20.0] == rows[-1][:5]
+        assert rows[-1][:5] == ["total", 7, 5, 2, 20.0]
         assert len(headers) == len(rows[0])

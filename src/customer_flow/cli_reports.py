@@ -157,7 +157,7 @@ def report(
         sys.stdout.write(f"# {_headline(result)}\n\n")
         sys.stdout.write("\n".join(_markdown(n, *tables[n]) for n in chosen))
     else:
-        out.print(_headline(result), markup=False, highlight=False)
+        out.print(_headline(result), markup=False, highlight=False, soft_wrap=True)
         if result.empty:
             out.print("No tickets opened, resolved or waiting in this period.", style="dim")
         for name in chosen:

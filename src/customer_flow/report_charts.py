@@ -36,6 +36,13 @@ def _figure(title: str, report: Report) -> tuple[Any, Any]:
     return fig, ax
 
 
+def _whole(axis: Any) -> None:
+    """Counts have whole-number ticks."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _no_data(ax: Any, what: str) -> None:
     ax.text(0.5, 0.5, f"No {what} in this period", ha="center", va="center", fontsize=14,
             transform=ax.transAxes, color=_GREY)  # fmt: skip
@@ -61,6 +68,7 @@ def tickets_over_time(report: Report) -> Any:
     _ticks(ax, [p.start for p in points])
     ax.set_xlabel(f"{report.interval} starting (UTC)")
     ax.set_ylabel("tickets")
+    _whole(ax.yaxis)
     ax.legend(loc="upper left")
     if not any(p.opened or p.resolved or p.backlog for p in points):
         _no_data(ax, "tickets")
@@ -100,6 +108,7 @@ def _bars(report: Report, title: str, rows: list[Any], xlabel: str, what: str) -
     ax.bar_label(bars, padding=2)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("tickets")
+    _whole(ax.yaxis)
     if not any(counts):
         _no_data(ax, what)
     return fig
@@ -137,6 +146,8 @@ def customer_growth(report: Report) -> Any:
                label="live customers (end of step)")  # fmt: skip
     other.set_ylabel("live customers")
     other.set_ylim(bottom=0)
+    _whole(ax.yaxis)
+    _whole(other.yaxis)
     _ticks(ax, [p.start for p in points])
     ax.set_xlabel(f"{report.interval} starting (UTC)")
     handles = ax.get_legend_handles_labels()
