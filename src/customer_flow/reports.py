@@ -276,17 +276,15 @@ def _interpolate(n: int, fraction: tuple[int, int], lo: Any, hi: Any) -> float:
     return float(lo) + (float(hi) - float(lo)) * share
 
 
-def _sla_targets(now: datetime) -> list[tuple[str, ColumnElement[Any], ColumnElement[bool]]]:
-    """Per target: (name, the instant it was settled or NULL while it runs, whether met)."""
-    out: list[tuple[str, ColumnElement[Any], ColumnElement[bool]]] = []
+def _sla_targets(
+    now: datetime,
+) -> list[tuple[ColumnElement[Any], ColumnElement[Any], ColumnElement[bool]]]:
+    """Per target: (its due instant, the instant it was settled or NULL while it runs, met)."""
+    out: list[tuple[ColumnElement[Any], ColumnElement[Any], ColumnElement[bool]]] = []
     t = tickets.c
-    for name, stop, due in (
-        (
-            "first_response",
-            func.coalesce(t.first_response_at, t.resolved_at),
-            t.first_response_due_at,
-        ),
-        ("resolution", t.resolved_at, t.resolution_due_at),
+    for stop, due in (
+        (func.coalesce(t.first_response_at, t.resolved_at), t.first_response_due_at),
+        (t.resolved_at, t.resolution_due_at),
     ):
         met = and_(stop.is_not(None), stop <= due)
         clock = func.coalesce(t.paused_at, now)
@@ -296,7 +294,7 @@ def _sla_targets(now: datetime) -> list[tuple[str, ColumnElement[Any], ColumnEle
             (due < clock, due),
             else_=null(),
         )
-        out.append((name, settled, met))
+        out.append((due, settled, met))
     return out
 
 
@@ -341,7 +339,7 @@ def build_report(
     }.get(query.group_by, t.type_key)
     key: Key = step if timed else (lambda _col: dimension)
 
-    groups = _group_metrics(conn, key, since, until, now)
+    groups, sla_types = _group_metrics(conn, key, since, until, now)
     if timed:
         keys = [d.isoformat() for d in _steps(since, until, interval)]
         groups = {k: groups.get(k, GroupMetrics(key=k)) for k in keys}
@@ -373,14 +371,10 @@ def build_report(
         conn, whole(t.resolved_at), t.resolution_seconds, [_between(t.resolved_at, since, until)]
     ).get("total", Durations())
 
-    if query.group_by == "type":
-        by_type = ordered
-    else:
-        sla = _sla_by(conn, lambda _col: t.type_key, since, until, now)
-        by_type = [
-            GroupMetrics(key=k, sla_first_response=fr, sla_resolution=res)
-            for k, (fr, res) in sorted(sla.items())
-        ]
+    by_type = [
+        GroupMetrics(key=k, sla_first_response=fr, sla_resolution=res)
+        for k, (fr, res) in sorted(sla_types.items())
+    ]
 
     return Report(
         since=since,
@@ -403,7 +397,8 @@ def build_report(
 
 def _group_metrics(
     conn: Connection, key: Key, since: datetime, until: datetime, now: datetime
-) -> dict[str, GroupMetrics]:
+) -> tuple[dict[str, GroupMetrics], dict[str, tuple[SlaCompliance, SlaCompliance]]]:
+    """The metrics per group, and the SLA counts per ticket type."""
     t = tickets.c
     groups: dict[str, GroupMetrics] = {}
 
@@ -431,24 +426,42 @@ def _group_metrics(
         conn, key(t.resolved_at), t.resolution_seconds, [_between(t.resolved_at, since, until)]
     ).items():
         group(k).resolution = d
-    for k, (fr, res) in _sla_by(conn, key, since, until, now).items():
+    sla = _sla_by(conn, key, since, until, now)
+    for k, (fr, res) in _sum_sla(sla, 0).items():
         g = group(k)
         g.sla_first_response, g.sla_resolution = fr, res
-    return groups
+    return groups, _sum_sla(sla, 1)
 
 
 def _sla_by(
     conn: Connection, key: Key, since: datetime, until: datetime, now: datetime
-) -> dict[str, tuple[SlaCompliance, SlaCompliance]]:
-    out: dict[str, list[SlaCompliance]] = {}
-    for i, (_name, settled, met) in enumerate(_sla_targets(now)):
-        stmt = _by_key(key(settled), _flag(met), _flag(~met)).where(
-            settled.is_not(None), _between(settled, since, until)
+) -> dict[tuple[str, str], tuple[SlaCompliance, SlaCompliance]]:
+    """Met and breached targets per (group, ticket type): one pass per target serves both the
+    groups and the by-type table."""
+    out: dict[tuple[str, str], list[SlaCompliance]] = {}
+    for i, (due, settled, met) in enumerate(_sla_targets(now)):
+        stmt = (
+            select(key(settled).label("k"), tickets.c.type_key, _flag(met), _flag(~met))
+            # Settled in the period implies due at or after its start: met means stopped by
+            # the due instant, breached means settled at it. An index serves this bound.
+            .where(due >= since, settled.is_not(None), _between(settled, since, until))
+            .group_by(literal_column("k"), tickets.c.type_key)
         )
-        for group, n_met, n_breached in conn.execute(stmt):
-            pair = out.setdefault(str(group), [SlaCompliance(), SlaCompliance()])
+        for group, type_key, n_met, n_breached in conn.execute(stmt):
+            pair = out.setdefault((str(group), type_key), [SlaCompliance(), SlaCompliance()])
             pair[i] = SlaCompliance(met=int(n_met), breached=int(n_breached))
     return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def _sum_sla(
+    sla: dict[tuple[str, str], tuple[SlaCompliance, SlaCompliance]], by: int
+) -> dict[str, tuple[SlaCompliance, SlaCompliance]]:
+    """Add up the (group, type) counts by group (``by=0``) or by type (``by=1``)."""
+    out: dict[str, tuple[SlaCompliance, SlaCompliance]] = {}
+    for k, (fr, res) in sla.items():
+        a, b = out.get(k[by], (SlaCompliance(), SlaCompliance()))
+        out[k[by]] = (a + fr, b + res)
+    return out
 
 
 def _backlog_count(conn: Connection, when: datetime) -> int:

@@ -184,3 +184,6 @@ tickets.append_column(Column("resolution_seconds", BigInteger))
 Index("ix_tickets_created_at", tickets.c.created_at)
 Index("ix_tickets_resolved_at", tickets.c.resolved_at)
 Index("ix_tickets_first_response_at", tickets.c.first_response_at)
+# A target settled in a period is due at or after the period's start (see ``reports.py``).
+Index("ix_tickets_first_response_due_at", tickets.c.first_response_due_at)
+Index("ix_tickets_resolution_due_at", tickets.c.resolution_due_at)

@@ -22,6 +22,8 @@ _INDEXES = {
     "ix_tickets_created_at": ["created_at"],
     "ix_tickets_resolved_at": ["resolved_at"],
     "ix_tickets_first_response_at": ["first_response_at"],
+    "ix_tickets_first_response_due_at": ["first_response_due_at"],
+    "ix_tickets_resolution_due_at": ["resolution_due_at"],
 }
 
 
