@@ -13,11 +13,12 @@ from sqlalchemy import func, select
 
 from customer_flow.errors import ValidationError
 from customer_flow.hub import Hub
+from customer_flow.models import CommentCreate, TicketCreate
 from customer_flow.report_models import Report, ReportQuery
 from customer_flow.reports import parse_bound, parse_group_by
 from customer_flow.schema import tickets
 from reports_support import NOW, SINCE, UNTIL, build
-from tickets_support import utc
+from tickets_support import OFFICE, Clock, make_hub, utc
 
 H = 3600
 
@@ -137,6 +138,32 @@ class TestWeeklyReport:
             assert sum(g.opened for g in r.groups) == 7
         assert len(report(data, "day").groups) == 21
         assert [g.key for g in report(data, "month").groups] == ["2026-11-01"]
+
+
+class TestStoredDurations:
+    def test_a_reply_while_pending_does_not_count_the_pause(
+        self, db_url: str, tmp_path: Path
+    ) -> None:
+        """Opened Mon 09:00, pending 10:00-12:00, answered at 12:00 while still pending: 1h;
+        resolved Tue 10:00 after resuming at 12:00 (9h + 1h - 2h = 8h)."""
+        clock = Clock(utc(2026, 11, 2, 9))
+        hub = make_hub(db_url, tmp_path, calendar=OFFICE, clock=clock)
+        ticket = hub.open_ticket(TicketCreate(customer_id=1, type="support", subject="x"))
+        clock.now = utc(2026, 11, 2, 10)
+        hub.set_ticket_status(ticket.id, "pending")
+        clock.now = utc(2026, 11, 2, 12)
+        hub.add_comment(ticket.id, CommentCreate(body="answer"))
+        hub.set_ticket_status(ticket.id, "open")
+        clock.now = utc(2026, 11, 3, 10)
+        hub.set_ticket_status(ticket.id, "resolved")
+        totals = hub.report(ReportQuery(since=SINCE, until=UNTIL)).totals
+        hub.close()
+        assert (totals.first_response.median_seconds, totals.resolution.median_seconds) == (
+            1 * H,
+            8 * H,
+        )
+        # First reply due 13:00 + 2h pause = 15:00: met; resolution due 17:00 + 2h: Tue 10:00.
+        assert (totals.sla.met, totals.sla.breached) == (2, 0)
 
 
 class TestGroupings:

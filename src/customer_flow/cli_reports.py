@@ -144,7 +144,9 @@ def report(
     result = hub.report(query)
     tables = result.tables()
     # "metrics" is the other three side by side: one wide table for CSV, too wide for a screen.
-    chosen = [table] if table else [n for n in tables if n != "metrics"]
+    # By type, "sla" already is the SLA by type.
+    skip = {"metrics", "sla_by_type"} if result.group_by == "type" else {"metrics"}
+    chosen = [table] if table else [n for n in tables if n not in skip]
     if fmt == "json":
         _print_json(result)
     elif fmt == "csv":
