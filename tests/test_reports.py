@@ -239,6 +239,11 @@ class TestPeriods:
         with pytest.raises(ValidationError, match="give --since before --until"):
             report(data, until=until)
 
+    def test_too_many_steps_ask_for_a_coarser_one(self, data: Hub) -> None:
+        with pytest.raises(ValidationError, match="choose a coarser step"):
+            report(data, "day", since=utc(1990, 1, 1))
+        assert report(data, "month", since=utc(1990, 1, 1)).totals.opened == 7
+
     def test_an_empty_database_reports_zeros(self, hub: Hub) -> None:
         r = hub.report(ReportQuery(group_by="type"))
         assert r.empty and r.groups == [] and r.top_customers == []

@@ -93,6 +93,8 @@ __all__ = [
 ]
 
 DEFAULT_DAYS = 30
+#: The most steps a timeline may have (27 years by day): a guard against a typo'd --since.
+MAX_STEPS = 10_000
 UNASSIGNED = "(unassigned)"
 H = 3600
 D = 86400
@@ -140,6 +142,14 @@ def resolve_period(query: ReportQuery, now: datetime) -> tuple[datetime, datetim
     else:
         days = (until - since).days
         interval = "day" if days <= 62 else "week" if days <= 366 else "month"
+    per_step = {"day": 1, "week": 7, "month": 28}[interval]
+    if (until - since).days / per_step > MAX_STEPS:
+        raise ValidationError(
+            f"group-by: {(until - since).days:,} days in {interval}s is more than "
+            f"{MAX_STEPS:,} steps; choose a coarser step or a shorter period",
+            field="group_by",
+            code="too_many_steps",
+        )
     return since, until, interval
 
 
