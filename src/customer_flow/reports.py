@@ -46,10 +46,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Connection,
+    MetaData,
     Select,
     Subquery,
+    Table,
     Text,
     and_,
     case,
@@ -60,6 +63,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    union,
     union_all,
 )
 
@@ -287,11 +291,11 @@ def _interpolate(n: int, fraction: tuple[int, int], lo: Any, hi: Any) -> float:
 
 
 def _sla_targets(
-    now: datetime,
+    src: Table, now: datetime
 ) -> list[tuple[ColumnElement[Any], ColumnElement[Any], ColumnElement[bool]]]:
     """Per target: (its due instant, the instant it was settled or NULL while it runs, met)."""
     out: list[tuple[ColumnElement[Any], ColumnElement[Any], ColumnElement[bool]]] = []
-    t = tickets.c
+    t = src.c
     for stop, due in (
         (func.coalesce(t.first_response_at, t.resolved_at), t.first_response_due_at),
         (t.resolved_at, t.resolution_due_at),
@@ -308,15 +312,15 @@ def _sla_targets(
     return out
 
 
-def _unresolved_at(when: datetime) -> ColumnElement[bool]:
-    t = tickets.c
+def _unresolved_at(src: Table, when: datetime) -> ColumnElement[bool]:
+    t = src.c
     return and_(t.created_at < when, or_(t.resolved_at.is_(None), t.resolved_at >= when))
 
 
-def _backlog_rows(when: datetime, *columns: ColumnElement[Any]) -> Subquery:
+def _backlog_rows(src: Table, when: datetime, *columns: ColumnElement[Any]) -> Subquery:
     """Tickets in the backlog at ``when``, as two index-friendly halves (never resolved, and
     resolved later) rather than one OR that a planner may scan the whole table for."""
-    t = tickets.c
+    t = src.c
     never = select(*columns).where(t.resolved_at.is_(None), t.created_at < when)
     later = select(*columns).where(t.resolved_at >= when, t.created_at < when)
     return union_all(never, later).subquery()
@@ -333,10 +337,81 @@ def build_report(
     calendar: dict[str, Any],
     likely_duplicates: int | None = None,
 ) -> Report:
-    """Every metric of ``query``'s period, as of ``now``."""
+    """Every metric of ``query``'s period, as of ``now``.
+
+    The tickets that touch the period are first copied, with only the columns the report
+    reads, into a temporary table on this connection: one pass over the indexes instead of a
+    dozen, and every query after it scans a narrow table. It is dropped at the end.
+    """
     since, until, interval = resolve_period(query, now)
-    dialect = conn.dialect.name
+    src = _snapshot(conn, since, until)
+    if src is None:  # the period holds every ticket: read the table itself
+        return _build(
+            conn, tickets, query, since, until, interval, now, calendar, likely_duplicates
+        )
+    try:
+        return _build(conn, src, query, since, until, interval, now, calendar, likely_duplicates)
+    finally:
+        if conn.dialect.name != "postgresql":  # PostgreSQL drops it at commit
+            src.drop(conn)
+
+
+#: The columns of ``tickets`` a report reads.
+_SNAPSHOT_COLUMNS = (
+    "id", "customer_id", "type_key", "priority", "assignee", "created_at", "first_response_at",
+    "resolved_at", "paused_at", "reopened_count", "first_response_seconds",
+    "resolution_seconds", "first_response_due_at", "resolution_due_at",
+)  # fmt: skip
+
+
+def _snapshot(conn: Connection, since: datetime, until: datetime) -> Table | None:
+    """The tickets the period's metrics can count, in a temporary table.
+
+    Every metric counts a ticket created before ``until`` that was open at ``since`` or later
+    (backlog), or was answered, resolved or settled an SLA target at ``since`` or later (a
+    settled target is due at or after its instant). One OR of indexed bounds finds them all.
+    """
     t = tickets.c
+    first = conn.execute(select(func.min(t.created_at))).scalar()
+    if first is None or since <= _utc(first):
+        return None
+    table = Table(
+        "cf_report_tickets",
+        MetaData(),
+        *(Column(name, t[name].type) for name in _SNAPSHOT_COLUMNS),
+        prefixes=["TEMPORARY"],
+        postgresql_on_commit="DROP",
+    )
+    table.drop(conn, checkfirst=True)  # left over by a report that died on this connection
+    table.create(conn)
+    # A UNION of index ranges: an OR would tempt a planner into scanning the whole table.
+    touches = union(
+        select(t.id).where(t.resolved_at.is_(None)),
+        select(t.id).where(t.resolved_at >= since),
+        select(t.id).where(t.first_response_at >= since),
+        select(t.id).where(t.first_response_due_at >= since),
+        select(t.id).where(t.resolution_due_at >= since),
+    )
+    rows = select(*(t[name] for name in _SNAPSHOT_COLUMNS)).where(
+        t.created_at < until, t.id.in_(touches)
+    )
+    conn.execute(table.insert().from_select(list(_SNAPSHOT_COLUMNS), rows))
+    return table
+
+
+def _build(
+    conn: Connection,
+    src: Table,
+    query: ReportQuery,
+    since: datetime,
+    until: datetime,
+    interval: Interval,
+    now: datetime,
+    calendar: dict[str, Any],
+    likely_duplicates: int | None,
+) -> Report:
+    dialect = conn.dialect.name
+    t = src.c
     timed = query.group_by in ("day", "week", "month")
 
     def step(col: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -349,17 +424,17 @@ def build_report(
     }.get(query.group_by, t.type_key)
     key: Key = step if timed else (lambda _col: dimension)
 
-    groups, sla_types = _group_metrics(conn, key, since, until, now)
+    groups, sla_types = _group_metrics(conn, src, key, since, until, now)
     if timed:
         keys = [d.isoformat() for d in _steps(since, until, interval)]
         groups = {k: groups.get(k, GroupMetrics(key=k)) for k in keys}
-        running = _backlog_count(conn, since)
+        running = _backlog_count(conn, src, since)
         for g in groups.values():
             running += g.opened - g.resolved
             g.backlog = running
         ordered = list(groups.values())
     else:
-        for k, count in _backlog_by(conn, dimension, until).items():
+        for k, count in _backlog_by(conn, src, dimension, until).items():
             groups.setdefault(k, GroupMetrics(key=k)).backlog = count
         ordered = _order(query.group_by, groups)
 
@@ -371,7 +446,7 @@ def build_report(
         totals.resolved_once += g.resolved_once
         totals.sla_first_response += g.sla_first_response
         totals.sla_resolution += g.sla_resolution
-    totals.backlog = _backlog_count(conn, until)
+    totals.backlog = _backlog_count(conn, src, until)
     whole: Key = lambda _col: literal("total")  # noqa: E731
     totals.first_response = _percentiles(
         conn, whole(t.first_response_at), t.first_response_seconds,
@@ -395,21 +470,21 @@ def build_report(
         calendar=calendar,
         totals=totals,
         groups=ordered,
-        timeline=_timeline(conn, dialect, since, until, interval, groups if timed else None),
+        timeline=_timeline(conn, src, dialect, since, until, interval, groups if timed else None),
         sla_by_type=by_type,
-        resolution_histogram=_resolution_histogram(conn, since, until),
-        backlog_age=_backlog_age(conn, until),
-        top_customers=_top_customers(conn, since, until, query.top),
+        resolution_histogram=_resolution_histogram(conn, src, since, until),
+        backlog_age=_backlog_age(conn, src, until),
+        top_customers=_top_customers(conn, src, since, until, query.top),
         customers=_customer_growth(conn, since, until),
         data_quality=_data_quality(conn, likely_duplicates),
     )
 
 
 def _group_metrics(
-    conn: Connection, key: Key, since: datetime, until: datetime, now: datetime
+    conn: Connection, src: Table, key: Key, since: datetime, until: datetime, now: datetime
 ) -> tuple[dict[str, GroupMetrics], dict[str, tuple[SlaCompliance, SlaCompliance]]]:
     """The metrics per group, and the SLA counts per ticket type."""
-    t = tickets.c
+    t = src.c
     groups: dict[str, GroupMetrics] = {}
 
     def group(k: Any) -> GroupMetrics:
@@ -436,7 +511,7 @@ def _group_metrics(
         conn, key(t.resolved_at), t.resolution_seconds, [_between(t.resolved_at, since, until)]
     ).items():
         group(k).resolution = d
-    sla = _sla_by(conn, key, since, until, now)
+    sla = _sla_by(conn, src, key, since, until, now)
     for k, (fr, res) in _sum_sla(sla, 0).items():
         g = group(k)
         g.sla_first_response, g.sla_resolution = fr, res
@@ -444,18 +519,18 @@ def _group_metrics(
 
 
 def _sla_by(
-    conn: Connection, key: Key, since: datetime, until: datetime, now: datetime
+    conn: Connection, src: Table, key: Key, since: datetime, until: datetime, now: datetime
 ) -> dict[tuple[str, str], tuple[SlaCompliance, SlaCompliance]]:
     """Met and breached targets per (group, ticket type): one pass per target serves both the
     groups and the by-type table."""
     out: dict[tuple[str, str], list[SlaCompliance]] = {}
-    for i, (due, settled, met) in enumerate(_sla_targets(now)):
+    for i, (due, settled, met) in enumerate(_sla_targets(src, now)):
         stmt = (
-            select(key(settled).label("k"), tickets.c.type_key, _flag(met), _flag(~met))
+            select(key(settled).label("k"), src.c.type_key, _flag(met), _flag(~met))
             # Settled in the period implies due at or after its start: met means stopped by
             # the due instant, breached means settled at it. An index serves this bound.
             .where(due >= since, settled.is_not(None), _between(settled, since, until))
-            .group_by(literal_column("k"), tickets.c.type_key)
+            .group_by(literal_column("k"), src.c.type_key)
         )
         for group, type_key, n_met, n_breached in conn.execute(stmt):
             pair = out.setdefault((str(group), type_key), [SlaCompliance(), SlaCompliance()])
@@ -474,13 +549,15 @@ def _sum_sla(
     return out
 
 
-def _backlog_count(conn: Connection, when: datetime) -> int:
-    rows = _backlog_rows(when, tickets.c.id)
+def _backlog_count(conn: Connection, src: Table, when: datetime) -> int:
+    rows = _backlog_rows(src, when, src.c.id)
     return int(conn.execute(select(func.count()).select_from(rows)).scalar_one())
 
 
-def _backlog_by(conn: Connection, dimension: ColumnElement[Any], when: datetime) -> dict[str, int]:
-    rows = _backlog_rows(when, dimension.label("k"))
+def _backlog_by(
+    conn: Connection, src: Table, dimension: ColumnElement[Any], when: datetime
+) -> dict[str, int]:
+    rows = _backlog_rows(src, when, dimension.label("k"))
     stmt = select(rows.c.k, func.count()).group_by(rows.c.k)
     return {str(k): int(n) for k, n in conn.execute(stmt)}
 
@@ -494,13 +571,14 @@ def _order(group_by: str, groups: dict[str, GroupMetrics]) -> list[GroupMetrics]
 
 def _timeline(
     conn: Connection,
+    src: Table,
     dialect: str,
     since: datetime,
     until: datetime,
     interval: Interval,
     groups: dict[str, GroupMetrics] | None,
 ) -> list[TimelinePoint]:
-    t, c = tickets.c, customers.c
+    t, c = src.c, customers.c
     points = {
         d.isoformat(): TimelinePoint(start=d.isoformat()) for d in _steps(since, until, interval)
     }
@@ -516,7 +594,7 @@ def _timeline(
     else:
         opened = counts(t.created_at, [_between(t.created_at, since, until)])
         resolved = counts(t.resolved_at, [_between(t.resolved_at, since, until)])
-        running = _backlog_count(conn, since)
+        running = _backlog_count(conn, src, since)
         for k, p in points.items():
             p.opened, p.resolved = opened.get(k, 0), resolved.get(k, 0)
             running += p.opened - p.resolved
@@ -539,8 +617,10 @@ def _bars(
     return case(*whens, else_=len(bars) - 1)
 
 
-def _resolution_histogram(conn: Connection, since: datetime, until: datetime) -> list[Bucket]:
-    t = tickets.c
+def _resolution_histogram(
+    conn: Connection, src: Table, since: datetime, until: datetime
+) -> list[Bucket]:
+    t = src.c
     bar = _bars(t.resolution_seconds, RESOLUTION_BUCKETS)
     stmt = _by_key(bar, func.count()).where(
         t.resolution_seconds.is_not(None), _between(t.resolved_at, since, until)
@@ -552,15 +632,15 @@ def _resolution_histogram(conn: Connection, since: datetime, until: datetime) ->
     ]
 
 
-def _backlog_age(conn: Connection, until: datetime) -> list[Bucket]:
+def _backlog_age(conn: Connection, src: Table, until: datetime) -> list[Bucket]:
     # Age bars as bounds on the creation instant: bar i holds (until - hi, until - lo].
-    created = tickets.c.created_at
+    created = src.c.created_at
     whens = [
         (created > until - timedelta(seconds=hi), i)
         for i, (_, _, hi) in enumerate(AGE_BUCKETS)
         if hi is not None
     ]
-    rows = _backlog_rows(until, case(*whens, else_=len(AGE_BUCKETS) - 1).label("bar"))
+    rows = _backlog_rows(src, until, case(*whens, else_=len(AGE_BUCKETS) - 1).label("bar"))
     stmt = select(rows.c.bar, func.count()).group_by(rows.c.bar)
     counts = {int(i): int(n) for i, n in conn.execute(stmt)}
     return [
@@ -570,9 +650,9 @@ def _backlog_age(conn: Connection, until: datetime) -> list[Bucket]:
 
 
 def _top_customers(
-    conn: Connection, since: datetime, until: datetime, limit: int
+    conn: Connection, src: Table, since: datetime, until: datetime, limit: int
 ) -> list[TopCustomer]:
-    t = tickets.c
+    t = src.c
     per = (
         select(
             t.customer_id.label("cid"),
