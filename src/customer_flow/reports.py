@@ -42,7 +42,7 @@ Time steps (day, ISO week starting Monday, month) are cut in UTC.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -67,15 +67,12 @@ from sqlalchemy import (
     union_all,
 )
 
-from .errors import ValidationError
 from .models import PRIORITIES
 from .report_models import (
-    GROUP_BYS,
     Bucket,
     CustomerGrowth,
     DataQuality,
     Durations,
-    GroupBy,
     GroupMetrics,
     Interval,
     Report,
@@ -84,11 +81,21 @@ from .report_models import (
     TimelinePoint,
     TopCustomer,
 )
+from .report_period import (
+    DEFAULT_DAYS,
+    MAX_STEPS,
+    as_utc,
+    parse_bound,
+    parse_group_by,
+    resolve_period,
+    steps,
+)
 from .schema import customers, tickets
 
 __all__ = [
     "AGE_BUCKETS",
     "DEFAULT_DAYS",
+    "MAX_STEPS",
     "RESOLUTION_BUCKETS",
     "build_report",
     "parse_bound",
@@ -96,9 +103,6 @@ __all__ = [
     "resolve_period",
 ]
 
-DEFAULT_DAYS = 30
-#: The most steps a timeline may have (27 years by day): a guard against a typo'd --since.
-MAX_STEPS = 10_000
 UNASSIGNED = "(unassigned)"
 H = 3600
 D = 86400
@@ -123,98 +127,6 @@ RESOLUTION_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
 _MEDIAN, _P90 = (1, 2), (9, 10)
 
 Key = Callable[[ColumnElement[Any]], ColumnElement[Any]]
-
-
-# -- the period ------------------------------------------------------------------------------
-
-
-def resolve_period(query: ReportQuery, now: datetime) -> tuple[datetime, datetime, Interval]:
-    """The period's bounds in UTC and the timeline's step; rejects an empty or reversed one."""
-    until = _utc(query.until) if query.until else now
-    since = _utc(query.since) if query.since else until - timedelta(days=DEFAULT_DAYS)
-    if since >= until:
-        raise ValidationError(
-            f"since: the period starts ({since:%Y-%m-%d %H:%M}) at or after it ends "
-            f"({until:%Y-%m-%d %H:%M} UTC): give --since before --until",
-            field="since",
-            code="period_reversed",
-        )
-    if query.interval is not None:
-        interval: Interval = query.interval
-    elif query.group_by in ("day", "week", "month"):
-        interval = query.group_by
-    else:
-        days = (until - since).days
-        interval = "day" if days <= 62 else "week" if days <= 366 else "month"
-    per_step = {"day": 1, "week": 7, "month": 28}[interval]
-    if (until - since).days / per_step > MAX_STEPS:
-        raise ValidationError(
-            f"group-by: {(until - since).days:,} days in {interval}s is more than "
-            f"{MAX_STEPS:,} steps; choose a coarser step or a shorter period",
-            field="group_by",
-            code="too_many_steps",
-        )
-    return since, until, interval
-
-
-def parse_bound(text: str, *, field: str, end: bool = False) -> datetime:
-    """A period bound typed by a person: ``2026-11-01`` or an ISO date-time (UTC unless it
-    names an offset). A bare date as the ``end`` bound includes that whole day."""
-    value = text.strip()
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            return datetime.combine(day + timedelta(days=1 if end else 0), datetime.min.time(), UTC)
-        return _utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError as exc:
-        raise ValidationError(
-            f"{field}: expected a date like 2026-11-01 or a date-time like 2026-11-01T09:00, "
-            f"got {text!r}",
-            field=field,
-            code="bad_instant",
-        ) from exc
-
-
-def parse_group_by(text: str) -> GroupBy:
-    """A grouping typed by a person, checked against the known ones."""
-    value = text.strip().lower()
-    if value not in GROUP_BYS:
-        raise ValidationError(
-            f"group-by: unknown grouping {text!r}; use {', '.join(GROUP_BYS)}",
-            field="group_by",
-            code="bad_group_by",
-        )
-    return value
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _step_start(day: date, interval: Interval) -> date:
-    if interval == "week":
-        return day - timedelta(days=day.weekday())
-    if interval == "month":
-        return day.replace(day=1)
-    return day
-
-
-def _next_step(day: date, interval: Interval) -> date:
-    if interval == "day":
-        return day + timedelta(days=1)
-    if interval == "week":
-        return day + timedelta(days=7)
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-
-
-def _steps(since: datetime, until: datetime, interval: Interval) -> list[date]:
-    """The starts of every step that overlaps the period (at most a few thousand)."""
-    out = []
-    day = _step_start(since.date(), interval)
-    while datetime.combine(day, datetime.min.time(), UTC) < until:
-        out.append(day)
-        day = _next_step(day, interval)
-    return out
 
 
 # -- SQL building blocks -----------------------------------------------------------------------
@@ -312,11 +224,6 @@ def _sla_targets(
     return out
 
 
-def _unresolved_at(src: Table, when: datetime) -> ColumnElement[bool]:
-    t = src.c
-    return and_(t.created_at < when, or_(t.resolved_at.is_(None), t.resolved_at >= when))
-
-
 def _backlog_rows(src: Table, when: datetime, *columns: ColumnElement[Any]) -> Subquery:
     """Tickets in the backlog at ``when``, as two index-friendly halves (never resolved, and
     resolved later) rather than one OR that a planner may scan the whole table for."""
@@ -373,7 +280,7 @@ def _snapshot(conn: Connection, since: datetime, until: datetime) -> Table | Non
     """
     t = tickets.c
     first = conn.execute(select(func.min(t.created_at))).scalar()
-    if first is None or since <= _utc(first):
+    if first is None or since <= as_utc(first):
         return None
     table = Table(
         "cf_report_tickets",
@@ -384,17 +291,18 @@ def _snapshot(conn: Connection, since: datetime, until: datetime) -> Table | Non
     )
     table.drop(conn, checkfirst=True)  # left over by a report that died on this connection
     table.create(conn)
-    # A UNION of index ranges: an OR would tempt a planner into scanning the whole table.
-    touches = union(
-        select(t.id).where(t.resolved_at.is_(None)),
-        select(t.id).where(t.resolved_at >= since),
-        select(t.id).where(t.first_response_at >= since),
-        select(t.id).where(t.first_response_due_at >= since),
-        select(t.id).where(t.resolution_due_at >= since),
+    bounds = (
+        t.resolved_at.is_(None),
+        t.resolved_at >= since,
+        t.first_response_at >= since,
+        t.first_response_due_at >= since,
+        t.resolution_due_at >= since,
     )
-    rows = select(*(t[name] for name in _SNAPSHOT_COLUMNS)).where(
-        t.created_at < until, t.id.in_(touches)
-    )
+    rows = select(*(t[name] for name in _SNAPSHOT_COLUMNS)).where(t.created_at < until)
+    if conn.dialect.name == "postgresql":  # a BitmapOr of the five index ranges
+        rows = rows.where(or_(*bounds))
+    else:  # SQLite scans the created_at index for an OR: a UNION of the ranges instead
+        rows = rows.where(t.id.in_(union(*(select(t.id).where(b) for b in bounds))))
     conn.execute(table.insert().from_select(list(_SNAPSHOT_COLUMNS), rows))
     return table
 
@@ -426,7 +334,7 @@ def _build(
 
     groups, sla_types = _group_metrics(conn, src, key, since, until, now)
     if timed:
-        keys = [d.isoformat() for d in _steps(since, until, interval)]
+        keys = [d.isoformat() for d in steps(since, until, interval)]
         groups = {k: groups.get(k, GroupMetrics(key=k)) for k in keys}
         running = _backlog_count(conn, src, since)
         for g in groups.values():
@@ -580,7 +488,7 @@ def _timeline(
 ) -> list[TimelinePoint]:
     t, c = src.c, customers.c
     points = {
-        d.isoformat(): TimelinePoint(start=d.isoformat()) for d in _steps(since, until, interval)
+        d.isoformat(): TimelinePoint(start=d.isoformat()) for d in steps(since, until, interval)
     }
 
     def counts(col: ColumnElement[Any], table_where: Iterable[Any]) -> dict[str, int]:
