@@ -805,3 +805,7 @@ def serve(
 from .cli_duplicates import duplicates_app  # noqa: E402  (it imports the helpers above)
 
 app.add_typer(duplicates_app, name="duplicates")
+
+# -- reports (issue 6): the ``report`` command lives in cli_reports.py -------------------------
+
+from . import cli_reports  # noqa: E402, F401  (registers ``report`` on ``app``)

@@ -27,6 +27,7 @@ from . import (
     data,
     dedupe,
     merging,
+    reports,
     sla,
     ticket_queue,
     ticket_types,
@@ -68,6 +69,7 @@ from .models import (
     User,
     UserCreate,
 )
+from .report_models import Report, ReportQuery
 from .store import Store
 
 __all__ = ["ROLES", "Hub", "InitReport"]
@@ -685,3 +687,21 @@ class Hub:
         """Remember that two customers are not the same; ``find`` and entry checks skip them."""
         with self._write() as conn:
             return merging.dismiss(conn, a, b, actor=self.actor)
+
+    # -- reports -------------------------------------------------------------------------------
+
+    def report(self, query: ReportQuery | None = None) -> Report:
+        """Every ticket and customer metric for a period, computed in the database.
+
+        The business calendar is the one the SLA uses; the durations were measured in it when
+        each event happened. Likely duplicates stay None until duplicate detection lands (pass
+        its count to ``reports.build_report`` then).
+        """
+        policy = self.sla_policy
+        with self._read() as conn:
+            return reports.build_report(
+                conn,
+                query or ReportQuery(),
+                now=self._now(),
+                calendar=policy.calendar.describe(),
+            )

@@ -300,3 +300,18 @@ duplicate_dismissals = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("actor", String(200), nullable=False),
 )
+
+# -- reports ---------------------------------------------------------------------------------
+# Business-time durations, stored by ``tickets.py`` when the event happens (with the calendar in
+# force then), so that reports take medians and percentiles of a plain column in SQL. Both are
+# net of pauses. NULL until the event: no first public agent reply yet, or not resolved (a
+# reopen clears ``resolution_seconds`` until the next resolution).
+tickets.append_column(Column("first_response_seconds", BigInteger))
+tickets.append_column(Column("resolution_seconds", BigInteger))
+# Reports select tickets by the instant of an event in a period.
+Index("ix_tickets_created_at", tickets.c.created_at)
+Index("ix_tickets_resolved_at", tickets.c.resolved_at)
+Index("ix_tickets_first_response_at", tickets.c.first_response_at)
+# A target settled in a period is due at or after the period's start (see ``reports.py``).
+Index("ix_tickets_first_response_due_at", tickets.c.first_response_due_at)
+Index("ix_tickets_resolution_due_at", tickets.c.resolution_due_at)

@@ -351,6 +351,12 @@ def set_status(
         values["closed_at"] = now
         if m["resolved_at"] is None:
             values["resolved_at"] = now
+    # Reports (issue 6): the business time to resolve, net of pauses, kept with the ticket.
+    if reopen:
+        values["resolution_seconds"] = None
+    elif "resolved_at" in values:
+        spent = round(cal.between(audit.aware(m["created_at"]), now))  # type: ignore[arg-type]
+        values["resolution_seconds"] = max(0, spent - paused)
     values["paused_seconds"] = paused
     return _apply(
         conn,
@@ -435,6 +441,11 @@ def add_comment(
                 first_response_paused_seconds=m["paused_seconds"] + pause,
                 paused_at=now,
             )
+        # Reports (issue 6): the business time to the first reply, net of pauses.
+        spent = round(policy.calendar.between(audit.aware(m["created_at"]), now))  # type: ignore[arg-type]
+        first["first_response_seconds"] = max(
+            0, spent - first.get("paused_seconds", m["paused_seconds"])
+        )
         _apply(
             conn,
             ticket_id,

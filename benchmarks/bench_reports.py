@@ -1,0 +1,177 @@
+"""The full report at scale: ``Hub.report`` over 1,000,000 tickets and 100,000 customers.
+
+The tickets come from ``bench_tickets``' generator (two years of tickets, mostly closed), loaded
+by its ``_load`` with the customer count raised to ``BENCH_REPORT_CUSTOMERS`` (default 100,000);
+``BENCH_REPORT_TICKETS`` (default 1,000,000) scales it down while developing. The generator keeps
+a 24×7 calendar, so the business durations the tickets module would have stored are the elapsed
+times; they are filled in with one UPDATE, and the customers' creation instants are spread over
+the two years so that customer growth has something to count.
+
+Each report is timed (median of ``BENCH_REPORT_REPS`` runs after a warm-up) beside a floor
+measured in the same run: one bare full scan, ``SELECT count(*), min(created_at) FROM tickets``.
+Target: the all-time report ≤ 2 s on SQLite; PostgreSQL is printed beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from customer_flow.config import Settings
+from customer_flow.hub import Hub
+from customer_flow.report_models import ReportQuery
+
+from . import bench_tickets
+from .run import Report
+
+N = int(os.environ.get("BENCH_REPORT_TICKETS", "1000000"))
+CUSTOMERS = int(os.environ.get("BENCH_REPORT_CUSTOMERS", "100000"))
+REPS = int(os.environ.get("BENCH_REPORT_REPS", "3"))
+TARGET_S = 2.0
+NOW = bench_tickets.NOW
+ALL_TIME = NOW - timedelta(days=731)
+
+
+def _fill(url: str) -> None:
+    """Durations as the tickets module stores them (24×7: elapsed seconds, no pauses), and
+    customers created over the two years, some with a phone."""
+    engine = create_engine(url)
+    sqlite = engine.dialect.name == "sqlite"
+
+    def seconds(a: str, b: str) -> str:
+        if sqlite:
+            return f"CAST(ROUND((julianday({b}) - julianday({a})) * 86400) AS INTEGER)"
+        return f"CAST(ROUND(EXTRACT(EPOCH FROM {b} - {a})) AS BIGINT)"
+
+    span = 730 * 86400
+    if sqlite:
+        created = (
+            f"strftime('%Y-%m-%d %H:%M:%S', '{ALL_TIME:%Y-%m-%d %H:%M:%S}', "
+            f"'+' || ((id * 7919) % {span}) || ' seconds') || '.000000'"
+        )
+    else:
+        created = (
+            f"TIMESTAMPTZ '{ALL_TIME.isoformat()}' + ((id * 7919) % {span}) * INTERVAL '1 second'"
+        )
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE tickets SET "
+                f"first_response_seconds = {seconds('created_at', 'first_response_at')}, "
+                f"resolution_seconds = {seconds('created_at', 'resolved_at')}"
+            )
+        )
+        conn.execute(
+            text(
+                f"UPDATE customers SET created_at = {created}, "
+                "phone = CASE WHEN id % 3 = 0 THEN '+1202555' || (1000 + id % 9000) END"
+            )
+        )
+    # What a maintained database has after a bulk change: dead rows vacuumed, fresh statistics.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ANALYZE" if sqlite else "VACUUM ANALYZE"))
+    engine.dispose()
+
+
+def _median(fn: Callable[[], Any], reps: int) -> float:
+    fn()
+    samples = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def _measure(url: str, label: str, load_seconds: float) -> tuple[list[str], float]:
+    hub = Hub(Settings(database_url=url, actor="bench"))
+    hub.set_clock(lambda: NOW)
+
+    def floor() -> None:
+        with hub.store.read() as conn:
+            conn.execute(text("SELECT count(*), min(created_at) FROM tickets")).one()
+
+    floor_s = _median(floor, REPS)
+    day = timedelta(days=1)
+    # (name, query, runs): the all-time reports read every ticket, so they run once.
+    queries = [
+        ("default: last 30 days, by week", ReportQuery(until=NOW), REPS),
+        ("last 30 days, by day", ReportQuery(until=NOW, group_by="day"), REPS),
+        ("last 30 days, by assignee", ReportQuery(until=NOW, group_by="assignee"), REPS),
+        ("last 90 days, by week", ReportQuery(since=NOW - 90 * day, until=NOW), REPS),
+        (
+            "all time (2 years), by month",
+            ReportQuery(since=ALL_TIME, until=NOW, group_by="month"),
+            1,
+        ),
+        ("all time (2 years), by type", ReportQuery(since=ALL_TIME, until=NOW, group_by="type"), 1),
+    ]
+    lines = [
+        f"{N:,} tickets, {CUSTOMERS:,} customers, loaded in {load_seconds:.0f} s. "
+        f"`Hub.report` (every metric), median of {REPS} runs after a warm-up (all-time: one "
+        f"run). Floor: `SELECT count(*), min(created_at) FROM tickets` {floor_s * 1000:.0f} ms.",
+        "",
+        "| report | tickets opened | seconds | × floor | ≤ 2 s |",
+        "|---|---:|---:|---:|:---:|",
+    ]
+    headline = 0.0
+    for name, query, runs in queries:
+        if runs == 1:
+            t0 = time.perf_counter()
+            opened = hub.report(query).totals.opened
+            seconds = time.perf_counter() - t0
+        else:
+            seconds = _median(lambda query=query: hub.report(query), runs)  # type: ignore[misc]
+            opened = hub.report(query).totals.opened
+        headline = headline or seconds
+        ok = "yes" if seconds <= TARGET_S else "**no**"
+        lines.append(f"| {name} | {opened:,} | {seconds:.2f} | {seconds / floor_s:.0f}× | {ok} |")
+    lines += ["", f"Default report on {label}: {headline:.2f} s (target ≤ {TARGET_S:.0f} s)."]
+    hub.close()
+    return lines, headline
+
+
+def _load(url: str) -> float:
+    started = time.perf_counter()
+    bench_tickets.CUSTOMERS = CUSTOMERS  # the generator and loader read it when called
+    bench_tickets._load(url, N)
+    _fill(url)
+    return time.perf_counter() - started
+
+
+def run(report: Report) -> None:
+    with tempfile.TemporaryDirectory(prefix="cf_bench_reports_") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        seconds = _load(url)
+        lines, _ = _measure(url, "SQLite", seconds)
+        report.section(f"Reports: SQLite, {N:,} tickets", lines)
+    admin = create_engine(bench_tickets.PG_URL, isolation_level="AUTOCOMMIT")
+    name = f"cf_bench_reports_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # no server: say so rather than fail the whole run
+        report.section("Reports: PostgreSQL", [f"skipped: PostgreSQL unreachable ({exc})"])
+        admin.dispose()
+        return
+    try:
+        url = (
+            make_url(bench_tickets.PG_URL).set(database=name).render_as_string(hide_password=False)
+        )
+        seconds = _load(url)
+        lines, _ = _measure(url, "PostgreSQL", seconds)
+        report.section(f"Reports: PostgreSQL, {N:,} tickets", lines)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
