@@ -221,14 +221,14 @@ def notes_repointer(hub: Hub) -> Iterator[None]:
     with hub.store.write() as conn:
         conn.execute(text("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, cid BIGINT)"))
 
-    def move(conn: Connection, from_id: int, to_id: int) -> list[Any]:
+    def move(conn: Connection, from_id: int, to_id: int, actor: str) -> list[Any]:
         ids = [
             r[0] for r in conn.execute(text("SELECT id FROM notes WHERE cid = :c"), {"c": from_id})
         ]
         conn.execute(text("UPDATE notes SET cid = :t WHERE cid = :f"), {"t": to_id, "f": from_id})
         return ids
 
-    def move_back(conn: Connection, moved: list[Any], from_id: int) -> None:
+    def move_back(conn: Connection, moved: list[Any], from_id: int, actor: str) -> None:
         for note in moved:
             conn.execute(text("UPDATE notes SET cid = :f WHERE id = :n"), {"f": from_id, "n": note})
 

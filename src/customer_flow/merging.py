@@ -8,10 +8,11 @@ modules register here, once, at import::
 
     merging.register_repointer("tickets", move=move_tickets, move_back=move_tickets_back)
 
-``move(conn, from_id, to_id)`` returns what it moved (JSON-able, e.g. ticket IDs);
-``move_back(conn, moved, from_id)`` puts exactly those back. Each merge is stored with the raw
-rows from before it, so ``unmerge`` restores them exactly; it refuses when a record was changed
-since, naming the record and the reason, because silently dropping that change would lose data.
+``move(conn, from_id, to_id, actor)`` returns what it moved (JSON-able, e.g. ticket IDs);
+``move_back(conn, moved, from_id, actor)`` puts exactly those back. Each merge is stored with
+the raw rows from before it, so ``unmerge`` restores them exactly; it refuses when a record was
+changed since, naming the record and the reason, because silently dropping that change would lose
+data.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ class Repointer:
     """Moves one kind of record (tickets, ...) from a merged customer to the survivor."""
 
     name: str
-    move: Callable[[Connection, int, int], list[Any]]
-    move_back: Callable[[Connection, list[Any], int], None]
+    move: Callable[[Connection, int, int, str], list[Any]]
+    move_back: Callable[[Connection, list[Any], int, str], None]
 
 
 _REPOINTERS: dict[str, Repointer] = {}
@@ -60,8 +61,8 @@ _REPOINTERS: dict[str, Repointer] = {}
 
 def register_repointer(
     name: str,
-    move: Callable[[Connection, int, int], list[Any]],
-    move_back: Callable[[Connection, list[Any], int], None],
+    move: Callable[[Connection, int, int, str], list[Any]],
+    move_back: Callable[[Connection, list[Any], int, str], None],
 ) -> None:
     """Register what a merge must move; registering a name again replaces it."""
     _REPOINTERS[name] = Repointer(name, move, move_back)
@@ -186,7 +187,7 @@ def merge(
     moved: dict[str, dict[str, list[Any]]] = {}
     for pointer in _REPOINTERS.values():
         for i in others:
-            items = pointer.move(conn, i, keep_id)
+            items = pointer.move(conn, i, keep_id, actor)
             if items:
                 moved.setdefault(pointer.name, {})[str(i)] = items
     merge_id = conn.execute(
@@ -338,7 +339,7 @@ def unmerge(conn: Connection, merge_id: int, *, actor: str) -> MergeResult:
                 code="no_repointer",
             )
         for from_id, items in per_customer.items():
-            pointer.move_back(conn, items, int(from_id))
+            pointer.move_back(conn, items, int(from_id), actor)
     stamp = audit.now()
     conn.execute(
         update(merges).where(merges.c.id == merge_id).values(undone_at=stamp, undone_by=actor)

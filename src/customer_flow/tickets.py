@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from . import audit, customers, sla, ticket_types
+from . import audit, customers, merging, sla, ticket_types
 from .errors import NotFoundError, StateError, ValidationError
 from .models import (
     PRIORITIES,
@@ -536,3 +536,48 @@ def purge_for_customer(
     for ticket_id in ids:
         purge(conn, ticket_id, policy, now, actor=actor)
     return ids
+
+
+# -- merging customers -------------------------------------------------------------------------
+# A merge moves the merged customers' tickets to the survivor; an unmerge moves exactly those
+# tickets back. Each move is on the ticket's timeline, in the merge's transaction.
+
+
+def _move_tickets(conn: Connection, from_id: int, to_id: int, actor: str) -> list[int]:
+    moved = [
+        r.id for r in conn.execute(select(tickets.c.id).where(tickets.c.customer_id == from_id))
+    ]
+    if moved:
+        _repoint(conn, moved, from_id, to_id, actor, "moved by a merge of customers")
+    return moved
+
+
+def _move_tickets_back(conn: Connection, moved: list[Any], from_id: int, actor: str) -> None:
+    ids = [int(i) for i in moved]
+    rows = conn.execute(select(tickets.c.id, tickets.c.customer_id).where(tickets.c.id.in_(ids)))
+    for row in rows.all():  # a ticket purged since is simply gone
+        _repoint(conn, [row.id], row.customer_id, from_id, actor, "moved back by an unmerge")
+
+
+def _repoint(
+    conn: Connection, ids: list[int], from_id: int, to_id: int, actor: str, note: str
+) -> None:
+    stamp = audit.now()
+    conn.execute(
+        update(tickets).where(tickets.c.id.in_(ids)).values(customer_id=to_id, updated_at=stamp)
+    )
+    for ticket_id in ids:
+        audit.record(
+            conn,
+            actor=actor,
+            action="move",
+            entity=ENTITY,
+            entity_id=ticket_id,
+            before={"customer_id": from_id},
+            after={"customer_id": to_id},
+            note=note,
+            at=stamp,
+        )
+
+
+merging.register_repointer("tickets", move=_move_tickets, move_back=_move_tickets_back)
