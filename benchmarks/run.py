@@ -4,14 +4,19 @@ Every ``benchmarks/bench_*.py`` module defines ``run(report: Report) -> None``. 
 printed with a ratio to a floor or a peer measured in the same run, because this machine is
 shared and noisy: an absolute time alone says little.
 
-    python -m benchmarks.run            # all of them
+    python -m benchmarks.run            # all of them (what `make bench` does)
     python -m benchmarks.run tickets    # only bench_tickets.py
+
+RESULTS.md keeps one block per benchmark module, each stamped with when it ran and the machine's
+load at the start; a run replaces the blocks of the modules it ran and keeps the others.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import platform
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -19,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+_BLOCK = re.compile(r"<!-- bench:(\w+) -->\n(.*?)<!-- /bench:\1 -->\n", re.S)
 
 
 @dataclass
@@ -33,23 +40,42 @@ class Report:
         self.sections.append(text)
 
 
+def _blocks() -> dict[str, str]:
+    if not RESULTS.exists():
+        return {}
+    return {m.group(1): m.group(2) for m in _BLOCK.finditer(RESULTS.read_text())}
+
+
 def main(argv: list[str]) -> int:
     names = argv or sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
-    report = Report()
-    started = time.perf_counter()
+    blocks = _blocks()
     for name in names:
+        report = Report()
+        started = time.perf_counter()
+        load = os.getloadavg()[0]
         module = importlib.import_module(f"benchmarks.bench_{name}")
         module.run(report)
+        stamp = (
+            f"_`bench_{name}` ran {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in "
+            f"{time.perf_counter() - started:.0f} s; load average at start {load:.1f} "
+            f"on {os.cpu_count()} cores._\n\n"
+        )
+        blocks[name] = stamp + "\n".join(report.sections)
+        _write(blocks)
+    return 0
+
+
+def _write(blocks: dict[str, str]) -> None:
     header = (
         "# Benchmark results\n\n"
-        f"Written by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
-        f"Python {platform.python_version()}, {platform.machine()}, "
-        f"total {time.perf_counter() - started:.0f} s. Each figure stands beside a floor or a "
-        "peer measured in the same run.\n\n"
+        f"Written by `make bench` (Python {platform.python_version()}, {platform.machine()}). "
+        "Each figure stands beside a floor or a peer measured in the same run, because the "
+        "machine is shared and noisy.\n\n"
     )
-    if not argv:  # a partial run does not overwrite the full record
-        (HERE / "RESULTS.md").write_text(header + "\n".join(report.sections))
-    return 0
+    body = "".join(
+        f"<!-- bench:{k} -->\n{v}<!-- /bench:{k} -->\n\n" for k, v in sorted(blocks.items())
+    )
+    RESULTS.write_text(header + body)
 
 
 if __name__ == "__main__":
