@@ -14,12 +14,8 @@ writes its audit entry on that same connection. Rules:
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 import unicodedata
-from datetime import datetime
 from typing import Any
 
 import phonenumbers
@@ -37,6 +33,7 @@ from .models import (
     Page,
     RecordWarning,
 )
+from .paging import decode_cursor, encode_cursor
 from .schema import counters, customer_ids, customers
 
 __all__ = [
@@ -240,26 +237,6 @@ def _get_live(conn: Connection, customer_id: int, doing: str) -> Customer:
 _SORTS = {"id": customers.c.id, "name": customers.c.name, "created": customers.c.created_at}
 
 
-def encode_cursor(value: Any, row_id: int) -> str:
-    if isinstance(value, datetime):
-        value = audit.aware(value).isoformat()  # type: ignore[union-attr]
-    raw = json.dumps([value, row_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value, row_id = json.loads(base64.urlsafe_b64decode(padded))
-        if sort.lstrip("-") == "created":
-            value = datetime.fromisoformat(value)
-        return value, int(row_id)
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise ValidationError(
-            "after: not a cursor from this list", field="after", code="bad_cursor"
-        ) from exc
-
-
 def list_customers(conn: Connection, query: CustomerQuery) -> Page[Customer]:
     """A page of customers: live ones, or those in the trash; with search, sort and keyset."""
     stmt = select(customers)
@@ -283,7 +260,7 @@ def list_customers(conn: Connection, query: CustomerQuery) -> Page[Customer]:
     column = _SORTS[query.sort.lstrip("-")]
     key = column if column is customers.c.id else tuple_(column, customers.c.id)
     if query.after:
-        value, after_id = decode_cursor(query.after, query.sort)
+        value, after_id = decode_cursor(query.after, timestamp=query.sort.lstrip("-") == "created")
         if column is customers.c.id:
             stmt = stmt.where(
                 customers.c.id < after_id if descending else customers.c.id > after_id

@@ -14,9 +14,6 @@ declared with the ``tickets`` table in ``schema.py``:
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from datetime import datetime
 from typing import Any
 
@@ -36,13 +33,14 @@ from sqlalchemy import (
     tuple_,
 )
 
-from . import audit, customers, sla
+from . import customers, sla
 from .errors import ValidationError
 from .models import Page, Ticket, TicketQuery
+from .paging import decode_cursor, encode_cursor
 from .schema import OPEN_STATUSES, tickets
 from .ticket_sla import to_ticket
 
-__all__ = ["decode_cursor", "encode_cursor", "list_tickets", "sla_condition"]
+__all__ = ["list_tickets", "sla_condition"]
 
 t = tickets.c
 
@@ -84,26 +82,6 @@ def sla_condition(state: str, now: datetime) -> ColumnElement[bool]:
     raise ValidationError(
         f"sla: unknown state {state!r}; use on_track, at_risk or breached", field="sla"
     )
-
-
-def encode_cursor(value: Any, row_id: int) -> str:
-    if isinstance(value, datetime):
-        value = audit.aware(value).isoformat()  # type: ignore[union-attr]
-    raw = json.dumps([value, row_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value, row_id = json.loads(base64.urlsafe_b64decode(padded))
-        if sort == "due":
-            value = audit.aware(datetime.fromisoformat(value))
-        return value, int(row_id)
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise ValidationError(
-            "after: not a cursor from this list", field="after", code="bad_cursor"
-        ) from exc
 
 
 def _filters(query: TicketQuery, now: datetime) -> list[ColumnElement[bool]]:
@@ -171,7 +149,7 @@ def list_tickets(
             column = t.id + 0
         order = [column.desc() if query.sort == "-id" else column]
     if query.after:
-        value, after_id = decode_cursor(query.after, query.sort)
+        value, after_id = decode_cursor(query.after, timestamp=query.sort == "due")
         cond: BinaryExpression[bool] | ColumnElement[bool]
         if query.sort == "due":
             cond = key > tuple_(
