@@ -405,25 +405,7 @@ def update_customer(
 def delete(conn: Connection, customer_id: int, *, actor: str, note: str | None = None) -> Customer:
     """Move a live customer to the trash; it can be restored until it is purged."""
     current = _get_live(conn, customer_id, "delete")
-    stamp = audit.now()
-    conn.execute(
-        update(customers)
-        .where(customers.c.id == customer_id)
-        .values(deleted_at=stamp, updated_at=stamp)
-    )
-    after = get(conn, customer_id)
-    audit.record(
-        conn,
-        actor=actor,
-        action="delete",
-        entity=ENTITY,
-        entity_id=customer_id,
-        before=_snapshot(current),
-        after=_snapshot(after),
-        note=note,
-        at=stamp,
-    )
-    return after
+    return _set_trashed(conn, current, True, actor=actor, note=note)
 
 
 def restore(conn: Connection, customer_id: int, *, actor: str) -> Customer:
@@ -432,21 +414,28 @@ def restore(conn: Connection, customer_id: int, *, actor: str) -> Customer:
     if not current.in_trash:
         raise StateError(f"customer {customer_id} is not in the trash", code="not_in_trash")
     _check_email_free(conn, current.email, customer_id)
+    return _set_trashed(conn, current, False, actor=actor, note=None)
+
+
+def _set_trashed(
+    conn: Connection, current: Customer, trashed: bool, *, actor: str, note: str | None
+) -> Customer:
     stamp = audit.now()
     conn.execute(
         update(customers)
-        .where(customers.c.id == customer_id)
-        .values(deleted_at=None, updated_at=stamp)
+        .where(customers.c.id == current.id)
+        .values(deleted_at=stamp if trashed else None, updated_at=stamp)
     )
-    after = get(conn, customer_id)
+    after = get(conn, current.id)
     audit.record(
         conn,
         actor=actor,
-        action="restore",
+        action="delete" if trashed else "restore",
         entity=ENTITY,
-        entity_id=customer_id,
+        entity_id=current.id,
         before=_snapshot(current),
         after=_snapshot(after),
+        note=note,
         at=stamp,
     )
     return after
