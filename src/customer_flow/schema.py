@@ -6,6 +6,8 @@ and the domain modules pass dicts and Pydantic models, not ORM instances.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -308,10 +310,20 @@ duplicate_dismissals = Table(
 # reopen clears ``resolution_seconds`` until the next resolution).
 tickets.append_column(Column("first_response_seconds", BigInteger))
 tickets.append_column(Column("resolution_seconds", BigInteger))
-# Reports select tickets by the instant of an event in a period.
+# Reports select tickets by the instant of an event in a period. The indexes on nullable
+# instants are partial (NOT NULL): a range implies it, so reports use them, while the queue's
+# "IS NULL" tests cannot, which kept SQLite from picking them over the queue's own index (that
+# made the at-risk filter ~10x slower at 1M tickets).
 Index("ix_tickets_created_at", tickets.c.created_at)
-Index("ix_tickets_resolved_at", tickets.c.resolved_at)
-Index("ix_tickets_first_response_at", tickets.c.first_response_at)
+
+
+def _event_index(name: str, column: Column[Any]) -> Index:
+    where = text(f"{column.name} IS NOT NULL")
+    return Index(name, column, sqlite_where=where, postgresql_where=where)
+
+
+_event_index("ix_tickets_resolved_at", tickets.c.resolved_at)
+_event_index("ix_tickets_first_response_at", tickets.c.first_response_at)
 # A target settled in a period is due at or after the period's start (see ``reports.py``).
-Index("ix_tickets_first_response_due_at", tickets.c.first_response_due_at)
-Index("ix_tickets_resolution_due_at", tickets.c.resolution_due_at)
+_event_index("ix_tickets_first_response_due_at", tickets.c.first_response_due_at)
+_event_index("ix_tickets_resolution_due_at", tickets.c.resolution_due_at)
