@@ -257,10 +257,10 @@ def _render_name(rng: random.Random, first: str, last: str) -> tuple[str, str]:
     case = rng.random()
     if case < 0.12:
         text = text.upper()
+        clean = proper_case(clean.upper())  # what can be known of an ALL-CAPS name
     elif case < 0.22:
         text = text.lower()
-    if case < 0.22:
-        clean = proper_case(clean)  # what the importer can know of an ALL-CAPS/all-lower name
+        clean = proper_case(clean.lower())
     if rng.random() < 0.08:
         text = text.replace(" ", rng.choice(("  ", " \t", "\u00a0")), 1)
     if rng.random() < 0.08:
