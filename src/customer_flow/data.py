@@ -447,7 +447,11 @@ def _csv_batches_python(source: Source, batch_rows: int, skip: int) -> Iterator[
                 values += [None] * (width - len(values))
                 rows.append(values)
                 numbers.append(n)
-                overflow.append(str(len(record)) if len(record) > width else None)
+                overflow.append(
+                    f"the row has {len(record)} fields; the header has {width}"
+                    if len(record) > width
+                    else None
+                )
                 if len(rows) >= batch_rows:
                     yield _frame(source.header, rows, numbers, overflow)
                     rows, numbers, overflow = [], [], []
@@ -532,7 +536,11 @@ def _xlsx_batches(source: Source, batch_rows: int) -> Iterator[pl.DataFrame]:
             values = values[:width] + [None] * max(0, width - len(values))
             rows.append(values)
             numbers.append(n)
-            overflow.append(str(width + len(extra)) if extra else None)
+            overflow.append(
+                f"the row has values in {width + len(extra)} columns; the header has {width}"
+                if extra
+                else None
+            )
             if len(rows) >= batch_rows:
                 yield _frame(source.header, rows, numbers, overflow)
                 rows, numbers, overflow = [], [], []

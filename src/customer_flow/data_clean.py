@@ -379,21 +379,18 @@ def validate(df: pl.DataFrame, plan_columns: dict[str, str], extras: list[str]) 
             )
         )
     if "__overflow" in df.columns:
-        errors.append(
+        errors.insert(
+            0,
             _problem(
                 pl.col("__overflow").is_not_null(),
                 "*",
                 "wrong_field_count",
-                pl.format(
-                    "the row has {} fields; the header has {}",
-                    pl.col("__overflow"),
-                    pl.lit(len(plan_columns)),
-                ),
-            )
+                pl.col("__overflow"),
+            ),
         )
     if "__bad_json" in df.columns:
-        errors.append(
-            _problem(pl.col("__bad_json").is_not_null(), "*", "bad_json", pl.col("__bad_json"))
+        errors.insert(
+            0, _problem(pl.col("__bad_json").is_not_null(), "*", "bad_json", pl.col("__bad_json"))
         )
     warnings = [
         _problem(
