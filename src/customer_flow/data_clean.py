@@ -174,10 +174,13 @@ def proper_case_expr(name: pl.Expr) -> pl.Expr:
 
 
 def fix_name_case(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
-    """An ALL-CAPS or all-lower name gets proper case; a mixed-case name is left alone."""
+    """An ALL-CAPS or all-lower name gets proper case; a mixed-case name is left alone, and so
+    is one with digits or symbols."""
     name = pl.col("__name")
     upper, lower = name.str.to_uppercase(), name.str.to_lowercase()
-    shouting = ((name == upper) | (name == lower)) & (upper != lower)
+    # Only names made of letters and name punctuation: "AT&T", "=SUM(A1)" or "R2D2" stay.
+    wordy = name.str.contains(r"^[\p{L}\p{M}' .,\-]+$")
+    shouting = ((name == upper) | (name == lower)) & (upper != lower) & wordy
     mask = df.select(shouting.fill_null(False)).to_series()
     if not mask.any():
         return df

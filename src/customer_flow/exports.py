@@ -13,7 +13,6 @@ the apostrophe off again.
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from sqlalchemy import ColumnElement, Connection, Select, or_, select
 from . import audit
 from .customers import collapse
 from .errors import ValidationError
-from .imports import neutralise
+from .imports import csv_line, neutralise
 from .models import CustomerQuery
 from .schema import customers
 
@@ -154,8 +153,7 @@ def _write_csv(
     fh, owned = _open(out)
     n = neutralised = 0
     try:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["ID", "Name", "Email", "Phone", *keys])
+        fh.write(csv_line(["ID", "Name", "Email", "Phone", *keys]))
         for r in _rows(conn, query):
             extra = r["extra"] or {}
             cells = [
@@ -169,7 +167,7 @@ def _write_csv(
                 safe = [neutralise(c) for c in cells]
                 neutralised += sum(a is not b for a, b in zip(cells, safe, strict=True))
                 cells = safe
-            w.writerow(cells)
+            fh.write(csv_line(cells))
             n += 1
     finally:
         if owned:

@@ -19,9 +19,9 @@ Every row read ends in exactly one of imported, updated, unchanged or rejected.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -170,6 +170,18 @@ def neutralise(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
+def csv_line(cells: list[str]) -> str:
+    """One CSV line, quoting only where needed: like the csv module's minimal quoting, but a
+    bare CR is quoted too, so that no reader takes it for a line break."""
+    return (
+        ",".join('"' + c.replace('"', '""') + '"' if _SPECIAL.search(c) else c for c in cells)
+        + "\n"
+    )
+
+
+_SPECIAL = re.compile(r'[",\r\n]')
+
+
 class RejectsWriter:
     """Writes the rejects file as rows come: row, column, code, message, original values."""
 
@@ -184,11 +196,12 @@ class RejectsWriter:
             return
         if self._w is None:
             self._fh = self.path.open("w", newline="", encoding="utf-8")
-            self._w = csv.writer(self._fh, lineterminator="\n")
-            self._w.writerow([*REJECTS_HEAD, *self.header])
+            self._w = True
+            self._fh.write(csv_line([*REJECTS_HEAD, *self.header]))
+        assert self._fh is not None
         for r in rows:
             values = [neutralise(r.values.get(h) or "") for h in self.header]
-            self._w.writerow([r.row, r.column, r.code, neutralise(r.message), *values])
+            self._fh.write(csv_line([str(r.row), r.column, r.code, neutralise(r.message), *values]))
 
     def close(self) -> None:
         if self._fh is not None:
