@@ -29,7 +29,7 @@ def write(tmp_path: Path, name: str, content: str) -> Path:
 
 MESSY = (
     "Customer ID,Full Name,E-mail,Phone Number,City\n"
-    "1,\"SMITH, JOHN\",John@EXAMPLE.org,(415) 555-0123,Boston\n"
+    '1,"SMITH, JOHN",John@EXAMPLE.org,(415) 555-0123,Boston\n'
     "2,Ana Lima,not-an-email,,Lisbon\n"
     "3,=cmd|' /C calc'!A0,x@y.io,,\n"
 )
@@ -70,7 +70,9 @@ class TestImportCommand:
     def test_dry_run_and_map(self, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
         """--dry-run writes nothing; --map maps an unusual header."""
         path = write(tmp_path, "w.csv", "Who,Digits\nAna,415 555 0123\n")
-        result = run("import", str(path), "--dry-run", "--map", "Who=Name", "--map", "Digits=Phone", "--json")
+        result = run(
+            "import", str(path), "--dry-run", "--map", "Who=Name", "--map", "Digits=Phone", "--json"
+        )
         assert 0 == result.exit_code, result.output
         assert 1 == json.loads(result.stdout)["imported"]
         assert [] == json.loads(run("customers", "list", "--json").stdout)

@@ -92,11 +92,15 @@ class TestReading:
         xlsx = tmp_path / "c.xlsx"
         wb = xlsxwriter.Workbook(str(xlsx))
         ws = wb.add_worksheet()
-        for r, row in enumerate([["Customer ID", "Full Name", "Mobile"], [7, "Ana Lima", "415 555 0123"]]):
+        for r, row in enumerate(
+            [["Customer ID", "Full Name", "Mobile"], [7, "Ana Lima", "415 555 0123"]]
+        ):
             for c, v in enumerate(row):
                 ws.write(r, c, v)
         wb.close()
-        jsonl = write(tmp_path, "c.jsonl", '{"ID": 8, "Name": "Bo Berg"}\n\n{"ID": 9, "Name": "Cy"}\n')
+        jsonl = write(
+            tmp_path, "c.jsonl", '{"ID": 8, "Name": "Bo Berg"}\n\n{"ID": 9, "Name": "Cy"}\n'
+        )
         x, _ = cleaned(xlsx)
         assert [("7", "Ana Lima", "+14155550123")] == x.select("__id", "__name", "__phone").rows()
         j, _ = cleaned(jsonl)
@@ -269,7 +273,13 @@ class TestValidation:
         )
         df, _ = cleaned(write(tmp_path, "v.csv", text))
         codes = [[e["code"] for e in (x or [])] for x in df["__errors"].to_list()]
-        assert [["id_invalid"], ["name_missing"], ["email_invalid"], ["phone_not_a_number"], []] == codes
+        assert [
+            ["id_invalid"],
+            ["name_missing"],
+            ["email_invalid"],
+            ["phone_not_a_number"],
+            [],
+        ] == codes
         warns = [w["code"] for w in df["__warnings"][4]]
         assert ["email_example_domain", "phone_local_only"] == warns
 
@@ -333,7 +343,13 @@ class TestFastPathAgreesWithTheLibraries:
 
     def test_phones_in_another_default_region(self) -> None:
         """The fast path follows the region's own metadata (GB: national prefix 0, IDD 00)."""
-        values = ["020 7946 0958", "+44 20 7946 0958", "07700 900123", "+1 415 555 0123", "7946 0958"]
+        values = [
+            "020 7946 0958",
+            "+44 20 7946 0958",
+            "07700 900123",
+            "+1 415 555 0123",
+            "7946 0958",
+        ]
         fast = phone_fast(pl.Series(values), "GB")
         for v, e164, decided in zip(values, fast.e164, fast.decided, strict=True):
             if decided:
@@ -343,8 +359,13 @@ class TestFastPathAgreesWithTheLibraries:
         """Every email the fast path accepts, email-validator accepts with the same form."""
         rng = random.Random(9)
         alphabet = "abcXYZ019._%+-@!#'ü "
-        values = ["".join(rng.choice(alphabet) for _ in range(rng.randint(3, 20))) for _ in range(20_000)]
-        values += [f"{rng.choice(['Ana', 'b.c', 'x+y'])}@{rng.choice(['Ex.COM', 'a-b.io', 'x.test', 'ü.de', 'a..b', 'b.c0'])}" for _ in range(5000)]
+        values = [
+            "".join(rng.choice(alphabet) for _ in range(rng.randint(3, 20))) for _ in range(20_000)
+        ]
+        values += [
+            f"{rng.choice(['Ana', 'b.c', 'x+y'])}@{rng.choice(['Ex.COM', 'a-b.io', 'x.test', 'ü.de', 'a..b', 'b.c0'])}"
+            for _ in range(5000)
+        ]
         fast = email_fast(pl.Series(values))
         checked = 0
         for v, norm, decided in zip(values, fast.normalized, fast.decided, strict=True):
@@ -364,7 +385,9 @@ class TestGeneratorTruth:
         truth = pl.read_csv(made.truth, infer_schema=False)
         assert len(truth) == len(df)
         got = df.select(
-            status=pl.when(pl.col("__errors").list.len() > 0).then(pl.lit("reject")).otherwise(pl.lit("ok")),
+            status=pl.when(pl.col("__errors").list.len() > 0)
+            .then(pl.lit("reject"))
+            .otherwise(pl.lit("ok")),
             code=pl.col("__errors").list.first().struct.field("code").fill_null(""),
             name=pl.col("__name").fill_null(""),
             email=pl.col("__email").fill_null(""),
@@ -383,4 +406,11 @@ class TestGeneratorTruth:
         for col in ("name", "email", "phone"):
             assert want[col].filter(ok).to_list() == got[col].filter(ok).to_list()
         kinds = set(truth["kind"].to_list())
-        assert {"typo", "swapped_names", "nickname", "phone_format", "missing_fields", "email_domain"} <= kinds
+        assert {
+            "typo",
+            "swapped_names",
+            "nickname",
+            "phone_format",
+            "missing_fields",
+            "email_domain",
+        } <= kinds

@@ -36,8 +36,9 @@ def rows_in(hub: Hub) -> list[tuple[object, ...]]:
         return [
             tuple(r)
             for r in conn.execute(
-                select(customers.c.id, customers.c.name, customers.c.email, customers.c.phone)
-                .order_by(customers.c.id)
+                select(
+                    customers.c.id, customers.c.name, customers.c.email, customers.c.phone
+                ).order_by(customers.c.id)
             )
         ]
 
@@ -63,7 +64,9 @@ class TestImport:
         assert report.rejected == rejects["row"].n_unique()
         assert ["row", "column", "code", "message", "Customer ID"] == rejects.columns[:5]
 
-    def test_ids_are_kept_and_missing_ones_assigned_after_them(self, hub: Hub, tmp_path: Path) -> None:
+    def test_ids_are_kept_and_missing_ones_assigned_after_them(
+        self, hub: Hub, tmp_path: Path
+    ) -> None:
         """Given IDs are kept; rows without one get new IDs above every ID issued."""
         path = write(tmp_path, "i.csv", "ID,Name\n10,Ana\n,Bo\n20,Cy\n,Di\n")
         hub.import_file(path)
@@ -94,7 +97,7 @@ class TestImport:
     def test_an_error_mid_file_leaves_nothing_half_written(self, hub: Hub, tmp_path: Path) -> None:
         """A broken quote after many good rows: the read fails and no row is stored."""
         good = "".join(f"Person {i},p{i}@x.io\n" for i in range(300))
-        path = write(tmp_path, "q.csv", 'Name,Email\n' + good + '"Broken,b@x.io\nLast,l@x.io\n')
+        path = write(tmp_path, "q.csv", "Name,Email\n" + good + '"Broken,b@x.io\nLast,l@x.io\n')
         with pytest.raises(ValidationError):
             hub.import_file(path, opts(batch_rows=50))
         assert 0 == hub.count_customers()
@@ -103,7 +106,9 @@ class TestImport:
         """Within the file and against live customers, emails differing only in case clash."""
         hub.add_customer(CustomerCreate(name="Old", email="old@x.io"))
         path = write(
-            tmp_path, "e.csv", "ID,Name,Email\n5,Ana,ana@x.io\n6,Ana Two,ANA@X.IO\n7,Oldish,OLD@x.io\n"
+            tmp_path,
+            "e.csv",
+            "ID,Name,Email\n5,Ana,ana@x.io\n6,Ana Two,ANA@X.IO\n7,Oldish,OLD@x.io\n",
         )
         report = hub.import_file(path, opts(on_conflict="update"))
         codes = {r.row: r.code for r in report.rejects}
@@ -113,7 +118,9 @@ class TestImport:
     def test_within_file_duplicates_across_batches(self, hub: Hub, tmp_path: Path) -> None:
         """A repeat of an ID or email far down the file (another batch) is still caught."""
         body = "".join(f"{i},P{i},p{i}@x.io\n" for i in range(1, 200))
-        path = write(tmp_path, "b.csv", "ID,Name,Email\n" + body + "3,Again,other@x.io\n500,X,P7@X.IO\n")
+        path = write(
+            tmp_path, "b.csv", "ID,Name,Email\n" + body + "3,Again,other@x.io\n500,X,P7@X.IO\n"
+        )
         report = hub.import_file(path, opts(batch_rows=40))
         codes = sorted(r.code for r in report.rejects)
         assert ["email_duplicate_in_file", "id_duplicate_in_file"] == codes
@@ -134,7 +141,9 @@ class TestImport:
 class TestConflicts:
     @pytest.fixture
     def existing(self, hub: Hub) -> Hub:
-        hub.add_customer(CustomerCreate(id=1, name="Ana Lima", email="ana@x.io", phone="4155550123"))
+        hub.add_customer(
+            CustomerCreate(id=1, name="Ana Lima", email="ana@x.io", phone="4155550123")
+        )
         hub.add_customer(CustomerCreate(id=2, name="Bo Berg", email="bo@x.io"))
         return hub
 
@@ -149,7 +158,9 @@ class TestConflicts:
 
     def test_update_changes_given_fields_only(self, existing: Hub, tmp_path: Path) -> None:
         """--on-conflict update: the given fields change; empty cells leave values as they are."""
-        report = existing.import_file(write(tmp_path, "c.csv", self.CSV), opts(on_conflict="update"))
+        report = existing.import_file(
+            write(tmp_path, "c.csv", self.CSV), opts(on_conflict="update")
+        )
         assert (1, 1, 1) == (report.imported, report.updated, report.unchanged)
         ana = existing.get_customer(1)
         assert ("Ana Lima-Souza", "ana@x.io", "+14155550123") == (ana.name, ana.email, ana.phone)
@@ -189,7 +200,9 @@ class TestRevert:
         before = rows_in(hub)
         before_ana = hub.get_customer(1)
         path = write(
-            tmp_path, "r.csv", "ID,Name,Email,Phone,City\n1,ANA SOUZA,Ana@X.io,4155550123,Rio\n7,Bo,,,\n"
+            tmp_path,
+            "r.csv",
+            "ID,Name,Email,Phone,City\n1,ANA SOUZA,Ana@X.io,4155550123,Rio\n7,Bo,,,\n",
         )
         report = hub.import_file(path, opts(on_conflict="update"))
         assert (1, 1) == (report.imported, report.updated)
@@ -250,7 +263,9 @@ class TestExport:
 
     def test_formats(self, hub: Hub, tmp_path: Path) -> None:
         """JSON, JSON Lines, XLSX and Parquet hold the same customers."""
-        hub.import_file(write(tmp_path, "f.csv", "ID,Name,Email,Tier\n1,Ana,ana@x.io,gold\n2,Bo,,\n"))
+        hub.import_file(
+            write(tmp_path, "f.csv", "ID,Name,Email,Tier\n1,Ana,ana@x.io,gold\n2,Bo,,\n")
+        )
         hub.export_customers(tmp_path / "c.json", format="json")
         hub.export_customers(tmp_path / "c.jsonl", format="jsonl")
         hub.export_customers(tmp_path / "c.xlsx", format="xlsx")
@@ -275,7 +290,11 @@ class TestExport:
     def test_filters_match_customers_list(self, hub: Hub, tmp_path: Path) -> None:
         """Export selects the same customers as customers list, for each filter."""
         hub.import_file(
-            write(tmp_path, "f.csv", "Name,Email,Phone\nAna Lima,ana@example.com,\nBo,bo@x.io,415 555 0100\nCy Lima,,\n")
+            write(
+                tmp_path,
+                "f.csv",
+                "Name,Email,Phone\nAna Lima,ana@example.com,\nBo,bo@x.io,415 555 0100\nCy Lima,,\n",
+            )
         )
         hub.delete_customer(2)
         for q in (

@@ -242,7 +242,8 @@ def _prepare_text(source: Source, head: bytes, encoding: str | None) -> None:
                 clean = False
                 break
             joined = prev + chunk
-            if b"\x00" in chunk or re.search(rb"\r(?!\n)", joined[:-1]):
+            # A CR followed by something other than LF (a CR at the very end is seen next time).
+            if b"\x00" in chunk or re.search(rb"\r(?=[^\n])", joined):
                 clean = False
                 break
             prev = chunk[-1:]
@@ -279,7 +280,7 @@ def _transcode(source: Source, encoding: str) -> None:
                 dst.write(chunk.replace("\x00", ""))
     except (UnicodeDecodeError, UnicodeError) as exc:
         raise ValidationError(
-            f"{source.path.name}: not readable as {encoding}: {exc.reason}", code="bad_encoding"
+            f"{source.path.name}: not readable as {encoding}: {exc}", code="bad_encoding"
         ) from exc
     if nuls:
         source.notes.append(f"{nuls} NUL bytes removed")

@@ -100,6 +100,8 @@ def _country(cc: int) -> _Country | None:
         )
         out.append(_Region(code, meta.leading_digits, general, types))
     main = PhoneMetadata.metadata_for_region(regions[0])
+    if main is None or main.general_desc is None:
+        return None
     gd = main.general_desc
     return _Country(
         str(cc),

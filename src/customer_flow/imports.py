@@ -291,7 +291,7 @@ def run_import(
                     where = f"; see {options.rejects_path}" if options.rejects_path else ""
                     raise ValidationError(
                         f"{path.name}: more than {limit} rows rejected (--max-errors) by row "
-                        f"{int(batch['__row'].max() or 0):,}; nothing was imported{where}",
+                        f"{batch['__row'].to_list()[-1]:,}; nothing was imported{where}",
                         code="too_many_errors",
                     )
                 if loader is not None:
@@ -300,6 +300,8 @@ def run_import(
                     progress(report.rows_read)
         finally:
             rejects.close()
+            if loader is not None:
+                loader.close()
         _finish(report, ctx, errors, warnings, loader, rejects, options)
         if loader is not None:
             report.batch_id = loader.record(report)
@@ -358,6 +360,13 @@ def _problem(code: str, column: str, message: str) -> dict[str, str]:
     return {"column": column, "code": code, "message": message}
 
 
+_PROBLEM = pl.Struct({"column": pl.String, "code": pl.String, "message": pl.String})
+
+
+def _no_errors() -> pl.Expr:
+    return pl.col("__errors").is_null() | (pl.col("__errors").list.len() == 0)
+
+
 class _Loader:
     """Settles and writes batches on one connection; remembers what this import touched."""
 
@@ -387,86 +396,73 @@ class _Loader:
         ).scalar_one()
         self.seq = 0
         # customer ID -> the row of this file that created or updated it
-        self.touched = pl.DataFrame(schema={"cid": pl.Int64, "first_row": pl.Int64})
+        self.touched = pl.DataFrame(
+            schema={"cid": pl.Int64, "key": pl.String, "first_row": pl.Int64}
+        )
+        if self.dialect == "sqlite":
+            # A big page cache for the bulk insert's index updates; put back in close().
+            self._pragma("PRAGMA cache_size=-262144")
+        # With no customer ID ever issued, only this import's own rows can clash: no lookups.
+        self.empty_at_start = conn.execute(select(customer_ids.c.id).limit(1)).first() is None
 
     # -- settling ------------------------------------------------------------------------------
 
     def settle(self, batch: pl.DataFrame) -> pl.DataFrame:
-        """Decide each valid row's fate: ``__action`` create/update/unchanged/skip, the
-        customer it matches in ``__match``; rows that cannot load get a problem."""
+        """Decide each valid row's fate: the customer it matches goes in ``__match`` (null for
+        a new one); a row that cannot load gets a problem in ``__errors``.
+
+        The checks run as joins; only the few rows that hit something (a repeat in the file,
+        an existing ID or email) go through the decision below one by one."""
         batch = batch.with_columns(
             pl.col("__email").str.to_lowercase().alias("__key"),
             pl.lit(None, dtype=pl.Int64).alias("__match"),
         )
-        ok = batch.filter(pl.col("__errors").is_null() | (pl.col("__errors").list.len() == 0))
-        ids = ok["__id_int"].drop_nulls().unique().to_list()
-        keys = ok["__key"].drop_nulls().unique().to_list()
-        known = self._known_ids(ids)  # id -> "live" | "trash" | "purged"
-        owners = self._email_owners(keys)  # email key -> live customer id
-        touched = dict(
-            self.touched.filter(
-                pl.col("cid").is_in(list(known) + list(owners.values()))
-            ).iter_rows()
+        ok = batch.filter(_no_errors()).select("__row", "__id_int", "__key")
+        touched = self.touched
+        ok = ok.with_columns(
+            pl.when(pl.col("__id_int").is_not_null())
+            .then(pl.col("__row").first().over("__id_int"))
+            .alias("_id_first"),
+            pl.when(pl.col("__key").is_not_null())
+            .then(pl.col("__row").first().over("__key"))
+            .alias("_key_first"),
         )
+        ok = ok.join(
+            touched.select(pl.col("cid").alias("__id_int"), pl.col("first_row").alias("_t_id")),
+            on="__id_int",
+            how="left",
+            maintain_order="left",
+        ).join(
+            touched.filter(pl.col("key").is_not_null())
+            .unique("key", keep="first")
+            .select(pl.col("key").alias("__key"), pl.col("first_row").alias("_t_key")),
+            on="__key",
+            how="left",
+            maintain_order="left",
+        )
+        known: dict[int, str] = {}
+        owners: dict[str, int] = {}
+        if not self.empty_at_start:
+            known = self._known_ids(ok["__id_int"].drop_nulls().unique().to_list())
+            owners = self._email_owners(ok["__key"].drop_nulls().unique().to_list())
+        hit = (
+            (pl.col("_id_first").is_not_null() & (pl.col("_id_first") != pl.col("__row")))
+            | (pl.col("_key_first").is_not_null() & (pl.col("_key_first") != pl.col("__row")))
+            | pl.col("_t_id").is_not_null()
+            | pl.col("_t_key").is_not_null()
+            | pl.col("__id_int").is_in(list(known))
+            | pl.col("__key").is_in(list(owners))
+        )
+        hits = ok.filter(hit.fill_null(False))
         extra_errors: dict[int, dict[str, str]] = {}
         match: dict[int, int] = {}
-        seen_id: dict[int, int] = {}
-        seen_key: dict[str, int] = {}
-        id_col = "ID"
-        for row, cid, key in ok.select("__row", "__id_int", "__key").iter_rows():
-            problem = None
-            target = None
-            if cid is not None and cid in seen_id:
-                problem = _problem(
-                    "id_duplicate_in_file", id_col, f"row {seen_id[cid]} of this file has ID {cid}"
-                )
-            elif key is not None and key in seen_key:
-                problem = _problem(
-                    "email_duplicate_in_file",
-                    "Email",
-                    f"row {seen_key[key]} of this file has the email {key}",
-                )
-            elif cid is not None and cid in touched:
-                problem = _problem(
-                    "id_duplicate_in_file", id_col, f"row {touched[cid]} of this file has ID {cid}"
-                )
-            elif key is not None and owners.get(key) in touched:
-                problem = _problem(
-                    "email_duplicate_in_file",
-                    "Email",
-                    f"row {touched[owners[key]]} of this file has the email {key}",
-                )
-            elif cid is not None and known.get(cid) in ("trash", "purged"):
-                why = "is in the trash" if known[cid] == "trash" else "was purged"
-                problem = _problem(
-                    "id_taken", id_col, f"customer {cid} {why}, and IDs are never reused"
-                )
-            elif cid is not None and cid in known:
-                target = cid
-                owner = owners.get(key) if key is not None else None
-                if owner is not None and owner != cid and self.on_conflict == "update":
-                    problem = _problem(
-                        "email_taken", "Email", f"customer {owner} has the email {key}"
-                    )
-            elif key is not None and key in owners:
-                if cid is None:
-                    target = owners[key]
-                elif self.on_conflict == "update":
-                    problem = _problem(
-                        "email_taken",
-                        "Email",
-                        f"customer {owners[key]} has the email {key}; the row's ID {cid} differs",
-                    )
-                else:
-                    target = owners[key]
+        for row, cid, key, id_first, key_first, t_id, t_key in hits.iter_rows():
+            problem, target = self._decide(
+                row, cid, key, id_first, key_first, t_id, t_key, known, owners
+            )
             if problem is not None:
                 extra_errors[row] = problem
-                continue
-            if cid is not None:
-                seen_id[cid] = row
-            if key is not None:
-                seen_key[key] = row
-            if target is not None:
+            elif target is not None:
                 match[row] = target
         if match and self.on_conflict == "fail":
             first = sorted(match.items())[:3]
@@ -478,16 +474,8 @@ class _Loader:
             )
         if extra_errors:
             extra = pl.DataFrame(
-                {
-                    "__row": list(extra_errors),
-                    "__more": [[p] for p in extra_errors.values()],
-                },
-                schema={
-                    "__row": pl.Int64,
-                    "__more": pl.List(
-                        pl.Struct({"column": pl.String, "code": pl.String, "message": pl.String})
-                    ),
-                },
+                {"__row": list(extra_errors), "__more": [[p] for p in extra_errors.values()]},
+                schema={"__row": pl.Int64, "__more": pl.List(_PROBLEM)},
             )
             batch = (
                 batch.join(extra, on="__row", how="left", maintain_order="left")
@@ -511,33 +499,122 @@ class _Loader:
             )
         return batch
 
+    def _decide(
+        self,
+        row: int,
+        cid: int | None,
+        key: str | None,
+        id_first: int | None,
+        key_first: int | None,
+        t_id: int | None,
+        t_key: int | None,
+        known: dict[int, str],
+        owners: dict[str, int],
+    ) -> tuple[dict[str, str] | None, int | None]:
+        """(a problem, or the customer the row matches, or neither: a new customer)."""
+        if id_first is not None and id_first != row:
+            return _problem(
+                "id_duplicate_in_file", "ID", f"row {id_first} of this file has ID {cid}"
+            ), None
+        if key_first is not None and key_first != row:
+            return _problem(
+                "email_duplicate_in_file",
+                "Email",
+                f"row {key_first} of this file has the email {key}",
+            ), None
+        if t_id is not None:
+            return _problem(
+                "id_duplicate_in_file", "ID", f"row {t_id} of this file has ID {cid}"
+            ), None
+        if t_key is not None:
+            return _problem(
+                "email_duplicate_in_file", "Email", f"row {t_key} of this file has the email {key}"
+            ), None
+        owner = owners.get(key) if key is not None else None
+        if cid is not None and known.get(cid) in ("trash", "purged"):
+            why = "is in the trash" if known[cid] == "trash" else "was purged"
+            return _problem(
+                "id_taken", "ID", f"customer {cid} {why}, and IDs are never reused"
+            ), None
+        if cid is not None and cid in known:
+            if owner is not None and owner != cid and self.on_conflict == "update":
+                return _problem(
+                    "email_taken", "Email", f"customer {owner} has the email {key}"
+                ), None
+            return None, cid
+        if owner is not None:
+            if cid is not None and self.on_conflict == "update":
+                return _problem(
+                    "email_taken",
+                    "Email",
+                    f"customer {owner} has the email {key}; the row's ID {cid} differs",
+                ), None
+            return None, owner
+        return None, None
+
     def _known_ids(self, ids: list[int]) -> dict[int, str]:
-        out: dict[int, str] = {}
-        for chunk in _chunks(ids):
-            rows = self.conn.execute(
-                select(customer_ids.c.id, customers.c.id.is_not(None), customers.c.deleted_at)
-                .select_from(customer_ids.outerjoin(customers, customers.c.id == customer_ids.c.id))
-                .where(customer_ids.c.id.in_(chunk))
+        """Which of ``ids`` were ever issued: live, in the trash, or purged."""
+        if not ids:
+            return {}
+        if self.dialect == "postgresql":
+            sql = (
+                "SELECT ci.id, c.id IS NOT NULL, c.deleted_at IS NOT NULL FROM customer_ids ci "
+                "LEFT JOIN customers c ON c.id = ci.id WHERE ci.id = ANY(%s)"
             )
-            for cid, exists, deleted in rows:
-                out[cid] = "purged" if not exists else ("trash" if deleted is not None else "live")
+            param: Any = ids
+        else:
+            sql = (
+                "SELECT ci.id, c.id IS NOT NULL, c.deleted_at IS NOT NULL FROM customer_ids ci "
+                "LEFT JOIN customers c ON c.id = ci.id "
+                "WHERE ci.id IN (SELECT value FROM json_each(?))"
+            )
+            param = json.dumps(ids)
+        out: dict[int, str] = {}
+        for cid, exists, deleted in self._fetch(sql, param):
+            out[cid] = "purged" if not exists else ("trash" if deleted else "live")
         return out
 
     def _email_owners(self, keys: list[str]) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for chunk in _chunks(keys):
-            rows = self.conn.execute(
-                select(customers.c.email_key, customers.c.id).where(
-                    customers.c.email_key.in_(chunk), customers.c.deleted_at.is_(None)
-                )
+        """The live customer holding each of ``keys`` (lower-cased emails)."""
+        if not keys:
+            return {}
+        if self.dialect == "postgresql":
+            sql = (
+                "SELECT email_key, id FROM customers "
+                "WHERE deleted_at IS NULL AND email_key = ANY(%s)"
             )
-            out.update({k: i for k, i in rows})
-        return out
+            param: Any = keys
+        else:
+            sql = (
+                "SELECT email_key, id FROM customers WHERE deleted_at IS NULL "
+                "AND email_key IN (SELECT value FROM json_each(?))"
+            )
+            param = json.dumps(keys)
+        return {k: i for k, i in self._fetch(sql, param)}
+
+    def _pragma(self, sql: str) -> None:
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        raw.execute(sql)
+
+    def close(self) -> None:
+        if self.dialect == "sqlite":
+            self._pragma("PRAGMA cache_size=-2000")
+
+    def _fetch(self, sql: str, param: Any) -> list[tuple[Any, ...]]:
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        cur = raw.cursor()
+        try:
+            cur.execute(sql, (param,))
+            return list(cur.fetchall())
+        finally:
+            cur.close()
 
     # -- writing -------------------------------------------------------------------------------
 
     def load(self, batch: pl.DataFrame, report: ImportReport) -> None:
-        good = batch.filter(pl.col("__errors").is_null() | (pl.col("__errors").list.len() == 0))
+        good = batch.filter(_no_errors())
         if good.height == 0:
             return
         good = good.with_columns(
@@ -646,7 +723,11 @@ class _Loader:
         self.touched = pl.concat(
             [
                 self.touched,
-                rows.select(pl.col("__id_int").alias("cid"), pl.col("__row").alias("first_row")),
+                rows.select(
+                    pl.col("__id_int").alias("cid"),
+                    pl.col("__key").alias("key"),
+                    pl.col("__row").alias("first_row"),
+                ),
             ]
         )
 
@@ -662,17 +743,19 @@ class _Loader:
         ids = matched["__match"].to_list()
         current: dict[int, dict[str, Any]] = {}
         for chunk in _chunks(ids):
-            for r in self.conn.execute(
+            for m in self.conn.execute(
                 select(customers.c.id, *(customers.c[c] for c in _SNAP)).where(
                     customers.c.id.in_(chunk)
                 )
             ).mappings():
-                current[r["id"]] = dict(r)
+                current[m["id"]] = dict(m)
         changes: list[tuple[Any, ...]] = []
         befores: list[dict[str, Any]] = []
         changed_ids: list[int] = []
         changed_rows: list[int] = []
-        for r in matched.iter_rows(named=True):
+        changed_keys: list[str | None] = []
+        for row in matched.iter_rows(named=True):
+            r: dict[str, Any] = row
             cid = r["__match"]
             cur = current[cid]
             new = _merged(cur, r)
@@ -688,6 +771,7 @@ class _Loader:
             befores.append(before)
             changed_ids.append(cid)
             changed_rows.append(r["__row"])
+            changed_keys.append(new["email"].lower() if new["email"] else None)
             diff = {
                 k: [cur[k], new[k]] for k in ("name", "email", "phone", "extra") if new[k] != cur[k]
             }
@@ -717,7 +801,12 @@ class _Loader:
             changes,
         )
         self._change("updated", changed_ids, befores)
-        self._touch(pl.DataFrame({"__id_int": changed_ids, "__row": changed_rows}))
+        self._touch(
+            pl.DataFrame(
+                {"__id_int": changed_ids, "__key": changed_keys, "__row": changed_rows},
+                schema={"__id_int": pl.Int64, "__key": pl.String, "__row": pl.Int64},
+            )
+        )
         report.updated += len(changes)
 
     def _outcome(
