@@ -40,11 +40,12 @@ class TestImportCommand:
         """--json prints the report on stdout; the counts add up to the rows read."""
         path = write(tmp_path, "m.csv", MESSY)
         result = run("import", str(path), "--json")
-        assert 0 == result.exit_code, result.output
+        assert result.exit_code == 0, result.output
         report = json.loads(result.stdout)
-        assert (2, 1, 3) == (report["imported"], report["rejected"], report["rows_read"])
-        assert {"name_order": 1, "name_case": 1} == {
-            k: report["cleaning"][k] for k in ("name_order", "name_case")
+        assert (report["imported"], report["rejected"], report["rows_read"]) == (2, 1, 3)
+        assert {k: report["cleaning"][k] for k in ("name_order", "name_case")} == {
+            "name_order": 1,
+            "name_case": 1,
         }
         rejects = (tmp_path / "m.rejects.csv").read_text().splitlines()
         assert rejects[0].startswith("row,column,code,message,Customer ID")
@@ -54,18 +55,18 @@ class TestImportCommand:
         """Without --json a summary goes to stderr, ending with the balance, and no progress
         bar is drawn when stderr is not a terminal."""
         result = run("import", str(write(tmp_path, "m.csv", MESSY)))
-        assert 0 == result.exit_code
-        assert "" == result.stdout
+        assert result.exit_code == 0
+        assert result.stdout == ""
         assert "2 imported + 0 updated + 0 unchanged + 1 rejected = 3 rows read" in result.stderr
         assert "importing:" not in result.stderr
 
     def test_max_errors_exceeded_exits_1_and_imports_nothing(self, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
         """Exit code 1 when more rows than --max-errors are rejected; nothing is stored."""
         result = run("import", str(write(tmp_path, "m.csv", MESSY)), "--max-errors", "0")
-        assert 1 == result.exit_code
+        assert result.exit_code == 1
         assert "nothing was imported" in result.stderr
         listed = run("customers", "list", "--json")
-        assert [] == json.loads(listed.stdout)
+        assert json.loads(listed.stdout) == []
 
     def test_dry_run_and_map(self, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
         """--dry-run writes nothing; --map maps an unusual header."""
@@ -73,9 +74,9 @@ class TestImportCommand:
         result = run(
             "import", str(path), "--dry-run", "--map", "Who=Name", "--map", "Digits=Phone", "--json"
         )
-        assert 0 == result.exit_code, result.output
-        assert 1 == json.loads(result.stdout)["imported"]
-        assert [] == json.loads(run("customers", "list", "--json").stdout)
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["imported"] == 1
+        assert json.loads(run("customers", "list", "--json").stdout) == []
 
     def test_bad_input_gives_one_line_and_exit_1(self, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
         """An empty file, a binary file: a one-line error, exit 1, no traceback."""
@@ -83,14 +84,14 @@ class TestImportCommand:
             path = tmp_path / name
             path.write_bytes(content)
             result = run("import", str(path))
-            assert 1 == result.exit_code
+            assert result.exit_code == 1
             assert result.stderr.startswith("error: ")
             assert "Traceback" not in result.output
 
     def test_bad_on_conflict_is_a_usage_error(self, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
         """An unknown --on-conflict value exits 2."""
         result = run("import", str(write(tmp_path, "a.csv", "Name\nA\n")), "--on-conflict", "merge")
-        assert 2 == result.exit_code
+        assert result.exit_code == 2
 
 
 class TestImportsCommands:
@@ -98,13 +99,13 @@ class TestImportsCommands:
         """imports list shows the batch; imports revert N undoes it."""
         run("import", str(write(tmp_path, "a.csv", "Name\nAna\nBo\n")))
         batches = json.loads(run("imports", "list", "--json").stdout)
-        assert [("imported", 2)] == [(b["status"], b["imported"]) for b in batches]
+        assert [(b["status"], b["imported"]) for b in batches] == [("imported", 2)]
         result = run("imports", "revert", str(batches[0]["id"]))
-        assert 0 == result.exit_code
+        assert result.exit_code == 0
         assert "2 customers removed" in result.stderr
-        assert [] == json.loads(run("customers", "list", "--json").stdout)
+        assert json.loads(run("customers", "list", "--json").stdout) == []
         again = run("imports", "revert", str(batches[0]["id"]))
-        assert 1 == again.exit_code
+        assert again.exit_code == 1
         assert "already reverted" in again.stderr
 
 
@@ -113,10 +114,10 @@ class TestValidateCommand:
         """validate reports counts per rule with percentages and the failing rows; it imports
         nothing."""
         result = run("validate", str(write(tmp_path, "m.csv", MESSY)))
-        assert 0 == result.exit_code
+        assert result.exit_code == 0
         assert "email_invalid" in result.stderr
         assert "33.3" in result.stderr
-        assert [] == json.loads(run("customers", "list", "--json").stdout)
+        assert json.loads(run("customers", "list", "--json").stdout) == []
 
 
 class TestExportCommand:
@@ -124,7 +125,7 @@ class TestExportCommand:
         """export - writes CSV to stdout; formula-like cells get an apostrophe unless --raw."""
         run("import", str(write(tmp_path, "m.csv", MESSY)))
         safe = run("export", "-")
-        assert 0 == safe.exit_code
+        assert safe.exit_code == 0
         assert "'=cmd" in safe.stdout
         assert "'+14155550123" in safe.stdout
         raw = run("export", "-", "--raw")
@@ -135,6 +136,6 @@ class TestExportCommand:
         run("import", str(write(tmp_path, "m.csv", MESSY)))
         out = tmp_path / "o.jsonl"
         result = run("export", str(out), "--format", "jsonl", "--search", "smith")
-        assert 0 == result.exit_code, result.output
+        assert result.exit_code == 0, result.output
         lines = out.read_text().splitlines()
-        assert ["John Smith"] == [json.loads(line)["name"] for line in lines]
+        assert [json.loads(line)["name"] for line in lines] == ["John Smith"]

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from benchmarks.generate import generate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from benchmarks.generate import generate
 from customer_flow.errors import ConflictError, StateError, ValidationError
 from customer_flow.hub import Hub
 from customer_flow.imports import ImportOptions
@@ -56,13 +56,13 @@ class TestImport:
         made = generate(3000, seed=11, out_dir=tmp_path)
         report = hub.import_file(made.data, opts(rejects_path=tmp_path / "rej.csv"))
         truth = pl.read_csv(made.truth, infer_schema=False)
-        assert 3000 == report.rows_read
+        assert report.rows_read == 3000
         assert report.accounted
         assert int((truth["status"] == "ok").sum()) == report.imported
         assert report.imported == hub.count_customers()
         rejects = pl.read_csv(tmp_path / "rej.csv", infer_schema=False)
         assert report.rejected == rejects["row"].n_unique()
-        assert ["row", "column", "code", "message", "Customer ID"] == rejects.columns[:5]
+        assert rejects.columns[:5] == ["row", "column", "code", "message", "Customer ID"]
 
     def test_ids_are_kept_and_missing_ones_assigned_after_them(
         self, hub: Hub, tmp_path: Path
@@ -70,17 +70,26 @@ class TestImport:
         """Given IDs are kept; rows without one get new IDs above every ID issued."""
         path = write(tmp_path, "i.csv", "ID,Name\n10,Ana\n,Bo\n20,Cy\n,Di\n")
         hub.import_file(path)
-        assert [10, 20, 21, 22] == [r[0] for r in rows_in(hub)]
-        assert 23 == hub.add_customer(CustomerCreate(name="Ed")).id
+        assert [r[0] for r in rows_in(hub)] == [10, 20, 21, 22]
+        assert hub.add_customer(CustomerCreate(name="Ed")).id == 23
+
+    def test_new_ids_never_take_an_id_given_later_in_the_file(
+        self, hub: Hub, tmp_path: Path
+    ) -> None:
+        """Rows without an ID get IDs above every ID in the file, even one in a later batch."""
+        body = "".join(f",P{i}\n" for i in range(30)) + "5,Five\n31,Late\n"
+        report = hub.import_file(write(tmp_path, "l.csv", "ID,Name\n" + body), opts(batch_rows=10))
+        assert (report.imported, report.rejected) == (32, 0)
+        assert [5, 31, *range(32, 62)] == [r[0] for r in rows_in(hub)]
 
     def test_dry_run_writes_nothing_and_reports_the_same(self, hub: Hub, tmp_path: Path) -> None:
         """A dry run reports what the import would do, and leaves no customer and no batch."""
         path = write(tmp_path, "d.csv", "Name,Email\nAna,ana@x.io\nBo,bad@\n")
         preview = hub.preview_import(path)
-        assert (1, 1) == (preview.imported, preview.rejected)
+        assert (preview.imported, preview.rejected) == (1, 1)
         assert preview.batch_id is None
-        assert 0 == hub.count_customers()
-        assert [] == hub.list_imports()
+        assert hub.count_customers() == 0
+        assert hub.list_imports() == []
         real = hub.import_file(path)
         assert (preview.imported, preview.rejected) == (real.imported, real.rejected)
 
@@ -89,10 +98,10 @@ class TestImport:
         path = write(tmp_path, "m.csv", "Name,Email\nAna,ana@x.io\nBo,bad@\nCy,bad2@\n")
         with pytest.raises(ValidationError) as exc:
             hub.import_file(path, opts(max_errors=1))
-        assert "too_many_errors" == exc.value.code
-        assert 0 == hub.count_customers()
-        assert [] == hub.list_imports()
-        assert 1 == hub.import_file(path, opts(max_errors=2)).imported
+        assert exc.value.code == "too_many_errors"
+        assert hub.count_customers() == 0
+        assert hub.list_imports() == []
+        assert hub.import_file(path, opts(max_errors=2)).imported == 1
 
     def test_an_error_mid_file_leaves_nothing_half_written(self, hub: Hub, tmp_path: Path) -> None:
         """A broken quote after many good rows: the read fails and no row is stored."""
@@ -100,7 +109,7 @@ class TestImport:
         path = write(tmp_path, "q.csv", "Name,Email\n" + good + '"Broken,b@x.io\nLast,l@x.io\n')
         with pytest.raises(ValidationError):
             hub.import_file(path, opts(batch_rows=50))
-        assert 0 == hub.count_customers()
+        assert hub.count_customers() == 0
 
     def test_emails_are_unique_ignoring_case(self, hub: Hub, tmp_path: Path) -> None:
         """Within the file and against live customers, emails differing only in case clash."""
@@ -112,7 +121,7 @@ class TestImport:
         )
         report = hub.import_file(path, opts(on_conflict="update"))
         codes = {r.row: r.code for r in report.rejects}
-        assert {2: "email_duplicate_in_file", 3: "email_taken"} == codes
+        assert codes == {2: "email_duplicate_in_file", 3: "email_taken"}
         assert report.accounted
 
     def test_within_file_duplicates_across_batches(self, hub: Hub, tmp_path: Path) -> None:
@@ -123,8 +132,8 @@ class TestImport:
         )
         report = hub.import_file(path, opts(batch_rows=40))
         codes = sorted(r.code for r in report.rejects)
-        assert ["email_duplicate_in_file", "id_duplicate_in_file"] == codes
-        assert 199 == hub.count_customers()
+        assert codes == ["email_duplicate_in_file", "id_duplicate_in_file"]
+        assert hub.count_customers() == 199
 
     def test_audit_entry_per_batch(self, hub: Hub, tmp_path: Path) -> None:
         """Each import writes one audit entry for its batch, in the same transaction."""
@@ -152,32 +161,32 @@ class TestConflicts:
     def test_skip_leaves_matches_alone(self, existing: Hub, tmp_path: Path) -> None:
         """--on-conflict skip: matching rows change nothing and count as unchanged."""
         report = existing.import_file(write(tmp_path, "c.csv", self.CSV))
-        assert (1, 0, 2, 0) == (report.imported, report.updated, report.unchanged, report.rejected)
-        assert 1 == report.skipped
-        assert "Ana Lima" == existing.get_customer(1).name
+        assert (report.imported, report.updated, report.unchanged, report.rejected) == (1, 0, 2, 0)
+        assert report.skipped == 1
+        assert existing.get_customer(1).name == "Ana Lima"
 
     def test_update_changes_given_fields_only(self, existing: Hub, tmp_path: Path) -> None:
         """--on-conflict update: the given fields change; empty cells leave values as they are."""
         report = existing.import_file(
             write(tmp_path, "c.csv", self.CSV), opts(on_conflict="update")
         )
-        assert (1, 1, 1) == (report.imported, report.updated, report.unchanged)
+        assert (report.imported, report.updated, report.unchanged) == (1, 1, 1)
         ana = existing.get_customer(1)
-        assert ("Ana Lima-Souza", "ana@x.io", "+14155550123") == (ana.name, ana.email, ana.phone)
+        assert (ana.name, ana.email, ana.phone) == ("Ana Lima-Souza", "ana@x.io", "+14155550123")
 
     def test_fail_stops_the_import(self, existing: Hub, tmp_path: Path) -> None:
         """--on-conflict fail: a match fails the whole import; nothing is written."""
         with pytest.raises(ConflictError) as exc:
             existing.import_file(write(tmp_path, "c.csv", self.CSV), opts(on_conflict="fail"))
         assert "row 1 matches customer 1" in exc.value.message
-        assert 2 == existing.count_customers()
+        assert existing.count_customers() == 2
 
     def test_a_row_without_id_matches_by_email(self, existing: Hub, tmp_path: Path) -> None:
         """Without an ID, the email (any case) finds the customer to update."""
         path = write(tmp_path, "e.csv", "Name,Email\nBo Berg Jr,BO@x.io\n")
         report = existing.import_file(path, opts(on_conflict="update"))
-        assert 1 == report.updated
-        assert "Bo Berg Jr" == existing.get_customer(2).name
+        assert report.updated == 1
+        assert existing.get_customer(2).name == "Bo Berg Jr"
 
     def test_ids_of_trashed_or_purged_customers_are_never_reused(
         self, existing: Hub, tmp_path: Path
@@ -188,7 +197,7 @@ class TestConflicts:
         existing.purge_customer(2)
         path = write(tmp_path, "t.csv", "ID,Name\n1,New One\n2,New Two\n")
         report = existing.import_file(path, opts(on_conflict="update"))
-        assert ["id_taken", "id_taken"] == [r.code for r in report.rejects]
+        assert [r.code for r in report.rejects] == ["id_taken", "id_taken"]
         assert "was purged" in report.rejects[1].message
 
 
@@ -205,10 +214,10 @@ class TestRevert:
             "ID,Name,Email,Phone,City\n1,ANA SOUZA,Ana@X.io,4155550123,Rio\n7,Bo,,,\n",
         )
         report = hub.import_file(path, opts(on_conflict="update"))
-        assert (1, 1) == (report.imported, report.updated)
-        assert {"tier": "gold", "City": "Rio"} == hub.get_customer(1).extra
+        assert (report.imported, report.updated) == (1, 1)
+        assert hub.get_customer(1).extra == {"tier": "gold", "City": "Rio"}
         batch = hub.revert_import(report.batch_id or 0)
-        assert "reverted" == batch.status
+        assert batch.status == "reverted"
         assert before == rows_in(hub)
         assert before_ana == hub.get_customer(1)
         with pytest.raises(StateError):
@@ -220,16 +229,16 @@ class TestRevert:
         hub.update_customer(2, CustomerUpdate(name="Bo Changed"))
         with pytest.raises(StateError) as exc:
             hub.revert_import(report.batch_id or 0)
-        assert "changed_since_import" == exc.value.code
-        assert 2 == hub.count_customers()
+        assert exc.value.code == "changed_since_import"
+        assert hub.count_customers() == 2
 
     def test_reverted_ids_are_not_reused(self, hub: Hub, tmp_path: Path) -> None:
         """IDs of customers removed by a revert stay issued: a new customer gets a fresh one."""
         report = hub.import_file(write(tmp_path, "r.csv", "Name\nAna\nBo\n"))
         hub.revert_import(report.batch_id or 0)
-        assert 3 == hub.add_customer(CustomerCreate(name="Cy")).id
+        assert hub.add_customer(CustomerCreate(name="Cy")).id == 3
         listed = hub.list_imports()
-        assert [("reverted", 2)] == [(b.status, b.imported) for b in listed]
+        assert [(b.status, b.imported) for b in listed] == [("reverted", 2)]
 
 
 class TestExport:
@@ -256,7 +265,7 @@ class TestExport:
             conn.execute(customer_ids.delete())
             conn.execute(counters.update().values(value=0))
         hub2_report = hub.import_file(first, opts(on_conflict="fail"))
-        assert 0 == hub2_report.rejected
+        assert hub2_report.rejected == 0
         second = tmp_path / "second.csv"
         hub.export_customers(second)
         assert first.read_bytes() == second.read_bytes()
@@ -271,21 +280,20 @@ class TestExport:
         hub.export_customers(tmp_path / "c.xlsx", format="xlsx")
         hub.export_customers(tmp_path / "c.parquet", format="parquet")
         as_json = json.loads((tmp_path / "c.json").read_text())
-        assert [1, 2] == [c["id"] for c in as_json]
-        assert {"Tier": "gold"} == as_json[0]["extra"]
+        assert [c["id"] for c in as_json] == [1, 2]
+        assert as_json[0]["extra"] == {"Tier": "gold"}
         lines = (tmp_path / "c.jsonl").read_text().splitlines()
         assert as_json == [json.loads(line) for line in lines]
-        xl = pl.read_excel(tmp_path / "c.xlsx") if False else None
-        del xl
         import openpyxl
 
         ws = openpyxl.load_workbook(tmp_path / "c.xlsx").active
-        assert [("ID", "Name", "Email", "Phone", "Tier"), (1, "Ana", "ana@x.io", None, "gold")] == [
-            tuple(r) for r in ws.iter_rows(max_row=2, values_only=True)
+        assert [tuple(r) for r in ws.iter_rows(max_row=2, values_only=True)] == [
+            ("ID", "Name", "Email", "Phone", "Tier"),
+            (1, "Ana", "ana@x.io", None, "gold"),
         ]
         pq = pl.read_parquet(tmp_path / "c.parquet")
-        assert [1, 2] == pq["id"].to_list()
-        assert ["gold", None] == pq["Tier"].to_list()
+        assert pq["id"].to_list() == [1, 2]
+        assert pq["Tier"].to_list() == ["gold", None]
 
     def test_filters_match_customers_list(self, hub: Hub, tmp_path: Path) -> None:
         """Export selects the same customers as customers list, for each filter."""
@@ -340,5 +348,5 @@ def test_batches_table_counts(hub: Hub, tmp_path: Path) -> None:
     hub.import_file(write(tmp_path, "a.csv", "Name\nAna\nBo\n"))
     with hub.store.read() as conn:
         n = conn.execute(select(func.count()).select_from(customers)).scalar_one()
-    assert [2] == [b.imported for b in hub.list_imports()]
-    assert 2 == n
+    assert [b.imported for b in hub.list_imports()] == [2]
+    assert n == 2

@@ -41,6 +41,7 @@ __all__ = [
     "ColumnPlan",
     "Source",
     "map_columns",
+    "max_id",
     "open_source",
     "parse_mapping",
     "plan_columns",
@@ -749,6 +750,49 @@ def map_columns(batch: pl.DataFrame, plan: ColumnPlan) -> pl.DataFrame:
     else:
         exprs.append(pl.lit(None, dtype=pl.String).alias("__extra"))
     return batch.with_columns(exprs)
+
+
+def max_id(source: Source, plan: ColumnPlan) -> int:
+    """The largest well-formed ID in the file's ID column (0 when none).
+
+    New IDs are reserved above it, so a row without an ID never takes the ID that a later row
+    of the same file gives. One quick pass over the ID column only."""
+    col = plan.targets.get("ID")
+    if col is None:
+        return 0
+    values: list[pl.Series] = []
+    if source.format == "csv":
+        try:
+            frame = (
+                pl.scan_csv(
+                    _text_path(source),
+                    separator=source.delimiter or ",",
+                    has_header=True,
+                    new_columns=source.header,
+                    infer_schema=False,
+                    quote_char='"',
+                    truncate_ragged_lines=True,
+                    raise_if_empty=False,
+                )
+                .select(pl.col(col))
+                .collect()
+            )
+            values.append(frame[col])
+        except pl.exceptions.PolarsError:
+            values = []
+    if not values:
+        try:
+            values = [b[col] for b in read_batches(source, 200_000)]
+        except ValidationError:
+            return 0
+    top = 0
+    for v in values:
+        text = v.str.strip_chars().str.replace(r"\.0+$", "")
+        ids = text.filter(text.str.contains(r"^[0-9]{1,16}$")).cast(pl.Int64)
+        ids = ids.filter(ids <= 2**53)
+        if len(ids):
+            top = max(top, int(ids.max()))  # type: ignore[arg-type]
+    return top
 
 
 # -- the seed's strict reader --------------------------------------------------------------

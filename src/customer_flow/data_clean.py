@@ -110,7 +110,8 @@ def _apply(
 
 def normalise_unicode(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     """Unicode NFC: a decomposed é becomes one character, so equal names compare equal."""
-    return _apply(df, ctx, "unicode_nfc", list(TEXT), lambda e: e.str.normalize("NFC"))
+    # Emails and phones that are not ASCII go to the libraries, which normalise them too.
+    return _apply(df, ctx, "unicode_nfc", ["__name", "__extra"], lambda e: e.str.normalize("NFC"))
 
 
 def remove_control_characters(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
@@ -152,25 +153,19 @@ def fix_name_order(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     return out
 
 
+_PARTICLES_TITLED = [f" {p.title()} " for p in PARTICLES]
+_PARTICLES_LOWER = [f" {p} " for p in PARTICLES]
+_MC = [f"Mc{c}" for c in "abcdefghijklmnopqrstuvwxyz"]
+
+
 def proper_case_expr(name: pl.Expr) -> pl.Expr:
     """Title-case each word (after any non-letter, so O'Brien, Jean-Luc); keep "Mc" names'
     capital (McDonald); particles such as "van der" stay lower-case unless first."""
-    words = name.str.split(" ")
-    word = pl.element()
-    titled = word.str.to_titlecase()
-    mc = (
-        pl.when(titled.str.starts_with("Mc") & (titled.str.len_chars() > 2))
-        .then(
-            pl.concat_str(
-                pl.lit("Mc"), titled.str.slice(2, 1).str.to_uppercase(), titled.str.slice(3)
-            )
-        )
-        .otherwise(titled)
-    )
-    lowered = word.str.to_lowercase()
-    first = pl.int_range(pl.len()) == 0
-    fixed = pl.when(~first & lowered.is_in(list(PARTICLES))).then(lowered).otherwise(mc)
-    return words.list.eval(fixed).list.join(" ")
+    titled = name.str.to_titlecase()
+    # Twice, because " Van Der " overlaps: the first pass takes " Van ", the second " Der ".
+    for _ in range(2):
+        titled = titled.str.replace_many(_PARTICLES_TITLED, _PARTICLES_LOWER)
+    return titled.str.replace_many(_MC, [m[:2] + m[2].upper() for m in _MC])
 
 
 def fix_name_case(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:

@@ -132,6 +132,18 @@ def _typed(col: pl.Expr, region: _Region) -> pl.Expr:
     return _matches(col, region.general) & any_type
 
 
+@cache
+def _calling_codes() -> dict[int, list[str]]:
+    """Geographic calling codes by length (non-geographic ones, such as 800, are left to the
+    library)."""
+    ccs = [
+        str(c)
+        for c, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items()
+        if regions and regions[0] != "001"
+    ]
+    return {n: [c for c in ccs if len(c) == n] for n in (1, 2, 3)}
+
+
 @dataclass(frozen=True)
 class PhoneFast:
     """The fast path's verdict on a column: ``decided`` rows need no library call."""
@@ -146,9 +158,10 @@ def phone_fast(values: pl.Series, region: str) -> PhoneFast:
     library: their E.164 form and validity."""
     home = _home(region)
     df = pl.DataFrame({"v": values})
+    parts = pl.col("v").str.extract_groups(_EXT)
     df = df.with_columns(
-        body=pl.coalesce(pl.col("v").str.extract(_EXT, 1), pl.col("v")),
-        ext=pl.col("v").str.extract(_EXT, 2),
+        body=pl.coalesce(parts.struct.field("1"), pl.col("v")),
+        ext=parts.struct.field("2"),
     )
     df = df.with_columns(
         simple=pl.col("body").str.contains(_BODY) & (pl.col("body").str.len_bytes() <= 40),
@@ -170,8 +183,7 @@ def phone_fast(values: pl.Series, region: str) -> PhoneFast:
             simple=pl.col("simple")
             & (pl.col("plus") | ~pl.col("digits").str.contains(f"^(?:{home.idd_pattern})"))
         )
-    ccs = [str(c) for c in phonenumbers.COUNTRY_CODE_TO_REGION_CODE if _country(c) is not None]
-    by_len = {n: [c for c in ccs if len(c) == n] for n in (1, 2, 3)}
+    by_len = _calling_codes()
     d = pl.col("digits")
     cc_expr = (
         pl.when(d.str.slice(0, 1).is_in(by_len[1]))
@@ -313,9 +325,10 @@ class EmailFast:
 
 def email_fast(values: pl.Series) -> EmailFast:
     """Decide the plain ASCII emails: valid, with the domain lower-cased."""
+    parts = pl.col("v").str.extract_groups(_EMAIL)
     df = pl.DataFrame({"v": values}).with_columns(
-        local=pl.col("v").str.extract(_EMAIL, 1),
-        domain=pl.col("v").str.extract(_EMAIL, 2).str.to_lowercase(),
+        local=parts.struct.field("1"),
+        domain=parts.struct.field("2").str.to_lowercase(),
     )
     tld = pl.col("domain").str.extract(r"\.([a-z]+)$", 1)
     ok = (

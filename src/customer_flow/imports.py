@@ -78,7 +78,7 @@ class ImportOptions(BaseModel):
     encoding: str | None = None
     delimiter: str | None = None
     sheet: str | None = None
-    batch_rows: int = Field(default=100_000, ge=1)
+    batch_rows: int = Field(default=200_000, ge=1)
     rejects_path: Path | None = None
 
 
@@ -257,7 +257,10 @@ def run_import(
             report.notes.append(f"columns ignored: {', '.join(plan.ignored)}")
         if plan.extras:
             report.notes.append(f"kept as extra attributes: {', '.join(plan.extras)}")
-        loader = _Loader(conn, options.on_conflict, actor, path.name) if load else None
+        loader = None
+        if load:
+            loader = _Loader(conn, options.on_conflict, actor, path.name)
+            loader.reserve_above = data.max_id(source, plan)
         rejects = RejectsWriter(options.rejects_path, source.header)
         ctx = Context(region=region)
         errors: Counter[str] = Counter()
@@ -395,6 +398,7 @@ class _Loader:
             .returning(import_batches.c.id)
         ).scalar_one()
         self.seq = 0
+        self.reserve_above = 0  # new IDs go above every ID the file gives
         # customer ID -> the row of this file that created or updated it
         self.touched = pl.DataFrame(
             schema={"cid": pl.Int64, "key": pl.String, "first_row": pl.Int64}
@@ -692,7 +696,7 @@ class _Loader:
         """Claim the given IDs and reserve ``missing`` new ones; return the first new one."""
         raw = self.conn.connection.driver_connection
         assert raw is not None
-        top = int(given.max()) if len(given) else 0  # type: ignore[arg-type]
+        top = max(int(given.max()) if len(given) else 0, self.reserve_above)  # type: ignore[arg-type]
         self.conn.execute(
             update(counters)
             .where(counters.c.name == "customer", counters.c.value < top)
