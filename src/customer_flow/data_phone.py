@@ -200,18 +200,18 @@ def phone_fast(values: pl.Series, region: str) -> PhoneFast:
     if home is not None:
         df = _home_national(df, home)
     df = df.with_row_index("_i")
-    parts = [df.filter(pl.col("simple").not_() | pl.col("cc").is_null())]
+    pieces = [df.filter(pl.col("simple").not_() | pl.col("cc").is_null())]
     for cc in df.filter(pl.col("simple") & pl.col("cc").is_not_null())["cc"].unique().to_list():
         country = _country(int(cc))
         sub = df.filter(pl.col("simple") & (pl.col("cc") == cc))
         if country is None:
-            parts.append(sub.with_columns(simple=pl.lit(False)))
+            pieces.append(sub.with_columns(simple=pl.lit(False)))
             continue
-        parts.append(_decide(sub, country))
+        pieces.append(_decide(sub, country))
     out = pl.concat(
         [
             p.select("_i", "cc", "national", "ext", *(["ok"] if "ok" in p.columns else []))
-            for p in parts
+            for p in pieces
         ],
         how="diagonal_relaxed",
     ).sort("_i")
