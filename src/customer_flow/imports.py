@@ -52,6 +52,7 @@ OnConflict = Literal["skip", "update", "fail"]
 ENTITY = "import_batch"
 REJECTS_HEAD = ("row", "column", "code", "message")
 _KEEP = 20  # rejects and outcomes kept in the report itself
+BULK_ROWS = 50_000  # a first chunk this big into an empty table: load, then index
 _COLS = (
     "id",
     "name",
@@ -189,19 +190,20 @@ class RejectsWriter:
         self.path = path
         self.header = header
         self._fh: io.TextIOWrapper | None = None
-        self._w: Any = None
 
-    def write(self, rows: list[RejectedRow]) -> None:
+    def write(self, rows: list[Problem]) -> None:
         if self.path is None or not rows:
             return
-        if self._w is None:
+        if self._fh is None:
             self._fh = self.path.open("w", newline="", encoding="utf-8")
-            self._w = True
             self._fh.write(csv_line([*REJECTS_HEAD, *self.header]))
-        assert self._fh is not None
-        for r in rows:
-            values = [neutralise(r.values.get(h) or "") for h in self.header]
-            self._fh.write(csv_line([str(r.row), r.column, r.code, neutralise(r.message), *values]))
+        self._fh.writelines(
+            csv_line(
+                [str(row), column, code, neutralise(message)]
+                + [neutralise(v or "") for v in values]
+            )
+            for row, column, code, message, values in rows
+        )
 
     def close(self) -> None:
         if self._fh is not None:
@@ -286,7 +288,9 @@ def run_import(
                 found = _rejected_rows(bad, source.header)
                 rejects.write(found)
                 if len(report.rejects) < _KEEP:
-                    report.rejects.extend(found[: _KEEP - len(report.rejects)])
+                    report.rejects.extend(
+                        _model(p, source.header) for p in found[: _KEEP - len(report.rejects)]
+                    )
                 limit = options.max_errors
                 real_errors = sum(n for code, n in errors.items() if code != "duplicate_row")
                 if limit is not None and real_errors > limit:
@@ -325,7 +329,7 @@ def _finish(
     report.cleaning = {k: v for k, v in sorted(ctx.changed.items()) if v}
     report.errors = dict(errors.most_common())
     report.warnings = dict(warnings.most_common())
-    if rejects._w is not None and options.rejects_path is not None:
+    if rejects._fh is not None and options.rejects_path is not None:
         report.rejects_file = str(options.rejects_path)
 
 
@@ -337,23 +341,25 @@ def _count_problems(batch: pl.DataFrame, errors: Counter[str], warnings: Counter
                 counter[code] += n
 
 
-def _rejected_rows(bad: pl.DataFrame, header: list[str]) -> list[RejectedRow]:
-    out: list[RejectedRow] = []
+Problem = tuple[int, str, str, str, list[str | None]]  # row, column, code, message, values
+
+
+def _rejected_rows(bad: pl.DataFrame, header: list[str]) -> list[Problem]:
+    """One (row, column, code, message, original values) per problem of each rejected row."""
+    out: list[Problem] = []
     if bad.height == 0:
         return out
-    for r in bad.select("__row", "__errors", *header).iter_rows(named=True):
-        values = {h: r[h] for h in header}
-        for e in r["__errors"]:
-            out.append(
-                RejectedRow(
-                    row=r["__row"],
-                    column=e["column"],
-                    code=e["code"],
-                    message=e["message"],
-                    values=values,
-                )
-            )
+    for r in bad.select("__row", "__errors", *header).iter_rows():
+        values = list(r[2:])
+        for e in r[1]:
+            out.append((r[0], e["column"], e["code"], e["message"], values))
     return out
+
+
+def _model(p: Problem, header: list[str]) -> RejectedRow:
+    return RejectedRow(
+        row=p[0], column=p[1], code=p[2], message=p[3], values=dict(zip(header, p[4], strict=True))
+    )
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -361,9 +367,6 @@ def _rejected_rows(bad: pl.DataFrame, header: list[str]) -> list[RejectedRow]:
 
 def _problem(code: str, column: str, message: str) -> dict[str, str]:
     return {"column": column, "code": code, "message": message}
-
-
-_PROBLEM = pl.Struct({"column": pl.String, "code": pl.String, "message": pl.String})
 
 
 def _no_errors() -> pl.Expr:
@@ -399,6 +402,7 @@ class _Loader:
         ).scalar_one()
         self.seq = 0
         self.reserve_above = 0  # new IDs go above every ID the file gives
+        self.dropped: list[str] | None = None  # index DDL dropped for a bulk load
         # customer ID -> the row of this file that created or updated it
         self.touched = pl.DataFrame(
             schema={"cid": pl.Int64, "key": pl.String, "first_row": pl.Int64}
@@ -477,9 +481,22 @@ class _Loader:
                 code="conflict",
             )
         if extra_errors:
+            problems = list(extra_errors.values())
             extra = pl.DataFrame(
-                {"__row": list(extra_errors), "__more": [[p] for p in extra_errors.values()]},
-                schema={"__row": pl.Int64, "__more": pl.List(_PROBLEM)},
+                {
+                    "__row": list(extra_errors),
+                    "column": [p["column"] for p in problems],
+                    "code": [p["code"] for p in problems],
+                    "message": [p["message"] for p in problems],
+                },
+                schema={
+                    "__row": pl.Int64,
+                    "column": pl.String,
+                    "code": pl.String,
+                    "message": pl.String,
+                },
+            ).select(
+                "__row", pl.concat_list(pl.struct("column", "code", "message")).alias("__more")
             )
             batch = (
                 batch.join(extra, on="__row", how="left", maintain_order="left")
@@ -653,6 +670,7 @@ class _Loader:
         if self.dialect == "postgresql":
             self._copy_customers(rows)
         else:
+            self._bulk_mode(rows.height)
             raw = self.conn.connection.driver_connection
             assert raw is not None
             stamp = self.stamp_sql
@@ -676,6 +694,30 @@ class _Loader:
                     phone=r["__phone"],
                 )
             )
+
+    def _bulk_mode(self, rows: int) -> None:
+        """Into an empty SQLite table, drop the secondary indexes for the load and build them
+        again at the end (``finish``): sorting once is far cheaper than a million random
+        B-tree inserts. DDL is transactional in SQLite, so a failed import gets them back, and
+        other connections never see the table without them."""
+        if self.dialect != "sqlite" or not self.empty_at_start or self.dropped is not None:
+            return
+        if rows < BULK_ROWS:
+            self.dropped = []
+            return
+        found = self.conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customers' "
+            "AND sql IS NOT NULL"
+        ).all()
+        self.dropped = [sql for _, sql in found]
+        for name, _ in found:
+            self.conn.exec_driver_sql(f'DROP INDEX "{name}"')
+
+    def finish(self) -> None:
+        """Build again any index dropped for a bulk load."""
+        for sql in self.dropped or []:
+            self.conn.exec_driver_sql(sql)
+        self.dropped = []
 
     def _copy_customers(self, rows: pl.DataFrame) -> None:
         stamp = self.stamp.isoformat()
@@ -836,6 +878,7 @@ class _Loader:
 
     def record(self, report: ImportReport) -> int:
         """Fill in the batch row with the report; returns the batch ID."""
+        self.finish()
         self.conn.execute(
             update(import_batches)
             .where(import_batches.c.id == self.batch_id)
