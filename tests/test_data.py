@@ -189,6 +189,14 @@ class TestMapping:
             data.plan_columns(["Name", "Email", "E-mail"])
         assert exc.value.code == "ambiguous_columns"
 
+    def test_a_header_of_10000_columns_needs_ignore_unknown(self, tmp_path: Path) -> None:
+        """10,000 unknown columns are too many extras: refused, unless --ignore-unknown."""
+        header = ["Name", *(f"c{i}" for i in range(9999))]
+        with pytest.raises(ValidationError) as exc:
+            data.plan_columns(header)
+        assert exc.value.code == "too_many_columns"
+        assert len(data.plan_columns(header, ignore_unknown=True).ignored) == 9999
+
     def test_no_name_column_is_refused(self) -> None:
         """Without a name column every row would fail: one clear error instead."""
         with pytest.raises(ValidationError) as exc:
@@ -300,6 +308,13 @@ class TestValidation:
         df, _ = cleaned(write(tmp_path, "b.csv", text))
         assert [e["code"] for e in df["__errors"][0]] == ["value_too_long"]
         assert [e["code"] for e in df["__errors"][1]] == ["name_too_long"]
+
+    def test_validate_finds_repeated_ids_and_emails(self, tmp_path: Path, checker: Hub) -> None:
+        """validate checks the file against itself: a repeated ID or email is an error."""
+        path = write(tmp_path, "r.csv", "ID,Name,Email\n1,Ana,a@x.io\n1,Bo,b@x.io\n2,Cy,A@X.IO\n")
+        report = report_of(checker, path)
+        assert (report.imported, report.rejected) == (1, 2)
+        assert report.errors == {"id_duplicate_in_file": 1, "email_duplicate_in_file": 1}
 
     def test_header_only_reads_no_rows(self, tmp_path: Path, checker: Hub) -> None:
         """A file with only a header is a report of zero rows, not an error."""

@@ -168,13 +168,13 @@ class TestBulkLoad:
 
         monkeypatch.setattr(imports, "BULK_ROWS", 2)
         before = self._indexes(hub)
-        assert 4 == len(before)
+        assert len(before) == 4
         bad = write(tmp_path, "b.csv", "Name,Email\nAna,a@x.io\nBo,b@x.io\nCy,bad@\nDi,bad2@\n")
         with pytest.raises(ValidationError):
             hub.import_file(bad, opts(max_errors=0, batch_rows=2))
         assert before == self._indexes(hub)
         report = hub.import_file(write(tmp_path, "g.csv", "Name,Email\nAna,a@x.io\nBo,b@x.io\n"))
-        assert 2 == report.imported
+        assert report.imported == 2
         assert before == self._indexes(hub)
         with pytest.raises(ConflictError):
             hub.add_customer(CustomerCreate(name="Again", email="A@X.IO"))

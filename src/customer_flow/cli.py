@@ -618,11 +618,13 @@ def _rule_table(title: str, counts: dict[str, int], total: int, meanings: dict[s
 
 
 def _show_report(report: Any, *, validating: bool = False, first: int = 10) -> None:
-    from .data_clean import ERROR_CODES, WARNING_CODES
+    from .data_clean import CLEAN_RULES, ERROR_CODES, WARNING_CODES
 
     err.print(_counts_table(report, validating=validating))
     if report.cleaning:
-        err.print(_rule_table("Cleaning: values changed", report.cleaning, report.rows_read, {}))
+        err.print(
+            _rule_table("Cleaning: values changed", report.cleaning, report.rows_read, CLEAN_RULES)
+        )
     if report.errors:
         err.print(
             _rule_table("Errors: rows rejected", report.errors, report.rows_read, ERROR_CODES)

@@ -23,6 +23,7 @@ from .data_phone import email_fast, phone_fast
 from .errors import ValidationError
 
 __all__ = [
+    "CLEAN_RULES",
     "CLEAN_STEPS",
     "ERROR_CODES",
     "FIELDS",
@@ -50,6 +51,17 @@ NAME_SUFFIXES = ("jr", "sr", "ii", "iii", "iv", "phd", "md", "inc", "llc", "ltd"
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 MAX_EXTRA_VALUE = 10_000
 
+CLEAN_RULES = {
+    "unicode_nfc": "Unicode NFC (a decomposed é becomes one character)",
+    "control_characters": "NUL and other control characters removed",
+    "whitespace": "trimmed, runs of whitespace collapsed",
+    "export_quote": "the apostrophe export puts before a formula removed",
+    "name_order": '"Last, First" turned to "First Last"',
+    "name_case": "ALL-CAPS or all-lower names given proper case",
+    "email": "emails normalised (domain lower-cased)",
+    "phone": "phones to E.164 in the default region",
+    "duplicate_rows": "exact duplicates of an earlier row (rejected)",
+}
 ERROR_CODES = {
     "id_invalid": "the ID is not a whole number from 1 to 2^53",
     "name_missing": "a customer needs a name",

@@ -259,9 +259,8 @@ def run_import(
             report.notes.append(f"columns ignored: {', '.join(plan.ignored)}")
         if plan.extras:
             report.notes.append(f"kept as extra attributes: {', '.join(plan.extras)}")
-        loader = None
+        loader = _Loader(conn, options.on_conflict, actor, path.name, plan.targets, write=load)
         if load:
-            loader = _Loader(conn, options.on_conflict, actor, path.name)
             loader.reserve_above = data.max_id(source, plan)
         rejects = RejectsWriter(options.rejects_path, source.header)
         ctx = Context(region=region)
@@ -280,8 +279,7 @@ def run_import(
                 batch = data.map_columns(batch, plan)
                 batch = clean_batch(batch, ctx)
                 batch = validate(batch, plan.targets, plan.extras)
-                if loader is not None:
-                    batch = loader.settle(batch)
+                batch = loader.settle(batch)
                 _count_problems(batch, errors, warnings)
                 bad = batch.filter(pl.col("__errors").list.len() > 0)
                 report.rejected += bad.height
@@ -301,19 +299,15 @@ def run_import(
                         f"{batch['__row'].to_list()[-1]:,}; nothing was imported{where}",
                         code="too_many_errors",
                     )
-                if loader is not None:
-                    loader.load(batch, report)
+                loader.load(batch, report)
                 if progress is not None:
                     progress(report.rows_read)
         finally:
             rejects.close()
-            if loader is not None:
-                loader.close()
+            loader.close()
         _finish(report, ctx, errors, warnings, loader, rejects, options)
-        if loader is not None:
+        if load:
             report.batch_id = loader.record(report)
-        elif not load:
-            report.imported = report.rows_read - report.rejected
         return report
 
 
@@ -376,13 +370,41 @@ def _no_errors() -> pl.Expr:
 class _Loader:
     """Settles and writes batches on one connection; remembers what this import touched."""
 
-    def __init__(self, conn: Connection, on_conflict: OnConflict, actor: str, source: str):
+    def __init__(
+        self,
+        conn: Connection,
+        on_conflict: OnConflict,
+        actor: str,
+        source: str,
+        columns: dict[str, str],
+        *,
+        write: bool = True,
+    ):
         self.conn = conn
+        self.write = write  # False: check the file against itself only (validate)
         self.dialect = conn.dialect.name
         self.on_conflict = on_conflict
         self.actor = actor
+        self.id_col = columns.get("ID", "ID")
+        self.email_col = columns.get("Email", "Email")
         self.stamp = audit.now()
         self.stamp_sql = _stamp_sql(self.dialect, self.stamp)
+        self.seq = 0
+        self.reserve_above = 0  # new IDs go above every ID the file gives
+        self.dropped: list[str] | None = None  # index DDL dropped for a bulk load
+        # The customers this import created or updated, with their email key and the row.
+        self.touched = pl.DataFrame(
+            schema={"cid": pl.Int64, "key": pl.String, "first_row": pl.Int64}
+        )
+        self.batch_id = 0
+        self.empty_at_start = True
+        if not write:
+            return
+        if self.dialect == "sqlite":
+            # A big page cache for the bulk insert's index updates; put back in close().
+            self._pragma("PRAGMA cache_size=-262144")
+        # With no customer ID ever issued, only this import's own rows can clash: no lookups.
+        self.empty_at_start = conn.execute(select(customer_ids.c.id).limit(1)).first() is None
         self.batch_id = conn.execute(
             import_batches.insert()
             .values(
@@ -400,18 +422,6 @@ class _Loader:
             )
             .returning(import_batches.c.id)
         ).scalar_one()
-        self.seq = 0
-        self.reserve_above = 0  # new IDs go above every ID the file gives
-        self.dropped: list[str] | None = None  # index DDL dropped for a bulk load
-        # customer ID -> the row of this file that created or updated it
-        self.touched = pl.DataFrame(
-            schema={"cid": pl.Int64, "key": pl.String, "first_row": pl.Int64}
-        )
-        if self.dialect == "sqlite":
-            # A big page cache for the bulk insert's index updates; put back in close().
-            self._pragma("PRAGMA cache_size=-262144")
-        # With no customer ID ever issued, only this import's own rows can clash: no lookups.
-        self.empty_at_start = conn.execute(select(customer_ids.c.id).limit(1)).first() is None
 
     # -- settling ------------------------------------------------------------------------------
 
@@ -535,39 +545,41 @@ class _Loader:
         """(a problem, or the customer the row matches, or neither: a new customer)."""
         if id_first is not None and id_first != row:
             return _problem(
-                "id_duplicate_in_file", "ID", f"row {id_first} of this file has ID {cid}"
+                "id_duplicate_in_file", self.id_col, f"row {id_first} of this file has ID {cid}"
             ), None
         if key_first is not None and key_first != row:
             return _problem(
                 "email_duplicate_in_file",
-                "Email",
+                self.email_col,
                 f"row {key_first} of this file has the email {key}",
             ), None
         if t_id is not None:
             return _problem(
-                "id_duplicate_in_file", "ID", f"row {t_id} of this file has ID {cid}"
+                "id_duplicate_in_file", self.id_col, f"row {t_id} of this file has ID {cid}"
             ), None
         if t_key is not None:
             return _problem(
-                "email_duplicate_in_file", "Email", f"row {t_key} of this file has the email {key}"
+                "email_duplicate_in_file",
+                self.email_col,
+                f"row {t_key} of this file has the email {key}",
             ), None
         owner = owners.get(key) if key is not None else None
         if cid is not None and known.get(cid) in ("trash", "purged"):
             why = "is in the trash" if known[cid] == "trash" else "was purged"
             return _problem(
-                "id_taken", "ID", f"customer {cid} {why}, and IDs are never reused"
+                "id_taken", self.id_col, f"customer {cid} {why}, and IDs are never reused"
             ), None
         if cid is not None and cid in known:
             if owner is not None and owner != cid and self.on_conflict == "update":
                 return _problem(
-                    "email_taken", "Email", f"customer {owner} has the email {key}"
+                    "email_taken", self.email_col, f"customer {owner} has the email {key}"
                 ), None
             return None, cid
         if owner is not None:
             if cid is not None and self.on_conflict == "update":
                 return _problem(
                     "email_taken",
-                    "Email",
+                    self.email_col,
                     f"customer {owner} has the email {key}; the row's ID {cid} differs",
                 ), None
             return None, owner
@@ -619,7 +631,7 @@ class _Loader:
         raw.execute(sql)
 
     def close(self) -> None:
-        if self.dialect == "sqlite":
+        if self.write and self.dialect == "sqlite":
             self._pragma("PRAGMA cache_size=-2000")
 
     def _fetch(self, sql: str, param: Any) -> list[tuple[Any, ...]]:
@@ -642,6 +654,10 @@ class _Loader:
             warnings_json(good).alias("__wjson"),
             pl.col("__warnings").list.len().fill_null(0).alias("__wcount"),
         )
+        if not self.write:
+            report.imported += good.height  # for validate: the rows that would load
+            self._touch(good.with_columns(pl.col("__id_int").fill_null(-1)))
+            return
         new = good.filter(pl.col("__match").is_null())
         matched = good.filter(pl.col("__match").is_not_null())
         if new.height:
