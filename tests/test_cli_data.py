@@ -131,6 +131,10 @@ class TestExportCommand:
         raw = run("export", "-", "--raw")
         assert "\n3,=cmd" in raw.stdout
 
+    def test_unknown_export_format_is_a_usage_error(self, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        """--format must be one of csv, json, jsonl, xlsx, parquet: exit 2 otherwise."""
+        assert run("export", str(tmp_path / "x.xml"), "--format", "xml").exit_code == 2
+
     def test_export_filters_and_formats(self, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
         """--search filters like customers list; --format jsonl writes one object a line."""
         run("import", str(write(tmp_path, "m.csv", MESSY)))

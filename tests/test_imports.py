@@ -164,9 +164,9 @@ class TestBulkLoad:
         a failed one leaves them as they were."""
         if hub.store.dialect != "sqlite":
             pytest.skip("the bulk index mode is SQLite's")
-        from customer_flow import imports
+        from customer_flow import loading
 
-        monkeypatch.setattr(imports, "BULK_ROWS", 2)
+        monkeypatch.setattr(loading, "BULK_ROWS", 2)
         before = self._indexes(hub)
         assert len(before) == 4
         bad = write(tmp_path, "b.csv", "Name,Email\nAna,a@x.io\nBo,b@x.io\nCy,bad@\nDi,bad2@\n")

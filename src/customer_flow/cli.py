@@ -860,7 +860,11 @@ def export(
     as_json: JsonOpt = False,
 ) -> None:
     """Export customers, with the filters of customers list."""
+    from .exports import FORMATS
+
     fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
     query = parse(
         CustomerQuery,
         {"search": search, "sort": sort, "trash": trash, "with_warnings": with_warnings},

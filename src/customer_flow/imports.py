@@ -1,221 +1,57 @@
-"""Loading customer files into the database, a batch of rows at a time, and reverting them.
+"""Importing customer files: the run, the batches, and revert.
 
-``run_import`` drives the whole pipeline of ``data`` and ``data_clean`` on one connection, inside
-the caller's transaction (the Hub owns it, so an import is atomic and a dry run is the same run
-rolled back). Per batch of rows it:
-
-1. settles each valid row against the database and the rows before it: a new customer, a match
-   (same ID, or same email when the row has no ID), or a rejection (an ID that is in the trash or
-   purged, an email another customer has, a repeat of an earlier row of the file);
-2. applies ``--on-conflict`` to matches: ``skip`` leaves them, ``update`` changes them (empty
-   cells leave a field as it is), ``fail`` stops the import;
-3. writes with the driver directly: ``executemany`` on tuples for SQLite, ``COPY`` for
-   PostgreSQL (SQLAlchemy Core with dicts costs about 4x more), and records in
-   ``import_changes`` which IDs it created and each updated customer's values before, so that
-   ``revert`` undoes the batch exactly.
-
-Every row read ends in exactly one of imported, updated, unchanged or rejected.
+``run_import`` drives the pipeline of ``data`` (read, map) and ``data_clean`` (clean, validate)
+and hands each batch to ``loading.Loader``, on one connection inside the caller's transaction:
+the Hub owns it, so an import is atomic and a dry run is the same run rolled back. Every row read
+ends in exactly one of imported, updated, unchanged or rejected. ``revert`` replays a batch's
+recorded changes backwards.
 """
 
 from __future__ import annotations
 
-import io
-import json
-import re
 from collections import Counter
-from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
-from pydantic import BaseModel, Field
 from sqlalchemy import Connection, func, select, update
 
 from . import audit, data
-from .data_clean import ERROR_CODES, Context, clean_batch, validate, warnings_json
-from .errors import ConflictError, NotFoundError, StateError, ValidationError
-from .schema import counters, customer_ids, customers, import_batches, import_changes
+from .data_clean import ERROR_CODES, Context, clean_batch, validate
+from .errors import NotFoundError, StateError, ValidationError
+from .import_report import (
+    KEEP,
+    ImportBatch,
+    ImportOptions,
+    ImportReport,
+    Problem,
+    Progress,
+    RejectedRow,
+    RejectsWriter,
+    RowOutcome,
+    csv_line,
+    neutralise,
+)
+from .loading import Loader, chunks
+from .schema import customers, import_batches, import_changes
 
 __all__ = [
+    "ENTITY",
     "ImportBatch",
     "ImportOptions",
     "ImportReport",
     "RejectedRow",
     "RowOutcome",
+    "csv_line",
+    "get_batch",
     "list_batches",
+    "neutralise",
     "revert",
     "run_import",
 ]
 
-OnConflict = Literal["skip", "update", "fail"]
 ENTITY = "import_batch"
-REJECTS_HEAD = ("row", "column", "code", "message")
-_KEEP = 20  # rejects and outcomes kept in the report itself
-BULK_ROWS = 50_000  # a first chunk this big into an empty table: load, then index
-_COLS = (
-    "id",
-    "name",
-    "email",
-    "email_key",
-    "phone",
-    "extra",
-    "warnings",
-    "warning_count",
-    "created_at",
-    "updated_at",
-)
-_SNAP = ("name", "email", "email_key", "phone", "extra", "warnings", "warning_count", "updated_at")
-
-
-class ImportOptions(BaseModel):
-    """How to read and load a file."""
-
-    mapping: dict[str, str] = Field(default_factory=dict)
-    ignore_unknown: bool = False
-    on_conflict: OnConflict = "skip"
-    max_errors: int | None = Field(default=None, ge=0)
-    format: str | None = None
-    encoding: str | None = None
-    delimiter: str | None = None
-    sheet: str | None = None
-    batch_rows: int = Field(default=200_000, ge=1)
-    rejects_path: Path | None = None
-
-
-class RejectedRow(BaseModel):
-    """One problem of one rejected row, as in the rejects file."""
-
-    row: int
-    column: str
-    code: str
-    message: str
-    values: dict[str, str | None]
-
-
-class RowOutcome(BaseModel):
-    """What happened to one row (the report keeps the first few of each kind, for a preview)."""
-
-    row: int
-    action: Literal["create", "update", "unchanged", "skip"]
-    id: int | None
-    name: str
-    email: str | None
-    phone: str | None
-    changes: dict[str, list[Any]] = Field(default_factory=dict)
-
-
-class ImportReport(BaseModel):
-    """Everything an import (or a dry run, or a validation) found and did."""
-
-    source: str
-    format: str
-    encoding: str
-    delimiter: str | None = None
-    dry_run: bool = False
-    batch_id: int | None = None
-    columns: dict[str, str] = Field(default_factory=dict)
-    notes: list[str] = Field(default_factory=list)
-    rows_read: int = 0
-    blank_rows: int = 0
-    imported: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    skipped: int = 0  # of unchanged: matches left alone by --on-conflict skip
-    rejected: int = 0
-    cleaning: dict[str, int] = Field(default_factory=dict)
-    errors: dict[str, int] = Field(default_factory=dict)
-    warnings: dict[str, int] = Field(default_factory=dict)
-    rejects: list[RejectedRow] = Field(default_factory=list)
-    outcomes: list[RowOutcome] = Field(default_factory=list)
-    rejects_file: str | None = None
-
-    @property
-    def accounted(self) -> bool:
-        """imported + updated + unchanged + rejected == rows read."""
-        return self.imported + self.updated + self.unchanged + self.rejected == self.rows_read
-
-    def balance(self) -> str:
-        return (
-            f"{self.imported:,} imported + {self.updated:,} updated + {self.unchanged:,} "
-            f"unchanged + {self.rejected:,} rejected = {self.rows_read:,} rows read"
-        )
-
-
-class ImportBatch(BaseModel):
-    """A past import, as ``imports list`` shows it."""
-
-    id: int
-    created_at: datetime
-    actor: str
-    source: str
-    on_conflict: str
-    rows_read: int
-    imported: int
-    updated: int
-    unchanged: int
-    rejected: int
-    status: str
-    reverted_at: datetime | None = None
-    reverted_by: str | None = None
-
-
-Progress = Callable[[int], None]
-
-
-# -- the rejects file ----------------------------------------------------------------------
-
-
-def neutralise(value: str) -> str:
-    """Prefix a cell that a spreadsheet would run as a formula with an apostrophe."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def csv_line(cells: list[str]) -> str:
-    """One CSV line, quoting only where needed: like the csv module's minimal quoting, but a
-    bare CR is quoted too, so that no reader takes it for a line break."""
-    return (
-        ",".join('"' + c.replace('"', '""') + '"' if _SPECIAL.search(c) else c for c in cells)
-        + "\n"
-    )
-
-
-_SPECIAL = re.compile(r'[",\r\n]')
-
-
-class RejectsWriter:
-    """Writes the rejects file as rows come: row, column, code, message, original values."""
-
-    def __init__(self, path: Path | None, header: list[str]) -> None:
-        self.path = path
-        self.header = header
-        self._fh: io.TextIOWrapper | None = None
-
-    def write(self, rows: list[Problem]) -> None:
-        if self.path is None or not rows:
-            return
-        if self._fh is None:
-            self._fh = self.path.open("w", newline="", encoding="utf-8")
-            self._fh.write(csv_line([*REJECTS_HEAD, *self.header]))
-        self._fh.writelines(
-            csv_line(
-                [str(row), column, code, neutralise(message)]
-                + [neutralise(v or "") for v in values]
-            )
-            for row, column, code, message, values in rows
-        )
-
-    def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-
-
-# -- the run -------------------------------------------------------------------------------
-
-
-def _stamp_sql(dialect: str, at: datetime) -> str | datetime:
-    # SQLAlchemy stores SQLite datetimes as this text; psycopg takes the datetime itself.
-    return at.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else at
 
 
 def run_import(
@@ -259,7 +95,7 @@ def run_import(
             report.notes.append(f"columns ignored: {', '.join(plan.ignored)}")
         if plan.extras:
             report.notes.append(f"kept as extra attributes: {', '.join(plan.extras)}")
-        loader = _Loader(conn, options.on_conflict, actor, path.name, plan.targets, write=load)
+        loader = Loader(conn, options.on_conflict, actor, path.name, plan.targets, write=load)
         if load:
             loader.reserve_above = data.max_id(source, plan)
         rejects = RejectsWriter(options.rejects_path, source.header)
@@ -285,9 +121,9 @@ def run_import(
                 report.rejected += bad.height
                 found = _rejected_rows(bad, source.header)
                 rejects.write(found)
-                if len(report.rejects) < _KEEP:
+                if len(report.rejects) < KEEP:
                     report.rejects.extend(
-                        _model(p, source.header) for p in found[: _KEEP - len(report.rejects)]
+                        _model(p, source.header) for p in found[: KEEP - len(report.rejects)]
                     )
                 limit = options.max_errors
                 real_errors = sum(n for code, n in errors.items() if code != "duplicate_row")
@@ -316,7 +152,7 @@ def _finish(
     ctx: Context,
     errors: Counter[str],
     warnings: Counter[str],
-    loader: _Loader | None,
+    loader: Loader | None,
     rejects: RejectsWriter,
     options: ImportOptions,
 ) -> None:
@@ -335,9 +171,6 @@ def _count_problems(batch: pl.DataFrame, errors: Counter[str], warnings: Counter
                 counter[code] += n
 
 
-Problem = tuple[int, str, str, str, list[str | None]]  # row, column, code, message, values
-
-
 def _rejected_rows(bad: pl.DataFrame, header: list[str]) -> list[Problem]:
     """One (row, column, code, message, original values) per problem of each rejected row."""
     out: list[Problem] = []
@@ -354,590 +187,6 @@ def _model(p: Problem, header: list[str]) -> RejectedRow:
     return RejectedRow(
         row=p[0], column=p[1], code=p[2], message=p[3], values=dict(zip(header, p[4], strict=True))
     )
-
-
-# -- loading -------------------------------------------------------------------------------
-
-
-def _problem(code: str, column: str, message: str) -> dict[str, str]:
-    return {"column": column, "code": code, "message": message}
-
-
-def _no_errors() -> pl.Expr:
-    return pl.col("__errors").is_null() | (pl.col("__errors").list.len() == 0)
-
-
-class _Loader:
-    """Settles and writes batches on one connection; remembers what this import touched."""
-
-    def __init__(
-        self,
-        conn: Connection,
-        on_conflict: OnConflict,
-        actor: str,
-        source: str,
-        columns: dict[str, str],
-        *,
-        write: bool = True,
-    ):
-        self.conn = conn
-        self.write = write  # False: check the file against itself only (validate)
-        self.dialect = conn.dialect.name
-        self.on_conflict = on_conflict
-        self.actor = actor
-        self.id_col = columns.get("ID", "ID")
-        self.email_col = columns.get("Email", "Email")
-        self.stamp = audit.now()
-        self.stamp_sql = _stamp_sql(self.dialect, self.stamp)
-        self.seq = 0
-        self.reserve_above = 0  # new IDs go above every ID the file gives
-        self.dropped: list[str] | None = None  # index DDL dropped for a bulk load
-        # The customers this import created or updated, with their email key and the row.
-        self.touched = pl.DataFrame(
-            schema={"cid": pl.Int64, "key": pl.String, "first_row": pl.Int64}
-        )
-        self.batch_id = 0
-        self.empty_at_start = True
-        if not write:
-            return
-        if self.dialect == "sqlite":
-            # A big page cache for the bulk insert's index updates; put back in close().
-            self._pragma("PRAGMA cache_size=-262144")
-        # With no customer ID ever issued, only this import's own rows can clash: no lookups.
-        self.empty_at_start = conn.execute(select(customer_ids.c.id).limit(1)).first() is None
-        self.batch_id = conn.execute(
-            import_batches.insert()
-            .values(
-                created_at=self.stamp,
-                actor=actor,
-                source=source[:500],
-                on_conflict=on_conflict,
-                rows_read=0,
-                imported=0,
-                updated=0,
-                unchanged=0,
-                rejected=0,
-                status="importing",
-                report={},
-            )
-            .returning(import_batches.c.id)
-        ).scalar_one()
-
-    # -- settling ------------------------------------------------------------------------------
-
-    def settle(self, batch: pl.DataFrame) -> pl.DataFrame:
-        """Decide each valid row's fate: the customer it matches goes in ``__match`` (null for
-        a new one); a row that cannot load gets a problem in ``__errors``.
-
-        The checks run as joins; only the few rows that hit something (a repeat in the file,
-        an existing ID or email) go through the decision below one by one."""
-        batch = batch.with_columns(
-            pl.col("__email").str.to_lowercase().alias("__key"),
-            pl.lit(None, dtype=pl.Int64).alias("__match"),
-        )
-        ok = batch.filter(_no_errors()).select("__row", "__id_int", "__key")
-        touched = self.touched
-        ok = ok.with_columns(
-            pl.when(pl.col("__id_int").is_not_null())
-            .then(pl.col("__row").first().over("__id_int"))
-            .alias("_id_first"),
-            pl.when(pl.col("__key").is_not_null())
-            .then(pl.col("__row").first().over("__key"))
-            .alias("_key_first"),
-        )
-        ok = ok.join(
-            touched.select(pl.col("cid").alias("__id_int"), pl.col("first_row").alias("_t_id")),
-            on="__id_int",
-            how="left",
-            maintain_order="left",
-        ).join(
-            touched.filter(pl.col("key").is_not_null())
-            .unique("key", keep="first")
-            .select(pl.col("key").alias("__key"), pl.col("first_row").alias("_t_key")),
-            on="__key",
-            how="left",
-            maintain_order="left",
-        )
-        known: dict[int, str] = {}
-        owners: dict[str, int] = {}
-        if not self.empty_at_start:
-            known = self._known_ids(ok["__id_int"].drop_nulls().unique().to_list())
-            owners = self._email_owners(ok["__key"].drop_nulls().unique().to_list())
-        hit = (
-            (pl.col("_id_first").is_not_null() & (pl.col("_id_first") != pl.col("__row")))
-            | (pl.col("_key_first").is_not_null() & (pl.col("_key_first") != pl.col("__row")))
-            | pl.col("_t_id").is_not_null()
-            | pl.col("_t_key").is_not_null()
-            | pl.col("__id_int").is_in(list(known))
-            | pl.col("__key").is_in(list(owners))
-        )
-        hits = ok.filter(hit.fill_null(False))
-        extra_errors: dict[int, dict[str, str]] = {}
-        match: dict[int, int] = {}
-        for row, cid, key, id_first, key_first, t_id, t_key in hits.iter_rows():
-            problem, target = self._decide(
-                row, cid, key, id_first, key_first, t_id, t_key, known, owners
-            )
-            if problem is not None:
-                extra_errors[row] = problem
-            elif target is not None:
-                match[row] = target
-        if match and self.on_conflict == "fail":
-            first = sorted(match.items())[:3]
-            listed = "; ".join(f"row {r} matches customer {c}" for r, c in first)
-            raise ConflictError(
-                f"{len(match):,} rows match existing customers ({listed}); nothing was imported. "
-                "Use --on-conflict skip or update",
-                code="conflict",
-            )
-        if extra_errors:
-            problems = list(extra_errors.values())
-            extra = pl.DataFrame(
-                {
-                    "__row": list(extra_errors),
-                    "column": [p["column"] for p in problems],
-                    "code": [p["code"] for p in problems],
-                    "message": [p["message"] for p in problems],
-                },
-                schema={
-                    "__row": pl.Int64,
-                    "column": pl.String,
-                    "code": pl.String,
-                    "message": pl.String,
-                },
-            ).select(
-                "__row", pl.concat_list(pl.struct("column", "code", "message")).alias("__more")
-            )
-            batch = (
-                batch.join(extra, on="__row", how="left", maintain_order="left")
-                .with_columns(
-                    pl.when(pl.col("__more").is_not_null())
-                    .then(pl.col("__more"))
-                    .otherwise(pl.col("__errors"))
-                    .alias("__errors")
-                )
-                .drop("__more")
-            )
-        if match:
-            m = pl.DataFrame(
-                {"__row": list(match), "__m": list(match.values())},
-                schema={"__row": pl.Int64, "__m": pl.Int64},
-            )
-            batch = (
-                batch.join(m, on="__row", how="left", maintain_order="left")
-                .with_columns(pl.col("__m").alias("__match"))
-                .drop("__m")
-            )
-        return batch
-
-    def _decide(
-        self,
-        row: int,
-        cid: int | None,
-        key: str | None,
-        id_first: int | None,
-        key_first: int | None,
-        t_id: int | None,
-        t_key: int | None,
-        known: dict[int, str],
-        owners: dict[str, int],
-    ) -> tuple[dict[str, str] | None, int | None]:
-        """(a problem, or the customer the row matches, or neither: a new customer)."""
-        if id_first is not None and id_first != row:
-            return _problem(
-                "id_duplicate_in_file", self.id_col, f"row {id_first} of this file has ID {cid}"
-            ), None
-        if key_first is not None and key_first != row:
-            return _problem(
-                "email_duplicate_in_file",
-                self.email_col,
-                f"row {key_first} of this file has the email {key}",
-            ), None
-        if t_id is not None:
-            return _problem(
-                "id_duplicate_in_file", self.id_col, f"row {t_id} of this file has ID {cid}"
-            ), None
-        if t_key is not None:
-            return _problem(
-                "email_duplicate_in_file",
-                self.email_col,
-                f"row {t_key} of this file has the email {key}",
-            ), None
-        owner = owners.get(key) if key is not None else None
-        if cid is not None and known.get(cid) in ("trash", "purged"):
-            why = "is in the trash" if known[cid] == "trash" else "was purged"
-            return _problem(
-                "id_taken", self.id_col, f"customer {cid} {why}, and IDs are never reused"
-            ), None
-        if cid is not None and cid in known:
-            if owner is not None and owner != cid and self.on_conflict == "update":
-                return _problem(
-                    "email_taken", self.email_col, f"customer {owner} has the email {key}"
-                ), None
-            return None, cid
-        if owner is not None:
-            if cid is not None and self.on_conflict == "update":
-                return _problem(
-                    "email_taken",
-                    self.email_col,
-                    f"customer {owner} has the email {key}; the row's ID {cid} differs",
-                ), None
-            return None, owner
-        return None, None
-
-    def _known_ids(self, ids: list[int]) -> dict[int, str]:
-        """Which of ``ids`` were ever issued: live, in the trash, or purged."""
-        if not ids:
-            return {}
-        if self.dialect == "postgresql":
-            sql = (
-                "SELECT ci.id, c.id IS NOT NULL, c.deleted_at IS NOT NULL FROM customer_ids ci "
-                "LEFT JOIN customers c ON c.id = ci.id WHERE ci.id = ANY(%s)"
-            )
-            param: Any = ids
-        else:
-            sql = (
-                "SELECT ci.id, c.id IS NOT NULL, c.deleted_at IS NOT NULL FROM customer_ids ci "
-                "LEFT JOIN customers c ON c.id = ci.id "
-                "WHERE ci.id IN (SELECT value FROM json_each(?))"
-            )
-            param = json.dumps(ids)
-        out: dict[int, str] = {}
-        for cid, exists, deleted in self._fetch(sql, param):
-            out[cid] = "purged" if not exists else ("trash" if deleted else "live")
-        return out
-
-    def _email_owners(self, keys: list[str]) -> dict[str, int]:
-        """The live customer holding each of ``keys`` (lower-cased emails)."""
-        if not keys:
-            return {}
-        if self.dialect == "postgresql":
-            sql = (
-                "SELECT email_key, id FROM customers "
-                "WHERE deleted_at IS NULL AND email_key = ANY(%s)"
-            )
-            param: Any = keys
-        else:
-            sql = (
-                "SELECT email_key, id FROM customers WHERE deleted_at IS NULL "
-                "AND email_key IN (SELECT value FROM json_each(?))"
-            )
-            param = json.dumps(keys)
-        return {k: i for k, i in self._fetch(sql, param)}
-
-    def _pragma(self, sql: str) -> None:
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
-        raw.execute(sql)
-
-    def close(self) -> None:
-        if self.write and self.dialect == "sqlite":
-            self._pragma("PRAGMA cache_size=-2000")
-
-    def _fetch(self, sql: str, param: Any) -> list[tuple[Any, ...]]:
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
-        cur = raw.cursor()
-        try:
-            cur.execute(sql, (param,))
-            return list(cur.fetchall())
-        finally:
-            cur.close()
-
-    # -- writing -------------------------------------------------------------------------------
-
-    def load(self, batch: pl.DataFrame, report: ImportReport) -> None:
-        good = batch.filter(_no_errors())
-        if good.height == 0:
-            return
-        good = good.with_columns(
-            warnings_json(good).alias("__wjson"),
-            pl.col("__warnings").list.len().fill_null(0).alias("__wcount"),
-        )
-        if not self.write:
-            report.imported += good.height  # for validate: the rows that would load
-            self._touch(good.with_columns(pl.col("__id_int").fill_null(-1)))
-            return
-        new = good.filter(pl.col("__match").is_null())
-        matched = good.filter(pl.col("__match").is_not_null())
-        if new.height:
-            self._create(new, report)
-        if matched.height:
-            self._update(matched, report)
-
-    def _create(self, new: pl.DataFrame, report: ImportReport) -> None:
-        given = new["__id_int"].drop_nulls()
-        missing = int(new["__id_int"].null_count())
-        first = self._reserve(given, missing)
-        if missing:
-            fresh = pl.Series(range(first, first + missing), dtype=pl.Int64)
-            ids = new["__id_int"].scatter(new["__id_int"].is_null().arg_true(), fresh)
-            new = new.with_columns(ids.alias("__id_int"))
-        rows = new.select(
-            pl.col("__id_int"),
-            pl.col("__name"),
-            pl.col("__email"),
-            pl.col("__key"),
-            pl.col("__phone"),
-            pl.col("__extra").fill_null("{}"),
-            pl.col("__wjson"),
-            pl.col("__wcount"),
-        )
-        if self.dialect == "postgresql":
-            self._copy_customers(rows)
-        else:
-            self._bulk_mode(rows.height)
-            raw = self.conn.connection.driver_connection
-            assert raw is not None
-            stamp = self.stamp_sql
-            raw.cursor().executemany(
-                f"INSERT INTO customers ({', '.join(_COLS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                ((*r, stamp, stamp) for r in rows.iter_rows()),
-            )
-        self._change("created", new["__id_int"].to_list(), None)
-        self._touch(new)
-        report.imported += new.height
-        for r in new.head(_KEEP).iter_rows(named=True):
-            if sum(o.action == "create" for o in report.outcomes) >= _KEEP:
-                break
-            report.outcomes.append(
-                RowOutcome(
-                    row=r["__row"],
-                    action="create",
-                    id=r["__id_int"],
-                    name=r["__name"],
-                    email=r["__email"],
-                    phone=r["__phone"],
-                )
-            )
-
-    def _bulk_mode(self, rows: int) -> None:
-        """Into an empty SQLite table, drop the secondary indexes for the load and build them
-        again at the end (``finish``): sorting once is far cheaper than a million random
-        B-tree inserts. DDL is transactional in SQLite, so a failed import gets them back, and
-        other connections never see the table without them."""
-        if self.dialect != "sqlite" or not self.empty_at_start or self.dropped is not None:
-            return
-        if rows < BULK_ROWS:
-            self.dropped = []
-            return
-        found = self.conn.exec_driver_sql(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customers' "
-            "AND sql IS NOT NULL"
-        ).all()
-        self.dropped = [sql for _, sql in found]
-        for name, _ in found:
-            self.conn.exec_driver_sql(f'DROP INDEX "{name}"')
-
-    def finish(self) -> None:
-        """Build again any index dropped for a bulk load."""
-        for sql in self.dropped or []:
-            self.conn.exec_driver_sql(sql)
-        self.dropped = []
-
-    def _copy_customers(self, rows: pl.DataFrame) -> None:
-        stamp = self.stamp.isoformat()
-        text = rows.with_columns(
-            pl.lit(stamp).alias("created_at"), pl.lit(stamp).alias("updated_at")
-        ).write_csv(include_header=False, null_value="\\N", quote_style="necessary")
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
-        with (
-            raw.cursor() as cur,
-            cur.copy(
-                f"COPY customers ({', '.join(_COLS)}) FROM STDIN (FORMAT csv, NULL '\\N')"
-            ) as copy,
-        ):
-            copy.write(text)
-
-    def _reserve(self, given: pl.Series, missing: int) -> int:
-        """Claim the given IDs and reserve ``missing`` new ones; return the first new one."""
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
-        top = max(int(given.max()) if len(given) else 0, self.reserve_above)  # type: ignore[arg-type]
-        self.conn.execute(
-            update(counters)
-            .where(counters.c.name == "customer", counters.c.value < top)
-            .values(value=top)
-        )
-        first = 0
-        if missing:
-            self.conn.execute(
-                update(counters)
-                .where(counters.c.name == "customer")
-                .values(value=counters.c.value + missing)
-            )
-            last = self.conn.execute(
-                select(counters.c.value).where(counters.c.name == "customer")
-            ).scalar_one()
-            first = int(last) - missing + 1
-        ids = [*given.to_list(), *range(first, first + missing)]
-        if self.dialect == "postgresql":
-            with raw.cursor() as cur, cur.copy("COPY customer_ids (id) FROM STDIN") as copy:
-                copy.write("".join(f"{i}\n" for i in ids))
-        else:
-            raw.cursor().executemany(
-                "INSERT INTO customer_ids (id) VALUES (?)", ((i,) for i in ids)
-            )
-        return first
-
-    def _touch(self, rows: pl.DataFrame) -> None:
-        self.touched = pl.concat(
-            [
-                self.touched,
-                rows.select(
-                    pl.col("__id_int").alias("cid"),
-                    pl.col("__key").alias("key"),
-                    pl.col("__row").alias("first_row"),
-                ),
-            ]
-        )
-
-    def _change(self, action: str, ids: list[int], before: list[dict[str, Any]] | None) -> None:
-        self.seq += 1
-        self.conn.execute(
-            import_changes.insert().values(
-                batch_id=self.batch_id, seq=self.seq, action=action, customer_ids=ids, before=before
-            )
-        )
-
-    def _update(self, matched: pl.DataFrame, report: ImportReport) -> None:
-        ids = matched["__match"].to_list()
-        current: dict[int, dict[str, Any]] = {}
-        for chunk in _chunks(ids):
-            for m in self.conn.execute(
-                select(customers.c.id, *(customers.c[c] for c in _SNAP)).where(
-                    customers.c.id.in_(chunk)
-                )
-            ).mappings():
-                current[m["id"]] = dict(m)
-        changes: list[tuple[Any, ...]] = []
-        befores: list[dict[str, Any]] = []
-        changed_ids: list[int] = []
-        changed_rows: list[int] = []
-        changed_keys: list[str | None] = []
-        for row in matched.iter_rows(named=True):
-            r: dict[str, Any] = row
-            cid = r["__match"]
-            cur = current[cid]
-            new = _merged(cur, r)
-            differs = any(new[k] != cur[k] for k in new)
-            if self.on_conflict != "update" or not differs:
-                report.unchanged += 1
-                action: Literal["unchanged", "skip"] = "skip" if differs else "unchanged"
-                if differs:
-                    report.skipped += 1
-                self._outcome(report, r, action, cid, {})
-                continue
-            before = {k: _jsonable(cur[k]) for k in _SNAP}
-            befores.append(before)
-            changed_ids.append(cid)
-            changed_rows.append(r["__row"])
-            changed_keys.append(new["email"].lower() if new["email"] else None)
-            diff = {
-                k: [cur[k], new[k]] for k in ("name", "email", "phone", "extra") if new[k] != cur[k]
-            }
-            self._outcome(report, r, "update", cid, diff)
-            changes.append(
-                (
-                    new["name"],
-                    new["email"],
-                    new["email"].lower() if new["email"] else None,
-                    new["phone"],
-                    json.dumps(new["extra"], ensure_ascii=False),
-                    json.dumps(new["warnings"], ensure_ascii=False),
-                    len(new["warnings"]),
-                    self.stamp_sql,
-                    cid,
-                )
-            )
-        if not changes:
-            return
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
-        mark = "%s" if self.dialect == "postgresql" else "?"
-        sets = ", ".join(f"{c} = {mark}" for c in _SNAP)
-        with_cursor = raw.cursor()
-        with_cursor.executemany(
-            f"UPDATE customers SET {sets} WHERE id = {mark}",
-            changes,
-        )
-        self._change("updated", changed_ids, befores)
-        self._touch(
-            pl.DataFrame(
-                {"__id_int": changed_ids, "__key": changed_keys, "__row": changed_rows},
-                schema={"__id_int": pl.Int64, "__key": pl.String, "__row": pl.Int64},
-            )
-        )
-        report.updated += len(changes)
-
-    def _outcome(
-        self,
-        report: ImportReport,
-        r: dict[str, Any],
-        action: Literal["create", "update", "unchanged", "skip"],
-        cid: int,
-        diff: dict[str, list[Any]],
-    ) -> None:
-        if sum(o.action == action for o in report.outcomes) < _KEEP:
-            report.outcomes.append(
-                RowOutcome(
-                    row=r["__row"],
-                    action=action,
-                    id=cid,
-                    name=r["__name"],
-                    email=r["__email"],
-                    phone=r["__phone"],
-                    changes=diff,
-                )
-            )
-
-    def record(self, report: ImportReport) -> int:
-        """Fill in the batch row with the report; returns the batch ID."""
-        self.finish()
-        self.conn.execute(
-            update(import_batches)
-            .where(import_batches.c.id == self.batch_id)
-            .values(
-                rows_read=report.rows_read,
-                imported=report.imported,
-                updated=report.updated,
-                unchanged=report.unchanged,
-                rejected=report.rejected,
-                status="imported",
-                report=report.model_dump(mode="json", exclude={"rejects", "outcomes", "batch_id"}),
-            )
-        )
-        return int(self.batch_id)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return audit.aware(value).isoformat()  # type: ignore[union-attr]
-    return value
-
-
-def _merged(cur: dict[str, Any], r: dict[str, Any]) -> dict[str, Any]:
-    """The customer's values after an update from row ``r``: empty cells leave a field as it
-    is; extras merge; the warnings of the fields given are replaced."""
-    given = {"name"} | {f for f in ("email", "phone") if r[f"__{f}"] is not None}
-    extra = dict(cur["extra"] or {})
-    if r["__extra"]:
-        extra.update(json.loads(r["__extra"]))
-    row_warnings = json.loads(r["__wjson"])
-    kept = [w for w in (cur["warnings"] or []) if w.get("field") not in given]
-    return {
-        "name": r["__name"],
-        "email": r["__email"] if r["__email"] is not None else cur["email"],
-        "phone": r["__phone"] if r["__phone"] is not None else cur["phone"],
-        "extra": extra,
-        "warnings": kept + [w for w in row_warnings if w["field"] in given],
-    }
-
-
-def _chunks(values: list[Any], size: int = 5000) -> Iterator[list[Any]]:
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
 
 
 # -- batches -------------------------------------------------------------------------------
@@ -983,7 +232,7 @@ def revert(conn: Connection, batch_id: int, *, actor: str) -> ImportBatch:
     batch = get_batch(conn, batch_id)
     if batch.status == "reverted":
         raise StateError(f"import {batch_id} was already reverted", code="already_reverted")
-    chunks = conn.execute(
+    recorded = conn.execute(
         select(import_changes)
         .where(import_changes.c.batch_id == batch_id)
         .order_by(import_changes.c.seq.desc())
@@ -991,14 +240,14 @@ def revert(conn: Connection, batch_id: int, *, actor: str) -> ImportBatch:
     stamp = audit.now()
     created: list[int] = []
     updated: list[tuple[int, dict[str, Any]]] = []
-    for ch in chunks:
+    for ch in recorded:
         if ch["action"] == "created":
             created.extend(ch["customer_ids"])
         else:
             updated.extend(zip(ch["customer_ids"], ch["before"], strict=True))
     batch_stamp = batch.created_at
     touched = [*created, *(cid for cid, _ in updated)]
-    for chunk in _chunks(touched):
+    for chunk in chunks(touched):
         moved = conn.execute(
             select(func.count())
             .select_from(customers)
@@ -1014,7 +263,7 @@ def revert(conn: Connection, batch_id: int, *, actor: str) -> ImportBatch:
                 "(edited, deleted or imported again)",
                 code="changed_since_import",
             )
-    for chunk in _chunks(created):
+    for chunk in chunks(created):
         conn.execute(customers.delete().where(customers.c.id.in_(chunk)))
     for cid, before in updated:
         values = dict(before)
