@@ -117,6 +117,7 @@ class TestValidateCommand:
         assert result.exit_code == 0
         assert "email_invalid" in result.stderr
         assert "33.3" in result.stderr
+        assert "2 valid + 1 rejected = 3 rows read" in result.stderr
         assert json.loads(run("customers", "list", "--json").stdout) == []
 
 

@@ -76,6 +76,7 @@ class ImportReport(BaseModel):
     encoding: str
     delimiter: str | None = None
     dry_run: bool = False
+    validated_only: bool = False  # validate FILE: ``imported`` counts the valid rows
     batch_id: int | None = None
     columns: dict[str, str] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
@@ -99,6 +100,12 @@ class ImportReport(BaseModel):
         return self.imported + self.updated + self.unchanged + self.rejected == self.rows_read
 
     def balance(self) -> str:
+        """The line every report ends with: where each row read went."""
+        if self.validated_only:
+            return (
+                f"{self.imported:,} valid + {self.rejected:,} rejected = "
+                f"{self.rows_read:,} rows read"
+            )
         return (
             f"{self.imported:,} imported + {self.updated:,} updated + {self.unchanged:,} "
             f"unchanged + {self.rejected:,} rejected = {self.rows_read:,} rows read"

@@ -88,6 +88,7 @@ def run_import(
             encoding=source.encoding,
             delimiter=source.delimiter,
             dry_run=dry_run,
+            validated_only=not load,
             columns=plan.describe(),
             notes=list(source.notes),
         )
