@@ -106,6 +106,14 @@ class TestReading:
         j, _ = cleaned(jsonl)
         assert j.select("__id", "__name").rows() == [("8", "Bo Berg"), ("9", "Cy")]
 
+    def test_a_bad_json_line_is_rejected_not_skipped(self, tmp_path: Path) -> None:
+        """In JSON Lines, a line that is not an object is a rejected row with its number."""
+        path = write(tmp_path, "b.jsonl", '{"Name": "Ana"}\n[1, 2]\n{"Name": \n{"Name": "Cy"}\n')
+        df, _ = cleaned(path)
+        codes = [[e["code"] for e in (x or [])] for x in df["__errors"].to_list()]
+        assert [[], ["bad_json"], ["bad_json"], []] == codes
+        assert [1, 2, 3, 4] == df["__row"].to_list()
+
     def test_empty_file_is_refused(self, tmp_path: Path) -> None:
         """An empty file gives a one-line error with a code."""
         with pytest.raises(ValidationError) as exc:

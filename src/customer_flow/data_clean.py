@@ -441,6 +441,14 @@ def validate(df: pl.DataFrame, plan_columns: dict[str, str], extras: list[str]) 
         pl.concat_list([p[1] for p in errors]).list.drop_nulls().alias("__errors"),
         pl.concat_list([p[1] for p in warnings]).list.drop_nulls().alias("__warnings"),
     )
+    if "__bad_json" in df.columns:
+        # A line that is not a JSON object has no values: its other "errors" are only noise.
+        some = some.with_columns(
+            pl.when(pl.col("__bad_json").is_not_null())
+            .then(pl.col("__errors").list.head(1))
+            .otherwise(pl.col("__errors"))
+            .alias("__errors")
+        )
     return df.join(
         some.select("__row", "__errors", "__warnings"),
         on="__row",
