@@ -111,8 +111,8 @@ class TestReading:
         path = write(tmp_path, "b.jsonl", '{"Name": "Ana"}\n[1, 2]\n{"Name": \n{"Name": "Cy"}\n')
         df, _ = cleaned(path)
         codes = [[e["code"] for e in (x or [])] for x in df["__errors"].to_list()]
-        assert [[], ["bad_json"], ["bad_json"], []] == codes
-        assert [1, 2, 3, 4] == df["__row"].to_list()
+        assert codes == [[], ["bad_json"], ["bad_json"], []]
+        assert df["__row"].to_list() == [1, 2, 3, 4]
 
     def test_empty_file_is_refused(self, tmp_path: Path) -> None:
         """An empty file gives a one-line error with a code."""
