@@ -760,10 +760,15 @@ def max_id(source: Source, plan: ColumnPlan) -> int:
     col = plan.targets.get("ID")
     if col is None:
         return 0
-    values: list[pl.Series] = []
+
+    def parsed(col_expr: pl.Expr) -> pl.Expr:
+        text = col_expr.str.strip_chars().str.replace(r"\.0+$", "")
+        ids = pl.when(text.str.contains(r"^[0-9]{1,16}$")).then(text.cast(pl.Int64, strict=False))
+        return pl.when(ids <= 2**53).then(ids).max()
+
     if source.format == "csv":
         try:
-            frame = (
+            top = (
                 pl.scan_csv(
                     _text_path(source),
                     separator=source.delimiter or ",",
@@ -774,25 +779,20 @@ def max_id(source: Source, plan: ColumnPlan) -> int:
                     truncate_ragged_lines=True,
                     raise_if_empty=False,
                 )
-                .select(pl.col(col))
-                .collect()
+                .select(parsed(pl.col(col)).alias("top"))
+                .collect(engine="streaming")
+                .item()
             )
-            values.append(frame[col])
+            return int(top or 0)
         except pl.exceptions.PolarsError:
-            values = []
-    if not values:
-        try:
-            values = [b[col] for b in read_batches(source, 200_000)]
-        except ValidationError:
-            return 0
-    top = 0
-    for v in values:
-        text = v.str.strip_chars().str.replace(r"\.0+$", "")
-        ids = text.filter(text.str.contains(r"^[0-9]{1,16}$")).cast(pl.Int64)
-        ids = ids.filter(ids <= 2**53)
-        if len(ids):
-            top = max(top, int(ids.max()))  # type: ignore[arg-type]
-    return top
+            pass
+    best = 0
+    try:
+        for b in read_batches(source, 200_000):
+            best = max(best, int(b.select(parsed(pl.col(col))).item() or 0))
+    except ValidationError:
+        return 0
+    return best
 
 
 # -- the seed's strict reader --------------------------------------------------------------

@@ -294,7 +294,7 @@ def drop_duplicate_rows(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     first = pl.coalesce(pl.col("__first"), pl.col("__here"))
     dup = joined.select(pl.when(first != pl.col("__row")).then(first).alias("__dup_of"))
     new = first_here.join(ctx.seen, on="__hash", how="anti").rename({"__here": "__first"})
-    ctx.seen = pl.concat([ctx.seen, new])
+    ctx.seen = pl.concat([ctx.seen, new], rechunk=False)
     out = df.with_columns(dup["__dup_of"])
     ctx.changed["duplicate_rows"] += int(out["__dup_of"].is_not_null().sum())
     return out

@@ -56,6 +56,10 @@ def _problem(code: str, column: str, message: str) -> dict[str, str]:
     return {"column": column, "code": code, "message": message}
 
 
+def _key_hash(key: pl.Expr) -> pl.Expr:
+    return pl.when(key.is_not_null()).then(key.hash(seed=11))
+
+
 def _no_errors() -> pl.Expr:
     return pl.col("__errors").is_null() | (pl.col("__errors").list.len() == 0)
 
@@ -87,7 +91,7 @@ class Loader:
         self.dropped: list[str] | None = None  # index DDL dropped for a bulk load
         # The customers this import created or updated, with their email key and the row.
         self.touched = pl.DataFrame(
-            schema={"cid": pl.Int64, "key": pl.String, "first_row": pl.Int64}
+            schema={"cid": pl.Int64, "khash": pl.UInt64, "first_row": pl.Int64}
         )
         self.batch_id = 0
         self.empty_at_start = True
@@ -95,7 +99,7 @@ class Loader:
             return
         if self.dialect == "sqlite":
             # A big page cache for the bulk insert's index updates; put back in close().
-            self._pragma("PRAGMA cache_size=-131072")
+            self._pragma("PRAGMA cache_size=-65536")
         # With no customer ID ever issued, only this import's own rows can clash: no lookups.
         self.empty_at_start = conn.execute(select(customer_ids.c.id).limit(1)).first() is None
         self.batch_id = conn.execute(
@@ -138,18 +142,26 @@ class Loader:
             .then(pl.col("__row").first().over("__key"))
             .alias("_key_first"),
         )
-        ok = ok.join(
-            touched.select(pl.col("cid").alias("__id_int"), pl.col("first_row").alias("_t_id")),
-            on="__id_int",
-            how="left",
-            maintain_order="left",
-        ).join(
-            touched.filter(pl.col("key").is_not_null())
-            .unique("key", keep="first")
-            .select(pl.col("key").alias("__key"), pl.col("first_row").alias("_t_key")),
-            on="__key",
-            how="left",
-            maintain_order="left",
+        ok = (
+            ok.join(
+                touched.select(pl.col("cid").alias("__id_int"), pl.col("first_row").alias("_t_id")),
+                on="__id_int",
+                how="left",
+                maintain_order="left",
+            )
+            .with_columns(_key_hash(pl.col("__key")).alias("_khash"))
+            .join(
+                # Emails are remembered as 64-bit hashes (memory stays small); a hit is checked
+                # against the stored email below before it counts.
+                touched.select(
+                    pl.col("khash").alias("_khash"),
+                    pl.col("first_row").alias("_t_key"),
+                    pl.col("cid").alias("_t_key_cid"),
+                ),
+                on="_khash",
+                how="left",
+                maintain_order="left",
+            )
         )
         known: dict[int, str] = {}
         owners: dict[str, int] = {}
@@ -164,10 +176,15 @@ class Loader:
             | pl.col("__id_int").is_in(list(known))
             | pl.col("__key").is_in(list(owners))
         )
-        hits = ok.filter(hit.fill_null(False))
+        hits = ok.filter(hit.fill_null(False)).select(
+            "__row", "__id_int", "__key", "_id_first", "_key_first", "_t_id", "_t_key", "_t_key_cid"
+        )
+        stored = self._stored_keys(hits.filter(pl.col("_t_key").is_not_null())["_t_key_cid"])
         extra_errors: dict[int, dict[str, str]] = {}
         match: dict[int, int] = {}
-        for row, cid, key, id_first, key_first, t_id, t_key in hits.iter_rows():
+        for row, cid, key, id_first, key_first, t_id, t_key, t_cid in hits.iter_rows():
+            if t_key is not None and stored is not None and stored.get(t_cid) != key:
+                t_key = None  # a hash collision, not the same email
             problem, target = self._decide(
                 row, cid, key, id_first, key_first, t_id, t_key, known, owners
             )
@@ -485,11 +502,28 @@ class Loader:
                 self.touched,
                 rows.select(
                     pl.col("__id_int").alias("cid"),
-                    pl.col("__key").alias("key"),
+                    _key_hash(pl.col("__key")).alias("khash"),
                     pl.col("__row").alias("first_row"),
                 ),
-            ]
+            ],
+            rechunk=False,
         )
+
+    def _stored_keys(self, cids: pl.Series) -> dict[int, str] | None:
+        """The stored email keys of customers this import wrote (None when checking a file
+        without loading it: then a 64-bit hash match is taken as the same email)."""
+        if not self.write:
+            return None
+        ids = [int(c) for c in cids.drop_nulls().unique().to_list()]
+        if not ids:
+            return {}
+        param: Any
+        if self.dialect == "postgresql":
+            sql, param = "SELECT id, email_key FROM customers WHERE id = ANY(%s)", ids
+        else:
+            sql = "SELECT id, email_key FROM customers WHERE id IN (SELECT value FROM json_each(?))"
+            param = json.dumps(ids)
+        return {i: k for i, k in self._fetch(sql, param)}
 
     def _change(self, action: str, ids: list[int], before: list[dict[str, Any]] | None) -> None:
         self.seq += 1
