@@ -383,3 +383,20 @@ def test_batches_table_counts(hub: Hub, tmp_path: Path) -> None:
         n = conn.execute(select(func.count()).select_from(customers)).scalar_one()
     assert [b.imported for b in hub.list_imports()] == [2]
     assert n == 2
+
+
+class TestMigration:
+    def test_migration_0003_matches_the_schema(self, db_url: str) -> None:
+        """The migrated database has exactly the tables and columns schema.py declares."""
+        from alembic.autogenerate import compare_metadata
+        from alembic.runtime.migration import MigrationContext
+        from sqlalchemy import create_engine
+
+        from customer_flow.schema import metadata
+
+        engine = create_engine(db_url)
+        try:
+            with engine.connect() as conn:
+                assert [] == compare_metadata(MigrationContext.configure(conn), metadata)
+        finally:
+            engine.dispose()
