@@ -397,6 +397,6 @@ class TestMigration:
         engine = create_engine(db_url)
         try:
             with engine.connect() as conn:
-                assert [] == compare_metadata(MigrationContext.configure(conn), metadata)
+                assert compare_metadata(MigrationContext.configure(conn), metadata) == []
         finally:
             engine.dispose()
