@@ -42,7 +42,7 @@ class ImportOptions(BaseModel):
     encoding: str | None = None
     delimiter: str | None = None
     sheet: str | None = None
-    batch_rows: int = Field(default=200_000, ge=1)
+    batch_rows: int = Field(default=100_000, ge=1)
     rejects_path: Path | None = None
 
 
