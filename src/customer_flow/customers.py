@@ -20,7 +20,7 @@ from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Connection, Row, and_, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, Row, and_, func, or_, select, tuple_, update
 
 from . import audit
 from .errors import ConflictError, NotFoundError, StateError, ValidationError
@@ -237,14 +237,14 @@ def _get_live(conn: Connection, customer_id: int, doing: str) -> Customer:
 _SORTS = {"id": customers.c.id, "name": customers.c.name, "created": customers.c.created_at}
 
 
-def list_customers(conn: Connection, query: CustomerQuery) -> Page[Customer]:
-    """A page of customers: live ones, or those in the trash; with search, sort and keyset."""
-    stmt = select(customers)
-    stmt = stmt.where(
+def filter_conditions(query: CustomerQuery) -> list[ColumnElement[bool]]:
+    """The WHERE clauses that pick the customers ``query`` asks for (without paging): the one
+    definition of "which customers" for listing and exporting."""
+    conds: list[ColumnElement[bool]] = [
         customers.c.deleted_at.is_not(None) if query.trash else customers.c.deleted_at.is_(None)
-    )
+    ]
     if query.with_warnings:
-        stmt = stmt.where(customers.c.warning_count > 0)
+        conds.append(customers.c.warning_count > 0)
     if query.search and query.search.strip():
         text = collapse(query.search)
         terms = [
@@ -254,8 +254,15 @@ def list_customers(conn: Connection, query: CustomerQuery) -> Page[Customer]:
         ]
         digits = re.sub(r"\D", "", text)
         if len(digits) >= 3 and digits != text:
+            # "(415) 555" finds +14155552671: the digits alone are searched too.
             terms.append(customers.c.phone.contains(digits, autoescape=True))
-        stmt = stmt.where(or_(*terms))
+        conds.append(or_(*terms))
+    return conds
+
+
+def list_customers(conn: Connection, query: CustomerQuery) -> Page[Customer]:
+    """A page of customers: live ones, or those in the trash; with search, sort and keyset."""
+    stmt = select(customers).where(*filter_conditions(query))
     descending = query.sort.startswith("-")
     column = _SORTS[query.sort.lstrip("-")]
     key = column if column is customers.c.id else tuple_(column, customers.c.id)

@@ -1,22 +1,801 @@
-"""Data files: reading, cleaning, validating and exporting customer files.
+"""Data files: the reading end of the import pipeline.
 
-This is the seed's ``data.py``. The foundation reads the seed's ``id.csv`` format
-(``ID,Name,Email,Phone``) so that ``init --demo`` loads the bundled example; the bulk import
-pipeline (sniffing, header aliases, batch cleaning, rejects, export) grows here.
+The pipeline is plain functions over Polars frames, one batch at a time so memory stays flat:
+
+    open_source (sniff format, encoding, delimiter, header)
+      -> read_batches (string columns + ``__row``, the record's number: 1 = first after the header)
+      -> map_columns (header aliases, ``--map``, unknown columns kept as extras or ignored)
+      -> data_clean.CLEAN_STEPS and data_clean.validate (see there)
+      -> imports.load (see there)
+
+This module reads CSV/TSV (delimiter sniffed; UTF-8 with or without BOM, UTF-16, cp1252/latin-1
+and files that mix UTF-8 and cp1252 line by line; quoted fields may hold newlines), XLSX and JSON
+Lines. Every oddity it repairs (a mixed encoding, NUL bytes, lone CR line endings) is named in
+``Source.notes``; a file it cannot read is refused with a one-line ``ValidationError``. The seed's
+``read_id_csv`` stays for callers that want the strict ``id.csv`` format.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
+import json
+import re
+import sys
+import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from pathlib import Path
+from typing import Any
+
+import polars as pl
 
 from .errors import ValidationError
 from .models import CustomerCreate
 
-__all__ = ["ID_CSV_COLUMNS", "read_id_csv"]
+__all__ = [
+    "ID_CSV_COLUMNS",
+    "TARGETS",
+    "ColumnPlan",
+    "Source",
+    "map_columns",
+    "max_id",
+    "open_source",
+    "parse_mapping",
+    "plan_columns",
+    "read_batches",
+    "read_id_csv",
+]
 
 ID_CSV_COLUMNS = ("ID", "Name", "Email", "Phone")
+ROW = "__row"
+#: The customer fields a column can map to.
+TARGETS = ("ID", "Name", "Email", "Phone", "First Name", "Last Name")
+MAX_EXTRA_COLUMNS = 200
+_SCAN_CHUNK = 1 << 20
+_MAGIC = {
+    b"\x89PNG": "a PNG image",
+    b"%PDF": "a PDF document",
+    b"\x1f\x8b": "a gzip archive",
+    b"GIF8": "a GIF image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"SQLite format 3": "a SQLite database",
+    b"\x7fELF": "a program",
+}
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "ID": (
+        "id", "customerid", "customerno", "customernumber", "customer#", "clientid", "contactid",
+        "recordid", "custid", "customerkey", "accountid", "accountnumber",
+    ),
+    "Name": (
+        "name", "fullname", "customername", "contactname", "clientname", "displayname",
+        "customer", "client", "contact",
+    ),
+    "First Name": ("firstname", "givenname", "forename", "first", "fname"),
+    "Last Name": ("lastname", "surname", "familyname", "last", "lname"),
+    "Email": (
+        "email", "emailaddress", "mail", "emailaddr", "emails", "primaryemail", "workemail",
+        "contactemail", "customeremail",
+    ),
+    "Phone": (
+        "phone", "phonenumber", "phoneno", "mobile", "mobilephone", "mobilenumber", "tel",
+        "telephone", "telephonenumber", "cell", "cellphone", "contactnumber", "primaryphone",
+        "workphone", "phone1",
+    ),
+}  # fmt: skip
+_BY_ALIAS = {alias: target for target, aliases in _ALIASES.items() for alias in aliases}
+
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a 1 MB cell is data, not an attack
+
+
+def _norm(header: str) -> str:
+    return re.sub(r"[\s_\-.:]+", "", header.strip().lower())
+
+
+# -- sources -------------------------------------------------------------------------------
+
+
+@dataclass
+class Source:
+    """A file, sniffed: how to read it, its header, and what was repaired on the way."""
+
+    path: Path
+    format: str  # csv, xlsx or jsonl
+    encoding: str = "utf-8"
+    delimiter: str | None = None
+    header: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    text_path: Path | None = None  # a UTF-8 copy, when the file needed transcoding
+    _tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def close(self) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_source(
+    path: Path,
+    *,
+    format: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    sheet: str | None = None,
+) -> Source:
+    """Sniff ``path``: its format, encoding, delimiter and header. Refuses an empty, binary or
+    unreadable file, and a header with duplicate names, with a one-line ``ValidationError``."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            head = fh.read(65536)
+    except OSError as exc:
+        raise ValidationError(f"{path}: {exc.strerror}", code="unreadable_file") from exc
+    if size == 0:
+        raise ValidationError(f"{path.name}: the file is empty", code="empty_file")
+    suffix = path.suffix.lower()
+    fmt = (format or "").lower() or None
+    if fmt is None:
+        if suffix in (".xlsx", ".xlsm") or head.startswith(b"PK\x03\x04"):
+            fmt = "xlsx"
+        elif suffix in (".jsonl", ".ndjson"):
+            fmt = "jsonl"
+        else:
+            fmt = "csv"
+    if fmt == "tsv":
+        fmt, delimiter = "csv", delimiter or "\t"
+    if fmt not in ("csv", "xlsx", "jsonl"):
+        raise ValidationError(
+            f"--format: {format!r} is not one of csv, tsv, xlsx, jsonl", code="bad_format"
+        )
+    for magic, what in _MAGIC.items():
+        if head.startswith(magic):
+            raise ValidationError(
+                f"{path.name}: this is not a text file; it looks like {what}", code="binary_file"
+            )
+    source = Source(path=path, format=fmt, delimiter=delimiter)
+    if fmt == "xlsx":
+        source.encoding = "xlsx"
+        source.header = _xlsx_header(path, sheet)
+    else:
+        _prepare_text(source, head, encoding)
+        if fmt == "csv":
+            _sniff_csv(source, suffix)
+        else:
+            source.header = _jsonl_header(source)
+    _check_header(source)
+    return source
+
+
+def _check_header(source: Source) -> None:
+    seen: dict[str, int] = {}
+    for i, name in enumerate(source.header):
+        if not name:
+            source.header[i] = name = f"column_{i + 1}"
+        key = name.casefold()
+        if key in seen:
+            raise ValidationError(
+                f"{source.path.name}: the header names {name!r} twice "
+                f"(columns {seen[key] + 1} and {i + 1}); rename one",
+                code="duplicate_header",
+            )
+        seen[key] = i
+
+
+def _looks_utf16(head: bytes) -> str | None:
+    sample = head[:4096]
+    if len(sample) < 4:
+        return None
+    even = sample[0::2].count(0) / max(1, len(sample[0::2]))
+    odd = sample[1::2].count(0) / max(1, len(sample[1::2]))
+    if odd > 0.3 and even < 0.05:
+        return "utf-16-le"
+    if even > 0.3 and odd < 0.05:
+        return "utf-16-be"
+    return None
+
+
+def _prepare_text(source: Source, head: bytes, encoding: str | None) -> None:
+    """Decide the encoding; when the file is not clean UTF-8, write a UTF-8 copy to read."""
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError as exc:
+            raise ValidationError(
+                f"--encoding: unknown encoding {encoding!r}", code="bad_encoding"
+            ) from exc
+        source.encoding = encoding
+        _transcode(source, encoding)
+        return
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        source.encoding = "utf-16"
+        _transcode(source, "utf-16")
+        return
+    utf16 = _looks_utf16(head)
+    if utf16:
+        source.encoding = utf16
+        _transcode(source, utf16)
+        return
+    text = head.decode("utf-8", errors="replace")
+    controls = sum(1 for c in text if ord(c) < 32 and c not in "\t\r\n\f\x00") + text.count(
+        "\ufffd"
+    )
+    if text and (controls + text.count("\x00")) / len(text) > 0.1:
+        raise ValidationError(
+            f"{source.path.name}: this is not a text file (binary data)", code="binary_file"
+        )
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    clean = True
+    with source.path.open("rb") as fh:
+        prev = b""
+        while chunk := fh.read(_SCAN_CHUNK):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                clean = False
+                break
+            joined = prev + chunk
+            # A CR followed by something other than LF (a CR at the very end is seen next time).
+            if b"\x00" in chunk or re.search(rb"\r(?=[^\n])", joined):
+                clean = False
+                break
+            prev = chunk[-1:]
+        else:
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                clean = False
+            if prev == b"\r":
+                clean = False
+    source.encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+    if not clean:
+        _repair(source)
+
+
+def _workdir(source: Source) -> Path:
+    if source._tmp is None:
+        source._tmp = tempfile.TemporaryDirectory(prefix="customer-flow-")
+    return Path(source._tmp.name)
+
+
+def _transcode(source: Source, encoding: str) -> None:
+    target = _workdir(source) / "utf8.txt"
+    nuls = 0
+    try:
+        with (
+            source.path.open(encoding=encoding, newline="") as src,
+            target.open("w", encoding="utf-8", newline="") as dst,
+        ):
+            while chunk := src.read(_SCAN_CHUNK):
+                if chunk.startswith("\ufeff") and src.tell() <= _SCAN_CHUNK * 4:
+                    chunk = chunk[1:]
+                nuls += chunk.count("\x00")
+                dst.write(chunk.replace("\x00", ""))
+    except (UnicodeDecodeError, UnicodeError) as exc:
+        raise ValidationError(
+            f"{source.path.name}: not readable as {encoding}: {exc}", code="bad_encoding"
+        ) from exc
+    if nuls:
+        source.notes.append(f"{nuls} NUL bytes removed")
+    source.text_path = target
+    _fix_line_endings(source)
+
+
+def _repair(source: Source) -> None:
+    """Write a UTF-8 copy: each line read as UTF-8 or else cp1252 (latin-1 for the bytes cp1252
+    leaves undefined), NUL bytes removed and lone CR line endings made LF."""
+    target = _workdir(source) / "utf8.txt"
+    counts = {"utf-8": 0, "cp1252": 0, "nul": 0, "cr": 0}
+    with source.path.open("rb") as src, target.open("w", encoding="utf-8", newline="") as dst:
+        first = True
+        for raw in _lines(src):
+            line = raw
+            if first:
+                line = line.removeprefix(codecs.BOM_UTF8)
+                first = False
+            if b"\x00" in line:
+                counts["nul"] += line.count(b"\x00")
+                line = line.replace(b"\x00", b"")
+            if b"\r" in line.rstrip(b"\r\n"):
+                counts["cr"] += len(re.findall(rb"\r(?!\n)", line.rstrip(b"\n")))
+                line = re.sub(rb"\r(?!\n)", b"\n", line)
+            try:
+                text = line.decode("utf-8")
+                if not line.isascii():
+                    counts["utf-8"] += 1
+            except UnicodeDecodeError:
+                try:
+                    text = line.decode("cp1252")
+                except UnicodeDecodeError:
+                    text = line.decode("latin-1")
+                counts["cp1252"] += 1
+            dst.write(text)
+    if counts["cp1252"]:
+        if counts["utf-8"]:
+            source.encoding = "mixed"
+            source.notes.append(
+                f"mixed encodings: {counts['cp1252']} lines were not UTF-8 and were read as "
+                f"cp1252; {counts['utf-8']} non-ASCII lines were UTF-8"
+            )
+        else:
+            source.encoding = "cp1252"
+            source.notes.append("the file is not UTF-8: read as cp1252 (Windows Western)")
+    if counts["nul"]:
+        source.notes.append(f"{counts['nul']} NUL bytes removed")
+    if counts["cr"]:
+        source.notes.append(f"{counts['cr']} old Mac line endings (CR) read as line breaks")
+    source.text_path = target
+
+
+def _lines(fh: io.BufferedReader) -> Iterator[bytes]:
+    tail = b""
+    while chunk := fh.read(_SCAN_CHUNK):
+        data = tail + chunk
+        parts = data.split(b"\n")
+        tail = parts.pop()
+        for p in parts:
+            yield p + b"\n"
+    if tail:
+        yield tail
+
+
+def _fix_line_endings(source: Source) -> None:
+    assert source.text_path is not None
+    data = source.text_path.read_bytes() if source.text_path.stat().st_size < 1 << 28 else b""
+    if data and re.search(rb"\r(?!\n)", data):
+        n = len(re.findall(rb"\r(?!\n)", data))
+        source.text_path.write_bytes(re.sub(rb"\r(?!\n)", b"\n", data))
+        source.notes.append(f"{n} old Mac line endings (CR) read as line breaks")
+
+
+def _text_path(source: Source) -> Path:
+    return source.text_path or source.path
+
+
+def _sniff_csv(source: Source, suffix: str) -> None:
+    enc = "utf-8-sig"
+    with _text_path(source).open(encoding=enc, newline="") as fh:
+        sample = fh.read(65536)
+    first_line = sample.split("\n", 1)[0]
+    if source.delimiter is None:
+        if suffix in (".tsv", ".tab"):
+            source.delimiter = "\t"
+        else:
+            outside = re.sub(r'"[^"]*"', "", first_line)
+            counts = {d: outside.count(d) for d in (",", ";", "\t", "|")}
+            best = max(counts, key=lambda d: counts[d])
+            source.delimiter = best if counts[best] else ","
+    if len(source.delimiter) != 1:
+        raise ValidationError("--delimiter: give one character", code="bad_delimiter")
+    reader = csv.reader(io.StringIO(sample), delimiter=source.delimiter)
+    try:
+        header = next(reader, [])
+    except csv.Error as exc:
+        raise ValidationError(f"{source.path.name}: header: {exc}", code="bad_header") from exc
+    if not [h for h in header if h.strip()]:
+        raise ValidationError(
+            f"{source.path.name}: no header: the first line is empty", code="empty_file"
+        )
+    source.header = [h.strip() for h in header]
+
+
+# -- reading batches -----------------------------------------------------------------------
+
+
+def read_batches(source: Source, batch_rows: int = 100_000) -> Iterator[pl.DataFrame]:
+    """Yield the file's records as frames of string columns named by the header, plus
+    ``__row``. Short rows are padded with nulls; a row with more fields than the header
+    carries them in ``__overflow`` (it is rejected later, never cut silently)."""
+    if source.format == "xlsx":
+        yield from _xlsx_batches(source, batch_rows)
+    elif source.format == "jsonl":
+        yield from _jsonl_batches(source, batch_rows)
+    else:
+        yield from _csv_batches(source, batch_rows)
+
+
+def _csv_batches(source: Source, batch_rows: int) -> Iterator[pl.DataFrame]:
+    assert source.delimiter is not None
+    done = 0
+    lf = pl.scan_csv(
+        _text_path(source),
+        separator=source.delimiter,
+        has_header=True,
+        new_columns=source.header,
+        infer_schema=False,
+        quote_char='"',
+        row_index_name=ROW,
+        row_index_offset=1,
+        raise_if_empty=False,
+        encoding="utf8",
+    )
+    try:
+        for batch in lf.collect_batches(chunk_size=batch_rows):
+            if batch.height == 0:
+                continue
+            if batch.width != len(source.header) + 1:
+                raise pl.exceptions.ComputeError("header changed")
+            yield batch.with_columns(pl.col(ROW).cast(pl.Int64))
+            done += batch.height
+    except pl.exceptions.PolarsError:
+        # Ragged rows or a broken quote: the exact, slower reader takes over where Polars
+        # stopped, and names the row.
+        yield from _csv_batches_python(source, batch_rows, skip=done)
+
+
+def _csv_batches_python(source: Source, batch_rows: int, skip: int) -> Iterator[pl.DataFrame]:
+    width = len(source.header)
+    rows: list[list[str | None]] = []
+    numbers: list[int] = []
+    overflow: list[str | None] = []
+    with _text_path(source).open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, delimiter=source.delimiter or ",", strict=True)
+        try:
+            next(reader, None)
+            n = 0
+            for record in reader:
+                n += 1
+                if n <= skip:
+                    continue
+                values: list[str | None] = [v if v != "" else None for v in record[:width]]
+                values += [None] * (width - len(values))
+                rows.append(values)
+                numbers.append(n)
+                overflow.append(
+                    f"the row has {len(record)} fields; the header has {width}"
+                    if len(record) > width
+                    else None
+                )
+                if len(rows) >= batch_rows:
+                    yield _frame(source.header, rows, numbers, overflow)
+                    rows, numbers, overflow = [], [], []
+        except csv.Error as exc:
+            raise ValidationError(
+                f"{source.path.name}: row {n}: {exc} (is a quote never closed?)",
+                code="bad_csv",
+            ) from exc
+    if rows:
+        yield _frame(source.header, rows, numbers, overflow)
+
+
+def _frame(
+    header: list[str],
+    rows: list[list[str | None]],
+    numbers: list[int],
+    overflow: list[str | None] | None = None,
+) -> pl.DataFrame:
+    columns: dict[str, Any] = {ROW: pl.Series(ROW, numbers, dtype=pl.Int64)}
+    for i, name in enumerate(header):
+        columns[name] = pl.Series(name, [r[i] for r in rows], dtype=pl.String)
+    if overflow is not None and any(o is not None for o in overflow):
+        columns["__overflow"] = pl.Series("__overflow", overflow, dtype=pl.String)
+    return pl.DataFrame(columns)
+
+
+def _cell(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    text = str(value)
+    return text if text != "" else None
+
+
+def _open_sheet(path: Path, sheet: str | None) -> Any:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a broken workbook
+        raise ValidationError(
+            f"{path.name}: not a readable XLSX workbook: {exc}", code="bad_xlsx"
+        ) from exc
+    if sheet is not None and sheet not in wb.sheetnames:
+        raise ValidationError(
+            f"--sheet: no sheet {sheet!r}; sheets: {', '.join(wb.sheetnames)}", code="bad_sheet"
+        )
+    return wb, wb[sheet] if sheet else wb.worksheets[0]
+
+
+def _xlsx_header(path: Path, sheet: str | None) -> list[str]:
+    wb, ws = _open_sheet(path, sheet)
+    try:
+        for row in ws.iter_rows(max_row=1, values_only=True):
+            header = [(_cell(v) or "").strip() for v in row]
+            while header and not header[-1]:
+                header.pop()
+            if header:
+                return header
+    finally:
+        wb.close()
+    raise ValidationError(f"{path.name}: the first sheet is empty", code="empty_file")
+
+
+def _xlsx_batches(source: Source, batch_rows: int) -> Iterator[pl.DataFrame]:
+    wb, ws = _open_sheet(source.path, None)
+    width = len(source.header)
+    rows: list[list[str | None]] = []
+    numbers: list[int] = []
+    overflow: list[str | None] = []
+    try:
+        for n, row in enumerate(ws.iter_rows(min_row=2, values_only=True), start=1):
+            values = [_cell(v) for v in row]
+            extra = [v for v in values[width:] if v is not None]
+            values = values[:width] + [None] * max(0, width - len(values))
+            rows.append(values)
+            numbers.append(n)
+            overflow.append(
+                f"the row has values in {width + len(extra)} columns; the header has {width}"
+                if extra
+                else None
+            )
+            if len(rows) >= batch_rows:
+                yield _frame(source.header, rows, numbers, overflow)
+                rows, numbers, overflow = [], [], []
+    finally:
+        wb.close()
+    if rows:
+        yield _frame(source.header, rows, numbers, overflow)
+
+
+def _jsonl_records(source: Source) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """(record number, object) for each non-blank line; a bad line gives its error text."""
+    n = 0
+    with _text_path(source).open(encoding="utf-8-sig", newline="") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            n += 1
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield n, f"not JSON: {exc.msg} at column {exc.colno}"
+                continue
+            yield n, obj if isinstance(obj, dict) else f"a JSON {type(obj).__name__}, not an object"
+
+
+def _jsonl_header(source: Source) -> list[str]:
+    header: dict[str, None] = {}
+    for i, (_, obj) in enumerate(_jsonl_records(source)):
+        if isinstance(obj, dict):
+            header.update(dict.fromkeys(str(k).strip() for k in obj))
+        if i >= 1000:
+            break
+    if not header:
+        raise ValidationError(f"{source.path.name}: no JSON objects found", code="empty_file")
+    return list(header)
+
+
+def _jsonl_batches(source: Source, batch_rows: int) -> Iterator[pl.DataFrame]:
+    rows: list[list[str | None]] = []
+    numbers: list[int] = []
+    bad: list[str | None] = []
+    index = {k: i for i, k in enumerate(source.header)}
+    for n, obj in _jsonl_records(source):
+        values: list[str | None] = [None] * len(source.header)
+        problem = None
+        if isinstance(obj, str):
+            problem = obj
+        else:
+            unknown = [k for k in obj if str(k).strip() not in index]
+            if unknown:
+                problem = f"keys not seen in the first 1,000 lines: {', '.join(unknown[:5])}"
+            for k, v in obj.items():
+                i = index.get(str(k).strip())
+                if i is not None:
+                    values[i] = _cell(v)
+        rows.append(values)
+        numbers.append(n)
+        bad.append(problem)
+        if len(rows) >= batch_rows:
+            yield _frame(source.header, rows, numbers).with_columns(
+                pl.Series("__bad_json", bad, dtype=pl.String)
+            )
+            rows, numbers, bad = [], [], []
+    if rows:
+        yield _frame(source.header, rows, numbers).with_columns(
+            pl.Series("__bad_json", bad, dtype=pl.String)
+        )
+
+
+# -- mapping columns -----------------------------------------------------------------------
+
+
+@dataclass
+class ColumnPlan:
+    """Which file column feeds which customer field; the rest are extras or ignored."""
+
+    targets: dict[str, str]  # target (ID, Name, ...) -> source column
+    extras: list[str]
+    ignored: list[str]
+
+    def describe(self) -> dict[str, str]:
+        out = {src: target for target, src in self.targets.items()}
+        out.update(dict.fromkeys(self.extras, "extra"))
+        out.update(dict.fromkeys(self.ignored, "ignored"))
+        return out
+
+
+def parse_mapping(pairs: list[str]) -> dict[str, str]:
+    """``["Phone Number=Phone", "Notes="]`` -> ``{"Phone Number": "Phone", "Notes": ""}``."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        src, sep, target = pair.partition("=")
+        if not sep or not src.strip():
+            raise ValidationError(
+                f"--map: expected 'FILE COLUMN=FIELD', got {pair!r}", code="bad_mapping"
+            )
+        out[src.strip()] = target.strip()
+    return out
+
+
+def _target(name: str) -> str | None:
+    """A target field named by the user (any case or alias), '' to ignore, 'extra'."""
+    key = _norm(name)
+    if key in ("", "ignore", "skip", "none"):
+        return ""
+    if key == "extra":
+        return "extra"
+    for target in TARGETS:
+        if key == _norm(target):
+            return target
+    return _BY_ALIAS.get(key)
+
+
+def plan_columns(
+    header: list[str], mapping: dict[str, str] | None = None, *, ignore_unknown: bool = False
+) -> ColumnPlan:
+    """Map the header to customer fields by alias (case and spaces ignored); ``mapping``
+    overrides. Refuses a file with no name column, or two columns for one field."""
+    mapping = mapping or {}
+    by_norm = {_norm(h): h for h in header}
+    chosen: dict[str, str] = {}  # source -> target ("" ignored, "extra")
+    for src, wanted in mapping.items():
+        col = src if src in header else by_norm.get(_norm(src))
+        if col is None:
+            raise ValidationError(
+                f"--map: the file has no column {src!r} (columns: {', '.join(header)})",
+                code="bad_mapping",
+            )
+        target = _target(wanted)
+        if target is None:
+            raise ValidationError(
+                f"--map: {wanted!r} is not a field; use one of {', '.join(TARGETS)}, "
+                "'extra', or nothing to ignore the column",
+                code="bad_mapping",
+            )
+        chosen[col] = target
+    for h in header:
+        if h not in chosen:
+            chosen[h] = _BY_ALIAS.get(_norm(h), "extra")
+    targets: dict[str, str] = {}
+    for src, target in chosen.items():
+        if target in ("", "extra"):
+            continue
+        if target in targets:
+            raise ValidationError(
+                f"both {targets[target]!r} and {src!r} map to {target}; choose one with "
+                f"--map '{src}=' (or --map '{src}=extra')",
+                code="ambiguous_columns",
+            )
+        targets[target] = src
+    extras = [h for h, t in chosen.items() if t == "extra"]
+    ignored = [h for h, t in chosen.items() if t == ""]
+    if "Name" in targets:
+        for part in ("First Name", "Last Name"):
+            if part in targets:
+                extras.append(targets.pop(part))
+    if "Name" not in targets and not ({"First Name", "Last Name"} & targets.keys()):
+        raise ValidationError(
+            f"no name column: found {', '.join(header)}; name one with --map 'COLUMN=Name'",
+            code="missing_column",
+        )
+    if ignore_unknown:
+        ignored += extras
+        extras = []
+    elif len(extras) > MAX_EXTRA_COLUMNS:
+        raise ValidationError(
+            f"{len(extras)} columns are not customer fields (at most {MAX_EXTRA_COLUMNS} are "
+            "kept as extra attributes); use --ignore-unknown, or --map the ones you need",
+            code="too_many_columns",
+        )
+    return ColumnPlan(targets=targets, extras=extras, ignored=ignored)
+
+
+def map_columns(batch: pl.DataFrame, plan: ColumnPlan) -> pl.DataFrame:
+    """Add the customer fields ``__id, __name, __email, __phone`` and ``__extra`` (a JSON object
+    of the extra columns' non-empty values, or null) beside the original columns."""
+    t = plan.targets
+
+    def col(target: str) -> pl.Expr:
+        return pl.col(t[target]) if target in t else pl.lit(None, dtype=pl.String)
+
+    if "Name" in t:
+        name = col("Name")
+    else:
+        name = pl.concat_str(
+            [col("First Name"), col("Last Name")], separator=" ", ignore_nulls=True
+        )
+    exprs = [
+        col("ID").alias("__id"),
+        name.alias("__name"),
+        col("Email").alias("__email"),
+        col("Phone").alias("__phone"),
+    ]
+    if plan.extras:
+        pieces = [
+            pl.when(pl.col(c).is_not_null() & (pl.col(c) != "")).then(
+                pl.struct(pl.col(c)).struct.json_encode().str.slice(1).str.strip_suffix("}")
+            )
+            for c in plan.extras
+        ]
+        joined = pl.concat_str(pieces, separator=",", ignore_nulls=True)
+        exprs.append(
+            pl.when(joined != "").then(pl.lit("{") + joined + pl.lit("}")).alias("__extra")
+        )
+    else:
+        exprs.append(pl.lit(None, dtype=pl.String).alias("__extra"))
+    return batch.with_columns(exprs)
+
+
+def max_id(source: Source, plan: ColumnPlan) -> int:
+    """The largest well-formed ID in the file's ID column (0 when none).
+
+    New IDs are reserved above it, so a row without an ID never takes the ID that a later row
+    of the same file gives. One quick pass over the ID column only."""
+    col = plan.targets.get("ID")
+    if col is None:
+        return 0
+
+    def parsed(col_expr: pl.Expr) -> pl.Expr:
+        text = col_expr.str.strip_chars().str.replace(r"\.0+$", "")
+        ids = pl.when(text.str.contains(r"^[0-9]{1,16}$")).then(text.cast(pl.Int64, strict=False))
+        return pl.when(ids <= 2**53).then(ids).max()
+
+    if source.format == "csv":
+        try:
+            top = (
+                pl.scan_csv(
+                    _text_path(source),
+                    separator=source.delimiter or ",",
+                    has_header=True,
+                    new_columns=source.header,
+                    infer_schema=False,
+                    quote_char='"',
+                    truncate_ragged_lines=True,
+                    raise_if_empty=False,
+                )
+                .select(parsed(pl.col(col)).alias("top"))
+                .collect(engine="streaming")
+                .item()
+            )
+            return int(top or 0)
+        except pl.exceptions.PolarsError:
+            pass
+    best = 0
+    try:
+        for b in read_batches(source, 200_000):
+            best = max(best, int(b.select(parsed(pl.col(col))).item() or 0))
+    except ValidationError:
+        return 0
+    return best
+
+
+# -- the seed's strict reader --------------------------------------------------------------
 
 
 def read_id_csv(path: Path) -> Iterator[CustomerCreate]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +26,8 @@ from . import (
     customers,
     data,
     dedupe,
+    exports,
+    imports,
     merging,
     reports,
     sla,
@@ -44,6 +46,8 @@ from .errors import (
     TooManyAttemptsError,
     ValidationError,
 )
+from .exports import ExportReport
+from .imports import ImportBatch, ImportOptions, ImportReport
 from .models import (
     ApiToken,
     AuditEntry,
@@ -599,20 +603,6 @@ class Hub:
         with self._write("admin") as conn:
             return ticket_types.sync(conn, wanted, actor=self.actor)
 
-    def export_customers(self, *, trash: bool = False) -> list[Customer]:
-        """Every live customer (or every one in the trash), by ID, in one consistent read."""
-        items: list[Customer] = []
-        with self._read() as conn:
-            after: str | None = None
-            while True:
-                page = customers.list_customers(
-                    conn, CustomerQuery(trash=trash, limit=1000, after=after)
-                )
-                items.extend(page.items)
-                if page.next is None:
-                    return items
-                after = page.next
-
     # -- duplicates (dedupe.py, merging.py) ------------------------------------------------------
 
     def check_duplicates(
@@ -705,3 +695,105 @@ class Hub:
                 now=self._now(),
                 calendar=policy.calendar.describe(),
             )
+
+    # -- imports and exports (issue 3) ---------------------------------------------------------
+
+    def import_file(
+        self,
+        path: Path,
+        options: ImportOptions | None = None,
+        *,
+        dry_run: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        """Import a customer file in one transaction, recorded as a batch (``imports list``).
+
+        With ``dry_run`` the very same import runs and is rolled back: the report says what
+        would be created, updated and rejected, and nothing is written."""
+        options = options or ImportOptions()
+        outcome: list[ImportReport] = []
+        try:
+            with self._write() as conn:
+                report = imports.run_import(
+                    conn,
+                    Path(path),
+                    options,
+                    actor=self.actor,
+                    region=self.region,
+                    dry_run=dry_run,
+                    progress=progress,
+                )
+                if dry_run:
+                    report.batch_id = None
+                    outcome.append(report)
+                    raise _RollBack
+                assert report.batch_id is not None
+                audit.record(
+                    conn,
+                    actor=self.actor,
+                    action="import",
+                    entity=imports.ENTITY,
+                    entity_id=report.batch_id,
+                    before=None,
+                    after=report.model_dump(mode="json", exclude={"rejects", "outcomes"}),
+                )
+                return report
+        except _RollBack:
+            return outcome[0]
+
+    def preview_import(self, path: Path, options: ImportOptions | None = None) -> ImportReport:
+        """What importing ``path`` would do (a dry run)."""
+        return self.import_file(path, options, dry_run=True)
+
+    def validate_file(self, path: Path, options: ImportOptions | None = None) -> ImportReport:
+        """The data-quality report of a file, without the database: per-rule cleaning counts,
+        error and warning counts, and the first failing rows. ``imported`` counts valid rows."""
+        self._require("read")
+        options = options or ImportOptions()
+        with self.store.engine.connect() as conn:
+            return imports.run_import(
+                conn, Path(path), options, actor=self.actor, region=self.region, load=False
+            )
+
+    def list_imports(self, *, limit: int = 100) -> list[ImportBatch]:
+        """Past imports, the most recent first."""
+        with self._read() as conn:
+            return imports.list_batches(conn, limit=limit)
+
+    def get_import(self, batch_id: int) -> ImportBatch:
+        with self._read() as conn:
+            return imports.get_batch(conn, batch_id)
+
+    def revert_import(self, batch_id: int) -> ImportBatch:
+        """Undo an import exactly: its new customers go, its updated ones get their old values."""
+        with self._write() as conn:
+            before = imports.get_batch(conn, batch_id)
+            batch = imports.revert(conn, batch_id, actor=self.actor)
+            audit.record(
+                conn,
+                actor=self.actor,
+                action="revert",
+                entity=imports.ENTITY,
+                entity_id=batch_id,
+                before=before.model_dump(mode="json"),
+                after=batch.model_dump(mode="json"),
+            )
+            return batch
+
+    def export_customers(
+        self,
+        out: Path | IO[str],
+        query: CustomerQuery | None = None,
+        *,
+        format: str = "csv",
+        raw: bool = False,
+    ) -> ExportReport:
+        """Write the customers that ``query`` selects (the filters of ``customers list``)."""
+        with self._read() as conn:
+            return exports.export_customers(
+                conn, out, query or CustomerQuery(), format=format, raw=raw
+            )
+
+
+class _RollBack(Exception):
+    """Raised inside a write transaction to roll it back on purpose (a dry run)."""

@@ -31,6 +31,8 @@ __all__ = [
     "customer_ids",
     "customers",
     "duplicate_dismissals",
+    "import_batches",
+    "import_changes",
     "login_failures",
     "match_keys",
     "merges",
@@ -327,3 +329,46 @@ _event_index("ix_tickets_first_response_at", tickets.c.first_response_at)
 # A target settled in a period is due at or after the period's start (see ``reports.py``).
 _event_index("ix_tickets_first_response_due_at", tickets.c.first_response_due_at)
 _event_index("ix_tickets_resolution_due_at", tickets.c.resolution_due_at)
+
+# -- imports (issue 3) ---------------------------------------------------------------------
+
+#: One row per import of a customer file: what it did, and whether it was reverted.
+import_batches = Table(
+    "import_batches",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("source", String(500), nullable=False),
+    Column("on_conflict", String(10), nullable=False),
+    Column("rows_read", BigInteger, nullable=False),
+    Column("imported", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Column("unchanged", BigInteger, nullable=False),
+    Column("rejected", BigInteger, nullable=False),
+    # imported | reverted
+    Column("status", String(20), nullable=False),
+    Column("reverted_at", DateTime(timezone=True)),
+    Column("reverted_by", String(200)),
+    # The import report: cleaning counts, error and warning counts, column mapping, notes.
+    Column("report", JSON, nullable=False),
+)
+
+#: What a batch changed, a chunk at a time (one row per loaded chunk, not per customer, so a
+#: million-row import writes a few rows here): the IDs it created, or the IDs it updated with
+#: each customer's values before the update. ``imports revert`` replays these backwards.
+import_changes = Table(
+    "import_changes",
+    metadata,
+    Column(
+        "batch_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("import_batches.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    # created | updated
+    Column("action", String(10), nullable=False),
+    Column("customer_ids", JSON, nullable=False),
+    Column("before", JSON),
+)

@@ -225,9 +225,14 @@ class TestTicketTypesAndExports:
         )
         assert r.headers["content-type"].startswith("text/csv")
         rows = list(csv.DictReader(io.StringIO(r.text)))
-        assert [row["name"] for row in rows] == ['\'=HYPERLINK("x")', "Plain"]
+        assert [row["Name"] for row in rows] == ['\'=HYPERLINK("x")', "Plain"]
         data = c.get("/api/v1/exports/customers", headers=h).json()
         assert [x["name"] for x in data] == ['=HYPERLINK("x")', "Plain"]
+        found = c.get("/api/v1/exports/customers", params={"search": "plain"}, headers=h).json()
+        assert [x["name"] for x in found] == ["Plain"]
+        for fmt, magic in (("xlsx", b"PK"), ("parquet", b"PAR1")):
+            got = c.get("/api/v1/exports/customers", params={"format": fmt}, headers=h)
+            assert got.status_code == 200 and got.content.startswith(magic), fmt
 
 
 class TestUploadLimit:

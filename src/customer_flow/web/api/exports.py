@@ -1,82 +1,76 @@
-"""``/api/v1/exports``: every customer as JSON or CSV, in one consistent read."""
+"""``/api/v1/exports``: customers as a file, through the same export as ``customer-flow export``.
+
+The route is a door to ``Hub.export_customers``: the same formats (CSV in the id.csv layout, JSON,
+JSON Lines, XLSX, Parquet), the same filters as the customers list, and the same defusing of
+spreadsheet formulas. The file is written to a temporary folder and streamed from there, so a
+large export does not sit in memory; the folder goes when the response is sent.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
 
-from ...models import Customer
+from ...models import CustomerQuery
 from ..deps import UserHub
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/exports", tags=["exports"])
 
-COLUMNS = ["id", "name", "email", "phone", "extra", "warnings", "created_at", "updated_at"]
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: str) -> str:
-    """Defuse spreadsheet formulas (CSV injection): a leading = + - @ gets a quote before it."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
-def customers_csv(items: list[Customer]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(COLUMNS)
-    for c in items:
-        writer.writerow(
-            [
-                c.id,
-                _cell(c.name),
-                _cell(c.email or ""),
-                _cell(c.phone or ""),
-                _cell(json.dumps(c.extra, ensure_ascii=False)) if c.extra else "",
-                "; ".join(f"{w.field}: {w.code}" for w in c.warnings),
-                c.created_at.isoformat(),
-                c.updated_at.isoformat(),
-            ]
-        )
-    return buffer.getvalue()
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "jsonl": "application/x-ndjson",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "parquet": "application/vnd.apache.parquet",
+}
 
 
 @router.get(
     "/customers",
-    summary="Export every customer as JSON or CSV",
+    summary="Export customers as CSV (id.csv layout), JSON, JSON Lines, XLSX or Parquet",
+    response_class=FileResponse,
     responses={
         200: {
-            "description": "The customers",
+            "description": "The file",
             "content": {
-                "application/json": {
-                    "schema": {"type": "array", "items": {"$ref": "#/components/schemas/Customer"}}
+                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                **{
+                    media: {"schema": {"type": "string", "format": "binary"}}
+                    for fmt, media in MEDIA_TYPES.items()
+                    if fmt != "json"
                 },
-                "text/csv": {"schema": {"type": "string"}},
             },
         }
     },
 )
 def export_customers(
     hub: UserHub,
-    format: Annotated[Literal["json", "csv"], Query(description="json or csv")] = "json",
+    format: Annotated[
+        Literal["csv", "json", "jsonl", "xlsx", "parquet"], Query(description="The file format.")
+    ] = "json",
+    search: Annotated[str | None, Query(max_length=200, description="As in the list.")] = None,
     trash: Annotated[bool, Query(description="Export the trash instead.")] = False,
-) -> Response:
-    items = hub.export_customers(trash=trash)
-    name = "customers-trash" if trash else "customers"
-    if format == "csv":
-        return Response(
-            customers_csv(items),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
-    body = json.dumps([c.model_dump(mode="json") for c in items], ensure_ascii=False)
-    return Response(
-        body,
-        media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="{name}.json"'},
+    with_warnings: Annotated[bool, Query(description="Only customers with warnings.")] = False,
+) -> FileResponse:
+    folder = Path(tempfile.mkdtemp(prefix="cf_export_"))
+    name = f"customers{'-trash' if trash else ''}.{format}"
+    try:
+        query = CustomerQuery(search=search, trash=trash, with_warnings=with_warnings)
+        hub.export_customers(folder / name, query, format=format)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return FileResponse(
+        folder / name,
+        media_type=MEDIA_TYPES[format],
+        filename=name,
+        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
     )

@@ -1,0 +1,233 @@
+"""Import speed and memory: a messy customer CSV -> clean -> validate -> SQLite, end to end.
+
+Each contender runs in a child process of its own, so its peak memory is its own (the child's
+max RSS from ``wait4``) and its time includes starting Python and importing its libraries:
+
+- ours: ``Hub.import_file`` on a fresh migrated database (atomic, one transaction);
+- floor: a bare ``polars.read_csv`` of the same file plus a bare ``executemany`` of its rows into
+  SQLite in one transaction, (a) into a plain table, as the issue defines it, and (b) into our
+  ``customers`` table with its indexes, which is what storing these rows costs at all;
+- peer: ``sqlite-utils insert --csv``, what a user would otherwise pick;
+- PostgreSQL: ours into a fresh PostgreSQL database (COPY), when a server is reachable.
+
+Then the memory check: a file ``BENCH_BIG_ROWS`` long (default 5,000,000; 0 skips it) must
+import in no more memory than the 1,000,000-row one, give or take: memory stays flat.
+
+    BENCH_ROWS=100000 BENCH_BIG_ROWS=0 python -m benchmarks.run import
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import uuid
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+from benchmarks.generate import generate
+from benchmarks.run import Report
+
+ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
+BIG_ROWS = int(os.environ.get("BENCH_BIG_ROWS", "5000000"))
+PG_URL = os.environ.get("CUSTOMER_FLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+SEED = 42
+
+OURS = """
+import json, sys, time
+from pathlib import Path
+t0 = time.perf_counter()
+from customer_flow.hub import Hub
+from customer_flow.imports import ImportOptions
+hub = Hub.open(sys.argv[1], actor="bench", default_region="US")
+t1 = time.perf_counter()
+report = hub.import_file(Path(sys.argv[2]), ImportOptions(rejects_path=Path(sys.argv[3])))
+t2 = time.perf_counter()
+print(json.dumps({"seconds": t2 - t1, "setup": t1 - t0, "imported": report.imported,
+                  "rejected": report.rejected, "rows": report.rows_read,
+                  "accounted": report.accounted}))
+"""
+
+FLOOR = """
+import json, sqlite3, sys, time
+import polars as pl
+t0 = time.perf_counter()
+df = pl.read_csv(sys.argv[2], infer_schema=False)
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("PRAGMA journal_mode=WAL"); con.execute("PRAGMA synchronous=NORMAL")
+if sys.argv[3] == "plain":
+    con.execute("CREATE TABLE floor (r INTEGER, id TEXT, name TEXT, email TEXT, phone TEXT)")
+    sql = "INSERT INTO floor VALUES (?, ?, ?, ?, ?)"
+    rows = df.with_row_index("r").iter_rows()
+else:
+    con.execute("PRAGMA cache_size=-262144")
+    stamp = "2026-01-01 00:00:00.000000"
+    sql = ("INSERT OR IGNORE INTO customers (id, name, email, email_key, phone, extra, warnings,"
+           " warning_count, created_at, updated_at) VALUES (?, ?, ?, ?, ?, '{}', '[]', 0, ?, ?)")
+    rows = ((i + 1, n or "", e, e.lower() if e else None, p, stamp, stamp)
+            for i, (_, n, e, p) in enumerate(df.iter_rows()))
+con.execute("BEGIN")
+con.executemany(sql, rows)
+con.execute("COMMIT")
+print(json.dumps({"seconds": time.perf_counter() - t0}))
+"""
+
+
+LAUNCH = """
+import json, os, subprocess, sys, time
+started = time.perf_counter()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+out, err = proc.communicate()
+wall = time.perf_counter() - started
+import resource
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+sys.stderr.write(err.decode()[-2000:])
+print(out.decode())
+print(json.dumps({"__wall": wall, "__rss_kb": rss, "__rc": proc.returncode}))
+"""
+
+
+def _child(cmd: list[str]) -> dict[str, Any]:
+    """Run ``cmd``; its wall time, its own peak RSS, and the JSON it printed (if any).
+
+    A small launcher process starts it: a child forked straight from this (large) process
+    would report this process's memory as its own high-water mark."""
+    proc = subprocess.run(
+        [sys.executable, "-c", LAUNCH, *cmd], capture_output=True, text=True, check=False
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    meta = json.loads(lines[-1])
+    if meta["__rc"] != 0:
+        raise RuntimeError(f"{cmd[:3]} failed ({meta['__rc']}): {proc.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(lines[-2]) if len(lines) > 1 else {}
+    result.update(wall=meta["__wall"], rss_mb=meta["__rss_kb"] / 1024)
+    return result
+
+
+def _template(work: Path) -> Path:
+    from customer_flow.store import Store
+
+    path = work / "template.db"
+    Store(f"sqlite:///{path}").close()
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+def _fresh(template: Path, name: str) -> Path:
+    path = template.with_name(name)
+    shutil.copy(template, path)
+    return path
+
+
+def _pg_database() -> tuple[str, Any] | None:
+    try:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        admin = create_engine(
+            PG_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        )
+        name = f"cf_bench_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+        def drop() -> None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+        return url, drop
+    except Exception:
+        return None
+
+
+def _ours(db_url: str, data: Path, work: Path) -> dict[str, Any]:
+    return _child([sys.executable, "-c", OURS, db_url, str(data), str(work / "rejects.csv")])
+
+
+def run(report: Report) -> None:
+    work = Path(tempfile.mkdtemp(prefix="cf-bench-import-"))
+    try:
+        _run(report, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(report: Report, work: Path) -> None:
+    made = generate(ROWS, SEED, work / "gen")
+    mb = made.data.stat().st_size / 1e6
+    template = _template(work)
+    ours = _ours(f"sqlite:///{_fresh(template, 'ours.db')}", made.data, work)
+    plain = _child([sys.executable, "-c", FLOOR, str(work / "floor.db"), str(made.data), "plain"])
+    schema = _child(
+        [sys.executable, "-c", FLOOR, str(_fresh(template, "floor2.db")), str(made.data), "schema"]
+    )
+    peer_cli = Path(sys.executable).with_name("sqlite-utils")
+    peer = _child(
+        [str(peer_cli), "insert", str(work / "peer.db"), "customers", str(made.data), "--csv"]
+    )
+    with open(made.truth, encoding="utf-8") as fh:
+        expected_ok = sum(1 for line in fh if ",ok," in line)
+    lines = [
+        f"File: {ROWS:,} rows, {mb:.0f} MB, seeded messy (`benchmarks/generate.py`, seed {SEED}).",
+        "Times are whole child processes (Python start and imports included); memory is each "
+        "child's own peak RSS.",
+        "",
+        "| contender | time | peak memory | ratio to floor (a) | ratio to floor (b) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+
+    def row(label: str, r: dict[str, Any]) -> str:
+        return (
+            f"| {label} | {r['wall']:.2f} s | {r['rss_mb']:.0f} MB | "
+            f"{r['wall'] / plain['wall']:.2f}x | {r['wall'] / schema['wall']:.2f}x |"
+        )
+
+    lines.append(row("**customer-flow import → SQLite** (clean, validate, load)", ours))
+    lines.append(row("floor (a): `polars.read_csv` + bare `executemany`, plain table", plain))
+    lines.append(row("floor (b): the same into our `customers` table and indexes", schema))
+    lines.append(row("peer: `sqlite-utils insert --csv` (no cleaning)", peer))
+    pg = _pg_database()
+    if pg is not None:
+        url, drop = pg
+        try:
+            from customer_flow.store import Store
+
+            Store(url).close()
+            pg_run = _ours(url, made.data, work)
+            lines.append(row("customer-flow import → PostgreSQL (COPY)", pg_run))
+        finally:
+            drop()
+    lines += [
+        "",
+        f"Inside the import call: {ours['seconds']:.2f} s for {ours['rows']:,} rows "
+        f"({ours['rows'] / ours['seconds']:,.0f} rows/s); {ours['imported']:,} imported, "
+        f"{ours['rejected']:,} rejected; every row accounted for: {ours['accounted']}. "
+        f"The generator's truth expects {expected_ok:,} imported: "
+        f"{'agrees' if expected_ok == ours['imported'] else 'DISAGREES'}.",
+        f"Targets: ≤ 5 s → {'met' if ours['wall'] <= 5 else 'NOT met'} ({ours['wall']:.2f} s); "
+        f"≤ 1 GB → {'met' if ours['rss_mb'] <= 1024 else 'NOT met'} ({ours['rss_mb']:.0f} MB); "
+        f"≤ 3x floor (a) → {'met' if ours['wall'] <= 3 * plain['wall'] else 'NOT met'} "
+        f"({ours['wall'] / plain['wall']:.2f}x).",
+    ]
+    if BIG_ROWS:
+        big = generate(BIG_ROWS, SEED, work / "big")
+        for p in (work / "gen").iterdir():
+            p.unlink()
+        big_run = _ours(f"sqlite:///{_fresh(template, 'big.db')}", big.data, work)
+        lines += [
+            "",
+            f"Memory stays flat: {BIG_ROWS:,} rows ({big.data.stat().st_size / 1e6:.0f} MB) "
+            f"imported in {big_run['wall']:.1f} s with a peak of {big_run['rss_mb']:.0f} MB, "
+            f"against {ours['rss_mb']:.0f} MB for {ROWS:,} rows "
+            f"({big_run['rss_mb'] / ours['rss_mb']:.2f}x the memory for "
+            f"{BIG_ROWS / ROWS:.0f}x the rows).",
+        ]
+    report.section(f"Import: {ROWS:,}-row messy CSV → clean → validate → SQLite", lines)

@@ -1,0 +1,289 @@
+"""Importing customer files: the run, the batches, and revert.
+
+``run_import`` drives the pipeline of ``data`` (read, map) and ``data_clean`` (clean, validate)
+and hands each batch to ``loading.Loader``, on one connection inside the caller's transaction:
+the Hub owns it, so an import is atomic and a dry run is the same run rolled back. Every row read
+ends in exactly one of imported, updated, unchanged or rejected. ``revert`` replays a batch's
+recorded changes backwards.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, func, select, update
+
+from . import audit, data
+from .data_clean import ERROR_CODES, Context, clean_batch, validate
+from .errors import NotFoundError, StateError, ValidationError
+from .import_report import (
+    KEEP,
+    ImportBatch,
+    ImportOptions,
+    ImportReport,
+    Problem,
+    Progress,
+    RejectedRow,
+    RejectsWriter,
+    RowOutcome,
+    csv_line,
+    neutralise,
+)
+from .loading import Loader, chunks
+from .schema import customers, import_batches, import_changes
+
+__all__ = [
+    "ENTITY",
+    "ImportBatch",
+    "ImportOptions",
+    "ImportReport",
+    "RejectedRow",
+    "RowOutcome",
+    "csv_line",
+    "get_batch",
+    "list_batches",
+    "neutralise",
+    "revert",
+    "run_import",
+]
+
+ENTITY = "import_batch"
+
+
+def run_import(
+    conn: Connection,
+    path: Path,
+    options: ImportOptions,
+    *,
+    actor: str,
+    region: str,
+    dry_run: bool = False,
+    load: bool = True,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Read, clean, validate and (with ``load``) load ``path`` on ``conn``.
+
+    Without ``load`` nothing is written and nothing is compared with the database: that is
+    ``validate FILE``. A dry run loads inside the caller's transaction, which then rolls back.
+    Raises ``ValidationError`` when more rows than ``max_errors`` are rejected, and
+    ``ConflictError`` on a match with ``on_conflict="fail"``.
+    """
+    with data.open_source(
+        path,
+        format=options.format,
+        encoding=options.encoding,
+        delimiter=options.delimiter,
+        sheet=options.sheet,
+    ) as source:
+        plan = data.plan_columns(
+            source.header, options.mapping, ignore_unknown=options.ignore_unknown
+        )
+        report = ImportReport(
+            source=path.name,
+            format=source.format,
+            encoding=source.encoding,
+            delimiter=source.delimiter,
+            dry_run=dry_run,
+            validated_only=not load,
+            columns=plan.describe(),
+            notes=list(source.notes),
+        )
+        if plan.ignored:
+            report.notes.append(f"columns ignored: {', '.join(plan.ignored)}")
+        if plan.extras:
+            report.notes.append(f"kept as extra attributes: {', '.join(plan.extras)}")
+        loader = Loader(conn, options.on_conflict, actor, path.name, plan.targets, write=load)
+        if load:
+            loader.reserve_above = data.max_id(source, plan)
+        rejects = RejectsWriter(options.rejects_path, source.header)
+        ctx = Context(region=region)
+        errors: Counter[str] = Counter()
+        warnings: Counter[str] = Counter()
+        try:
+            for raw in data.read_batches(source, options.batch_rows):
+                blank = raw.select(
+                    pl.all_horizontal(pl.col(h).is_null() for h in source.header)
+                ).to_series()
+                report.blank_rows += int(blank.sum())
+                batch = raw.filter(~blank)
+                if batch.height == 0:
+                    continue
+                report.rows_read += batch.height
+                batch = data.map_columns(batch, plan)
+                batch = clean_batch(batch, ctx)
+                batch = validate(batch, plan.targets, plan.extras)
+                batch = loader.settle(batch)
+                _count_problems(batch, errors, warnings)
+                bad = batch.filter(pl.col("__errors").list.len() > 0)
+                report.rejected += bad.height
+                found = _rejected_rows(bad, source.header)
+                rejects.write(found)
+                if len(report.rejects) < KEEP:
+                    report.rejects.extend(
+                        _model(p, source.header) for p in found[: KEEP - len(report.rejects)]
+                    )
+                limit = options.max_errors
+                real_errors = sum(n for code, n in errors.items() if code != "duplicate_row")
+                if limit is not None and real_errors > limit:
+                    _finish(report, ctx, errors, warnings, loader, rejects, options)
+                    where = f"; see {options.rejects_path}" if options.rejects_path else ""
+                    raise ValidationError(
+                        f"{path.name}: more than {limit} rows rejected (--max-errors) by row "
+                        f"{batch['__row'].to_list()[-1]:,}; nothing was imported{where}",
+                        code="too_many_errors",
+                    )
+                loader.load(batch, report)
+                if progress is not None:
+                    progress(report.rows_read)
+        finally:
+            rejects.close()
+            loader.close()
+        _finish(report, ctx, errors, warnings, loader, rejects, options)
+        if load:
+            report.batch_id = loader.record(report)
+        return report
+
+
+def _finish(
+    report: ImportReport,
+    ctx: Context,
+    errors: Counter[str],
+    warnings: Counter[str],
+    loader: Loader | None,
+    rejects: RejectsWriter,
+    options: ImportOptions,
+) -> None:
+    report.cleaning = {k: v for k, v in sorted(ctx.changed.items()) if v}
+    report.errors = dict(errors.most_common())
+    report.warnings = dict(warnings.most_common())
+    if rejects._fh is not None and options.rejects_path is not None:
+        report.rejects_file = str(options.rejects_path)
+
+
+def _count_problems(batch: pl.DataFrame, errors: Counter[str], warnings: Counter[str]) -> None:
+    for col, counter in (("__errors", errors), ("__warnings", warnings)):
+        codes = batch[col].explode().drop_nulls()
+        if len(codes):
+            for code, n in codes.struct.field("code").value_counts().iter_rows():
+                counter[code] += n
+
+
+def _rejected_rows(bad: pl.DataFrame, header: list[str]) -> list[Problem]:
+    """One (row, column, code, message, original values) per problem of each rejected row."""
+    out: list[Problem] = []
+    if bad.height == 0:
+        return out
+    for r in bad.select("__row", "__errors", *header).iter_rows():
+        values = list(r[2:])
+        for e in r[1]:
+            out.append((r[0], e["column"], e["code"], e["message"], values))
+    return out
+
+
+def _model(p: Problem, header: list[str]) -> RejectedRow:
+    return RejectedRow(
+        row=p[0], column=p[1], code=p[2], message=p[3], values=dict(zip(header, p[4], strict=True))
+    )
+
+
+# -- batches -------------------------------------------------------------------------------
+
+
+def list_batches(conn: Connection, *, limit: int = 100) -> list[ImportBatch]:
+    """The most recent imports first."""
+    rows = conn.execute(
+        select(import_batches)
+        .where(import_batches.c.status != "importing")
+        .order_by(import_batches.c.id.desc())
+        .limit(limit)
+    ).mappings()
+    return [
+        ImportBatch.model_validate(
+            {
+                **r,
+                "created_at": audit.aware(r["created_at"]),
+                "reverted_at": audit.aware(r["reverted_at"]),
+            }
+        )
+        for r in rows
+    ]
+
+
+def get_batch(conn: Connection, batch_id: int) -> ImportBatch:
+    row = conn.execute(select(import_batches).where(import_batches.c.id == batch_id)).mappings()
+    found = row.first()
+    if found is None or found["status"] == "importing":
+        raise NotFoundError(f"no import batch {batch_id}", field="batch")
+    return ImportBatch.model_validate(
+        {
+            **found,
+            "created_at": audit.aware(found["created_at"]),
+            "reverted_at": audit.aware(found["reverted_at"]),
+        }
+    )
+
+
+def revert(conn: Connection, batch_id: int, *, actor: str) -> ImportBatch:
+    """Undo a batch exactly: delete the customers it created and put back the values of the
+    ones it updated. Refused when any of them changed after the import."""
+    batch = get_batch(conn, batch_id)
+    if batch.status == "reverted":
+        raise StateError(f"import {batch_id} was already reverted", code="already_reverted")
+    recorded = conn.execute(
+        select(import_changes)
+        .where(import_changes.c.batch_id == batch_id)
+        .order_by(import_changes.c.seq.desc())
+    ).mappings()
+    stamp = audit.now()
+    created: list[int] = []
+    updated: list[tuple[int, dict[str, Any]]] = []
+    for ch in recorded:
+        if ch["action"] == "created":
+            created.extend(ch["customer_ids"])
+        else:
+            updated.extend(zip(ch["customer_ids"], ch["before"], strict=True))
+    batch_stamp = batch.created_at
+    touched = [*created, *(cid for cid, _ in updated)]
+    for chunk in chunks(touched):
+        moved = conn.execute(
+            select(func.count())
+            .select_from(customers)
+            .where(customers.c.id.in_(chunk))
+            .where(
+                (customers.c.updated_at != _stamp_param(conn, batch_stamp))
+                | customers.c.deleted_at.is_not(None)
+            )
+        ).scalar_one()
+        if moved:
+            raise StateError(
+                f"cannot revert import {batch_id}: {moved} of its customers changed after it "
+                "(edited, deleted or imported again)",
+                code="changed_since_import",
+            )
+    for chunk in chunks(created):
+        conn.execute(customers.delete().where(customers.c.id.in_(chunk)))
+    for cid, before in updated:
+        values = dict(before)
+        values["updated_at"] = datetime.fromisoformat(values["updated_at"])
+        conn.execute(update(customers).where(customers.c.id == cid).values(**values))
+    conn.execute(
+        update(import_batches)
+        .where(import_batches.c.id == batch_id)
+        .values(status="reverted", reverted_at=stamp, reverted_by=actor)
+    )
+    return get_batch(conn, batch_id)
+
+
+def _stamp_param(conn: Connection, at: datetime) -> Any:
+    if conn.dialect.name == "sqlite":
+        return at.replace(tzinfo=None)
+    return at
+
+
+def error_codes() -> dict[str, str]:
+    """Every reason code a rejected row can carry, with what it means."""
+    return dict(ERROR_CODES)
