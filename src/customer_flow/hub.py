@@ -728,6 +728,10 @@ class Hub:
                     outcome.append(report)
                     raise _RollBack
                 assert report.batch_id is not None
+                # Keep the duplicate check's keys whole: imported customers are found on entry.
+                created, updated = imports.touched_ids(conn, report.batch_id)
+                dedupe.reindex(conn, created, fresh=True)
+                dedupe.reindex(conn, updated)
                 audit.record(
                     conn,
                     actor=self.actor,
@@ -768,7 +772,9 @@ class Hub:
         """Undo an import exactly: its new customers go, its updated ones get their old values."""
         with self._write() as conn:
             before = imports.get_batch(conn, batch_id)
+            _, updated = imports.touched_ids(conn, batch_id)
             batch = imports.revert(conn, batch_id, actor=self.actor)
+            dedupe.reindex(conn, updated)  # created ones are gone, their keys with them
             audit.record(
                 conn,
                 actor=self.actor,

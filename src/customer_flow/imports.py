@@ -49,6 +49,7 @@ __all__ = [
     "neutralise",
     "revert",
     "run_import",
+    "touched_ids",
 ]
 
 ENTITY = "import_batch"
@@ -227,18 +228,13 @@ def get_batch(conn: Connection, batch_id: int) -> ImportBatch:
     )
 
 
-def revert(conn: Connection, batch_id: int, *, actor: str) -> ImportBatch:
-    """Undo a batch exactly: delete the customers it created and put back the values of the
-    ones it updated. Refused when any of them changed after the import."""
-    batch = get_batch(conn, batch_id)
-    if batch.status == "reverted":
-        raise StateError(f"import {batch_id} was already reverted", code="already_reverted")
+def _changes(conn: Connection, batch_id: int) -> tuple[list[int], list[tuple[int, dict[str, Any]]]]:
+    """What a batch did: the IDs it created, and (ID, values before) of those it updated."""
     recorded = conn.execute(
         select(import_changes)
         .where(import_changes.c.batch_id == batch_id)
         .order_by(import_changes.c.seq.desc())
     ).mappings()
-    stamp = audit.now()
     created: list[int] = []
     updated: list[tuple[int, dict[str, Any]]] = []
     for ch in recorded:
@@ -246,6 +242,23 @@ def revert(conn: Connection, batch_id: int, *, actor: str) -> ImportBatch:
             created.extend(ch["customer_ids"])
         else:
             updated.extend(zip(ch["customer_ids"], ch["before"], strict=True))
+    return created, updated
+
+
+def touched_ids(conn: Connection, batch_id: int) -> tuple[list[int], list[int]]:
+    """The IDs a batch created, and the IDs it updated."""
+    created, updated = _changes(conn, batch_id)
+    return created, [cid for cid, _ in updated]
+
+
+def revert(conn: Connection, batch_id: int, *, actor: str) -> ImportBatch:
+    """Undo a batch exactly: delete the customers it created and put back the values of the
+    ones it updated. Refused when any of them changed after the import."""
+    batch = get_batch(conn, batch_id)
+    if batch.status == "reverted":
+        raise StateError(f"import {batch_id} was already reverted", code="already_reverted")
+    stamp = audit.now()
+    created, updated = _changes(conn, batch_id)
     batch_stamp = batch.created_at
     touched = [*created, *(cid for cid, _ in updated)]
     for chunk in chunks(touched):

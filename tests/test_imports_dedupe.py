@@ -1,0 +1,38 @@
+"""Imported customers take part in the duplicate check on entry, and a revert keeps it right."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from customer_flow.errors import DuplicateError
+from customer_flow.hub import Hub
+from customer_flow.models import CustomerCreate
+
+
+def _file(tmp_path: Path) -> Path:
+    path = tmp_path / "people.csv"
+    path.write_text("Name,Email,Phone\nAna Lima,ana@lima.pt,+1 415 555 2671\n")
+    return path
+
+
+class TestImportFeedsTheEntryCheck:
+    def test_a_customer_like_an_imported_one_is_caught(self, hub: Hub, tmp_path: Path) -> None:
+        report = hub.import_file(_file(tmp_path))
+        assert report.imported == 1
+        with pytest.raises(DuplicateError, match="Ana Lima"):
+            hub.add_customer(
+                CustomerCreate(name="Ana Lima", email="ana@work.io", phone="(415) 555-2671")
+            )
+
+    def test_after_a_revert_the_imported_customer_no_longer_matches(
+        self, hub: Hub, tmp_path: Path
+    ) -> None:
+        report = hub.import_file(_file(tmp_path))
+        assert report.batch_id is not None
+        hub.revert_import(report.batch_id)
+        added = hub.add_customer(
+            CustomerCreate(name="Ana Lima", email="ana@work.io", phone="(415) 555-2671")
+        )
+        assert [] == [w for w in added.warnings if w.field == "duplicate"]
