@@ -36,3 +36,21 @@ class TestImportFeedsTheEntryCheck:
             CustomerCreate(name="Ana Lima", email="ana@work.io", phone="(415) 555-2671")
         )
         assert [] == [w for w in added.warnings if w.field == "duplicate"]
+
+
+class TestDryRunWritesNothing:
+    def test_a_dry_run_leaves_no_rejects_file_beside_the_input(
+        self, db_url: str, tmp_path: Path
+    ) -> None:
+        from typer.testing import CliRunner
+
+        from customer_flow.cli import app
+
+        folder = tmp_path / "files"
+        folder.mkdir()
+        source = folder / "in.csv"
+        source.write_text("Name,Email\nAna,ana@x.io\nBad,bad@\n")
+        result = CliRunner().invoke(app, ["--db", db_url, "import", str(source), "--dry-run"])
+        assert result.exit_code == 0, result.stderr
+        assert "1 imported + 0 updated + 0 unchanged + 1 rejected = 2 rows read" in result.stderr
+        assert ["in.csv"] == sorted(p.name for p in folder.iterdir())

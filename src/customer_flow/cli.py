@@ -1002,7 +1002,8 @@ def import_file(
         delimiter,
         on_conflict=on_conflict,
         max_errors=max_errors,
-        rejects_path=rejects or path.with_name(f"{path.stem}.rejects.csv"),
+        # A dry run writes nothing unless asked to: no rejects file beside the input by default.
+        rejects_path=rejects or (None if dry_run else path.with_name(f"{path.stem}.rejects.csv")),
     )
     hub = _hub(ctx)
     with _progress(as_json) as bar:
