@@ -81,10 +81,10 @@ def _table(items: list[Ticket]) -> Table:
     table.add_column("ID", justify="right", style="cyan", no_wrap=True, min_width=widest)
     table.add_column("Status", no_wrap=True)
     table.add_column("Pri.", no_wrap=True)
-    table.add_column("Type", no_wrap=True, max_width=12)
-    table.add_column("Subject", ratio=1, min_width=8)
-    table.add_column("Assignee", no_wrap=True, max_width=10)
-    table.add_column("SLA", no_wrap=True)
+    table.add_column("Type", overflow="ellipsis", no_wrap=True, max_width=12)
+    table.add_column("Subject", ratio=1, min_width=12)
+    table.add_column("Assignee", overflow="ellipsis", no_wrap=True, max_width=10)
+    table.add_column("SLA", max_width=10)
     table.add_column("Due UTC", no_wrap=True)
     for t in items:
         table.add_row(
