@@ -199,9 +199,7 @@ def add_comment(hub: UserHub, ticket_id: TicketId, body: CommentCreate) -> Comme
     return hub.add_comment(ticket_id, body)
 
 
-@router.get(
-    "/{ticket_id}/history", response_model=list[AuditEntry], summary="A ticket's timeline"
-)
+@router.get("/{ticket_id}/history", response_model=list[AuditEntry], summary="A ticket's timeline")
 def ticket_history(hub: UserHub, ticket_id: TicketId) -> list[AuditEntry]:
     """Every change and comment, oldest first (a purged ticket's timeline stays)."""
     return hub.ticket_history(ticket_id)
