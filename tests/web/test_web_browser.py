@@ -352,7 +352,13 @@ class TestTicketsInTheBrowser:
         page = context.new_page()
         try:
             _login(page, server)
-            for path in ("/tickets", "/tickets/new", f"/tickets/{tid}", f"/customers/{cid}"):
+            for path in (
+                "/tickets",
+                "/tickets/new",
+                f"/tickets/{tid}",
+                f"/tickets/{tid}/edit",
+                f"/customers/{cid}",
+            ):
                 page.goto(f"{server.url}{path}")
                 overflow = page.evaluate(
                     "() => document.documentElement.scrollWidth - window.innerWidth"

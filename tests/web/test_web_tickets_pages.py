@@ -127,11 +127,13 @@ class TestTicketPage:
             (f"/tickets/{tid}/comments", {"body": "x"}),
             (f"/tickets/{tid}/status", {"status": "closed"}),
             (f"/tickets/{tid}/assign", {"assignee": "x"}),
+            (f"/tickets/{tid}/edit", {"subject": "Changed"}),
             ("/tickets/new", {"customer_id": str(cid), "type": "question", "subject": "x"}),
         ]:
             assert team.client.post(path, data=data).status_code == 403, path
         assert team.hub.list_comments(tid) == []
         assert team.hub.get_ticket(tid).status == "new"
+        assert team.hub.get_ticket(tid).subject == "Printer jam"
         assert len(team.hub.list_tickets().items) == 1
 
     def test_viewer_sees_no_forms_and_cannot_post(self, team: Team) -> None:
@@ -251,3 +253,64 @@ class TestSlaPolicyIsShared:
         assert policy is not None
         agent = team.hub.for_user(team["agent"].user)
         assert agent.sla_policy is policy
+
+
+class TestEditTicketForm:
+    def test_edit_changes_content_and_keeps_what_was_not_touched(self, team: Team) -> None:
+        cid = desk(team)
+        tid = _open(team, cid, type="billing", subject="Old", fields={"invoice_number": "INV-1"})
+        csrf = login(team.client, "agent@team.example.org")
+        form = team.client.get(f"/tickets/{tid}/edit").text
+        assert 'value="INV-1"' in form and 'value="Old"' in form
+        r = team.client.post(
+            f"/tickets/{tid}/edit",
+            data={
+                "subject": "New subject",
+                "description": "More",
+                "priority": "urgent",
+                "tags": "a, b",
+                "fields.invoice_number": "INV-2",
+                "fields.amount": "",
+                "csrf_token": csrf,
+            },
+            follow_redirects=False,
+        )
+        assert r.status_code == 303
+        t = team.hub.get_ticket(tid)
+        assert (t.subject, t.description, t.priority, t.tags) == (
+            "New subject",
+            "More",
+            "urgent",
+            ["a", "b"],
+        )
+        assert t.fields == {"invoice_number": "INV-2"}
+
+    def test_bad_values_come_back_inline_and_change_nothing(self, team: Team) -> None:
+        cid = desk(team)
+        tid = _open(team, cid, type="technical_issue", fields={"product": "api"})
+        csrf = login(team.client, "agent@team.example.org")
+        data = {"subject": "S", "priority": "low", "tags": "", "csrf_token": csrf}
+        r = team.client.post(f"/tickets/{tid}/edit", data={**data, "fields.product": "fax"})
+        assert r.status_code == 422 and 'aria-invalid="true"' in r.text
+        r = team.client.post(f"/tickets/{tid}/edit", data={**data, "subject": ""})
+        assert r.status_code == 422 and 'id="subject-error"' in r.text
+        t = team.hub.get_ticket(tid)
+        assert (t.subject, t.priority, t.fields) == ("Printer jam", "high", {"product": "api"})
+
+    def test_take_it_assigns_the_ticket_to_me(self, team: Team) -> None:
+        cid = desk(team)
+        tid = _open(team, cid)
+        login(team.client, "agent@team.example.org")
+        page = team.client.get(f"/tickets/{tid}").text
+        found = re.search(
+            r'name="csrf_token" value="([^"]+)">\s*<input type="hidden" name="assignee" '
+            r'value="agent@team.example.org">',
+            page,
+        )
+        assert found is not None
+        team.client.post(
+            f"/tickets/{tid}/assign",
+            data={"assignee": "agent@team.example.org", "csrf_token": found.group(1)},
+        )
+        assert team.hub.get_ticket(tid).assignee == "agent@team.example.org"
+        assert ">Take it</button>" not in team.client.get(f"/tickets/{tid}").text

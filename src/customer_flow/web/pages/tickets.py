@@ -1,6 +1,7 @@
 """``/tickets``: the queue (filters as you go, keyset paging), the ticket page (details, SLA
 state and due times, comments, the comment form, status buttons for the allowed moves, the
-assignee and the timeline), and the "open a ticket" form (also reached from a customer's page).
+assignee and the timeline), the "open a ticket" form (also reached from a customer's page) and
+the form that changes a ticket's subject, description, priority, tags and extra fields.
 
 Every form works without JavaScript (a plain POST and a redirect); HTMX only refreshes the
 queue as filters change and swaps in the extra fields of the chosen type. A rejected value
@@ -26,6 +27,7 @@ from ...models import (
     TicketCreate,
     TicketQuery,
     TicketType,
+    TicketUpdate,
     parse,
 )
 from ...ticket_types import format_duration
@@ -338,4 +340,102 @@ def assign(
 ) -> Response:
     check_form_csrf(auth, {"csrf_token": csrf_token})
     auth.hub.assign_ticket(ticket_id, assignee.strip() or None)
+    return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+
+
+# -- changing a ticket's content ---------------------------------------------------------------
+
+EDIT_FIELDS = ("subject", "description", "priority", "tags")
+
+
+def _as_text(value: Any) -> str:
+    """A stored extra field's value as its form control holds it."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _edit_form(
+    request: Request,
+    auth: Auth,
+    ticket_id: int,
+    *,
+    values: dict[str, str] | None = None,
+    extra: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    ticket = auth.hub.get_ticket(ticket_id)
+    if values is None:
+        values = {
+            "subject": ticket.subject,
+            "description": ticket.description,
+            "priority": ticket.priority,
+            "tags": ", ".join(ticket.tags),
+        }
+        extra = {k: _as_text(v) for k, v in ticket.fields.items()}
+    context = {
+        "ticket": ticket,
+        "values": values,
+        "extra": extra or {},
+        "errors": errors or {},
+        "error": error,
+        "chosen": auth.hub.get_ticket_type(ticket.type),
+        "priorities": PRIORITIES,
+    }
+    return render(request, "tickets/edit.html", context, auth=auth, status_code=status_code)
+
+
+@router.get("/tickets/{ticket_id}/edit")
+def edit_ticket_form(request: Request, auth: PageAuth, ticket_id: TicketId) -> Response:
+    problem = _sla_ready(auth)
+    if problem:
+        return _unavailable(request, auth, problem)
+    return _edit_form(request, auth, ticket_id)
+
+
+@router.post("/tickets/{ticket_id}/edit")
+async def edit_ticket(request: Request, auth: PageAuth, ticket_id: TicketId) -> Response:
+    form = await request.form()
+    check_form_csrf(auth, form)
+    values = {k: str(form.get(k, "")) for k in EDIT_FIELDS}
+    extra = {
+        str(k)[len("fields.") :]: str(v)
+        for k, v in form.multi_items()
+        if str(k).startswith("fields.") and isinstance(v, str)
+    }
+    try:
+        changes = parse(
+            TicketUpdate,
+            {
+                "subject": values["subject"],
+                "description": values["description"],
+                "priority": values["priority"] or None,
+                "tags": [t for t in values["tags"].split(",") if t.strip()],
+                "fields": extra,
+            },
+        )
+        await run_in_threadpool(auth.hub.update_ticket, ticket_id, changes)
+    except ConfigError as exc:
+        return _unavailable(request, auth, exc)
+    except CustomerFlowError as exc:
+        field = exc.field or ""
+        message = exc.message.split(": ", 1)[1] if field and ": " in exc.message else exc.message
+        known = field in EDIT_FIELDS or field.startswith("fields.")
+        errors = {field: message} if known else None
+        error = None if known else exc.message
+        code = exc.http_status
+        return await run_in_threadpool(
+            lambda: _edit_form(
+                request,
+                auth,
+                ticket_id,
+                values=values,
+                extra=extra,
+                errors=errors,
+                error=error,
+                status_code=code,
+            )
+        )
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
