@@ -243,6 +243,13 @@ class TestBadCalendar:
             for path in ("/tickets", "/tickets/1", "/tickets/new"):
                 r = client.get(path)
                 assert r.status_code == 503 and "calendar.json" in r.text, path
+            # The API: customers answer; tickets are a problem naming the calendar.
+            token = hub.create_token("t", user_id=hub.find_user("a@team.example.org").id).token
+            h = {"Authorization": f"Bearer {token}"}
+            assert client.get("/api/v1/customers", headers=h).status_code == 200
+            r = client.get("/api/v1/tickets", headers=h)
+            assert r.headers["content-type"].startswith("application/problem+json")
+            assert (r.status_code, r.json()["code"]) == (422, "calendar_invalid")
 
 
 class TestSlaPolicyIsShared:
