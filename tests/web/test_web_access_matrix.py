@@ -4,6 +4,9 @@
 - users and tokens belong to a user: "own" is the caller's account or token, "other" another
   user's. A user may see themself, change their own password and manage their own tokens;
   an admin may do it for anyone, and alone may list, add and disable users.
+- tickets belong to the team too: "own" is a ticket the caller opened (a viewer cannot open
+  one, so an admin opens it for them) and that is assigned to the caller; "other" one another
+  agent opened and holds. Again the role alone decides, and both columns must agree.
 - customers and ticket types belong to the team, not to a user: "own" is a customer the caller
   created, "other" one another agent created. The role alone decides, so both columns agree:
   that they do is what these cells check (no hidden per-creator rule, no leak either way).
@@ -18,9 +21,10 @@ from typing import Any
 
 import pytest
 
-from customer_flow.models import CustomerCreate
+from customer_flow.models import CustomerCreate, TicketCreate
 
 from .conftest import Team
+from .tickets_web_support import EXAMPLES
 
 ALL = {"admin", "agent", "viewer"}
 WRITERS = {"admin", "agent"}
@@ -34,7 +38,7 @@ class Route:
     body: Any
     own: set[str]  # roles allowed on their own object
     other: set[str]  # roles allowed on someone else's
-    target: str  # which object {id} names: customer, trash, user, token or none
+    target: str  # which object {id} names: customer, trash, ticket, closed, user, token or none
     refused: int = 403  # the status of a refusal in this route
 
 
@@ -67,6 +71,26 @@ ROUTES = [
     Route("POST", "/api/v1/tokens", {"name": "for {id}", "user_id": "{id}"}, ALL, ADMIN, "user"),
     # Someone else's token is not theirs to know about: 404, not 403.
     Route("DELETE", "/api/v1/tokens/{id}", None, ALL, ADMIN, "token", refused=404),
+    # -- tickets ({id} of the POST is the customer the ticket is for)
+    Route("GET", "/api/v1/tickets", None, ALL, ALL, "none"),
+    Route(
+        "POST",
+        "/api/v1/tickets",
+        {"customer_id": "{id}", "type": "question", "subject": "Help"},
+        WRITERS,
+        WRITERS,
+        "customer",
+    ),
+    Route("GET", "/api/v1/tickets/{id}", None, ALL, ALL, "ticket"),
+    Route("PATCH", "/api/v1/tickets/{id}", {"priority": "high"}, WRITERS, WRITERS, "ticket"),
+    Route("PUT", "/api/v1/tickets/{id}/assignee", {"assignee": "x"}, WRITERS, WRITERS, "ticket"),
+    Route("POST", "/api/v1/tickets/{id}/status", {"status": "pending"}, WRITERS, WRITERS, "ticket"),
+    Route("POST", "/api/v1/tickets/{id}/close", None, WRITERS, WRITERS, "ticket"),
+    Route("POST", "/api/v1/tickets/{id}/reopen", None, WRITERS, WRITERS, "closed"),
+    Route("GET", "/api/v1/tickets/{id}/comments", None, ALL, ALL, "ticket"),
+    Route("POST", "/api/v1/tickets/{id}/comments", {"body": "Hi"}, WRITERS, WRITERS, "ticket"),
+    Route("GET", "/api/v1/tickets/{id}/history", None, ALL, ALL, "ticket"),
+    Route("POST", "/api/v1/tickets/{id}/purge", None, ADMIN, ADMIN, "closed"),
 ]
 
 
@@ -85,6 +109,22 @@ def _target(team: Team, route: Route, role: str, whose: str) -> int:
     other = team["agent2"] if role != "agent2" else team["agent"]
     owner = me if whose == "own" else other
     hub = team.hub.for_user(owner.user)
+    if route.path.startswith("/api/v1/tickets") and not team.hub.list_ticket_types():
+        team.hub.load_ticket_types(EXAMPLES / "ticket_types.json")
+    if route.target in ("ticket", "closed"):
+        # Opened by the owner and assigned to them (a viewer's is opened by an admin).
+        maker = hub if owner.user.role != "viewer" else team.hub
+        customer = team.hub.add_customer(CustomerCreate(name=f"{whose} of {role}"))
+        new = TicketCreate(
+            customer_id=customer.id,
+            type="question",
+            subject=f"{whose} of {role}",
+            assignee=owner.user.email,
+        )
+        ticket = maker.open_ticket(new)
+        if route.target == "closed":
+            maker.close_ticket(ticket.id)
+        return ticket.id
     if route.target in ("customer", "trash"):
         # Created by the owner (agents and admins can; a viewer's "own" is made by an admin
         # for them, since they cannot create: customers are the team's either way).

@@ -9,6 +9,7 @@ which makes them fail instead (CI sets it). ``playwright install`` is never need
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -21,7 +22,7 @@ import pytest
 
 from customer_flow.config import Settings
 from customer_flow.hub import Hub
-from customer_flow.models import CustomerCreate, UserCreate
+from customer_flow.models import CustomerCreate, TicketCreate, UserCreate
 
 CHROMIUM = Path("/usr/bin/chromium")
 REQUIRE = os.environ.get("CUSTOMER_FLOW_REQUIRE_BROWSER") == "1"
@@ -276,5 +277,138 @@ class TestXss:
         page.goto(f"{server.url}/customers?search={payload}")
         assert payload == page.get_by_label("Search name, email or phone").input_value()
         # Nothing injected made it into the DOM as markup.
+        assert page.locator("img[src=x]").count() == 0
+        assert page.locator("main script").count() == 0
+
+
+# -- tickets -----------------------------------------------------------------------------------
+
+
+class TestTicketsInTheBrowser:
+    def test_open_a_ticket_for_a_customer_comment_and_change_its_status(
+        self, page: Any, server: Server
+    ) -> None:
+        """From the customer's page: open a ticket (the type's fields swap in by HTMX), reply,
+        add an internal note, then move it along with the status buttons."""
+        from playwright.sync_api import expect
+
+        cid = server.hub.add_customer(CustomerCreate(name="Ticket Person")).id
+        _login(page, server)
+        page.goto(f"{server.url}/customers/{cid}")
+        page.get_by_role("link", name="Open a ticket").click()
+        expect(page.get_by_label("Customer ID")).to_have_value(str(cid))
+        page.get_by_label("Type").select_option(label="Technical issue")
+        product = page.get_by_label("product")
+        expect(product).to_be_visible()  # swapped in without a page load
+        page.get_by_label("Subject").fill("App crashes on start")
+        page.get_by_label("Description").fill("Since the update.")
+        page.get_by_role("button", name="Open ticket").click()
+        # The required field was left empty: the form comes back with the message by it.
+        expect(page.get_by_role("alert")).to_contain_text("required for type technical_issue")
+        expect(page.get_by_label("Subject")).to_have_value("App crashes on start")
+        page.get_by_label("product").select_option("mobile app")
+        page.get_by_role("button", name="Open ticket").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("App crashes on start")
+        expect(page.locator("dl.fields")).to_contain_text("mobile app")
+        expect(page.locator(".sla-table")).to_contain_text("First response")
+        # A public reply, then an internal note; they look different.
+        page.get_by_label("Comment").fill("We are on it.")
+        page.get_by_role("button", name="Add comment").click()
+        expect(page.locator(".comment.public")).to_contain_text("We are on it.")
+        page.get_by_label("Comment").fill("Looks like the cache.")
+        page.get_by_label("Internal note (team only)").check()
+        page.get_by_role("button", name="Add comment").click()
+        expect(page.locator(".comment.internal")).to_contain_text("Looks like the cache.")
+        expect(page.locator(".comment.internal .kind")).to_have_text("Internal note")
+        # The reply opened the ticket; only the allowed moves are offered.
+        expect(page.locator(".status")).to_have_text("open")
+        page.get_by_role("button", name="Mark pending").click()
+        expect(page.locator(".status")).to_have_text("pending")
+        expect(page.get_by_role("status")).to_contain_text("paused")
+        page.get_by_role("button", name="Mark resolved").click()
+        expect(page.locator(".status")).to_have_text("resolved")
+        expect(page.get_by_role("button", name="Mark pending")).to_have_count(0)
+        page.get_by_role("button", name="Close").click()
+        expect(page.locator(".status")).to_have_text("closed")
+        page.get_by_role("button", name="Reopen").click()
+        expect(page.locator(".status")).to_have_text("open")
+        # The customer's page lists the ticket; the queue filters as you choose.
+        page.goto(f"{server.url}/customers/{cid}")
+        expect(page.locator("table.tickets")).to_contain_text("App crashes on start")
+        page.goto(f"{server.url}/tickets")
+        marker = page.evaluate("() => (window.__same_page = 7)")
+        page.get_by_label("Type").select_option(label="Technical issue")
+        expect(page).to_have_url(re.compile(r"type=technical_issue"))
+        expect(page.locator("#results tbody tr")).to_have_count(1)
+        page.get_by_label("Status").select_option("closed")
+        expect(page.locator("#results")).to_contain_text("No tickets match.")
+        assert marker == page.evaluate("() => window.__same_page")
+
+    def test_ticket_pages_fit_a_narrow_screen(self, browser: Any, server: Server) -> None:
+        cid = server.hub.add_customer(CustomerCreate(name="Narrow")).id
+        new = TicketCreate(customer_id=cid, type="bug_report", subject="x", fields={"steps": "1"})
+        tid = server.hub.open_ticket(new).id
+        context = browser.new_context(viewport={"width": 360, "height": 740})
+        page = context.new_page()
+        try:
+            _login(page, server)
+            for path in (
+                "/tickets",
+                "/tickets/new",
+                f"/tickets/{tid}",
+                f"/tickets/{tid}/edit",
+                f"/customers/{cid}",
+            ):
+                page.goto(f"{server.url}{path}")
+                overflow = page.evaluate(
+                    "() => document.documentElement.scrollWidth - window.innerWidth"
+                )
+                assert overflow <= 0, f"{path} scrolls sideways by {overflow}px"
+        finally:
+            context.close()
+
+
+class TestTicketXss:
+    @pytest.mark.parametrize("payload", PAYLOADS)
+    def test_payloads_in_ticket_fields_and_comments_show_as_text(
+        self, page: Any, server: Server, payload: str
+    ) -> None:
+        """Subject, description, tags, assignee, an extra field and a comment body, typed into
+        the forms, then shown on the ticket page, the queue and the customer page: as text."""
+        from playwright.sync_api import expect
+
+        cid = server.hub.add_customer(CustomerCreate(name="Xss Ticket")).id
+        _login(page, server)
+        page.goto(f"{server.url}/tickets/new?customer_id={cid}")
+        page.get_by_label("Type").select_option(label="Billing question")
+        page.get_by_label("Invoice number").fill(payload)
+        page.get_by_label("Subject").fill(payload)
+        page.get_by_label("Description").fill(payload)
+        page.get_by_label("Tags").fill(payload)
+        page.get_by_label("Assignee").fill(payload)
+        page.get_by_role("button", name="Open ticket").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text(payload)
+        tag = payload.lower()
+        expect(page.locator("dl.fields")).to_contain_text(tag)
+        expect(page.locator("dl.fields")).to_contain_text(payload)
+        expect(page.locator(".body-text").first).to_have_text(payload)
+        page.get_by_label("Comment").fill(payload)
+        page.get_by_role("button", name="Add comment").click()
+        expect(page.locator(".comment.public .body-text")).to_have_text(payload)
+        page.get_by_label("Comment").fill(payload)
+        page.get_by_label("Internal note (team only)").check()
+        page.get_by_role("button", name="Add comment").click()
+        expect(page.locator(".comment.internal .body-text")).to_have_text(payload)
+        # The assignee form echoes it back; the timeline shows every change.
+        assert payload == page.locator("#assign-to").input_value()
+        expect(page.locator("ul.changes").first).to_be_visible()
+        # The queue (whole page, then filters as you go) and the customer's page.
+        page.goto(f"{server.url}/tickets")
+        page.get_by_label("Assignee").fill(payload)
+        page.get_by_label("Text in subject or description").fill(payload)
+        expect(page.locator("#results tbody tr")).to_have_count(1)
+        expect(page.locator("#results")).to_contain_text(payload)
+        page.goto(f"{server.url}/customers/{cid}")
+        expect(page.locator("table.tickets")).to_contain_text(payload)
         assert page.locator("img[src=x]").count() == 0
         assert page.locator("main script").count() == 0

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..config import Settings
-from ..errors import CustomerFlowError
+from ..errors import ConfigError, CustomerFlowError
 from ..hub import Hub
 from . import pages
 from .api import api_router
@@ -54,6 +54,17 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def _warm_sla_policy(hub: Hub) -> str | None:
+    """Read the SLA policy (the calendar file) once, so every request's Hub shares it
+    (``Hub.as_actor`` copies it). A bad calendar must not break the customer pages: the
+    problem is returned, and the ticket pages report it (each ticket request tries again)."""
+    try:
+        hub.sla_policy  # noqa: B018 - loads and caches the policy
+    except ConfigError as exc:
+        return exc.message
+    return None
+
+
 def create_app(hub: Hub | None = None, *, settings: Settings | None = None) -> FastAPI:
     """The web app over ``hub`` (or a Hub opened from ``settings``)."""
     hub = hub or Hub(settings)
@@ -71,6 +82,7 @@ def create_app(hub: Hub | None = None, *, settings: Settings | None = None) -> F
         redoc_url=None,
     )
     app.state.hub = hub
+    app.state.sla_problem = _warm_sla_policy(hub)
     app.add_middleware(SecurityMiddleware, max_body=hub.settings.max_upload_bytes)
 
     @app.exception_handler(CustomerFlowError)

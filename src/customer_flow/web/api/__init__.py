@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ..problems import PROBLEM_RESPONSES
-from . import customers, exports, ticket_types, users
+from . import customers, exports, ticket_types, tickets, users
 
 __all__ = ["ROUTERS", "api_router"]
 
@@ -18,6 +18,7 @@ ROUTERS: list[APIRouter] = [
     customers.router,
     ticket_types.router,
     exports.router,
+    tickets.router,
     users.router,
     users.tokens,
 ]

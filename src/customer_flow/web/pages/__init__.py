@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import auth, customers, ticket_types
+from . import auth, customers, ticket_types, tickets
 
 __all__ = ["ROUTERS"]
 
 #: Every page router.
-ROUTERS: list[APIRouter] = [auth.router, customers.router, ticket_types.router]
+ROUTERS: list[APIRouter] = [auth.router, customers.router, ticket_types.router, tickets.router]

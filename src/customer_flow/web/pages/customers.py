@@ -14,8 +14,16 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ...errors import CustomerFlowError, ValidationError
-from ...models import CustomerCreate, CustomerQuery, CustomerUpdate, parse
+from ...errors import ConfigError, CustomerFlowError, ValidationError
+from ...models import (
+    CustomerCreate,
+    CustomerQuery,
+    CustomerUpdate,
+    Page,
+    Ticket,
+    TicketQuery,
+    parse,
+)
 from .common import PageAuth, check_form_csrf, render
 
 __all__ = ["router"]
@@ -149,12 +157,28 @@ def create_customer(
 def customer_detail(request: Request, auth: PageAuth, customer_id: CustomerId) -> Response:
     customer = auth.hub.get_customer(customer_id)
     history = auth.hub.customer_history(customer_id)
+    tickets, problem = _customer_tickets(auth, customer_id)
     return render(
         request,
         "customers/detail.html",
-        {"customer": customer, "history": list(reversed(history))},
+        {
+            "customer": customer,
+            "history": list(reversed(history)),
+            "tickets": tickets,
+            "tickets_problem": problem,
+        },
         auth=auth,
     )
+
+
+def _customer_tickets(auth: Any, customer_id: int) -> tuple[Page[Ticket] | None, str | None]:
+    """The customer's latest tickets, every status; a calendar that cannot be read is named
+    here instead of breaking the customer's page."""
+    query = TicketQuery(customer_id=customer_id, all_statuses=True, sort="-id", limit=PAGE_SIZE)
+    try:
+        return auth.hub.list_tickets(query), None
+    except ConfigError as exc:
+        return None, f"Tickets are unavailable: the SLA calendar could not be read ({exc.message})."
 
 
 @router.get("/customers/{customer_id}/edit")

@@ -1,0 +1,216 @@
+"""``/api/v1/tickets``: open, list (the queue), read with SLA state, change, assign, move along
+the lifecycle, close, reopen, comment, timeline and purge.
+
+Every route calls exactly one Hub method; the Hub checks the role again and writes the audit.
+Tickets belong to the team: the role alone decides what a caller may do (viewer reads; agent
+and admin write; admin alone purges).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from ...models import (
+    AuditEntry,
+    Comment,
+    CommentCreate,
+    Page,
+    Priority,
+    Ticket,
+    TicketCreate,
+    TicketQuery,
+    TicketSort,
+    TicketStatus,
+    TicketUpdate,
+)
+from ..deps import UserHub, requires
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/tickets", tags=["tickets"])
+
+TicketSlaFilter = Literal["on_track", "at_risk", "breached"]
+TicketId = Annotated[int, Path(ge=1, le=2**53, description="The ticket's ID.")]
+
+
+class StatusChange(BaseModel):
+    """A move along the lifecycle, with an optional note for the timeline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: TicketStatus
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class Note(BaseModel):
+    """An optional note for the timeline (close, reopen)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class Assignment(BaseModel):
+    """Who works the ticket; `null` unassigns it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    assignee: str | None = Field(max_length=200)
+
+
+@router.get("", response_model=Page[Ticket], summary="The ticket queue")
+def list_tickets(
+    hub: UserHub,
+    customer_id: Annotated[int | None, Query(ge=1, le=2**53)] = None,
+    type_: Annotated[
+        str | None, Query(alias="type", max_length=64, description="A ticket type key.")
+    ] = None,
+    status_: Annotated[
+        list[TicketStatus] | None,
+        Query(alias="status", description="Repeat for several; none means the open queue."),
+    ] = None,
+    all_statuses: Annotated[bool, Query(description="Every status, closed too.")] = False,
+    priority: Annotated[list[Priority] | None, Query(description="Repeat for several.")] = None,
+    assignee: Annotated[str | None, Query(max_length=200)] = None,
+    unassigned: Annotated[bool, Query(description="Only tickets nobody works.")] = False,
+    sla: Annotated[
+        TicketSlaFilter | None, Query(description="on_track, at_risk or breached.")
+    ] = None,
+    search: Annotated[
+        str | None, Query(max_length=300, description="Text in subject or description.")
+    ] = None,
+    sort: Annotated[TicketSort, Query(description="id, -id or due (soonest first).")] = "id",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    after: Annotated[
+        str | None, Query(max_length=500, description="The `next` cursor of the previous page.")
+    ] = None,
+) -> Response:
+    """A page of tickets, by keyset: pass the returned `next` as `after` for the next one.
+    With no `status`, the open queue (new, open, pending)."""
+    query = TicketQuery(
+        customer_id=customer_id,
+        type=type_,
+        status=status_,
+        all_statuses=all_statuses,
+        priority=priority,
+        assignee=assignee,
+        unassigned=unassigned,
+        sla=sla,
+        search=search,
+        sort=sort,
+        limit=limit,
+        after=after,
+    )
+    return Response(hub.list_tickets(query).model_dump_json(), media_type="application/json")
+
+
+@router.post(
+    "",
+    response_model=Ticket,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[requires("write")],
+    summary="Open a ticket",
+)
+def open_ticket(hub: UserHub, body: TicketCreate) -> Ticket:
+    """Open a ticket for a live customer, of an active type; its SLA clock starts."""
+    return hub.open_ticket(body)
+
+
+@router.get("/{ticket_id}", response_model=Ticket, summary="Get a ticket with its SLA state")
+def get_ticket(hub: UserHub, ticket_id: TicketId) -> Ticket:
+    return hub.get_ticket(ticket_id)
+
+
+@router.patch(
+    "/{ticket_id}",
+    response_model=Ticket,
+    dependencies=[requires("write")],
+    summary="Change a ticket",
+)
+def update_ticket(hub: UserHub, ticket_id: TicketId, body: TicketUpdate) -> Ticket:
+    """Change the subject, description, priority, tags or extra fields present in the body."""
+    return hub.update_ticket(ticket_id, body)
+
+
+@router.put(
+    "/{ticket_id}/assignee",
+    response_model=Ticket,
+    dependencies=[requires("write")],
+    summary="Assign or unassign a ticket",
+)
+def assign_ticket(hub: UserHub, ticket_id: TicketId, body: Assignment) -> Ticket:
+    return hub.assign_ticket(ticket_id, body.assignee)
+
+
+@router.post(
+    "/{ticket_id}/status",
+    response_model=Ticket,
+    dependencies=[requires("write")],
+    summary="Move a ticket along its lifecycle",
+)
+def set_status(hub: UserHub, ticket_id: TicketId, body: StatusChange) -> Ticket:
+    """A refused move is a 409 naming the allowed next statuses."""
+    return hub.set_ticket_status(ticket_id, body.status, note=body.note)
+
+
+@router.post(
+    "/{ticket_id}/close",
+    response_model=Ticket,
+    dependencies=[requires("write")],
+    summary="Close a ticket",
+)
+def close_ticket(hub: UserHub, ticket_id: TicketId, body: Note | None = None) -> Ticket:
+    return hub.close_ticket(ticket_id, note=body.note if body else None)
+
+
+@router.post(
+    "/{ticket_id}/reopen",
+    response_model=Ticket,
+    dependencies=[requires("write")],
+    summary="Reopen a resolved or closed ticket",
+)
+def reopen_ticket(hub: UserHub, ticket_id: TicketId, body: Note | None = None) -> Ticket:
+    return hub.reopen_ticket(ticket_id, note=body.note if body else None)
+
+
+@router.get("/{ticket_id}/comments", response_model=list[Comment], summary="A ticket's comments")
+def list_comments(
+    hub: UserHub,
+    ticket_id: TicketId,
+    include_notes: Annotated[bool, Query(description="Internal notes too.")] = True,
+) -> list[Comment]:
+    """Oldest first."""
+    return hub.list_comments(ticket_id, include_notes=include_notes)
+
+
+@router.post(
+    "/{ticket_id}/comments",
+    response_model=Comment,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[requires("write")],
+    summary="Add a public reply or an internal note",
+)
+def add_comment(hub: UserHub, ticket_id: TicketId, body: CommentCreate) -> Comment:
+    """`public: false` makes an internal note; the first public agent reply is the first
+    response of the SLA."""
+    return hub.add_comment(ticket_id, body)
+
+
+@router.get("/{ticket_id}/history", response_model=list[AuditEntry], summary="A ticket's timeline")
+def ticket_history(hub: UserHub, ticket_id: TicketId) -> list[AuditEntry]:
+    """Every change and comment, oldest first (a purged ticket's timeline stays)."""
+    return hub.ticket_history(ticket_id)
+
+
+@router.post(
+    "/{ticket_id}/purge",
+    response_model=Ticket,
+    dependencies=[requires("purge")],
+    summary="Delete a closed ticket for good (admin)",
+)
+def purge_ticket(hub: UserHub, ticket_id: TicketId) -> Ticket:
+    """Its comments go too; its timeline stays."""
+    return hub.purge_ticket(ticket_id)
