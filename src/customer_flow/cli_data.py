@@ -1,0 +1,380 @@
+"""The data commands: ``import``, ``imports list | revert``, ``validate`` and ``export``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from .cli import (
+    JsonOpt,
+    _hub,
+    _print_json,
+    _short,
+    app,
+    err,
+    out,
+    say,
+)
+from .models import CustomerQuery, parse
+
+# -- imports, validate and export (issue 3) ------------------------------------------------
+
+imports_app = typer.Typer(no_args_is_help=True, help="Past imports: list them, revert one.")
+app.add_typer(imports_app, name="imports")
+
+MapOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map",
+        help="Map a file column to a field, e.g. 'Phone Number=Phone'; 'Notes=' ignores a "
+        "column. Repeatable.",
+        show_default=False,
+    ),
+]
+IgnoreOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ignore-unknown",
+        help="Do not keep columns that are not customer fields as extra attributes "
+        "(the report lists them).",
+    ),
+]
+FormatInOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format", help="csv, tsv, xlsx or jsonl (default: from the file).", show_default=False
+    ),
+]
+EncodingOpt = Annotated[
+    str | None,
+    typer.Option(help="The file's encoding (default: detected).", show_default=False),
+]
+DelimiterOpt = Annotated[
+    str | None,
+    typer.Option(help="The CSV delimiter (default: sniffed).", show_default=False),
+]
+
+
+def _import_options(
+    mapping: list[str] | None,
+    ignore_unknown: bool,
+    fmt: str | None,
+    encoding: str | None,
+    delimiter: str | None,
+    **more: Any,
+) -> Any:
+    from .data import parse_mapping
+    from .imports import ImportOptions
+
+    if delimiter == "\\t":
+        delimiter = "\t"
+    return parse(
+        ImportOptions,
+        {
+            "mapping": parse_mapping(mapping or []),
+            "ignore_unknown": ignore_unknown,
+            "format": fmt,
+            "encoding": encoding,
+            "delimiter": delimiter,
+            **more,
+        },
+    )
+
+
+def _counts_table(report: Any, *, validating: bool = False) -> Table:
+    table = Table(title=f"{report.source}" + (" (dry run)" if report.dry_run else ""))
+    table.add_column("Rows", style="bold")
+    table.add_column("Count", justify="right")
+    if validating:
+        table.add_row("valid", f"{report.imported:,}")
+    else:
+        table.add_row("imported", f"{report.imported:,}")
+        table.add_row("updated", f"{report.updated:,}")
+        skipped = f" ({report.skipped:,} skipped)" if report.skipped else ""
+        table.add_row("unchanged", f"{report.unchanged:,}{skipped}")
+    table.add_row("rejected", f"{report.rejected:,}")
+    table.add_row("rows read", f"{report.rows_read:,}", style="bold")
+    return table
+
+
+def _rule_table(title: str, counts: dict[str, int], total: int, meanings: dict[str, str]) -> Table:
+    table = Table(title=title)
+    table.add_column("Rule")
+    table.add_column("Values", justify="right")
+    table.add_column("%", justify="right")
+    table.add_column("Meaning", style="dim")
+    for rule, n in counts.items():
+        pct = f"{100 * n / total:.1f}" if total else "—"
+        table.add_row(rule, f"{n:,}", pct, meanings.get(rule, ""))
+    return table
+
+
+def _show_report(report: Any, *, validating: bool = False, first: int = 10) -> None:
+    from .data_clean import CLEAN_RULES, ERROR_CODES, WARNING_CODES
+
+    err.print(_counts_table(report, validating=validating))
+    if report.cleaning:
+        err.print(
+            _rule_table("Cleaning: values changed", report.cleaning, report.rows_read, CLEAN_RULES)
+        )
+    if report.errors:
+        err.print(
+            _rule_table("Errors: rows rejected", report.errors, report.rows_read, ERROR_CODES)
+        )
+    if report.warnings:
+        err.print(
+            _rule_table(
+                "Warnings: imported, flagged", report.warnings, report.rows_read, WARNING_CODES
+            )
+        )
+    if report.rejects and first:
+        table = Table(title=f"First rejected rows (of {report.rejected:,})")
+        for col in ("Row", "Column", "Code", "Message"):
+            table.add_column(col)
+        for r in report.rejects[:first]:
+            table.add_row(str(r.row), r.column, r.code, _short(r.message).replace("…", "…"))
+        err.print(table)
+    for note in report.notes:
+        say(f"note: {note}")
+    if report.rejects_file:
+        say(f"rejected rows written to {report.rejects_file}")
+    say(report.balance())
+
+
+def _progress(as_json: bool) -> Any:
+    """A Rich progress display on stderr, only for a person at a terminal."""
+    from contextlib import nullcontext
+
+    if as_json or not err.is_terminal:
+        return nullcontext(None)
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("importing: {task.completed:,.0f} rows"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+@app.command("import")
+def import_file(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="CSV, TSV, XLSX or JSON Lines file.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would happen; write nothing.")
+    ] = False,
+    on_conflict: Annotated[
+        str,
+        typer.Option(
+            help="When a row matches a customer by ID (or by email, without an ID): "
+            "skip it, update the customer, or fail the import."
+        ),
+    ] = "skip",
+    mapping: MapOpt = None,
+    ignore_unknown: IgnoreOpt = False,
+    max_errors: Annotated[
+        int | None,
+        typer.Option(
+            help="Import nothing and exit 1 if more rows than this are rejected.",
+            min=0,
+            show_default=False,
+        ),
+    ] = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write rejected rows (default: FILE.rejects.csv beside the file).",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: FormatInOpt = None,
+    encoding: EncodingOpt = None,
+    delimiter: DelimiterOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import customers from a file: map, clean, validate and load them in one transaction.
+
+    Every row read is imported, updated, unchanged or rejected; rejected rows go to a rejects
+    file with their row number, values, column, reason code and message.
+    """
+    if on_conflict not in ("skip", "update", "fail"):
+        raise typer.BadParameter("choose skip, update or fail", param_hint="--on-conflict")
+    options = _import_options(
+        mapping,
+        ignore_unknown,
+        fmt,
+        encoding,
+        delimiter,
+        on_conflict=on_conflict,
+        max_errors=max_errors,
+        # A dry run writes nothing unless asked to: no rejects file beside the input by default.
+        rejects_path=rejects or (None if dry_run else path.with_name(f"{path.stem}.rejects.csv")),
+    )
+    hub = _hub(ctx)
+    with _progress(as_json) as bar:
+        task = bar.add_task("import", total=None) if bar is not None else None
+
+        def tick(rows: int) -> None:
+            if bar is not None:
+                bar.update(task, completed=rows)
+
+        report = hub.import_file(path, options, dry_run=dry_run, progress=tick)
+    if as_json:
+        _print_json(report)
+        return
+    _show_report(report)
+    if report.batch_id is not None:
+        n = report.batch_id
+        say(f"import {n} done; undo it with: customer-flow imports revert {n}")
+    elif dry_run:
+        say("dry run: nothing was written")
+
+
+@app.command("validate")
+def validate_file(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="CSV, TSV, XLSX or JSON Lines file.")],
+    mapping: MapOpt = None,
+    ignore_unknown: IgnoreOpt = False,
+    first: Annotated[int, typer.Option(help="How many failing rows to show.", min=0)] = 10,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(help="Also write the failing rows to this file.", show_default=False),
+    ] = None,
+    fmt: FormatInOpt = None,
+    encoding: EncodingOpt = None,
+    delimiter: DelimiterOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The data-quality report of a file, without importing it: per-rule counts and
+    percentages, and the first failing rows."""
+    options = _import_options(
+        mapping, ignore_unknown, fmt, encoding, delimiter, rejects_path=rejects
+    )
+    report = _hub(ctx).validate_file(path, options)
+    if as_json:
+        _print_json(report)
+        return
+    _show_report(report, validating=True, first=first)
+
+
+def _batch_table(batches: list[Any]) -> Table:
+    table = Table()
+    for col in (
+        "Import",
+        "When",
+        "Who",
+        "File",
+        "Read",
+        "Imported",
+        "Updated",
+        "Unchanged",
+        "Rejected",
+        "Status",
+    ):
+        table.add_column(
+            col,
+            justify="right"
+            if col in ("Import", "Read", "Imported", "Updated", "Unchanged", "Rejected")
+            else "left",
+        )
+    for b in batches:
+        table.add_row(
+            str(b.id),
+            b.created_at.isoformat(timespec="seconds"),
+            b.actor,
+            b.source,
+            f"{b.rows_read:,}",
+            f"{b.imported:,}",
+            f"{b.updated:,}",
+            f"{b.unchanged:,}",
+            f"{b.rejected:,}",
+            b.status,
+        )
+    return table
+
+
+@imports_app.command("list")
+def imports_list(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="How many, most recent first.", min=1)] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """List past imports, most recent first."""
+    batches = _hub(ctx).list_imports(limit=limit)
+    if as_json:
+        _print_json(batches)
+    else:
+        out.print(_batch_table(batches))
+
+
+@imports_app.command("revert")
+def imports_revert(
+    ctx: typer.Context,
+    batch_id: Annotated[int, typer.Argument(help="The import's number (see imports list).", min=1)],
+    as_json: JsonOpt = False,
+) -> None:
+    """Undo an import exactly: remove the customers it created, restore the ones it updated."""
+    batch = _hub(ctx).revert_import(batch_id)
+    if as_json:
+        _print_json(batch)
+    else:
+        say(
+            f"import {batch_id} reverted: {batch.imported:,} customers removed, "
+            f"{batch.updated:,} restored"
+        )
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    path: Annotated[str, typer.Argument(help="The file to write, or - for stdout.")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="csv (id.csv format), json, jsonl, xlsx or parquet.")
+    ] = "csv",
+    search: Annotated[
+        str | None, typer.Option(help="Text to find in name, email or phone.", show_default=False)
+    ] = None,
+    sort: Annotated[str, typer.Option(help="id, name or created; prefix - to reverse.")] = "id",
+    trash: Annotated[bool, typer.Option("--trash", help="Export the trash instead.")] = False,
+    with_warnings: Annotated[
+        bool, typer.Option("--with-warnings", help="Only customers with open warnings.")
+    ] = False,
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw",
+            help="Do not neutralise CSV cells that start with =, +, -, @, tab or CR "
+            "(formula injection).",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export customers, with the filters of customers list."""
+    from .exports import FORMATS
+
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
+    query = parse(
+        CustomerQuery,
+        {"search": search, "sort": sort, "trash": trash, "with_warnings": with_warnings},
+    )
+    hub = _hub(ctx)
+    if path == "-":
+        if fmt in ("xlsx", "parquet"):
+            raise typer.BadParameter(f"{fmt} needs a file, not stdout", param_hint="PATH")
+        report = hub.export_customers(sys.stdout, query, format=fmt, raw=raw)
+    else:
+        report = hub.export_customers(Path(path), query, format=fmt, raw=raw)
+    if as_json:
+        _print_json(report)
+    else:
+        cells = f"; {report.neutralised:,} cells neutralised" if report.neutralised else ""
+        say(f"exported {report.rows:,} customers to {report.path} ({report.format}){cells}")
