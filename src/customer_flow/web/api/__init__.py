@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ..problems import PROBLEM_RESPONSES
-from . import customers, exports, ticket_types, users
+from . import customers, duplicates, exports, reports, ticket_types, users
 
 __all__ = ["ROUTERS", "api_router"]
 
@@ -20,6 +20,9 @@ ROUTERS: list[APIRouter] = [
     exports.router,
     users.router,
     users.tokens,
+    reports.router,
+    duplicates.router,
+    duplicates.merges,
 ]
 
 

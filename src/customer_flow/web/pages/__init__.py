@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import auth, customers, ticket_types
+from . import auth, customers, duplicates, reports, ticket_types
 
 __all__ = ["ROUTERS"]
 
 #: Every page router.
 ROUTERS: list[APIRouter] = [auth.router, customers.router, ticket_types.router]
+ROUTERS += [reports.router, duplicates.router]
