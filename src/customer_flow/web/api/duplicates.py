@@ -91,7 +91,7 @@ def dismiss_duplicate(hub: UserHub, body: DismissRequest) -> list[Customer]:
 def list_merges(
     hub: UserHub,
     customer_id: Annotated[
-        int | None, Query(ge=1, le=2**53, description="Only merges that involve this customer.")
+        int | None, Query(ge=1, le=2**53, description="Only merges this customer survived.")
     ] = None,
 ) -> list[Merge]:
     """Every merge, newest first, with what it moved and whether it was undone."""
