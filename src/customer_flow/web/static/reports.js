@@ -18,7 +18,7 @@
           data: s.values,
           borderColor: COLOURS[i % COLOURS.length],
           backgroundColor: COLOURS[i % COLOURS.length],
-          tension: 0.2,
+          tension: 0,
           spanGaps: true
         };
       });
