@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ..problems import PROBLEM_RESPONSES
-from . import customers, exports, ticket_types, tickets, users
+from . import customers, duplicates, exports, reports, ticket_types, tickets, users
 
 __all__ = ["ROUTERS", "api_router"]
 
@@ -21,6 +21,9 @@ ROUTERS: list[APIRouter] = [
     tickets.router,
     users.router,
     users.tokens,
+    reports.router,
+    duplicates.router,
+    duplicates.merges,
 ]
 
 
