@@ -71,6 +71,18 @@ class TestFormats:
         quality = cli.ok(*PERIOD, "--format", "csv", "--table", "data_quality").stdout
         assert "valid email,2,50.0" in quality.splitlines()
 
+    def test_csv_defuses_formula_names(self, data: Any) -> None:
+        """A customer named like a spreadsheet formula is defused in the CSV, as in exports."""
+        from customer_flow.models import CustomerUpdate
+
+        hub, cli = data
+        top = next(iter(hub.report(ReportQuery(since=SINCE, until=UNTIL)).top_customers))
+        hub.update_customer(top.id, CustomerUpdate(name='=HYPERLINK("http://x.example","hi")'))
+        out = cli.ok(*PERIOD, "--format", "csv", "--table", "top_customers").stdout
+        names = [row[1] for row in csv.reader(io.StringIO(out))][1:]
+        assert '\'=HYPERLINK("http://x.example","hi")' in names
+        assert not any(n.startswith(("=", "+", "-", "@")) for n in names)
+
     def test_markdown_has_every_table(self, data: Any) -> None:
         _, cli = data
         md = cli.ok(*PERIOD, "--group-by", "type", "--format", "markdown").stdout

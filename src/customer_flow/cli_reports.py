@@ -7,7 +7,6 @@ prints ``Report.tables()``, so the numbers are the same wherever they are shown.
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -44,10 +43,6 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.2f}"
     return str(value)
-
-
-def _csv_cell(value: Any) -> Any:
-    return "" if value is None else value
 
 
 def _markdown(name: str, headers: list[str], rows: list[list[Any]]) -> str:
@@ -150,11 +145,7 @@ def report(
     if fmt == "json":
         _print_json(result)
     elif fmt == "csv":
-        name = table or "metrics"
-        headers, rows = tables[name]
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(headers)
-        writer.writerows([[_csv_cell(v) for v in row] for row in rows])
+        sys.stdout.write(result.csv(table or "metrics"))
     elif fmt == "markdown":
         sys.stdout.write(f"# {_headline(result)}\n\n")
         sys.stdout.write("\n".join(_markdown(n, *tables[n]) for n in chosen))

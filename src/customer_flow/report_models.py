@@ -205,6 +205,27 @@ class Report(BaseModel):
     def empty(self) -> bool:
         return not (self.totals.opened or self.totals.resolved or self.totals.backlog)
 
+    def csv(self, table: str) -> str:
+        """One table as CSV, the same for the CLI and the web download. Text cells that a
+        spreadsheet would run as a formula (a customer named ``=HYPERLINK(...)``) are defused
+        with a leading apostrophe, as in customer exports; numbers are left as they are."""
+        import csv
+        import io
+
+        from .import_report import neutralise
+
+        headers, rows = self.tables()[table]
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(headers)
+        writer.writerows(
+            [
+                ["" if v is None else neutralise(v) if isinstance(v, str) else v for v in row]
+                for row in rows
+            ]
+        )
+        return buffer.getvalue()
+
     def tables(self) -> dict[str, tuple[list[str], list[list[Any]]]]:
         """The report as named tables of plain values: the rows every format prints."""
         hours = _hours

@@ -8,10 +8,8 @@ reads the same functions, so every door shows the same numbers.
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
@@ -110,18 +108,9 @@ def report_query(
     )
 
 
-def _csv_cell(value: Any) -> Any:
-    return "" if value is None else value
-
-
 def report_csv(report: Report, table: str) -> str:
     """One table of the report as CSV, byte for byte what ``report --format csv`` prints."""
-    headers, rows = report.tables()[table]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(headers)
-    writer.writerows([[_csv_cell(v) for v in row] for row in rows])
-    return buffer.getvalue()
+    return report.csv(table)
 
 
 @router.get("", response_model=Report, summary="Ticket and customer metrics for a period")
