@@ -20,6 +20,7 @@ from customer_flow.cli import app as cli_app
 from customer_flow.hub import Hub
 from customer_flow.models import UserCreate
 from customer_flow.report_models import Report
+from customer_flow.web.api.reports import TABLES as API_TABLES
 from customer_flow.web.app import create_app
 from customer_flow.web.pages.reports import cell
 from reports_support import build
@@ -28,19 +29,7 @@ from .conftest import PASSWORD
 
 PERIOD = {"since": "2026-11-02", "until": "2026-11-22"}
 CLI_PERIOD = ["--since", "2026-11-02", "--until", "2026-11-22"]
-TABLES = [
-    "metrics",
-    "tickets",
-    "times",
-    "sla",
-    "timeline",
-    "sla_by_type",
-    "resolution_time",
-    "backlog_age",
-    "top_customers",
-    "customers",
-    "data_quality",
-]
+TABLES = list(API_TABLES)
 
 
 @dataclass
@@ -156,6 +145,9 @@ class TestSameNumbersAsTheCli:
         assert cli["group_by"] == group_by
 
     def test_every_csv_download_is_the_clis_csv(self, dash: Dash) -> None:
+        shown = json.loads(dash.cli(*CLI_PERIOD, "--format", "json"))
+        every = set(Report.model_validate(shown).tables())
+        assert every == set(TABLES), "the API must offer every table of the report"
         for table in TABLES:
             cli = dash.cli(*CLI_PERIOD, "--format", "csv", "--table", table)
             r = dash.client.get(
