@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import auth, customers, ticket_types, tickets
+from . import auth, customers, imports, ticket_types, tickets
 
 __all__ = ["ROUTERS"]
 
 #: Every page router.
-ROUTERS: list[APIRouter] = [auth.router, customers.router, ticket_types.router, tickets.router]
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    customers.router,
+    ticket_types.router,
+    tickets.router,
+    imports.router,
+]
