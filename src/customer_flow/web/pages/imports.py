@@ -9,6 +9,7 @@ preview and the import; each database step is one Hub call.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -72,6 +73,17 @@ def _upload_page(
     return render(request, "imports/index.html", context, auth=auth, status_code=status_code)
 
 
+async def _failed(
+    request: Request, auth: Auth, options: dict[str, Any], message: str, status_code: int
+) -> Response:
+    """The upload page again, with the options as entered and the message above the form."""
+    return await run_in_threadpool(
+        partial(
+            _upload_page, request, auth, options=options, error=message, status_code=status_code
+        )
+    )
+
+
 @router.get("/imports")
 def imports_page(request: Request, auth: PageAuth) -> Response:
     return _upload_page(request, auth)
@@ -91,12 +103,8 @@ async def preview(request: Request, auth: PageAuth) -> Response:
         staged = await run_in_threadpool(
             uploads.stage, base, file.file, file.filename, auth.user.id
         )
-    except CustomerFlowError:
-        return await run_in_threadpool(
-            lambda: _upload_page(
-                request, auth, options=options, error=exc.message, status_code=exc.http_status
-            )
-        )
+    except CustomerFlowError as exc:
+        return await _failed(request, auth, options, exc.message, exc.http_status)
     try:
         opts = uploads.import_options(
             on_conflict=options["on_conflict"],
@@ -105,13 +113,9 @@ async def preview(request: Request, auth: PageAuth) -> Response:
             rejects_path=staged.preview_rejects,
         )
         report = await run_in_threadpool(auth.hub.preview_import, staged.path, opts)
-    except CustomerFlowError:
+    except CustomerFlowError as exc:
         uploads.discard(staged)
-        return await run_in_threadpool(
-            lambda: _upload_page(
-                request, auth, options=options, error=exc.message, status_code=exc.http_status
-            )
-        )
+        return await _failed(request, auth, options, exc.message, exc.http_status)
     context = {
         "report": uploads.public(report, staged),
         "upload": staged.token,
@@ -142,11 +146,7 @@ async def commit(request: Request, auth: PageAuth) -> Response:
         message = exc.message
         if isinstance(exc, ValidationError) and "staged" in locals():
             message = uploads.scrubbed(exc, staged).message
-        return await run_in_threadpool(
-            lambda: _upload_page(
-                request, auth, options=options, error=message, status_code=exc.http_status
-            )
-        )
+        return await _failed(request, auth, options, message, exc.http_status)
     assert report.batch_id is not None
     uploads.keep_batch(base, staged, report)
     return RedirectResponse(f"/imports/{report.batch_id}", status_code=303)
