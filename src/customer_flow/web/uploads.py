@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 
 from ..errors import NotFoundError, ValidationError
 from ..import_report import ImportBatch, ImportOptions, ImportReport
@@ -44,6 +44,7 @@ __all__ = [
     "keep_batch",
     "public",
     "root",
+    "root_of",
     "safe_name",
     "stage",
 ]
@@ -77,7 +78,12 @@ class Staged:
 
 def root(request: Request) -> Path:
     """The folder that holds staged uploads and kept rejects files."""
-    state = request.app.state
+    return root_of(request.app)
+
+
+def root_of(app: FastAPI) -> Path:
+    """``root`` for an app rather than a request."""
+    state = app.state
     found = getattr(state, "import_dir", None)
     if found is None:
         url = str(state.hub.settings.database_url)
@@ -212,7 +218,8 @@ def keep_batch(base: Path, staged: Staged, report: ImportReport) -> None:
     folder.mkdir(parents=True, mode=0o700)
     if staged.import_rejects.exists():
         staged.import_rejects.replace(folder / "rejects.csv")
-    (folder / "report.json").write_text(public(report, staged).model_dump_json(), encoding="utf-8")
+    kept = {**public(report, staged).model_dump(mode="json"), "kept_at": time.time()}
+    (folder / "report.json").write_text(json.dumps(kept), encoding="utf-8")
     discard(staged)
 
 
@@ -224,10 +231,14 @@ def _kept(base: Path, batch: ImportBatch) -> tuple[Path, dict[str, Any]] | None:
         report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    same = all(
-        report.get(k) == getattr(batch, k)
-        for k in ("source", "rows_read", "imported", "updated", "rejected")
+    same = (
+        all(
+            report.get(k) == getattr(batch, k)
+            for k in ("source", "rows_read", "imported", "updated", "rejected")
+        )
+        and 0 <= float(report.get("kept_at", -1)) - batch.created_at.timestamp() < 86400
     )
+    report.pop("kept_at", None)
     return (folder, report) if same else None
 
 
