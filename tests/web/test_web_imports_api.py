@@ -68,6 +68,16 @@ class TestPreview:
             404 == client.get(r.json()["rejects_url"], headers=team["agent2"].headers).status_code
         )
 
+    def test_a_file_named_like_a_rejects_file_is_read_as_itself(
+        self, team: Team, client: TestClient
+    ) -> None:
+        """The upload's name cannot clash with the rejects file written beside it."""
+        h = team["agent"].headers
+        r = client.post("/api/v1/imports/preview", files=upload("preview.rejects.csv"), headers=h)
+        assert 200 == r.status_code, r.text
+        assert (3, 1) == (r.json()["report"]["rows_read"], r.json()["report"]["rejected"])
+        assert "preview.rejects.csv" == r.json()["report"]["source"]
+
     def test_png_renamed_csv_is_a_clear_422(self, team: Team, client: TestClient) -> None:
         png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
         r = client.post(

@@ -1,7 +1,7 @@
 """Uploaded import files, staged on disk between the preview and the import, and the rejects
 files the web app keeps for each import. Files only: no database, no Hub.
 
-- An upload is copied to ``<root>/uploads/<token>/<its name>``, with ``owner.json`` naming the
+- An upload is copied to ``<root>/uploads/<token>/file/<its name>``, with ``owner.json`` naming the
   user who sent it. The token is random (``secrets``) and only its owner may use it; it expires
   after ``PREVIEW_TTL`` seconds (swept when the next file arrives). The preview's rejects file
   sits beside it.
@@ -65,7 +65,8 @@ class Staged:
 
     @property
     def path(self) -> Path:
-        return self.folder / self.name
+        # In a folder of its own, so that no name can be that of a rejects file beside it.
+        return self.folder / "file" / self.name
 
     @property
     def preview_rejects(self) -> Path:
@@ -118,8 +119,8 @@ def stage(base: Path, source: IO[bytes], filename: str | None, user_id: int) -> 
     _sweep(base)
     token = secrets.token_urlsafe(24)
     folder = base / "uploads" / token
-    folder.mkdir(parents=True, mode=0o700)
     staged = Staged(token=token, folder=folder, name=name)
+    staged.path.parent.mkdir(parents=True, mode=0o700)
     with staged.path.open("wb") as out:
         shutil.copyfileobj(source, out, 1 << 20)
     owner = {"user_id": user_id, "name": name, "created": time.time()}
