@@ -223,7 +223,7 @@ class TestBrowserFlow:
         page = context.new_page()
         try:
             _login(page, server)
-            for path in ("/customers", "/customers/new", "/ticket-types"):
+            for path in ("/customers", "/customers/new", "/ticket-types", "/imports"):
                 page.goto(f"{server.url}{path}")
                 overflow = page.evaluate(
                     "() => document.documentElement.scrollWidth - window.innerWidth"
@@ -461,6 +461,25 @@ class TestImportsInTheBrowser:
         assert lines[1].endswith(",Bad Row,not-an-email,")
         batch_id = int(page.url.rsplit("/", 1)[1])
         assert 2 == server.hub.get_import(batch_id).imported
+
+    def test_preview_fits_a_narrow_screen(self, browser: Any, server: Server) -> None:
+        """The preview (wide tables scroll inside their box) does not scroll the page sideways."""
+        context = browser.new_context(viewport={"width": 360, "height": 740})
+        page = context.new_page()
+        try:
+            _login(page, server)
+            page.goto(f"{server.url}/imports")
+            page.get_by_label("File").set_input_files(
+                {"name": "narrow.csv", "mimeType": "text/csv", "buffer": IMPORT_CSV.encode()}
+            )
+            page.get_by_role("button", name="Preview").click()
+            page.wait_for_url(f"{server.url}/imports/preview")
+            overflow = page.evaluate(
+                "() => document.documentElement.scrollWidth - window.innerWidth"
+            )
+            assert overflow <= 0, f"the preview scrolls sideways by {overflow}px"
+        finally:
+            context.close()
 
 
 class TestImportXss:
