@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from customer_flow.web import uploads
 from customer_flow.web.app import create_app
 
 from .conftest import Team
@@ -77,6 +78,22 @@ class TestPreview:
         assert 200 == r.status_code, r.text
         assert (3, 1) == (r.json()["report"]["rows_read"], r.json()["report"]["rejected"])
         assert "preview.rejects.csv" == r.json()["report"]["source"]
+
+    def test_an_expired_upload_is_gone_and_swept(
+        self, team: Team, client: TestClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        """Past its time to live a staged upload cannot be imported, and the next upload
+        removes its folder."""
+        h = team["agent"].headers
+        token = client.post("/api/v1/imports/preview", files=upload(), headers=h).json()["upload"]
+        folder = tmp_path / "imports" / "uploads" / token
+        assert folder.is_dir()
+        monkeypatch.setattr(uploads, "PREVIEW_TTL", -10)
+        r = client.post("/api/v1/imports", data={"upload": token}, headers=h)
+        assert ("upload_not_found", 404) == (r.json()["code"], r.status_code)
+        client.post("/api/v1/imports/preview", files=upload(), headers=h)
+        assert not folder.exists()
+        assert [] == team.hub.list_imports()
 
     def test_png_renamed_csv_is_a_clear_422(self, team: Team, client: TestClient) -> None:
         png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
