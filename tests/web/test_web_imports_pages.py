@@ -72,6 +72,21 @@ class TestImportPages:
         client.post(f"/imports/{batch.id}/revert", data={"csrf_token": csrf})
         assert "reverted" == team.hub.get_import(batch.id).status
 
+    def test_too_many_rejects_imports_nothing_and_says_why(
+        self, team: Team, agent: tuple[TestClient, str]
+    ) -> None:
+        """Past "max errors" the import is refused on the form, with no server path shown."""
+        client, csrf = agent
+        r = client.post("/imports/preview", data={"csrf_token": csrf}, files=upload())
+        token = hidden(r.text, "upload")
+        done = client.post(
+            "/imports/commit", data={"csrf_token": csrf, "upload": token, "max_errors": "0"}
+        )
+        assert 422 == done.status_code
+        assert "more than 0 rows rejected" in done.text
+        assert token not in done.text
+        assert [] == team.hub.list_imports()
+
     def test_forms_without_csrf_are_refused(
         self, team: Team, agent: tuple[TestClient, str]
     ) -> None:

@@ -134,6 +134,9 @@ async def commit(request: Request, auth: PageAuth) -> Response:
     base = uploads.root(request)
     try:
         staged = uploads.find(base, str(form.get("upload") or ""), auth.user.id)
+    except CustomerFlowError as exc:
+        return await _failed(request, auth, options, exc.message, exc.http_status)
+    try:
         opts = uploads.import_options(
             on_conflict=options["on_conflict"],
             mapping=[options["mapping"]],
@@ -142,11 +145,11 @@ async def commit(request: Request, auth: PageAuth) -> Response:
             rejects_path=staged.import_rejects,
         )
         report = await run_in_threadpool(auth.hub.import_file, staged.path, opts)
-    except CustomerFlowError as exc:
-        message = exc.message
-        if isinstance(exc, ValidationError) and "staged" in locals():
-            message = uploads.scrubbed(exc, staged).message
+    except ValidationError as exc:
+        message = uploads.scrubbed(exc, staged).message
         return await _failed(request, auth, options, message, exc.http_status)
+    except CustomerFlowError as exc:
+        return await _failed(request, auth, options, exc.message, exc.http_status)
     assert report.batch_id is not None
     uploads.keep_batch(base, staged, report)
     return RedirectResponse(f"/imports/{report.batch_id}", status_code=303)
