@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -69,8 +70,9 @@ class Team:
 
 
 @pytest.fixture
-def team(web_hub: Hub) -> Team:
+def team(web_hub: Hub, tmp_path: Path) -> Team:
     client = TestClient(create_app(hub=web_hub))
+    client.app.state.import_dir = tmp_path / "imports"  # type: ignore[attr-defined]
     t = Team(hub=web_hub, client=client)
     for role in ROLES:
         t.add(role, role)

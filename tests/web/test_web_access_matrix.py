@@ -7,6 +7,9 @@
 - tickets belong to the team too: "own" is a ticket the caller opened (a viewer cannot open
   one, so an admin opens it for them) and that is assigned to the caller; "other" one another
   agent opened and holds. Again the role alone decides, and both columns must agree.
+- imports belong to the team: "own" is a batch the caller imported (a viewer's by an admin),
+  "other" one another agent imported; the role alone decides. A preview's staged upload
+  belongs to its uploader: only they may read its rejects (anyone else gets 404).
 - customers and ticket types belong to the team, not to a user: "own" is a customer the caller
   created, "other" one another agent created. The role alone decides, so both columns agree:
   that they do is what these cells check (no hidden per-creator rule, no leak either way).
@@ -15,6 +18,8 @@ Expected outcome per cell: "ok" (2xx) or the status of the refusal.
 
 from __future__ import annotations
 
+import io
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +27,7 @@ from typing import Any
 import pytest
 
 from customer_flow.models import CustomerCreate, TicketCreate
+from customer_flow.web import uploads
 
 from .conftest import Team
 from .tickets_web_support import EXAMPLES
@@ -40,6 +46,7 @@ class Route:
     other: set[str]  # roles allowed on someone else's
     target: str  # which object {id} names: customer, trash, ticket, closed, user, token or none
     refused: int = 403  # the status of a refusal in this route
+    upload: bool = False  # send a CSV file as multipart instead of a JSON body
 
 
 ROUTES = [
@@ -91,12 +98,30 @@ ROUTES = [
     Route("POST", "/api/v1/tickets/{id}/comments", {"body": "Hi"}, WRITERS, WRITERS, "ticket"),
     Route("GET", "/api/v1/tickets/{id}/history", None, ALL, ALL, "ticket"),
     Route("POST", "/api/v1/tickets/{id}/purge", None, ADMIN, ADMIN, "closed"),
+    # -- imports ({id}: a batch made through the API, or a preview's upload token)
+    Route("GET", "/api/v1/imports", None, ALL, ALL, "none"),
+    Route("POST", "/api/v1/imports/preview", None, WRITERS, WRITERS, "none", upload=True),
+    Route("POST", "/api/v1/imports", None, WRITERS, WRITERS, "none", upload=True),
+    Route("GET", "/api/v1/imports/{id}", None, ALL, ALL, "batch"),
+    Route("GET", "/api/v1/imports/{id}/rejects", None, ALL, ALL, "batch"),
+    Route("POST", "/api/v1/imports/{id}/revert", None, WRITERS, WRITERS, "batch"),
+    Route("GET", "/api/v1/imports/previews/{id}/rejects", None, ALL, set(), "preview", 404),
 ]
 
+IMPORT_CSV = "Name,Email\nRow {n},row{n}@example.com\nBad,not-an-email\n"
 
-def _fill(value: Any, object_id: int) -> Any:
+
+_rows = itertools.count(1)
+
+
+def _csv() -> dict[str, tuple[str, bytes, str]]:
+    body = IMPORT_CSV.format(n=next(_rows)).encode()
+    return {"file": ("cell.csv", body, "text/csv")}
+
+
+def _fill(value: Any, object_id: int | str) -> Any:
     if isinstance(value, str):
-        return int(object_id) if value == "{id}" else value.replace("{id}", str(object_id))
+        return object_id if value == "{id}" else value.replace("{id}", str(object_id))
     if isinstance(value, dict):
         return {k: _fill(v, object_id) for k, v in value.items()}
     return value
@@ -133,6 +158,18 @@ def _target(team: Team, route: Route, role: str, whose: str) -> int:
         if route.target == "trash":
             maker.delete_customer(c.id)
         return c.id
+    if route.target == "batch":
+        # Imported through the API by the owner (a viewer's by an admin), with one reject.
+        maker = owner if owner.user.role != "viewer" else team["admin"]
+        r = team.client.post("/api/v1/imports", files=_csv(), headers=maker.headers)
+        assert 201 == r.status_code, r.text
+        return int(r.json()["batch_id"])
+    if route.target == "preview":
+        # Staged for the owner (as a viewer's would be from before a change of role).
+        base = uploads.root_of(team.client.app)  # type: ignore[arg-type]
+        staged = uploads.stage(base, io.BytesIO(b"x"), "p.csv", owner.user.id)
+        staged.preview_rejects.write_text("row,column,code,message\n", encoding="utf-8")
+        return staged.token  # type: ignore[return-value]
     if route.target == "user":
         return owner.user.id
     if route.target == "token":
@@ -163,6 +200,8 @@ class TestAccessMatrix:
                 kwargs: dict[str, Any] = {"headers": team[role].headers}
                 if body is not None:
                     kwargs["json"] = body
+                if route.upload:
+                    kwargs["files"] = _csv()
                 r = call(path, **kwargs)
                 got_ok = 200 <= r.status_code < 300
                 if allowed and not got_ok:

@@ -1,6 +1,7 @@
 """The pages in a real Chromium (Playwright for Python, /usr/bin/chromium) against uvicorn on
 loopback: login, create and edit a customer, search as you type, logout; XSS payloads in every
-text field; the forms with JavaScript off; a narrow screen.
+text field; the forms with JavaScript off; a narrow screen; tickets; an import with a bad row and
+its rejects file, and XSS payloads inside an imported file.
 
 Without /usr/bin/chromium these tests skip and say why, unless CUSTOMER_FLOW_REQUIRE_BROWSER=1,
 which makes them fail instead (CI sets it). ``playwright install`` is never needed.
@@ -222,7 +223,7 @@ class TestBrowserFlow:
         page = context.new_page()
         try:
             _login(page, server)
-            for path in ("/customers", "/customers/new", "/ticket-types"):
+            for path in ("/customers", "/customers/new", "/ticket-types", "/imports"):
                 page.goto(f"{server.url}{path}")
                 overflow = page.evaluate(
                     "() => document.documentElement.scrollWidth - window.innerWidth"
@@ -410,5 +411,103 @@ class TestTicketXss:
         expect(page.locator("#results")).to_contain_text(payload)
         page.goto(f"{server.url}/customers/{cid}")
         expect(page.locator("table.tickets")).to_contain_text(payload)
+        assert page.locator("img[src=x]").count() == 0
+        assert page.locator("main script").count() == 0
+
+
+# -- imports -----------------------------------------------------------------------------------
+
+IMPORT_CSV = (
+    "Full Name,E-mail,Phone Number\n"
+    "Ada Lovelace,ada@example.com,+44 20 7946 0000\n"
+    "Bad Row,not-an-email,\n"
+    "Grace Hopper,grace@example.com,\n"
+)
+
+
+class TestImportsInTheBrowser:
+    def test_upload_preview_import_and_download_the_rejects(
+        self, page: Any, server: Server, tmp_path: Path
+    ) -> None:
+        """Upload a CSV with one bad row, see that row's problem in the preview, import, and
+        download the rejects file from the result page."""
+        from playwright.sync_api import expect
+
+        _login(page, server)
+        page.get_by_role("link", name="Import").click()
+        page.wait_for_url(f"{server.url}/imports")
+        page.get_by_label("File").set_input_files(
+            {"name": "browser.csv", "mimeType": "text/csv", "buffer": IMPORT_CSV.encode()}
+        )
+        page.get_by_role("button", name="Preview").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("browser.csv")
+        expect(page.locator(".balance")).to_have_text(
+            "2 imported + 0 updated + 0 unchanged + 1 rejected = 3 rows read"
+        )
+        bad = page.locator('table.problems tr[data-row="2"]')
+        expect(bad).to_contain_text("E-mail")
+        expect(bad).to_contain_text("not-an-email")
+        page.get_by_role("button", name="Import").click()
+        page.wait_for_url(re.compile(r".*/imports/\d+$"))
+        expect(page.locator(".balance")).to_contain_text("1 rejected = 3 rows read")
+        with page.expect_download() as info:
+            page.get_by_role("link", name="Download the rejects file (CSV)").click()
+        saved = tmp_path / "rejects.csv"
+        info.value.save_as(saved)
+        lines = saved.read_text(encoding="utf-8").splitlines()
+        assert "row,column,code,message,Full Name,E-mail,Phone Number" == lines[0]
+        assert 2 == len(lines)
+        assert lines[1].startswith("2,E-mail,")
+        assert lines[1].endswith(",Bad Row,not-an-email,")
+        batch_id = int(page.url.rsplit("/", 1)[1])
+        assert 2 == server.hub.get_import(batch_id).imported
+
+    def test_preview_fits_a_narrow_screen(self, browser: Any, server: Server) -> None:
+        """The preview (wide tables scroll inside their box) does not scroll the page sideways."""
+        context = browser.new_context(viewport={"width": 360, "height": 740})
+        page = context.new_page()
+        try:
+            _login(page, server)
+            page.goto(f"{server.url}/imports")
+            page.get_by_label("File").set_input_files(
+                {"name": "narrow.csv", "mimeType": "text/csv", "buffer": IMPORT_CSV.encode()}
+            )
+            page.get_by_role("button", name="Preview").click()
+            page.wait_for_url(f"{server.url}/imports/preview")
+            overflow = page.evaluate(
+                "() => document.documentElement.scrollWidth - window.innerWidth"
+            )
+            assert overflow <= 0, f"the preview scrolls sideways by {overflow}px"
+        finally:
+            context.close()
+
+
+class TestImportXss:
+    @pytest.mark.parametrize("payload", PAYLOADS)
+    def test_payloads_in_a_file_show_as_text_in_the_preview(
+        self, page: Any, server: Server, payload: str
+    ) -> None:
+        """A file whose header, names and file name carry the payload: the preview shows each
+        as text and runs nothing."""
+        from playwright.sync_api import expect
+
+        quoted = '"' + payload.replace('"', '""') + '"'
+        body = (
+            f"Name,Email,{quoted}\n"
+            f"{quoted},{quoted},{quoted}\n"
+            f"Fine Person,fine@example.com,{quoted}\n"
+        )
+        _login(page, server)
+        page.goto(f"{server.url}/imports")
+        page.get_by_label("File").set_input_files(
+            {"name": f"{payload}.csv", "mimeType": "text/csv", "buffer": body.encode()}
+        )
+        page.get_by_role("button", name="Preview").click()
+        expect(page.locator(".balance")).to_contain_text("1 rejected = 2 rows read")
+        expect(page.locator("table.problems")).to_contain_text(payload)
+        expect(page.locator("ul.notes")).to_contain_text(payload)
+        # The file name, less any folder part a "/" in it made (browsers send '"' as %22).
+        name = payload.rsplit("/", 1)[-1].replace('"', "%22")
+        expect(page.get_by_role("heading", level=1)).to_contain_text(name)
         assert page.locator("img[src=x]").count() == 0
         assert page.locator("main script").count() == 0

@@ -85,8 +85,10 @@ def examples() -> Path:
 
 
 @pytest.fixture(scope="module")
-def api_schema(api: Api) -> schemathesis.BaseSchema:
-    return schemathesis.openapi.from_asgi("/api/openapi.json", create_app(hub=api.hub))
+def api_schema(api: Api, tmp_path_factory: pytest.TempPathFactory) -> schemathesis.BaseSchema:
+    app = create_app(hub=api.hub)
+    app.state.import_dir = tmp_path_factory.mktemp("imports")
+    return schemathesis.openapi.from_asgi("/api/openapi.json", app)
 
 
 def test_api_conforms_to_its_spec(api_schema: schemathesis.BaseSchema, api: Api) -> None:
@@ -99,6 +101,7 @@ def test_api_conforms_to_its_spec(api_schema: schemathesis.BaseSchema, api: Api)
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 15
     assert sum(o.path.startswith("/api/v1/tickets") for o in operations) >= 12
+    assert sum(o.path.startswith("/api/v1/imports") for o in operations) >= 7
 
     for operation in operations:
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ..problems import PROBLEM_RESPONSES
-from . import customers, duplicates, exports, reports, ticket_types, tickets, users
+from . import customers, duplicates, exports, imports, reports, ticket_types, tickets, users
 
 __all__ = ["ROUTERS", "api_router"]
 
@@ -19,6 +19,7 @@ ROUTERS: list[APIRouter] = [
     ticket_types.router,
     exports.router,
     tickets.router,
+    imports.router,
     users.router,
     users.tokens,
     reports.router,

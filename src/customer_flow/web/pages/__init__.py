@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import auth, customers, duplicates, reports, ticket_types, tickets
+from . import auth, customers, duplicates, imports, reports, ticket_types, tickets
 
 __all__ = ["ROUTERS"]
 
@@ -20,4 +20,5 @@ ROUTERS: list[APIRouter] = [
     tickets.router,
     reports.router,
     duplicates.router,
+    imports.router,
 ]

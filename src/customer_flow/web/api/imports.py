@@ -1,0 +1,213 @@
+"""``/api/v1/imports``: upload a customer file for a dry run (the preview), import it, list past
+imports, read one, revert one, and download rejects files.
+
+A preview stages the upload on disk (``web.uploads``) and answers with an ``upload`` token; the
+import then takes that token (or a fresh file) with the same options as ``customer-flow
+import``. The token belongs to the user who uploaded and expires after an hour. Each route that
+touches the database calls exactly one Hub method, which checks the role and writes the audit:
+agent and admin import and revert; a viewer lists and reads.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile, status
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from ...errors import NotFoundError, ValidationError
+from ...import_report import ImportBatch, ImportReport
+from .. import uploads
+from ..deps import CurrentAuth, UserHub, requires
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/imports", tags=["imports"])
+
+BatchId = Annotated[int, Path(ge=1, le=2**53, description="The import batch's ID.")]
+UploadToken = Annotated[str, Path(max_length=64, description="The preview's `upload` token.")]
+CSV = "text/csv; charset=utf-8"
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The rejects file", "content": {CSV: {"schema": {"type": "string"}}}}
+}
+
+OnConflict = Annotated[
+    str,
+    Form(
+        pattern="^(skip|update|fail)$",
+        description="On a matching ID or email: skip the row, update the customer, or fail.",
+    ),
+]
+Mapping = Annotated[
+    list[str] | None,
+    Form(description="`Source column=Field`, repeated (or one per line): overrides the header."),
+]
+IgnoreUnknown = Annotated[
+    bool, Form(description="Unknown columns are listed in the report instead of kept.")
+]
+
+
+class ImportPreview(BaseModel):
+    """A dry run's report, and the token that imports the same file."""
+
+    upload: str = Field(description="Pass as `upload` to `POST /imports` to import this file.")
+    expires_in: int = Field(description="Seconds the staged upload is kept.")
+    rejects_url: str | None = Field(description="The preview's rejects file, if rows failed.")
+    report: ImportReport
+
+
+class ImportResult(BaseModel):
+    """What an import did, with its batch ID (for revert) and its rejects file."""
+
+    batch_id: int
+    rejects_url: str | None
+    report: ImportReport
+
+
+@router.post(
+    "/preview",
+    response_model=ImportPreview,
+    dependencies=[requires("write")],
+    summary="Upload a file for a dry run",
+)
+def preview_import(
+    request: Request,
+    auth: CurrentAuth,
+    file: Annotated[UploadFile, File(description="CSV, TSV, XLSX or JSON Lines.")],
+    on_conflict: OnConflict = "skip",
+    mapping: Mapping = None,
+    ignore_unknown: IgnoreUnknown = False,
+) -> ImportPreview:
+    """The import runs and is rolled back: counts (imported + updated + unchanged + rejected =
+    rows read), per-rule cleaning counts and the first problems row by row. Nothing is written;
+    the upload is kept for an hour so that `POST /imports` with its token imports it."""
+    base = uploads.root(request)
+    staged = uploads.stage(base, file.file, file.filename, auth.user.id)
+    try:
+        options = uploads.import_options(
+            on_conflict=on_conflict,
+            mapping=mapping,
+            ignore_unknown=ignore_unknown,
+            rejects_path=staged.preview_rejects,
+        )
+        report = auth.hub.preview_import(staged.path, options)
+    except BaseException:
+        uploads.discard(staged)
+        raise
+    rejects = staged.preview_rejects.exists()
+    return ImportPreview(
+        upload=staged.token,
+        expires_in=uploads.PREVIEW_TTL,
+        rejects_url=f"/api/v1/imports/previews/{staged.token}/rejects" if rejects else None,
+        report=uploads.public(report, staged),
+    )
+
+
+@router.post(
+    "",
+    response_model=ImportResult,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[requires("write")],
+    summary="Import a file (or a previewed upload)",
+)
+def import_file(
+    request: Request,
+    auth: CurrentAuth,
+    file: Annotated[UploadFile | None, File(description="The file, when not previewed.")] = None,
+    upload: Annotated[
+        str | None, Form(max_length=64, description="The `upload` token of a preview.")
+    ] = None,
+    on_conflict: OnConflict = "skip",
+    mapping: Mapping = None,
+    ignore_unknown: IgnoreUnknown = False,
+    max_errors: Annotated[
+        int | None, Form(ge=0, le=2**53, description="Refuse the import past this many rejects.")
+    ] = None,
+) -> ImportResult:
+    """One transaction, recorded as a batch: it all lands, or (past `max_errors`, or a match
+    with `on_conflict=fail`) nothing does."""
+    base = uploads.root(request)
+    if upload:
+        staged = uploads.find(base, upload, auth.user.id)
+    elif file is not None:
+        staged = uploads.stage(base, file.file, file.filename, auth.user.id)
+    else:
+        raise ValidationError("send a file, or the upload token of a preview", code="no_file")
+    try:
+        options = uploads.import_options(
+            on_conflict=on_conflict,
+            mapping=mapping,
+            ignore_unknown=ignore_unknown,
+            max_errors=max_errors,
+            rejects_path=staged.import_rejects,
+        )
+        report = auth.hub.import_file(staged.path, options)
+    except ValidationError as exc:
+        if not upload:
+            uploads.discard(staged)
+        raise uploads.scrubbed(exc, staged) from None
+    except BaseException:
+        if not upload:
+            uploads.discard(staged)
+        raise
+    assert report.batch_id is not None
+    uploads.keep_batch(base, staged, report)
+    return ImportResult(
+        batch_id=report.batch_id,
+        rejects_url=f"/api/v1/imports/{report.batch_id}/rejects" if report.rejected else None,
+        report=uploads.public(report, staged),
+    )
+
+
+@router.get(
+    "/previews/{upload}/rejects",
+    response_class=FileResponse,
+    responses=CSV_RESPONSE,
+    summary="A preview's rejects file (CSV)",
+)
+def preview_rejects(request: Request, auth: CurrentAuth, upload: UploadToken) -> FileResponse:
+    """Only the user who uploaded the file may read it."""
+    staged = uploads.find(uploads.root(request), upload, auth.user.id)
+    if not staged.preview_rejects.exists():
+        raise NotFoundError("the preview rejected no rows", code="no_rejects")
+    return FileResponse(
+        staged.preview_rejects, media_type=CSV, filename=f"{staged.path.stem}.rejects.csv"
+    )
+
+
+@router.get("", response_model=list[ImportBatch], summary="Past imports, the latest first")
+def list_imports(
+    hub: UserHub, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[ImportBatch]:
+    return hub.list_imports(limit=limit)
+
+
+@router.get("/{batch_id}", response_model=ImportBatch, summary="One past import")
+def get_import(hub: UserHub, batch_id: BatchId) -> ImportBatch:
+    return hub.get_import(batch_id)
+
+
+@router.post(
+    "/{batch_id}/revert",
+    response_model=ImportBatch,
+    dependencies=[requires("write")],
+    summary="Undo an import exactly",
+)
+def revert_import(hub: UserHub, batch_id: BatchId) -> ImportBatch:
+    """Its new customers go and its updated ones get their old values back; refused (409) when
+    any of them changed since, or when it was reverted already."""
+    return hub.revert_import(batch_id)
+
+
+@router.get(
+    "/{batch_id}/rejects",
+    response_class=FileResponse,
+    responses=CSV_RESPONSE,
+    summary="An import's rejects file (CSV)",
+)
+def import_rejects(request: Request, hub: UserHub, batch_id: BatchId) -> FileResponse:
+    """Row number, column, reason code and message, then the row's original values. Kept for
+    imports made in the web app."""
+    path = uploads.batch_rejects(uploads.root(request), hub.get_import(batch_id))
+    return FileResponse(path, media_type=CSV, filename=f"import-{batch_id}-rejects.csv")

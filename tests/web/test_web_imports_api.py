@@ -1,0 +1,190 @@
+"""The imports API on both databases: preview, import, list, read, revert, rejects files,
+the upload limit and unsupported files."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from customer_flow.web import uploads
+from customer_flow.web.app import create_app
+
+from .conftest import Team
+
+GOOD_AND_BAD = (
+    "Full Name,E-mail,Phone Number\n"
+    "ada lovelace,ADA@Example.COM,+44 20 7946 0000\n"
+    "Bad Row,not-an-email,\n"
+    "  Grace   Hopper ,grace@example.com,\n"
+)
+
+
+def upload(name: str = "people.csv", body: str = GOOD_AND_BAD) -> dict[str, tuple[str, bytes, str]]:
+    return {"file": (name, body.encode(), "text/csv")}
+
+
+@pytest.fixture
+def client(team: Team, tmp_path: Path) -> TestClient:
+    team.client.app.state.import_dir = tmp_path / "imports"  # type: ignore[attr-defined]
+    return team.client
+
+
+class TestPreview:
+    def test_preview_counts_cleaning_and_row_problems(self, team: Team, client: TestClient) -> None:
+        """A dry run reports the balance, the cleaning counts and the bad row's problem."""
+        r = client.post("/api/v1/imports/preview", files=upload(), headers=team["agent"].headers)
+        assert 200 == r.status_code, r.text
+        body = r.json()
+        report = body["report"]
+        assert (3, 2, 1) == (report["rows_read"], report["imported"], report["rejected"])
+        assert (
+            report["imported"] + report["updated"] + report["unchanged"] + report["rejected"]
+            == report["rows_read"]
+        )
+        assert report["cleaning"], report
+        assert report["rejects_file"] is None
+        [problem] = report["rejects"]
+        assert (2, "E-mail") == (problem["row"], problem["column"])
+        assert 0 == len(team.hub.list_imports())
+        rejects = client.get(body["rejects_url"], headers=team["agent"].headers)
+        assert 200 == rejects.status_code
+        rows = list(csv.reader(io.StringIO(rejects.text)))
+        assert ["row", "column", "code", "message"] == rows[0][:4]
+        assert "Bad Row" in rows[1]
+
+    def test_preview_token_belongs_to_its_uploader(self, team: Team, client: TestClient) -> None:
+        """Another agent cannot import or read someone else's staged upload."""
+        r = client.post("/api/v1/imports/preview", files=upload(), headers=team["agent"].headers)
+        token = r.json()["upload"]
+        other = client.post(
+            "/api/v1/imports", data={"upload": token}, headers=team["agent2"].headers
+        )
+        assert 404 == other.status_code
+        assert "upload_not_found" == other.json()["code"]
+        assert (
+            404 == client.get(r.json()["rejects_url"], headers=team["agent2"].headers).status_code
+        )
+
+    def test_a_file_named_like_a_rejects_file_is_read_as_itself(
+        self, team: Team, client: TestClient
+    ) -> None:
+        """The upload's name cannot clash with the rejects file written beside it."""
+        h = team["agent"].headers
+        r = client.post("/api/v1/imports/preview", files=upload("preview.rejects.csv"), headers=h)
+        assert 200 == r.status_code, r.text
+        assert (3, 1) == (r.json()["report"]["rows_read"], r.json()["report"]["rejected"])
+        assert "preview.rejects.csv" == r.json()["report"]["source"]
+
+    def test_an_expired_upload_is_gone_and_swept(
+        self, team: Team, client: TestClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        """Past its time to live a staged upload cannot be imported, and the next upload
+        removes its folder."""
+        h = team["agent"].headers
+        token = client.post("/api/v1/imports/preview", files=upload(), headers=h).json()["upload"]
+        folder = tmp_path / "imports" / "uploads" / token
+        assert folder.is_dir()
+        monkeypatch.setattr(uploads, "PREVIEW_TTL", -10)
+        r = client.post("/api/v1/imports", data={"upload": token}, headers=h)
+        assert ("upload_not_found", 404) == (r.json()["code"], r.status_code)
+        client.post("/api/v1/imports/preview", files=upload(), headers=h)
+        assert not folder.exists()
+        assert [] == team.hub.list_imports()
+
+    def test_png_renamed_csv_is_a_clear_422(self, team: Team, client: TestClient) -> None:
+        png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+        r = client.post(
+            "/api/v1/imports/preview",
+            files={"file": ("photo.csv", png, "text/csv")},
+            headers=team["agent"].headers,
+        )
+        assert 422 == r.status_code, r.text
+        assert "binary_file" == r.json()["code"]
+
+    def test_unknown_extension_is_a_clear_422(self, team: Team, client: TestClient) -> None:
+        r = client.post(
+            "/api/v1/imports/preview",
+            files={"file": ("report.pdf", b"%PDF-1.4", "application/pdf")},
+            headers=team["agent"].headers,
+        )
+        assert 422 == r.status_code
+        assert "unsupported_file" == r.json()["code"]
+        assert "report.pdf" in r.json()["detail"]
+
+    def test_upload_over_the_limit_is_413_naming_it(
+        self, web_hub, tmp_path: Path, team: Team
+    ) -> None:  # type: ignore[no-untyped-def]
+        """The body limit refuses a big upload with 413 and says the limit."""
+        web_hub.settings.max_upload_bytes = 4096
+        small = TestClient(create_app(hub=web_hub))
+        big = "Name,Email\n" + "x,y@example.com\n" * 1000
+        r = small.post(
+            "/api/v1/imports/preview", files=upload(body=big), headers=team["agent"].headers
+        )
+        assert 413 == r.status_code
+        assert "too_large" == r.json()["code"]
+        assert "4096 bytes" in r.json()["detail"]
+
+
+class TestCommit:
+    def test_previewed_upload_imports_and_keeps_rejects(
+        self, team: Team, client: TestClient
+    ) -> None:
+        """The token imports the previewed file; the batch's rejects file is downloadable."""
+        h = team["agent"].headers
+        token = client.post("/api/v1/imports/preview", files=upload(), headers=h).json()["upload"]
+        r = client.post("/api/v1/imports", data={"upload": token}, headers=h)
+        assert 201 == r.status_code, r.text
+        result = r.json()
+        assert (2, 1) == (result["report"]["imported"], result["report"]["rejected"])
+        batch = client.get(f"/api/v1/imports/{result['batch_id']}", headers=team["viewer"].headers)
+        assert "people.csv" == batch.json()["source"]
+        rejects = client.get(result["rejects_url"], headers=team["viewer"].headers)
+        assert 200 == rejects.status_code
+        assert "not-an-email" in rejects.text
+        again = client.post("/api/v1/imports", data={"upload": token}, headers=h)
+        assert 404 == again.status_code  # the staged file went with the import
+
+    def test_direct_upload_with_options_and_revert(self, team: Team, client: TestClient) -> None:
+        h = team["admin"].headers
+        body = "Who,Mail\nAda Lovelace,ada@example.com\n"
+        r = client.post(
+            "/api/v1/imports",
+            files=upload(body=body),
+            data={"mapping": ["Who=Name", "Mail=Email"], "on_conflict": "update"},
+            headers=h,
+        )
+        assert 201 == r.status_code, r.text
+        batch_id = r.json()["batch_id"]
+        assert r.json()["rejects_url"] is None
+        listed = client.get("/api/v1/imports", headers=team["viewer"].headers).json()
+        assert [batch_id] == [b["id"] for b in listed]
+        reverted = client.post(f"/api/v1/imports/{batch_id}/revert", headers=h)
+        assert "reverted" == reverted.json()["status"]
+        assert 409 == client.post(f"/api/v1/imports/{batch_id}/revert", headers=h).status_code
+        assert 404 == client.get(f"/api/v1/imports/{batch_id}/rejects", headers=h).status_code
+
+    def test_max_errors_refuses_all_and_hides_server_paths(
+        self, team: Team, client: TestClient
+    ) -> None:
+        h = team["agent"].headers
+        r = client.post("/api/v1/imports", files=upload(), data={"max_errors": "0"}, headers=h)
+        assert 422 == r.status_code
+        assert "too_many_errors" == r.json()["code"]
+        assert "/" not in r.json()["detail"].split("by row")[-1]
+        assert [] == team.hub.list_imports()
+
+    def test_bad_mapping_and_no_file_are_422(self, team: Team, client: TestClient) -> None:
+        h = team["agent"].headers
+        r = client.post("/api/v1/imports", files=upload(), data={"mapping": "oops"}, headers=h)
+        assert ("bad_mapping", 422) == (r.json()["code"], r.status_code)
+        assert 422 == client.post("/api/v1/imports", headers=h).status_code
+
+    def test_viewer_may_not_import(self, team: Team, client: TestClient) -> None:
+        r = client.post("/api/v1/imports", files=upload(), headers=team["viewer"].headers)
+        assert 403 == r.status_code
+        assert [] == team.hub.list_imports()
