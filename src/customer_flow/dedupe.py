@@ -207,12 +207,19 @@ def index_rows(
                 delete(match_keys).where(match_keys.c.customer_id.in_(ids[start : start + 500]))
             )
     keys = [
-        {"kind": kind, "value": value, "customer_id": cid}
+        (kind, value, cid)
         for cid, name, email, phone in rows
         for kind, value in dict.fromkeys(keys_for(name, email, phone))
     ]
     if keys:
-        conn.execute(match_keys.insert(), keys)
+        # In key order, through the driver's executemany on tuples: an import writes several
+        # keys per customer, and random-order inserts into the text primary key dominated.
+        keys.sort()
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(
+            f"INSERT INTO match_keys (kind, value, customer_id) VALUES ({mark}, {mark}, {mark})",
+            keys,
+        )
 
 
 # -- on entry ----------------------------------------------------------------------------------
