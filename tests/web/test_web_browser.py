@@ -127,6 +127,12 @@ def page(browser: Any) -> Iterator[Any]:
     assert dialogs == [], f"a script ran: alert({dialogs})"
 
 
+def _assert_no_sideways_scroll(page: Any, what: str) -> None:
+    """The page as it stands fits the viewport's width (a narrow screen stays usable)."""
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{what} scrolls sideways by {overflow}px"
+
+
 def _login(page: Any, server: Server, email: str = AGENT[0], password: str = AGENT[1]) -> None:
     page.goto(f"{server.url}/login")
     page.get_by_label("Email").fill(email)
@@ -225,10 +231,7 @@ class TestBrowserFlow:
             _login(page, server)
             for path in ("/customers", "/customers/new", "/ticket-types", "/imports"):
                 page.goto(f"{server.url}{path}")
-                overflow = page.evaluate(
-                    "() => document.documentElement.scrollWidth - window.innerWidth"
-                )
-                assert overflow <= 0, f"{path} scrolls sideways by {overflow}px"
+                _assert_no_sideways_scroll(page, path)
         finally:
             context.close()
 
@@ -361,10 +364,7 @@ class TestTicketsInTheBrowser:
                 f"/customers/{cid}",
             ):
                 page.goto(f"{server.url}{path}")
-                overflow = page.evaluate(
-                    "() => document.documentElement.scrollWidth - window.innerWidth"
-                )
-                assert overflow <= 0, f"{path} scrolls sideways by {overflow}px"
+                _assert_no_sideways_scroll(page, path)
         finally:
             context.close()
 
@@ -474,10 +474,7 @@ class TestImportsInTheBrowser:
             )
             page.get_by_role("button", name="Preview").click()
             page.wait_for_url(f"{server.url}/imports/preview")
-            overflow = page.evaluate(
-                "() => document.documentElement.scrollWidth - window.innerWidth"
-            )
-            assert overflow <= 0, f"the preview scrolls sideways by {overflow}px"
+            _assert_no_sideways_scroll(page, "the preview")
         finally:
             context.close()
 

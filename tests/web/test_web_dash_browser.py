@@ -13,7 +13,15 @@ import pytest
 
 from customer_flow.models import CustomerCreate, TicketCreate
 
-from .test_web_browser import PAYLOADS, Server, _login, browser, page, server
+from .test_web_browser import (
+    PAYLOADS,
+    Server,
+    _assert_no_sideways_scroll,
+    _login,
+    browser,
+    page,
+    server,
+)
 
 __all__ = ["browser", "page", "server"]  # the fixtures, re-used
 
@@ -163,10 +171,7 @@ class TestDashboard:
             review = "/duplicates/review?" + "&".join(f"ids={i}" for i in ids)
             for path in ("/reports", "/duplicates", review, "/duplicates/merges"):
                 p.goto(f"{server.url}{path}")
-                overflow = p.evaluate(
-                    "() => document.documentElement.scrollWidth - window.innerWidth"
-                )
-                assert overflow <= 0, f"{path} scrolls sideways by {overflow}px"
+                _assert_no_sideways_scroll(p, path)
         finally:
             context.close()
 
