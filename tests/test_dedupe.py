@@ -331,6 +331,56 @@ class TestFind:
         assert "Traceback" not in result.output
 
 
+class TestTermFrequencies:
+    """An extra field with enough values weighs a shared value by how rare it is."""
+
+    @staticmethod
+    def _columns(n: int, shared: str, others: str) -> dict[str, list[Any]]:
+        # Two name-only records (no email, no phone) share a postcode; every other record has
+        # its own, or all the others share one (``others="same"``).
+        ids = list(range(1, n + 1))
+        names = ["Ana Lima", "Ana Lima"] + [f"Person {i}" for i in ids[2:]]
+        postcodes = [shared, shared] + [
+            f"P{i:05d}" if others == "unique" else "P00000" for i in ids[2:]
+        ]
+        return {
+            "unique_id": ids,
+            "name": names,
+            "email": [None] * n,
+            "phone": [None] * n,
+            "x_postcode": postcodes,
+        }
+
+    def _weight(self, columns: dict[str, list[Any]]) -> float | None:
+        from customer_flow import dedupe_model
+
+        scored = dedupe_model.score(
+            columns, fields=["postcode"], params=dedupe.load_params(), threshold=0.0, train=False
+        )
+        (pair,) = [p for p in scored.pairs if (p.a, p.b) == (1, 2)]
+        return pair.explanation["postcode"].weight
+
+    def test_only_fields_with_enough_values_use_frequencies(self) -> None:
+        """Below ``min_values_for_term_frequencies`` values the shipped u stays."""
+        from customer_flow import dedupe_model
+
+        params = dedupe.load_params()
+        floor = int(params["min_values_for_term_frequencies"])
+        big = self._columns(floor, "X1", "unique")
+        small = self._columns(floor - 1, "X1", "unique")
+        assert dedupe_model.tf_fields(big, ["postcode"], params) == {"postcode"}
+        assert dedupe_model.tf_fields(small, ["postcode"], params) == set()
+
+    def test_a_rare_shared_value_weighs_more_than_a_common_one(self) -> None:
+        """The same exact match on postcode: rare among 1,500 records, it is strong evidence;
+        shared by all of them, it is none."""
+        rare = self._weight(self._columns(1500, "X1", "unique"))
+        common = self._weight(self._columns(1500, "P00000", "same"))
+        shipped = self._weight(self._columns(20, "X1", "unique"))
+        assert rare is not None and common is not None and shipped is not None
+        assert rare > shipped > 0 > common
+
+
 class TestNotDuplicate:
     def test_dismissed_pair_leaves_find_and_the_entry_check(self, hub: Hub, db_url: str) -> None:
         """After "not a duplicate" the pair is not found and its warnings go."""

@@ -80,6 +80,10 @@ def _levels(cll: Any, col: str, kinds: list[tuple[str, Any]]) -> list[Any]:
     for kind, arg in kinds:
         if kind == "exact":
             out.append(cll.ExactMatchLevel(arg))
+        elif kind == "exact_tf":
+            # Weighted by how common the value is: a shared rare postcode says much more than
+            # a shared city, so the shipped u of the level is replaced by the value's frequency.
+            out.append(cll.ExactMatchLevel(arg, term_frequency_adjustments=True))
         elif kind == "jw":
             out.append(cll.JaroWinklerLevel(arg[0], arg[1]))
         elif kind == "lev":
@@ -103,8 +107,20 @@ def _comparison(cl: Any, cll: Any, name: str, levels: list[Any], mu: list[list[A
     return cl.CustomComparison(levels, output_column_name=name)
 
 
-def splink_settings(fields: list[str], params: dict[str, Any], n: int) -> Any:
-    """The Splink ``SettingsCreator`` for these extra fields and ``n`` records."""
+def tf_fields(columns: dict[str, list[Any]], fields: list[str], params: dict[str, Any]) -> set[str]:
+    """The extra fields with enough values (``min_values_for_term_frequencies``) for their
+    frequencies to mean something: on those, a shared value weighs by how rare it is. With
+    fewer, two records sharing the only postcode in a tiny database would count as evidence
+    against, so the shipped u is kept and small databases stay stable."""
+    floor = int(params["min_values_for_term_frequencies"])
+    return {f for f in fields if sum(v is not None and v != "" for v in columns[f"x_{f}"]) >= floor}
+
+
+def splink_settings(
+    fields: list[str], params: dict[str, Any], n: int, tf: set[str] | None = None
+) -> Any:
+    """The Splink ``SettingsCreator`` for these extra fields and ``n`` records; ``tf`` names the
+    fields whose exact level is weighted by term frequency (:func:`tf_fields`)."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
@@ -179,7 +195,11 @@ def splink_settings(fields: list[str], params: dict[str, Any], n: int) -> Any:
                 cl,
                 cll,
                 f,
-                _levels(cll, col, [("exact", col), ("jw", (col, 0.9))]),
+                _levels(
+                    cll,
+                    col,
+                    [("exact_tf" if f in (tf or set()) else "exact", col), ("jw", (col, 0.9))],
+                ),
                 mu["extra"],
             )
         )
@@ -258,7 +278,8 @@ def export(
     finally:
         con.close()
     n = len(columns["unique_id"])
-    settings = splink_settings(fields, params, n).create_settings_dict(dialect)
+    tf = tf_fields(columns, fields, params)
+    settings = splink_settings(fields, params, n, tf).create_settings_dict(dialect)
     settings_path.write_text(json.dumps(settings, indent=2))
     return data, settings_path
 
@@ -281,7 +302,7 @@ def score(
         _build_features(con, columns, fields)
         db_api = DuckDBAPI(con)
         table = db_api.register("cf_input")
-        settings = splink_settings(fields, params, n)
+        settings = splink_settings(fields, params, n, tf_fields(columns, fields, params))
         linker = Linker(table, settings, log_level=None)
         logging.getLogger("splink").setLevel(logging.ERROR)
         trained = False
@@ -311,7 +332,14 @@ def score(
             for c in linker._settings_obj.comparisons
         }
         names = list(labels)
-        cols = ", ".join(f"gamma_{c}, mw_{c}" for c in names)
+        present = {r[0] for r in con.execute(f"DESCRIBE {predictions.physical_name}").fetchall()}
+        # A field's weight is its level's plus, for a term-frequency level, the adjustment for
+        # how common the shared value is.
+        cols = ", ".join(
+            f"gamma_{c}, mw_{c}"
+            + (f" + coalesce(mw_tf_adj_{c}, 0)" if f"mw_tf_adj_{c}" in present else "")
+            for c in names
+        )
         rows = con.execute(
             f"SELECT unique_id_l, unique_id_r, match_probability, match_weight, {cols} "
             f"FROM {predictions.physical_name}"
