@@ -95,13 +95,22 @@ class TestCommands:
         assert [t["id"] for t in json.loads(first.stdout)] == [1, 2]
         assert [t["id"] for t in cli.ok("tickets", "list", "--after", cursor)] == [3]
 
+    def test_only_a_customer_comment_names_its_author(self, cli: Cli) -> None:
+        """--author names the customer who wrote it; an agent's reply is by --actor."""
+        open_ticket(cli)
+        message = cli.fails("tickets", "comment", "1", "Hello!", "--author", "Bo")
+        assert "only a customer's comment names its author" in message
+        theirs = cli.ok("tickets", "comment", "1", "Thanks", "--by-customer", "--author", "Bo")
+        assert (theirs["author"], theirs["by_customer"]) == ("Bo", True)
+        assert [c["body"] for c in cli.ok("tickets", "show", "1")["comments"]] == ["Thanks"]
+
     def test_comment_assign_status_close_reopen_show(self, cli: Cli) -> None:
         """The working commands, each printing the object it changed."""
         open_ticket(cli)
         note = cli.ok("tickets", "comment", "1", "internal", "--note")
         assert (note["public"], note["author"]) == (False, "tester")
-        reply = cli.ok("tickets", "comment", "1", "Hello!", "--author", "Bo")
-        assert (reply["public"], reply["author"]) == (True, "Bo")
+        reply = cli.ok("tickets", "comment", "1", "Hello!")
+        assert (reply["public"], reply["author"]) == (True, "tester")
         assert cli.ok("tickets", "assign", "1", "ana")["assignee"] == "ana"
         assert cli.ok("tickets", "assign", "1", "--unassign")["assignee"] is None
         assert cli.ok("tickets", "status", "1", "pending")["status"] == "pending"

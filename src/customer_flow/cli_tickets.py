@@ -284,7 +284,12 @@ def tickets_comment(
         bool, typer.Option("--by-customer", help="Written by the customer (e.g. by email).")
     ] = False,
     author: Annotated[
-        str | None, typer.Option(help="Who wrote it (default: --actor).", show_default=False)
+        str | None,
+        typer.Option(
+            help="With --by-customer: the customer who wrote it (default: --actor). An agent's"
+            " reply or note is always by --actor.",
+            show_default=False,
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:

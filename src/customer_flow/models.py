@@ -270,7 +270,8 @@ class CommentCreate(BaseModel):
     body: str = Field(max_length=100_000)
     public: bool = True
     by_customer: bool = False
-    #: Who wrote it; the acting user when left out. A plain name until users exist.
+    #: Who wrote a customer's comment (e.g. the name on their email). An agent's comment is
+    #: always by the acting user, so naming another author is refused.
     author: str | None = Field(default=None, max_length=200)
 
 

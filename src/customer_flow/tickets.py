@@ -395,7 +395,15 @@ def add_comment(
         raise ValidationError(
             "public: a customer's comment is always public", field="public", code="note_by_customer"
         )
-    author = customers.collapse(new.author or "") or actor
+    author = customers.collapse(new.author or "")
+    if author and not new.by_customer:
+        raise ValidationError(
+            "author: only a customer's comment names its author; an agent's comment is by the"
+            " signed-in user",
+            field="author",
+            code="author_not_customer",
+        )
+    author = author or actor
     inserted = conn.execute(
         ticket_comments.insert().values(
             ticket_id=ticket_id,

@@ -206,6 +206,24 @@ class TestTicketProblems:
         r = team.client.get("/api/v1/tickets", params={"after": "garbage"}, headers=h)
         assert (r.status_code, r.json()["code"]) == (422, "bad_cursor")
 
+    def test_an_agent_cannot_post_under_another_name(self, team: Team) -> None:
+        """An agent's reply is by the signed-in user; only a customer's comment names its
+        author (the name on their email)."""
+        cid = desk(team)
+        tid = _open(team, cid)["id"]
+        h = team["agent"].headers
+        url = f"/api/v1/tickets/{tid}/comments"
+        r = team.client.post(url, json={"body": "x", "author": "admin"}, headers=h)
+        assert (r.status_code, r.json()["code"]) == (422, "author_not_customer")
+        mine = team.client.post(url, json={"body": "x"}, headers=h).json()
+        assert mine["author"] == team["agent"].user.email
+        theirs = team.client.post(
+            url, json={"body": "y", "by_customer": True, "author": "Ana Lima"}, headers=h
+        ).json()
+        assert (theirs["author"], theirs["by_customer"]) == ("Ana Lima", True)
+        bodies = [c["body"] for c in team.client.get(url, headers=h).json()]
+        assert bodies == ["x", "y"]
+
     def test_viewer_writes_are_refused_before_anything_changes(self, team: Team) -> None:
         cid = desk(team)
         tid = _open(team, cid)["id"]
