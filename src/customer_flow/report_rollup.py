@@ -37,6 +37,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    CompoundSelect,
     Connection,
     Date,
     DateTime,
@@ -140,7 +141,7 @@ def _day_step(dialect: str, day: ColumnElement[Any], interval: Interval) -> Colu
     return func.to_char(func.date_trunc(literal_column(f"'{interval}'"), midnight), _YMD)
 
 
-_YMD = literal_column("'YYYY-MM-DD'")
+_YMD: ColumnElement[Any] = literal_column("'YYYY-MM-DD'")
 
 
 def _sqlite_step(col: ColumnElement[Any], interval: Interval) -> ColumnElement[Any]:
@@ -169,8 +170,8 @@ def _flag(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return case((condition, 1), else_=0)
 
 
-_ONE = literal_column("1")
-_ZERO = literal_column("0")
+_ONE: ColumnElement[Any] = literal_column("1")
+_ZERO: ColumnElement[Any] = literal_column("0")
 
 
 def _bars(value: ColumnElement[Any]) -> dict[str, ColumnElement[Any]]:
@@ -186,7 +187,7 @@ def _bars(value: ColumnElement[Any]) -> dict[str, ColumnElement[Any]]:
     return out
 
 
-def _events(ranges: Sequence[tuple[datetime, datetime]] | None) -> Select[Any]:
+def _events(ranges: Sequence[tuple[datetime, datetime]] | None) -> CompoundSelect[Any]:
     """Every counted event whose instant is in one of ``ranges`` (``None``: any instant): the
     instant ``at``, the ticket's dimensions, the duration buckets ``frh`` (of a first reply)
     and ``resh`` (of a resolution), and a 0/1 column per counter.

@@ -177,7 +177,8 @@ def _backlog_rows(conn: Connection, when: datetime, *columns: ColumnElement[Any]
     since ``when``, else along the creation index, when few were created before it."""
     t = _T
     never = select(*columns).where(t.resolved_at.is_(None), t.created_at < when)
-    created, resolved = t.created_at, t.resolved_at
+    created: ColumnElement[Any] = t.created_at
+    resolved: ColumnElement[Any] = t.resolved_at
     before, after = report_rollup.around(conn, when)
     if before < after:
         resolved = _unindexed(conn.dialect.name, resolved)
@@ -209,8 +210,8 @@ def build_report(
         per_group = _sum(by_dim, 1)
     groups = {k: _group(k, c) for k, c in per_group.items()}
     sla_types = {k: _group(k, c) for k, c in per_type.items()}
-    for (g, type_key), (fr, res) in _running_sla(conn, since, until, now, interval, dim).items():
-        for target in (groups.setdefault(g, GroupMetrics(key=g)), _at(sla_types, type_key)):
+    for (key, type_key), (fr, res) in _running_sla(conn, since, until, now, interval, dim).items():
+        for target in (_at(groups, key), _at(sla_types, type_key)):
             target.sla_first_response.breached += fr
             target.sla_resolution.breached += res
 
@@ -241,7 +242,7 @@ def build_report(
         totals.sla_first_response += g.sla_first_response
         totals.sla_resolution += g.sla_resolution
     totals.backlog = _backlog_count(conn, until)
-    by_type = [
+    sla_by_type = [
         GroupMetrics(
             key=k, sla_first_response=g.sla_first_response, sla_resolution=g.sla_resolution
         )
@@ -262,7 +263,7 @@ def build_report(
         totals=totals,
         groups=ordered,
         timeline=_timeline(conn, since, until, interval, per_step, _backlog_count(conn, since)),
-        sla_by_type=by_type,
+        sla_by_type=sla_by_type,
         resolution_histogram=[
             Bucket(bucket=label, min_seconds=lo, max_seconds=hi, tickets=everything[f"bar_{i}"])
             for i, (label, lo, hi) in enumerate(RESOLUTION_BUCKETS)
@@ -520,16 +521,22 @@ def likely_duplicates(conn: Connection) -> int:
     ca, cb = aliased(customers, name="ca"), aliased(customers, name="cb")
     low = case((a.c.customer_id < b.c.customer_id, a.c.customer_id), else_=b.c.customer_id)
     high = case((a.c.customer_id < b.c.customer_id, b.c.customer_id), else_=a.c.customer_id)
-    dismissed = exists().where(
-        duplicate_dismissals.c.low_id == low, duplicate_dismissals.c.high_id == high
+    dismissed = (
+        exists()
+        .where(duplicate_dismissals.c.low_id == low, duplicate_dismissals.c.high_id == high)
+        .correlate(a, b)
     )
-    partner = exists().where(
-        b.c.kind == a.c.kind,
-        b.c.value == a.c.value,
-        b.c.customer_id != a.c.customer_id,
-        cb.c.id == b.c.customer_id,
-        cb.c.deleted_at.is_(None),
-        ~dismissed,
+    partner = (
+        exists()
+        .where(
+            b.c.kind == a.c.kind,
+            b.c.value == a.c.value,
+            b.c.customer_id != a.c.customer_id,
+            cb.c.id == b.c.customer_id,
+            cb.c.deleted_at.is_(None),
+            ~dismissed,
+        )
+        .correlate(a)
     )
     stmt = (
         select(func.count(func.distinct(a.c.customer_id)))
@@ -582,33 +589,30 @@ def _durations(
     total = sum(counts.values())
     if not total:
         return {}, Durations()
-    if conn.dialect.name == "postgresql":
-        key = step_of("postgresql", event, interval) if dim is None else _DIM_COLUMNS[dim]
-        per = _pg_durations(conn, event, value, since, until, key)
-        whole = _pg_durations(conn, event, value, since, until, literal_column("'total'"))
-        return per, whole.get("total", Durations())
+    dialect = conn.dialect.name
+    per = {}
     hist_dim = report_rollup.HISTOGRAMS[metric][0]
     sizes = report_rollup.bucket_totals(conn, hist_dim, counter)
     pick = _BucketPicks(conn, event, value, sizes)
     whole_hist = report_rollup.counts(conn, since, until, interval, hist_dim, by_step=False)
-    whole = pick(since, until, total, _histogram(whole_hist, "", counter))
+    whole_durations = pick(since, until, total, _histogram(whole_hist, "", counter))
     if dim is None:
         hist = report_rollup.counts(conn, since, until, interval, hist_dim, by_step=True)
-        per = {}
         for k, n in counts.items():
             start = datetime.combine(date.fromisoformat(k), datetime.min.time(), since.tzinfo)
             lo, hi = max(start, since), min(_next_step(start, interval), until)
             per[k] = pick(lo, hi, n, _histogram(hist, k, counter))
+    elif dialect == "postgresql":
+        per = _pg_durations(conn, event, value, since, until, _DIM_COLUMNS[dim])
     elif _long(conn, total, counter) and not _odd_assignee(conn, dim):
         column = _INDEXED_DIMS[dim]
-        walk = [value.is_not(None), _between(_unindexed("sqlite", event), since, until)]
-        per = {}
+        walk = [value.is_not(None), _between(_unindexed(dialect, event), since, until)]
         for k, n in counts.items():
             match = _T[column].is_(None) if k == UNASSIGNED else _T[column] == k
             per[k] = _from_ranks(n, _walk(conn, value, [*walk, match], _ranks(n)))
     else:
         per = _sorted_picks(conn, event, value, since, until, interval, counts, dim=dim)
-    return per, whole
+    return per, whole_durations
 
 
 def _histogram(hist: report_rollup.Counts, step: str, counter: str) -> dict[str, int]:
@@ -633,6 +637,7 @@ class _BucketPicks:
         sizes: dict[str, int],
     ) -> None:
         self.conn, self.event, self.value, self.sizes = conn, event, value, sizes
+        self.dialect = conn.dialect.name
 
     def __call__(self, lo: datetime, hi: datetime, n: int, hist: dict[str, int]) -> Durations:
         value, event = self.value, self.event
@@ -661,9 +666,9 @@ class _BucketPicks:
             )
             through = sum(self.sizes.get(b, 0) for b in order[i : order.index(last) + 1])
             if through <= n:  # walk the duration index: the instant must not pick its own
-                v, when = value, _unindexed("sqlite", event)
+                v, when = value, _unindexed(self.dialect, event)
             else:  # scan the period: the duration must not pick its own index
-                v, when = _unindexed("sqlite", value), event
+                v, when = _unindexed(self.dialect, value), event
             where = [v.is_not(None), v >= lower, _between(when, lo, hi)]
             if upper is not None:
                 where.append(v < upper)
@@ -766,14 +771,17 @@ def _sorted_picks(
         inserted = conn.execute(ranked.insert().from_select(["k", "v"], source)).rowcount
         sizes = [counts[k] for k in order]
         if not _boundaries_hold(conn, ranked, keys, sizes, inserted):
-            found = dict(conn.execute(select(ranked.c.k, func.count()).group_by(ranked.c.k)).all())
+            found: dict[Any, int] = {
+                k: int(n)
+                for k, n in conn.execute(select(ranked.c.k, func.count()).group_by(ranked.c.k))
+            }
             sizes = [int(found.get(k, 0)) for k in keys]
         starts, at = [], 1
         for n in sizes:
             starts.append(at)
             at += n
         wanted = {s + r - 1 for s, n in zip(starts, sizes, strict=True) if n for r in _ranks(n)}
-        rowid = literal_column("rowid")
+        rowid: ColumnElement[Any] = literal_column("rowid")
         got: dict[int, Any] = {}
         listed = sorted(wanted)
         for i in range(0, len(listed), 500):
@@ -796,7 +804,7 @@ def _boundaries_hold(
     """Whether the sorted table holds the groups at the rows their sizes say."""
     if inserted != sum(sizes):
         return False
-    rowid = literal_column("rowid")
+    rowid: ColumnElement[Any] = literal_column("rowid")
     expect: dict[int, Any] = {}
     at = 1
     for k, n in zip(keys, sizes, strict=True):
@@ -850,12 +858,12 @@ def _pg_durations(
     n, arr = agg.c.n, agg.c.a
     picks = []
     for num, den in (_MEDIAN, _P90):
-        rank = (n - 1) * num // den + 1
-        picks += [arr[rank], arr[rank + 1]]
+        at = (n - 1) * num // den + 1
+        picks += [arr[at], arr[at + 1]]
     out = {}
     for k, count, m_lo, m_hi, p_lo, p_hi in conn.execute(select(agg.c.k, n, *picks)):
         size = int(count)
-        values = {}
+        values: dict[int, Any] = {}
         for fraction, lo, hi in ((_MEDIAN, m_lo, m_hi), (_P90, p_lo, p_hi)):
             rank = (size - 1) * fraction[0] // fraction[1] + 1
             values[rank], values[rank + 1] = lo, hi
