@@ -11,6 +11,7 @@ to pick them.
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import sqlite3
 import statistics
@@ -21,8 +22,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
+from typer.testing import CliRunner
 
 from customer_flow import report_rollup, reports
+from customer_flow.cli import app
 from customer_flow.hub import Hub
 from customer_flow.models import CommentCreate, CustomerCreate, TicketCreate, TicketUpdate
 from customer_flow.report_models import Report, ReportQuery
@@ -158,6 +161,17 @@ class TestKeptCurrent:
         data.rebuild_report_rollup()
         by_type = {g.key: g.opened for g in data.report(QUERIES[2]).groups}
         assert by_type["complaint"] == 2
+
+    def test_the_cli_rebuilds_on_request(self, data: Hub, db_url: str) -> None:
+        data.refresh_report_rollup()
+        with data.store.write() as conn:
+            conn.execute(update(tickets).where(tickets.c.id == 4).values(priority="urgent"))
+        args = ["--db", db_url, "report", "--group-by", "priority", "--since", "2026-11-02"]
+        shown = CliRunner().invoke(app, [*args, "--until", "2026-11-22", "--json"])
+        assert {g["key"]: g["opened"] for g in json.loads(shown.stdout)["groups"]}["urgent"] == 1
+        shown = CliRunner().invoke(app, [*args, "--until", "2026-11-22", "--json", "--rebuild"])
+        assert shown.exit_code == 0, shown.stderr
+        assert {g["key"]: g["opened"] for g in json.loads(shown.stdout)["groups"]}["urgent"] == 2
 
     def test_an_empty_rollup_with_tickets_is_rebuilt_by_the_next_report(self, data: Hub) -> None:
         """As after a bulk load that bypassed the tickets module."""

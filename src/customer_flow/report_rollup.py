@@ -9,6 +9,9 @@ of that day's events fell on tickets with that value (the ticket's current value
 - on its resolution instant: ``resolved``; ``resolutions`` (with a business-time duration) and
   the resolution-time bars ``bar_0`` … ``bar_5`` (``RESOLUTION_BUCKETS``);
 - on its first public agent reply: ``replies`` (with a business-time duration);
+- per duration bucket (``DURATION_BOUNDS``, 10 % wide), under the dimensions ``frh`` (first
+  replies) and ``resh`` (resolutions): how many durations of the day fell in it (in
+  ``replies`` and ``resolutions``). A median is then found in its bucket without sorting;
 - on the instant an SLA target was settled, for the targets whose clock has stopped (a reply or
   a resolution came): ``fr_met`` / ``fr_breached`` and ``res_met`` / ``res_breached``. A target
   still running breaches as time passes, not as a ticket changes: reports count those from the

@@ -20,8 +20,12 @@ Definitions (the period is ``[since, until)``, instants in UTC):
   of pauses (``tickets.resolution_seconds``), for resolutions in the period. Both are measured
   when the event happens, in the business calendar in force then (``sla.py``).
 - **median / p90**: continuous percentiles, interpolating between the two nearest ranks as
-  PostgreSQL's ``percentile_cont`` does. The two ranks are picked in SQL by order: by walking an
-  index kept in (duration, instant) order, or from the period's durations sorted once per step.
+  PostgreSQL's ``percentile_cont`` does. SQL picks the values at those ranks by order, never by
+  sorting a million durations: the rollup's per-day duration histogram says which bucket holds a
+  rank, and only that bucket's durations are ordered (along an index kept in (duration, instant)
+  order, or within the period); per type, priority or assignee, an index kept in (dimension,
+  duration, instant) order is walked to the rank. PostgreSQL orders each group's durations in
+  one array instead (``array_agg``); the ranks and the interpolation are the same.
 - **SLA compliance**: of the SLA targets *settled* in the period, the share met. A target is met
   when its stop (first response: the first reply, or the resolution when none came; resolution:
   the resolution) is at or before its due instant, and is then settled at the stop; it is
