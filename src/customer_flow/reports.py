@@ -57,7 +57,6 @@ still running, the backlog) and the durations are read from the tickets through 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -73,6 +72,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     exists,
@@ -80,6 +80,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.orm import aliased
@@ -479,17 +480,19 @@ def _data_quality(conn: Connection) -> DataQuality:
     # Warnings are a JSON list of {"field", "code", "message"}; the codes are searched as text,
     # which reads the same on both databases: "email_…" codes, and the phone codes of a value
     # kept as given.
-    text = cast(c.warnings, Text)
+    warned_text = cast(c.warnings, Text)
     # Most records have no warning: the text search runs only for those that do.
     clean = c.warning_count == 0
-    email_ok = and_(c.email.is_not(None), or_(clean, ~text.contains('"email_', autoescape=True)))
+    email_ok = and_(
+        c.email.is_not(None), or_(clean, ~warned_text.contains('"email_', autoescape=True))
+    )
     phone_ok = and_(
         c.phone.like("+%"),
         or_(
             clean,
             and_(
-                ~text.contains('"phone_unparsed"', autoescape=True),
-                ~text.contains('"phone_impossible"', autoescape=True),
+                ~warned_text.contains('"phone_unparsed"', autoescape=True),
+                ~warned_text.contains('"phone_impossible"', autoescape=True),
             ),
         ),
     )
@@ -599,29 +602,40 @@ def _durations(
     sizes = report_rollup.bucket_totals(conn, hist_dim, counter)
     pick = _BucketPicks(conn, event, value, sizes)
     whole_hist = report_rollup.counts(conn, since, until, interval, hist_dim, by_step=False)
-    whole_durations = pick(since, until, total, _histogram(whole_hist, "", counter))
+    whole_durations = pick(since, until, total, _histograms(whole_hist, counter).get("", {}))
     if dim is None:
         hist = report_rollup.counts(conn, since, until, interval, hist_dim, by_step=True)
+        per_step = _histograms(hist, counter)
         for k, n in counts.items():
             start = datetime.combine(date.fromisoformat(k), datetime.min.time(), since.tzinfo)
             lo, hi = max(start, since), min(_next_step(start, interval), until)
-            per[k] = pick(lo, hi, n, _histogram(hist, k, counter))
+            per[k] = pick(lo, hi, n, per_step.get(k, {}))
     elif dialect == "postgresql":
         per = _pg_durations(conn, event, value, since, until, _DIM_COLUMNS[dim])
     elif _long(conn, total, counter) and not _odd_assignee(conn, dim):
+        # Along the (dimension, duration, instant) index: each group's values in order.
         column = _INDEXED_DIMS[dim]
-        walk = [value.is_not(None), _between(_unindexed(dialect, event), since, until)]
+        index = f"ix_tickets_{column}_{value.name}"
         for k, n in counts.items():
-            match = _T[column].is_(None) if k == UNASSIGNED else _T[column] == k
-            per[k] = _from_ranks(n, _walk(conn, value, [*walk, match], _ranks(n)))
+            match = (column, None if k == UNASSIGNED else k)
+            got: dict[int, Any] = {}
+            for rank in _ranks(n):
+                if rank not in got:
+                    found = _pick(conn, index, value, event, since, until, rank, match=match)
+                    got.update({rank + j: v for j, v in enumerate(found)})
+            per[k] = _from_ranks(n, got)
     else:
-        per = _sorted_picks(conn, event, value, since, until, interval, counts, dim=dim)
+        per = _sorted_picks(conn, event, value, since, until, counts, dim)
     return per, whole_durations
 
 
-def _histogram(hist: report_rollup.Counts, step: str, counter: str) -> dict[str, int]:
-    """One step's values per duration bucket (bucket keys sort in duration order)."""
-    return {b: c[counter] for (s, b), c in hist.items() if s == step and c[counter]}
+def _histograms(hist: report_rollup.Counts, counter: str) -> dict[str, dict[str, int]]:
+    """Per step, its values per duration bucket (bucket keys sort in duration order)."""
+    out: dict[str, dict[str, int]] = {}
+    for (step, bucket), c in hist.items():
+        if c[counter]:
+            out.setdefault(step, {})[bucket] = c[counter]
+    return out
 
 
 class _BucketPicks:
@@ -644,16 +658,21 @@ class _BucketPicks:
         self.dialect = conn.dialect.name
 
     def __call__(self, lo: datetime, hi: datetime, n: int, hist: dict[str, int]) -> Durations:
-        value, event = self.value, self.event
-        plain = [value.is_not(None), _between(event, lo, hi)]
+        value, event, conn = self.value, self.event, self.conn
+        along_instant = _EVENT_INDEXES[event.name]
+        values: dict[int, Any] = {}
         if sum(hist.values()) != n:
-            return _from_ranks(n, _walk(self.conn, value, plain, _ranks(n)))
+            for rank in _ranks(n):
+                if rank not in values:
+                    found = _pick(conn, along_instant, value, event, lo, hi, rank)
+                    values.update({rank + j: v for j, v in enumerate(found)})
+            return _from_ranks(n, values)
         order = sorted(hist)
         starts, at = {}, 0
         for b in order:
             starts[b] = at
             at += hist[b]
-        values: dict[int, Any] = {}
+        bounds = report_rollup.DURATION_BOUNDS
         for rank in _ranks(n):
             if rank in values:
                 continue
@@ -661,25 +680,70 @@ class _BucketPicks:
             first, offset = order[i], rank - starts[order[i]]
             # Rank + 1 may be the first value of the next bucket: order both then.
             last = order[i + 1] if offset == hist[first] and i + 1 < len(order) else first
-            lower = report_rollup.DURATION_BOUNDS[int(first)]
             top = int(last) + 1
-            upper = (
-                report_rollup.DURATION_BOUNDS[top]
-                if top < len(report_rollup.DURATION_BOUNDS)
-                else None
-            )
             through = sum(self.sizes.get(b, 0) for b in order[i : order.index(last) + 1])
-            if through <= n:  # walk the duration index: the instant must not pick its own
-                v, when = value, _unindexed(self.dialect, event)
-            else:  # scan the period: the duration must not pick its own index
-                v, when = _unindexed(self.dialect, value), event
-            where = [v.is_not(None), v >= lower, _between(when, lo, hi)]
-            if upper is not None:
-                where.append(v < upper)
-            stmt = select(value).where(*where).order_by(value).limit(2).offset(offset - 1)
-            for j, got in enumerate(self.conn.execute(stmt).scalars()):
-                values[rank + j] = got
+            found = _pick(
+                conn,
+                f"ix_tickets_{value.name}" if through <= n else along_instant,
+                value,
+                event,
+                lo,
+                hi,
+                offset,
+                low=bounds[int(first)],
+                high=bounds[top] if top < len(bounds) else None,
+            )
+            values.update({rank + j: v for j, v in enumerate(found)})
         return _from_ranks(n, values)
+
+
+#: The covering index of each duration's instant, which holds the duration too.
+_EVENT_INDEXES = {
+    "resolved_at": "ix_tickets_resolved_at",
+    "first_response_at": "ix_tickets_first_response_at",
+}
+_AT = DateTime(timezone=True)
+
+
+def _pick(
+    conn: Connection,
+    index: str,
+    value: ColumnElement[Any],
+    event: ColumnElement[Any],
+    lo: datetime,
+    hi: datetime,
+    rank: int,
+    *,
+    low: int | None = None,
+    high: int | None = None,
+    match: tuple[str, str | None] | None = None,
+) -> list[Any]:
+    """The durations at ``rank`` (1-based) and the next, in duration order, of the tickets with
+    the instant in ``[lo, hi)``, the duration in ``[low, high)`` and, with ``match``, a
+    dimension column equal to a value (``None``: no value).
+
+    ``ORDER BY duration LIMIT 2 OFFSET rank - 1`` along ``index``: SQLite is told which
+    (``INDEXED BY``), as its planner would pick an index that reads far more entries (it skips
+    through the (duration, instant) index by the instant, for one); PostgreSQL plans by cost."""
+    v, at = value.name, event.name
+    hint = f" INDEXED BY {index}" if conn.dialect.name == "sqlite" else ""
+    where = [f"{v} IS NOT NULL", f"{at} >= :lo", f"{at} < :hi"]
+    params: dict[str, Any] = {"lo": lo, "hi": hi, "skip": rank - 1}
+    if low is not None:
+        where.append(f"{v} >= :low")
+        params["low"] = low
+    if high is not None:
+        where.append(f"{v} < :high")
+        params["high"] = high
+    if match is not None:
+        column, key = match
+        where.append(f"{column} IS NULL" if key is None else f"{column} = :key")
+        params["key"] = key
+    sql = text(
+        f"SELECT {v} FROM tickets{hint} WHERE {' AND '.join(where)} "
+        f"ORDER BY {v} LIMIT 2 OFFSET :skip"
+    ).bindparams(bindparam("lo", type_=_AT), bindparam("hi", type_=_AT))
+    return list(conn.execute(sql, params).scalars())
 
 
 def _long(conn: Connection, count: int, counter: str) -> bool:
@@ -696,94 +760,44 @@ def _odd_assignee(conn: Connection, dim: str) -> bool:
     return conn.execute(found).first() is not None
 
 
-def _walk(
-    conn: Connection,
-    value: ColumnElement[Any],
-    where: Sequence[ColumnElement[bool]],
-    ranks: list[int],
-) -> dict[int, Any]:
-    """The values at ``ranks`` in ``value`` order, two at a time (``ORDER BY value LIMIT 2
-    OFFSET rank - 1``). With the instant unindexed, SQLite walks a (duration, instant) index,
-    whose order is the value order, and stops at the rank; otherwise it sorts the period."""
-    out: dict[int, Any] = {}
-    for rank in ranks:
-        if rank in out:
-            continue
-        stmt = select(value).where(*where).order_by(value).limit(2).offset(rank - 1)
-        for i, v in enumerate(conn.execute(stmt).scalars()):
-            out[rank + i] = v
-    return out
-
-
 def _sorted_picks(
     conn: Connection,
     event: ColumnElement[Any],
     value: ColumnElement[Any],
     since: datetime,
     until: datetime,
-    interval: Interval,
     counts: dict[str, int],
-    *,
-    dim: str | None = None,
+    dim: str,
 ) -> dict[str, Durations]:
-    """SQLite: every group's values sorted once into a temporary table, group after group (the
-    table's rowid is then the rank); the ranks wanted are read back by rowid.
-
-    For time steps, the steps are a small table joined in step order, so the sort only orders
-    each step's own values. The group sizes come from the rollup; the group at each boundary is
-    checked, and if one does not match they are counted from the sorted table instead.
-    """
+    """SQLite, a short period by type, priority or assignee: the period's durations sorted once
+    by group and duration into a temporary table, so that its rowid is the rank; the ranks
+    wanted are read back by rowid. The group sizes come from the rollup; the group at each
+    boundary is checked, and if one does not match they are counted from the table instead."""
     ranked = Table("cf_report_ranks", MetaData(), Column("k"), Column("v"))
     conn.exec_driver_sql("DROP TABLE IF EXISTS temp.cf_report_ranks")
     conn.exec_driver_sql("CREATE TEMPORARY TABLE cf_report_ranks (k, v)")  # no type: any key
-    order = sorted(counts)  # step starts sort as their dates do; text keys as SQLite sorts them
+    order = sorted(counts)  # text keys, as SQLite sorts them
     try:
-        if dim is None:
-            spans = Table(
-                "cf_report_steps",
-                MetaData(),
-                Column("i", Integer, primary_key=True),
-                Column("lo", DateTime(timezone=True)),
-                Column("hi", DateTime(timezone=True)),
-                prefixes=["TEMPORARY"],
-            )
-            spans.drop(conn, checkfirst=True)
-            spans.create(conn)
-            bounds = {d.isoformat(): d for d in steps(since, until, interval)}
-            rows = []
-            for i, k in enumerate(order):
-                start = datetime.combine(bounds[k], datetime.min.time(), since.tzinfo)
-                end = _next_step(start, interval)
-                rows.append({"i": i, "lo": max(start, since), "hi": min(end, until)})
-            conn.execute(spans.insert(), rows)
-            source = (
-                select(spans.c.i, value)
-                .select_from(spans.join(tickets, and_(event >= spans.c.lo, event < spans.c.hi)))
-                # Along the instant's index, which holds the duration: not the duration's own.
-                .where(_unindexed("sqlite", value).is_not(None))
-                .order_by(spans.c.i, value)
-            )
-            keys: list[Any] = list(range(len(order)))
-        else:
-            key = _DIM_COLUMNS[dim]
-            source = (
-                select(key, value)
-                .where(_unindexed("sqlite", value).is_not(None), _between(event, since, until))
-                .order_by(key, value)
-            )
-            keys = order
-        inserted = conn.execute(ranked.insert().from_select(["k", "v"], source)).rowcount
+        column = _INDEXED_DIMS[dim]
+        key = f"coalesce({column}, '{UNASSIGNED}')" if dim == "assignee" else column
+        v, at = value.name, event.name
+        source = text(
+            f"INSERT INTO temp.cf_report_ranks (k, v) SELECT {key}, {v} "
+            f"FROM tickets INDEXED BY {_EVENT_INDEXES[at]} "
+            f"WHERE {v} IS NOT NULL AND {at} >= :lo AND {at} < :hi ORDER BY 1, 2"
+        ).bindparams(bindparam("lo", type_=_AT), bindparam("hi", type_=_AT))
+        inserted = conn.execute(source, {"lo": since, "hi": until}).rowcount
         sizes = [counts[k] for k in order]
-        if not _boundaries_hold(conn, ranked, keys, sizes, inserted):
+        if not _boundaries_hold(conn, ranked, order, sizes, inserted):
             found: dict[Any, int] = {
                 k: int(n)
                 for k, n in conn.execute(select(ranked.c.k, func.count()).group_by(ranked.c.k))
             }
-            sizes = [int(found.get(k, 0)) for k in keys]
-        starts, at = [], 1
+            sizes = [int(found.get(k, 0)) for k in order]
+        starts, at_row = [], 1
         for n in sizes:
-            starts.append(at)
-            at += n
+            starts.append(at_row)
+            at_row += n
         wanted = {s + r - 1 for s, n in zip(starts, sizes, strict=True) if n for r in _ranks(n)}
         rowid: ColumnElement[Any] = literal_column("rowid")
         got: dict[int, Any] = {}
@@ -798,8 +812,7 @@ def _sorted_picks(
             if n
         }
     finally:
-        for name in ("cf_report_ranks", "cf_report_steps"):
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{name}")
+        conn.exec_driver_sql("DROP TABLE IF EXISTS temp.cf_report_ranks")
 
 
 def _boundaries_hold(
