@@ -418,10 +418,11 @@ def counts(
     dim: str,
     *,
     by_step: bool,
+    only: Sequence[str] = COUNTERS,
 ) -> Counts:
-    """Per (step, value of ``dim``) (step "" unless ``by_step``): the counters of the events in
-    ``[since, until)``. Whole days come from the rollup unless marked; marked days and the
-    partial days at either end are counted from the tickets."""
+    """Per (step, value of ``dim``) (step "" unless ``by_step``): the counters (``only`` those)
+    of the events in ``[since, until)``. Whole days come from the rollup unless marked; marked
+    days and the partial days at either end are counted from the tickets."""
     dialect = conn.dialect.name
     first = since.date() + timedelta(days=1) if _day_start(since.date()) < since else since.date()
     last = until.date()  # whole days are [first, last)
@@ -437,35 +438,40 @@ def counts(
         r = report_days.c
         step = _day_step(dialect, r.day, interval) if by_step else literal_column("''")
         stmt = (
-            select(
-                step.label("s"), r["key"].label("k"), *(func.sum(r[n]).label(n) for n in COUNTERS)
-            )
+            select(step.label("s"), r["key"].label("k"), *(func.sum(r[n]) for n in only))
             .where(r.dim == dim, r.day >= first, r.day < last)
             .group_by(literal_column("s"), literal_column("k"))
         )
         if marked:
             stmt = stmt.where(r.day.not_in(marked))
-        _add(out, conn.execute(stmt))
+        _add(out, conn.execute(stmt), only)
     else:
         ranges.append((since, until))
     for start in range(0, len(ranges), _CHUNK):
         events = _events(ranges[start : start + _CHUNK]).subquery("events")
         step = step_of(dialect, events.c.at, interval) if by_step else literal_column("''")
         stmt = (
-            select(step.label("s"), events.c[dim].label("k"), *_summed(events))
+            select(
+                step.label("s"),
+                events.c[dim].label("k"),
+                *(func.sum(events.c[n]) for n in only),
+            )
             .where(events.c[dim].is_not(None))
             .group_by(literal_column("s"), literal_column("k"))
         )
-        _add(out, conn.execute(stmt))
+        _add(out, conn.execute(stmt), only)
     return out
 
 
-def _add(out: Counts, rows: Iterable[Any]) -> None:
-    for row in rows:
-        m = row._mapping
-        bucket = out.setdefault((str(m["s"]), str(m["k"])), Counter())
-        for name in COUNTERS:
-            bucket[name] += int(m[name] or 0)
+def _add(out: Counts, rows: Iterable[Any], names: Sequence[str]) -> None:
+    for step, key, *values in rows:
+        where = (str(step), str(key))
+        bucket = out.get(where)
+        if bucket is None:
+            bucket = out[where] = Counter()
+        for name, value in zip(names, values, strict=True):
+            if value:
+                bucket[name] += int(value)
 
 
 def total(conn: Connection, counter: str) -> int:

@@ -601,10 +601,14 @@ def _durations(
     hist_dim = report_rollup.HISTOGRAMS[metric][0]
     sizes = report_rollup.bucket_totals(conn, hist_dim, counter)
     pick = _BucketPicks(conn, event, value, sizes)
-    whole_hist = report_rollup.counts(conn, since, until, interval, hist_dim, by_step=False)
+    whole_hist = report_rollup.counts(
+        conn, since, until, interval, hist_dim, by_step=False, only=[counter]
+    )
     whole_durations = pick(since, until, total, _histograms(whole_hist, counter).get("", {}))
     if dim is None:
-        hist = report_rollup.counts(conn, since, until, interval, hist_dim, by_step=True)
+        hist = report_rollup.counts(
+            conn, since, until, interval, hist_dim, by_step=True, only=[counter]
+        )
         per_step = _histograms(hist, counter)
         for k, n in counts.items():
             start = datetime.combine(date.fromisoformat(k), datetime.min.time(), since.tzinfo)
