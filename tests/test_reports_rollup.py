@@ -162,6 +162,18 @@ class TestKeptCurrent:
         by_type = {g.key: g.opened for g in data.report(QUERIES[2]).groups}
         assert by_type["complaint"] == 2
 
+    def test_a_report_reads_one_snapshot(self, data: Hub) -> None:
+        """The rollup, its marks and the tickets as of one instant: PostgreSQL's report
+        transaction is REPEATABLE READ (SQLite's reads always are snapshots)."""
+        with data.store.read(snapshot=True) as conn:
+            if conn.dialect.name == "postgresql":
+                level = conn.exec_driver_sql("SHOW transaction_isolation").scalar()
+                assert level == "repeatable read"
+        with data.store.read() as conn:
+            if conn.dialect.name == "postgresql":
+                level = conn.exec_driver_sql("SHOW transaction_isolation").scalar()
+                assert level == "read committed"
+
     def test_the_cli_rebuilds_on_request(self, data: Hub, db_url: str) -> None:
         data.refresh_report_rollup()
         with data.store.write() as conn:

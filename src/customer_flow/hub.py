@@ -692,7 +692,7 @@ class Hub:
         self._require("read")
         self.refresh_report_rollup()
         policy = self.sla_policy
-        with self._read() as conn:
+        with self.store.read(snapshot=True) as conn:
             return reports.build_report(
                 conn,
                 query or ReportQuery(),

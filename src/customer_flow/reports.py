@@ -199,7 +199,9 @@ def _backlog_rows(conn: Connection, when: datetime, *columns: ColumnElement[Any]
 def build_report(
     conn: Connection, query: ReportQuery, *, now: datetime, calendar: dict[str, Any]
 ) -> Report:
-    """Every metric of ``query``'s period, as of ``now``."""
+    """Every metric of ``query``'s period, as of ``now``. Run it in a snapshot (the Hub does:
+    ``Store.read(snapshot=True)``), so that the rollup, its marked days and the tickets are
+    read as of one instant."""
     since, until, interval = resolve_period(query, now)
     timed = query.group_by in ("day", "week", "month")
     dim = None if timed else query.group_by

@@ -145,10 +145,16 @@ class Store:
                 raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")  # type: ignore[union-attr]
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        """A read-only transaction that never waits for writers."""
+    def read(self, *, snapshot: bool = False) -> Iterator[Connection]:
+        """A read-only transaction that never waits for writers. With ``snapshot``, every
+        statement in it sees the database as of one instant: SQLite's reads always do;
+        PostgreSQL's then run at ``REPEATABLE READ`` (else each statement sees what was
+        committed before it began)."""
         with self.engine.connect() as conn:
-            conn = conn.execution_options(**{_READ_ONLY: True})
+            options: dict[str, Any] = {_READ_ONLY: True}
+            if snapshot and self.dialect == "postgresql":
+                options["isolation_level"] = "REPEATABLE READ"
+            conn = conn.execution_options(**options)
             with conn.begin():
                 yield conn
 
