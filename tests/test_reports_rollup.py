@@ -315,6 +315,25 @@ def _keys() -> list[str]:
     return [report_rollup.bucket_key(i) for i in range(len(report_rollup.DURATION_BOUNDS))]
 
 
+class TestOddNames:
+    @pytest.mark.parametrize("share", [0.0, 2.0])
+    def test_someone_named_unassigned_shares_the_unassigned_group(
+        self, data: Hub, share: float, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The report names "no assignee" "(unassigned)": a person assigned under that very
+        name falls in the same group, in every count and in the percentiles."""
+        monkeypatch.setattr(reports, "_WALK_SHARE", share)
+        data.set_clock(lambda: NOW)
+        data.assign_ticket(1, "(unassigned)")  # T1: resolved in 7 h; T3 (no one): 11 h
+        r = data.report(ReportQuery(since=SINCE, until=UNTIL, group_by="assignee"))
+        nobody = next(g for g in r.groups if g.key == "(unassigned)")
+        assert (nobody.opened, nobody.resolved, nobody.resolution.count) == (2, 2, 2)
+        assert (nobody.resolution.median_seconds, nobody.resolution.p90_seconds) == (
+            9 * H,
+            pytest.approx(10.6 * H),
+        )
+
+
 class TestDurationBuckets:
     def test_bounds_are_increasing_and_a_tenth_apart(self) -> None:
         bounds = report_rollup.DURATION_BOUNDS

@@ -617,7 +617,12 @@ def _durations(
             lo, hi = max(start, since), min(_next_step(start, interval), until)
             per[k] = pick(lo, hi, n, per_step.get(k, {}))
     elif dialect == "postgresql":
-        per = _pg_durations(conn, event, value, since, until, _DIM_COLUMNS[dim])
+        # By the bare column, the (dimension, duration, instant) index hands the groups over in
+        # order, each already sorted (NULL, no assignee, comes back as "(unassigned)"); by the
+        # displayed name when someone is assigned under that very name.
+        odd = _odd_assignee(conn, dim)
+        key = _DIM_COLUMNS[dim] if odd else _T[_INDEXED_DIMS[dim]]
+        per = _pg_durations(conn, event, value, since, until, key)
     elif _long(conn, total, counter) and not _odd_assignee(conn, dim):
         # Along the (dimension, duration, instant) index: each group's values in order.
         column = _INDEXED_DIMS[dim]
@@ -890,5 +895,5 @@ def _pg_durations(
         for fraction, lo, hi in ((_MEDIAN, m_lo, m_hi), (_P90, p_lo, p_hi)):
             rank = (size - 1) * fraction[0] // fraction[1] + 1
             values[rank], values[rank + 1] = lo, hi
-        out[str(k)] = _from_ranks(size, values)
+        out[UNASSIGNED if k is None else str(k)] = _from_ranks(size, values)
     return out
