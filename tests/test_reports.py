@@ -126,7 +126,7 @@ class TestWeeklyReport:
             dq.e164_phone,
             dq.with_warnings,
             dq.likely_duplicates,
-        ) == (4, 2, 2, 1, None)
+        ) == (4, 2, 2, 1, 0)
         assert dq.shares["valid_email"] == 50.0
 
     def test_month_and_day_steps_add_up_to_the_same_totals(self, data: Hub) -> None:

@@ -114,6 +114,14 @@ def report(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild",
+            help="First count the report rollup again from every ticket: after tickets were "
+            "changed outside Customer_Flow (seconds per million tickets).",
+        ),
+    ] = False,
 ) -> None:
     """Ticket and customer metrics for a period: volumes, backlog, response and resolution
     times in business hours, SLA compliance, reopen rate, top customers and data quality."""
@@ -132,6 +140,8 @@ def report(
         top=top,
     )
     hub = _hub(ctx)
+    if rebuild:
+        hub.rebuild_report_rollup()
     if plot is not None:
         from .report_charts import check_writable
 

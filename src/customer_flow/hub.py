@@ -29,6 +29,7 @@ from . import (
     exports,
     imports,
     merging,
+    report_rollup,
     reports,
     sla,
     ticket_queue,
@@ -684,17 +685,32 @@ class Hub:
         """Every ticket and customer metric for a period, computed in the database.
 
         The business calendar is the one the SLA uses; the durations were measured in it when
-        each event happened. Likely duplicates stay None until duplicate detection lands (pass
-        its count to ``reports.build_report`` then).
+        each event happened. First, if the database is free this instant, the days that ticket
+        changes marked are recounted into the report rollup (a cache of counts, written without
+        an audit entry); if it is busy, the report counts those days itself.
         """
+        self._require("read")
+        self.refresh_report_rollup()
         policy = self.sla_policy
-        with self._read() as conn:
+        with self.store.read(snapshot=True) as conn:
             return reports.build_report(
                 conn,
                 query or ReportQuery(),
                 now=self._now(),
                 calendar=policy.calendar.describe(),
             )
+
+    def refresh_report_rollup(self) -> int:
+        """Recount the days ticket changes marked into the report rollup, unless another
+        writer holds the database right now; returns how many days were recounted."""
+        with self.store.write_if_free() as conn:
+            return 0 if conn is None else report_rollup.refresh(conn)
+
+    def rebuild_report_rollup(self) -> None:
+        """Count the report rollup again from every ticket: after tickets were written outside
+        Customer_Flow (a bulk load, a hand-made fix)."""
+        with self._write("admin") as conn:
+            report_rollup.rebuild(conn)
 
     # -- imports and exports (issue 3) ---------------------------------------------------------
 

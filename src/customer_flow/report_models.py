@@ -161,7 +161,9 @@ class DataQuality(BaseModel):
     valid_email: int = 0
     e164_phone: int = 0
     with_warnings: int = 0
-    #: Likely duplicate pairs: filled in once duplicate detection (issue 3) lands; None until then.
+    #: Live customers sharing a normalised email or phone with another live customer, less the
+    #: pairs dismissed as "not a duplicate" (see ``reports.py``). None only in a report saved
+    #: before it was counted.
     likely_duplicates: int | None = None
 
     @computed_field  # type: ignore[prop-decorator]

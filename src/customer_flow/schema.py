@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -324,11 +325,75 @@ def _event_index(name: str, column: Column[Any]) -> Index:
     return Index(name, column, sqlite_where=where, postgresql_where=where)
 
 
-_event_index("ix_tickets_resolved_at", tickets.c.resolved_at)
-_event_index("ix_tickets_first_response_at", tickets.c.first_response_at)
-# A target settled in a period is due at or after the period's start (see ``reports.py``).
 _event_index("ix_tickets_first_response_due_at", tickets.c.first_response_due_at)
 _event_index("ix_tickets_resolution_due_at", tickets.c.resolution_due_at)
+
+
+def _partial(name: str, where: str, *columns: Column[Any]) -> Index:
+    clause = text(where)
+    return Index(name, *columns, sqlite_where=clause, postgresql_where=clause)
+
+
+# Covering indexes, so that a report over a long period reads narrow index entries, never the
+# wide rows (0007). The event instant first, then what reports read with it: per time step, the
+# durations sorted within each step; the backlog at an instant (created before it, resolved at
+# or after it) by type, priority and assignee.
+_t = tickets.c
+_partial(
+    "ix_tickets_resolved_at", "resolved_at IS NOT NULL",
+    _t.resolved_at, _t.resolution_seconds, _t.created_at, _t.type_key, _t.priority, _t.assignee,
+)  # fmt: skip
+_partial(
+    "ix_tickets_first_response_at", "first_response_at IS NOT NULL",
+    _t.first_response_at, _t.first_response_seconds,
+)  # fmt: skip
+# Medians and 90th percentiles by index order: the n-th duration of a period is the n-th entry
+# of the period in (duration, instant) order, for the whole period and for each type, priority
+# and assignee, so no report sorts a million durations (0007).
+for _value, _event in (
+    (_t.resolution_seconds, _t.resolved_at),
+    (_t.first_response_seconds, _t.first_response_at),
+):
+    _where = f"{_value.name} IS NOT NULL"
+    _partial(f"ix_tickets_{_value.name}", _where, _value, _event)
+    for _dim in (_t.type_key, _t.priority, _t.assignee):
+        _partial(f"ix_tickets_{_dim.name}_{_value.name}", _where, _dim, _value, _event)
+# The tickets not resolved: the backlog's first half and the SLA clocks still running.
+_partial(
+    "ix_tickets_unresolved_created_at", "resolved_at IS NULL",
+    _t.created_at, _t.resolved_at, _t.type_key, _t.priority, _t.assignee, _t.first_response_at,
+    _t.first_response_due_at, _t.resolution_due_at, _t.paused_at,
+)  # fmt: skip
+# Top customers: tickets per customer in a period, counted in customer order.
+Index("ix_tickets_customer_id_created_at", _t.customer_id, _t.created_at, _t.resolved_at)
+
+#: The report rollup (``report_rollup.py``): per UTC day and per value of a dimension (``type``,
+#: ``priority`` or ``assignee``), counts of the day's ticket events. Rebuilt from ``tickets`` at
+#: any time; days marked in ``report_dirty`` are recounted.
+ROLLUP_COUNTERS = (
+    "opened", "reopened", "resolved_once", "resolved", "resolutions",
+    "bar_0", "bar_1", "bar_2", "bar_3", "bar_4", "bar_5",
+    "replies", "fr_met", "fr_breached", "res_met", "res_breached",
+)  # fmt: skip
+report_days = Table(
+    "report_days",
+    metadata,
+    # In (dim, day) order: a report reads one dimension over a range of days.
+    Column("dim", String(8), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("key", String(200), primary_key=True),
+    *(Column(name, BigInteger, nullable=False, default=0) for name in ROLLUP_COUNTERS),
+)
+#: Days a ticket change touched since the rollup last counted them: plain inserts (duplicates
+#: allowed), so that writers never wait on one another.
+report_dirty = Table(
+    "report_dirty",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("day", Date, nullable=False),
+    Index("ix_report_dirty_day", "day"),
+)
+__all__ += ["ROLLUP_COUNTERS", "report_days", "report_dirty"]
 
 # -- imports (issue 3) ---------------------------------------------------------------------
 

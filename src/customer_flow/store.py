@@ -28,6 +28,8 @@ __all__ = ["Store"]
 
 _READ_ONLY = "customer_flow_read_only"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: How long ``write_if_free`` waits for the SQLite write lock before it gives up.
+_SQLITE_FREE_WAIT_MS = 100
 _PG_MIGRATION_LOCK = 7_241_001  # advisory lock key held while migrating
 
 
@@ -120,10 +122,39 @@ class Store:
             yield conn
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        """A read-only transaction that never waits for writers."""
+    def write_if_free(self) -> Iterator[Connection | None]:
+        """A write transaction if one can start now, else ``None``: for work that may wait for
+        a better moment (refreshing a cache), never for a user's change. SQLite: another
+        writer holds the lock for more than a moment. PostgreSQL never waits to begin."""
+        if self.dialect != "sqlite":
+            with self.write() as conn:
+                yield conn
+            return
         with self.engine.connect() as conn:
-            conn = conn.execution_options(**{_READ_ONLY: True})
+            raw = conn.connection.driver_connection
+            raw.execute(f"PRAGMA busy_timeout={_SQLITE_FREE_WAIT_MS}")  # type: ignore[union-attr]
+            try:
+                try:
+                    conn.begin()
+                except OperationalError:  # "database is locked": someone is writing
+                    yield None
+                    return
+                yield conn
+                conn.commit()
+            finally:
+                raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")  # type: ignore[union-attr]
+
+    @contextmanager
+    def read(self, *, snapshot: bool = False) -> Iterator[Connection]:
+        """A read-only transaction that never waits for writers. With ``snapshot``, every
+        statement in it sees the database as of one instant: SQLite's reads always do;
+        PostgreSQL's then run at ``REPEATABLE READ`` (else each statement sees what was
+        committed before it began)."""
+        with self.engine.connect() as conn:
+            options: dict[str, Any] = {_READ_ONLY: True}
+            if snapshot and self.dialect == "postgresql":
+                options["isolation_level"] = "REPEATABLE READ"
+            conn = conn.execution_options(**options)
             with conn.begin():
                 yield conn
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from . import audit, customers, merging, sla, ticket_types
+from . import audit, customers, merging, report_rollup, sla, ticket_types
 from .errors import NotFoundError, StateError, ValidationError
 from .models import (
     PRIORITIES,
@@ -152,7 +152,9 @@ def _apply(
         values = {**values, **sla_values(policy, state, recompute)}
     values["updated_at"] = now
     conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(**values))
-    after = get(conn, ticket_id, policy, now, detail=False)
+    after_row = _row(conn, ticket_id)
+    report_rollup.mark(conn, before_row._mapping, after_row._mapping)
+    after = to_ticket(after_row, policy, now)
     audit.record(
         conn,
         actor=actor,
@@ -212,7 +214,9 @@ def create(
     values.update(sla_values(policy, values))
     inserted = conn.execute(tickets.insert().values(**values)).inserted_primary_key
     ticket_id = int(inserted[0])  # type: ignore[index]
-    created = get(conn, ticket_id, policy, now, detail=False)
+    row = _row(conn, ticket_id)
+    report_rollup.mark(conn, None, row._mapping)
+    created = to_ticket(row, policy, now)
     audit.record(
         conn,
         actor=actor,
@@ -484,6 +488,7 @@ def purge(
     current = to_ticket(row, policy, now)
     conn.execute(ticket_comments.delete().where(ticket_comments.c.ticket_id == ticket_id))
     conn.execute(tickets.delete().where(tickets.c.id == ticket_id))
+    report_rollup.mark(conn, row._mapping, None)
     audit.record(
         conn,
         actor=actor,
