@@ -1,0 +1,248 @@
+"""Substring search over customers' name, email and phone, served by an index on both databases.
+
+What a search finds (``customers.filter_conditions``): the customers whose name, email or phone
+contains the text, ignoring case; and when the text has 3 or more digits among other
+characters, the customers whose phone contains those digits ("(415) 555" finds +14155552671).
+Text shorter than 3 characters is searched by a scan (no trigram to look up); so is text found
+in very many customers, where a scan in the page's order stops early.
+
+SQLite (migration 0007): ``customer_search`` holds each customer's name, email and phone
+case-folded with ``str.casefold`` (Unicode case folding, so "élodie" finds "ÉLODIE", which
+SQLite's ASCII-only ``LIKE`` did not), and the FTS5 table ``customer_search_fts`` indexes that
+text by trigrams (``detail=none``: it only yields candidates, the smallest index that can). A
+search asks the index for the customers that hold every trigram of the text, then checks each
+candidate's folded text with ``instr``, so the index never changes what is found, only how
+fast. The index is written by ``refresh``, never by triggers: per-row FTS5 triggers made a bulk
+insert 37x slower, while one ``refresh`` over an import's IDs costs about as much as inserting
+those rows (benchmarks/RESULTS.md). Every write of a name, email or phone calls it on the same
+connection, in the same transaction: ``customers.create``, ``update_customer`` and ``purge``,
+and the Hub for merges, imports and their reverts.
+
+PostgreSQL: pg_trgm GIN indexes on ``customers.name``, ``email`` and ``phone`` serve the
+search's ``ILIKE`` and ``LIKE`` directly; the index is maintained by the server and the query
+is the scan's own, so nothing here writes on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    column,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    table,
+)
+
+from .schema import customer_search, customers
+from .store import casefold
+
+__all__ = [
+    "DENSE_CANDIDATES",
+    "MIN_INDEXED",
+    "condition",
+    "fold",
+    "in_search_index",
+    "prefers_scan",
+    "rebuild",
+    "refresh",
+    "stale_ids",
+]
+
+#: The shortest folded text the trigram index can look up.
+MIN_INDEXED = 3
+#: More index candidates than this and a page is found faster by scanning in its own order,
+#: which stops after a page of matches, than by sorting every candidate.
+DENSE_CANDIDATES = 2000
+
+_FTS = "customer_search_fts"
+#: The FTS5 table, for queries: its hidden column of its own name takes MATCH.
+fts = table(_FTS, column("rowid"), column(_FTS), column("name"), column("email"), column("phone"))
+_TRGM_INDEXES = ("ix_customers_name_trgm", "ix_customers_email_trgm", "ix_customers_phone_trgm")
+
+
+def fold(value: str) -> str:
+    """The text as the index stores it and a search compares it (see ``store.casefold``)."""
+    folded = casefold(value)
+    assert folded is not None
+    return folded
+
+
+def in_search_index(name: str | None) -> bool:
+    """Whether a database object belongs to the search index (migration 0007), which
+    ``schema.metadata`` leaves out because it differs per database."""
+    return bool(name) and (
+        name == customer_search.name or str(name).startswith(_FTS) or name in _TRGM_INDEXES
+    )
+
+
+# -- searching ---------------------------------------------------------------------------------
+
+
+def _digits(term: str) -> str | None:
+    """The digits to look for in phones as well, or None."""
+    digits = re.sub(r"\D", "", term)
+    return digits if len(digits) >= 3 and digits != term else None
+
+
+def _trigrams(term: str) -> str:
+    """An FTS5 query for rows holding every trigram of ``term`` (each one a quoted string)."""
+    grams = dict.fromkeys(term[i : i + 3] for i in range(len(term) - 2))
+    return " AND ".join('"' + g.replace('"', '""') + '"' for g in grams)
+
+
+def _match(term: str) -> str:
+    query = _trigrams(fold(term))
+    digits = _digits(term)
+    return f"({query}) OR ({_trigrams(digits)})" if digits else query
+
+
+def condition(dialect: str, term: str, *, scan: bool = False) -> ColumnElement[bool]:
+    """The WHERE clause on ``customers`` for a search (``term`` already collapsed, not empty).
+
+    ``scan`` (SQLite) skips the index: same rows, found by checking each customer in the
+    query's order, which is faster when most customers match (see ``prefers_scan``).
+    """
+    digits = _digits(term)
+    if dialect != "sqlite":
+        terms = [
+            customers.c.name.icontains(term, autoescape=True),
+            customers.c.email.icontains(term, autoescape=True),
+            customers.c.phone.contains(term, autoescape=True),
+        ]
+        if digits:
+            terms.append(customers.c.phone.contains(digits, autoescape=True))
+        return or_(*terms)
+    folded = fold(term)
+    checks = [func.instr(customer_search.c[f], folded) > 0 for f in ("name", "email", "phone")]
+    if digits:
+        checks.append(func.instr(customers.c.phone, digits) > 0)
+    found = exists().where(customer_search.c.id == customers.c.id, or_(*checks))
+    if scan or len(folded) < MIN_INDEXED:
+        return found
+    candidates = select(fts.c.rowid).where(fts.c[_FTS].op("MATCH")(_match(term)))
+    return customers.c.id.in_(candidates) & found
+
+
+def prefers_scan(conn: Connection, term: str) -> bool:
+    """Whether a page of results for ``term`` is found faster by a scan than by the index:
+    when the text is too short for it, or when the index has more than ``DENSE_CANDIDATES``
+    candidates (counted up to that, so asking is cheap)."""
+    if conn.dialect.name != "sqlite":
+        return False
+    if len(fold(term)) < MIN_INDEXED:
+        return True
+    probe = (
+        select(fts.c.rowid)
+        .where(fts.c[_FTS].op("MATCH")(_match(term)))
+        .limit(DENSE_CANDIDATES + 1)
+        .subquery()
+    )
+    found = conn.execute(select(func.count()).select_from(probe)).scalar_one()
+    return int(found) > DENSE_CANDIDATES
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+
+def refresh(conn: Connection, ids: Sequence[int], *, fresh: Sequence[int] = ()) -> None:
+    """Bring the index up to date for the customers with these IDs, after any write of their
+    name, email or phone, or their purge: on the caller's connection, in its transaction.
+    ``fresh`` are IDs just created, never indexed (an import's new customers): they are only
+    added, which skips looking for entries to remove. No-op on PostgreSQL, whose indexes the
+    server maintains."""
+    if conn.dialect.name != "sqlite":
+        return
+    if ids:
+        chosen = _ids(ids)
+        # External content: FTS5 removes a row's entries given the values it indexed, which
+        # ``customer_search`` still holds.
+        old = customer_search.c
+        conn.execute(
+            insert(fts).from_select(
+                [_FTS, "rowid", "name", "email", "phone"],
+                select(literal("delete"), old.id, old.name, old.email, old.phone).where(
+                    old.id.in_(chosen)
+                ),
+            )
+        )
+        conn.execute(customer_search.delete().where(customer_search.c.id.in_(chosen)))
+        _add(conn, chosen)
+    if fresh:
+        _add(conn, _ids(fresh))
+
+
+def _ids(ids: Sequence[int]) -> Select[tuple[Any]]:
+    """The IDs as a subquery: one JSON parameter, however many there are."""
+    return select(func.json_each(json.dumps(list(ids))).table_valued("value").c.value)
+
+
+def _add(conn: Connection, chosen: Select[tuple[Any]]) -> None:
+    c = customers.c
+    conn.execute(
+        insert(customer_search).from_select(
+            ["id", "name", "email", "phone"],
+            select(
+                c.id, func.casefold(c.name), func.casefold(c.email), func.casefold(c.phone)
+            ).where(c.id.in_(chosen)),
+        )
+    )
+    new = customer_search.c
+    conn.execute(
+        insert(fts).from_select(
+            ["rowid", "name", "email", "phone"],
+            select(new.id, new.name, new.email, new.phone).where(new.id.in_(chosen)),
+        )
+    )
+
+
+def rebuild(conn: Connection) -> None:
+    """Rebuild the whole index from ``customers`` (SQLite; a no-op on PostgreSQL): what
+    migration 0007 does, for a database whose customers were written around the Hub."""
+    if conn.dialect.name != "sqlite":
+        return
+    conn.execute(customer_search.delete())
+    conn.execute(
+        insert(customer_search).from_select(
+            ["id", "name", "email", "phone"],
+            select(
+                customers.c.id,
+                func.casefold(customers.c.name),
+                func.casefold(customers.c.email),
+                func.casefold(customers.c.phone),
+            ),
+        )
+    )
+    conn.execute(insert(fts).values({_FTS: "rebuild"}))
+
+
+def stale_ids(conn: Connection) -> list[int]:
+    """The customers whose index entry is missing, left over or out of date (SQLite), after
+    FTS5's own integrity check of the index against ``customer_search``: for tests and
+    repairs; empty when the index is whole."""
+    if conn.dialect.name != "sqlite":
+        return []
+    conn.execute(insert(fts).values({_FTS: "integrity-check"}))
+    s, c = customer_search.c, customers.c
+    wrong = (
+        select(c.id)
+        .outerjoin_from(customers, customer_search, s.id == c.id)
+        .where(
+            s.id.is_(None)
+            | s.name.is_not(func.casefold(c.name))
+            | s.email.is_not(func.casefold(c.email))
+            | s.phone.is_not(func.casefold(c.phone))
+        )
+    )
+    orphans = select(s.id).where(~exists().where(c.id == s.id))
+    return sorted(int(i) for (i,) in conn.execute(wrong.union(orphans)))
