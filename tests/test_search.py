@@ -25,7 +25,7 @@ from customer_flow import search
 from customer_flow.hub import Hub
 from customer_flow.import_report import ImportOptions
 from customer_flow.models import CustomerCreate, CustomerQuery, CustomerUpdate
-from customer_flow.schema import customer_ids, customer_search, customers, search_metadata
+from customer_flow.schema import counters, customer_ids, customer_search, customers, search_metadata
 
 # Upper and lower case, letters whose case folding is not one letter to one letter (ß, ẞ, İ,
 # the ligature ﬁ), LIKE's wildcards and escape, FTS5's query syntax, CJK and an emoji.
@@ -372,6 +372,22 @@ class TestMaintenance:
         assert found(hub, "yara old") == [old] and found(hub, "yara nova") == []
         assert found(hub, "zoé") == []
         assert zoe != old
+
+    def test_an_import_over_ids_freed_around_the_hub(self, hub: Hub, tmp_path: Path) -> None:
+        """Customers deleted straight from the table and their IDs issued again by an
+        import: the entries left under those IDs are replaced, not a failure."""
+        add(hub, "Gone Person")
+        with hub.store.write() as conn:
+            conn.execute(customers.delete())
+            conn.execute(customer_ids.delete())
+            conn.execute(counters.update().values(value=0))
+        path = tmp_path / "in.csv"
+        path.write_text("ID,Name\n1,Back Again\n2,Someone New\n")
+        hub.import_file(path)
+        assert found(hub, "back again") == [1]
+        assert found(hub, "gone") == []
+        with hub.store.read() as conn:
+            assert search.stale_ids(conn) == []
 
     def test_a_dry_run_leaves_the_index_alone(self, hub: Hub, tmp_path: Path, stale: None) -> None:
         path = tmp_path / "in.csv"

@@ -158,11 +158,20 @@ def prefers_scan(conn: Connection, term: str) -> bool:
 def refresh(conn: Connection, ids: Sequence[int], *, fresh: Sequence[int] = ()) -> None:
     """Bring the index up to date for the customers with these IDs, after any write of their
     name, email or phone, or their purge: on the caller's connection, in its transaction.
-    ``fresh`` are IDs just created, never indexed (an import's new customers): they are only
-    added, which skips looking for entries to remove. No-op on PostgreSQL, whose indexes the
+    ``fresh`` are IDs just created, never indexed (an import's new customers): when no entry
+    lies in their range, they are only added, which skips looking for entries to remove. No-op on PostgreSQL, whose indexes the
     server maintains."""
     if conn.dialect.name != "sqlite":
         return
+    if (
+        fresh
+        and conn.execute(
+            select(customer_search.c.id).where(customer_search.c.id.between(min(fresh), max(fresh)))
+        ).first()
+    ):
+        # Entries under IDs said to be new: customers deleted around the Hub, their IDs
+        # issued again. Replace those entries rather than fail on them.
+        ids, fresh = [*ids, *fresh], ()
     if ids:
         chosen = _ids(ids)
         # External content: FTS5 removes a row's entries given the values it indexed, which
