@@ -507,6 +507,54 @@ class TestIndex:
         else:
             assert "_trgm" in text_plan and "Seq Scan" not in text_plan, text_plan
 
+    def test_sqlite_pages_by_name_walk_the_name_index(self, hub: Hub) -> None:
+        """Without statistics SQLite would read every live customer through the deleted_at
+        index and sort them all for one page by name; told how likely "live" is, it walks
+        ix_customers_name_id and stops after a page. So does a search checked customer by
+        customer. The trash (small) is read through its index."""
+        if dialect(hub) != "sqlite":
+            pytest.skip("PostgreSQL has statistics")
+
+        def plan(query: CustomerQuery, scan: bool = False) -> str:
+            stmt = (
+                select(customers.c.id)
+                .where(*customers_mod.filter_conditions(query, "sqlite", scan=scan))
+                .order_by(customers.c.name, customers.c.id)
+                .limit(51)
+            )
+            with hub.store.read() as conn:
+                sql = str(stmt.compile(conn, compile_kwargs={"literal_binds": True}))
+                return " | ".join(r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+
+        for query, scan in [(CustomerQuery(), False), (CustomerQuery(search="mail"), True)]:
+            walked = plan(query, scan)
+            assert "ix_customers_name_id" in walked and "TEMP B-TREE" not in walked, walked
+        trash = plan(CustomerQuery(trash=True))
+        assert "ix_customers_deleted_at" in trash, trash
+        found = plan(CustomerQuery(search="user123@"))  # candidates drive it, then a sort
+        assert "customer_search_fts" in found and "SCAN customers" not in found, found
+
+    def test_postgres_plans_each_search_for_its_text(self, hub: Hub) -> None:
+        """psycopg prepares a statement after 5 runs, and PostgreSQL may then switch to a
+        generic plan, which cannot use the trigram indexes for a pattern it does not know:
+        every search is planned for its own text instead."""
+        if dialect(hub) != "postgresql":
+            pytest.skip("SQLite plans each statement for its parameters")
+        for i in range(20):
+            add(hub, f"Planned Person {i}", f"p{i}@mail.pt")
+        with hub.store.engine.connect() as conn:
+            for i in range(15):
+                with conn.begin():
+                    page = customers_mod.list_customers(conn, CustomerQuery(search=f"p{i}@mail"))
+                assert [c.name for c in page.items] == [f"Planned Person {i}"]
+            plans = conn.execute(
+                text(
+                    "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                    "WHERE statement LIKE '%ILIKE%'"
+                )
+            ).one()
+        assert plans.generic_plans == 0 and plans.custom_plans >= 10, plans
+
     def test_stale_ids_notices_a_write_around_the_index(self, hub: Hub) -> None:
         """The check the tests lean on can fail: a name changed behind the index's back."""
         if dialect(hub) != "sqlite":

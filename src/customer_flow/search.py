@@ -3,8 +3,8 @@
 What a search finds (``customers.filter_conditions``): the customers whose name, email or phone
 contains the text, ignoring case; and when the text has 3 or more digits among other
 characters, the customers whose phone contains those digits ("(415) 555" finds +14155552671).
-Text shorter than 3 characters is searched by a scan (no trigram to look up); so is text found
-in very many customers, where a scan in the page's order stops early.
+Text shorter than 3 characters is searched by a scan (no trigram to look up); text found in
+very many customers is checked customer by customer in the page's order, which stops early.
 
 SQLite (migration 0007): ``customer_search`` holds each customer's name, email and phone
 case-folded with ``str.casefold`` (Unicode case folding, so "élodie" finds "ÉLODIE", which
@@ -42,6 +42,7 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    text,
 )
 
 from .schema import customer_search, customers
@@ -110,8 +111,10 @@ def _match(term: str) -> str:
 def condition(dialect: str, term: str, *, scan: bool = False) -> ColumnElement[bool]:
     """The WHERE clause on ``customers`` for a search (``term`` already collapsed, not empty).
 
-    ``scan`` (SQLite) skips the index: same rows, found by checking each customer in the
-    query's order, which is faster when most customers match (see ``prefers_scan``).
+    On SQLite, by default the candidates drive the query: the index's for text of 3 or more
+    characters, else the customers whose folded text holds it (one pass over
+    ``customer_search``). ``scan`` checks each customer instead, in the query's order, which
+    stops after a page when most customers match (see ``prefers_scan``). Same rows either way.
     """
     digits = _digits(term)
     if dialect != "sqlite":
@@ -123,32 +126,45 @@ def condition(dialect: str, term: str, *, scan: bool = False) -> ColumnElement[b
         if digits:
             terms.append(customers.c.phone.contains(digits, autoescape=True))
         return or_(*terms)
-    folded = fold(term)
-    checks = [func.instr(customer_search.c[f], folded) > 0 for f in ("name", "email", "phone")]
+    checks = _checks(term)
     if digits:
         checks.append(func.instr(customers.c.phone, digits) > 0)
     found = exists().where(customer_search.c.id == customers.c.id, or_(*checks))
-    if scan or len(folded) < MIN_INDEXED:
+    if scan:
         return found
+    if len(fold(term)) < MIN_INDEXED:
+        return customers.c.id.in_(select(customer_search.c.id).where(or_(*checks)))
     candidates = select(fts.c.rowid).where(fts.c[_FTS].op("MATCH")(_match(term)))
     return customers.c.id.in_(candidates) & found
 
 
+def _checks(term: str) -> list[ColumnElement[bool]]:
+    """The folded text holds the folded term, per column of ``customer_search``."""
+    folded = fold(term)
+    return [func.instr(customer_search.c[f], folded) > 0 for f in ("name", "email", "phone")]
+
+
 def prefers_scan(conn: Connection, term: str) -> bool:
-    """Whether a page of results for ``term`` is found faster by a scan than by the index:
-    when the text is too short for it, or when the index has more than ``DENSE_CANDIDATES``
-    candidates (counted up to that, so asking is cheap)."""
+    """Whether a page of results for ``term`` is found faster by checking customers in the
+    page's order than from the candidates: when there are more than ``DENSE_CANDIDATES`` of
+    them (counted up to that, so asking is cheap). Call it in the transaction that searches.
+
+    On PostgreSQL, always False; it makes the server plan the search for its own text, in this
+    transaction: psycopg prepares a statement run 5 times, and after 5 more PostgreSQL may
+    switch to a generic plan, which knows no pattern and so scans every customer (4 ms became
+    93 ms at 100,000 customers)."""
     if conn.dialect.name != "sqlite":
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         return False
     if len(fold(term)) < MIN_INDEXED:
-        return True
-    probe = (
-        select(fts.c.rowid)
-        .where(fts.c[_FTS].op("MATCH")(_match(term)))
-        .limit(DENSE_CANDIDATES + 1)
-        .subquery()
-    )
-    found = conn.execute(select(func.count()).select_from(probe)).scalar_one()
+        # No trigram to look up: the first matches, up to the bound, in one pass that stops
+        # there (Short text is usually in many customers, so that pass is short too.)
+        probe = select(customer_search.c.id).where(or_(*_checks(term)))
+    else:
+        probe = select(fts.c.rowid).where(fts.c[_FTS].op("MATCH")(_match(term)))
+    bounded = probe.limit(DENSE_CANDIDATES + 1).subquery()
+    found = conn.execute(select(func.count()).select_from(bounded)).scalar_one()
     return int(found) > DENSE_CANDIDATES
 
 
@@ -159,8 +175,8 @@ def refresh(conn: Connection, ids: Sequence[int], *, fresh: Sequence[int] = ()) 
     """Bring the index up to date for the customers with these IDs, after any write of their
     name, email or phone, or their purge: on the caller's connection, in its transaction.
     ``fresh`` are IDs just created, never indexed (an import's new customers): when no entry
-    lies in their range, they are only added, which skips looking for entries to remove. No-op on PostgreSQL, whose indexes the
-    server maintains."""
+    lies in their range, they are only added, which skips looking for entries to remove.
+    No-op on PostgreSQL, whose indexes the server maintains."""
     if conn.dialect.name != "sqlite":
         return
     if (
