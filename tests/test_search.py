@@ -191,6 +191,7 @@ class TestEquivalence:
         terms = queries(hub, rng, ALPHABET, 90)
         # Half the searches take the scan plan in list_customers (many candidates).
         monkeypatch.setattr(search, "DENSE_CANDIDATES", 5)
+        monkeypatch.setattr(search, "DENSE_CANDIDATES_SORTED", 8)
         checked = 0
         for i, term in enumerate(terms):
             query = CustomerQuery(

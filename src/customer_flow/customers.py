@@ -273,7 +273,8 @@ def _search_term(query: CustomerQuery) -> str | None:
 def list_customers(conn: Connection, query: CustomerQuery) -> Page[Customer]:
     """A page of customers: live ones, or those in the trash; with search, sort and keyset."""
     term = _search_term(query)
-    scan = term is not None and search.prefers_scan(conn, term)
+    by_id = query.sort.lstrip("-") == "id"
+    scan = term is not None and search.prefers_scan(conn, term, by_id=by_id)
     stmt = select(customers).where(*filter_conditions(query, conn.dialect.name, scan=scan))
     descending = query.sort.startswith("-")
     column = _SORTS[query.sort.lstrip("-")]
