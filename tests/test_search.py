@@ -225,26 +225,31 @@ class TestEquivalence:
                 want = like_scan(conn, term, query)
             assert set(all_ids(hub, query)) == want, term
 
-    def test_both_plans_find_the_same(self, hub: Hub) -> None:
-        """``scan`` changes how, never what: with and without the index, same rows."""
+    def test_every_plan_finds_the_same(self, hub: Hub) -> None:
+        """A plan changes how, never what: the query's own lookup, a scan, and the candidates
+        looked up beforehand all find the same rows."""
         rng = random.Random(4)
         add_random(hub, rng, ALPHABET, 60)
         for term in queries(hub, rng, ALPHABET, 40):
             query = CustomerQuery(search=term)
             with hub.store.read() as conn:
+                looked_up = search.plan(conn, customers_mod.collapse(term))
+                plans = [None, search.Plan(scan=True), looked_up]
                 found = [
                     set(
                         conn.execute(
                             select(customers.c.id).where(
                                 *customers_mod.filter_conditions(
-                                    query, conn.dialect.name, scan=scan
+                                    query, conn.dialect.name, plan=plan
                                 )
                             )
                         ).scalars()
                     )
-                    for scan in (False, True)
+                    for plan in plans
                 ]
-            assert found[0] == found[1], term
+            assert found[0] == found[1] == found[2], term
+            if dialect(hub) == "sqlite":
+                assert looked_up.candidates is not None  # 60 customers: always few
 
 
 class TestMeaning:
@@ -519,7 +524,9 @@ class TestIndex:
         def plan(query: CustomerQuery, scan: bool = False) -> str:
             stmt = (
                 select(customers.c.id)
-                .where(*customers_mod.filter_conditions(query, "sqlite", scan=scan))
+                .where(
+                    *customers_mod.filter_conditions(query, "sqlite", plan=search.Plan(scan=scan))
+                )
                 .order_by(customers.c.name, customers.c.id)
                 .limit(51)
             )

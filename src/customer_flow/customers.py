@@ -238,16 +238,17 @@ _SORTS = {"id": customers.c.id, "name": customers.c.name, "created": customers.c
 
 
 def filter_conditions(
-    query: CustomerQuery, dialect: str, *, scan: bool = False
+    query: CustomerQuery, dialect: str, *, plan: search.Plan | None = None
 ) -> list[ColumnElement[bool]]:
     """The WHERE clauses that pick the customers ``query`` asks for (without paging): the one
     definition of "which customers" for listing and exporting. ``dialect`` is the database's
-    (the search index differs per database, see ``search.py``); ``scan`` picks how a search is
+    (the search index differs per database, see ``search.py``); ``plan`` picks how a search is
     run, never what it finds."""
     term = _search_term(query)
     which: ColumnElement[bool] = (
         customers.c.deleted_at.is_not(None) if query.trash else customers.c.deleted_at.is_(None)
     )
+    scan = plan is not None and plan.scan
     if dialect == "sqlite" and (query.trash or scan or not term):
         # SQLite has no statistics on ix_customers_deleted_at (no ANALYZE), so it takes
         # "IS NULL" for a rare value: it read every live customer through that index and
@@ -262,7 +263,7 @@ def filter_conditions(
     if term:
         # Name, email or phone contains the text, ignoring case; "(415) 555" also finds
         # +14155552671 (the digits alone are searched in phones too).
-        conds.append(search.condition(dialect, term, scan=scan))
+        conds.append(search.condition(dialect, term, plan))
     return conds
 
 
@@ -274,8 +275,8 @@ def list_customers(conn: Connection, query: CustomerQuery) -> Page[Customer]:
     """A page of customers: live ones, or those in the trash; with search, sort and keyset."""
     term = _search_term(query)
     by_id = query.sort.lstrip("-") == "id"
-    scan = term is not None and search.prefers_scan(conn, term, by_id=by_id)
-    stmt = select(customers).where(*filter_conditions(query, conn.dialect.name, scan=scan))
+    plan = search.plan(conn, term, by_id=by_id) if term is not None else None
+    stmt = select(customers).where(*filter_conditions(query, conn.dialect.name, plan=plan))
     descending = query.sort.startswith("-")
     column = _SORTS[query.sort.lstrip("-")]
     key = column if column is customers.c.id else tuple_(column, customers.c.id)

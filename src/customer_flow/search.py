@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -52,10 +53,11 @@ __all__ = [
     "DENSE_CANDIDATES",
     "DENSE_CANDIDATES_SORTED",
     "MIN_INDEXED",
+    "Plan",
     "condition",
     "fold",
     "in_search_index",
-    "prefers_scan",
+    "plan",
     "rebuild",
     "refresh",
     "stale_ids",
@@ -66,10 +68,11 @@ MIN_INDEXED = 3
 #: More candidates than this and a page in ID order is found faster by checking customers in
 #: that order, which stops after a page of matches, than from the candidates.
 DENSE_CANDIDATES = 2000
-#: The same for a page by name or by creation: checking customers in that order reads their
-#: rows scattered, about ten times dearer each (measured at 100,000 customers), while sorting
-#: candidates stays cheap.
-DENSE_CANDIDATES_SORTED = 20000
+#: The same for a page by name or by creation. Checking customers in that order reads their
+#: rows scattered (about 10 µs each at 100,000 customers, against 2 µs a candidate to fetch
+#: and sort), and how far it reads depends on where the matches sort: "Rita" by name, 5% of
+#: the customers but all past the middle, took 157 ms that way and 9 ms from candidates.
+DENSE_CANDIDATES_SORTED = 10000
 
 _FTS = "customer_search_fts"
 #: The FTS5 table, for queries: its hidden column of its own name takes MATCH.
@@ -102,9 +105,11 @@ def _digits(term: str) -> str | None:
 
 
 def _trigrams(term: str) -> str:
-    """An FTS5 query for rows holding every trigram of ``term`` (each one a quoted string)."""
-    grams = dict.fromkeys(term[i : i + 3] for i in range(len(term) - 2))
-    return " AND ".join('"' + g.replace('"', '""') + '"' for g in grams)
+    """An FTS5 query for rows holding trigrams that cover ``term``: every third one and the
+    last (each a quoted string). Every trigram would hardly narrow the candidates more, and
+    reading half as many lists of rows halves the lookup."""
+    grams = [term[i : i + 3] for i in range(0, len(term) - 2, 3)] + [term[-3:]]
+    return " AND ".join('"' + g.replace('"', '""') + '"' for g in dict.fromkeys(grams))
 
 
 def _match(term: str) -> str:
@@ -113,14 +118,27 @@ def _match(term: str) -> str:
     return f"({query}) OR ({_trigrams(digits)})" if digits else query
 
 
-def condition(dialect: str, term: str, *, scan: bool = False) -> ColumnElement[bool]:
+@dataclass(frozen=True)
+class Plan:
+    """How one search runs on SQLite (``plan`` picks it; the default is always right).
+
+    ``scan``: check each customer in the page's order, which stops after a page when most
+    customers match. ``candidates``: every customer the search can find, already looked up
+    (the query only checks them). Neither: the query looks the candidates up itself.
+    """
+
+    scan: bool = False
+    candidates: tuple[int, ...] | None = None
+
+
+def condition(dialect: str, term: str, plan: Plan | None = None) -> ColumnElement[bool]:
     """The WHERE clause on ``customers`` for a search (``term`` already collapsed, not empty).
 
-    On SQLite, by default the candidates drive the query: the index's for text of 3 or more
-    characters, else the customers whose folded text holds it (one pass over
-    ``customer_search``). ``scan`` checks each customer instead, in the query's order, which
-    stops after a page when most customers match (see ``prefers_scan``). Same rows either way.
+    On SQLite, the candidates drive the query unless ``plan.scan``: the trigram index's for
+    text of 3 or more characters, else the customers whose folded text holds it (one pass over
+    ``customer_search``). The same rows whatever the plan.
     """
+    plan = plan or Plan()
     digits = _digits(term)
     if dialect != "sqlite":
         terms = [
@@ -135,8 +153,10 @@ def condition(dialect: str, term: str, *, scan: bool = False) -> ColumnElement[b
     if digits:
         checks.append(func.instr(customers.c.phone, digits) > 0)
     found = exists().where(customer_search.c.id == customers.c.id, or_(*checks))
-    if scan:
+    if plan.scan:
         return found
+    if plan.candidates is not None:
+        return customers.c.id.in_(_ids(plan.candidates)) & found
     if len(fold(term)) < MIN_INDEXED:
         return customers.c.id.in_(select(customer_search.c.id).where(or_(*checks)))
     candidates = select(fts.c.rowid).where(fts.c[_FTS].op("MATCH")(_match(term)))
@@ -149,29 +169,36 @@ def _checks(term: str) -> list[ColumnElement[bool]]:
     return [func.instr(customer_search.c[f], folded) > 0 for f in ("name", "email", "phone")]
 
 
-def prefers_scan(conn: Connection, term: str, *, by_id: bool = True) -> bool:
-    """Whether a page of results for ``term`` is found faster by checking customers in the
-    page's order (``by_id``, or by name or creation) than from the candidates: when there are
-    more than ``DENSE_CANDIDATES`` (``DENSE_CANDIDATES_SORTED``) of them, counted up to that,
-    so asking is cheap. Call it in the transaction that searches.
+def plan(conn: Connection, term: str, *, by_id: bool = True) -> Plan:
+    """The fastest way to a page of results for ``term``, in the page's order (``by_id``, or
+    by name or creation). Call it in the transaction that searches.
 
-    On PostgreSQL, always False; it makes the server plan the search for its own text, in this
-    transaction: psycopg prepares a statement run 5 times, and after 5 more PostgreSQL may
-    switch to a generic plan, which knows no pattern and so scans every customer (4 ms became
-    93 ms at 100,000 customers)."""
+    SQLite: look the candidates up (bounded, so asking is cheap); up to ``DENSE_CANDIDATES``,
+    the search checks just those; past ``DENSE_CANDIDATES`` (``DENSE_CANDIDATES_SORTED``
+    for a page by name or creation), it checks customers in the page's order instead.
+
+    PostgreSQL: makes the server plan the search for its own text, in this transaction:
+    psycopg prepares a statement run 5 times, and after 5 more PostgreSQL may switch to a
+    generic plan, which knows no pattern and so scans every customer (4 ms became 93 ms at
+    100,000 customers)."""
     if conn.dialect.name != "sqlite":
         if conn.dialect.name == "postgresql":
             conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-        return False
+        return Plan()
     if len(fold(term)) < MIN_INDEXED:
-        # No trigram to look up: the first matches, up to the bound, in one pass that stops
-        # there (Short text is usually in many customers, so that pass is short too.)
+        # No trigram to look up: the matches themselves, in one pass over customer_search
+        # that stops at the bound (short text is usually in many customers: a short pass).
         probe = select(customer_search.c.id).where(or_(*_checks(term)))
     else:
         probe = select(fts.c.rowid).where(fts.c[_FTS].op("MATCH")(_match(term)))
-    bound = DENSE_CANDIDATES if by_id else DENSE_CANDIDATES_SORTED
-    bounded = probe.limit(bound + 1).subquery()
-    return int(conn.execute(select(func.count()).select_from(bounded)).scalar_one()) > bound
+    ids = conn.execute(probe.limit(DENSE_CANDIDATES + 1)).scalars().all()
+    if len(ids) <= DENSE_CANDIDATES:
+        return Plan(candidates=tuple(ids))
+    if by_id:
+        return Plan(scan=True)
+    bounded = probe.limit(DENSE_CANDIDATES_SORTED + 1).subquery()
+    many = conn.execute(select(func.count()).select_from(bounded)).scalar_one()
+    return Plan(scan=int(many) > DENSE_CANDIDATES_SORTED)
 
 
 # -- writing -----------------------------------------------------------------------------------
