@@ -189,7 +189,9 @@ class TestEquivalence:
         rng = random.Random(seed)
         add_random(hub, rng, ALPHABET, 120)
         terms = queries(hub, rng, ALPHABET, 90)
-        # Half the searches take the scan plan in list_customers (many candidates).
+        # Every plan in list_customers: candidates handed over (2 or fewer), looked up by the
+        # query, or a scan (more than 5 by ID, 8 otherwise).
+        monkeypatch.setattr(search, "FEW_CANDIDATES", 2)
         monkeypatch.setattr(search, "DENSE_CANDIDATES", 5)
         monkeypatch.setattr(search, "DENSE_CANDIDATES_SORTED", 8)
         checked = 0

@@ -52,6 +52,7 @@ from .store import casefold
 __all__ = [
     "DENSE_CANDIDATES",
     "DENSE_CANDIDATES_SORTED",
+    "FEW_CANDIDATES",
     "MIN_INDEXED",
     "Plan",
     "condition",
@@ -65,6 +66,9 @@ __all__ = [
 
 #: The shortest folded text the trigram index can look up.
 MIN_INDEXED = 3
+#: Up to this many candidates, ``plan`` hands them to the query (fetching more would cost
+#: more than the query looking them up again).
+FEW_CANDIDATES = 200
 #: More candidates than this and a page in ID order is found faster by checking customers in
 #: that order, which stops after a page of matches, than from the candidates.
 DENSE_CANDIDATES = 2000
@@ -173,9 +177,10 @@ def plan(conn: Connection, term: str, *, by_id: bool = True) -> Plan:
     """The fastest way to a page of results for ``term``, in the page's order (``by_id``, or
     by name or creation). Call it in the transaction that searches.
 
-    SQLite: look the candidates up (bounded, so asking is cheap); up to ``DENSE_CANDIDATES``,
-    the search checks just those; past ``DENSE_CANDIDATES`` (``DENSE_CANDIDATES_SORTED``
-    for a page by name or creation), it checks customers in the page's order instead.
+    SQLite: look the candidates up, bounded, so asking is cheap. Up to ``FEW_CANDIDATES``,
+    the search checks just those; past ``DENSE_CANDIDATES`` (``DENSE_CANDIDATES_SORTED`` for
+    a page by name or creation), it checks customers in the page's order instead; in between,
+    the query looks them up itself.
 
     PostgreSQL: makes the server plan the search for its own text, in this transaction:
     psycopg prepares a statement run 5 times, and after 5 more PostgreSQL may switch to a
@@ -191,14 +196,12 @@ def plan(conn: Connection, term: str, *, by_id: bool = True) -> Plan:
         probe = select(customer_search.c.id).where(or_(*_checks(term)))
     else:
         probe = select(fts.c.rowid).where(fts.c[_FTS].op("MATCH")(_match(term)))
-    ids = conn.execute(probe.limit(DENSE_CANDIDATES + 1)).scalars().all()
-    if len(ids) <= DENSE_CANDIDATES:
+    ids = conn.execute(probe.limit(FEW_CANDIDATES + 1)).scalars().all()
+    if len(ids) <= FEW_CANDIDATES:
         return Plan(candidates=tuple(ids))
-    if by_id:
-        return Plan(scan=True)
-    bounded = probe.limit(DENSE_CANDIDATES_SORTED + 1).subquery()
-    many = conn.execute(select(func.count()).select_from(bounded)).scalar_one()
-    return Plan(scan=int(many) > DENSE_CANDIDATES_SORTED)
+    bound = DENSE_CANDIDATES if by_id else DENSE_CANDIDATES_SORTED
+    many = conn.execute(select(func.count()).select_from(probe.limit(bound + 1).subquery()))
+    return Plan(scan=int(many.scalar_one()) > bound)
 
 
 # -- writing -----------------------------------------------------------------------------------
