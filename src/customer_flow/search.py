@@ -10,11 +10,11 @@ SQLite (migration 0007): ``customer_search`` holds each customer's name, email a
 case-folded with ``str.casefold`` (Unicode case folding, so "élodie" finds "ÉLODIE", which
 SQLite's ASCII-only ``LIKE`` did not), and the FTS5 table ``customer_search_fts`` indexes that
 text by trigrams (``detail=none``: it only yields candidates, the smallest index that can). A
-search asks the index for the customers that hold every trigram of the text, then checks each
-candidate's folded text with ``instr``, so the index never changes what is found, only how
+search asks the index for the customers holding trigrams that cover the text, then checks
+each candidate's folded text with ``instr``, so the index never changes what is found, only how
 fast. The index is written by ``refresh``, never by triggers: per-row FTS5 triggers made a bulk
-insert 37x slower, while one ``refresh`` over an import's IDs costs about as much as inserting
-those rows (benchmarks/RESULTS.md). Every write of a name, email or phone calls it on the same
+insert 37x slower, while one ``refresh`` over an import's IDs costs a third to a half of
+inserting those rows (benchmarks/RESULTS.md, "Search index"). Every write of a name, email or phone calls it on the same
 connection, in the same transaction: ``customers.create``, ``update_customer`` and ``purge``,
 and the Hub for merges, imports and their reverts.
 
@@ -124,7 +124,7 @@ def _match(term: str) -> str:
 
 @dataclass(frozen=True)
 class Plan:
-    """How one search runs on SQLite (``plan`` picks it; the default is always right).
+    """How one search runs on SQLite (``plan`` picks it; every plan finds the same rows).
 
     ``scan``: check each customer in the page's order, which stops after a page when most
     customers match. ``candidates``: every customer the search can find, already looked up
