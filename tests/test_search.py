@@ -565,6 +565,47 @@ class TestIndex:
             ).one()
         assert plans.generic_plans == 0 and plans.custom_plans >= 10, plans
 
+    def test_a_bulk_write_merges_postgres_pending_lists(self, hub: Hub) -> None:
+        """GIN keeps new entries in a pending list that every search reads until it is
+        merged; a bulk refresh (an import's) merges it."""
+        if dialect(hub) != "postgresql":
+            pytest.skip("PostgreSQL's GIN indexes")
+        with hub.store.engine.begin() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pgstattuple"))
+
+        def pending(conn: Connection) -> int:
+            return int(
+                conn.execute(
+                    text("SELECT pending_pages FROM pgstatginindex('ix_customers_email_trgm')")
+                ).scalar_one()
+            )
+
+        stamp = datetime(2026, 1, 1, tzinfo=UTC)
+        ids = list(range(1, search.BULK_WRITE + 1))
+        rows = [
+            {
+                "id": i,
+                "name": f"Bulk {i}",
+                "email": f"bulk{i}@mail.pt",
+                "email_key": f"bulk{i}@mail.pt",
+                "extra": {},
+                "warnings": [],
+                "warning_count": 0,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+            for i in ids
+        ]
+        with hub.store.write() as conn:
+            conn.execute(customer_ids.insert(), [{"id": i} for i in ids])
+            conn.execute(customers.insert(), rows)
+            assert pending(conn) > 0
+            search.refresh(conn, ids[:10])  # a few: left to the server
+            assert pending(conn) > 0
+            search.refresh(conn, [], fresh=ids)
+            assert pending(conn) == 0
+        assert found(hub, "bulk999@") == [999]
+
     def test_stale_ids_notices_a_write_around_the_index(self, hub: Hub) -> None:
         """The check the tests lean on can fail: a name changed behind the index's back."""
         if dialect(hub) != "sqlite":

@@ -60,8 +60,12 @@ def upgrade() -> None:
             )
             return
         for name, column in _PG_INDEXES.items():
+            # A pending list (GIN's fast update) is read by every search until it is merged:
+            # 1 MB rather than the default 4 MB bounds that; search.refresh merges it after a
+            # bulk write.
             op.execute(
-                f"CREATE INDEX IF NOT EXISTS {name} ON customers USING gin ({column} gin_trgm_ops)"
+                f"CREATE INDEX IF NOT EXISTS {name} ON customers "
+                f"USING gin ({column} gin_trgm_ops) WITH (gin_pending_list_limit = 1024)"
             )
 
 
