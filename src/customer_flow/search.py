@@ -202,12 +202,13 @@ def plan(conn: Connection, term: str, *, by_id: bool = True) -> Plan:
         probe = select(customer_search.c.id).where(or_(*_checks(term)))
     else:
         probe = select(fts.c.rowid).where(fts.c[_FTS].op("MATCH")(_match(term)))
-    ids = conn.execute(probe.limit(FEW_CANDIDATES + 1)).scalars().all()
-    if len(ids) <= FEW_CANDIDATES:
-        return Plan(candidates=tuple(ids))
+    # One lookup, one row back: how many (up to the bound), and which (joined by SQLite).
     bound = DENSE_CANDIDATES if by_id else DENSE_CANDIDATES_SORTED
-    many = conn.execute(select(func.count()).select_from(probe.limit(bound + 1).subquery()))
-    return Plan(scan=int(many.scalar_one()) > bound)
+    first = probe.limit(bound + 1).subquery()
+    count, joined = conn.execute(select(func.count(), func.group_concat(first.c[0]))).one()
+    if count <= FEW_CANDIDATES:
+        return Plan(candidates=tuple(int(i) for i in joined.split(",")) if count else ())
+    return Plan(scan=count > bound)
 
 
 # -- writing -----------------------------------------------------------------------------------
