@@ -45,7 +45,7 @@ class ExportReport(BaseModel):
     neutralised: int  # cells prefixed against formula injection
 
 
-def _statement(query: CustomerQuery) -> Select[Any]:
+def _statement(query: CustomerQuery, dialect: str) -> Select[Any]:
     column = {"id": customers.c.id, "name": customers.c.name, "created": customers.c.created_at}[
         query.sort.lstrip("-")
     ]
@@ -57,13 +57,13 @@ def _statement(query: CustomerQuery) -> Select[Any]:
             customers.c.id,
         ]
     )
-    return select(customers).where(*filter_conditions(query)).order_by(*order)
+    return select(customers).where(*filter_conditions(query, dialect)).order_by(*order)
 
 
 def _extra_keys(conn: Connection, query: CustomerQuery) -> list[str]:
     """The extra attributes' names among the selected customers (a first, light pass)."""
     keys: set[str] = set()
-    stmt = _statement(query).with_only_columns(customers.c.extra).order_by(None)
+    stmt = _statement(query, conn.dialect.name).with_only_columns(customers.c.extra).order_by(None)
     for (extra,) in conn.execute(stmt.execution_options(yield_per=_CHUNK)):
         if extra:
             keys.update(extra)
@@ -71,7 +71,9 @@ def _extra_keys(conn: Connection, query: CustomerQuery) -> list[str]:
 
 
 def _rows(conn: Connection, query: CustomerQuery) -> Iterator[dict[str, Any]]:
-    result = conn.execute(_statement(query).execution_options(yield_per=_CHUNK)).mappings()
+    result = conn.execute(
+        _statement(query, conn.dialect.name).execution_options(yield_per=_CHUNK)
+    ).mappings()
     for r in result:
         yield dict(r)
 

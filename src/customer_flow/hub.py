@@ -31,6 +31,7 @@ from . import (
     merging,
     report_rollup,
     reports,
+    search,
     sla,
     ticket_queue,
     ticket_types,
@@ -659,12 +660,16 @@ class Hub:
         """Merge ``other_ids`` into ``keep_id`` (see ``merging.merge``); undone by
         ``unmerge_customers``."""
         with self._write() as conn:
-            return merging.merge(conn, keep_id, other_ids, take=take, actor=self.actor)
+            result = merging.merge(conn, keep_id, other_ids, take=take, actor=self.actor)
+            search.refresh(conn, [keep_id])
+            return result
 
     def unmerge_customers(self, merge_id: int) -> MergeResult:
         """Undo merge ``merge_id`` exactly; refused if one of its records changed since."""
         with self._write() as conn:
-            return merging.unmerge(conn, merge_id, actor=self.actor)
+            result = merging.unmerge(conn, merge_id, actor=self.actor)
+            search.refresh(conn, [result.survivor.id, *(o.id for o in result.others)])
+            return result
 
     def list_merges(self, customer_id: int | None = None) -> list[Merge]:
         with self._read() as conn:
@@ -748,6 +753,7 @@ class Hub:
                 created, updated = imports.touched_ids(conn, report.batch_id)
                 dedupe.reindex(conn, created, fresh=True)
                 dedupe.reindex(conn, updated)
+                search.refresh(conn, updated, fresh=created)
                 audit.record(
                     conn,
                     actor=self.actor,
@@ -788,9 +794,10 @@ class Hub:
         """Undo an import exactly: its new customers go, its updated ones get their old values."""
         with self._write() as conn:
             before = imports.get_batch(conn, batch_id)
-            _, updated = imports.touched_ids(conn, batch_id)
+            created, updated = imports.touched_ids(conn, batch_id)
             batch = imports.revert(conn, batch_id, actor=self.actor)
             dedupe.reindex(conn, updated)  # created ones are gone, their keys with them
+            search.refresh(conn, [*created, *updated])
             audit.record(
                 conn,
                 actor=self.actor,

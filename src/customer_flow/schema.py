@@ -30,6 +30,7 @@ __all__ = [
     "audit_log",
     "counters",
     "customer_ids",
+    "customer_search",
     "customers",
     "duplicate_dismissals",
     "import_batches",
@@ -38,6 +39,7 @@ __all__ = [
     "match_keys",
     "merges",
     "metadata",
+    "search_metadata",
     "sessions",
     "ticket_types",
     "users",
@@ -436,4 +438,23 @@ import_changes = Table(
     Column("action", String(10), nullable=False),
     Column("customer_ids", JSON, nullable=False),
     Column("before", JSON),
+)
+
+
+#: SQLite's substring-search index (``search.py``), outside ``metadata``: it exists on SQLite
+#: only (PostgreSQL serves the same search with pg_trgm indexes on ``customers``), so the schema
+#: that both databases share does not list it. Migration 0008 creates it.
+search_metadata = MetaData()
+
+#: Each customer's name, email and phone, case-folded (``str.casefold``): the text the FTS5
+#: trigram table ``customer_search_fts`` indexes (external content) and that a search checks.
+#: Written only by ``search.refresh``; a row per customer, live or in the trash.
+customer_search = Table(
+    "customer_search",
+    search_metadata,
+    # INTEGER PRIMARY KEY: the rowid, which the FTS5 table's rowids are.
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("name", Text),
+    Column("email", Text),
+    Column("phone", Text),
 )

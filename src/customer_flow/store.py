@@ -5,6 +5,10 @@ begins every write transaction with ``BEGIN IMMEDIATE``: with plain ``BEGIN``, t
 both read first fail at once with "database is locked" instead of waiting their turn. Read-only
 transactions use a deferred ``BEGIN`` so readers never queue behind writers.
 
+Every SQLite connection also gets the SQL function ``casefold(text)``: Python's Unicode case
+folding, which SQLite lacks (its ``lower()`` folds ASCII only). The substring-search index stores
+text folded with it (``search.py``).
+
 PostgreSQL (psycopg 3) is the server for teams; the same code runs on both.
 """
 
@@ -24,13 +28,22 @@ from sqlalchemy.pool import NullPool
 
 from .errors import StorageError
 
-__all__ = ["Store"]
+__all__ = ["Store", "casefold"]
 
 _READ_ONLY = "customer_flow_read_only"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: How long ``write_if_free`` waits for the SQLite write lock before it gives up.
 _SQLITE_FREE_WAIT_MS = 100
 _PG_MIGRATION_LOCK = 7_241_001  # advisory lock key held while migrating
+
+
+def casefold(value: str | None) -> str | None:
+    """Unicode case folding for caseless matching (``str.casefold``: ``"ÉLODIE"`` and
+    ``"élodie"`` fold alike, ``"Straße"`` folds to ``"strasse"``), as SQLite's SQL function
+    ``casefold``. A NUL becomes U+FFFD, because FTS5's tokenizers stop at a NUL."""
+    if value is None:
+        return None
+    return value.casefold().replace("\x00", "\ufffd")
 
 
 def _describe(url: str) -> str:
@@ -95,6 +108,7 @@ class Store:
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
+            dbapi_conn.create_function("casefold", 1, casefold, deterministic=True)
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:

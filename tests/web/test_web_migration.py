@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from customer_flow.schema import metadata
+from schema_support import schema_diff
 
 
 class TestUsersMigration:
@@ -14,7 +12,7 @@ class TestUsersMigration:
         engine = create_engine(db_url)
         try:
             with engine.connect() as conn:
-                diff = compare_metadata(MigrationContext.configure(conn), metadata)
+                diff = schema_diff(conn)
         finally:
             engine.dispose()
         assert diff == []
