@@ -356,7 +356,7 @@ def _index_cost() -> list[str]:
         "`search.refresh` for all of them as new customers, in one transaction each (commit "
         "included): what `Hub.import_file` adds to an import of that many new customers. "
         "PostgreSQL: the same rows by COPY without the three trigram indexes, then with them "
-        "(as migration 0007 makes them) and `search.refresh`, which merges their pending "
+        "(as migration 0008 makes them) and `search.refresh`, which merges their pending "
         "lists.",
         "",
         "| database | rows | load the rows (floor) | with the search index | index / floor |",
@@ -387,7 +387,7 @@ def _index_cost() -> list[str]:
         if "postgresql" in DBS:
             with _pg_database() as url:
                 store = Store(url)
-                with store.write() as conn:  # the indexes as migration 0007 made them
+                with store.write() as conn:  # the indexes as migration 0008 made them
                     made = conn.execute(
                         text("SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE :n"),
                         {"n": "%_trgm"},
