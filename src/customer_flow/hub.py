@@ -728,10 +728,6 @@ class Hub:
                     outcome.append(report)
                     raise _RollBack
                 assert report.batch_id is not None
-                # Keep the duplicate check's keys whole: imported customers are found on entry.
-                created, updated = imports.touched_ids(conn, report.batch_id)
-                dedupe.reindex(conn, created, fresh=True)
-                dedupe.reindex(conn, updated)
                 audit.record(
                     conn,
                     actor=self.actor,

@@ -15,6 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 __all__ = [
+    "DuplicateRef",
+    "DuplicateRow",
     "ImportBatch",
     "ImportOptions",
     "ImportReport",
@@ -29,6 +31,7 @@ OnConflict = Literal["skip", "update", "fail"]
 REJECTS_HEAD = ("row", "column", "code", "message")
 Problem = tuple[int, str, str, str, list[str | None]]  # row, column, code, message, values
 KEEP = 20  # rejects and outcomes kept in the report itself
+KEEP_DUPLICATES = 100  # rows imported as possible duplicates, listed in the report
 
 
 class ImportOptions(BaseModel):
@@ -37,6 +40,7 @@ class ImportOptions(BaseModel):
     mapping: dict[str, str] = Field(default_factory=dict)
     ignore_unknown: bool = False
     on_conflict: OnConflict = "skip"
+    allow_duplicate: bool = False  # import possible duplicates, flagged, instead of rejecting
     max_errors: int | None = Field(default=None, ge=0)
     format: str | None = None
     encoding: str | None = None
@@ -68,6 +72,23 @@ class RowOutcome(BaseModel):
     changes: dict[str, list[Any]] = Field(default_factory=dict)
 
 
+class DuplicateRef(BaseModel):
+    """A customer (or an earlier row of the file) that an imported row looks like, and why."""
+
+    id: int | None = Field(description="The customer's ID (None: a row that was not imported)")
+    row: int | None = Field(description="Its row in this file; None for a customer already there")
+    name: str
+    reasons: list[str]
+
+
+class DuplicateRow(BaseModel):
+    """A row imported with --allow-duplicate although it looks like other customers."""
+
+    row: int
+    id: int | None
+    candidates: list[DuplicateRef]
+
+
 class ImportReport(BaseModel):
     """Everything an import (or a dry run, or a validation) found and did."""
 
@@ -92,6 +113,8 @@ class ImportReport(BaseModel):
     warnings: dict[str, int] = Field(default_factory=dict)
     rejects: list[RejectedRow] = Field(default_factory=list)
     outcomes: list[RowOutcome] = Field(default_factory=list)
+    possible_duplicates: int = 0  # new rows that look like a customer or an earlier row
+    duplicates: list[DuplicateRow] = Field(default_factory=list)  # the first few, when allowed
     rejects_file: str | None = None
 
     @property

@@ -97,7 +97,15 @@ def run_import(
             report.notes.append(f"columns ignored: {', '.join(plan.ignored)}")
         if plan.extras:
             report.notes.append(f"kept as extra attributes: {', '.join(plan.extras)}")
-        loader = Loader(conn, options.on_conflict, actor, path.name, plan.targets, write=load)
+        loader = Loader(
+            conn,
+            options.on_conflict,
+            actor,
+            path.name,
+            plan.targets,
+            write=load,
+            allow_duplicate=options.allow_duplicate,
+        )
         if load:
             loader.reserve_above = data.max_id(source, plan)
         rejects = RejectsWriter(options.rejects_path, source.header)
@@ -118,6 +126,7 @@ def run_import(
                 batch = clean_batch(batch, ctx)
                 batch = validate(batch, plan.targets, plan.extras)
                 batch = loader.settle(batch)
+                batch = loader.check_duplicates(batch)
                 _count_problems(batch, errors, warnings)
                 bad = batch.filter(pl.col("__errors").list.len() > 0)
                 report.rejected += bad.height
@@ -159,6 +168,10 @@ def _finish(
     options: ImportOptions,
 ) -> None:
     report.cleaning = {k: v for k, v in sorted(ctx.changed.items()) if v}
+    if report.possible_duplicates:  # imported with a warning (--allow-duplicate)
+        warnings["possible_duplicate"] = report.possible_duplicates
+    else:  # rejected, or none
+        report.possible_duplicates = errors.get("possible_duplicate", 0)
     report.errors = dict(errors.most_common())
     report.warnings = dict(warnings.most_common())
     if rejects._fh is not None and options.rejects_path is not None:
