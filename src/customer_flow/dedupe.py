@@ -150,9 +150,8 @@ def keys_for(name: str | None, email: str | None, phone: str | None) -> list[tup
             keys.append(("dn", f"{normal[2]} {token}"[:400]))
     digits = phone_digits(phone)
     if digits:
-        keys.append(("phone", digits[:400]))
-        if len(digits) >= TAIL_DIGITS:
-            keys.append(("tail", digits[-TAIL_DIGITS:]))
+        # One key serves both phone rules: the whole number is compared on the customer found.
+        keys.append(("tail", digits[-TAIL_DIGITS:]))
     return keys
 
 
@@ -208,8 +207,9 @@ def index_frame(conn: Connection, frame: pl.DataFrame, *, fresh: bool = False) -
 
 def write_keys(conn: Connection, keys: pl.DataFrame) -> None:
     """Insert ``(kind, value, customer_id)`` rows, in key order, through the driver itself:
-    ``executemany`` on tuples (SQLite) or ``COPY`` (PostgreSQL). An import writes several keys
-    per customer, and random-order inserts into the text primary key dominated its time."""
+    one ``INSERT ... SELECT`` over a JSON array (SQLite) or ``COPY`` (PostgreSQL). An import
+    writes several keys per customer: random-order inserts into the text primary key, and
+    binding each value in Python, dominated its time."""
     if keys.height == 0:
         return
     keys = keys.sort("kind", "value", "customer_id")
@@ -223,13 +223,12 @@ def write_keys(conn: Connection, keys: pl.DataFrame) -> None:
         ):
             copy.write(text)
         return
-    cur = raw.cursor()
-    try:
-        cur.executemany(
-            "INSERT INTO match_keys (kind, value, customer_id) VALUES (?, ?, ?)", keys.iter_rows()
-        )
-    finally:
-        cur.close()
+    # One statement over a JSON array that Polars writes: no binding of each value in Python.
+    raw.execute(
+        "INSERT INTO match_keys (kind, value, customer_id) SELECT json_extract(value, '$.kind'), "
+        "json_extract(value, '$.value'), json_extract(value, '$.customer_id') FROM json_each(?)",
+        (keys.write_json(),),
+    )
 
 
 _ASCII = r"^[\x00-\x7f]*$"
@@ -280,17 +279,17 @@ def keys_from_parts(df: pl.DataFrame) -> pl.DataFrame:
             "customer_id",
         ),
         df.filter(pl.col("_digits").is_not_null()).select(
-            pl.lit("phone").alias("kind"),
-            pl.col("_digits").str.slice(0, 400).alias("value"),
-            "customer_id",
-        ),
-        df.filter(pl.col("_digits").str.len_chars() >= TAIL_DIGITS).select(
             pl.lit("tail").alias("kind"),
             pl.col("_digits").str.slice(-TAIL_DIGITS).alias("value"),
             "customer_id",
         ),
     ]
-    return pl.concat(parts).unique(maintain_order=True).cast(_KEYS_SCHEMA)  # type: ignore[arg-type]
+    keys = pl.concat(parts).cast(_KEYS_SCHEMA)  # type: ignore[arg-type]
+    # A customer's keys are distinct by construction, unless cutting at 400 characters made
+    # two of them one.
+    if keys.height and int(keys["value"].str.len_chars().max() or 0) >= 400:  # type: ignore[arg-type]
+        keys = keys.unique(maintain_order=True)
+    return keys
 
 
 _SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"  # what str.strip() strips, within ASCII
@@ -300,11 +299,11 @@ def _email_exprs(email: pl.Expr) -> list[pl.Expr]:
     """``normalise_email`` for ASCII emails: ``_ekey`` (null when there is none) and
     ``_domain``."""
     usable = email.str.contains("@", literal=True).fill_null(False) & email.str.contains(_ASCII)
-    parts = email.str.strip_chars(_SPACE).str.to_lowercase().str.extract_groups(r"(?s)^(.*)@(.*)$")
-    raw_local = parts.struct.field("1")
-    domain = parts.struct.field("2")
+    lower = email.str.strip_chars(_SPACE).str.to_lowercase()
+    domain = lower.str.extract(r"@([^@]*)$", 1)
+    raw_local = lower.str.head(lower.str.len_chars() - domain.str.len_chars() - 1)
     domain = pl.when(domain == "googlemail.com").then(pl.lit("gmail.com")).otherwise(domain)
-    untagged = raw_local.str.split("+").list.first()
+    untagged = raw_local.str.extract(r"^([^+]*)", 1)
     local = pl.when(untagged != "").then(untagged).otherwise(raw_local)
     local = (
         pl.when(domain == "gmail.com")
@@ -474,7 +473,7 @@ def _owns(rows: Sequence[tuple[Any, Any, Any, int | None]]) -> set[int]:
 def _reason(kind: str, hit: Any, name: str | None, email: str | None, phone: str | None) -> str:
     if kind == "email":
         return f"same email ({hit.email})"
-    if kind == "phone":
+    if kind == "tail" and phone_digits(hit.phone) == phone_digits(phone):
         return f"same phone ({hit.phone})"
     if not names_similar(name, hit.name):
         return ""

@@ -35,7 +35,7 @@ from sqlalchemy import Connection
 
 from . import dedupe
 
-__all__ = ["MAX_NAMED", "DuplicateCheck", "describe", "warnings_json"]
+__all__ = ["MAX_NAMED", "DuplicateCheck", "describe", "reject_messages", "warnings_json"]
 
 #: Candidates named per row (the strongest first).
 MAX_NAMED = 5
@@ -139,7 +139,7 @@ class _Names:
 def _cdist(a: list[str], b: list[str]) -> Any:
     return (
         process.cdist(
-            a, b, scorer=JaroWinkler.similarity, score_cutoff=0.9, dtype=np.float64, workers=-1
+            a, b, scorer=JaroWinkler.similarity, score_cutoff=0.9, dtype=np.float64, workers=1
         )
         > 0
     )
@@ -154,6 +154,7 @@ class DuplicateCheck:
         self.names = _Names()
         self.pool = pl.DataFrame(schema=_REF)
         self._last = pl.DataFrame(schema=_REF)
+        self._parts = pl.DataFrame()
 
     def check(self, rows: pl.DataFrame) -> pl.DataFrame:
         """``rows``: ``__row, __name, __email, __phone`` of the batch's new rows. Returns
@@ -167,7 +168,8 @@ class DuplicateCheck:
                 pl.col("__name").alias("name"),
                 pl.col("__email").alias("email"),
                 pl.col("__phone").alias("phone"),
-            )
+            ),
+            keep=True,
         )
         self._last = refs
         found = [self.pool, refs]
@@ -199,8 +201,10 @@ class DuplicateCheck:
 
     # -- the references: the pool, the batch, and the database's customers ---------------------
 
-    def _refs(self, rows: pl.DataFrame) -> pl.DataFrame:
+    def _refs(self, rows: pl.DataFrame, *, keep: bool = False) -> pl.DataFrame:
         parts = dedupe.key_parts(rows)
+        if keep:  # the batch's own rows: their keys are written once they are created
+            self._parts = parts.select("rank", "_tokens", "_ekey", "_domain", "_digits")
         sig = self.names.add(parts["_tokens"].to_list())
         return parts.select(
             "rank",
@@ -213,6 +217,14 @@ class DuplicateCheck:
             pl.col("_domain").alias("domain"),
             pl.Series("sig", sig, dtype=pl.Int64),
         )
+
+    def keys(self, ids: pl.DataFrame) -> pl.DataFrame:
+        """The ``match_keys`` rows of the batch's rows just created (``__row``, ``__id_int``),
+        from the parts the check already computed."""
+        parts = ids.select(
+            pl.col("__row").alias("rank"), pl.col("__id_int").alias("customer_id")
+        ).join(self._parts, on="rank", how="left")
+        return dedupe.keys_from_parts(parts)
 
     def _database(self, rows: pl.DataFrame) -> pl.DataFrame:
         """Live customers that share a key with a row of the batch, not created by this
@@ -246,7 +258,8 @@ class DuplicateCheck:
             else:
                 cur.execute(
                     "SELECT DISTINCT c.id, c.name, c.email, c.phone FROM json_each(?) j "
-                    "JOIN match_keys mk ON mk.kind = j.value ->> 0 AND mk.value = j.value ->> 1 "
+                    "JOIN match_keys mk ON mk.kind = json_extract(j.value, '$[0]') "
+                    "AND mk.value = json_extract(j.value, '$[1]') "
                     "JOIN customers c ON c.id = mk.customer_id WHERE c.deleted_at IS NULL",
                     (json.dumps(keys.rows()),),
                 )
@@ -393,6 +406,27 @@ def _candidates(hits: pl.DataFrame) -> pl.DataFrame:
         )
         .with_columns(pl.col("__dups").cast(pl.List(_CAND)))
     )
+
+
+def reject_messages(dups: pl.Expr) -> pl.Expr:
+    """The ``possible_duplicate`` error message of each row: ``describe`` of its candidates."""
+    e = pl.element().struct
+    who = (
+        pl.when(e.field("rank") == 0)
+        .then(pl.format("customer {} ({})", e.field("id"), e.field("name")))
+        .when(e.field("id").is_not_null())
+        .then(
+            pl.format(
+                "customer {} ({}, row {} of this file)",
+                e.field("id"),
+                e.field("name"),
+                e.field("rank"),
+            )
+        )
+        .otherwise(pl.format("row {} of this file ({})", e.field("rank"), e.field("name")))
+    )
+    listed = dups.list.eval(pl.format("{}: {}", who, e.field("reasons").list.join("; ")))
+    return pl.lit("possible duplicate of ") + listed.list.join("; ")
 
 
 def describe(candidate: dict[str, Any]) -> str:

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, select, update
 from . import audit, dedupe
 from .data_clean import warnings_json
 from .errors import ConflictError
-from .import_duplicates import DuplicateCheck, describe
+from .import_duplicates import DuplicateCheck, reject_messages
 from .import_duplicates import warnings_json as duplicate_json
 from .import_report import (
     KEEP,
@@ -274,18 +274,15 @@ class Loader:
         batch = batch.join(found, on="__row", how="left", maintain_order="left")
         if self.allow_duplicate or found.height == 0:
             return batch
-        messages = [
-            "possible duplicate of " + "; ".join(describe(c) for c in dups)
-            for dups in found["__dups"].to_list()
-        ]
-        extra = pl.DataFrame(
-            {
-                "__row": found["__row"],
-                "__more": [
-                    [{"column": "*", "code": "possible_duplicate", "message": m}] for m in messages
-                ],
-            },
-            schema={"__row": pl.Int64, "__more": pl.List(_PROBLEM)},
+        extra = found.select(
+            "__row",
+            pl.concat_list(
+                pl.struct(
+                    pl.lit("*").alias("column"),
+                    pl.lit("possible_duplicate").alias("code"),
+                    reject_messages(pl.col("__dups")).alias("message"),
+                )
+            ).alias("__more"),
         )
         return (
             batch.join(extra, on="__row", how="left", maintain_order="left")
@@ -473,16 +470,19 @@ class Loader:
         self._change("created", new["__id_int"].to_list(), None)
         # The duplicate check's keys, in the same transaction: imported customers are found on
         # entry (and by the next batches of this import).
-        dedupe.index_frame(
-            self.conn,
-            new.select(
-                pl.col("__id_int").alias("id"),
-                pl.col("__name").alias("name"),
-                pl.col("__email").alias("email"),
-                pl.col("__phone").alias("phone"),
-            ),
-            fresh=True,
-        )
+        if self.duplicates is not None:
+            dedupe.write_keys(self.conn, self.duplicates.keys(new.select("__row", "__id_int")))
+        else:
+            dedupe.index_frame(
+                self.conn,
+                new.select(
+                    pl.col("__id_int").alias("id"),
+                    pl.col("__name").alias("name"),
+                    pl.col("__email").alias("email"),
+                    pl.col("__phone").alias("phone"),
+                ),
+                fresh=True,
+            )
         self._touch(new)
         report.imported += new.height
         for r in new.head(KEEP).iter_rows(named=True):
