@@ -35,7 +35,7 @@ from sqlalchemy import Connection
 
 from . import dedupe
 
-__all__ = ["MAX_NAMED", "DuplicateCheck", "describe", "reject_messages", "warnings_json"]
+__all__ = ["MAX_NAMED", "DuplicateCheck", "describe", "reject_messages", "warning_item"]
 
 #: Candidates named per row (the strongest first).
 MAX_NAMED = 5
@@ -67,31 +67,33 @@ class _Names:
         self.pairs: set[tuple[int, int]] = set()  # similar and sharing a token (the dn rule)
         self.memo: dict[tuple[int, int], bool] = {}  # any similar pair (the tail rule)
 
-    def add(self, tokens: list[list[str] | None]) -> list[int | None]:
-        """The signature ID of each token list (None for a name without tokens); new
+    def add(self, tokens: pl.Series) -> pl.Series:
+        """The signature ID of each list of name tokens (null for a name without tokens); new
         signatures are compared with every known one that shares a token."""
-        out: list[int | None] = []
+        sigs = pl.select(
+            pl.when(tokens.list.len() > 0).then(
+                tokens.list.eval(pl.element().sort()).list.join(" ")
+            )
+        ).to_series()
+        distinct = sigs.drop_nulls().unique().to_list()
         fresh: list[int] = []
         nick = dedupe.nicknames()
-        for toks in tokens:
-            if not toks:
-                out.append(None)
+        for sig in distinct:
+            if sig in self.ids:
                 continue
-            ordered = sorted(toks)
-            sig = " ".join(ordered)
-            known = self.ids.get(sig)
-            if known is None:
-                known = self.ids[sig] = len(self.sig)
-                self.sig.append(sig)
-                self.canon.append(" ".join(sorted(nick.get(t, t) for t in ordered)))
-                self.nums.append(" ".join(sorted({t for t in ordered if t.isdigit()})))
-                for t in {t for t in ordered if len(t) > 1}:
-                    self.by_token[t].append(known)
-                fresh.append(known)
-            out.append(known)
+            known = self.ids[sig] = len(self.sig)
+            ordered = sig.split(" ")
+            self.sig.append(sig)
+            self.canon.append(" ".join(sorted(nick.get(t, t) for t in ordered)))
+            self.nums.append(" ".join(sorted({t for t in ordered if t.isdigit()})))
+            for t in {t for t in ordered if len(t) > 1}:
+                self.by_token[t].append(known)
+            fresh.append(known)
         if fresh:
             self._compare(fresh)
-        return out
+        return sigs.replace_strict(
+            {s: self.ids[s] for s in distinct}, default=None, return_dtype=pl.Int64
+        )
 
     def _compare(self, fresh: list[int]) -> None:
         todo: dict[str, list[int]] = defaultdict(list)
@@ -131,9 +133,9 @@ class _Names:
         """(sig, other) for every similar pair sharing a token, ``sig`` among ``sigs``; each
         signature with a token of two or more characters is paired with itself too."""
         wanted = set(sigs)
-        rows = [(a, b) for a, b in self.pairs if a in wanted]
-        rows += [(a, a) for a in wanted if any(len(t) > 1 for t in self.sig[a].split(" "))]
-        return pl.DataFrame(rows, schema={"sig": pl.Int64, "other": pl.Int64}, orient="row")
+        rows = {(a, b) for a, b in self.pairs if a in wanted}
+        rows |= {(a, a) for a in wanted if any(len(t) > 1 for t in self.sig[a].split(" "))}
+        return pl.DataFrame(list(rows), schema={"sig": pl.Int64, "other": pl.Int64}, orient="row")
 
 
 def _cdist(a: list[str], b: list[str]) -> Any:
@@ -205,7 +207,7 @@ class DuplicateCheck:
         parts = dedupe.key_parts(rows)
         if keep:  # the batch's own rows: their keys are written once they are created
             self._parts = parts.select("rank", "_tokens", "_ekey", "_domain", "_digits")
-        sig = self.names.add(parts["_tokens"].to_list())
+        sig = self.names.add(parts["_tokens"])
         return parts.select(
             "rank",
             "id",
@@ -215,7 +217,7 @@ class DuplicateCheck:
             pl.col("_ekey").alias("ekey"),
             pl.col("_digits").alias("digits"),
             pl.col("_domain").alias("domain"),
-            pl.Series("sig", sig, dtype=pl.Int64),
+            sig.alias("sig"),
         )
 
     def keys(self, ids: pl.DataFrame) -> pl.DataFrame:
@@ -385,11 +387,10 @@ def _candidates(hits: pl.DataFrame) -> pl.DataFrame:
         return pl.DataFrame(schema={"__row": pl.Int64, "__dups": pl.List(_CAND)})
     strong = pl.col("reason").str.starts_with("same ")
     per = (
-        hits.unique(maintain_order=True)
-        .with_columns(strong.alias("_strong"))
+        hits.with_columns(strong.alias("_strong"))
         .sort("__row", "_strong", "c_rank", "c_id", descending=[False, True, False, False])
         .group_by("__row", "c_rank", "c_id", maintain_order=True)
-        .agg(pl.col("c_name").first(), pl.col("reason"), pl.col("_strong").max())
+        .agg(pl.col("c_name").first(), pl.col("reason"), pl.col("_strong").first())
         .sort("__row", "_strong", "c_rank", "c_id", descending=[False, True, False, False])
     )
     return (
@@ -443,18 +444,17 @@ def describe(candidate: dict[str, Any]) -> str:
     return f"{who}: {'; '.join(candidate['reasons'])}"
 
 
-def warnings_json(dups: pl.Expr) -> pl.Expr:
-    """The ``possible_duplicate`` warnings of each row, as JSON list items (no brackets), in
-    the words of ``dedupe.duplicate_warnings``; the candidates' ``id`` must be filled in."""
+def warning_item() -> pl.Expr:
+    """One candidate's ``possible_duplicate`` warning as stored (a JSON object), in the words
+    of ``dedupe.duplicate_warnings``; from the columns ``id``, ``name`` and ``reasons``."""
     message = pl.format(
         "may be the same as customer {} ({}): {}",
-        pl.element().struct.field("id"),
-        pl.element().struct.field("name"),
-        pl.element().struct.field("reasons").list.join("; "),
+        pl.col("id"),
+        pl.col("name"),
+        pl.col("reasons").list.join("; "),
     )
-    item = pl.struct(
+    return pl.struct(
         pl.lit("duplicate").alias("field"),
         pl.lit(dedupe.DUPLICATE_WARNING).alias("code"),
         message.alias("message"),
     ).struct.json_encode()
-    return dups.list.eval(item).list.join(",")

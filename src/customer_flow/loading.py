@@ -26,8 +26,7 @@ from sqlalchemy import Connection, select, update
 from . import audit, dedupe
 from .data_clean import warnings_json
 from .errors import ConflictError
-from .import_duplicates import DuplicateCheck, reject_messages
-from .import_duplicates import warnings_json as duplicate_json
+from .import_duplicates import DuplicateCheck, reject_messages, warning_item
 from .import_report import (
     KEEP,
     KEEP_DUPLICATES,
@@ -513,26 +512,28 @@ class Loader:
             .unnest("__dups")
             .join(ids, on="rank", how="left", maintain_order="left")
             .with_columns(pl.coalesce("id", "_id").alias("id"))
+            .with_columns(warning_item().alias("_item"))
             .group_by("__row", maintain_order=True)
-            .agg(pl.struct("rank", "id", "name", "reasons").alias("__dups"))
+            .agg(
+                pl.struct("rank", "id", "name", "reasons").alias("__dups"),
+                pl.col("_item").str.join(",").alias("_items"),
+            )
         )
         new = (
             new.drop("__dups")
             .join(dups, on="__row", how="left", maintain_order="left")
             .with_columns(
-                pl.when(pl.col("__dups").is_null())
+                pl.when(pl.col("_items").is_null())
                 .then(pl.col("__wjson"))
                 .when(pl.col("__wjson") == "[]")
-                .then(pl.lit("[") + duplicate_json(pl.col("__dups")) + pl.lit("]"))
+                .then(pl.lit("[") + pl.col("_items") + pl.lit("]"))
                 .otherwise(
-                    pl.col("__wjson").str.strip_suffix("]")
-                    + pl.lit(",")
-                    + duplicate_json(pl.col("__dups"))
-                    + pl.lit("]")
+                    pl.col("__wjson").str.strip_suffix("]") + pl.lit(",") + pl.col("_items") + "]"
                 )
                 .alias("__wjson"),
                 (pl.col("__wcount") + pl.col("__dups").list.len().fill_null(0)).alias("__wcount"),
             )
+            .drop("_items")
         )
         report.possible_duplicates += flagged.height
         room = KEEP_DUPLICATES - len(report.duplicates)
