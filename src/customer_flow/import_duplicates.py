@@ -35,7 +35,7 @@ from sqlalchemy import Connection
 
 from . import dedupe
 
-__all__ = ["MAX_NAMED", "DuplicateCheck", "describe", "reject_messages", "warning_item"]
+__all__ = ["FLAT", "MAX_NAMED", "DuplicateCheck", "reject_messages", "warning_items", "who"]
 
 #: Candidates named per row (the strongest first).
 MAX_NAMED = 5
@@ -50,9 +50,6 @@ _REF = {
     "domain": pl.String,
     "sig": pl.Int64,
 }
-_CAND = pl.Struct(
-    {"rank": pl.Int64, "id": pl.Int64, "name": pl.String, "reasons": pl.List(pl.String)}
-)
 
 
 class _Names:
@@ -147,22 +144,52 @@ def _cdist(a: list[str], b: list[str]) -> Any:
     )
 
 
+#: The groups of each rule: the columns that make the key, and whether names must be similar.
+_GROUPS: dict[str, list[str]] = {
+    "ekey": ["ekey"],
+    "digits": ["digits"],
+    "tail": ["tail", "sig"],
+    "dn": ["domain", "sig"],
+}
+#: Customers of the database rank before every row: their rank is their ID minus this.
+_DB = 1 << 62
+#: The flat candidates ``check`` returns: one row per (row, candidate), strongest first.
+FLAT: dict[str, Any] = {
+    "__row": pl.Int64,
+    "c_rank": pl.Int64,
+    "c_id": pl.Int64,
+    "c_name": pl.String,
+    "reasons": pl.List(pl.String),
+    "why": pl.String,
+}
+
+
 class DuplicateCheck:
-    """The possible duplicates of an import's new rows, batch after batch."""
+    """The possible duplicates of an import's new rows, batch after batch.
+
+    What it keeps between batches grows with the groups, not with their members: for each
+    rule, the earliest row of each group (its key and rank), and the display values of those
+    earliest rows only."""
 
     def __init__(self, conn: Connection, *, existing: bool) -> None:
         self.conn = conn
         self.existing = existing  # the database had customers when the import began
         self.names = _Names()
-        self.pool = pl.DataFrame(schema=_REF)
-        self._last = pl.DataFrame(schema=_REF)
+        self.firsts = {
+            kind: pl.DataFrame(schema={**{c: _KEY[c] for c in cols}, "rank": pl.Int64})
+            for kind, cols in _GROUPS.items()
+        }
+        self.shown = pl.DataFrame(schema=_SHOWN)  # rank -> id, name, email, phone
+        self._batch = pl.DataFrame(schema=_REF)
+        self._new_firsts: dict[str, pl.DataFrame] = {}
         self._parts = pl.DataFrame()
+        self.created: list[pl.Series] = []  # IDs this import created, when there were others
 
     def check(self, rows: pl.DataFrame) -> pl.DataFrame:
-        """``rows``: ``__row, __name, __email, __phone`` of the batch's new rows. Returns
-        ``__row`` and ``__dups`` (candidates: ``rank`` 0 for a customer already in the
-        database, else the row of the file; ``id``; ``name``; ``reasons``), only for the rows
-        that have some."""
+        """``rows``: ``__row, __name, __email, __phone`` of the batch's new rows. Returns the
+        candidates of the rows that have some (``FLAT``): ``c_rank`` is the candidate's row in
+        the file, or negative for a customer already in the database; ``c_id`` its ID when
+        known; ``why`` its reasons."""
         refs = self._refs(
             rows.select(
                 pl.col("__row").alias("rank"),
@@ -173,35 +200,68 @@ class DuplicateCheck:
             ),
             keep=True,
         )
-        self._last = refs
-        found = [self.pool, refs]
+        self._batch = refs
+        found = [refs]
         if self.existing:
             found.insert(0, self._database(rows))
         every = pl.concat(found)
-        if every.height == 0:
-            return pl.DataFrame(schema={"__row": pl.Int64, "__dups": pl.List(_CAND)})
+        firsts = {}
+        for kind, cols in _GROUPS.items():
+            mine = _with_tail(every).filter(
+                pl.all_horizontal(pl.col(c).is_not_null() for c in cols)
+            )
+            here = mine.sort("rank").group_by(cols, maintain_order=True).agg(pl.col("rank").first())
+            before = self.firsts[kind].join(here.select(cols), on=cols, how="semi")
+            self._new_firsts[kind] = here.join(self.firsts[kind], on=cols, how="anti")
+            firsts[kind] = (
+                pl.concat([before, here]).sort("rank").group_by(cols).agg(pl.col("rank").first())
+            )
+        shown = pl.concat(
+            [
+                self.shown.join(
+                    pl.concat([f.select("rank") for f in firsts.values()]).unique(),
+                    on="rank",
+                    how="semi",
+                ),
+                every.select(list(_SHOWN)),
+            ]
+        ).unique("rank")
         hits = pl.concat(
             [
-                self._exact(refs, every, "ekey", "same email ({})", "email"),
-                self._exact(refs, every, "digits", "same phone ({})", "phone"),
-                self._tail(refs, every),
-                self._domain(refs, every),
+                self._exact(refs, firsts["ekey"], shown, "ekey", "same email ({})", "email"),
+                self._exact(refs, firsts["digits"], shown, "digits", "same phone ({})", "phone"),
+                self._tail(refs, firsts["tail"], shown),
+                self._domain(refs, firsts["dn"], shown),
             ]
         )
         return _candidates(hits)
 
     def remember(self, ids: pl.DataFrame) -> None:
-        """Add the batch just checked to the pool, with the IDs its created rows were given
-        (``__row``, ``__id_int``)."""
-        last = self._last.join(
-            ids.select(pl.col("__row").alias("rank"), pl.col("__id_int").alias("_id")),
-            on="rank",
-            how="left",
-        ).with_columns(pl.col("_id").alias("id"))
-        self.pool = pl.concat([self.pool, last.drop("_id")], rechunk=False)
-        self._last = pl.DataFrame(schema=_REF)
+        """Keep what later batches need of the batch just checked: the earliest row of each
+        new group, with the ID it was given if it was created (``__row``, ``__id_int``)."""
+        ranks = []
+        for kind, new in self._new_firsts.items():
+            new = new.filter(pl.col("rank") > 0)  # the database's customers are asked again
+            self.firsts[kind] = pl.concat([self.firsts[kind], new], rechunk=False)
+            ranks.append(new.select("rank"))
+        if ranks:
+            wanted = pl.concat(ranks).unique()
+            kept = (
+                self._batch.join(wanted, on="rank", how="semi")
+                .join(
+                    ids.select(pl.col("__row").alias("rank"), pl.col("__id_int").alias("_id")),
+                    on="rank",
+                    how="left",
+                )
+                .select("rank", pl.col("_id").alias("id"), "name", "email", "phone")
+            )
+            self.shown = pl.concat([self.shown, kept], rechunk=False)
+        if self.existing:
+            self.created.append(ids["__id_int"].drop_nulls())
+        self._new_firsts = {}
+        self._batch = pl.DataFrame(schema=_REF)
 
-    # -- the references: the pool, the batch, and the database's customers ---------------------
+    # -- the references: the batch, and the database's customers -------------------------------
 
     def _refs(self, rows: pl.DataFrame, *, keep: bool = False) -> pl.DataFrame:
         parts = dedupe.key_parts(rows)
@@ -230,7 +290,7 @@ class DuplicateCheck:
 
     def _database(self, rows: pl.DataFrame) -> pl.DataFrame:
         """Live customers that share a key with a row of the batch, not created by this
-        import (those are in the pool): one query."""
+        import (its own rows are kept here): one query."""
         keys = (
             dedupe.keys_frame(
                 rows.select(
@@ -273,42 +333,48 @@ class DuplicateCheck:
             schema={"id": pl.Int64, "name": pl.String, "email": pl.String, "phone": pl.String},
             orient="row",
         )
-        mine = self.pool.filter(pl.col("id").is_not_null()).select("id")
-        hits = hits.join(mine, on="id", how="anti")
+        if self.created:
+            hits = hits.join(pl.concat(self.created).to_frame("id"), on="id", how="anti")
         if hits.height == 0:
             return pl.DataFrame(schema=_REF)
-        return self._refs(hits.with_columns(pl.lit(0, dtype=pl.Int64).alias("rank")))
+        return self._refs(hits.with_columns((pl.col("id") - _DB).alias("rank")))
 
     # -- the rules ---------------------------------------------------------------------------
 
     def _exact(
-        self, refs: pl.DataFrame, every: pl.DataFrame, key: str, reason: str, shown: str
+        self,
+        refs: pl.DataFrame,
+        first: pl.DataFrame,
+        shown: pl.DataFrame,
+        key: str,
+        reason: str,
+        field: str,
     ) -> pl.DataFrame:
-        first = _firsts(every.filter(pl.col(key).is_not_null()), [key])
         return (
             refs.filter(pl.col(key).is_not_null())
             .select("rank", key)
-            .join(first, on=key)
+            .join(first.rename({"rank": "c_rank"}), on=key)
             .filter(pl.col("c_rank") < pl.col("rank"))
+            .join(_show(shown), on="c_rank")
             .select(
                 pl.col("rank").alias("__row"),
                 "c_rank",
                 "c_id",
                 "c_name",
-                pl.format(reason, pl.col(f"c_{shown}")).alias("reason"),
+                pl.format(reason, pl.col(f"c_{field}")).alias("reason"),
             )
         )
 
-    def _tail(self, refs: pl.DataFrame, every: pl.DataFrame) -> pl.DataFrame:
-        tail = pl.col("digits").str.slice(-dedupe.TAIL_DIGITS)
+    def _tail(self, refs: pl.DataFrame, first: pl.DataFrame, shown: pl.DataFrame) -> pl.DataFrame:
         long = pl.col("digits").str.len_chars() >= dedupe.TAIL_DIGITS
-        pool = every.filter(long & pl.col("sig").is_not_null()).with_columns(tail.alias("tail"))
-        first = _firsts(pool, ["tail", "sig"], more=["digits"])
         pairs = (
-            refs.filter(long & pl.col("sig").is_not_null())
-            .select("rank", "digits", "sig", tail.alias("tail"))
-            .join(first, on="tail")
-            .filter((pl.col("c_rank") < pl.col("rank")) & (pl.col("c_digits") != pl.col("digits")))
+            _with_tail(refs)
+            .filter(long & pl.col("sig").is_not_null())
+            .select("rank", "digits", "sig", "tail")
+            .join(first.rename({"rank": "c_rank", "sig": "c_sig"}), on="tail")
+            .filter(pl.col("c_rank") < pl.col("rank"))
+            .join(_show(shown), on="c_rank")
+            .filter(_digits_expr("c_phone") != pl.col("digits"))
         )
         if pairs.height == 0:
             return _no_hits()
@@ -322,50 +388,91 @@ class DuplicateCheck:
             "c_id",
             "c_name",
             pl.format(
-                "similar name ('{}') and the same last {} phone digits",
-                pl.col("c_name"),
+                "similar name ({}) and the same last {} phone digits",
+                _quoted("c_name"),
                 pl.lit(dedupe.TAIL_DIGITS),
             ).alias("reason"),
         )
 
-    def _domain(self, refs: pl.DataFrame, every: pl.DataFrame) -> pl.DataFrame:
+    def _domain(self, refs: pl.DataFrame, first: pl.DataFrame, shown: pl.DataFrame) -> pl.DataFrame:
         mine = refs.filter(pl.col("domain").is_not_null() & pl.col("sig").is_not_null())
         if mine.height == 0:
             return _no_hits()
         pairs = self.names.pair_frame(mine["sig"].unique().to_list())
-        first = _firsts(
-            every.filter(pl.col("domain").is_not_null() & pl.col("sig").is_not_null()),
-            ["domain", "sig"],
-        )
         return (
             mine.select("rank", "domain", "sig")
             .join(pairs, on="sig")
-            .join(first, left_on=["domain", "other"], right_on=["domain", "c_sig"])
+            .join(first.rename({"rank": "c_rank", "sig": "other"}), on=["domain", "other"])
             .filter(pl.col("c_rank") < pl.col("rank"))
+            .join(_show(shown), on="c_rank")
             .select(
                 pl.col("rank").alias("__row"),
                 "c_rank",
                 "c_id",
                 "c_name",
                 pl.format(
-                    "similar name ('{}') and the same email domain ({})",
-                    pl.col("c_name"),
+                    "similar name ({}) and the same email domain ({})",
+                    _quoted("c_name"),
                     pl.col("domain"),
                 ).alias("reason"),
             )
         )
 
 
-def _firsts(frame: pl.DataFrame, keys: list[str], more: tuple[str, ...] | list[str] = ()) -> Any:
-    """The earliest reference of each group: ``c_rank, c_id, c_name, c_email, c_phone, c_sig``
-    (a customer of the database before any row; the lowest ID first)."""
-    cols = ["rank", "id", "name", "email", "phone", "sig", *more]
-    return (
-        frame.sort("rank", "id", nulls_last=True)
-        .group_by(keys, maintain_order=True)
-        .agg(pl.col(c).first().alias(f"c_{c}") for c in cols if c not in keys)
-        .with_columns(*(pl.col(k).alias(f"c_{k}") for k in keys if k in cols))
+_KEY = {
+    "ekey": pl.String,
+    "digits": pl.String,
+    "tail": pl.String,
+    "sig": pl.Int64,
+    "domain": pl.String,
+}
+_SHOWN = {
+    "rank": pl.Int64,
+    "id": pl.Int64,
+    "name": pl.String,
+    "email": pl.String,
+    "phone": pl.String,
+}
+
+
+def _with_tail(frame: pl.DataFrame) -> pl.DataFrame:
+    """The ``tail`` of each long-enough phone, as the ``tail`` rule compares it."""
+    digits = pl.col("digits")
+    return frame.with_columns(
+        pl.when(digits.str.len_chars() >= dedupe.TAIL_DIGITS)
+        .then(digits.str.slice(-dedupe.TAIL_DIGITS))
+        .alias("tail")
     )
+
+
+def _show(shown: pl.DataFrame) -> pl.DataFrame:
+    return shown.select(
+        pl.col("rank").alias("c_rank"),
+        pl.col("id").alias("c_id"),
+        pl.col("name").alias("c_name"),
+        pl.col("email").alias("c_email"),
+        pl.col("phone").alias("c_phone"),
+    )
+
+
+def _digits_expr(col: str) -> pl.Expr:
+    """``dedupe.phone_digits`` of a stored phone (E.164, or as given)."""
+    return pl.col(col).str.split(";ext=").list.first().str.replace_all(r"\D", "")
+
+
+def _quoted(col: str) -> pl.Expr:
+    """``repr`` of a name, as the check on entry writes it: single quotes, unless the name has
+    one and no double quote (Python's rule); names needing escapes go through ``repr``."""
+    name = pl.col(col)
+    plain = ~name.str.contains(r"[\\\x00-\x1f\x7f-\x9f]") & ~(
+        name.str.contains("'", literal=True) & name.str.contains('"', literal=True)
+    )
+    simple = (
+        pl.when(name.str.contains("'", literal=True))
+        .then(pl.lit('"') + name + pl.lit('"'))
+        .otherwise(pl.lit("'") + name + pl.lit("'"))
+    )
+    return pl.when(plain).then(simple).otherwise(name.map_elements(repr, return_dtype=pl.String))
 
 
 def _no_hits() -> pl.DataFrame:
@@ -381,80 +488,60 @@ def _no_hits() -> pl.DataFrame:
 
 
 def _candidates(hits: pl.DataFrame) -> pl.DataFrame:
-    """One row per checked row with candidates: the strongest first (a "same ..." reason),
-    then customers already in the database, then the earlier rows; at most ``MAX_NAMED``."""
+    """One row per (checked row, candidate), the strongest first (a "same ..." reason), then
+    customers already in the database, then earlier rows; at most ``MAX_NAMED`` per row."""
     if hits.height == 0:
-        return pl.DataFrame(schema={"__row": pl.Int64, "__dups": pl.List(_CAND)})
+        return pl.DataFrame(schema=FLAT)
     strong = pl.col("reason").str.starts_with("same ")
-    per = (
-        hits.with_columns(strong.alias("_strong"))
-        .sort("__row", "_strong", "c_rank", "c_id", descending=[False, True, False, False])
-        .group_by("__row", "c_rank", "c_id", maintain_order=True)
-        .agg(pl.col("c_name").first(), pl.col("reason"), pl.col("_strong").first())
-        .sort("__row", "_strong", "c_rank", "c_id", descending=[False, True, False, False])
-    )
     return (
-        per.group_by("__row", maintain_order=True)
+        hits.with_columns(strong.alias("_strong"))
+        .sort("__row", "c_rank", "_strong", descending=[False, False, True], maintain_order=True)
+        .group_by("__row", "c_rank", maintain_order=True)
         .agg(
-            pl.struct(
-                pl.col("c_rank").alias("rank"),
-                pl.col("c_id").alias("id"),
-                pl.col("c_name").alias("name"),
-                pl.col("reason").alias("reasons"),
-            )
-            .head(MAX_NAMED)
-            .alias("__dups")
+            pl.col("c_id").first(),
+            pl.col("c_name").first(),
+            pl.col("reason").alias("reasons"),
+            pl.col("reason").str.join("; ").alias("why"),
+            pl.col("_strong").first(),
         )
-        .with_columns(pl.col("__dups").cast(pl.List(_CAND)))
+        .sort("__row", "_strong", "c_rank", descending=[False, True, False], maintain_order=True)
+        .filter(pl.int_range(pl.len()).over("__row") < MAX_NAMED)
+        .select(list(FLAT))
     )
 
 
-def reject_messages(dups: pl.Expr) -> pl.Expr:
-    """The ``possible_duplicate`` error message of each row: ``describe`` of its candidates."""
-    e = pl.element().struct
-    who = (
-        pl.when(e.field("rank") == 0)
-        .then(pl.format("customer {} ({})", e.field("id"), e.field("name")))
-        .when(e.field("id").is_not_null())
-        .then(
-            pl.format(
-                "customer {} ({}, row {} of this file)",
-                e.field("id"),
-                e.field("name"),
-                e.field("rank"),
-            )
-        )
-        .otherwise(pl.format("row {} of this file ({})", e.field("rank"), e.field("name")))
-    )
-    listed = dups.list.eval(pl.format("{}: {}", who, e.field("reasons").list.join("; ")))
-    return pl.lit("possible duplicate of ") + listed.list.join("; ")
-
-
-def describe(candidate: dict[str, Any]) -> str:
+def who(rank: pl.Expr, cid: pl.Expr, name: pl.Expr) -> pl.Expr:
     """ "customer 12 (Ana Lima)", "row 7 of this file (Ana Lima)", or both."""
-    if candidate["rank"] == 0:
-        who = f"customer {candidate['id']} ({candidate['name']})"
-    elif candidate["id"] is not None:
-        who = (
-            f"customer {candidate['id']} ({candidate['name']}, "
-            f"row {candidate['rank']} of this file)"
-        )
-    else:
-        who = f"row {candidate['rank']} of this file ({candidate['name']})"
-    return f"{who}: {'; '.join(candidate['reasons'])}"
-
-
-def warning_item() -> pl.Expr:
-    """One candidate's ``possible_duplicate`` warning as stored (a JSON object), in the words
-    of ``dedupe.duplicate_warnings``; from the columns ``id``, ``name`` and ``reasons``."""
-    message = pl.format(
-        "may be the same as customer {} ({}): {}",
-        pl.col("id"),
-        pl.col("name"),
-        pl.col("reasons").list.join("; "),
+    return (
+        pl.when(rank < 0)
+        .then(pl.format("customer {} ({})", cid, name))
+        .when(cid.is_not_null())
+        .then(pl.format("customer {} ({}, row {} of this file)", cid, name, rank))
+        .otherwise(pl.format("row {} of this file ({})", rank, name))
     )
-    return pl.struct(
+
+
+def reject_messages(flat: pl.DataFrame) -> pl.DataFrame:
+    """``__row`` and the ``possible_duplicate`` error message of each row with candidates."""
+    return flat.group_by("__row", maintain_order=True).agg(
+        (
+            pl.lit("possible duplicate of ")
+            + pl.format(
+                "{}: {}", who(pl.col("c_rank"), pl.col("c_id"), pl.col("c_name")), pl.col("why")
+            ).str.join("; ")
+        ).alias("message")
+    )
+
+
+def warning_items(flat: pl.DataFrame) -> pl.DataFrame:
+    """``__row`` and the row's ``possible_duplicate`` warnings as stored (JSON objects joined
+    by commas), in the words of ``dedupe.duplicate_warnings``; ``c_id`` must be filled in."""
+    message = pl.format("may be the same as customer {} ({}): {}", "c_id", "c_name", "why")
+    item = pl.struct(
         pl.lit("duplicate").alias("field"),
         pl.lit(dedupe.DUPLICATE_WARNING).alias("code"),
         message.alias("message"),
     ).struct.json_encode()
+    return flat.group_by("__row", maintain_order=True).agg(
+        item.str.join(",").alias("_items"), pl.len().alias("_n")
+    )

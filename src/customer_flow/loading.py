@@ -26,7 +26,7 @@ from sqlalchemy import Connection, select, update
 from . import audit, dedupe
 from .data_clean import warnings_json
 from .errors import ConflictError
-from .import_duplicates import DuplicateCheck, reject_messages, warning_item
+from .import_duplicates import DuplicateCheck, reject_messages, warning_items
 from .import_report import (
     KEEP,
     KEEP_DUPLICATES,
@@ -96,6 +96,7 @@ class Loader:
         self.conn = conn
         self.allow_duplicate = allow_duplicate
         self.duplicates: DuplicateCheck | None = None
+        self._dups: pl.DataFrame | None = None  # the batch's candidates, when allowed
         self.write = write  # False: check the file against itself only (validate)
         self.dialect = conn.dialect.name
         self.on_conflict = on_conflict
@@ -260,26 +261,29 @@ class Loader:
         return batch
 
     def check_duplicates(self, batch: pl.DataFrame) -> pl.DataFrame:
-        """The on-entry duplicate check for the batch's new rows (``import_duplicates``): adds
-        ``__dups``, the candidates of each row that looks like a live customer or an earlier row
-        of the file. Without ``allow_duplicate`` such a row is rejected (``possible_duplicate``,
-        naming the candidates); with it, it is imported with a warning (``_create``)."""
+        """The on-entry duplicate check for the batch's new rows (``import_duplicates``).
+        Without ``allow_duplicate`` a row that looks like a live customer or an earlier row of
+        the file is rejected (``possible_duplicate``, naming the candidates); with it, it is
+        imported with a warning (``_create``)."""
+        self._dups = None
         if self.duplicates is None:
-            return batch.with_columns(pl.lit(None, dtype=pl.List(_DUPS)).alias("__dups"))
+            return batch
         new = batch.filter(_no_errors() & pl.col("__match").is_null()).select(
             "__row", "__name", "__email", "__phone"
         )
         found = self.duplicates.check(new)
-        batch = batch.join(found, on="__row", how="left", maintain_order="left")
-        if self.allow_duplicate or found.height == 0:
+        if found.height == 0:
             return batch
-        extra = found.select(
+        if self.allow_duplicate:
+            self._dups = found
+            return batch
+        extra = reject_messages(found).select(
             "__row",
             pl.concat_list(
                 pl.struct(
                     pl.lit("*").alias("column"),
                     pl.lit("possible_duplicate").alias("code"),
-                    reject_messages(pl.col("__dups")).alias("message"),
+                    pl.col("message"),
                 )
             ).alias("__more"),
         )
@@ -441,7 +445,7 @@ class Loader:
             fresh = pl.Series(range(first, first + missing), dtype=pl.Int64)
             ids = new["__id_int"].scatter(new["__id_int"].is_null().arg_true(), fresh)
             new = new.with_columns(ids.alias("__id_int"))
-        if "__dups" in new.columns:
+        if self._dups is not None:
             new = self._flag_duplicates(new, report)
         rows = new.select(
             pl.col("__id_int"),
@@ -502,26 +506,17 @@ class Loader:
     def _flag_duplicates(self, new: pl.DataFrame, report: ImportReport) -> pl.DataFrame:
         """Rows imported although they look like other customers (``allow_duplicate``): fill in
         the IDs of candidates from this batch, add the warnings, list the first rows."""
-        flagged = new.filter(pl.col("__dups").is_not_null())
-        if flagged.height == 0:
-            return new
-        ids = new.select(pl.col("__row").alias("rank"), pl.col("__id_int").alias("_id"))
-        dups = (
-            flagged.select("__row", "__dups")
-            .explode("__dups")
-            .unnest("__dups")
-            .join(ids, on="rank", how="left", maintain_order="left")
-            .with_columns(pl.coalesce("id", "_id").alias("id"))
-            .with_columns(warning_item().alias("_item"))
-            .group_by("__row", maintain_order=True)
-            .agg(
-                pl.struct("rank", "id", "name", "reasons").alias("__dups"),
-                pl.col("_item").str.join(",").alias("_items"),
-            )
+        assert self._dups is not None
+        ids = new.select(pl.col("__row").alias("c_rank"), pl.col("__id_int").alias("_id"))
+        flat = (
+            self._dups.join(new.select("__row"), on="__row", how="semi")
+            .join(ids, on="c_rank", how="left", maintain_order="left")
+            .with_columns(pl.coalesce("c_id", "_id").alias("c_id"))
+            .drop("_id")
         )
+        items = warning_items(flat)
         new = (
-            new.drop("__dups")
-            .join(dups, on="__row", how="left", maintain_order="left")
+            new.join(items, on="__row", how="left", maintain_order="left")
             .with_columns(
                 pl.when(pl.col("_items").is_null())
                 .then(pl.col("__wjson"))
@@ -531,34 +526,28 @@ class Loader:
                     pl.col("__wjson").str.strip_suffix("]") + pl.lit(",") + pl.col("_items") + "]"
                 )
                 .alias("__wjson"),
-                (pl.col("__wcount") + pl.col("__dups").list.len().fill_null(0)).alias("__wcount"),
+                (pl.col("__wcount") + pl.col("_n").fill_null(0)).alias("__wcount"),
             )
-            .drop("_items")
+            .drop("_items", "_n")
         )
-        report.possible_duplicates += flagged.height
+        report.possible_duplicates += items.height
         room = KEEP_DUPLICATES - len(report.duplicates)
         if room > 0:
-            for row, cid, cands in (
-                new.filter(pl.col("__dups").is_not_null())
-                .head(room)
-                .select("__row", "__id_int", "__dups")
-                .iter_rows()
-            ):
-                report.duplicates.append(
-                    DuplicateRow(
-                        row=row,
-                        id=cid,
-                        candidates=[
-                            DuplicateRef(
-                                id=c["id"],
-                                row=c["rank"] or None,
-                                name=c["name"],
-                                reasons=c["reasons"],
-                            )
-                            for c in cands
-                        ],
+            listed = flat.join(items.head(room).select("__row"), on="__row", how="semi")
+            rows = listed.join(
+                new.select("__row", "__id_int"), on="__row", how="left", maintain_order="left"
+            )
+            grouped: dict[int, DuplicateRow] = {}
+            for row, cid, c_rank, c_id, c_name, reasons in rows.select(
+                "__row", "__id_int", "c_rank", "c_id", "c_name", "reasons"
+            ).iter_rows():
+                entry = grouped.setdefault(row, DuplicateRow(row=row, id=cid, candidates=[]))
+                entry.candidates.append(
+                    DuplicateRef(
+                        id=c_id, row=c_rank if c_rank > 0 else None, name=c_name, reasons=reasons
                     )
                 )
+            report.duplicates.extend(grouped.values())
         return new
 
     def _bulk_mode(self, rows: int) -> None:
