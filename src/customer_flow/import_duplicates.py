@@ -204,15 +204,28 @@ class DuplicateCheck:
         found = [refs]
         if self.existing:
             found.insert(0, self._database(rows))
-        every = pl.concat(found)
+        every = _with_tail(pl.concat(found))
+        # The pairs of similar names (sharing a token) that the dn rule may join on.
+        mine = refs.filter(pl.col("domain").is_not_null() & pl.col("sig").is_not_null())
+        pairs = self.names.pair_frame(mine["sig"].unique().to_list())
+        wanted = {
+            "ekey": (refs.select("ekey"), ["ekey"]),
+            "digits": (refs.select("digits"), ["digits"]),
+            "tail": (_with_tail(refs).select("tail"), ["tail"]),  # any name: compared after
+            "dn": (
+                mine.select("domain", "sig")
+                .join(pairs, on="sig")
+                .select("domain", pl.col("other").alias("sig")),
+                ["domain", "sig"],
+            ),
+        }
         firsts = {}
         for kind, cols in _GROUPS.items():
-            mine = _with_tail(every).filter(
-                pl.all_horizontal(pl.col(c).is_not_null() for c in cols)
-            )
-            here = mine.sort("rank").group_by(cols, maintain_order=True).agg(pl.col("rank").first())
-            before = self.firsts[kind].join(here.select(cols), on=cols, how="semi")
+            has = every.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in cols))
+            here = has.sort("rank").group_by(cols, maintain_order=True).agg(pl.col("rank").first())
             self._new_firsts[kind] = here.join(self.firsts[kind], on=cols, how="anti")
+            keys, on = wanted[kind]
+            before = self.firsts[kind].join(keys.unique(), on=on, how="semi")
             firsts[kind] = (
                 pl.concat([before, here]).sort("rank").group_by(cols).agg(pl.col("rank").first())
             )
@@ -231,7 +244,7 @@ class DuplicateCheck:
                 self._exact(refs, firsts["ekey"], shown, "ekey", "same email ({})", "email"),
                 self._exact(refs, firsts["digits"], shown, "digits", "same phone ({})", "phone"),
                 self._tail(refs, firsts["tail"], shown),
-                self._domain(refs, firsts["dn"], shown),
+                self._domain(mine, pairs, firsts["dn"], shown),
             ]
         )
         return _candidates(hits)
@@ -394,11 +407,11 @@ class DuplicateCheck:
             ).alias("reason"),
         )
 
-    def _domain(self, refs: pl.DataFrame, first: pl.DataFrame, shown: pl.DataFrame) -> pl.DataFrame:
-        mine = refs.filter(pl.col("domain").is_not_null() & pl.col("sig").is_not_null())
+    def _domain(
+        self, mine: pl.DataFrame, pairs: pl.DataFrame, first: pl.DataFrame, shown: pl.DataFrame
+    ) -> pl.DataFrame:
         if mine.height == 0:
             return _no_hits()
-        pairs = self.names.pair_frame(mine["sig"].unique().to_list())
         return (
             mine.select("rank", "domain", "sig")
             .join(pairs, on="sig")
