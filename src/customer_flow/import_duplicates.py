@@ -502,25 +502,27 @@ def _no_hits() -> pl.DataFrame:
 
 def _candidates(hits: pl.DataFrame) -> pl.DataFrame:
     """One row per (checked row, candidate), the strongest first (a "same ..." reason), then
-    customers already in the database, then earlier rows; at most ``MAX_NAMED`` per row."""
+    customers already in the database, then earlier rows; at most ``MAX_NAMED`` per row. A
+    candidate's reasons keep the rules' order (email, phone, last digits, domain), the "same"
+    ones first."""
     if hits.height == 0:
         return pl.DataFrame(schema=FLAT)
-    strong = pl.col("reason").str.starts_with("same ")
-    return (
-        hits.with_columns(strong.alias("_strong"))
-        .sort("__row", "c_rank", "_strong", descending=[False, False, True], maintain_order=True)
+    per = (
+        hits.with_row_index("_i")
+        .with_columns(pl.col("reason").str.starts_with("same ").alias("_strong"))
+        .sort("__row", "c_rank", "_strong", "_i", descending=[False, False, True, False])
         .group_by("__row", "c_rank", maintain_order=True)
         .agg(
             pl.col("c_id").first(),
             pl.col("c_name").first(),
             pl.col("reason").alias("reasons"),
-            pl.col("reason").str.join("; ").alias("why"),
             pl.col("_strong").first(),
         )
-        .sort("__row", "_strong", "c_rank", descending=[False, True, False], maintain_order=True)
-        .filter(pl.int_range(pl.len()).over("__row") < MAX_NAMED)
-        .select(list(FLAT))
+        .sort("__row", "_strong", "c_rank", descending=[False, True, False])
     )
+    if per.height > per["__row"].n_unique():  # some row has several: keep the first few
+        per = per.filter(pl.int_range(pl.len()).over("__row") < MAX_NAMED)
+    return per.with_columns(pl.col("reasons").list.join("; ").alias("why")).select(list(FLAT))
 
 
 def who(rank: pl.Expr, cid: pl.Expr, name: pl.Expr) -> pl.Expr:
