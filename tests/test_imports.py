@@ -433,3 +433,27 @@ class TestMigration:
                 assert compare_metadata(MigrationContext.configure(conn), metadata) == []
         finally:
             engine.dispose()
+
+
+def test_rejects_file_cells_are_quoted_and_neutralised_as_csv_line_does(
+    hub: Hub, tmp_path: Path
+) -> None:
+    """The rejects file (written by Polars a batch at a time) quotes like ``csv_line`` and
+    neutralises formula-like cells; an empty value is an empty cell, not ""."""
+    from customer_flow.import_report import csv_line, neutralise
+
+    path = tmp_path / "r.csv"
+    path.write_text(
+        'Name,Email,Notes\n"=cmd|x, y",bad@,"say ""hi""\nnow"\n,missing@x.io,@sum\n',
+        encoding="utf-8",
+    )
+    report = hub.import_file(path, opts(rejects_path=tmp_path / "rej.csv"))
+    assert report.rejected == 2
+    expected = csv_line(["row", "column", "code", "message", "Name", "Email", "Notes"])
+    for r in report.rejects:
+        values = [neutralise(v or "") for v in r.values.values()]
+        expected += csv_line([str(r.row), r.column, r.code, neutralise(r.message), *values])
+    with (tmp_path / "rej.csv").open(encoding="utf-8", newline="") as fh:
+        assert fh.read() == expected
+    assert ",missing@x.io,'@sum\n" in expected
+    assert '"\'=cmd|x, y"' in expected

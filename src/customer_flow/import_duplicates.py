@@ -538,13 +538,15 @@ def who(rank: pl.Expr, cid: pl.Expr, name: pl.Expr) -> pl.Expr:
 
 def reject_messages(flat: pl.DataFrame) -> pl.DataFrame:
     """``__row`` and the ``possible_duplicate`` error message of each row with candidates."""
-    return flat.group_by("__row", maintain_order=True).agg(
-        (
-            pl.lit("possible duplicate of ")
-            + pl.format(
-                "{}: {}", who(pl.col("c_rank"), pl.col("c_id"), pl.col("c_name")), pl.col("why")
-            ).str.join("; ")
-        ).alias("message")
+    each = pl.format("{}: {}", who(pl.col("c_rank"), pl.col("c_id"), pl.col("c_name")), "why")
+    return (
+        flat.with_columns(each.alias("_each"))
+        .group_by("__row", maintain_order=True)
+        .agg(pl.col("_each"))
+        .select(
+            "__row",
+            (pl.lit("possible duplicate of ") + pl.col("_each").list.join("; ")).alias("message"),
+        )
     )
 
 
@@ -557,6 +559,13 @@ def warning_items(flat: pl.DataFrame) -> pl.DataFrame:
         pl.lit(dedupe.DUPLICATE_WARNING).alias("code"),
         message.alias("message"),
     ).struct.json_encode()
-    return flat.group_by("__row", maintain_order=True).agg(
-        item.str.join(",").alias("_items"), pl.len().alias("_n")
+    return (
+        flat.with_columns(item.alias("_item"))
+        .group_by("__row", maintain_order=True)
+        .agg(pl.col("_item"))
+        .select(
+            "__row",
+            pl.col("_item").list.join(",").alias("_items"),
+            pl.col("_item").list.len().alias("_n"),
+        )
     )

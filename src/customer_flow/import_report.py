@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import polars as pl
 from pydantic import BaseModel, Field
 
 __all__ = [
@@ -177,27 +178,42 @@ _SPECIAL = re.compile(r'[",\r\n]')
 
 
 class RejectsWriter:
-    """Writes the rejects file as rows come: row, column, code, message, original values."""
+    """Writes the rejects file as rows come: row, column, code, message, original values.
+
+    Each batch's problems arrive as one frame (``row, column, code, message`` and the original
+    values in the header's order) and are written by Polars, with the same minimal quoting as
+    ``csv_line`` and every cell that starts like a formula neutralised."""
 
     def __init__(self, path: Path | None, header: list[str]) -> None:
         self.path = path
         self.header = header
         self._fh: io.TextIOWrapper | None = None
 
-    def write(self, rows: list[Problem]) -> None:
-        if self.path is None or not rows:
+    def write(self, problems: pl.DataFrame) -> None:
+        if self.path is None or problems.height == 0:
             return
         if self._fh is None:
             self._fh = self.path.open("w", newline="", encoding="utf-8")
             self._fh.write(csv_line([*REJECTS_HEAD, *self.header]))
-        self._fh.writelines(
-            csv_line(
-                [str(row), column, code, neutralise(message)]
-                + [neutralise(v or "") for v in values]
-            )
-            for row, column, code, message, values in rows
+        cells = [pl.col(problems.columns[0]).cast(pl.String)]
+        cells += [_cell(pl.col(c)).alias(c) for c in problems.columns[1:]]
+        problems.select(cells).write_csv(
+            self._fh, include_header=False, quote_style="necessary", null_value=""
         )
 
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()
+
+
+def _cell(value: pl.Expr) -> pl.Expr:
+    """``neutralise``, as an expression; an empty value is written as nothing (not "")."""
+    text = value.cast(pl.String)
+    formula = text.str.contains(r"^[=+\-@\t\r]")
+    return (
+        pl.when(text == "")
+        .then(pl.lit(None, dtype=pl.String))
+        .when(formula)
+        .then(pl.lit("'") + text)
+        .otherwise(text)
+    )

@@ -25,7 +25,6 @@ from .import_report import (
     ImportBatch,
     ImportOptions,
     ImportReport,
-    Problem,
     Progress,
     RejectedRow,
     RejectsWriter,
@@ -134,7 +133,8 @@ def run_import(
                 rejects.write(found)
                 if len(report.rejects) < KEEP:
                     report.rejects.extend(
-                        _model(p, source.header) for p in found[: KEEP - len(report.rejects)]
+                        _model(p, source.header)
+                        for p in found.head(KEEP - len(report.rejects)).iter_rows()
                     )
                 limit = options.max_errors
                 real_errors = sum(n for code, n in errors.items() if code != "duplicate_row")
@@ -186,21 +186,26 @@ def _count_problems(batch: pl.DataFrame, errors: Counter[str], warnings: Counter
                 counter[code] += n
 
 
-def _rejected_rows(bad: pl.DataFrame, header: list[str]) -> list[Problem]:
-    """One (row, column, code, message, original values) per problem of each rejected row."""
-    out: list[Problem] = []
-    if bad.height == 0:
-        return out
-    for r in bad.select("__row", "__errors", *header).iter_rows():
-        values = list(r[2:])
-        for e in r[1]:
-            out.append((r[0], e["column"], e["code"], e["message"], values))
-    return out
+def _rejected_rows(bad: pl.DataFrame, header: list[str]) -> pl.DataFrame:
+    """One row per problem of each rejected row: row, column, code, message, then the original
+    values in the header's order (under positional names: a file may have a column "code")."""
+    values = [pl.col(h).alias(f"__v{i}") for i, h in enumerate(header)]
+    return (
+        bad.select(pl.col("__row").alias("__r"), "__errors", *values)
+        .explode("__errors")
+        .select(
+            "__r",
+            pl.col("__errors").struct.field("column").alias("__c"),
+            pl.col("__errors").struct.field("code").alias("__k"),
+            pl.col("__errors").struct.field("message").alias("__m"),
+            *(f"__v{i}" for i in range(len(header))),
+        )
+    )
 
 
-def _model(p: Problem, header: list[str]) -> RejectedRow:
+def _model(p: tuple[Any, ...], header: list[str]) -> RejectedRow:
     return RejectedRow(
-        row=p[0], column=p[1], code=p[2], message=p[3], values=dict(zip(header, p[4], strict=True))
+        row=p[0], column=p[1], code=p[2], message=p[3], values=dict(zip(header, p[4:], strict=True))
     )
 
 
