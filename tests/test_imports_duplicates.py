@@ -253,3 +253,37 @@ class TestCommandLine:
         first = data["duplicates"][0]
         assert {"row", "id", "candidates"} <= first.keys()
         assert first["candidates"][0]["reasons"]
+
+
+def test_vectorised_keys_agree_with_keys_for_on_a_large_random_sample() -> None:
+    """dedupe.keys_frame (Polars for ASCII, the scalar functions for the rest) writes exactly
+    the keys dedupe.keys_for gives, on random names, emails and phones with accents, other
+    scripts, tags, Gmail dots, extensions and junk."""
+    import random
+
+    from customer_flow import dedupe
+
+    rng = random.Random(5)
+    alphabet = "abcXYZ019._%+-@ éÜß'Σς\u0301\t;="
+    names = ["Ana Lima", "Lima, Ána", "O'Brien-Smith Jr", "Nguyễn Văn", "ΣΊΣΥΦΟΣ", "straße", "A"]
+    emails = ["A.Na+shop@GoogleMail.com", " x@Y.com ", "+t@x.io", "a@b@c", "@", "é@x.com"]
+    phones = ["+14155552671;ext=12", "555-1234", "+4420", "١٢٣٤٥٦٧٨", "abc", "(415) 555 2671"]
+
+    def pick(pool: list[str], width: int) -> str | None:
+        r = rng.random()
+        if r < 0.1:
+            return None
+        if r < 0.5:
+            return rng.choice(pool)
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, width)))
+
+    rows = [(i, pick(names, 15), pick(emails, 20), pick(phones, 18)) for i in range(20_000)]
+    frame = pl.DataFrame(
+        rows,
+        schema={"id": pl.Int64, "name": pl.String, "email": pl.String, "phone": pl.String},
+        orient="row",
+    )
+    got = set(dedupe.keys_frame(frame).iter_rows())
+    want = {(k, v, i) for i, n, e, p in rows for k, v in dedupe.keys_for(n, e, p)}
+    assert len(want) > 20_000
+    assert got == want

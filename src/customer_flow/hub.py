@@ -735,7 +735,9 @@ class Hub:
                     entity=imports.ENTITY,
                     entity_id=report.batch_id,
                     before=None,
-                    after=report.model_dump(mode="json", exclude={"rejects", "outcomes"}),
+                    after=report.model_dump(
+                        mode="json", exclude={"rejects", "outcomes", "duplicates"}
+                    ),
                 )
                 return report
         except _RollBack:

@@ -778,7 +778,9 @@ class Loader:
                 unchanged=report.unchanged,
                 rejected=report.rejected,
                 status="imported",
-                report=report.model_dump(mode="json", exclude={"rejects", "outcomes", "batch_id"}),
+                report=report.model_dump(
+                    mode="json", exclude={"rejects", "outcomes", "duplicates", "batch_id"}
+                ),
             )
         )
         return int(self.batch_id)
