@@ -430,17 +430,26 @@ def check_batch(
     if not wanted:
         return [[] for _ in rows]
     hits: list[Any] = []
-    pairs = list(wanted)
-    for start in range(0, len(pairs), 500):
-        chunk = pairs[start : start + 500]
-        hits += conn.execute(
-            select(match_keys.c.kind, match_keys.c.value, customers)
-            .join(customers, customers.c.id == match_keys.c.customer_id)
-            .where(
-                tuple_(match_keys.c.kind, match_keys.c.value).in_(chunk),
-                customers.c.deleted_at.is_(None),
-            )
-        ).all()
+    by_kind: dict[str, list[str]] = {}
+    for kind, value in wanted:
+        by_kind.setdefault(kind, []).append(value)
+    for kind, values in sorted(by_kind.items()):
+        for start in range(0, len(values), 500):
+            # "kind = ? AND value IN (...)" is a range of the primary key. The trash is left out
+            # here, not in SQL: with a pair IN list, or with "deleted_at IS NULL", SQLite
+            # walked every key or every live customer instead (0.2 s a check at 200,000).
+            hits += [
+                hit
+                for hit in conn.execute(
+                    select(match_keys.c.kind, match_keys.c.value, customers)
+                    .join(customers, customers.c.id == match_keys.c.customer_id)
+                    .where(
+                        match_keys.c.kind == kind,
+                        match_keys.c.value.in_(values[start : start + 500]),
+                    )
+                )
+                if hit.deleted_at is None
+            ]
     info: dict[int, Any] = {}
     for hit in hits:
         info[hit.id] = hit

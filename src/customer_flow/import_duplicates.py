@@ -331,11 +331,13 @@ class DuplicateCheck:
                     (keys["kind"].to_list(), keys["value"].to_list()),
                 )
             else:
+                # CROSS JOIN fixes the order: each key, then its index entries, then the
+                # customer. Left to itself SQLite walked every live customer for each key.
                 cur.execute(
                     "SELECT DISTINCT c.id, c.name, c.email, c.phone FROM json_each(?) j "
-                    "JOIN match_keys mk ON mk.kind = json_extract(j.value, '$[0]') "
+                    "CROSS JOIN match_keys mk ON mk.kind = json_extract(j.value, '$[0]') "
                     "AND mk.value = json_extract(j.value, '$[1]') "
-                    "JOIN customers c ON c.id = mk.customer_id WHERE c.deleted_at IS NULL",
+                    "CROSS JOIN customers c ON c.id = mk.customer_id WHERE c.deleted_at IS NULL",
                     (json.dumps(keys.rows()),),
                 )
             found = cur.fetchall()
