@@ -221,7 +221,9 @@ class DuplicateCheck:
         }
         firsts = {}
         for kind, cols in _GROUPS.items():
-            has = every.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in cols))
+            has = every.select("rank", *cols).filter(
+                pl.all_horizontal(pl.col(c).is_not_null() for c in cols)
+            )
             here = has.sort("rank").group_by(cols, maintain_order=True).agg(pl.col("rank").first())
             self._new_firsts[kind] = here.join(self.firsts[kind], on=cols, how="anti")
             keys, on = wanted[kind]
@@ -299,6 +301,7 @@ class DuplicateCheck:
         parts = ids.select(
             pl.col("__row").alias("rank"), pl.col("__id_int").alias("customer_id")
         ).join(self._parts, on="rank", how="left")
+        self._parts = pl.DataFrame()  # written once: let the memory go
         return dedupe.keys_from_parts(parts)
 
     def _database(self, rows: pl.DataFrame) -> pl.DataFrame:

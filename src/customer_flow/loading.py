@@ -40,7 +40,7 @@ from .schema import counters, customer_ids, customers, import_batches, import_ch
 
 __all__ = ["BULK_ROWS", "Loader", "chunks", "stamp_sql"]
 
-BULK_ROWS = 50_000  # a first chunk this big into an empty table: load, then index
+BULK_ROWS = 20_000  # a first chunk this big into an empty table: load, then index
 _COLS = (
     "id",
     "name",
@@ -447,6 +447,7 @@ class Loader:
             new = new.with_columns(ids.alias("__id_int"))
         if self._dups is not None:
             new = self._flag_duplicates(new, report)
+            self._dups = None
         rows = new.select(
             pl.col("__id_int"),
             pl.col("__name"),
