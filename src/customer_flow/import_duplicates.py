@@ -11,7 +11,8 @@ Vectorised, per batch, never a query per row:
 
 - the live customers: one query per batch joins the batch's distinct keys with ``match_keys``
   (skipped when the database held no customer when the import started);
-- the earlier rows of the file: kept in memory as a *pool* (their keys and display values);
+- the earlier rows of the file: kept in memory, but only the earliest row of each group (its
+  key, its row, and its name, email and phone to name it): about 160 MB for 1,000,000 rows;
 - names: compared once per pair of distinct name signatures (sorted, accent-free tokens) that
   share a token, with RapidFuzz's Jaro-Winkler over whole groups at once (``dedupe.jaro_winkler``
   is the same implementation), and remembered for the rest of the import.
