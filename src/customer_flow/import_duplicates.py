@@ -53,6 +53,9 @@ _REF = {
 }
 
 
+_PAIR = {"sig": pl.Int64, "other": pl.Int64}
+
+
 class _Names:
     """Distinct name signatures seen in this import, and which pairs of them are similar."""
 
@@ -62,7 +65,9 @@ class _Names:
         self.canon: list[str] = []
         self.nums: list[str] = []
         self.by_token: dict[str, list[int]] = defaultdict(list)
-        self.pairs: set[tuple[int, int]] = set()  # similar and sharing a token (the dn rule)
+        # Similar and sharing a token (the dn rule), both ways: a frame, not a set of tuples,
+        # so that millions of pairs cost 8 bytes each and are filtered without a Python loop.
+        self.pairs = pl.DataFrame(schema=_PAIR)
         self.memo: dict[tuple[int, int], bool] = {}  # any similar pair (the tail rule)
 
     def add(self, tokens: pl.Series) -> pl.Series:
@@ -94,6 +99,8 @@ class _Names:
         )
 
     def _compare(self, fresh: list[int]) -> None:
+        found_a: list[int] = []
+        found_b: list[int] = []
         todo: dict[str, list[int]] = defaultdict(list)
         for i in fresh:
             for t in {t for t in self.sig[i].split(" ") if len(t) > 1}:
@@ -105,17 +112,21 @@ class _Names:
             hit = _cdist(a_sig, b_sig) | _cdist(
                 [self.canon[i] for i in new], [self.canon[j] for j in group]
             )
-            for x, y in zip(*np.nonzero(hit), strict=True):
-                a, b = new[int(x)], group[int(y)]
+            xs, ys = np.nonzero(hit)
+            for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
+                a, b = new[x], group[y]
                 if self.nums[a] == self.nums[b]:
-                    self.pairs.add((a, b))
-                    self.pairs.add((b, a))
+                    found_a.append(a)
+                    found_b.append(b)
+        if found_a:
+            both = pl.DataFrame(
+                {"sig": found_a + found_b, "other": found_b + found_a}, schema=_PAIR
+            ).unique()
+            self.pairs = pl.concat([self.pairs, both]).unique()
 
     def similar(self, a: int, b: int) -> bool:
         """``dedupe.names_similar`` of two signatures."""
         if a == b:
-            return True
-        if (a, b) in self.pairs:
             return True
         key = (a, b) if a < b else (b, a)
         found = self.memo.get(key)
@@ -130,10 +141,13 @@ class _Names:
     def pair_frame(self, sigs: list[int]) -> pl.DataFrame:
         """(sig, other) for every similar pair sharing a token, ``sig`` among ``sigs``; each
         signature with a token of two or more characters is paired with itself too."""
-        wanted = set(sigs)
-        rows = {(a, b) for a, b in self.pairs if a in wanted}
-        rows |= {(a, a) for a in wanted if any(len(t) > 1 for t in self.sig[a].split(" "))}
-        return pl.DataFrame(list(rows), schema={"sig": pl.Int64, "other": pl.Int64}, orient="row")
+        same = [a for a in sigs if any(len(t) > 1 for t in self.sig[a].split(" "))]
+        return pl.concat(
+            [
+                self.pairs.filter(pl.col("sig").is_in(sigs)),
+                pl.DataFrame({"sig": same, "other": same}, schema=_PAIR),
+            ]
+        ).unique()
 
 
 def _cdist(a: list[str], b: list[str]) -> Any:
