@@ -54,7 +54,9 @@ class TestImport:
         """imported + updated + unchanged + rejected = rows read, on a messy generated file,
         and the imported count is what the database holds."""
         made = generate(3000, seed=11, out_dir=tmp_path)
-        report = hub.import_file(made.data, opts(rejects_path=tmp_path / "rej.csv"))
+        report = hub.import_file(
+            made.data, opts(rejects_path=tmp_path / "rej.csv", allow_duplicate=True)
+        )
         truth = pl.read_csv(made.truth, infer_schema=False)
         assert report.rows_read == 3000
         assert report.accounted
@@ -63,6 +65,37 @@ class TestImport:
         rejects = pl.read_csv(tmp_path / "rej.csv", infer_schema=False)
         assert report.rejected == rejects["row"].n_unique()
         assert rejects.columns[:5] == ["row", "column", "code", "message", "Customer ID"]
+
+    def test_possible_duplicates_are_rejected_and_accounted_for(
+        self, hub: Hub, tmp_path: Path
+    ) -> None:
+        """Without allow_duplicate, the generator's near-duplicates that share a phone with
+        their original are rejected as possible_duplicate, named in the rejects file, and
+        counted: imported + possible duplicates = the rows the truth expects to load."""
+        made = generate(3000, seed=11, out_dir=tmp_path)
+        report = hub.import_file(made.data, opts(rejects_path=tmp_path / "rej.csv"))
+        truth = pl.read_csv(made.truth, infer_schema=False)
+        assert report.accounted
+        assert report.possible_duplicates == report.errors["possible_duplicate"] > 0
+        ok = int((truth["status"] == "ok").sum())
+        assert report.imported + report.possible_duplicates == ok
+        rejects = pl.read_csv(tmp_path / "rej.csv", infer_schema=False)
+        dups = rejects.filter(pl.col("code") == "possible_duplicate")
+        assert dups.height == report.possible_duplicates
+        assert dups["message"].str.starts_with("possible duplicate of ").all()
+        flagged = set(dups["row"].cast(pl.Int64).to_list())
+        phone_kinds = truth.filter(
+            pl.col("kind").is_in(["phone_format", "email_domain", "nickname", "swapped_names"])
+            & (pl.col("status") == "ok")
+        )
+        # Each of these repeats the phone of an original row before or after it: whichever of
+        # the two comes second is the one flagged.
+        assert phone_kinds.height > 20
+        for entity in phone_kinds["entity"].to_list():
+            rows = truth.filter((pl.col("entity") == entity) & (pl.col("status") == "ok"))[
+                "row"
+            ].cast(pl.Int64)
+            assert set(rows.sort().to_list()[1:]) <= flagged
 
     def test_ids_are_kept_and_missing_ones_assigned_after_them(
         self, hub: Hub, tmp_path: Path
@@ -398,3 +431,27 @@ class TestMigration:
                 assert schema_diff(conn) == []
         finally:
             engine.dispose()
+
+
+def test_rejects_file_cells_are_quoted_and_neutralised_as_csv_line_does(
+    hub: Hub, tmp_path: Path
+) -> None:
+    """The rejects file (written by Polars a batch at a time) quotes like ``csv_line`` and
+    neutralises formula-like cells; an empty value is an empty cell, not ""."""
+    from customer_flow.import_report import csv_line, neutralise
+
+    path = tmp_path / "r.csv"
+    path.write_text(
+        'Name,Email,Notes\n"=cmd|x, y",bad@,"say ""hi""\nnow"\n,missing@x.io,@sum\n',
+        encoding="utf-8",
+    )
+    report = hub.import_file(path, opts(rejects_path=tmp_path / "rej.csv"))
+    assert report.rejected == 2
+    expected = csv_line(["row", "column", "code", "message", "Name", "Email", "Notes"])
+    for r in report.rejects:
+        values = [neutralise(v or "") for v in r.values.values()]
+        expected += csv_line([str(r.row), r.column, r.code, neutralise(r.message), *values])
+    with (tmp_path / "rej.csv").open(encoding="utf-8", newline="") as fh:
+        assert fh.read() == expected
+    assert ",missing@x.io,'@sum\n" in expected
+    assert '"\'=cmd|x, y"' in expected

@@ -138,8 +138,34 @@ def _show_report(report: Any, *, validating: bool = False, first: int = 10) -> N
         for r in report.rejects[:first]:
             table.add_row(str(r.row), r.column, r.code, _short(r.message).replace("…", "…"))
         err.print(table)
+    if getattr(report, "duplicates", None) and first:
+        shown = report.duplicates[: max(first, 20)]
+        table = Table(
+            title=f"Imported as possible duplicates (first {len(shown):,} of "
+            f"{report.possible_duplicates:,}; each keeps a warning)"
+        )
+        for col in ("Row", "New ID", "Looks like", "Why"):
+            table.add_column(col)
+        for d in shown:
+            for i, c in enumerate(d.candidates):
+                who = f"customer {c.id}" if c.id is not None else f"row {c.row}"
+                if c.row is not None and c.id is not None:
+                    who += f" (row {c.row})"
+                table.add_row(
+                    str(d.row) if i == 0 else "",
+                    str(d.id) if i == 0 else "",
+                    f"{who}: {c.name}",
+                    "; ".join(c.reasons),
+                )
+        err.print(table)
     for note in report.notes:
         say(f"note: {note}")
+    if report.errors.get("possible_duplicate"):
+        say(
+            f"{report.errors['possible_duplicate']:,} rows look like existing customers or "
+            "earlier rows and were not imported (possible_duplicate); merge them, or use "
+            "--allow-duplicate to import them with a warning"
+        )
     if report.rejects_file:
         say(f"rejected rows written to {report.rejects_file}")
     say(report.balance())
@@ -193,6 +219,15 @@ def import_file(
             show_default=False,
         ),
     ] = None,
+    allow_duplicate: Annotated[
+        bool,
+        typer.Option(
+            "--allow-duplicate",
+            help="Import rows that look like an existing customer or an earlier row (same "
+            "email or phone, or a similar name with the same email domain or last phone "
+            "digits), each with a warning naming the candidates, instead of rejecting them.",
+        ),
+    ] = False,
     fmt: FormatInOpt = None,
     encoding: EncodingOpt = None,
     delimiter: DelimiterOpt = None,
@@ -213,6 +248,7 @@ def import_file(
         delimiter,
         on_conflict=on_conflict,
         max_errors=max_errors,
+        allow_duplicate=allow_duplicate,
         # A dry run writes nothing unless asked to: no rejects file beside the input by default.
         rejects_path=rejects or (None if dry_run else path.with_name(f"{path.stem}.rejects.csv")),
     )

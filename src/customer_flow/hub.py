@@ -749,10 +749,9 @@ class Hub:
                     outcome.append(report)
                     raise _RollBack
                 assert report.batch_id is not None
-                # Keep the duplicate check's keys whole: imported customers are found on entry.
+                # The search index follows the customers this import created or updated (the
+                # duplicate check's keys were written by the pipeline itself).
                 created, updated = imports.touched_ids(conn, report.batch_id)
-                dedupe.reindex(conn, created, fresh=True)
-                dedupe.reindex(conn, updated)
                 search.refresh(conn, updated, fresh=created)
                 audit.record(
                     conn,
@@ -761,7 +760,9 @@ class Hub:
                     entity=imports.ENTITY,
                     entity_id=report.batch_id,
                     before=None,
-                    after=report.model_dump(mode="json", exclude={"rejects", "outcomes"}),
+                    after=report.model_dump(
+                        mode="json", exclude={"rejects", "outcomes", "duplicates"}
+                    ),
                 )
                 return report
         except _RollBack:

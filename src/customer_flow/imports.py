@@ -25,7 +25,6 @@ from .import_report import (
     ImportBatch,
     ImportOptions,
     ImportReport,
-    Problem,
     Progress,
     RejectedRow,
     RejectsWriter,
@@ -97,7 +96,15 @@ def run_import(
             report.notes.append(f"columns ignored: {', '.join(plan.ignored)}")
         if plan.extras:
             report.notes.append(f"kept as extra attributes: {', '.join(plan.extras)}")
-        loader = Loader(conn, options.on_conflict, actor, path.name, plan.targets, write=load)
+        loader = Loader(
+            conn,
+            options.on_conflict,
+            actor,
+            path.name,
+            plan.targets,
+            write=load,
+            allow_duplicate=options.allow_duplicate,
+        )
         if load:
             loader.reserve_above = data.max_id(source, plan)
         rejects = RejectsWriter(options.rejects_path, source.header)
@@ -118,6 +125,7 @@ def run_import(
                 batch = clean_batch(batch, ctx)
                 batch = validate(batch, plan.targets, plan.extras)
                 batch = loader.settle(batch)
+                batch = loader.check_duplicates(batch)
                 _count_problems(batch, errors, warnings)
                 bad = batch.filter(pl.col("__errors").list.len() > 0)
                 report.rejected += bad.height
@@ -125,7 +133,8 @@ def run_import(
                 rejects.write(found)
                 if len(report.rejects) < KEEP:
                     report.rejects.extend(
-                        _model(p, source.header) for p in found[: KEEP - len(report.rejects)]
+                        _model(p, source.header)
+                        for p in found.head(KEEP - len(report.rejects)).iter_rows()
                     )
                 limit = options.max_errors
                 real_errors = sum(n for code, n in errors.items() if code != "duplicate_row")
@@ -159,6 +168,10 @@ def _finish(
     options: ImportOptions,
 ) -> None:
     report.cleaning = {k: v for k, v in sorted(ctx.changed.items()) if v}
+    if report.possible_duplicates:  # imported with a warning (--allow-duplicate)
+        warnings["possible_duplicate"] = report.possible_duplicates
+    else:  # rejected, or none
+        report.possible_duplicates = errors.get("possible_duplicate", 0)
     report.errors = dict(errors.most_common())
     report.warnings = dict(warnings.most_common())
     if rejects._fh is not None and options.rejects_path is not None:
@@ -173,21 +186,26 @@ def _count_problems(batch: pl.DataFrame, errors: Counter[str], warnings: Counter
                 counter[code] += n
 
 
-def _rejected_rows(bad: pl.DataFrame, header: list[str]) -> list[Problem]:
-    """One (row, column, code, message, original values) per problem of each rejected row."""
-    out: list[Problem] = []
-    if bad.height == 0:
-        return out
-    for r in bad.select("__row", "__errors", *header).iter_rows():
-        values = list(r[2:])
-        for e in r[1]:
-            out.append((r[0], e["column"], e["code"], e["message"], values))
-    return out
+def _rejected_rows(bad: pl.DataFrame, header: list[str]) -> pl.DataFrame:
+    """One row per problem of each rejected row: row, column, code, message, then the original
+    values in the header's order (under positional names: a file may have a column "code")."""
+    values = [pl.col(h).alias(f"__v{i}") for i, h in enumerate(header)]
+    return (
+        bad.select(pl.col("__row").alias("__r"), "__errors", *values)
+        .explode("__errors")
+        .select(
+            "__r",
+            pl.col("__errors").struct.field("column").alias("__c"),
+            pl.col("__errors").struct.field("code").alias("__k"),
+            pl.col("__errors").struct.field("message").alias("__m"),
+            *(f"__v{i}" for i in range(len(header))),
+        )
+    )
 
 
-def _model(p: Problem, header: list[str]) -> RejectedRow:
+def _model(p: tuple[Any, ...], header: list[str]) -> RejectedRow:
     return RejectedRow(
-        row=p[0], column=p[1], code=p[2], message=p[3], values=dict(zip(header, p[4], strict=True))
+        row=p[0], column=p[1], code=p[2], message=p[3], values=dict(zip(header, p[4:], strict=True))
     )
 
 

@@ -23,15 +23,24 @@ from typing import Any, Literal
 import polars as pl
 from sqlalchemy import Connection, select, update
 
-from . import audit
+from . import audit, dedupe
 from .data_clean import warnings_json
 from .errors import ConflictError
-from .import_report import KEEP, ImportReport, OnConflict, RowOutcome
+from .import_duplicates import DuplicateCheck, reject_messages, warning_items
+from .import_report import (
+    KEEP,
+    KEEP_DUPLICATES,
+    DuplicateRef,
+    DuplicateRow,
+    ImportReport,
+    OnConflict,
+    RowOutcome,
+)
 from .schema import counters, customer_ids, customers, import_batches, import_changes
 
 __all__ = ["BULK_ROWS", "Loader", "chunks", "stamp_sql"]
 
-BULK_ROWS = 50_000  # a first chunk this big into an empty table: load, then index
+BULK_ROWS = 20_000  # a first chunk this big into an empty table: load, then index
 _COLS = (
     "id",
     "name",
@@ -60,6 +69,12 @@ def _key_hash(key: pl.Expr) -> pl.Expr:
     return pl.when(key.is_not_null()).then(key.hash(seed=11))
 
 
+_PROBLEM = pl.Struct({"column": pl.String, "code": pl.String, "message": pl.String})
+_DUPS = pl.Struct(
+    {"rank": pl.Int64, "id": pl.Int64, "name": pl.String, "reasons": pl.List(pl.String)}
+)
+
+
 def _no_errors() -> pl.Expr:
     return pl.col("__errors").is_null() | (pl.col("__errors").list.len() == 0)
 
@@ -76,8 +91,12 @@ class Loader:
         columns: dict[str, str],
         *,
         write: bool = True,
+        allow_duplicate: bool = False,
     ):
         self.conn = conn
+        self.allow_duplicate = allow_duplicate
+        self.duplicates: DuplicateCheck | None = None
+        self._dups: pl.DataFrame | None = None  # the batch's candidates, when allowed
         self.write = write  # False: check the file against itself only (validate)
         self.dialect = conn.dialect.name
         self.on_conflict = on_conflict
@@ -102,6 +121,7 @@ class Loader:
             self._pragma("PRAGMA cache_size=-65536")
         # With no customer ID ever issued, only this import's own rows can clash: no lookups.
         self.empty_at_start = conn.execute(select(customer_ids.c.id).limit(1)).first() is None
+        self.duplicates = DuplicateCheck(conn, existing=not self.empty_at_start)
         self.batch_id = conn.execute(
             import_batches.insert()
             .values(
@@ -240,6 +260,44 @@ class Loader:
             )
         return batch
 
+    def check_duplicates(self, batch: pl.DataFrame) -> pl.DataFrame:
+        """The on-entry duplicate check for the batch's new rows (``import_duplicates``).
+        Without ``allow_duplicate`` a row that looks like a live customer or an earlier row of
+        the file is rejected (``possible_duplicate``, naming the candidates); with it, it is
+        imported with a warning (``_create``)."""
+        self._dups = None
+        if self.duplicates is None:
+            return batch
+        new = batch.filter(_no_errors() & pl.col("__match").is_null()).select(
+            "__row", "__name", "__email", "__phone"
+        )
+        found = self.duplicates.check(new)
+        if found.height == 0:
+            return batch
+        if self.allow_duplicate:
+            self._dups = found
+            return batch
+        extra = reject_messages(found).select(
+            "__row",
+            pl.concat_list(
+                pl.struct(
+                    pl.lit("*").alias("column"),
+                    pl.lit("possible_duplicate").alias("code"),
+                    pl.col("message"),
+                )
+            ).alias("__more"),
+        )
+        return (
+            batch.join(extra, on="__row", how="left", maintain_order="left")
+            .with_columns(
+                pl.when(pl.col("__more").is_not_null())
+                .then(pl.col("__more"))
+                .otherwise(pl.col("__errors"))
+                .alias("__errors")
+            )
+            .drop("__more")
+        )
+
     def _decide(
         self,
         row: int,
@@ -359,6 +417,8 @@ class Loader:
     def load(self, batch: pl.DataFrame, report: ImportReport) -> None:
         good = batch.filter(_no_errors())
         if good.height == 0:
+            if self.duplicates is not None:
+                self.duplicates.remember(good.select("__row", "__id_int"))
             return
         good = good.with_columns(
             warnings_json(good).alias("__wjson"),
@@ -371,11 +431,13 @@ class Loader:
         new = good.filter(pl.col("__match").is_null())
         matched = good.filter(pl.col("__match").is_not_null())
         if new.height:
-            self._create(new, report)
+            new = self._create(new, report)
+        if self.duplicates is not None:
+            self.duplicates.remember(new.select("__row", "__id_int"))
         if matched.height:
             self._update(matched, report)
 
-    def _create(self, new: pl.DataFrame, report: ImportReport) -> None:
+    def _create(self, new: pl.DataFrame, report: ImportReport) -> pl.DataFrame:
         given = new["__id_int"].drop_nulls()
         missing = int(new["__id_int"].null_count())
         first = self._reserve(given, missing)
@@ -383,6 +445,9 @@ class Loader:
             fresh = pl.Series(range(first, first + missing), dtype=pl.Int64)
             ids = new["__id_int"].scatter(new["__id_int"].is_null().arg_true(), fresh)
             new = new.with_columns(ids.alias("__id_int"))
+        if self._dups is not None:
+            new = self._flag_duplicates(new, report)
+            self._dups = None
         rows = new.select(
             pl.col("__id_int"),
             pl.col("__name"),
@@ -407,6 +472,21 @@ class Loader:
                 tuples.iter_rows(),
             )
         self._change("created", new["__id_int"].to_list(), None)
+        # The duplicate check's keys, in the same transaction: imported customers are found on
+        # entry (and by the next batches of this import).
+        if self.duplicates is not None:
+            dedupe.write_keys(self.conn, self.duplicates.keys(new.select("__row", "__id_int")))
+        else:
+            dedupe.index_frame(
+                self.conn,
+                new.select(
+                    pl.col("__id_int").alias("id"),
+                    pl.col("__name").alias("name"),
+                    pl.col("__email").alias("email"),
+                    pl.col("__phone").alias("phone"),
+                ),
+                fresh=True,
+            )
         self._touch(new)
         report.imported += new.height
         for r in new.head(KEEP).iter_rows(named=True):
@@ -422,6 +502,54 @@ class Loader:
                     phone=r["__phone"],
                 )
             )
+        return new
+
+    def _flag_duplicates(self, new: pl.DataFrame, report: ImportReport) -> pl.DataFrame:
+        """Rows imported although they look like other customers (``allow_duplicate``): fill in
+        the IDs of candidates from this batch, add the warnings, list the first rows."""
+        assert self._dups is not None
+        ids = new.select(pl.col("__row").alias("c_rank"), pl.col("__id_int").alias("_id"))
+        flat = (
+            self._dups.join(new.select("__row"), on="__row", how="semi")
+            .join(ids, on="c_rank", how="left", maintain_order="left")
+            .with_columns(pl.coalesce("c_id", "_id").alias("c_id"))
+            .drop("_id")
+        )
+        items = warning_items(flat)
+        new = (
+            new.join(items, on="__row", how="left", maintain_order="left")
+            .with_columns(
+                pl.when(pl.col("_items").is_null())
+                .then(pl.col("__wjson"))
+                .when(pl.col("__wjson") == "[]")
+                .then(pl.lit("[") + pl.col("_items") + pl.lit("]"))
+                .otherwise(
+                    pl.col("__wjson").str.strip_suffix("]") + pl.lit(",") + pl.col("_items") + "]"
+                )
+                .alias("__wjson"),
+                (pl.col("__wcount") + pl.col("_n").fill_null(0)).alias("__wcount"),
+            )
+            .drop("_items", "_n")
+        )
+        report.possible_duplicates += items.height
+        room = KEEP_DUPLICATES - len(report.duplicates)
+        if room > 0:
+            listed = flat.join(items.head(room).select("__row"), on="__row", how="semi")
+            rows = listed.join(
+                new.select("__row", "__id_int"), on="__row", how="left", maintain_order="left"
+            )
+            grouped: dict[int, DuplicateRow] = {}
+            for row, cid, c_rank, c_id, c_name, reasons in rows.select(
+                "__row", "__id_int", "c_rank", "c_id", "c_name", "reasons"
+            ).iter_rows():
+                entry = grouped.setdefault(row, DuplicateRow(row=row, id=cid, candidates=[]))
+                entry.candidates.append(
+                    DuplicateRef(
+                        id=c_id, row=c_rank if c_rank > 0 else None, name=c_name, reasons=reasons
+                    )
+                )
+            report.duplicates.extend(grouped.values())
+        return new
 
     def _bulk_mode(self, rows: int) -> None:
         """Into an empty SQLite table, drop the secondary indexes for the load and build them
@@ -434,9 +562,11 @@ class Loader:
             self.dropped = []
             return
         # Only the indexes on random keys: created_at and deleted_at grow at their end anyway.
+        # The duplicate check's keys are written in key order, so their customer index is not.
         found = self.conn.exec_driver_sql(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customers' "
-            "AND name IN ('uq_customers_live_email', 'ix_customers_name_id')"
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+            "AND tbl_name IN ('customers', 'match_keys') AND name IN "
+            "('uq_customers_live_email', 'ix_customers_name_id', 'ix_match_keys_customer_id')"
         ).all()
         self.dropped = [sql for _, sql in found]
         for name, _ in found:
@@ -595,6 +725,18 @@ class Loader:
             changes,
         )
         self._change("updated", changed_ids, befores)
+        dedupe.index_frame(
+            self.conn,
+            pl.DataFrame(
+                {
+                    "id": changed_ids,
+                    "name": [c[0] for c in changes],
+                    "email": [c[1] for c in changes],
+                    "phone": [c[3] for c in changes],
+                },
+                schema={"id": pl.Int64, "name": pl.String, "email": pl.String, "phone": pl.String},
+            ),
+        )
         self._touch(
             pl.DataFrame(
                 {"__id_int": changed_ids, "__key": changed_keys, "__row": changed_rows},
@@ -637,7 +779,9 @@ class Loader:
                 unchanged=report.unchanged,
                 rejected=report.rejected,
                 status="imported",
-                report=report.model_dump(mode="json", exclude={"rejects", "outcomes", "batch_id"}),
+                report=report.model_dump(
+                    mode="json", exclude={"rejects", "outcomes", "duplicates", "batch_id"}
+                ),
             )
         )
         return int(self.batch_id)

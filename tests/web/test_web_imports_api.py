@@ -188,3 +188,40 @@ class TestCommit:
         r = client.post("/api/v1/imports", files=upload(), headers=team["viewer"].headers)
         assert 403 == r.status_code
         assert [] == team.hub.list_imports()
+
+
+DOUBLES = (
+    "Full Name,E-mail,Phone Number\n"
+    "Ada Lovelace,ada@lovelace.io,+44 20 7946 0000\n"
+    '"Lovelace, Ada",countess@lovelace.io,+44 20 7946 0000\n'
+)
+
+
+class TestPossibleDuplicates:
+    def test_rejected_by_default_imported_with_allow_duplicate(
+        self, team: Team, client: TestClient
+    ) -> None:
+        """Row 2 repeats row 1's phone: a possible_duplicate reject naming row 1; with
+        allow_duplicate it is imported, and the report lists it with its candidate."""
+        h = team["agent"].headers
+        r = client.post("/api/v1/imports/preview", files=upload(body=DOUBLES), headers=h)
+        report = r.json()["report"]
+        assert (1, 1, 1) == (report["imported"], report["rejected"], report["possible_duplicates"])
+        [problem] = report["rejects"]
+        assert ("possible_duplicate", 2) == (problem["code"], problem["row"])
+        assert "row 1 of this file (Ada Lovelace): same phone (+442079460000)" in problem["message"]
+        r = client.post(
+            "/api/v1/imports",
+            files=upload(body=DOUBLES),
+            data={"allow_duplicate": "true"},
+            headers=h,
+        )
+        assert 201 == r.status_code, r.text
+        report = r.json()["report"]
+        assert (2, 0) == (report["imported"], report["rejected"])
+        [listed] = report["duplicates"]
+        assert (2, 2) == (listed["row"], listed["id"])
+        assert [(1, 1)] == [(c["id"], c["row"]) for c in listed["candidates"]]
+        assert ["possible_duplicate"] == [
+            w["code"] for w in team.hub.get_customer(2).model_dump()["warnings"]
+        ]

@@ -60,6 +60,32 @@ class TestImportPages:
         assert rejects.text.startswith("row,column,code,message,Full Name,E-mail,Phone Number")
         assert "Bad Row" in rejects.text
 
+    def test_allow_duplicate_is_carried_from_the_form_to_the_result(
+        self, team: Team, agent: tuple[TestClient, str]
+    ) -> None:
+        """The checkbox goes through the preview to the import; the result lists the row."""
+        from .test_web_imports_api import DOUBLES
+
+        client, csrf = agent
+        page = client.get("/imports")
+        assert 'name="allow_duplicate"' in page.text
+        data = {"csrf_token": csrf, "allow_duplicate": "1"}
+        r = client.post("/imports/preview", data=data, files=upload(body=DOUBLES))
+        assert "2 imported + 0 updated + 0 unchanged + 0 rejected = 2 rows read" in r.text
+        assert "Imported as possible duplicates" in r.text
+        assert "1" == hidden(r.text, "allow_duplicate")
+        done = client.post(
+            "/imports/commit",
+            data={**data, "upload": hidden(r.text, "upload")},
+            follow_redirects=False,
+        )
+        assert 303 == done.status_code, done.text
+        result = client.get(done.headers["location"])
+        assert "Imported as possible duplicates" in result.text
+        assert 'href="/customers/2"' in result.text
+        assert "same phone (+442079460000)" in result.text
+        assert 2 == team.hub.count_customers()
+
     def test_revert_from_the_list(self, team: Team, agent: tuple[TestClient, str]) -> None:
         client, csrf = agent
         r = client.post("/imports/preview", data={"csrf_token": csrf}, files=upload())

@@ -1,0 +1,591 @@
+"""The duplicate check on entry, for a whole import at once (issue 7, point 1).
+
+A new row of an import is a *possible duplicate* when it looks like a live customer or an earlier
+row of the same file by the rules of the check on entry (``dedupe.check_batch``): the same
+normalised email or phone; or a similar name (``dedupe.names_similar``) together with the same
+email domain (and a shared name token, as the ``dn`` keys require) or the same last 7 phone
+digits. Rows that match a customer by ID or email under ``--on-conflict`` are updates, not
+duplicates, and are not checked.
+
+Vectorised, per batch, never a query per row:
+
+- the live customers: one query per batch joins the batch's distinct keys with ``match_keys``
+  (skipped when the database held no customer when the import started);
+- the earlier rows of the file: kept in memory, but only the earliest row of each group (its
+  key, its row, and its name, email and phone to name it): about 160 MB for 1,000,000 rows;
+- names: compared once per pair of distinct name signatures (sorted, accent-free tokens) that
+  share a token, with RapidFuzz's Jaro-Winkler over whole groups at once (``dedupe.jaro_winkler``
+  is the same implementation), and remembered for the rest of the import.
+
+Within each group of rows that share a key (an email, a phone, a domain and a name signature,
+last digits and a name signature), the earliest is the one named: a row of a file of a thousand
+"Maria Smith"s at one domain names the first, not the other 998.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import polars as pl
+from rapidfuzz import process
+from rapidfuzz.distance import JaroWinkler
+from sqlalchemy import Connection
+
+from . import dedupe
+
+__all__ = ["FLAT", "MAX_NAMED", "DuplicateCheck", "reject_messages", "warning_items", "who"]
+
+#: Candidates named per row (the strongest first).
+MAX_NAMED = 5
+_REF = {
+    "rank": pl.Int64,
+    "id": pl.Int64,
+    "name": pl.String,
+    "email": pl.String,
+    "phone": pl.String,
+    "ekey": pl.String,
+    "digits": pl.String,
+    "domain": pl.String,
+    "sig": pl.Int64,
+}
+
+
+_PAIR = {"sig": pl.Int64, "other": pl.Int64}
+
+
+class _Names:
+    """Distinct name signatures seen in this import, and which pairs of them are similar."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.sig: list[str] = []
+        self.canon: list[str] = []
+        self.nums: list[str] = []
+        self.by_token: dict[str, list[int]] = defaultdict(list)
+        # Similar and sharing a token (the dn rule), both ways: a frame, not a set of tuples,
+        # so that millions of pairs cost 8 bytes each and are filtered without a Python loop.
+        self.pairs = pl.DataFrame(schema=_PAIR)
+        self.memo: dict[tuple[int, int], bool] = {}  # any similar pair (the tail rule)
+
+    def add(self, tokens: pl.Series) -> pl.Series:
+        """The signature ID of each list of name tokens (null for a name without tokens); new
+        signatures are compared with every known one that shares a token."""
+        sigs = pl.select(
+            pl.when(tokens.list.len() > 0).then(
+                tokens.list.eval(pl.element().sort()).list.join(" ")
+            )
+        ).to_series()
+        distinct = sigs.drop_nulls().unique().to_list()
+        fresh: list[int] = []
+        nick = dedupe.nicknames()
+        for sig in distinct:
+            if sig in self.ids:
+                continue
+            known = self.ids[sig] = len(self.sig)
+            ordered = sig.split(" ")
+            self.sig.append(sig)
+            self.canon.append(" ".join(sorted(nick.get(t, t) for t in ordered)))
+            self.nums.append(" ".join(sorted({t for t in ordered if t.isdigit()})))
+            for t in {t for t in ordered if len(t) > 1}:
+                self.by_token[t].append(known)
+            fresh.append(known)
+        if fresh:
+            self._compare(fresh)
+        return sigs.replace_strict(
+            {s: self.ids[s] for s in distinct}, default=None, return_dtype=pl.Int64
+        )
+
+    def _compare(self, fresh: list[int]) -> None:
+        found_a: list[int] = []
+        found_b: list[int] = []
+        todo: dict[str, list[int]] = defaultdict(list)
+        for i in fresh:
+            for t in {t for t in self.sig[i].split(" ") if len(t) > 1}:
+                todo[t].append(i)
+        for token, new in todo.items():
+            group = self.by_token[token]
+            a_sig = [self.sig[i] for i in new]
+            b_sig = [self.sig[j] for j in group]
+            hit = _cdist(a_sig, b_sig) | _cdist(
+                [self.canon[i] for i in new], [self.canon[j] for j in group]
+            )
+            xs, ys = np.nonzero(hit)
+            for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
+                a, b = new[x], group[y]
+                if self.nums[a] == self.nums[b]:
+                    found_a.append(a)
+                    found_b.append(b)
+        if found_a:
+            both = pl.DataFrame(
+                {"sig": found_a + found_b, "other": found_b + found_a}, schema=_PAIR
+            ).unique()
+            self.pairs = pl.concat([self.pairs, both]).unique()
+
+    def similar(self, a: int, b: int) -> bool:
+        """``dedupe.names_similar`` of two signatures."""
+        if a == b:
+            return True
+        key = (a, b) if a < b else (b, a)
+        found = self.memo.get(key)
+        if found is None:
+            found = self.nums[a] == self.nums[b] and (
+                dedupe.jaro_winkler(self.sig[a], self.sig[b]) >= 0.9
+                or dedupe.jaro_winkler(self.canon[a], self.canon[b]) >= 0.9
+            )
+            self.memo[key] = found
+        return found
+
+    def pair_frame(self, sigs: list[int]) -> pl.DataFrame:
+        """(sig, other) for every similar pair sharing a token, ``sig`` among ``sigs``; each
+        signature with a token of two or more characters is paired with itself too."""
+        same = [a for a in sigs if any(len(t) > 1 for t in self.sig[a].split(" "))]
+        return pl.concat(
+            [
+                self.pairs.filter(pl.col("sig").is_in(sigs)),
+                pl.DataFrame({"sig": same, "other": same}, schema=_PAIR),
+            ]
+        ).unique()
+
+
+def _cdist(a: list[str], b: list[str]) -> Any:
+    return (
+        process.cdist(
+            a, b, scorer=JaroWinkler.similarity, score_cutoff=0.9, dtype=np.float64, workers=1
+        )
+        > 0
+    )
+
+
+#: The groups of each rule: the columns that make the key, and whether names must be similar.
+_GROUPS: dict[str, list[str]] = {
+    "ekey": ["ekey"],
+    "digits": ["digits"],
+    "tail": ["tail", "sig"],
+    "dn": ["domain", "sig"],
+}
+#: Customers of the database rank before every row: their rank is their ID minus this.
+_DB = 1 << 62
+#: The flat candidates ``check`` returns: one row per (row, candidate), strongest first.
+FLAT: dict[str, Any] = {
+    "__row": pl.Int64,
+    "c_rank": pl.Int64,
+    "c_id": pl.Int64,
+    "c_name": pl.String,
+    "reasons": pl.List(pl.String),
+    "why": pl.String,
+}
+
+
+class DuplicateCheck:
+    """The possible duplicates of an import's new rows, batch after batch.
+
+    What it keeps between batches grows with the groups, not with their members: for each
+    rule, the earliest row of each group (its key and rank), and the display values of those
+    earliest rows only."""
+
+    def __init__(self, conn: Connection, *, existing: bool) -> None:
+        self.conn = conn
+        self.existing = existing  # the database had customers when the import began
+        self.names = _Names()
+        self.firsts = {
+            kind: pl.DataFrame(schema={**{c: _KEY[c] for c in cols}, "rank": pl.Int64})
+            for kind, cols in _GROUPS.items()
+        }
+        self.shown = pl.DataFrame(schema=_SHOWN)  # rank -> id, name, email, phone
+        self._batch = pl.DataFrame(schema=_REF)
+        self._new_firsts: dict[str, pl.DataFrame] = {}
+        self._parts = pl.DataFrame()
+        self.created: list[pl.Series] = []  # IDs this import created, when there were others
+
+    def check(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """``rows``: ``__row, __name, __email, __phone`` of the batch's new rows. Returns the
+        candidates of the rows that have some (``FLAT``): ``c_rank`` is the candidate's row in
+        the file, or negative for a customer already in the database; ``c_id`` its ID when
+        known; ``why`` its reasons."""
+        refs = self._refs(
+            rows.select(
+                pl.col("__row").alias("rank"),
+                pl.lit(None, dtype=pl.Int64).alias("id"),
+                pl.col("__name").alias("name"),
+                pl.col("__email").alias("email"),
+                pl.col("__phone").alias("phone"),
+            ),
+            keep=True,
+        )
+        self._batch = refs
+        found = [refs]
+        if self.existing:
+            found.insert(0, self._database(rows))
+        every = _with_tail(pl.concat(found))
+        # The pairs of similar names (sharing a token) that the dn rule may join on.
+        mine = refs.filter(pl.col("domain").is_not_null() & pl.col("sig").is_not_null())
+        pairs = self.names.pair_frame(mine["sig"].unique().to_list())
+        wanted = {
+            "ekey": (refs.select("ekey"), ["ekey"]),
+            "digits": (refs.select("digits"), ["digits"]),
+            "tail": (_with_tail(refs).select("tail"), ["tail"]),  # any name: compared after
+            "dn": (
+                mine.select("domain", "sig")
+                .join(pairs, on="sig")
+                .select("domain", pl.col("other").alias("sig")),
+                ["domain", "sig"],
+            ),
+        }
+        firsts = {}
+        for kind, cols in _GROUPS.items():
+            has = every.select("rank", *cols).filter(
+                pl.all_horizontal(pl.col(c).is_not_null() for c in cols)
+            )
+            here = has.sort("rank").group_by(cols, maintain_order=True).agg(pl.col("rank").first())
+            self._new_firsts[kind] = here.join(self.firsts[kind], on=cols, how="anti")
+            keys, on = wanted[kind]
+            before = self.firsts[kind].join(keys.unique(), on=on, how="semi")
+            firsts[kind] = (
+                pl.concat([before, here]).sort("rank").group_by(cols).agg(pl.col("rank").first())
+            )
+        shown = pl.concat(
+            [
+                self.shown.join(
+                    pl.concat([f.select("rank") for f in firsts.values()]).unique(),
+                    on="rank",
+                    how="semi",
+                ),
+                every.select(list(_SHOWN)),
+            ]
+        ).unique("rank")
+        hits = pl.concat(
+            [
+                self._exact(refs, firsts["ekey"], shown, "ekey", "same email ({})", "email"),
+                self._exact(refs, firsts["digits"], shown, "digits", "same phone ({})", "phone"),
+                self._tail(refs, firsts["tail"], shown),
+                self._domain(mine, pairs, firsts["dn"], shown),
+            ]
+        )
+        return _candidates(hits)
+
+    def remember(self, ids: pl.DataFrame) -> None:
+        """Keep what later batches need of the batch just checked: the earliest row of each
+        new group, with the ID it was given if it was created (``__row``, ``__id_int``)."""
+        ranks = []
+        for kind, new in self._new_firsts.items():
+            new = new.filter(pl.col("rank") > 0)  # the database's customers are asked again
+            self.firsts[kind] = pl.concat([self.firsts[kind], new], rechunk=False)
+            ranks.append(new.select("rank"))
+        if ranks:
+            wanted = pl.concat(ranks).unique()
+            kept = (
+                self._batch.join(wanted, on="rank", how="semi")
+                .join(
+                    ids.select(pl.col("__row").alias("rank"), pl.col("__id_int").alias("_id")),
+                    on="rank",
+                    how="left",
+                )
+                .select("rank", pl.col("_id").alias("id"), "name", "email", "phone")
+            )
+            self.shown = pl.concat([self.shown, kept], rechunk=False)
+        if self.existing:
+            self.created.append(ids["__id_int"].drop_nulls())
+        self._new_firsts = {}
+        self._batch = pl.DataFrame(schema=_REF)
+
+    # -- the references: the batch, and the database's customers -------------------------------
+
+    def _refs(self, rows: pl.DataFrame, *, keep: bool = False) -> pl.DataFrame:
+        parts = dedupe.key_parts(rows)
+        if keep:  # the batch's own rows: their keys are written once they are created
+            self._parts = parts.select("rank", "_tokens", "_ekey", "_domain", "_digits")
+        sig = self.names.add(parts["_tokens"])
+        return parts.select(
+            "rank",
+            "id",
+            "name",
+            "email",
+            "phone",
+            pl.col("_ekey").alias("ekey"),
+            pl.col("_digits").alias("digits"),
+            pl.col("_domain").alias("domain"),
+            sig.alias("sig"),
+        )
+
+    def keys(self, ids: pl.DataFrame) -> pl.DataFrame:
+        """The ``match_keys`` rows of the batch's rows just created (``__row``, ``__id_int``),
+        from the parts the check already computed."""
+        parts = ids.select(
+            pl.col("__row").alias("rank"), pl.col("__id_int").alias("customer_id")
+        ).join(self._parts, on="rank", how="left")
+        self._parts = pl.DataFrame()  # written once: let the memory go
+        return dedupe.keys_from_parts(parts)
+
+    def _database(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """Live customers that share a key with a row of the batch, not created by this
+        import (its own rows are kept here): one query."""
+        keys = (
+            dedupe.keys_frame(
+                rows.select(
+                    pl.col("__row").alias("id"),
+                    pl.col("__name").alias("name"),
+                    pl.col("__email").alias("email"),
+                    pl.col("__phone").alias("phone"),
+                )
+            )
+            .select("kind", "value")
+            .unique()
+        )
+        if keys.height == 0:
+            return pl.DataFrame(schema=_REF)
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        cur = raw.cursor()
+        try:
+            if self.conn.dialect.name == "postgresql":
+                cur.execute(
+                    "SELECT DISTINCT c.id, c.name, c.email, c.phone "
+                    "FROM unnest(%s::text[], %s::text[]) AS j(kind, value) "
+                    "JOIN match_keys mk ON mk.kind = j.kind AND mk.value = j.value "
+                    "JOIN customers c ON c.id = mk.customer_id WHERE c.deleted_at IS NULL",
+                    (keys["kind"].to_list(), keys["value"].to_list()),
+                )
+            else:
+                # CROSS JOIN fixes the order: each key, then its index entries, then the
+                # customer. Left to itself SQLite walked every live customer for each key.
+                cur.execute(
+                    "SELECT DISTINCT c.id, c.name, c.email, c.phone FROM json_each(?) j "
+                    "CROSS JOIN match_keys mk ON mk.kind = json_extract(j.value, '$[0]') "
+                    "AND mk.value = json_extract(j.value, '$[1]') "
+                    "CROSS JOIN customers c ON c.id = mk.customer_id WHERE c.deleted_at IS NULL",
+                    (json.dumps(keys.rows()),),
+                )
+            found = cur.fetchall()
+        finally:
+            cur.close()
+        hits = pl.DataFrame(
+            found,
+            schema={"id": pl.Int64, "name": pl.String, "email": pl.String, "phone": pl.String},
+            orient="row",
+        )
+        if self.created:
+            hits = hits.join(pl.concat(self.created).to_frame("id"), on="id", how="anti")
+        if hits.height == 0:
+            return pl.DataFrame(schema=_REF)
+        return self._refs(hits.with_columns((pl.col("id") - _DB).alias("rank")))
+
+    # -- the rules ---------------------------------------------------------------------------
+
+    def _exact(
+        self,
+        refs: pl.DataFrame,
+        first: pl.DataFrame,
+        shown: pl.DataFrame,
+        key: str,
+        reason: str,
+        field: str,
+    ) -> pl.DataFrame:
+        return (
+            refs.filter(pl.col(key).is_not_null())
+            .select("rank", key)
+            .join(first.rename({"rank": "c_rank"}), on=key)
+            .filter(pl.col("c_rank") < pl.col("rank"))
+            .join(_show(shown), on="c_rank")
+            .select(
+                pl.col("rank").alias("__row"),
+                "c_rank",
+                "c_id",
+                "c_name",
+                pl.format(reason, pl.col(f"c_{field}")).alias("reason"),
+            )
+        )
+
+    def _tail(self, refs: pl.DataFrame, first: pl.DataFrame, shown: pl.DataFrame) -> pl.DataFrame:
+        long = pl.col("digits").str.len_chars() >= dedupe.TAIL_DIGITS
+        pairs = (
+            _with_tail(refs)
+            .filter(long & pl.col("sig").is_not_null())
+            .select("rank", "digits", "sig", "tail")
+            .join(first.rename({"rank": "c_rank", "sig": "c_sig"}), on="tail")
+            .filter(pl.col("c_rank") < pl.col("rank"))
+            .join(_show(shown), on="c_rank")
+            .filter(_digits_expr("c_phone") != pl.col("digits"))
+        )
+        if pairs.height == 0:
+            return _no_hits()
+        ok = [
+            self.names.similar(a, b)
+            for a, b in zip(pairs["sig"].to_list(), pairs["c_sig"].to_list(), strict=True)
+        ]
+        return pairs.filter(pl.Series(ok, dtype=pl.Boolean)).select(
+            pl.col("rank").alias("__row"),
+            "c_rank",
+            "c_id",
+            "c_name",
+            pl.format(
+                "similar name ({}) and the same last {} phone digits",
+                _quoted("c_name"),
+                pl.lit(dedupe.TAIL_DIGITS),
+            ).alias("reason"),
+        )
+
+    def _domain(
+        self, mine: pl.DataFrame, pairs: pl.DataFrame, first: pl.DataFrame, shown: pl.DataFrame
+    ) -> pl.DataFrame:
+        if mine.height == 0:
+            return _no_hits()
+        return (
+            mine.select("rank", "domain", "sig")
+            .join(pairs, on="sig")
+            .join(first.rename({"rank": "c_rank", "sig": "other"}), on=["domain", "other"])
+            .filter(pl.col("c_rank") < pl.col("rank"))
+            .join(_show(shown), on="c_rank")
+            .select(
+                pl.col("rank").alias("__row"),
+                "c_rank",
+                "c_id",
+                "c_name",
+                pl.format(
+                    "similar name ({}) and the same email domain ({})",
+                    _quoted("c_name"),
+                    pl.col("domain"),
+                ).alias("reason"),
+            )
+        )
+
+
+_KEY = {
+    "ekey": pl.String,
+    "digits": pl.String,
+    "tail": pl.String,
+    "sig": pl.Int64,
+    "domain": pl.String,
+}
+_SHOWN = {
+    "rank": pl.Int64,
+    "id": pl.Int64,
+    "name": pl.String,
+    "email": pl.String,
+    "phone": pl.String,
+}
+
+
+def _with_tail(frame: pl.DataFrame) -> pl.DataFrame:
+    """The ``tail`` of each long-enough phone, as the ``tail`` rule compares it."""
+    digits = pl.col("digits")
+    return frame.with_columns(
+        pl.when(digits.str.len_chars() >= dedupe.TAIL_DIGITS)
+        .then(digits.str.slice(-dedupe.TAIL_DIGITS))
+        .alias("tail")
+    )
+
+
+def _show(shown: pl.DataFrame) -> pl.DataFrame:
+    return shown.select(
+        pl.col("rank").alias("c_rank"),
+        pl.col("id").alias("c_id"),
+        pl.col("name").alias("c_name"),
+        pl.col("email").alias("c_email"),
+        pl.col("phone").alias("c_phone"),
+    )
+
+
+def _digits_expr(col: str) -> pl.Expr:
+    """``dedupe.phone_digits`` of a stored phone (E.164, or as given)."""
+    return pl.col(col).str.split(";ext=").list.first().str.replace_all(r"\D", "")
+
+
+def _quoted(col: str) -> pl.Expr:
+    """``repr`` of a name, as the check on entry writes it: single quotes, unless the name has
+    one and no double quote (Python's rule); names needing escapes go through ``repr``."""
+    name = pl.col(col)
+    plain = ~name.str.contains(r"[\\\x00-\x1f\x7f-\x9f]") & ~(
+        name.str.contains("'", literal=True) & name.str.contains('"', literal=True)
+    )
+    simple = (
+        pl.when(name.str.contains("'", literal=True))
+        .then(pl.lit('"') + name + pl.lit('"'))
+        .otherwise(pl.lit("'") + name + pl.lit("'"))
+    )
+    return pl.when(plain).then(simple).otherwise(name.map_elements(repr, return_dtype=pl.String))
+
+
+def _no_hits() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "__row": pl.Int64,
+            "c_rank": pl.Int64,
+            "c_id": pl.Int64,
+            "c_name": pl.String,
+            "reason": pl.String,
+        }
+    )
+
+
+def _candidates(hits: pl.DataFrame) -> pl.DataFrame:
+    """One row per (checked row, candidate), the strongest first (a "same ..." reason), then
+    customers already in the database, then earlier rows; at most ``MAX_NAMED`` per row. A
+    candidate's reasons keep the rules' order (email, phone, last digits, domain), the "same"
+    ones first."""
+    if hits.height == 0:
+        return pl.DataFrame(schema=FLAT)
+    per = (
+        hits.with_row_index("_i")
+        .with_columns(pl.col("reason").str.starts_with("same ").alias("_strong"))
+        .sort("__row", "c_rank", "_strong", "_i", descending=[False, False, True, False])
+        .group_by("__row", "c_rank", maintain_order=True)
+        .agg(
+            pl.col("c_id").first(),
+            pl.col("c_name").first(),
+            pl.col("reason").alias("reasons"),
+            pl.col("_strong").first(),
+        )
+        .sort("__row", "_strong", "c_rank", descending=[False, True, False])
+    )
+    if per.height > per["__row"].n_unique():  # some row has several: keep the first few
+        per = per.filter(pl.int_range(pl.len()).over("__row") < MAX_NAMED)
+    return per.with_columns(pl.col("reasons").list.join("; ").alias("why")).select(list(FLAT))
+
+
+def who(rank: pl.Expr, cid: pl.Expr, name: pl.Expr) -> pl.Expr:
+    """ "customer 12 (Ana Lima)", "row 7 of this file (Ana Lima)", or both."""
+    return (
+        pl.when(rank < 0)
+        .then(pl.format("customer {} ({})", cid, name))
+        .when(cid.is_not_null())
+        .then(pl.format("customer {} ({}, row {} of this file)", cid, name, rank))
+        .otherwise(pl.format("row {} of this file ({})", rank, name))
+    )
+
+
+def reject_messages(flat: pl.DataFrame) -> pl.DataFrame:
+    """``__row`` and the ``possible_duplicate`` error message of each row with candidates."""
+    each = pl.format("{}: {}", who(pl.col("c_rank"), pl.col("c_id"), pl.col("c_name")), "why")
+    return (
+        flat.with_columns(each.alias("_each"))
+        .group_by("__row", maintain_order=True)
+        .agg(pl.col("_each"))
+        .select(
+            "__row",
+            (pl.lit("possible duplicate of ") + pl.col("_each").list.join("; ")).alias("message"),
+        )
+    )
+
+
+def warning_items(flat: pl.DataFrame) -> pl.DataFrame:
+    """``__row`` and the row's ``possible_duplicate`` warnings as stored (JSON objects joined
+    by commas), in the words of ``dedupe.duplicate_warnings``; ``c_id`` must be filled in."""
+    message = pl.format("may be the same as customer {} ({}): {}", "c_id", "c_name", "why")
+    item = pl.struct(
+        pl.lit("duplicate").alias("field"),
+        pl.lit(dedupe.DUPLICATE_WARNING).alias("code"),
+        message.alias("message"),
+    ).struct.json_encode()
+    return (
+        flat.with_columns(item.alias("_item"))
+        .group_by("__row", maintain_order=True)
+        .agg(pl.col("_item"))
+        .select(
+            "__row",
+            pl.col("_item").list.join(",").alias("_items"),
+            pl.col("_item").list.len().alias("_n"),
+        )
+    )

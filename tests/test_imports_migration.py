@@ -1,0 +1,112 @@
+"""Migration 0009 (import speed) on real SQLite and PostgreSQL: the phone keys fold into one, the
+SQLite table loses its rowid, and the check on entry answers as before."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from conftest import PG_URL
+from customer_flow.hub import Hub
+
+_STAMP = "2026-01-01 00:00:00"
+
+
+def _config(conn: object) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("customer_flow") / "migrations"))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def _migrate(engine: Engine, target: str, *, down: bool = False) -> None:
+    with engine.begin() as conn:
+        (command.downgrade if down else command.upgrade)(_config(conn), target)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables at all."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'm.db'}"
+        return
+    request.getfixturevalue("pg_database")  # skips, or fails, without a server
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    name = f"cf_mig_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _keys(engine: Engine) -> set[tuple[str, str, int]]:
+    with engine.connect() as conn:
+        return {
+            tuple(r) for r in conn.execute(text("SELECT kind, value, customer_id FROM match_keys"))
+        }  # type: ignore[misc]
+
+
+def test_upgrade_folds_phone_keys_and_downgrade_restores_them(empty_url: str) -> None:
+    engine = create_engine(empty_url)
+    try:
+        _migrate(engine, "0008")
+        with engine.begin() as conn:
+            for cid, phone in ((1, "+14155550100"), (2, "12345"), (3, None)):
+                conn.execute(
+                    text(
+                        "INSERT INTO customers (id, name, phone, extra, warnings, warning_count, "
+                        "created_at, updated_at) VALUES (:i, 'Ana Lima', :p, '{}', '[]', 0, :s, :s)"
+                    ),
+                    {"i": cid, "p": phone, "s": _STAMP},
+                )
+            # The keys as revision 0005 wrote them: all the digits, and the last 7.
+            conn.execute(
+                text(
+                    "INSERT INTO match_keys (kind, value, customer_id) VALUES "
+                    "('phone', '14155550100', 1), ('tail', '5550100', 1), ('phone', '12345', 2)"
+                )
+            )
+        _migrate(engine, "head")
+        assert _keys(engine) == {("tail", "5550100", 1), ("tail", "12345", 2)}
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as conn:
+                sql = conn.execute(
+                    text("SELECT sql FROM sqlite_master WHERE name = 'match_keys'")
+                ).scalar_one()
+            assert "WITHOUT ROWID" in sql
+        _migrate(engine, "0008", down=True)
+        assert _keys(engine) == {
+            ("phone", "14155550100", 1),
+            ("tail", "5550100", 1),
+            ("phone", "12345", 2),
+        }
+    finally:
+        engine.dispose()
+
+
+def test_short_and_long_phones_still_match_on_entry(hub: Hub) -> None:
+    """One key per phone: the same whole number is "same phone"; the same last 7 digits with a
+    similar name is the weaker reason; a short number matches only itself."""
+    from customer_flow.models import CustomerCreate
+
+    first = hub.add_customer(CustomerCreate(name="Ana Lima", phone="+1 415 555 0100")).id
+    short = hub.add_customer(CustomerCreate(name="Rui Costa", phone="12345")).id
+    same = hub.check_duplicates("Zé Nobody", phone="(415) 555-0100")
+    assert [(c.id, c.reasons) for c in same] == [(first, ["same phone (+14155550100)"])]
+    tail = hub.check_duplicates("Ana Lima", phone="+44 20 7555 0100")
+    assert [c.id for c in tail] == [first]
+    assert tail[0].reasons == ["similar name ('Ana Lima') and the same last 7 phone digits"]
+    assert [c.id for c in hub.check_duplicates("Someone", phone="12345")] == [short]
+    assert hub.check_duplicates("Rui Costa", phone="912345") == []
