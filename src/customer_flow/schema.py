@@ -277,7 +277,7 @@ match_keys = Table(
         primary_key=True,
     ),
     Index("ix_match_keys_customer_id", "customer_id"),
-    # The primary key is the table itself (0007_import_speed): one B-tree less per key.
+    # The primary key is the table itself (migration 0009): one B-tree less per key.
     sqlite_with_rowid=False,
 )
 
