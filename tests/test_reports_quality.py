@@ -52,6 +52,17 @@ class TestLikelyDuplicates:
         assert (dq.customers, dq.likely_duplicates) == (6, 4)
         assert dq.shares["likely_duplicates"] == 66.67
 
+    def test_the_same_last_digits_of_another_number_are_not_the_same_phone(
+        self, people: tuple[Hub, dict[str, int]]
+    ) -> None:
+        """Eva's number and this one end in the same 7 digits, under another country code: a
+        similar phone (worth a look on entry), not the same phone."""
+        hub, _ = people
+        hub.add_customer(
+            CustomerCreate(name="Zé Mar", phone="+1 212 200 0000"), allow_duplicate=True
+        )
+        assert likely(hub) == 4
+
     def test_three_with_one_email_are_three(self, people: tuple[Hub, dict[str, int]]) -> None:
         hub, _ = people
         hub.add_customer(

@@ -512,8 +512,9 @@ def _data_quality(conn: Connection) -> DataQuality:
 
 
 def likely_duplicates(conn: Connection) -> int:
-    """Live customers sharing an ``email`` or ``phone`` match key with another live customer,
-    unless that pair was dismissed as "not a duplicate" (see the module docstring).
+    """Live customers sharing an ``email`` match key, or a phone (the ``tail`` key of its last
+    digits, and the same stored number), with another live customer, unless that pair was
+    dismissed as "not a duplicate" (see the module docstring).
 
     Only keys held by two customers or more are looked at: the primary key of ``match_keys``
     is in (kind, value) order, so finding them is one pass over its index, with no sort.
@@ -521,7 +522,7 @@ def likely_duplicates(conn: Connection) -> int:
     c = customers.c
     shared = (
         select(match_keys.c.kind, match_keys.c.value)
-        .where(match_keys.c.kind.in_(("email", "phone")))
+        .where(match_keys.c.kind.in_(("email", "tail")))
         .group_by(match_keys.c.kind, match_keys.c.value)
         .having(func.count() > 1)
         .subquery("shared")
@@ -543,9 +544,12 @@ def likely_duplicates(conn: Connection) -> int:
             b.c.customer_id != a.c.customer_id,
             cb.c.id == b.c.customer_id,
             cb.c.deleted_at.is_(None),
+            # One key serves both phone rules (dedupe.keys_for): the same last digits are the
+            # same phone only when the whole numbers agree.
+            or_(a.c.kind != "tail", cb.c.phone == ca.c.phone),
             ~dismissed,
         )
-        .correlate(a)
+        .correlate(a, ca)
     )
     stmt = (
         select(func.count(func.distinct(a.c.customer_id)))
