@@ -24,6 +24,8 @@ import logging
 import sqlalchemy as sa
 from alembic import op
 
+from customer_flow.store import casefold
+
 revision = "0008"
 down_revision = "0007"
 branch_labels = None
@@ -39,6 +41,10 @@ _PG_INDEXES = {
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
+        # Store registers casefold on its connections; Alembic may run on a plain engine.
+        bind.connection.driver_connection.create_function(  # type: ignore[union-attr]
+            "casefold", 1, casefold, deterministic=True
+        )
         op.execute(
             "CREATE TABLE customer_search ("
             "id INTEGER NOT NULL PRIMARY KEY, name TEXT, email TEXT, phone TEXT)"
