@@ -88,6 +88,16 @@ class TestEntryCheck:
         assert first == candidate.id
         assert "same email domain (acme.io)" in candidate.reasons[0]
 
+    def test_a_free_mail_domain_is_not_a_shared_domain(self, hub: Hub) -> None:
+        """Two Jonathan Smiths at gmail.com (or googlemail.com) share a provider, not an
+        employer: no candidate, while the same names at a company domain are one."""
+        add(hub, "Jonathan Smith", "jsmith@gmail.com")
+        assert hub.check_duplicates("Smith, Jonathon", "jon.smith@googlemail.com", None) == []
+        assert hub.check_duplicates("Jonathan Smith", "js@yahoo.com", None) == []
+        add(hub, "Jonathan Smith", "jsmith@acme.io")
+        found = hub.check_duplicates("Smith, Jonathon", "jon.smith@acme.io", None)
+        assert ["same email domain (acme.io)" in c.reasons[0] for c in found] == [True]
+
     def test_nickname_and_last_phone_digits(self, hub: Hub) -> None:
         """Bob Smith with the same last seven digits (another country code) is a candidate."""
         first = add(hub, "Robert Smith", None, "+1 212 555 0123")

@@ -78,6 +78,24 @@ class TestRejected:
         )
         assert sorted(c.id for c in existing.list_customers().items) == [1, 6, 900, 901]
 
+    def test_a_free_mail_domain_is_not_a_shared_domain(self, hub: Hub, tmp_path: Path) -> None:
+        """Two Maria Smiths at gmail.com are two people until something else matches; at a
+        company domain the second is a possible duplicate, as on entry."""
+        path = write(
+            tmp_path,
+            HEADER
+            + "1,Maria Smith,maria.smith@gmail.com,\n"
+            + '2,"Smith, Maria",msmith77@googlemail.com,\n'
+            + "3,Maria Smith,maria@yahoo.com,\n"
+            + "4,Maria Smith,maria@acme.io,\n"
+            + "5,Maria Smith,ms@acme.io,\n",
+        )
+        report = hub.import_file(path, opts(tmp_path))
+        assert (report.imported, report.possible_duplicates) == (4, 1)
+        rejects = pl.read_csv(tmp_path / "rej.csv", infer_schema=False)
+        assert rejects["row"].to_list() == ["5"]
+        assert "the same email domain (acme.io)" in rejects["message"].item()
+
     def test_an_earlier_batch_is_named_by_its_new_customer_id(
         self, hub: Hub, tmp_path: Path
     ) -> None:

@@ -74,6 +74,18 @@ _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 #: Providers that ignore dots in the local part.
 _DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
 TAIL_DIGITS = 7
+#: Free email providers: sharing one says nothing about two people, so a similar name at one of
+#: these domains is not evidence (the "similar name and the same email domain" rule is for
+#: company domains). Gmail's googlemail.com is folded into gmail.com first.
+FREE_MAIL_DOMAINS = frozenset(
+    {
+        "gmail.com", "yahoo.com", "yahoo.co.uk", "yahoo.fr", "ymail.com", "outlook.com",
+        "hotmail.com", "hotmail.co.uk", "hotmail.fr", "live.com", "msn.com", "icloud.com",
+        "me.com", "mac.com", "aol.com", "proton.me", "protonmail.com", "gmx.com", "gmx.de",
+        "gmx.net", "web.de", "mail.com", "yandex.ru", "mail.ru", "qq.com", "163.com",
+        "zoho.com", "fastmail.com", "tutanota.com", "orange.fr", "free.fr", "libero.it",
+    }
+)  # fmt: skip
 
 
 # -- normalising -------------------------------------------------------------------------------
@@ -146,7 +158,8 @@ def keys_for(name: str | None, email: str | None, phone: str | None) -> list[tup
     normal = normalise_email(email)
     if normal:
         keys.append(("email", normal[0][:400]))
-        for token in {t for t in name_tokens(name) if len(t) > 1}:
+        tokens = set() if normal[2] in FREE_MAIL_DOMAINS else set(name_tokens(name))
+        for token in {t for t in tokens if len(t) > 1}:
             keys.append(("dn", f"{normal[2]} {token}"[:400]))
     digits = phone_digits(phone)
     if digits:
@@ -270,7 +283,8 @@ def keys_from_parts(df: pl.DataFrame) -> pl.DataFrame:
             pl.col("_ekey").str.slice(0, 400).alias("value"),
             "customer_id",
         ),
-        has_email.select("customer_id", "_domain", pl.col("_tokens").list.unique())
+        has_email.filter(~pl.col("_domain").is_in(list(FREE_MAIL_DOMAINS)))
+        .select("customer_id", "_domain", pl.col("_tokens").list.unique())
         .explode("_tokens")
         .filter(pl.col("_tokens").str.len_chars() > 1)
         .select(

@@ -306,7 +306,11 @@ class DuplicateCheck:
             "phone",
             pl.col("_ekey").alias("ekey"),
             pl.col("_digits").alias("digits"),
-            pl.col("_domain").alias("domain"),
+            # A free-mail domain is no shared domain (dedupe.FREE_MAIL_DOMAINS): no dn group.
+            pl.when(pl.col("_domain").is_in(list(dedupe.FREE_MAIL_DOMAINS)))
+            .then(None)
+            .otherwise(pl.col("_domain"))
+            .alias("domain"),
             sig.alias("sig"),
         )
 
