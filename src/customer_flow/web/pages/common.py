@@ -7,6 +7,7 @@ A page without a session sends the browser to ``/login`` (an HTMX request gets a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -15,11 +16,18 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from ...errors import AuthenticationError, PermissionDeniedError
+from ...errors import AuthenticationError, CustomerFlowError, PermissionDeniedError
 from ...hub import ROLES, Hub
 from ..deps import Auth, HubDep, authenticate, csrf_ok
 
-__all__ = ["LoginRequired", "PageAuth", "check_form_csrf", "render", "templates"]
+__all__ = [
+    "LoginRequired",
+    "PageAuth",
+    "check_form_csrf",
+    "form_error",
+    "render",
+    "templates",
+]
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 templates = Environment(
@@ -87,3 +95,16 @@ def render(
 
 def acting(auth: Auth) -> Hub:
     return auth.hub
+
+
+def form_error(
+    exc: CustomerFlowError, on_form: Callable[[str], str | None]
+) -> tuple[dict[str, str] | None, str | None]:
+    """Where a refused form shows the core's error: beside the form's field that
+    ``on_form(exc.field)`` names, without the ``field:`` prefix; when it names none, above the
+    form, whole. Returns ``(errors, error)``, one of them ``None``."""
+    field = on_form(exc.field) if exc.field else None
+    if field is None:
+        return None, exc.message
+    message = exc.message.split(": ", 1)[1] if ": " in exc.message else exc.message
+    return {field: message}, None

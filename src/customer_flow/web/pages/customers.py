@@ -24,7 +24,7 @@ from ...models import (
     TicketQuery,
     parse,
 )
-from .common import PageAuth, check_form_csrf, render
+from .common import PageAuth, check_form_csrf, form_error, render
 
 __all__ = ["router"]
 
@@ -105,23 +105,16 @@ def _form(
 def _rejected(
     request: Request, auth: Any, exc: CustomerFlowError, values: dict[str, str], cid: int | None
 ) -> Response:
-    field = (exc.field or "").split(".")[0]
-    message = exc.message.split(": ", 1)[1] if field and ": " in exc.message else exc.message
-    if field in FIELDS:
-        return _form(
-            request,
-            auth,
-            values=values,
-            customer_id=cid,
-            errors={field: message},
-            status_code=exc.http_status,
-        )
+    errors, error = form_error(
+        exc, lambda f: f.split(".")[0] if f.split(".")[0] in FIELDS else None
+    )
     return _form(
         request,
         auth,
         values=values,
         customer_id=cid,
-        error=exc.message,
+        errors=errors,
+        error=error,
         status_code=exc.http_status,
     )
 

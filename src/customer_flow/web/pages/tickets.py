@@ -33,7 +33,7 @@ from ...models import (
 from ...ticket_types import format_duration
 from ...tickets import TRANSITIONS
 from ..deps import Auth
-from .common import PageAuth, check_form_csrf, render
+from .common import PageAuth, check_form_csrf, form_error, render
 
 __all__ = ["router"]
 
@@ -231,11 +231,9 @@ async def open_ticket(request: Request, auth: PageAuth) -> Response:
     except ConfigError as exc:
         return _unavailable(request, auth, exc)
     except CustomerFlowError as exc:
-        field = exc.field or ""
-        message = exc.message.split(": ", 1)[1] if field and ": " in exc.message else exc.message
-        known = field in FORM_FIELDS or field.startswith("fields.")
-        errors = {field: message} if known else None
-        error = None if known else exc.message
+        errors, error = form_error(
+            exc, lambda f: f if f in FORM_FIELDS or f.startswith("fields.") else None
+        )
         code = exc.http_status
         return await run_in_threadpool(
             lambda: _new_form(
@@ -420,11 +418,9 @@ async def edit_ticket(request: Request, auth: PageAuth, ticket_id: TicketId) -> 
     except ConfigError as exc:
         return _unavailable(request, auth, exc)
     except CustomerFlowError as exc:
-        field = exc.field or ""
-        message = exc.message.split(": ", 1)[1] if field and ": " in exc.message else exc.message
-        known = field in EDIT_FIELDS or field.startswith("fields.")
-        errors = {field: message} if known else None
-        error = None if known else exc.message
+        errors, error = form_error(
+            exc, lambda f: f if f in EDIT_FIELDS or f.startswith("fields.") else None
+        )
         code = exc.http_status
         return await run_in_threadpool(
             lambda: _edit_form(
