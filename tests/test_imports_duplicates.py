@@ -8,6 +8,7 @@ check on entry, is rejected (``possible_duplicate``, the candidates named), or w
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,6 +107,24 @@ class TestRejected:
         rejects = pl.read_csv(tmp_path / "rej.csv", infer_schema=False)
         message = rejects.filter(pl.col("row") == "3")["message"].item()
         assert message.startswith("possible duplicate of customer 1 (Ana Lima, row 1 of this")
+
+    def test_a_rejected_row_of_an_earlier_batch_is_named_by_its_values(
+        self, hub: Hub, tmp_path: Path
+    ) -> None:
+        """Row 2 is rejected (like row 1: similar name, same domain), so never created; row 3,
+        in the next batch, has row 2's phone: it is named by the values the check kept."""
+        path = write(
+            tmp_path,
+            HEADER + "1,Ana Lima,ana@lima.pt,\n2,Ana Lima,al@lima.pt,+1 415 555 2671\n"
+            "3,Rui Costa,rui@costa.pt,(415) 555-2671\n",
+        )
+        report = hub.import_file(path, opts(tmp_path, batch_rows=2))
+        assert (report.imported, report.possible_duplicates) == (1, 2)
+        rejects = pl.read_csv(tmp_path / "rej.csv", infer_schema=False)
+        message = rejects.filter(pl.col("row") == "3")["message"].item()
+        assert message == (
+            "possible duplicate of row 2 of this file (Ana Lima): same phone (+14155552671)"
+        )
 
     def test_matches_under_on_conflict_are_updates_not_duplicates(
         self, existing: Hub, tmp_path: Path
@@ -242,6 +261,43 @@ class TestAgreesWithTheCheckOnEntry:
         assert flagged_import[by_email["other@acme.io"]] == {by_email["m.s@acme.io"]}
         assert flagged_import[by_email["john@globex.com"]] == {by_email["jon@globex.com"]}
         assert flagged_import[by_email["al2@y.io"]] == set()
+
+
+class TestBatchesAgree:
+    @pytest.mark.parametrize("allow", [True, False], ids=["allowed", "rejected"])
+    def test_small_batches_flag_and_name_exactly_as_one_batch(
+        self, hub: Hub, tmp_path: Path, second_url: str, allow: bool
+    ) -> None:
+        """What the check keeps between batches (the earliest row of each group, by hash,
+        named from the database or from the values kept for rows not created) gives the very
+        warnings and rejects of a single batch: the same file in batches of 37 rows."""
+        made = generate(700, seed=11, out_dir=tmp_path)
+        one = hub.import_file(made.data, opts(tmp_path, allow_duplicate=allow))
+        small_opts = ImportOptions.model_validate(
+            {"rejects_path": tmp_path / "rej37.csv", "allow_duplicate": allow, "batch_rows": 37}
+        )
+        with Hub.open(second_url, actor="t", default_region="US") as other:
+            small = other.import_file(made.data, small_opts)
+            small_customers = other.list_customers(CustomerQuery(limit=1000, sort="id")).items
+        assert one.possible_duplicates > 20
+        assert small.possible_duplicates == one.possible_duplicates
+        assert (small.imported, small.rejected) == (one.imported, one.rejected)
+        # A candidate from an earlier batch was created by then, so it is also named by its
+        # new ID ("customer 74 (Ana, row 74 of this file)"): the same row, the same reasons.
+        created = re.compile(r"customer \d+ \((.*?), row (\d+) of this file\)")
+
+        def rejects(path: Path) -> list[tuple[str, str, str]]:
+            frame = pl.read_csv(path, infer_schema=False)
+            return [
+                (row, code, created.sub(r"row \2 of this file (\1)", message))
+                for row, code, message in frame.select("row", "code", "message").iter_rows()
+            ]
+
+        assert rejects(tmp_path / "rej37.csv") == rejects(tmp_path / "rej.csv")
+        one_customers = hub.list_customers(CustomerQuery(limit=1000, sort="id")).items
+        assert [(c.id, c.warnings) for c in small_customers] == [
+            (c.id, c.warnings) for c in one_customers
+        ]
 
 
 def _named(warnings: list[Any]) -> set[int]:
