@@ -224,9 +224,7 @@ class _Firsts:
         return pl.DataFrame(
             {"h": self.h[at], "sig": self.sig[at], "rank": self.rank[at], "id": self.id[at]},
             schema=_STATE,
-        ).with_columns(
-            pl.col("sig").replace(_NONE, None), pl.col("id").replace(_NONE, None)
-        )
+        ).with_columns(pl.col("sig").replace(_NONE, None), pl.col("id").replace(_NONE, None))
 
     def add(self, groups: pl.DataFrame) -> None:
         """Add new groups (``h, sig, rank, id``), keeping the order."""
@@ -312,9 +310,7 @@ class DuplicateCheck:
                     "rank",
                 )
             )
-            before = self.firsts[kind].lookup(
-                pl.concat([wanted[kind].to_series(), here["h"]])
-            )
+            before = self.firsts[kind].lookup(pl.concat([wanted[kind].to_series(), here["h"]]))
             group = ["h", "sig"] if kind == "tail" else ["h"]
             self._new_firsts[kind] = here.join(before, on=group, how="anti", nulls_equal=True)
             earlier.append(before.select("rank", "id"))

@@ -10,6 +10,7 @@ recorded changes backwards.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from .import_report import (
     neutralise,
 )
 from .loading import Loader, chunks
+from .prefetch import prefetch
 from .schema import customers, import_batches, import_changes
 
 __all__ = [
@@ -111,48 +113,62 @@ def run_import(
         ctx = Context(region=region)
         errors: Counter[str] = Counter()
         warnings: Counter[str] = Counter()
-        try:
+
+        cleaned: Counter[str] = Counter()  # ctx.changed of the batches handed over
+
+        def prepared() -> Iterator[tuple[int, pl.DataFrame, Counter[str]]]:
+            """Read, map, clean and validate, a batch ahead of the loading (``prefetch``):
+            nothing here touches the database. Each batch comes with its cleaning counts, so
+            that a run stopped early counts only the batches it took."""
             for raw in data.read_batches(source, options.batch_rows):
+                before = Counter(ctx.changed)
                 blank = raw.select(
                     pl.all_horizontal(pl.col(h).is_null() for h in source.header)
                 ).to_series()
-                report.blank_rows += int(blank.sum())
                 batch = raw.filter(~blank)
-                if batch.height == 0:
-                    continue
-                report.rows_read += batch.height
-                batch = data.map_columns(batch, plan)
-                batch = clean_batch(batch, ctx)
-                batch = validate(batch, plan.targets, plan.extras)
-                batch = loader.settle(batch)
-                batch = loader.check_duplicates(batch)
-                _count_problems(batch, errors, warnings)
-                bad = batch.filter(pl.col("__errors").list.len() > 0)
-                report.rejected += bad.height
-                found = _rejected_rows(bad, source.header)
-                rejects.write(found)
-                if len(report.rejects) < KEEP:
-                    report.rejects.extend(
-                        _model(p, source.header)
-                        for p in found.head(KEEP - len(report.rejects)).iter_rows()
-                    )
-                limit = options.max_errors
-                real_errors = sum(n for code, n in errors.items() if code != "duplicate_row")
-                if limit is not None and real_errors > limit:
-                    _finish(report, ctx, errors, warnings, loader, rejects, options)
-                    where = f"; see {options.rejects_path}" if options.rejects_path else ""
-                    raise ValidationError(
-                        f"{path.name}: more than {limit} rows rejected (--max-errors) by row "
-                        f"{batch['__row'].to_list()[-1]:,}; nothing was imported{where}",
-                        code="too_many_errors",
-                    )
-                loader.load(batch, report)
-                if progress is not None:
-                    progress(report.rows_read)
+                if batch.height:
+                    batch = data.map_columns(batch, plan)
+                    batch = clean_batch(batch, ctx)
+                    batch = validate(batch, plan.targets, plan.extras)
+                yield int(blank.sum()), batch, ctx.changed - before
+
+        try:
+            with prefetch(prepared()) as batches:
+                for blanks, batch, changed in batches:
+                    report.blank_rows += blanks
+                    cleaned.update(changed)
+                    if batch.height == 0:
+                        continue
+                    report.rows_read += batch.height
+                    batch = loader.settle(batch)
+                    batch = loader.check_duplicates(batch)
+                    _count_problems(batch, errors, warnings)
+                    bad = batch.filter(pl.col("__errors").list.len() > 0)
+                    report.rejected += bad.height
+                    found = _rejected_rows(bad, source.header)
+                    rejects.write(found)
+                    if len(report.rejects) < KEEP:
+                        report.rejects.extend(
+                            _model(p, source.header)
+                            for p in found.head(KEEP - len(report.rejects)).iter_rows()
+                        )
+                    limit = options.max_errors
+                    real_errors = sum(n for code, n in errors.items() if code != "duplicate_row")
+                    if limit is not None and real_errors > limit:
+                        _finish(report, cleaned, errors, warnings, loader, rejects, options)
+                        where = f"; see {options.rejects_path}" if options.rejects_path else ""
+                        raise ValidationError(
+                            f"{path.name}: more than {limit} rows rejected (--max-errors) by row "
+                            f"{batch['__row'].to_list()[-1]:,}; nothing was imported{where}",
+                            code="too_many_errors",
+                        )
+                    loader.load(batch, report)
+                    if progress is not None:
+                        progress(report.rows_read)
         finally:
             rejects.close()
             loader.close()
-        _finish(report, ctx, errors, warnings, loader, rejects, options)
+        _finish(report, cleaned, errors, warnings, loader, rejects, options)
         if load:
             report.batch_id = loader.record(report)
         return report
@@ -160,14 +176,14 @@ def run_import(
 
 def _finish(
     report: ImportReport,
-    ctx: Context,
+    cleaned: Counter[str],
     errors: Counter[str],
     warnings: Counter[str],
     loader: Loader | None,
     rejects: RejectsWriter,
     options: ImportOptions,
 ) -> None:
-    report.cleaning = {k: v for k, v in sorted(ctx.changed.items()) if v}
+    report.cleaning = {k: v for k, v in sorted(cleaned.items()) if v}
     if report.possible_duplicates:  # imported with a warning (--allow-duplicate)
         warnings["possible_duplicate"] = report.possible_duplicates
     else:  # rejected, or none
