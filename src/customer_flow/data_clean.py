@@ -21,6 +21,7 @@ import polars as pl
 from . import customers
 from .data_phone import email_fast, phone_fast
 from .errors import ValidationError
+from .sorted_keys import SortedKeys
 
 __all__ = [
     "CLEAN_RULES",
@@ -99,9 +100,7 @@ class Context:
 
     region: str
     changed: Counter[str] = field(default_factory=Counter)
-    seen: pl.DataFrame = field(
-        default_factory=lambda: pl.DataFrame(schema={"__hash": pl.UInt64, "__first": pl.Int64})
-    )
+    seen: SortedKeys = field(default_factory=lambda: SortedKeys(["first"]))  # row hash -> row
 
 
 Step = Callable[[pl.DataFrame, Context], pl.DataFrame]
@@ -286,19 +285,17 @@ def normalise_phones(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
 def drop_duplicate_rows(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     """Mark rows that repeat an earlier row of the file exactly (after cleaning): they are not
     imported, and the rejects file names the row they repeat."""
-    hashed = df.select(
-        pl.col("__row"), pl.struct([*FIELDS, "__extra"]).hash(seed=7).alias("__hash")
-    )
-    first_here = hashed.group_by("__hash", maintain_order=True).agg(
+    hashed = df.select(pl.col("__row"), pl.struct([*FIELDS, "__extra"]).hash(seed=7).alias("h"))
+    first_here = hashed.group_by("h", maintain_order=True).agg(
         pl.col("__row").min().alias("__here")
     )
-    joined = hashed.join(first_here, on="__hash", how="left", maintain_order="left").join(
-        ctx.seen, on="__hash", how="left", maintain_order="left"
+    before = ctx.seen.lookup(first_here["h"]).rename({"first": "__first"})
+    joined = hashed.join(first_here, on="h", how="left", maintain_order="left").join(
+        before, on="h", how="left", maintain_order="left"
     )
     first = pl.coalesce(pl.col("__first"), pl.col("__here"))
     dup = joined.select(pl.when(first != pl.col("__row")).then(first).alias("__dup_of"))
-    new = first_here.join(ctx.seen, on="__hash", how="anti").rename({"__here": "__first"})
-    ctx.seen = pl.concat([ctx.seen, new], rechunk=False)
+    ctx.seen.add(first_here.join(before, on="h", how="anti").rename({"__here": "first"}))
     out = df.with_columns(dup["__dup_of"])
     ctx.changed["duplicate_rows"] += int(out["__dup_of"].is_not_null().sum())
     return out

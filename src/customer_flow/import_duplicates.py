@@ -35,6 +35,7 @@ from rapidfuzz.distance import JaroWinkler
 from sqlalchemy import Connection
 
 from . import dedupe
+from .sorted_keys import SortedKeys
 
 __all__ = ["FLAT", "MAX_NAMED", "DuplicateCheck", "reject_messages", "warning_items", "who"]
 
@@ -172,7 +173,6 @@ _LOOKUP: dict[str, list[str]] = {**_GROUPS, "tail": ["tail"]}
 #: Customers of the database rank before every row: their rank is their ID minus this.
 _DB = 1 << 62
 _SEED = 0x5EED
-_NONE = -1  # no signature / no ID, in the arrays of ``_Firsts``
 #: The flat candidates ``check`` returns: one row per (row, candidate), strongest first.
 FLAT: dict[str, Any] = {
     "__row": pl.Int64,
@@ -196,57 +196,11 @@ def _hash(cols: list[str]) -> pl.Expr:
     )
 
 
-class _Firsts:
-    """The earliest row of each group of one rule, over the batches already checked: numpy
-    arrays sorted by the hash of the lookup key, 32 bytes a group, so that what an import keeps
-    between batches is small and a batch looks its keys up by binary search instead of
-    rebuilding a hash table of everything seen so far (which made the check quadratic)."""
-
-    def __init__(self) -> None:
-        self.h = np.empty(0, dtype=np.uint64)
-        self.sig = np.empty(0, dtype=np.int64)
-        self.rank = np.empty(0, dtype=np.int64)
-        self.id = np.empty(0, dtype=np.int64)
-
-    def __len__(self) -> int:
-        return len(self.h)
-
-    def lookup(self, hashes: pl.Series) -> pl.DataFrame:
-        """``h, sig, rank, id`` of every group whose lookup key hashes to one of ``hashes``."""
-        q = np.unique(hashes.drop_nulls().to_numpy())
-        lo = np.searchsorted(self.h, q, side="left")
-        hi = np.searchsorted(self.h, q, side="right")
-        n = hi - lo
-        starts = lo[n > 0]
-        n = n[n > 0]
-        offsets = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
-        at = np.repeat(starts, n) + offsets
-        return pl.DataFrame(
-            {"h": self.h[at], "sig": self.sig[at], "rank": self.rank[at], "id": self.id[at]},
-            schema=_STATE,
-        ).with_columns(pl.col("sig").replace(_NONE, None), pl.col("id").replace(_NONE, None))
-
-    def add(self, groups: pl.DataFrame) -> None:
-        """Add new groups (``h, sig, rank, id``), keeping the order."""
-        if groups.height == 0:
-            return
-        groups = groups.sort("h")
-        h = groups["h"].to_numpy()
-        at = np.searchsorted(self.h, h)
-        self.h = np.insert(self.h, at, h)
-        self.sig = np.insert(self.sig, at, groups["sig"].fill_null(_NONE).to_numpy())
-        self.rank = np.insert(self.rank, at, groups["rank"].to_numpy())
-        self.id = np.insert(self.id, at, groups["id"].fill_null(_NONE).to_numpy())
-
-
-_STATE = {"h": pl.UInt64, "sig": pl.Int64, "rank": pl.Int64, "id": pl.Int64}
-
-
 class DuplicateCheck:
     """The possible duplicates of an import's new rows, batch after batch.
 
     What it keeps between batches grows with the groups, not with their members: for each
-    rule, the earliest row of each group (``_Firsts``: its key's hash, rank and ID), and the
+    rule, the earliest row of each group (``SortedKeys``: its key's hash, rank and ID), and the
     name, email and phone of the earliest rows that were not created (rejected as possible
     duplicates); a created one is named from the database."""
 
@@ -254,7 +208,7 @@ class DuplicateCheck:
         self.conn = conn
         self.existing = existing  # the database had customers when the import began
         self.names = _Names()
-        self.firsts = {kind: _Firsts() for kind in _GROUPS}
+        self.firsts = {kind: SortedKeys(["sig", "rank", "id"]) for kind in _GROUPS}
         self.shown = pl.DataFrame(schema=_SHOWN)  # rank -> name, email, phone (not created)
         self._batch = pl.DataFrame(schema=_REF)
         self._new_firsts: dict[str, pl.DataFrame] = {}
