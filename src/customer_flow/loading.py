@@ -37,6 +37,7 @@ from .import_report import (
     RowOutcome,
 )
 from .schema import counters, customer_ids, customers, import_batches, import_changes
+from .sorted_keys import SortedKeys
 
 __all__ = ["BULK_ROWS", "Loader", "chunks", "stamp_sql"]
 
@@ -75,6 +76,14 @@ _DUPS = pl.Struct(
 )
 
 
+_ID_SEED = 13
+
+
+def _earliest(found: pl.DataFrame, key: str) -> pl.DataFrame:
+    """The row with the earliest ``first_row`` for each ``key``."""
+    return found.sort("first_row").unique(key, keep="first", maintain_order=True)
+
+
 def _no_errors() -> pl.Expr:
     return pl.col("__errors").is_null() | (pl.col("__errors").list.len() == 0)
 
@@ -108,10 +117,10 @@ class Loader:
         self.seq = 0
         self.reserve_above = 0  # new IDs go above every ID the file gives
         self.dropped: list[str] | None = None  # index DDL dropped for a bulk load
-        # The customers this import created or updated, with their email key and the row.
-        self.touched = pl.DataFrame(
-            schema={"cid": pl.Int64, "khash": pl.UInt64, "first_row": pl.Int64}
-        )
+        # The customers this import created or updated, by ID and by email key (its hash),
+        # with the row that touched them: kept small and looked up by binary search.
+        self.by_id = SortedKeys(["cid", "first_row"])
+        self.by_key = SortedKeys(["cid", "first_row"])
         self.batch_id = 0
         self.empty_at_start = True
         if not write:
@@ -153,7 +162,6 @@ class Loader:
             pl.lit(None, dtype=pl.Int64).alias("__match"),
         )
         ok = batch.filter(_no_errors()).select("__row", "__id_int", "__key")
-        touched = self.touched
         ok = ok.with_columns(
             pl.when(pl.col("__id_int").is_not_null())
             .then(pl.col("__row").first().over("__id_int"))
@@ -162,26 +170,19 @@ class Loader:
             .then(pl.col("__row").first().over("__key"))
             .alias("_key_first"),
         )
-        ok = (
-            ok.join(
-                touched.select(pl.col("cid").alias("__id_int"), pl.col("first_row").alias("_t_id")),
-                on="__id_int",
-                how="left",
-                maintain_order="left",
-            )
-            .with_columns(_key_hash(pl.col("__key")).alias("_khash"))
-            .join(
-                # Emails are remembered as 64-bit hashes (memory stays small); a hit is checked
-                # against the stored email below before it counts.
-                touched.select(
-                    pl.col("khash").alias("_khash"),
-                    pl.col("first_row").alias("_t_key"),
-                    pl.col("cid").alias("_t_key_cid"),
-                ),
-                on="_khash",
-                how="left",
-                maintain_order="left",
-            )
+        ok = ok.with_columns(_key_hash(pl.col("__key")).alias("_khash"))
+        by_id = _earliest(self.by_id.lookup(ok["__id_int"].hash(seed=_ID_SEED)), "cid").select(
+            pl.col("cid").alias("__id_int"), pl.col("first_row").alias("_t_id")
+        )
+        # Emails are remembered as 64-bit hashes (memory stays small); a hit is checked
+        # against the stored email below before it counts.
+        by_key = _earliest(self.by_key.lookup(ok["_khash"]), "h").select(
+            pl.col("h").alias("_khash"),
+            pl.col("first_row").alias("_t_key"),
+            pl.col("cid").alias("_t_key_cid"),
+        )
+        ok = ok.join(by_id, on="__id_int", how="left", maintain_order="left").join(
+            by_key, on="_khash", how="left", maintain_order="left"
         )
         known: dict[int, str] = {}
         owners: dict[str, int] = {}
@@ -627,16 +628,16 @@ class Loader:
         return first
 
     def _touch(self, rows: pl.DataFrame) -> None:
-        self.touched = pl.concat(
-            [
-                self.touched,
-                rows.select(
-                    pl.col("__id_int").alias("cid"),
-                    _key_hash(pl.col("__key")).alias("khash"),
-                    pl.col("__row").alias("first_row"),
-                ),
-            ],
-            rechunk=False,
+        cid, first_row = pl.col("__id_int").alias("cid"), pl.col("__row").alias("first_row")
+        self.by_id.add(
+            rows.filter(pl.col("__id_int") >= 0).select(
+                pl.col("__id_int").hash(seed=_ID_SEED).alias("h"), cid, first_row
+            )
+        )
+        self.by_key.add(
+            rows.filter(pl.col("__key").is_not_null()).select(
+                _key_hash(pl.col("__key")).alias("h"), cid, first_row
+            )
         )
 
     def _stored_keys(self, cids: pl.Series) -> dict[int, str] | None:
