@@ -108,6 +108,20 @@ class TestRejected:
         message = rejects.filter(pl.col("row") == "3")["message"].item()
         assert message.startswith("possible duplicate of customer 1 (Ana Lima, row 1 of this")
 
+    def test_into_a_database_with_customers_an_earlier_batch_is_named_as_a_row(
+        self, existing: Hub, tmp_path: Path
+    ) -> None:
+        """With customers already there, the database is asked each batch; the customers
+        this import created are still named as rows of this file, once."""
+        path = write(tmp_path, HEADER + ROWS)
+        existing.import_file(path, opts(tmp_path, batch_rows=2))
+        rejects = pl.read_csv(tmp_path / "rej.csv", infer_schema=False)
+        message = rejects.filter(pl.col("row") == "3")["message"].item()
+        assert message == (
+            "possible duplicate of customer 1 (Ana Lima, row 1 of this file): "
+            "same phone (+14155552671)"
+        )
+
     def test_a_rejected_row_of_an_earlier_batch_is_named_by_its_values(
         self, hub: Hub, tmp_path: Path
     ) -> None:

@@ -213,7 +213,7 @@ class DuplicateCheck:
         self._batch = pl.DataFrame(schema=_REF)
         self._new_firsts: dict[str, pl.DataFrame] = {}
         self._parts = pl.DataFrame()
-        self.created: list[pl.Series] = []  # IDs this import created, when there were others
+        self.created = SortedKeys(["id"])  # IDs this import created, when there were others
 
     def check(self, rows: pl.DataFrame) -> pl.DataFrame:
         """``rows``: ``__row, __name, __email, __phone`` of the batch's new rows. Returns the
@@ -306,7 +306,8 @@ class DuplicateCheck:
             )
             self.shown = pl.concat([self.shown, kept], rechunk=False)
         if self.existing:
-            self.created.append(ids["__id_int"].drop_nulls())
+            created = ids.select(pl.col("__id_int").alias("id")).drop_nulls()
+            self.created.add(created.with_columns(pl.col("id").hash(seed=_SEED).alias("h")))
         self._new_firsts = {}
         self._batch = pl.DataFrame(schema=_REF)
 
@@ -421,8 +422,9 @@ class DuplicateCheck:
             schema={"id": pl.Int64, "name": pl.String, "email": pl.String, "phone": pl.String},
             orient="row",
         )
-        if self.created:
-            hits = hits.join(pl.concat(self.created).to_frame("id"), on="id", how="anti")
+        if len(self.created):
+            mine = self.created.lookup(hits["id"].hash(seed=_SEED)).select("id")
+            hits = hits.join(mine, on="id", how="anti")
         if hits.height == 0:
             return pl.DataFrame(schema=_REF)
         return self._refs(hits.with_columns((pl.col("id") - _DB).alias("rank")))
