@@ -55,6 +55,12 @@ _REF = {
 
 
 _PAIR = {"sig": pl.Int64, "other": pl.Int64}
+#: Name pairs the tail rule remembers comparing before it starts afresh (memory stays flat).
+MEMO = 1_000_000
+
+
+def _sig_hash() -> pl.Expr:
+    return pl.col("sig").hash(seed=0x516)
 
 
 class _Names:
@@ -66,10 +72,11 @@ class _Names:
         self.canon: list[str] = []
         self.nums: list[str] = []
         self.by_token: dict[str, list[int]] = defaultdict(list)
-        # Similar and sharing a token (the dn rule), both ways: a frame, not a set of tuples,
-        # so that millions of pairs cost 8 bytes each and are filtered without a Python loop.
-        self.pairs = pl.DataFrame(schema=_PAIR)
-        self.memo: dict[tuple[int, int], bool] = {}  # any similar pair (the tail rule)
+        # Similar and sharing a token (the dn rule), both ways, by the hash of ``sig``: arrays,
+        # not a set of tuples, so that millions of pairs cost 24 bytes each.
+        self.pairs = SortedKeys(["sig", "other"])
+        # Any similar pair (the tail rule), remembered up to MEMO pairs, then forgotten.
+        self.memo: dict[tuple[int, int], bool] = {}
 
     def add(self, tokens: pl.Series) -> pl.Series:
         """The signature ID of each list of name tokens (null for a name without tokens); new
@@ -120,10 +127,11 @@ class _Names:
                     found_a.append(a)
                     found_b.append(b)
         if found_a:
+            # Each new pair has a new signature: only pairs found twice here can repeat.
             both = pl.DataFrame(
                 {"sig": found_a + found_b, "other": found_b + found_a}, schema=_PAIR
             ).unique()
-            self.pairs = pl.concat([self.pairs, both]).unique()
+            self.pairs.add(both.with_columns(_sig_hash().alias("h")))
 
     def similar(self, a: int, b: int) -> bool:
         """``dedupe.names_similar`` of two signatures."""
@@ -132,6 +140,8 @@ class _Names:
         key = (a, b) if a < b else (b, a)
         found = self.memo.get(key)
         if found is None:
+            if len(self.memo) >= MEMO:
+                self.memo.clear()
             found = self.nums[a] == self.nums[b] and (
                 dedupe.jaro_winkler(self.sig[a], self.sig[b]) >= 0.9
                 or dedupe.jaro_winkler(self.canon[a], self.canon[b]) >= 0.9
@@ -143,9 +153,11 @@ class _Names:
         """(sig, other) for every similar pair sharing a token, ``sig`` among ``sigs``; each
         signature with a token of two or more characters is paired with itself too."""
         same = [a for a in sigs if any(len(t) > 1 for t in self.sig[a].split(" "))]
+        asked = pl.DataFrame({"sig": sigs}, schema={"sig": pl.Int64})
+        known = self.pairs.lookup(asked.select(_sig_hash()).to_series())
         return pl.concat(
             [
-                self.pairs.filter(pl.col("sig").is_in(sigs)),
+                known.select("sig", "other").join(asked, on="sig", how="semi"),
                 pl.DataFrame({"sig": same, "other": same}, schema=_PAIR),
             ]
         ).unique()
