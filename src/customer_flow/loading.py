@@ -76,7 +76,10 @@ _DUPS = pl.Struct(
 )
 
 
-_ID_SEED = 13
+def _id_key(ids: pl.Expr) -> pl.Expr:
+    """IDs as ``SortedKeys`` keys: the ID itself (null for none, or -1, which stands for none
+    when a file is only validated)."""
+    return pl.when(ids >= 0).then(ids).cast(pl.UInt64)
 
 
 def _earliest(found: pl.DataFrame, key: str) -> pl.DataFrame:
@@ -119,7 +122,7 @@ class Loader:
         self.dropped: list[str] | None = None  # index DDL dropped for a bulk load
         # The customers this import created or updated, by ID and by email key (its hash),
         # with the row that touched them: kept small and looked up by binary search.
-        self.by_id = SortedKeys(["cid", "first_row"])
+        self.by_id = SortedKeys(["first_row"])  # the ID itself is the key
         self.by_key = SortedKeys(["cid", "first_row"])
         self.batch_id = 0
         self.empty_at_start = True
@@ -171,9 +174,9 @@ class Loader:
             .alias("_key_first"),
         )
         ok = ok.with_columns(_key_hash(pl.col("__key")).alias("_khash"))
-        by_id = _earliest(self.by_id.lookup(ok["__id_int"].hash(seed=_ID_SEED)), "cid").select(
-            pl.col("cid").alias("__id_int"), pl.col("first_row").alias("_t_id")
-        )
+        by_id = _earliest(
+            self.by_id.lookup(ok.select(_id_key(pl.col("__id_int"))).to_series()), "h"
+        ).select(pl.col("h").cast(pl.Int64).alias("__id_int"), pl.col("first_row").alias("_t_id"))
         # Emails are remembered as 64-bit hashes (memory stays small); a hit is checked
         # against the stored email below before it counts.
         by_key = _earliest(self.by_key.lookup(ok["_khash"]), "h").select(
@@ -631,7 +634,7 @@ class Loader:
         cid, first_row = pl.col("__id_int").alias("cid"), pl.col("__row").alias("first_row")
         self.by_id.add(
             rows.filter(pl.col("__id_int") >= 0).select(
-                pl.col("__id_int").hash(seed=_ID_SEED).alias("h"), cid, first_row
+                _id_key(pl.col("__id_int")).alias("h"), first_row
             )
         )
         self.by_key.add(
