@@ -220,7 +220,11 @@ class DuplicateCheck:
         self.conn = conn
         self.existing = existing  # the database had customers when the import began
         self.names = _Names()
-        self.firsts = {kind: SortedKeys(["sig", "rank", "id"]) for kind in _GROUPS}
+        # Only the tail rule's groups have a name signature (its groups are tail and name).
+        self.firsts = {
+            kind: SortedKeys(["sig", "rank", "id"] if kind == "tail" else ["rank", "id"])
+            for kind in _GROUPS
+        }
         self.shown = pl.DataFrame(schema=_SHOWN)  # rank -> name, email, phone (not created)
         self._batch = pl.DataFrame(schema=_REF)
         self._new_firsts: dict[str, pl.DataFrame] = {}
@@ -277,6 +281,8 @@ class DuplicateCheck:
                 )
             )
             before = self.firsts[kind].lookup(pl.concat([wanted[kind].to_series(), here["h"]]))
+            if kind != "tail":
+                before = before.with_columns(pl.lit(None, dtype=pl.Int64).alias("sig"))
             group = ["h", "sig"] if kind == "tail" else ["h"]
             self._new_firsts[kind] = here.join(before, on=group, how="anti", nulls_equal=True)
             earlier.append(before.select("rank", "id"))
