@@ -361,7 +361,8 @@ class TestAutoFields:
         the key is called; the pair's evidence and the report name the field."""
         _crowd(hub, 30, key)
         a = add(hub, "Maria Silva", extra={key: "12345"})
-        b = add(hub, "Silva, Maria", extra={key: " 12345 "}, allow=True)
+        # Spaces around it, or a JSON number, are the same value.
+        b = add(hub, "Silva, Maria", extra={key: 12345 if key == "zip" else " 12345 "}, allow=True)
         add(hub, "Maria Silva", extra={key: "99999"}, allow=True)  # another Maria Silva
         report = hub.find_duplicates()
         (cluster,) = report.clusters
@@ -420,6 +421,19 @@ class TestAutoFields:
         weak = hub.find_duplicates(threshold=0.01).clusters[0].pairs[0]
         assert weak.explanation["postcode"].weight < 0
         assert [[a, b]] == [c["ids"] for c in _find(db_url, "--no-auto-fields")["clusters"]]
+
+    def test_a_name_and_postcode_do_not_pair_two_customers_with_phones(self, hub: Hub) -> None:
+        """Two customers with one name and one postcode but two different phones are not even
+        compared (at scale, strangers meet like this); without a phone on one side they are."""
+        _crowd(hub, 30, "postcode")
+        add(hub, "Ana Lima", "ana.lima@one.org", "+1 212 555 0001", extra={"postcode": "9"})
+        add(hub, "Ana Lima", "ana.lima7@two.org", "+1 303 555 0002", extra={"postcode": "9"},
+            allow=True)  # fmt: skip
+        report = hub.find_duplicates(threshold=0.000001)
+        assert report.clusters == [] and report.pairs_compared == 0
+        c = add(hub, "Ana Lima", "lima@three.org", extra={"postcode": "9"}, allow=True)
+        found = hub.find_duplicates(threshold=0.000001).clusters
+        assert [c in cluster.ids for cluster in found] == [True]
 
     def test_a_rarely_present_attribute_is_not_used(self, hub: Hub, db_url: str) -> None:
         """A date of birth on 2 of 62 customers (3 %, under 5 % and 1,000) is not compared

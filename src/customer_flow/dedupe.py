@@ -29,7 +29,7 @@ import polars as pl
 from rapidfuzz.distance import JaroWinkler
 from sqlalchemy import Connection, and_, delete, select, tuple_
 
-from .dedupe_fields import Attribute, check_fields
+from .dedupe_fields import Attribute, check_fields, choose
 from .errors import ValidationError
 from .models import (
     DuplicateCandidate,
@@ -625,7 +625,7 @@ def find(
     ``dedupe_fields.choose`` decides which of them are compared, and the report says which
     fields were compared and why (``auto_fields`` says whether identifying attributes were
     looked for at all)."""
-    from . import dedupe_fields, dedupe_model
+    from . import dedupe_model
 
     if not 0.0 < threshold < 1.0:
         raise ValidationError(
@@ -636,7 +636,7 @@ def find(
     params = params or load_params()
     started = time.perf_counter()
     n = len(columns["unique_id"])
-    fields, compared, left_out = dedupe_fields.choose(columns, attributes, params)
+    fields, compared, left_out = choose(columns, attributes, params)
     report = DuplicateReport(
         customers=n,
         pairs_compared=0,
