@@ -652,6 +652,26 @@ class TestExport:
             "postcode",
         ]
 
+    @pytest.mark.parametrize(
+        ("args", "expected"),
+        [
+            ([], ["name", "email", "phone", "zip"]),
+            (["--no-auto-fields"], ["name", "email", "phone"]),
+        ],
+    )
+    def test_export_chooses_the_fields_as_find_does(
+        self, hub: Hub, db_url: str, tmp_path: Any, args: list[str], expected: list[str]
+    ) -> None:
+        """A recognised attribute the customers have is in the exported model unless
+        --no-auto-fields; the command says which fields it compares."""
+        add(hub, "Ana Lima", "ana@lima.pt", extra={"ZIP": "1000"})
+        add(hub, "Rui Costa", "rui@costa.pt", extra={"ZIP": "2000"})
+        result = cli(db_url, "duplicates", "export", "--out", str(tmp_path), *args)
+        assert result.exit_code == 0, result.output
+        assert f"fields compared: {', '.join(expected)}\n" in result.output
+        settings = json.loads((tmp_path / "splink_settings.json").read_text())
+        assert [c["output_column_name"] for c in settings["comparisons"]] == expected
+
     def test_unknown_dialect_is_refused(self, db_url: str, tmp_path: Any) -> None:
         """A dialect Splink does not have: one line, exit 1."""
         result = cli(db_url, "duplicates", "export", "--out", str(tmp_path), "--dialect", "x")
