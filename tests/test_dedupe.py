@@ -341,6 +341,198 @@ class TestFind:
         assert "Traceback" not in result.output
 
 
+def _crowd(hub: Hub, n: int, key: str | None, values: int | None = None) -> None:
+    """``n`` unrelated customers with email and phone; the first ``values`` of them (all by
+    default) carry a distinct value under the extra key ``key`` (none when ``key`` is None)."""
+    for i in range(n):
+        extra = {key: f"{20000 + i}"} if key and (values is None or i < values) else {}
+        add(hub, f"Person {i} Example", f"p{i}@x{i}.org", f"+1 212 555 {1000 + i}", extra=extra)
+
+
+class TestAutoFields:
+    """Identifying extra attributes (postcode, address, date of birth) are compared without
+    --field when enough customers have one; --no-auto-fields turns that off."""
+
+    @pytest.mark.parametrize("key", ["postcode", "Zip Code", "POSTAL_CODE", "zip"])
+    def test_a_postcode_joins_name_only_records_when_customers_have_one(
+        self, hub: Hub, db_url: str, key: str
+    ) -> None:
+        """Two records that kept only a name share a postcode: found by plain find, whatever
+        the key is called; the pair's evidence and the report name the field."""
+        _crowd(hub, 30, key)
+        a = add(hub, "Maria Silva", extra={key: "12345"})
+        # Spaces around it, or a JSON number, are the same value.
+        b = add(hub, "Silva, Maria", extra={key: 12345 if key == "zip" else " 12345 "}, allow=True)
+        add(hub, "Maria Silva", extra={key: "99999"}, allow=True)  # another Maria Silva
+        report = hub.find_duplicates()
+        (cluster,) = report.clusters
+        assert cluster.ids == [a, b]
+        name = {"Zip Code": "zip_code", "POSTAL_CODE": "postal_code"}.get(key, key)
+        evidence = cluster.pairs[0].explanation[name]
+        assert evidence.level == f"Exact match on x_{name}" and evidence.weight > 0
+        assert [(f.name, f.source) for f in report.fields] == [
+            ("name", "built-in"),
+            ("email", "built-in"),
+            ("phone", "built-in"),
+            (name, "auto"),
+        ]
+        assert report.fields[-1].keys == [key] and report.fields[-1].kind == "postcode"
+        assert report.fields[-1].values == 33 and report.fields[-1].share == 1.0
+        assert "compared automatically" in report.fields[-1].why
+        assert [[a, b]] == [c["ids"] for c in _find(db_url)["clusters"]]
+
+    def test_without_the_attribute_the_name_only_pair_is_not_found(self, hub: Hub) -> None:
+        """The same customers without postcodes: name alone cannot join them."""
+        _crowd(hub, 30, None)
+        add(hub, "Maria Silva")
+        add(hub, "Silva, Maria", allow=True)
+        report = hub.find_duplicates()
+        assert report.clusters == []
+        assert [f.name for f in report.fields] == ["name", "email", "phone"]
+
+    def test_the_opt_out_compares_name_email_and_phone_only(self, hub: Hub, db_url: str) -> None:
+        """--no-auto-fields (auto_fields=False): the shared postcode is not compared, so the
+        name-only pair is not found, and the JSON says so."""
+        _crowd(hub, 30, "postcode")
+        add(hub, "Maria Silva", extra={"postcode": "12345"})
+        add(hub, "Silva, Maria", extra={"postcode": "12345"}, allow=True)
+        assert len(hub.find_duplicates().clusters) == 1
+        off = hub.find_duplicates(auto_fields=False)
+        assert off.clusters == [] and off.auto_fields is False
+        found = _find(db_url, "--no-auto-fields")
+        assert found["clusters"] == [] and found["auto_fields"] is False
+        assert [f["name"] for f in found["fields"]] == ["name", "email", "phone"]
+        assert found["fields_not_compared"] == []
+        # --field still adds it by hand.
+        assert len(_find(db_url, "--no-auto-fields", "--field", "postcode")["clusters"]) == 1
+
+    def test_different_postcodes_separate_a_pair_name_and_email_would_join(
+        self, hub: Hub, db_url: str
+    ) -> None:
+        """Robert and Bob Smith at one company (the same name read through nicknames, a shared
+        email token, one without a phone) are linked on name and email alone; their different
+        postcodes say two people, so the default find leaves them apart."""
+        _crowd(hub, 30, "postcode")
+        a = add(hub, "Robert Smith", "robert.smith@acme.io", "+1 303 555 0199",
+                extra={"postcode": "12345"})  # fmt: skip
+        b = add(hub, "Bob Smith", "bob.smith@acme.io", extra={"postcode": "54321"}, allow=True)
+        assert hub.find_duplicates().clusters == []
+        assert [c.ids for c in hub.find_duplicates(auto_fields=False).clusters] == [[a, b]]
+        weak = hub.find_duplicates(threshold=0.01).clusters[0].pairs[0]
+        assert weak.explanation["postcode"].weight < 0
+        assert [[a, b]] == [c["ids"] for c in _find(db_url, "--no-auto-fields")["clusters"]]
+
+    def test_a_name_and_postcode_do_not_pair_two_customers_with_phones(self, hub: Hub) -> None:
+        """Two customers with one name and one postcode but two different phones are not even
+        compared (at scale, strangers meet like this); without a phone on one side they are."""
+        _crowd(hub, 30, "postcode")
+        add(hub, "Ana Lima", "ana.lima@one.org", "+1 212 555 0001", extra={"postcode": "9"})
+        add(hub, "Ana Lima", "ana.lima7@two.org", "+1 303 555 0002", extra={"postcode": "9"},
+            allow=True)  # fmt: skip
+        report = hub.find_duplicates(threshold=0.000001)
+        assert report.clusters == [] and report.pairs_compared == 0
+        c = add(hub, "Ana Lima", "lima@three.org", extra={"postcode": "9"}, allow=True)
+        found = hub.find_duplicates(threshold=0.000001).clusters
+        assert [c in cluster.ids for cluster in found] == [True]
+
+    def test_a_rarely_present_attribute_is_not_used(self, hub: Hub, db_url: str) -> None:
+        """A date of birth on 2 of 62 customers (3 %, under 5 % and 1,000) is not compared
+        automatically, and the report says why; --field compares it; a common attribute that is
+        not identifying (city) is never compared automatically."""
+        for i in range(60):
+            add(hub, f"Person {i} Example", f"p{i}@x{i}.org", f"+1 212 555 {1000 + i}",
+                extra={"city": "Lisbon"})  # fmt: skip
+        a = add(hub, "Maria Silva", extra={"date_of_birth": "1980-02-03"})
+        b = add(hub, "Silva, Maria", extra={"date_of_birth": "1980-02-03"}, allow=True)
+        report = hub.find_duplicates()
+        assert report.clusters == []
+        assert [f.name for f in report.fields] == ["name", "email", "phone"]
+        (skipped,) = report.fields_not_compared
+        assert (skipped.name, skipped.kind, skipped.values) == ("date_of_birth", "date of birth", 2)
+        assert "fewer than 5 % or 1,000: not compared" in skipped.why
+        asked = hub.find_duplicates(fields=["date_of_birth"])
+        assert [c.ids for c in asked.clusters] == [[a, b]]
+        assert [(f.name, f.source) for f in asked.fields][-1] == ("date_of_birth", "requested")
+        assert asked.fields_not_compared == []
+        json_report = _find(db_url)
+        assert json_report["fields_not_compared"][0]["name"] == "date_of_birth"
+
+    def test_text_output_says_which_fields_and_why(self, hub: Hub, db_url: str) -> None:
+        """Without --json the fields compared come first, the automatic ones with why."""
+        _crowd(hub, 30, "postcode")
+        result = cli(db_url, "duplicates", "find")
+        assert result.exit_code == 0, result.output
+        assert "fields compared: name, email, phone, postcode" in result.output
+        assert "postcode: recognised as a postcode; 30 of 30 live customers" in result.output
+        off = cli(db_url, "duplicates", "find", "--no-auto-fields")
+        assert "fields compared: name, email, phone\n" in off.output
+        assert "not looked for (--no-auto-fields)" in off.output
+
+    def test_a_field_named_like_a_built_in_is_refused(self, db_url: str) -> None:
+        """--field email would shadow the email comparison: refused, exit 1."""
+        result = cli(db_url, "duplicates", "find", "--field", "Email")
+        assert result.exit_code == 1
+        assert "field: 'Email' is compared already" in result.output
+
+
+class TestChooseFields:
+    """The choice itself, on columns as ``read_live`` gives them (no database needed)."""
+
+    @staticmethod
+    def _columns(n: int, with_value: int) -> dict[str, list[Any]]:
+        return {
+            "unique_id": list(range(n)),
+            "name": ["x"] * n,
+            "email": [None] * n,
+            "phone": [None] * n,
+            "x_dob": [f"v{i}" if i < with_value else None for i in range(n)],
+        }
+
+    @pytest.mark.parametrize(
+        ("n", "with_value", "compared"),
+        [
+            (100, 5, True),  # 5 %
+            (100, 4, False),  # 4 %
+            (40_000, 1_000, True),  # 2.5 %, but 1,000 customers
+            (40_000, 999, False),
+            (20, 1, False),  # 5 %, but one value cannot join a pair
+        ],
+    )
+    def test_share_or_count_floor(self, n: int, with_value: int, compared: bool) -> None:
+        """At least 5 % of the live customers, or at least 1,000 of them (and two)."""
+        from customer_flow import dedupe_fields
+
+        columns = self._columns(n, with_value)
+        auto = dedupe_fields.Attribute("dob", ("dob",), False, "date of birth")
+        names, fields, left_out = dedupe_fields.choose(columns, [auto], dedupe.load_params())
+        assert (names == ["dob"]) is compared
+        assert ("x_dob" in columns) is compared
+        assert [f.name for f in (left_out if not compared else fields[3:])] == ["dob"]
+        asked = dedupe_fields.Attribute("dob", ("dob",), True, "date of birth")
+        assert dedupe_fields.choose(self._columns(n, with_value), [asked], dedupe.load_params())[
+            0
+        ] == ["dob"]
+
+    def test_keys_are_matched_ignoring_case_and_separators(self) -> None:
+        """Keys spelt differently are one attribute, read from the most common key first;
+        --field matches them the same way; other keys are not recognised."""
+        from customer_flow import dedupe_fields
+
+        counts = {"Zip Code": 10, "zip_code": 30, "City": 40, "dob": 5, "Date-Of-Birth": 2}
+        found = dedupe_fields.candidates(counts, [], auto=True)
+        assert [(a.name, a.keys, a.kind) for a in found] == [
+            ("zip_code", ("zip_code", "Zip Code"), "postcode"),
+            ("dob", ("dob",), "date of birth"),
+            ("date_of_birth", ("Date-Of-Birth",), "date of birth"),
+        ]
+        asked = dedupe_fields.candidates(counts, ["ZIPCODE", "city"], auto=False)
+        assert [(a.name, a.keys, a.requested) for a in asked] == [
+            ("ZIPCODE", ("zip_code", "Zip Code"), True),
+            ("city", ("City",), True),
+        ]
+        assert dedupe_fields.candidates(counts, [], auto=False) == []
+
+
 class TestTermFrequencies:
     """An extra field with enough values weighs a shared value by how rare it is."""
 
@@ -459,6 +651,26 @@ class TestExport:
             "phone",
             "postcode",
         ]
+
+    @pytest.mark.parametrize(
+        ("args", "expected"),
+        [
+            ([], ["name", "email", "phone", "zip"]),
+            (["--no-auto-fields"], ["name", "email", "phone"]),
+        ],
+    )
+    def test_export_chooses_the_fields_as_find_does(
+        self, hub: Hub, db_url: str, tmp_path: Any, args: list[str], expected: list[str]
+    ) -> None:
+        """A recognised attribute the customers have is in the exported model unless
+        --no-auto-fields; the command says which fields it compares."""
+        add(hub, "Ana Lima", "ana@lima.pt", extra={"ZIP": "1000"})
+        add(hub, "Rui Costa", "rui@costa.pt", extra={"ZIP": "2000"})
+        result = cli(db_url, "duplicates", "export", "--out", str(tmp_path), *args)
+        assert result.exit_code == 0, result.output
+        assert f"fields compared: {', '.join(expected)}\n" in result.output
+        settings = json.loads((tmp_path / "splink_settings.json").read_text())
+        assert [c["output_column_name"] for c in settings["comparisons"]] == expected
 
     def test_unknown_dialect_is_refused(self, db_url: str, tmp_path: Any) -> None:
         """A dialect Splink does not have: one line, exit 1."""

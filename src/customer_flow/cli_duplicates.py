@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from .cli import IdArg, JsonOpt, _hub, _print_json, out, say
-from .models import DuplicateReport, MergeResult
+from .models import ComparedField, DuplicateReport, MergeResult
 
 __all__ = ["duplicates_app"]
 
@@ -21,6 +21,16 @@ duplicates_app = typer.Typer(
     no_args_is_help=True,
     help="Find likely duplicate customers, merge them (with an exact undo), or dismiss them.",
 )
+
+
+AutoFieldsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--auto-fields/--no-auto-fields",
+        help="Compare the extra attributes recognised as identifying (postcode, zip, address, "
+        "date of birth...) when at least 5 % (or 1,000) of the customers have one.",
+    ),
+]
 
 
 def _parse_take(pairs: list[str]) -> dict[str, int]:
@@ -47,10 +57,12 @@ def duplicates_find(
         list[str] | None,
         typer.Option(
             "--field",
-            help="Also compare this extra attribute (e.g. postcode, dob); repeatable.",
+            help="Also compare this extra attribute (any key, matched ignoring case and "
+            "separators); repeatable.",
             show_default=False,
         ),
     ] = None,
+    auto_fields: AutoFieldsOpt = True,
     train: Annotated[
         bool | None,
         typer.Option(
@@ -62,13 +74,29 @@ def duplicates_find(
     as_json: JsonOpt = False,
 ) -> None:
     """Find likely duplicates over all live customers (Splink): clusters with a score and the
-    evidence per field. Pairs marked "not a duplicate" are left out."""
-    report = _hub(ctx).find_duplicates(threshold=threshold, fields=field or [], train=train)
+    evidence per field. Pairs marked "not a duplicate" are left out. Besides name, email and
+    phone, extra attributes that identify a person (postcode, zip, address, date of birth...)
+    are compared when at least 5 % (or 1,000) of the customers have one; the output says which
+    fields were compared and why."""
+    report = _hub(ctx).find_duplicates(
+        threshold=threshold, fields=field or [], auto_fields=auto_fields, train=train
+    )
     if as_json:
         # Serialised by pydantic-core directly: a million customers can give 50,000 clusters.
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
         return
     _show_report(report)
+
+
+def _show_fields(compared: list[ComparedField], left_out: list[ComparedField], auto: bool) -> None:
+    say(f"fields compared: {', '.join(f.name for f in compared)}")
+    for f in compared:
+        if f.source != "built-in":
+            say(f"  {f.name}: {f.why}")
+    for f in left_out:
+        say(f"  not compared: {f.name}: {f.why}")
+    if not auto:
+        say("  identifying extra attributes were not looked for (--no-auto-fields)")
 
 
 def _show_report(report: DuplicateReport) -> None:
@@ -77,6 +105,7 @@ def _show_report(report: DuplicateReport) -> None:
         f"{len(report.clusters):,} clusters at or above {report.threshold} "
         f"({'trained' if report.trained else 'shipped'} parameters, {report.seconds:.1f} s)"
     )
+    _show_fields(report.fields, report.fields_not_compared, report.auto_fields)
     for n, cluster in enumerate(report.clusters, 1):
         table = Table(title=f"Cluster {n}: score {cluster.score:.4f}", title_justify="left")
         for col in ("ID", "Name", "Email", "Phone"):
@@ -97,14 +126,19 @@ def duplicates_export(
         list[str] | None,
         typer.Option("--field", help="Also export this extra attribute; repeatable."),
     ] = None,
+    auto_fields: AutoFieldsOpt = True,
     dialect: Annotated[
         str, typer.Option(help="Splink backend the settings are for: spark, duckdb, ...")
     ] = "spark",
 ) -> None:
     """Write customers.parquet (the model's input) and splink_settings.json (the model), to run
-    the same duplicates model on Spark when a database outgrows one machine."""
-    data, settings = _hub(ctx).export_duplicates_model(out_dir, fields=field or [], dialect=dialect)
+    the same duplicates model on Spark when a database outgrows one machine. The fields are
+    chosen as `duplicates find` chooses them."""
+    data, settings, compared = _hub(ctx).export_duplicates_model(
+        out_dir, fields=field or [], auto_fields=auto_fields, dialect=dialect
+    )
     say(f"wrote {data} and {settings}")
+    _show_fields(compared, [], auto_fields)
 
 
 @duplicates_app.command("check")

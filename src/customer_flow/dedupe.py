@@ -29,6 +29,7 @@ import polars as pl
 from rapidfuzz.distance import JaroWinkler
 from sqlalchemy import Connection, and_, delete, select, tuple_
 
+from .dedupe_fields import Attribute, check_fields, choose
 from .errors import ValidationError
 from .models import (
     DuplicateCandidate,
@@ -70,7 +71,6 @@ __all__ = [
 #: The ``RecordWarning.code`` a customer carries while it looks like another live one.
 DUPLICATE_WARNING = "possible_duplicate"
 _NON_ALNUM = re.compile(r"[\W_]+")
-_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 #: Providers that ignore dots in the local part.
 _DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
 TAIL_DIGITS = 7
@@ -564,21 +564,6 @@ def is_dismissed(conn: Connection, a: int, b: int) -> bool:
 # -- over the whole database: Splink -----------------------------------------------------------
 
 
-def check_fields(fields: Sequence[str]) -> list[str]:
-    """Extra attributes to compare, checked to be plain names (they become SQL columns)."""
-    out: list[str] = []
-    for f in fields:
-        if not _FIELD_NAME.match(f):
-            raise ValidationError(
-                f"field: {f!r} is not an attribute name (letters, digits, _)",
-                field="field",
-                code="bad_field",
-            )
-        if f not in out:
-            out.append(f)
-    return out
-
-
 def load_params() -> dict[str, Any]:
     """The shipped default model parameters (``dedupe_model.json``)."""
     text = (resources.files(__package__) / "dedupe_model.json").read_text()
@@ -586,31 +571,40 @@ def load_params() -> dict[str, Any]:
     return params
 
 
-def read_live(conn: Connection, fields: Sequence[str]) -> dict[str, list[Any]]:
-    """The live customers as columns. Read in batches through the driver's own cursor: at a
-    million rows, SQLAlchemy's row objects would cost more than the whole model."""
+def read_live(conn: Connection, attributes: Sequence[Attribute]) -> dict[str, list[Any]]:
+    """The live customers as columns, each extra attribute as ``x_<name>``: the first non-empty
+    value among its keys, as text. Read in batches through the driver's own cursor, the values
+    taken out of ``extra`` by the database's JSON functions: at a million rows, SQLAlchemy's row
+    objects (or parsing every object in Python) would cost more than the whole model."""
     cols: dict[str, list[Any]] = {"unique_id": [], "name": [], "email": [], "phone": []}
-    wanted = "id, name, email, phone" + (", extra" if fields else "")
+    names = ["unique_id", "name", "email", "phone"]
+    wanted, params = ["id", "name", "email", "phone"], []
+    postgres = conn.dialect.name == "postgresql"
+    for a in attributes:
+        parts = []
+        for key in a.keys:
+            if postgres:
+                parts.append("nullif(extra ->> %s, '')")
+                params.append(key)
+            else:
+                parts.append("nullif(json_extract(extra, ?), '')")
+                params.append(f'$."{key}"')
+        wanted.append(f"coalesce({', '.join(parts)})" if len(parts) > 1 else parts[0])
+        names.append(f"x_{a.name}")
+        cols[f"x_{a.name}"] = []
     cursor = conn.connection.cursor()
     try:
-        cursor.execute(f"SELECT {wanted} FROM customers WHERE deleted_at IS NULL")
-        extras: list[Any] = []
+        cursor.execute(
+            f"SELECT {', '.join(wanted)} FROM customers WHERE deleted_at IS NULL", tuple(params)
+        )
         while batch := cursor.fetchmany(100_000):
-            parts = list(zip(*batch, strict=True))
-            for key, part in zip(("unique_id", "name", "email", "phone"), parts, strict=False):
+            for key, part in zip(names, zip(*batch, strict=True), strict=True):
+                if key.startswith("x_"):
+                    # SQLite gives JSON numbers as numbers; the model compares text.
+                    part = tuple(v if v is None or isinstance(v, str) else str(v) for v in part)
                 cols[key].extend(part)
-            if fields:
-                extras.extend(parts[4])
     finally:
         cursor.close()
-    for f in fields:
-        cols[f"x_{f}"] = []
-    for extra in extras:
-        if isinstance(extra, str):
-            extra = json.loads(extra or "{}")
-        for f in fields:
-            value = (extra or {}).get(f)
-            cols[f"x_{f}"].append(None if value in (None, "") else str(value))
     return cols
 
 
@@ -618,13 +612,19 @@ def find(
     columns: dict[str, list[Any]],
     *,
     threshold: float,
-    fields: Sequence[str] = (),
+    attributes: Sequence[Attribute] = (),
+    auto_fields: bool = True,
     dismissed: set[tuple[int, int]] | None = None,
     train: bool | None = None,
     params: dict[str, Any] | None = None,
 ) -> DuplicateReport:
     """Score the pairs the blocking rules pick out, keep those at or above ``threshold``, drop
-    dismissed pairs, and group the rest into clusters (connected components)."""
+    dismissed pairs, and group the rest into clusters (connected components).
+
+    ``attributes`` are the extra attributes read into ``columns`` (``read_live``);
+    ``dedupe_fields.choose`` decides which of them are compared, and the report says which
+    fields were compared and why (``auto_fields`` says whether identifying attributes were
+    looked for at all)."""
     from . import dedupe_model
 
     if not 0.0 < threshold < 1.0:
@@ -633,29 +633,33 @@ def find(
             field="threshold",
             code="bad_threshold",
         )
-    fields = check_fields(fields)
     params = params or load_params()
     started = time.perf_counter()
     n = len(columns["unique_id"])
+    fields, compared, left_out = choose(columns, attributes, params)
+    report = DuplicateReport(
+        customers=n,
+        pairs_compared=0,
+        threshold=threshold,
+        trained=False,
+        auto_fields=auto_fields,
+        fields=compared,
+        fields_not_compared=left_out,
+        clusters=[],
+    )
     if n < 2:
-        return DuplicateReport(
-            customers=n, pairs_compared=0, threshold=threshold, trained=False, clusters=[]
-        )
+        return report
     scored = dedupe_model.score(
         columns, fields=fields, params=params, threshold=threshold, train=train
     )
     dismissed = dismissed or set()
     pairs = [p for p in scored.pairs if _pair(p.a, p.b) not in dismissed]
-    clusters = _cluster(pairs, columns)
-    return DuplicateReport(
-        customers=n,
-        pairs_compared=scored.pairs_compared,
-        threshold=threshold,
-        trained=scored.trained,
-        seconds=round(time.perf_counter() - started, 3),
-        blocking_seconds=round(scored.blocking_seconds, 3),
-        clusters=clusters,
-    )
+    report.clusters = _cluster(pairs, columns)
+    report.pairs_compared = scored.pairs_compared
+    report.trained = scored.trained
+    report.seconds = round(time.perf_counter() - started, 3)
+    report.blocking_seconds = round(scored.blocking_seconds, 3)
+    return report
 
 
 def _cluster(pairs: list[DuplicatePair], columns: dict[str, list[Any]]) -> list[DuplicateCluster]:

@@ -26,6 +26,7 @@ from . import (
     customers,
     data,
     dedupe,
+    dedupe_fields,
     exports,
     imports,
     merging,
@@ -55,6 +56,7 @@ from .models import (
     AuditEntry,
     Comment,
     CommentCreate,
+    ComparedField,
     Customer,
     CustomerCreate,
     CustomerQuery,
@@ -621,38 +623,64 @@ class Hub:
         *,
         threshold: float | None = None,
         fields: list[str] | None = None,
+        auto_fields: bool = True,
         train: bool | None = None,
     ) -> DuplicateReport:
         """Likely duplicates over all live customers, as clusters with a score and the evidence
-        per field (Splink). Pairs marked "not a duplicate" are left out."""
+        per field (Splink). Pairs marked "not a duplicate" are left out.
+
+        Besides name, email and phone, the model compares the extra attributes ``fields`` names
+        and, unless ``auto_fields`` is off, those it recognises as identifying (postcode,
+        address, date of birth) when enough live customers have one (``dedupe_fields``); the
+        report lists the fields compared and why."""
         params = dedupe.load_params()
         chosen = float(params["default_threshold"]) if threshold is None else threshold
         wanted = dedupe.check_fields(fields or [])
         with self._read() as conn:
-            columns = dedupe.read_live(conn, wanted)
+            attributes = self._duplicate_attributes(conn, wanted, auto_fields)
+            columns = dedupe.read_live(conn, attributes)
             dismissed = dedupe.all_dismissed(conn)
         return dedupe.find(
             columns,
             threshold=chosen,
-            fields=wanted,
+            attributes=attributes,
+            auto_fields=auto_fields,
             dismissed=dismissed,
             train=train,
             params=params,
         )
 
+    @staticmethod
+    def _duplicate_attributes(
+        conn: Connection, wanted: list[str], auto: bool
+    ) -> list[dedupe_fields.Attribute]:
+        # Without anything to look for, the pass over the extra attributes is skipped.
+        counts = dedupe_fields.key_counts(conn) if wanted or auto else {}
+        return dedupe_fields.candidates(counts, wanted, auto=auto)
+
     def export_duplicates_model(
-        self, out_dir: Path, *, fields: list[str] | None = None, dialect: str = "spark"
-    ) -> tuple[Path, Path]:
+        self,
+        out_dir: Path,
+        *,
+        fields: list[str] | None = None,
+        auto_fields: bool = True,
+        dialect: str = "spark",
+    ) -> tuple[Path, Path, list[ComparedField]]:
         """Write the live customers as the model's input (Parquet) and the Splink settings for
-        ``dialect``, to run the same model on Spark past one machine (docs/duplicates.md)."""
+        ``dialect``, to run the same model on Spark past one machine (docs/duplicates.md). The
+        fields are chosen as ``find_duplicates`` chooses them, and returned with why."""
         from . import dedupe_model
 
+        params = dedupe.load_params()
         wanted = dedupe.check_fields(fields or [])
         with self._read() as conn:
-            columns = dedupe.read_live(conn, wanted)
-        return dedupe_model.export(
-            columns, fields=wanted, params=dedupe.load_params(), out_dir=out_dir, dialect=dialect
+            attributes = self._duplicate_attributes(conn, wanted, auto_fields)
+            columns = dedupe.read_live(conn, attributes)
+        names, compared, _left_out = dedupe_fields.choose(columns, attributes, params)
+        data, settings = dedupe_model.export(
+            columns, fields=names, params=params, out_dir=out_dir, dialect=dialect
         )
+        return data, settings, compared
 
     def merge_customers(
         self, keep_id: int, other_ids: list[int], *, take: dict[str, int] | None = None

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "ApiToken",
     "AuditEntry",
+    "ComparedField",
     "Customer",
     "CustomerCreate",
     "CustomerQuery",
@@ -401,8 +402,28 @@ class DuplicateCluster(BaseModel):
     pairs: list[DuplicatePair]
 
 
+class ComparedField(BaseModel):
+    """A field ``duplicates find`` compared (or an identifying extra attribute it left out),
+    and why. ``source`` is ``built-in`` (name, email, phone: always), ``auto`` (an extra
+    attribute recognised as identifying and present on enough live customers) or
+    ``requested`` (``--field``)."""
+
+    name: str
+    source: Literal["built-in", "auto", "requested"]
+    #: The ``extra`` keys it is read from (equal up to case and separators); none for built-ins.
+    keys: list[str] = Field(default_factory=list)
+    #: What a recognised attribute identifies: ``postcode``, ``address`` or ``date of birth``.
+    kind: str | None = None
+    #: Live customers with a value, and their share of all live customers.
+    values: int
+    share: float
+    #: Whether an exact match weighs by how rare the shared value is (enough values).
+    term_frequencies: bool = False
+    why: str
+
+
 class DuplicateReport(BaseModel):
-    """What ``duplicates find`` found."""
+    """What ``duplicates find`` found, and which fields it compared."""
 
     customers: int
     pairs_compared: int
@@ -410,6 +431,11 @@ class DuplicateReport(BaseModel):
     trained: bool
     seconds: float = 0.0
     blocking_seconds: float = 0.0
+    #: Whether identifying extra attributes were looked for (off: ``--no-auto-fields``).
+    auto_fields: bool = True
+    fields: list[ComparedField] = Field(default_factory=list)
+    #: Recognised identifying attributes present on too few live customers to be compared.
+    fields_not_compared: list[ComparedField] = Field(default_factory=list)
     clusters: list[DuplicateCluster]
 
 

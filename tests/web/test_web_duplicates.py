@@ -67,6 +67,33 @@ class TestFindApi:
         assert r.status_code == 422 and r.json()["code"] == "bad_field"
 
 
+def _postcodes(team: Team) -> None:
+    """Two more customers who carry a postcode (2 of 5: enough to be compared)."""
+    for name, code in (("Rita Mota", "1000-001"), ("Vasco Reis", "4000-002")):
+        team.hub.add_customer(CustomerCreate(name=name, extra={"Postal Code": code}))
+
+
+class TestFindFieldsApi:
+    def test_the_fields_compared_and_the_opt_out(self, team: Team, pair: Pair) -> None:
+        """The report lists the fields compared and why; auto_fields=false leaves the
+        recognised postcode out."""
+        _postcodes(team)
+        client, auth = _api(team, "viewer")
+        found = client.get("/api/v1/duplicates", headers=auth).json()
+        assert [(f["name"], f["source"]) for f in found["fields"]] == [
+            ("name", "built-in"),
+            ("email", "built-in"),
+            ("phone", "built-in"),
+            ("postal_code", "auto"),
+        ]
+        assert found["fields"][-1]["keys"] == ["Postal Code"] and found["auto_fields"] is True
+        assert "compared automatically" in found["fields"][-1]["why"]
+        off = client.get("/api/v1/duplicates?auto_fields=false", headers=auth).json()
+        assert [f["name"] for f in off["fields"]] == ["name", "email", "phone"]
+        assert off["auto_fields"] is False
+        assert [c["ids"] for c in off["clusters"]] == [[pair.a, pair.b]]
+
+
 class TestMergeApi:
     def test_merge_with_a_pick_then_undo_exactly(self, team: Team, pair: Pair) -> None:
         client, auth = _api(team)
@@ -208,6 +235,15 @@ class TestPages:
         assert undone.status_code == 200 and f"Merge {merge_id} undone" in undone.text
         assert team.hub.get_customer(pair.a).name == "Ana Lima"
         assert not team.hub.get_customer(pair.b).in_trash
+
+    def test_the_queue_says_which_fields_were_compared(self, team: Team, pair: Pair) -> None:
+        _postcodes(team)
+        client = team.client
+        login(client, "viewer@team.example.org")
+        queue = client.get("/duplicates")
+        assert queue.status_code == 200
+        assert "Fields compared: name, email, phone, postal_code." in queue.text
+        assert 'data-field="postal_code">postal_code: recognised as a postcode' in queue.text
 
     def test_not_a_duplicate_leaves_the_queue_for_good(self, team: Team, pair: Pair) -> None:
         client = team.client

@@ -58,10 +58,20 @@ def find_duplicates(
         list[str] | None,
         Query(max_length=20, description="Extra attributes to compare too (repeatable)."),
     ] = None,
+    auto_fields: Annotated[
+        bool,
+        Query(
+            description="Compare the extra attributes recognised as identifying (postcode, "
+            "zip, address, date of birth...) when at least 5 % (or 1,000) of the customers "
+            "have one. false: name, email, phone and `field` only."
+        ),
+    ] = True,
 ) -> DuplicateReport:
     """Clusters of live customers linked by pairs at or above the threshold, each pair with its
-    match weight per field. Pairs marked "not a duplicate" are left out."""
-    return hub.find_duplicates(threshold=threshold, fields=field or [])
+    match weight per field. Pairs marked "not a duplicate" are left out. `fields` lists the
+    fields compared and why; `fields_not_compared` the identifying attributes too few
+    customers have."""
+    return hub.find_duplicates(threshold=threshold, fields=field or [], auto_fields=auto_fields)
 
 
 @router.post(
