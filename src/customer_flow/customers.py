@@ -249,12 +249,15 @@ def filter_conditions(
         customers.c.deleted_at.is_not(None) if query.trash else customers.c.deleted_at.is_(None)
     )
     scan = plan is not None and plan.scan
-    if dialect == "sqlite" and (query.trash or scan or not term):
+    walk = plan is not None and plan.walk
+    if dialect == "sqlite" and (query.trash or scan or not term) and not walk:
         # SQLite has no statistics on ix_customers_deleted_at (no ANALYZE), so it takes
         # "IS NULL" for a rare value: it read every live customer through that index and
         # sorted them for a page by name (16 ms at 100,000), and walked the whole name index
         # for a small trash. Say how likely each is. (A search among live customers driven by
-        # its candidates keeps the plain form: the candidates drive the plan.)
+        # its candidates keeps the plain form: the candidates drive the plan. So does a walk
+        # of the index, in the trash too: with the hint, SQLite 3.40 read every customer for
+        # each candidate instead of looking it up by ID.)
         # Untyped: typed Boolean, SQLAlchemy would append "= 1", which hides the hint.
         which = cast(ColumnElement[bool], (func.unlikely if query.trash else func.likely)(which))
     conds: list[ColumnElement[bool]] = [which]
@@ -274,24 +277,25 @@ def _search_term(query: CustomerQuery) -> str | None:
 def list_customers(conn: Connection, query: CustomerQuery) -> Page[Customer]:
     """A page of customers: live ones, or those in the trash; with search, sort and keyset."""
     term = _search_term(query)
-    by_id = query.sort.lstrip("-") == "id"
+    sort = query.sort.lstrip("-")
+    by_id = sort == "id"
     plan = search.plan(conn, term, by_id=by_id) if term is not None else None
     stmt = select(customers).where(*filter_conditions(query, conn.dialect.name, plan=plan))
     descending = query.sort.startswith("-")
-    column = _SORTS[query.sort.lstrip("-")]
-    key = column if column is customers.c.id else tuple_(column, customers.c.id)
+    column = _SORTS[sort]
+    # By ID: the customer's, or the search index's row ID when the search walks the index.
+    ids = search.id_column(plan)
+    key = ids if by_id else tuple_(column, customers.c.id)
     if query.after:
-        value, after_id = decode_cursor(query.after, timestamp=query.sort.lstrip("-") == "created")
-        if column is customers.c.id:
-            stmt = stmt.where(
-                customers.c.id < after_id if descending else customers.c.id > after_id
-            )
+        value, after_id = decode_cursor(query.after, timestamp=sort == "created")
+        if by_id:
+            stmt = stmt.where(ids < after_id if descending else ids > after_id)
         else:
             stmt = stmt.where(
                 key < tuple_(value, after_id) if descending else key > tuple_(value, after_id)
             )
-    if column is customers.c.id:
-        order = [customers.c.id.desc() if descending else customers.c.id]
+    if by_id:
+        order = [ids.desc() if descending else ids]
     else:
         order = [column.desc(), customers.c.id.desc()] if descending else [column, customers.c.id]
     rows = conn.execute(stmt.order_by(*order).limit(query.limit + 1)).all()
