@@ -1,16 +1,17 @@
 """Web speed: the customers page and the API list and search with 100,000 customers, under
 20 concurrent clients from a second process on loopback.
 
-The server (uvicorn with ``--workers``, the app from ``create_app()``) runs as a subprocess on
-127.0.0.1; this process is the load. Each client is a thread with one keep-alive connection
-sending requests back to back (a closed loop, no think time: the harshest reading of "20
-concurrent clients"). Each phase is bounded by a request count and a time limit, after a
-warm-up. The floor is ``/healthz`` (no database, no auth) under the same load in the same run.
+The server (``customer-flow serve --workers N``: uvicorn, the app from ``create_app()``) runs
+as a subprocess on 127.0.0.1; this process is the load. Each client is a thread with one
+keep-alive connection sending requests back to back (a closed loop, no think time: the
+harshest reading of "20 concurrent clients"). Each phase is bounded by a request count and a
+time limit, after a warm-up. The floor is ``/healthz`` (no database, no auth) under the same
+load in the same run.
 
 It runs on SQLite and on PostgreSQL (a database of its own on ``CUSTOMER_FLOW_BENCH_PG_URL``,
 default the local server, created and dropped here; ``BENCH_WEB_DBS`` picks, default both).
 A last section measures what the search index (``search.py``) adds to a bulk load of
-``BENCH_WEB_INDEX_ROWS`` customers (default 100000 and 1000000).
+``BENCH_WEB_INDEX_ROWS`` customers (default 100000 and 1000000; 0 skips the section).
 
 Sizes: ``BENCH_WEB_ROWS`` (default 100000), ``BENCH_WEB_CLIENTS`` (20),
 ``BENCH_WEB_REQUESTS`` per phase (3000), ``BENCH_WEB_SECONDS`` per phase (20),
@@ -53,7 +54,9 @@ DBS = os.environ.get("BENCH_WEB_DBS", "sqlite,postgresql").split(",")
 PG_URL = normalise_database_url(
     os.environ.get("CUSTOMER_FLOW_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 )
-COST_ROWS = [int(n) for n in os.environ.get("BENCH_WEB_INDEX_ROWS", "100000,1000000").split(",")]
+COST_ROWS = [
+    int(n) for n in os.environ.get("BENCH_WEB_INDEX_ROWS", "100000,1000000").split(",") if int(n)
+]
 
 FIRST = [
     "Ana",
@@ -238,23 +241,23 @@ def _serve(url: str, label: str, seeded: str) -> list[str]:
 
     port = _free_port()
     env = {**os.environ, "CUSTOMER_FLOW_DATABASE_URL": url}
+    # Served as users serve it, so that the figures include how the server is set up (the
+    # protocol with Nagle's algorithm off, web/serving.py).
     server = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "uvicorn",
-            "--factory",
-            "customer_flow.web.app:create_app",
+            "customer_flow",
+            "serve",
             "--host",
             "127.0.0.1",
             "--port",
             str(port),
-            "--log-level",
-            "warning",
             "--workers",
             str(WORKERS),
         ],
         env=env,
+        stdout=subprocess.DEVNULL,
     )
     try:
         for _ in range(200):
@@ -442,4 +445,5 @@ def run(report: object) -> None:
                 )
             finally:
                 database.__exit__(None, None, None)
-    section("Search index: what it costs a bulk load", _index_cost())
+    if COST_ROWS:
+        section("Search index: what it costs a bulk load", _index_cost())

@@ -170,13 +170,16 @@ def serve(
     import uvicorn
 
     from .web.app import create_app
+    from .web.serving import HttpProtocol
 
     hub = _hub(ctx)
     if not hub.list_users():
         say("no users yet: create one with `customer-flow users add EMAIL --role admin`")
     say(f"serving {hub.store.url} on http://{host}:{port}/ (API docs at /api/docs)")
     if workers == 1:
-        uvicorn.run(create_app(hub=hub), host=host, port=port, log_level="warning")
+        uvicorn.run(
+            create_app(hub=hub), host=host, port=port, http=HttpProtocol, log_level="warning"
+        )
         return
     # Each worker process builds its own app from the same settings, passed by environment.
     s = hub.settings
@@ -192,5 +195,6 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        http=HttpProtocol,  # Nagle's algorithm off: see web/serving.py
         log_level="warning",
     )
