@@ -169,8 +169,8 @@ def serve(
 
     import uvicorn
 
+    from .web import serving
     from .web.app import create_app
-    from .web.serving import HttpProtocol
 
     hub = _hub(ctx)
     if not hub.list_users():
@@ -178,7 +178,11 @@ def serve(
     say(f"serving {hub.store.url} on http://{host}:{port}/ (API docs at /api/docs)")
     if workers == 1:
         uvicorn.run(
-            create_app(hub=hub), host=host, port=port, http=HttpProtocol, log_level="warning"
+            create_app(hub=hub),
+            host=host,
+            port=port,
+            http=serving.HttpProtocol,  # Nagle's algorithm off: see web/serving.py
+            log_level="warning",
         )
         return
     # Each worker process builds its own app from the same settings, passed by environment.
@@ -189,12 +193,18 @@ def serve(
         CUSTOMER_FLOW_ACTOR=s.actor,
     )
     hub.close()
+    if serving.can_share_port():
+        # A listening socket per worker, so that connections are shared evenly.
+        code = serving.serve_workers(host, port, workers)
+        if code:
+            raise typer.Exit(code)
+        return
     uvicorn.run(
-        "customer_flow.web.app:create_app",
+        serving.APP,
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        http=HttpProtocol,  # Nagle's algorithm off: see web/serving.py
+        http=serving.HttpProtocol,
         log_level="warning",
     )
