@@ -560,7 +560,9 @@ class TestIndex:
             stmt = select(customers.c.id).where(*(conds if dialect(hub) == "sqlite" else conds[1:]))
             compiled = stmt.compile(conn)
             params = (
-                compiled.params if dialect(hub) != "sqlite" else tuple(compiled.params.values())
+                compiled.params
+                if dialect(hub) != "sqlite"
+                else tuple(compiled.params[name] for name in compiled.positiontup or ())
             )
             plan = [
                 str(r[-1])
@@ -605,6 +607,34 @@ class TestIndex:
         assert "ix_customers_deleted_at" in trash, trash
         found = plan(CustomerQuery(search="user123@"))  # candidates drive it, then a sort
         assert "customer_search_fts" in found and "SCAN customers" not in found, found
+
+    def test_a_page_statement_is_built_once_per_shape(self, hub: Hub) -> None:
+        """Searches that differ only in their text, cursor and page size reuse one statement
+        (their values are its parameters); another sort or filter is another statement."""
+        ids = [add(hub, f"Shaper {i}", phone="555-0100") for i in range(3)]
+        customers_mod._page.cache_clear()
+        first = hub.list_customers(CustomerQuery(search="shaper", limit=2))
+        assert [c.id for c in first.items] == ids[:2]
+        second = hub.list_customers(CustomerQuery(search="aper", limit=1, after=first.next))
+        assert [c.id for c in second.items] == [ids[2]]
+        after = customers_mod._page.cache_info()
+        hub.list_customers(CustomerQuery(search="hape", limit=5, after=first.next))
+        assert customers_mod._page.cache_info().hits == after.hits + 1
+        hub.list_customers(CustomerQuery(search="shaper", sort="name"))
+        assert customers_mod._page.cache_info().misses == after.misses + 1
+        # A statement reused with other values finds what a fresh one finds.
+        for term in ["shaper", "555-0100", "5550100", "per 1", "%", "_"]:
+            query = CustomerQuery(search=term)
+            with hub.store.read() as conn:
+                fresh = {
+                    int(i)
+                    for i in conn.execute(
+                        select(customers.c.id).where(
+                            *customers_mod.filter_conditions(query, conn.dialect.name)
+                        )
+                    ).scalars()
+                }
+            assert set(all_ids(hub, query)) == fresh, term
 
     def test_sqlite_walks_the_index_for_a_page_by_id(self, hub: Hub) -> None:
         """A page by ID reads the trigram index in ID order and looks each candidate up by

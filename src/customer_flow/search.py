@@ -27,16 +27,18 @@ scan's own. ``refresh`` only merges their pending lists after a bulk write.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
+    String,
     bindparam,
     column,
     exists,
@@ -60,6 +62,7 @@ __all__ = [
     "FEW_CANDIDATES",
     "MIN_INDEXED",
     "Plan",
+    "Shape",
     "condition",
     "fold",
     "id_column",
@@ -67,7 +70,10 @@ __all__ = [
     "plan",
     "rebuild",
     "refresh",
+    "shape",
     "stale_ids",
+    "template",
+    "values",
 ]
 
 #: The shortest folded text the trigram index can look up.
@@ -147,39 +153,113 @@ class Plan:
     walk: bool = False
 
 
-def condition(dialect: str, term: str, plan: Plan | None = None) -> ColumnElement[bool]:
-    """The WHERE clause on ``customers`` for a search (``term`` already collapsed, not empty).
+@dataclass(frozen=True)
+class Shape:
+    """What a search's SQL depends on, besides the values it is given: the database, how it
+    runs (``way``) and whether it also looks for digits in phones. The SQL for each shape is
+    built once (``template``); a search only binds its values (``values``)."""
 
-    On SQLite, the candidates drive the query unless ``plan.scan``: the trigram index's for
-    text of 3 or more characters, else the customers whose folded text holds it (one pass over
-    ``customer_search``). With ``plan.walk`` the condition joins the index itself to
-    ``customers``; order the page by ``id_column(plan)``. The same rows whatever the plan.
-    """
-    plan = plan or Plan()
-    digits = _digits(term)
+    dialect: str
+    way: Literal["server", "scan", "walk", "candidates", "short", "lookup"]
+    digits: bool
+
+
+def shape(dialect: str, term: str, plan: Plan | None = None) -> Shape:
+    """The shape of a search for ``term`` (collapsed, not empty) run by ``plan``."""
+    digits = _digits(term) is not None
     if dialect != "sqlite":
-        terms = [
-            customers.c.name.icontains(term, autoescape=True),
-            customers.c.email.icontains(term, autoescape=True),
-            customers.c.phone.contains(term, autoescape=True),
-        ]
-        if digits:
-            terms.append(customers.c.phone.contains(digits, autoescape=True))
-        return or_(*terms)
-    checks = _checks(term)
-    if digits:
-        checks.append(func.instr(customers.c.phone, digits) > 0)
-    found = exists().where(customer_search.c.id == customers.c.id, or_(*checks))
+        return Shape(dialect, "server", digits)
+    plan = plan or Plan()
     if plan.scan:
-        return found
+        return Shape(dialect, "scan", digits)
     if plan.walk:
-        return (customers.c.id == fts.c.rowid) & _matches(term) & found
+        return Shape(dialect, "walk", digits)
     if plan.candidates is not None:
-        return customers.c.id.in_(_ids(plan.candidates)) & found
+        return Shape(dialect, "candidates", digits)
     if len(fold(term)) < MIN_INDEXED:
+        return Shape(dialect, "short", digits)
+    return Shape(dialect, "lookup", digits)
+
+
+def condition(dialect: str, term: str, plan: Plan | None = None) -> ColumnElement[bool]:
+    """The WHERE clause on ``customers`` for a search (``term`` already collapsed, not empty),
+    with its values bound: ``template`` and ``values`` in one."""
+    of = shape(dialect, term, plan)
+    return _build(of, values(of, term, plan))
+
+
+@functools.cache
+def template(of: Shape) -> ColumnElement[bool]:
+    """The WHERE clause on ``customers`` for searches of this shape, with bound parameters
+    named ``search_*`` for ``values`` to fill. Built once per shape."""
+    return _build(of, None)
+
+
+def _build(of: Shape, given: dict[str, Any] | None) -> ColumnElement[bool]:
+    """The search's WHERE clause, its parameters bound to ``given`` (or left to fill).
+
+    PostgreSQL: ``ILIKE`` on name and email, ``LIKE`` on phone, which the trigram indexes
+    serve. On SQLite, the candidates drive the query unless the search scans: the trigram
+    index's for text of 3 or more characters, else the customers whose folded text holds it
+    (one pass over ``customer_search``). A walk joins the index itself to ``customers``; order
+    its page by ``id_column``. The same rows whatever the way."""
+
+    def param(name: str) -> Any:
+        if given is None:
+            return bindparam(name, type_=String)
+        return bindparam(name, given[name], type_=String)
+
+    if of.dialect != "sqlite":
+        like = param("search_like")
+        terms = [
+            customers.c.name.ilike(like, escape="/"),
+            customers.c.email.ilike(like, escape="/"),
+            customers.c.phone.like(like, escape="/"),
+        ]
+        if of.digits:
+            terms.append(customers.c.phone.like(param("search_digits_like")))
+        return or_(*terms)
+    folded = param("search_text")
+    checks = [func.instr(customer_search.c[f], folded) > 0 for f in ("name", "email", "phone")]
+    if of.digits:
+        checks.append(func.instr(customers.c.phone, param("search_digits")) > 0)
+    found = exists().where(customer_search.c.id == customers.c.id, or_(*checks))
+    if of.way == "scan":
+        return found
+    if of.way == "short":
         return customers.c.id.in_(select(customer_search.c.id).where(or_(*checks)))
-    candidates = select(fts.c.rowid).where(_matches(term))
-    return customers.c.id.in_(candidates) & found
+    if of.way == "candidates":
+        ids = func.json_each(param("search_ids")).table_valued("value")
+        return customers.c.id.in_(select(ids.c.value)) & found
+    matches = fts.c[_FTS].op("MATCH")(param("search_match"))
+    if of.way == "walk":
+        return (customers.c.id == fts.c.rowid) & matches & found
+    return customers.c.id.in_(select(fts.c.rowid).where(matches)) & found
+
+
+def values(of: Shape, term: str, plan: Plan | None = None) -> dict[str, Any]:
+    """The values of ``template(of)``'s parameters for a search of ``term`` run by ``plan``."""
+    digits = _digits(term)
+    if of.dialect != "sqlite":
+        found = {"search_like": f"%{_escape_like(term)}%"}
+        if digits:
+            found["search_digits_like"] = f"%{digits}%"  # digits: no wildcard to escape
+        return found
+    found = {"search_text": fold(term)}
+    if digits:
+        found["search_digits"] = digits
+    if of.way in ("walk", "lookup"):
+        found["search_match"] = _match(term)
+    if of.way == "candidates":
+        assert plan is not None and plan.candidates is not None
+        found["search_ids"] = json.dumps(list(plan.candidates))
+    return found
+
+
+def _escape_like(text: str) -> str:
+    """``text`` as a LIKE pattern that matches it literally, with ``/`` as the escape
+    character (what SQLAlchemy's ``contains(..., autoescape=True)`` does)."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
 def _matches(term: str) -> ColumnElement[bool]:
@@ -187,12 +267,12 @@ def _matches(term: str) -> ColumnElement[bool]:
     return fts.c[_FTS].op("MATCH")(_match(term))
 
 
-def id_column(plan: Plan | None) -> ColumnElement[int]:
+def id_column(of: Shape | None) -> ColumnElement[int]:
     """The column a page in ID order is sorted and continued by: the customer's ID, or, when
     the search walks the index, the index's row ID, which holds the same value. (Sorted by
     ``customers.id``, SQLite would read the customers in ID order and look each one up in the
     index, or sort every candidate; by the index's row ID it reads the index in order.)"""
-    return fts.c.rowid if plan is not None and plan.walk else customers.c.id
+    return fts.c.rowid if of is not None and of.way == "walk" else customers.c.id
 
 
 def _checks(term: str) -> list[ColumnElement[bool]]:
