@@ -8,13 +8,13 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from customer_flow.config import Settings, default_database_url, normalise_database_url
 from customer_flow.errors import StorageError
 from customer_flow.hub import Hub
 from customer_flow.models import CustomerCreate
-from customer_flow.store import Store
+from customer_flow.store import POOL_OVERFLOW, POOL_SIZE, Store
 from schema_support import schema_diff
 
 WRITERS, TRANSACTIONS = 4, 200
@@ -65,6 +65,25 @@ class TestStore:
             assert hub.count_customers() == WRITERS * TRANSACTIONS
             ids = [c.id for c in hub.list_customers().items]
             assert len(ids) == len(set(ids))
+
+    def test_the_pool_keeps_the_connections_a_web_worker_needs_at_once(self, db_url: str) -> None:
+        """A connection handed back to a full pool is closed; with SQLAlchemy's default of 5,
+        a web worker with 10 requests at once kept opening connections (PostgreSQL: a server
+        process each). Twelve at once, twice: the second time, none is opened."""
+        store = Store(db_url)
+        opened: list[object] = []
+        event.listen(store.engine, "connect", lambda *args: opened.append(args))
+        try:
+            counts = []
+            for _ in range(2):
+                held = [store.engine.raw_connection() for _ in range(12)]
+                for conn in held:
+                    conn.close()  # back to the pool
+                counts.append(len(opened))
+            assert counts[0] >= 10 and counts[1] == counts[0], counts
+            assert POOL_SIZE + POOL_OVERFLOW >= 40  # the web app's requests at once
+        finally:
+            store.close()
 
 
 class TestSqlite:
