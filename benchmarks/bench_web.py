@@ -248,7 +248,8 @@ def _cpu_seconds(pids: list[int]) -> float | None:
 
 def _server_cpu(server_pid: int, url: str) -> float | None:
     """CPU seconds used so far by the server's processes and, on PostgreSQL, by the database
-    server's processes serving this benchmark's database (the same machine)."""
+    server's processes serving the app's connections to this benchmark's database (the same
+    machine; not autovacuum's)."""
     pids = [server_pid]
     if url.startswith("postgresql"):
         admin = create_engine(url, poolclass=NullPool)
@@ -256,7 +257,7 @@ def _server_cpu(server_pid: int, url: str) -> float | None:
             pids += conn.execute(
                 text(
                     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid()"
+                    "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
                 )
             ).scalars()
         admin.dispose()
