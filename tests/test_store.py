@@ -85,6 +85,45 @@ class TestStore:
         finally:
             store.close()
 
+    def test_a_read_in_autocommit_sends_no_begin_on_postgres(self, db_url: str) -> None:
+        """``read(autocommit=True)``: on PostgreSQL no transaction is open after a statement
+        (no BEGIN, no COMMIT: two round trips fewer); SQLite reads in its transaction as
+        before. Either way the statement sees committed data."""
+        store = Store(db_url)
+        try:
+            with store.write() as conn:
+                conn.execute(text("CREATE TABLE IF NOT EXISTS probe (n INTEGER)"))
+                conn.execute(text("INSERT INTO probe VALUES (7)"))
+            for autocommit in (False, True):
+                with store.read(autocommit=autocommit) as conn:
+                    assert conn.execute(text("SELECT n FROM probe")).scalar_one() == 7
+                    raw = conn.connection.driver_connection
+                    if store.dialect == "postgresql":
+                        from psycopg import pq
+
+                        status = raw.info.transaction_status  # type: ignore[union-attr]
+                        idle = status == pq.TransactionStatus.IDLE
+                    else:
+                        idle = not raw.in_transaction  # type: ignore[union-attr]
+                    assert idle == (autocommit and store.dialect == "postgresql")
+        finally:
+            with store.write() as conn:
+                conn.execute(text("DROP TABLE probe"))
+            store.close()
+
+    def test_postgres_connections_plan_each_statement_for_its_values(self, db_url: str) -> None:
+        """Set once per connection (not per search): a generic plan knows no search pattern."""
+        store = Store(db_url)
+        try:
+            if store.dialect != "postgresql":
+                pytest.skip("PostgreSQL's plan cache")
+            for autocommit in (False, True):
+                with store.read(autocommit=autocommit) as conn:
+                    mode = conn.execute(text("SHOW plan_cache_mode")).scalar_one()
+                    assert mode == "force_custom_plan"
+        finally:
+            store.close()
+
 
 class TestSqlite:
     def test_pragmas_are_set_on_every_connection(self, tmp_path: Path) -> None:

@@ -293,13 +293,10 @@ def plan(conn: Connection, term: str, *, by_id: bool = True) -> Plan:
     ``DENSE_CANDIDATES`` (``DENSE_CANDIDATES_SORTED`` for a page by name or creation), it
     checks customers in the page's order instead; in between, the query looks them up itself.
 
-    PostgreSQL: makes the server plan the search for its own text, in this transaction:
-    psycopg prepares a statement run 5 times, and after 5 more PostgreSQL may switch to a
-    generic plan, which knows no pattern and so scans every customer (4 ms became 93 ms at
-    100,000 customers)."""
+    PostgreSQL: nothing to decide; the server plans each search for its own text, because
+    ``Store`` sets ``plan_cache_mode`` on every connection (a generic plan knows no pattern
+    and so scanned every customer)."""
     if conn.dialect.name != "sqlite":
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         return Plan()
     indexed = len(fold(term)) >= MIN_INDEXED
     if indexed and by_id:
