@@ -1,16 +1,17 @@
 """Web speed: the customers page and the API list and search with 100,000 customers, under
 20 concurrent clients from a second process on loopback.
 
-The server (uvicorn with ``--workers``, the app from ``create_app()``) runs as a subprocess on
-127.0.0.1; this process is the load. Each client is a thread with one keep-alive connection
-sending requests back to back (a closed loop, no think time: the harshest reading of "20
-concurrent clients"). Each phase is bounded by a request count and a time limit, after a
-warm-up. The floor is ``/healthz`` (no database, no auth) under the same load in the same run.
+The server (``customer-flow serve --workers N``: uvicorn, the app from ``create_app()``) runs
+as a subprocess on 127.0.0.1; this process is the load. Each client is a thread with one
+keep-alive connection sending requests back to back (a closed loop, no think time: the
+harshest reading of "20 concurrent clients"). Each phase is bounded by a request count and a
+time limit, after a warm-up. The floor is ``/healthz`` (no database, no auth) under the same
+load in the same run.
 
 It runs on SQLite and on PostgreSQL (a database of its own on ``CUSTOMER_FLOW_BENCH_PG_URL``,
 default the local server, created and dropped here; ``BENCH_WEB_DBS`` picks, default both).
 A last section measures what the search index (``search.py``) adds to a bulk load of
-``BENCH_WEB_INDEX_ROWS`` customers (default 100000 and 1000000).
+``BENCH_WEB_INDEX_ROWS`` customers (default 100000 and 1000000; 0 skips the section).
 
 Sizes: ``BENCH_WEB_ROWS`` (default 100000), ``BENCH_WEB_CLIENTS`` (20),
 ``BENCH_WEB_REQUESTS`` per phase (3000), ``BENCH_WEB_SECONDS`` per phase (20),
@@ -37,6 +38,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Connection, create_engine, func, select, text, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from customer_flow import search
 from customer_flow.config import normalise_database_url
@@ -53,7 +55,9 @@ DBS = os.environ.get("BENCH_WEB_DBS", "sqlite,postgresql").split(",")
 PG_URL = normalise_database_url(
     os.environ.get("CUSTOMER_FLOW_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 )
-COST_ROWS = [int(n) for n in os.environ.get("BENCH_WEB_INDEX_ROWS", "100000,1000000").split(",")]
+COST_ROWS = [
+    int(n) for n in os.environ.get("BENCH_WEB_INDEX_ROWS", "100000,1000000").split(",") if int(n)
+]
 
 FIRST = [
     "Ana",
@@ -217,6 +221,50 @@ def _load(port: int, paths: list[str], headers: dict[str, str]) -> tuple[list[fl
     return latencies, errors[0]
 
 
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pids: list[int]) -> float | None:
+    """User + system CPU time of these processes and all their descendants (Linux /proc);
+    None where there is no /proc."""
+    total, todo, seen = 0.0, list(pids), set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / _TICK
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except FileNotFoundError:
+            if pid == pids[0]:
+                return None
+    return total
+
+
+def _server_cpu(server_pid: int, url: str) -> float | None:
+    """CPU seconds used so far by the server's processes and, on PostgreSQL, by the database
+    server's processes serving the app's connections to this benchmark's database (the same
+    machine; not autovacuum's)."""
+    pids = [server_pid]
+    if url.startswith("postgresql"):
+        admin = create_engine(url, poolclass=NullPool)
+        with admin.connect() as conn:
+            pids += conn.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+                )
+            ).scalars()
+        admin.dispose()
+    used = [_cpu_seconds([p]) for p in pids]
+    return None if used[0] is None else sum(u or 0.0 for u in used)
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -238,23 +286,23 @@ def _serve(url: str, label: str, seeded: str) -> list[str]:
 
     port = _free_port()
     env = {**os.environ, "CUSTOMER_FLOW_DATABASE_URL": url}
+    # Served as users serve it, so that the figures include how the server is set up (the
+    # protocol with Nagle's algorithm off, web/serving.py).
     server = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "uvicorn",
-            "--factory",
-            "customer_flow.web.app:create_app",
+            "customer_flow",
+            "serve",
             "--host",
             "127.0.0.1",
             "--port",
             str(port),
-            "--log-level",
-            "warning",
             "--workers",
             str(WORKERS),
         ],
         env=env,
+        stdout=subprocess.DEVNULL,
     )
     try:
         for _ in range(200):
@@ -309,25 +357,36 @@ def _serve(url: str, label: str, seeded: str) -> list[str]:
             f"clients in a second process, closed loop, keep-alive; uvicorn workers: "
             f"{WORKERS}; up to {REQUESTS} requests or {SECONDS:.0f} s per phase.",
             "",
-            "| phase | requests | req/s | p50 ms | p95 ms | p95 / floor | non-200 | "
-            f"p95 ≤ {TARGET_P95_MS:.0f} ms |",
-            "|---|---:|---:|---:|---:|---:|---:|---|",
+            "| phase | requests | req/s | p50 ms | p95 ms | p95 / floor | server CPU ms "
+            f"/ request | non-200 | p95 ≤ {TARGET_P95_MS:.0f} ms |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         floor_p95 = None
         for name, paths, headers in phases:
             _load(port, paths[:5], headers)  # warm-up
+            cpu_before = _server_cpu(server.pid, url)
             started = time.perf_counter()
             lat, bad = _load(port, paths, headers)
             took = time.perf_counter() - started
+            cpu_after = _server_cpu(server.pid, url)
             p50, p95 = _pct(lat, 0.5), _pct(lat, 0.95)
             if floor_p95 is None:
                 floor_p95 = p95
             ok = "yes" if p95 <= TARGET_P95_MS else "**no**"
+            cpu = (
+                f"{(cpu_after - cpu_before) * 1000 / len(lat):.2f}"
+                if cpu_before is not None and cpu_after is not None
+                else "n/a"
+            )
             lines.append(
                 f"| {name} | {len(lat)} | {len(lat) / took:.0f} | {p50:.1f} | {p95:.1f} | "
-                f"{p95 / floor_p95:.1f}× | {bad} | {ok} |"
+                f"{p95 / floor_p95:.1f}× | {cpu} | {bad} | {ok} |"
             )
-        lines.append(f"\nLoad average after the phases: {os.getloadavg()[0]:.1f}.")
+        lines.append(
+            f"\nLoad average after the phases: {os.getloadavg()[0]:.1f}. Server CPU: the "
+            "server's processes (and, on PostgreSQL, the database's own for this database) "
+            "per request, user + system, which the machine's other load hardly changes."
+        )
         return lines
     finally:
         server.terminate()
@@ -442,4 +501,5 @@ def run(report: object) -> None:
                 )
             finally:
                 database.__exit__(None, None, None)
-    section("Search index: what it costs a bulk load", _index_cost())
+    if COST_ROWS:
+        section("Search index: what it costs a bulk load", _index_cost())

@@ -12,19 +12,22 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, func, inspect, select, text
+from sqlalchemy import Connection, event, func, inspect, select, text
 
 from customer_flow import customers as customers_mod
 from customer_flow import search
 from customer_flow.hub import Hub
 from customer_flow.import_report import ImportOptions
 from customer_flow.models import CustomerCreate, CustomerQuery, CustomerUpdate
+from customer_flow.paging import encode_cursor
 from customer_flow.schema import counters, customer_ids, customer_search, customers, search_metadata
 
 # Upper and lower case, letters whose case folding is not one letter to one letter (ß, ẞ, İ,
@@ -228,15 +231,18 @@ class TestEquivalence:
             assert set(all_ids(hub, query)) == want, term
 
     def test_every_plan_finds_the_same(self, hub: Hub) -> None:
-        """A plan changes how, never what: the query's own lookup, a scan, and the candidates
-        looked up beforehand all find the same rows."""
+        """A plan changes how, never what: the query's own lookup, a scan, the candidates
+        looked up beforehand, and a walk of the index in ID order all find the same rows."""
         rng = random.Random(4)
         add_random(hub, rng, ALPHABET, 60)
+        walked = 0
         for term in queries(hub, rng, ALPHABET, 40):
             query = CustomerQuery(search=term)
             with hub.store.read() as conn:
-                looked_up = search.plan(conn, customers_mod.collapse(term))
-                plans = [None, search.Plan(scan=True), looked_up]
+                term = customers_mod.collapse(term)
+                looked_up = search.plan(conn, term, by_id=False)
+                by_id = search.plan(conn, term)
+                plans = [None, search.Plan(scan=True), looked_up, by_id]
                 found = [
                     set(
                         conn.execute(
@@ -249,9 +255,51 @@ class TestEquivalence:
                     )
                     for plan in plans
                 ]
-            assert found[0] == found[1] == found[2], term
+            assert found[0] == found[1] == found[2] == found[3], term
             if dialect(hub) == "sqlite":
                 assert looked_up.candidates is not None  # 60 customers: always few
+                # A page by ID walks the index for any text it can look up.
+                indexed = len(search.fold(term)) >= search.MIN_INDEXED
+                assert by_id.walk == indexed, term
+                walked += by_id.walk
+        assert walked > 10 or dialect(hub) != "sqlite"
+
+    def test_a_walk_of_the_index_pages_like_a_scan(self, hub: Hub) -> None:
+        """SQLite, pages by ID of text the index can look up: the index is walked in ID order,
+        forwards and backwards, page by page, in the trash and with warnings; every page is
+        the one a scan in ID order gives."""
+        rng = random.Random(5)
+        add_random(hub, rng, ALPHABET, 120)
+        for i in range(40):
+            add(hub, f"Walker Lima {i}", phone="555-0100" if i % 3 else None)
+        for i in range(0, 40, 4):
+            hub.delete_customer(add(hub, f"Walker Trash {i}"))
+        terms = ["walker", "lima", "alk", "R TR", "555-01", "5550100"]
+        terms += [t for t in queries(hub, rng, ALPHABET, 30) if len(search.fold(t)) >= 3]
+        for i, term in enumerate(terms):
+            for sort in ("id", "-id"):
+                query = CustomerQuery(
+                    search=term, sort=sort, trash=i % 4 == 1, with_warnings=i % 5 == 2
+                )
+                with hub.store.read() as conn:
+                    assert search.plan(conn, customers_mod.collapse(term)).walk == (
+                        dialect(hub) == "sqlite"
+                    )
+                    scanned = [
+                        int(c)
+                        for c in conn.execute(
+                            select(customers.c.id)
+                            .where(
+                                *customers_mod.filter_conditions(
+                                    query, conn.dialect.name, plan=search.Plan(scan=True)
+                                )
+                            )
+                            .order_by(customers.c.id.desc() if sort == "-id" else customers.c.id)
+                        ).scalars()
+                    ]
+                assert all_ids(hub, query) == scanned, (term, sort)
+                assert paged_ids(hub, query, 4) == scanned, (term, sort)
+        assert all_ids(hub, CustomerQuery(search="walker")) != []
 
 
 class TestMeaning:
@@ -407,6 +455,20 @@ class TestMaintenance:
 # -- the index itself --------------------------------------------------------------------------
 
 
+@contextmanager
+def _statements(conn: Connection, into: list[tuple[str, Any]]) -> Iterator[None]:
+    """Collect the SQL and parameters ``conn`` sends while the block runs."""
+
+    def seen(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        into.append((statement, params))
+
+    event.listen(conn, "before_cursor_execute", seen)
+    try:
+        yield
+    finally:
+        event.remove(conn, "before_cursor_execute", seen)
+
+
 def _alembic(conn: Connection, target: str, *, down: bool = False) -> None:
     from importlib import resources
 
@@ -428,6 +490,29 @@ class TestIndex:
         assert found(hub, "vera nunes") == ids
         with hub.store.read() as conn:
             assert search.stale_ids(conn) == []
+
+    def test_postgres_samples_the_searched_columns_more(self, hub: Hub) -> None:
+        """Migration 0010: 300 histogram entries for the name, so that a name part in 5 % of
+        the customers is not taken for a rare one; down again, the server's default."""
+        if dialect(hub) != "postgresql":
+            pytest.skip("PostgreSQL's planner statistics")
+
+        def targets(conn: Connection) -> dict[str, int]:
+            rows = conn.execute(
+                text(
+                    "SELECT attname, attstattarget FROM pg_attribute "
+                    "WHERE attrelid = 'customers'::regclass AND attname IN ('name', 'email', "
+                    "'phone', 'extra')"
+                )
+            )
+            return {r.attname: int(r.attstattarget or -1) for r in rows}
+
+        with hub.store.engine.begin() as conn:
+            assert targets(conn) == {"name": 300, "email": -1, "phone": -1, "extra": -1}
+            _alembic(conn, "0009", down=True)
+            assert set(targets(conn).values()) == {-1}
+            _alembic(conn, "head")
+            assert targets(conn)["name"] == 300
 
     def test_the_index_objects_exist(self, hub: Hub) -> None:
         with hub.store.engine.connect() as conn:
@@ -498,7 +583,9 @@ class TestIndex:
             stmt = select(customers.c.id).where(*(conds if dialect(hub) == "sqlite" else conds[1:]))
             compiled = stmt.compile(conn)
             params = (
-                compiled.params if dialect(hub) != "sqlite" else tuple(compiled.params.values())
+                compiled.params
+                if dialect(hub) != "sqlite"
+                else tuple(compiled.params[name] for name in compiled.positiontup or ())
             )
             plan = [
                 str(r[-1])
@@ -543,6 +630,66 @@ class TestIndex:
         assert "ix_customers_deleted_at" in trash, trash
         found = plan(CustomerQuery(search="user123@"))  # candidates drive it, then a sort
         assert "customer_search_fts" in found and "SCAN customers" not in found, found
+
+    def test_a_page_statement_is_built_once_per_shape(self, hub: Hub) -> None:
+        """Searches that differ only in their text, cursor and page size reuse one statement
+        (their values are its parameters); another sort or filter is another statement."""
+        ids = [add(hub, f"Shaper {i}", phone="555-0100") for i in range(3)]
+        customers_mod._page.cache_clear()
+        first = hub.list_customers(CustomerQuery(search="shaper", limit=2))
+        assert [c.id for c in first.items] == ids[:2]
+        second = hub.list_customers(CustomerQuery(search="aper", limit=1, after=first.next))
+        assert [c.id for c in second.items] == [ids[2]]
+        after = customers_mod._page.cache_info()
+        hub.list_customers(CustomerQuery(search="hape", limit=5, after=first.next))
+        assert customers_mod._page.cache_info().hits == after.hits + 1
+        hub.list_customers(CustomerQuery(search="shaper", sort="name"))
+        assert customers_mod._page.cache_info().misses == after.misses + 1
+        # A statement reused with other values finds what a fresh one finds.
+        for term in ["shaper", "555-0100", "5550100", "per 1", "%", "_"]:
+            query = CustomerQuery(search=term)
+            with hub.store.read() as conn:
+                fresh = {
+                    int(i)
+                    for i in conn.execute(
+                        select(customers.c.id).where(
+                            *customers_mod.filter_conditions(query, conn.dialect.name)
+                        )
+                    ).scalars()
+                }
+            assert set(all_ids(hub, query)) == fresh, term
+
+    def test_sqlite_walks_the_index_for_a_page_by_id(self, hub: Hub) -> None:
+        """A page by ID reads the trigram index in ID order and looks each candidate up by
+        ID: no count beforehand, no sort, no read of every customer, in either direction,
+        from a cursor or not, in the trash or with warnings. (With the "likely" hint on the
+        live filter, SQLite 3.40 read every customer for each candidate.)"""
+        if dialect(hub) != "sqlite":
+            pytest.skip("SQLite's FTS5 index")
+        ids = [add(hub, f"Walker {i}") for i in range(3)]
+        for sort in ("id", "-id"):
+            for after in (None, encode_cursor(ids[1], ids[1])):
+                for trash, warnings in [(False, False), (True, False), (False, True)]:
+                    query = CustomerQuery(
+                        search="walker",
+                        sort=sort,
+                        after=after,
+                        trash=trash,
+                        with_warnings=warnings,
+                    )
+                    with hub.store.read() as conn:
+                        sql: list[tuple[str, Any]] = []
+                        with _statements(conn, sql):
+                            customers_mod.list_customers(conn, query)
+                        (stmt,) = sql  # one statement: the page, no count first
+                        plan = [
+                            str(r[3])
+                            for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + stmt[0], stmt[1])
+                        ]
+                    shown = " | ".join(plan)
+                    assert plan[0].startswith("SCAN customer_search_fts VIRTUAL TABLE"), shown
+                    assert "SEARCH customers USING INDEX" in plan[1], shown
+                    assert "TEMP B-TREE" not in shown, shown
 
     def test_postgres_plans_each_search_for_its_text(self, hub: Hub) -> None:
         """psycopg prepares a statement after 5 runs, and PostgreSQL may then switch to a

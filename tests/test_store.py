@@ -8,13 +8,13 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from customer_flow.config import Settings, default_database_url, normalise_database_url
 from customer_flow.errors import StorageError
 from customer_flow.hub import Hub
 from customer_flow.models import CustomerCreate
-from customer_flow.store import Store
+from customer_flow.store import POOL_OVERFLOW, POOL_SIZE, Store
 from schema_support import schema_diff
 
 WRITERS, TRANSACTIONS = 4, 200
@@ -65,6 +65,64 @@ class TestStore:
             assert hub.count_customers() == WRITERS * TRANSACTIONS
             ids = [c.id for c in hub.list_customers().items]
             assert len(ids) == len(set(ids))
+
+    def test_the_pool_keeps_the_connections_a_web_worker_needs_at_once(self, db_url: str) -> None:
+        """A connection handed back to a full pool is closed; with SQLAlchemy's default of 5,
+        a web worker with 10 requests at once kept opening connections (PostgreSQL: a server
+        process each). Twelve at once, twice: the second time, none is opened."""
+        store = Store(db_url)
+        opened: list[object] = []
+        event.listen(store.engine, "connect", lambda *args: opened.append(args))
+        try:
+            counts = []
+            for _ in range(2):
+                held = [store.engine.raw_connection() for _ in range(12)]
+                for conn in held:
+                    conn.close()  # back to the pool
+                counts.append(len(opened))
+            assert counts[0] >= 10 and counts[1] == counts[0], counts
+            assert POOL_SIZE + POOL_OVERFLOW >= 40  # the web app's requests at once
+        finally:
+            store.close()
+
+    def test_a_read_in_autocommit_sends_no_begin_on_postgres(self, db_url: str) -> None:
+        """``read(autocommit=True)``: on PostgreSQL no transaction is open after a statement
+        (no BEGIN, no COMMIT: two round trips fewer); SQLite reads in its transaction as
+        before. Either way the statement sees committed data."""
+        store = Store(db_url)
+        try:
+            with store.write() as conn:
+                conn.execute(text("CREATE TABLE IF NOT EXISTS probe (n INTEGER)"))
+                conn.execute(text("INSERT INTO probe VALUES (7)"))
+            for autocommit in (False, True):
+                with store.read(autocommit=autocommit) as conn:
+                    assert conn.execute(text("SELECT n FROM probe")).scalar_one() == 7
+                    raw = conn.connection.driver_connection
+                    if store.dialect == "postgresql":
+                        from psycopg import pq
+
+                        status = raw.info.transaction_status  # type: ignore[union-attr]
+                        idle = status == pq.TransactionStatus.IDLE
+                    else:
+                        idle = not raw.in_transaction  # type: ignore[union-attr]
+                    assert idle == (autocommit and store.dialect == "postgresql")
+        finally:
+            with store.write() as conn:
+                conn.execute(text("DROP TABLE probe"))
+            store.close()
+
+    def test_postgres_connections_plan_each_statement_for_its_values(self, db_url: str) -> None:
+        """Set once per connection (not per search): a generic plan knows no search pattern."""
+        store = Store(db_url)
+        try:
+            if store.dialect != "postgresql":
+                pytest.skip("PostgreSQL's plan cache")
+            for autocommit in (False, True):
+                with store.read(autocommit=autocommit) as conn:
+                    mode = conn.execute(text("SHOW plan_cache_mode")).scalar_one()
+                    assert mode == "force_custom_plan"
+        finally:
+            store.close()
 
 
 class TestSqlite:

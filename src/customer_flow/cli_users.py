@@ -169,6 +169,7 @@ def serve(
 
     import uvicorn
 
+    from .web import serving
     from .web.app import create_app
 
     hub = _hub(ctx)
@@ -176,7 +177,13 @@ def serve(
         say("no users yet: create one with `customer-flow users add EMAIL --role admin`")
     say(f"serving {hub.store.url} on http://{host}:{port}/ (API docs at /api/docs)")
     if workers == 1:
-        uvicorn.run(create_app(hub=hub), host=host, port=port, log_level="warning")
+        uvicorn.run(
+            create_app(hub=hub),
+            host=host,
+            port=port,
+            http=serving.HttpProtocol,  # Nagle's algorithm off: see web/serving.py
+            log_level="warning",
+        )
         return
     # Each worker process builds its own app from the same settings, passed by environment.
     s = hub.settings
@@ -186,11 +193,18 @@ def serve(
         CUSTOMER_FLOW_ACTOR=s.actor,
     )
     hub.close()
+    if serving.can_share_port():
+        # A listening socket per worker, so that connections are shared evenly.
+        code = serving.serve_workers(host, port, workers)
+        if code:
+            raise typer.Exit(code)
+        return
     uvicorn.run(
-        "customer_flow.web.app:create_app",
+        serving.APP,
         factory=True,
         host=host,
         port=port,
         workers=workers,
+        http=serving.HttpProtocol,
         log_level="warning",
     )

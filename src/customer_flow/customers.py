@@ -14,13 +14,26 @@ writes its audit entry on that same connection. Rules:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import Any, cast
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import ColumnElement, Connection, Row, and_, func, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    func,
+    select,
+    tuple_,
+    update,
+)
 
 from . import audit, search
 from .errors import ConflictError, NotFoundError, StateError, ValidationError
@@ -245,25 +258,36 @@ def filter_conditions(
     (the search index differs per database, see ``search.py``); ``plan`` picks how a search is
     run, never what it finds."""
     term = _search_term(query)
+    shape = search.shape(dialect, term, plan) if term is not None else None
+    conds = _which(dialect, query.trash, query.with_warnings, shape)
+    if term is not None:
+        conds.append(search.condition(dialect, term, plan))
+    return conds
+
+
+def _which(
+    dialect: str, trash: bool, with_warnings: bool, shape: search.Shape | None
+) -> list[ColumnElement[bool]]:
+    """``filter_conditions`` but the search's own condition (``shape``: the search's, if any)."""
     which: ColumnElement[bool] = (
-        customers.c.deleted_at.is_not(None) if query.trash else customers.c.deleted_at.is_(None)
+        customers.c.deleted_at.is_not(None) if trash else customers.c.deleted_at.is_(None)
     )
-    scan = plan is not None and plan.scan
-    if dialect == "sqlite" and (query.trash or scan or not term):
+    way = shape.way if shape is not None else None
+    if dialect == "sqlite" and (trash or way == "scan" or way is None) and way != "walk":
         # SQLite has no statistics on ix_customers_deleted_at (no ANALYZE), so it takes
         # "IS NULL" for a rare value: it read every live customer through that index and
         # sorted them for a page by name (16 ms at 100,000), and walked the whole name index
         # for a small trash. Say how likely each is. (A search among live customers driven by
-        # its candidates keeps the plain form: the candidates drive the plan.)
+        # its candidates keeps the plain form: the candidates drive the plan. So does a walk
+        # of the index, in the trash too: with the hint, SQLite 3.40 read every customer for
+        # each candidate instead of looking it up by ID.)
         # Untyped: typed Boolean, SQLAlchemy would append "= 1", which hides the hint.
-        which = cast(ColumnElement[bool], (func.unlikely if query.trash else func.likely)(which))
+        which = cast(ColumnElement[bool], (func.unlikely if trash else func.likely)(which))
     conds: list[ColumnElement[bool]] = [which]
-    if query.with_warnings:
+    if with_warnings:
         conds.append(customers.c.warning_count > 0)
-    if term:
-        # Name, email or phone contains the text, ignoring case; "(415) 555" also finds
-        # +14155552671 (the digits alone are searched in phones too).
-        conds.append(search.condition(dialect, term, plan))
+    # A search adds: name, email or phone contains the text, ignoring case; "(415) 555" also
+    # finds +14155552671 (the digits alone are searched in phones too).
     return conds
 
 
@@ -271,35 +295,65 @@ def _search_term(query: CustomerQuery) -> str | None:
     return collapse(query.search) if query.search and query.search.strip() else None
 
 
+@functools.lru_cache(maxsize=256)
+def _page(
+    dialect: str,
+    trash: bool,
+    with_warnings: bool,
+    sort: str,
+    after: bool,
+    shape: search.Shape | None,
+) -> Select[Any]:
+    """The statement for a page of this shape, built once: its values are bound parameters
+    (``search.values``, ``after_value``, ``after_id``, ``page_limit``). Building the statement
+    and its cache key took longer than running a search (0.4 ms against 0.2 ms at 100,000
+    customers on SQLite)."""
+    conds = _which(dialect, trash, with_warnings, shape)
+    if shape is not None:
+        conds.append(search.template(shape))
+    stmt = select(customers).where(*conds)
+    descending = sort.startswith("-")
+    by_id = sort.lstrip("-") == "id"
+    column = _SORTS[sort.lstrip("-")]
+    # By ID: the customer's, or the search index's row ID when the search walks the index.
+    ids = search.id_column(shape)
+    if after:
+        after_id = bindparam("after_id", type_=customers.c.id.type)
+        if by_id:
+            stmt = stmt.where(ids < after_id if descending else ids > after_id)
+        else:
+            key = tuple_(column, customers.c.id)
+            value = tuple_(bindparam("after_value", type_=column.type), after_id)
+            stmt = stmt.where(key < value if descending else key > value)
+    if by_id:
+        order = [ids.desc() if descending else ids]
+    else:
+        order = [column.desc(), customers.c.id.desc()] if descending else [column, customers.c.id]
+    return stmt.order_by(*order).limit(bindparam("page_limit", type_=Integer))
+
+
 def list_customers(conn: Connection, query: CustomerQuery) -> Page[Customer]:
     """A page of customers: live ones, or those in the trash; with search, sort and keyset."""
     term = _search_term(query)
-    by_id = query.sort.lstrip("-") == "id"
-    plan = search.plan(conn, term, by_id=by_id) if term is not None else None
-    stmt = select(customers).where(*filter_conditions(query, conn.dialect.name, plan=plan))
-    descending = query.sort.startswith("-")
-    column = _SORTS[query.sort.lstrip("-")]
-    key = column if column is customers.c.id else tuple_(column, customers.c.id)
+    sort = query.sort.lstrip("-")
+    plan = search.plan(conn, term, by_id=sort == "id") if term is not None else None
+    dialect = conn.dialect.name
+    shape = search.shape(dialect, term, plan) if term is not None else None
+    params: dict[str, Any] = {"page_limit": query.limit + 1}
+    if term is not None:
+        assert shape is not None
+        params.update(search.values(shape, term, plan))
     if query.after:
-        value, after_id = decode_cursor(query.after, timestamp=query.sort.lstrip("-") == "created")
-        if column is customers.c.id:
-            stmt = stmt.where(
-                customers.c.id < after_id if descending else customers.c.id > after_id
-            )
-        else:
-            stmt = stmt.where(
-                key < tuple_(value, after_id) if descending else key > tuple_(value, after_id)
-            )
-    if column is customers.c.id:
-        order = [customers.c.id.desc() if descending else customers.c.id]
-    else:
-        order = [column.desc(), customers.c.id.desc()] if descending else [column, customers.c.id]
-    rows = conn.execute(stmt.order_by(*order).limit(query.limit + 1)).all()
+        params["after_value"], params["after_id"] = decode_cursor(
+            query.after, timestamp=sort == "created"
+        )
+    stmt = _page(dialect, query.trash, query.with_warnings, query.sort, bool(query.after), shape)
+    rows = conn.execute(stmt, params).all()
     items = [to_customer(r) for r in rows[: query.limit]]
     next_cursor = None
     if len(rows) > query.limit:
         last = rows[query.limit - 1]._mapping
-        next_cursor = encode_cursor(last[column.name], last["id"])
+        next_cursor = encode_cursor(last[_SORTS[sort].name], last["id"])
     return Page[Customer](items=items, next=next_cursor)
 
 

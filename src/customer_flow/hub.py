@@ -174,9 +174,9 @@ class Hub:
             ) from exc
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
+    def _read(self, *, autocommit: bool = False) -> Iterator[Connection]:
         self._require("read")
-        with self.store.read() as conn:
+        with self.store.read(autocommit=autocommit) as conn:
             yield conn
 
     @property
@@ -226,7 +226,7 @@ class Hub:
 
     def list_customers(self, query: CustomerQuery | None = None) -> Page[Customer]:
         """A page of customers with search, sort and keyset pagination."""
-        with self._read() as conn:
+        with self._read(autocommit=True) as conn:  # one statement (PostgreSQL: no BEGIN)
             return customers.list_customers(conn, query or CustomerQuery())
 
     def count_customers(self, *, trash: bool = False) -> int:
@@ -559,12 +559,12 @@ class Hub:
 
     def authenticate_session(self, session_id: str) -> tuple[User, str]:
         """The user behind a session cookie, and the session's CSRF token."""
-        with self.store.read() as conn:
+        with self.store.read(autocommit=True) as conn:  # one statement, on every request
             return users.authenticate_session(conn, session_id)
 
     def authenticate_token(self, secret: str) -> User:
         """The user behind a Bearer token."""
-        with self.store.read() as conn:
+        with self.store.read(autocommit=True) as conn:  # one statement, on every request
             return users.authenticate_token(conn, secret)
 
     def create_token(

@@ -12,11 +12,13 @@ SQLite's ASCII-only ``LIKE`` did not), and the FTS5 table ``customer_search_fts`
 text by trigrams (``detail=none``: it only yields candidates, the smallest index that can). A
 search asks the index for the customers holding trigrams that cover the text, then checks
 each candidate's folded text with ``instr``, so the index never changes what is found, only how
-fast. The index is written by ``refresh``, never by triggers: per-row FTS5 triggers made a bulk
-insert 37x slower, while one ``refresh`` over an import's IDs costs a third to a half of
-inserting those rows (benchmarks/RESULTS.md, "Search index"). Every write of a name, email or
-phone calls it on the same connection, in the same transaction: ``customers.create``,
-``update_customer`` and ``purge``, and the Hub for merges, imports and their reverts.
+fast. A page in ID order walks the index itself, which yields its candidates in ID order: it
+stops after a page of matches, with no count beforehand and no sort. The index is written by
+``refresh``, never by triggers: per-row FTS5 triggers made a bulk insert 37x slower, while one
+``refresh`` over an import's IDs costs a third to a half of inserting those rows
+(benchmarks/RESULTS.md, "Search index"). Every write of a name, email or phone calls it on the
+same connection, in the same transaction: ``customers.create``, ``update_customer`` and
+``purge``, and the Hub for merges, imports and their reverts.
 
 PostgreSQL: pg_trgm GIN indexes on ``customers.name``, ``email`` and ``phone`` serve the
 search's ``ILIKE`` and ``LIKE`` directly; the server maintains them, and the query is the
@@ -25,16 +27,18 @@ scan's own. ``refresh`` only merges their pending lists after a bulk write.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
+    String,
     bindparam,
     column,
     exists,
@@ -58,13 +62,18 @@ __all__ = [
     "FEW_CANDIDATES",
     "MIN_INDEXED",
     "Plan",
+    "Shape",
     "condition",
     "fold",
+    "id_column",
     "in_search_index",
     "plan",
     "rebuild",
     "refresh",
+    "shape",
     "stale_ids",
+    "template",
+    "values",
 ]
 
 #: The shortest folded text the trigram index can look up.
@@ -134,43 +143,136 @@ class Plan:
 
     ``scan``: check each customer in the page's order, which stops after a page when most
     customers match. ``candidates``: every customer the search can find, already looked up
-    (the query only checks them). Neither: the query looks the candidates up itself.
+    (the query only checks them). ``walk``: for a page in ID order, read the index's
+    candidates in ID order (the query joins the index and orders by ``id_column``), which
+    stops after a page of matches. None of them: the query looks the candidates up itself.
     """
 
     scan: bool = False
     candidates: tuple[int, ...] | None = None
+    walk: bool = False
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a search's SQL depends on, besides the values it is given: the database, how it
+    runs (``way``) and whether it also looks for digits in phones. The SQL for each shape is
+    built once (``template``); a search only binds its values (``values``)."""
+
+    dialect: str
+    way: Literal["server", "scan", "walk", "candidates", "short", "lookup"]
+    digits: bool
+
+
+def shape(dialect: str, term: str, plan: Plan | None = None) -> Shape:
+    """The shape of a search for ``term`` (collapsed, not empty) run by ``plan``."""
+    digits = _digits(term) is not None
+    if dialect != "sqlite":
+        return Shape(dialect, "server", digits)
+    plan = plan or Plan()
+    if plan.scan:
+        return Shape(dialect, "scan", digits)
+    if plan.walk:
+        return Shape(dialect, "walk", digits)
+    if plan.candidates is not None:
+        return Shape(dialect, "candidates", digits)
+    if len(fold(term)) < MIN_INDEXED:
+        return Shape(dialect, "short", digits)
+    return Shape(dialect, "lookup", digits)
 
 
 def condition(dialect: str, term: str, plan: Plan | None = None) -> ColumnElement[bool]:
-    """The WHERE clause on ``customers`` for a search (``term`` already collapsed, not empty).
+    """The WHERE clause on ``customers`` for a search (``term`` already collapsed, not empty),
+    with its values bound: ``template`` and ``values`` in one."""
+    of = shape(dialect, term, plan)
+    return _build(of, values(of, term, plan))
 
-    On SQLite, the candidates drive the query unless ``plan.scan``: the trigram index's for
-    text of 3 or more characters, else the customers whose folded text holds it (one pass over
-    ``customer_search``). The same rows whatever the plan.
-    """
-    plan = plan or Plan()
-    digits = _digits(term)
-    if dialect != "sqlite":
+
+@functools.cache
+def template(of: Shape) -> ColumnElement[bool]:
+    """The WHERE clause on ``customers`` for searches of this shape, with bound parameters
+    named ``search_*`` for ``values`` to fill. Built once per shape."""
+    return _build(of, None)
+
+
+def _build(of: Shape, given: dict[str, Any] | None) -> ColumnElement[bool]:
+    """The search's WHERE clause, its parameters bound to ``given`` (or left to fill).
+
+    PostgreSQL: ``ILIKE`` on name and email, ``LIKE`` on phone, which the trigram indexes
+    serve. On SQLite, the candidates drive the query unless the search scans: the trigram
+    index's for text of 3 or more characters, else the customers whose folded text holds it
+    (one pass over ``customer_search``). A walk joins the index itself to ``customers``; order
+    its page by ``id_column``. The same rows whatever the way."""
+
+    def param(name: str) -> Any:
+        if given is None:
+            return bindparam(name, type_=String)
+        return bindparam(name, given[name], type_=String)
+
+    if of.dialect != "sqlite":
+        like = param("search_like")
         terms = [
-            customers.c.name.icontains(term, autoescape=True),
-            customers.c.email.icontains(term, autoescape=True),
-            customers.c.phone.contains(term, autoescape=True),
+            customers.c.name.ilike(like, escape="/"),
+            customers.c.email.ilike(like, escape="/"),
+            customers.c.phone.like(like, escape="/"),
         ]
-        if digits:
-            terms.append(customers.c.phone.contains(digits, autoescape=True))
+        if of.digits:
+            terms.append(customers.c.phone.like(param("search_digits_like")))
         return or_(*terms)
-    checks = _checks(term)
-    if digits:
-        checks.append(func.instr(customers.c.phone, digits) > 0)
+    folded = param("search_text")
+    checks = [func.instr(customer_search.c[f], folded) > 0 for f in ("name", "email", "phone")]
+    if of.digits:
+        checks.append(func.instr(customers.c.phone, param("search_digits")) > 0)
     found = exists().where(customer_search.c.id == customers.c.id, or_(*checks))
-    if plan.scan:
+    if of.way == "scan":
         return found
-    if plan.candidates is not None:
-        return customers.c.id.in_(_ids(plan.candidates)) & found
-    if len(fold(term)) < MIN_INDEXED:
+    if of.way == "short":
         return customers.c.id.in_(select(customer_search.c.id).where(or_(*checks)))
-    candidates = select(fts.c.rowid).where(fts.c[_FTS].op("MATCH")(_match(term)))
-    return customers.c.id.in_(candidates) & found
+    if of.way == "candidates":
+        ids = func.json_each(param("search_ids")).table_valued("value")
+        return customers.c.id.in_(select(ids.c.value)) & found
+    matches = fts.c[_FTS].op("MATCH")(param("search_match"))
+    if of.way == "walk":
+        return (customers.c.id == fts.c.rowid) & matches & found
+    return customers.c.id.in_(select(fts.c.rowid).where(matches)) & found
+
+
+def values(of: Shape, term: str, plan: Plan | None = None) -> dict[str, Any]:
+    """The values of ``template(of)``'s parameters for a search of ``term`` run by ``plan``."""
+    digits = _digits(term)
+    if of.dialect != "sqlite":
+        found = {"search_like": f"%{_escape_like(term)}%"}
+        if digits:
+            found["search_digits_like"] = f"%{digits}%"  # digits: no wildcard to escape
+        return found
+    found = {"search_text": fold(term)}
+    if digits:
+        found["search_digits"] = digits
+    if of.way in ("walk", "lookup"):
+        found["search_match"] = _match(term)
+    if of.way == "candidates":
+        assert plan is not None and plan.candidates is not None
+        found["search_ids"] = json.dumps(list(plan.candidates))
+    return found
+
+
+def _escape_like(text: str) -> str:
+    """``text`` as a LIKE pattern that matches it literally, with ``/`` as the escape
+    character (what SQLAlchemy's ``contains(..., autoescape=True)`` does)."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
+def _matches(term: str) -> ColumnElement[bool]:
+    """The index's rows that may hold ``term`` (3 or more characters once folded)."""
+    return fts.c[_FTS].op("MATCH")(_match(term))
+
+
+def id_column(of: Shape | None) -> ColumnElement[int]:
+    """The column a page in ID order is sorted and continued by: the customer's ID, or, when
+    the search walks the index, the index's row ID, which holds the same value. (Sorted by
+    ``customers.id``, SQLite would read the customers in ID order and look each one up in the
+    index, or sort every candidate; by the index's row ID it reads the index in order.)"""
+    return fts.c.rowid if of is not None and of.way == "walk" else customers.c.id
 
 
 def _checks(term: str) -> list[ColumnElement[bool]]:
@@ -183,25 +285,28 @@ def plan(conn: Connection, term: str, *, by_id: bool = True) -> Plan:
     """The fastest way to a page of results for ``term``, in the page's order (``by_id``, or
     by name or creation). Call it in the transaction that searches.
 
-    SQLite: look the candidates up, bounded, so asking is cheap. Up to ``FEW_CANDIDATES``,
-    the search checks just those; past ``DENSE_CANDIDATES`` (``DENSE_CANDIDATES_SORTED`` for
-    a page by name or creation), it checks customers in the page's order instead; in between,
-    the query looks them up itself.
+    SQLite, a page in ID order of text the index can look up: walk the index, which yields
+    its candidates in ID order, so the page costs what its own candidates cost, however many
+    customers match (at 100,000 customers, "ana", in 5 % of them, took 1.2 ms with a count of
+    the candidates and a scan, 0.2 ms walking the index). Otherwise: look the candidates up,
+    bounded, so asking is cheap. Up to ``FEW_CANDIDATES``, the search checks just those; past
+    ``DENSE_CANDIDATES`` (``DENSE_CANDIDATES_SORTED`` for a page by name or creation), it
+    checks customers in the page's order instead; in between, the query looks them up itself.
 
-    PostgreSQL: makes the server plan the search for its own text, in this transaction:
-    psycopg prepares a statement run 5 times, and after 5 more PostgreSQL may switch to a
-    generic plan, which knows no pattern and so scans every customer (4 ms became 93 ms at
-    100,000 customers)."""
+    PostgreSQL: nothing to decide; the server plans each search for its own text, because
+    ``Store`` sets ``plan_cache_mode`` on every connection (a generic plan knows no pattern
+    and so scanned every customer)."""
     if conn.dialect.name != "sqlite":
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         return Plan()
-    if len(fold(term)) < MIN_INDEXED:
+    indexed = len(fold(term)) >= MIN_INDEXED
+    if indexed and by_id:
+        return Plan(walk=True)
+    if not indexed:
         # No trigram to look up: the matches themselves, in one pass over customer_search
         # that stops at the bound (short text is usually in many customers: a short pass).
         probe = select(customer_search.c.id).where(or_(*_checks(term)))
     else:
-        probe = select(fts.c.rowid).where(fts.c[_FTS].op("MATCH")(_match(term)))
+        probe = select(fts.c.rowid).where(_matches(term))
     # One lookup, one row back: how many (up to the bound), and which (joined by SQLite).
     bound = DENSE_CANDIDATES if by_id else DENSE_CANDIDATES_SORTED
     first = probe.limit(bound + 1).subquery()
