@@ -346,19 +346,7 @@ class DuplicateCheck:
                 "WHERE id IN (SELECT value FROM json_each(?))"
             )
             param = json.dumps(ids)
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
-        cur = raw.cursor()
-        try:
-            cur.execute(sql, (param,))
-            found = cur.fetchall()
-        finally:
-            cur.close()
-        values = pl.DataFrame(
-            found,
-            schema={"id": pl.Int64, "name": pl.String, "email": pl.String, "phone": pl.String},
-            orient="row",
-        )
+        values = _people(self.conn, sql, (param,))
         return pl.concat([created.join(values, on="id").select(list(_SHOWN)), kept])
 
     # -- the references: the batch, and the database's customers -------------------------------
@@ -410,36 +398,26 @@ class DuplicateCheck:
         )
         if keys.height == 0:
             return pl.DataFrame(schema=_REF)
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
-        cur = raw.cursor()
-        try:
-            if self.conn.dialect.name == "postgresql":
-                cur.execute(
-                    "SELECT DISTINCT c.id, c.name, c.email, c.phone "
-                    "FROM unnest(%s::text[], %s::text[]) AS j(kind, value) "
-                    "JOIN match_keys mk ON mk.kind = j.kind AND mk.value = j.value "
-                    "JOIN customers c ON c.id = mk.customer_id WHERE c.deleted_at IS NULL",
-                    (keys["kind"].to_list(), keys["value"].to_list()),
-                )
-            else:
-                # CROSS JOIN fixes the order: each key, then its index entries, then the
-                # customer. Left to itself SQLite walked every live customer for each key.
-                cur.execute(
-                    "SELECT DISTINCT c.id, c.name, c.email, c.phone FROM json_each(?) j "
-                    "CROSS JOIN match_keys mk ON mk.kind = json_extract(j.value, '$[0]') "
-                    "AND mk.value = json_extract(j.value, '$[1]') "
-                    "CROSS JOIN customers c ON c.id = mk.customer_id WHERE c.deleted_at IS NULL",
-                    (json.dumps(keys.rows()),),
-                )
-            found = cur.fetchall()
-        finally:
-            cur.close()
-        hits = pl.DataFrame(
-            found,
-            schema={"id": pl.Int64, "name": pl.String, "email": pl.String, "phone": pl.String},
-            orient="row",
-        )
+        if self.conn.dialect.name == "postgresql":
+            hits = _people(
+                self.conn,
+                "SELECT DISTINCT c.id, c.name, c.email, c.phone "
+                "FROM unnest(%s::text[], %s::text[]) AS j(kind, value) "
+                "JOIN match_keys mk ON mk.kind = j.kind AND mk.value = j.value "
+                "JOIN customers c ON c.id = mk.customer_id WHERE c.deleted_at IS NULL",
+                (keys["kind"].to_list(), keys["value"].to_list()),
+            )
+        else:
+            # CROSS JOIN fixes the order: each key, then its index entries, then the
+            # customer. Left to itself SQLite walked every live customer for each key.
+            hits = _people(
+                self.conn,
+                "SELECT DISTINCT c.id, c.name, c.email, c.phone FROM json_each(?) j "
+                "CROSS JOIN match_keys mk ON mk.kind = json_extract(j.value, '$[0]') "
+                "AND mk.value = json_extract(j.value, '$[1]') "
+                "CROSS JOIN customers c ON c.id = mk.customer_id WHERE c.deleted_at IS NULL",
+                (json.dumps(keys.rows()),),
+            )
         if len(self.created):
             mine = self.created.lookup(hits["id"].hash(seed=_SEED)).select("id")
             hits = hits.join(mine, on="id", how="anti")
@@ -534,6 +512,24 @@ _SHOWN = {
     "email": pl.String,
     "phone": pl.String,
 }
+
+
+def _people(conn: Connection, sql: str, params: tuple[Any, ...]) -> pl.DataFrame:
+    """``id, name, email, phone`` of the customers a raw query selects (in that order), through
+    the driver itself: one statement, however many keys or IDs it is given."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cur = raw.cursor()
+    try:
+        cur.execute(sql, params)
+        found = cur.fetchall()
+    finally:
+        cur.close()
+    return pl.DataFrame(
+        found,
+        schema={"id": pl.Int64, "name": pl.String, "email": pl.String, "phone": pl.String},
+        orient="row",
+    )
 
 
 def _with_tail(frame: pl.DataFrame) -> pl.DataFrame:
