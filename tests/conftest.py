@@ -13,7 +13,7 @@ import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -56,13 +56,22 @@ def pg_database(worker_id: str) -> Iterator[str]:
         if REQUIRE_PG:
             pytest.fail(f"CUSTOMER_FLOW_REQUIRE_PG=1 and {reason}", pytrace=False)
         pytest.skip(reason)
-    name = f"cf_test_{uuid.uuid4().hex[:10]}_{worker_id}"
+    admin.dispose()
+    with new_pg_database(f"cf_test_{worker_id}") as url:
+        Store(url).close()
+        yield url
+
+
+@contextmanager
+def new_pg_database(prefix: str, server_url: str = PG_URL) -> Iterator[str]:
+    """An empty PostgreSQL database of its own on ``server_url``'s server (its URL), dropped
+    when the block ends."""
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    Store(url).close()
     try:
-        yield url
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -3,7 +3,6 @@ SQLite table loses its rowid, and the check on entry answers as before."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -12,9 +11,8 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
 
-from conftest import PG_URL
+from conftest import new_pg_database
 from customer_flow.hub import Hub
 
 _STAMP = "2026-01-01 00:00:00"
@@ -39,16 +37,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'm.db'}"
         return
     request.getfixturevalue("pg_database")  # skips, or fails, without a server
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    name = f"cf_mig_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with new_pg_database("cf_mig") as url:
+        yield url
 
 
 def _keys(engine: Engine) -> set[tuple[str, str, int]]:

@@ -436,73 +436,68 @@ class DuplicateCheck:
         reason: str,
         field: str,
     ) -> pl.DataFrame:
-        return (
-            refs.filter(pl.col(key).is_not_null())
-            .select("rank", _hash([key]).alias("h"))
-            .join(first.rename({"rank": "c_rank"}), on="h")
-            .filter(pl.col("c_rank") < pl.col("rank"))
-            .join(_show(shown), on="c_rank")
-            .select(
-                pl.col("rank").alias("__row"),
-                "c_rank",
-                "c_id",
-                "c_name",
-                pl.format(reason, pl.col(f"c_{field}")).alias("reason"),
-            )
+        found = _earlier(
+            refs.filter(pl.col(key).is_not_null()).select("rank", _hash([key]).alias("h")),
+            first,
+            shown,
         )
+        return _hits(found, pl.format(reason, pl.col(f"c_{field}")))
 
     def _tail(self, refs: pl.DataFrame, first: pl.DataFrame, shown: pl.DataFrame) -> pl.DataFrame:
         long = pl.col("digits").str.len_chars() >= dedupe.TAIL_DIGITS
-        pairs = (
-            refs.filter(long & pl.col("sig").is_not_null())
-            .select("rank", "digits", "sig", _hash(["tail"]).alias("h"))
-            .join(first.rename({"rank": "c_rank", "sig": "c_sig"}), on="h")
-            .filter(pl.col("c_rank") < pl.col("rank"))
-            .join(_show(shown), on="c_rank")
-            .filter(_digits_expr("c_phone") != pl.col("digits"))
-        )
+        pairs = _earlier(
+            refs.filter(long & pl.col("sig").is_not_null()).select(
+                "rank", "digits", "sig", _hash(["tail"]).alias("h")
+            ),
+            first.rename({"sig": "c_sig"}),
+            shown,
+        ).filter(_digits_expr("c_phone") != pl.col("digits"))
         if pairs.height == 0:
             return _no_hits()
         ok = [
             self.names.similar(a, b)
             for a, b in zip(pairs["sig"].to_list(), pairs["c_sig"].to_list(), strict=True)
         ]
-        return pairs.filter(pl.Series(ok, dtype=pl.Boolean)).select(
-            pl.col("rank").alias("__row"),
-            "c_rank",
-            "c_id",
-            "c_name",
-            pl.format(
-                "similar name ({}) and the same last {} phone digits",
-                _quoted("c_name"),
-                pl.lit(dedupe.TAIL_DIGITS),
-            ).alias("reason"),
+        reason = pl.format(
+            "similar name ({}) and the same last {} phone digits",
+            _quoted("c_name"),
+            pl.lit(dedupe.TAIL_DIGITS),
         )
+        return _hits(pairs.filter(pl.Series(ok, dtype=pl.Boolean)), reason)
 
     def _domain(
         self, mine: pl.DataFrame, pairs: pl.DataFrame, first: pl.DataFrame, shown: pl.DataFrame
     ) -> pl.DataFrame:
         if mine.height == 0:
             return _no_hits()
-        return (
+        found = _earlier(
             mine.select("rank", "domain", "sig")
             .join(pairs, on="sig")
-            .with_columns(_hash(["domain", "other"]).alias("h"))
-            .join(first.rename({"rank": "c_rank"}), on="h")
-            .filter(pl.col("c_rank") < pl.col("rank"))
-            .join(_show(shown), on="c_rank")
-            .select(
-                pl.col("rank").alias("__row"),
-                "c_rank",
-                "c_id",
-                "c_name",
-                pl.format(
-                    "similar name ({}) and the same email domain ({})",
-                    _quoted("c_name"),
-                    pl.col("domain"),
-                ).alias("reason"),
-            )
+            .with_columns(_hash(["domain", "other"]).alias("h")),
+            first,
+            shown,
         )
+        reason = pl.format(
+            "similar name ({}) and the same email domain ({})", _quoted("c_name"), pl.col("domain")
+        )
+        return _hits(found, reason)
+
+
+def _earlier(rows: pl.DataFrame, first: pl.DataFrame, shown: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` (``rank``, ``h``, ...) joined with the first row of their group (``first``: ``h``,
+    ``rank``) when that one came before them, and with its ID and values (``c_*``)."""
+    return (
+        rows.join(first.rename({"rank": "c_rank"}), on="h")
+        .filter(pl.col("c_rank") < pl.col("rank"))
+        .join(_show(shown), on="c_rank")
+    )
+
+
+def _hits(found: pl.DataFrame, reason: pl.Expr) -> pl.DataFrame:
+    """The hits of a rule: each row, its candidate, and why."""
+    return found.select(
+        pl.col("rank").alias("__row"), "c_rank", "c_id", "c_name", reason.alias("reason")
+    )
 
 
 _SHOWN = {

@@ -87,6 +87,21 @@ def _earliest(found: pl.DataFrame, key: str) -> pl.DataFrame:
     return found.sort("first_row").unique(key, keep="first", maintain_order=True)
 
 
+def _with_errors(batch: pl.DataFrame, extra: pl.DataFrame) -> pl.DataFrame:
+    """``batch`` with the problems of ``extra`` (``__row``, ``__more``) as the ``__errors`` of
+    the rows it names."""
+    return (
+        batch.join(extra, on="__row", how="left", maintain_order="left")
+        .with_columns(
+            pl.when(pl.col("__more").is_not_null())
+            .then(pl.col("__more"))
+            .otherwise(pl.col("__errors"))
+            .alias("__errors")
+        )
+        .drop("__more")
+    )
+
+
 def _no_errors() -> pl.Expr:
     return pl.col("__errors").is_null() | (pl.col("__errors").list.len() == 0)
 
@@ -242,16 +257,7 @@ class Loader:
             ).select(
                 "__row", pl.concat_list(pl.struct("column", "code", "message")).alias("__more")
             )
-            batch = (
-                batch.join(extra, on="__row", how="left", maintain_order="left")
-                .with_columns(
-                    pl.when(pl.col("__more").is_not_null())
-                    .then(pl.col("__more"))
-                    .otherwise(pl.col("__errors"))
-                    .alias("__errors")
-                )
-                .drop("__more")
-            )
+            batch = _with_errors(batch, extra)
         if match:
             m = pl.DataFrame(
                 {"__row": list(match), "__m": list(match.values())},
@@ -291,16 +297,7 @@ class Loader:
                 )
             ).alias("__more"),
         )
-        return (
-            batch.join(extra, on="__row", how="left", maintain_order="left")
-            .with_columns(
-                pl.when(pl.col("__more").is_not_null())
-                .then(pl.col("__more"))
-                .otherwise(pl.col("__errors"))
-                .alias("__errors")
-            )
-            .drop("__more")
-        )
+        return _with_errors(batch, extra)
 
     def _decide(
         self,
