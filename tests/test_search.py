@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event, func, inspect, select, text
+from sqlalchemy import Connection, String, bindparam, event, func, inspect, select, text
 
 from customer_flow import customers as customers_mod
 from customer_flow import search
@@ -29,6 +29,7 @@ from customer_flow.import_report import ImportOptions
 from customer_flow.models import CustomerCreate, CustomerQuery, CustomerUpdate
 from customer_flow.paging import encode_cursor
 from customer_flow.schema import counters, customer_ids, customer_search, customers, search_metadata
+from customer_flow.store import casefold
 
 # Upper and lower case, letters whose case folding is not one letter to one letter (ß, ẞ, İ,
 # the ligature ﬁ), LIKE's wildcards and escape, FTS5's query syntax, CJK and an emoji.
@@ -752,6 +753,22 @@ class TestIndex:
             search.refresh(conn, [], fresh=ids)
             assert pending(conn) == 0
         assert found(hub, "bulk999@") == [999]
+
+    def test_the_index_folds_text_as_casefold_does(self, hub: Hub) -> None:
+        """The index's folding (SQLite's ``lower`` for ASCII, ``casefold`` for the rest) gives
+        ``store.casefold`` for every text: random strings from the whole alphabet, ASCII, NULs
+        and control characters, and a NULL."""
+        if dialect(hub) != "sqlite":
+            pytest.skip("SQLite's index")
+        rng = random.Random(7)
+        texts: list[str | None] = [None, "", "\x00", "ab\x00CD", "ÀB", "STRASSE ẞ", "İ", "\x7fA"]
+        texts += [random_text(rng, ALPHABET + "\x00\x01\t", 0, 12) for _ in range(400)]
+        texts += [random_text(rng, ASCII + "\x00", 0, 12) for _ in range(400)]
+        value = bindparam("v", type_=String)
+        query = select(search._folded(value))
+        with hub.store.read() as conn:
+            got = [conn.execute(query, {"v": t}).scalar_one() for t in texts]
+        assert got == [casefold(t) for t in texts]
 
     def test_stale_ids_notices_a_write_around_the_index(self, hub: Hub) -> None:
         """The check the tests lean on can fail: a name changed behind the index's back."""
