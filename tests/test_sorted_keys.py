@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import numpy as np
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from customer_flow import sorted_keys
 from customer_flow.sorted_keys import SortedKeys
 
 hashes = st.integers(min_value=0, max_value=2**64 - 1) | st.sampled_from([0, 1, 2**63, 2**64 - 1])
@@ -16,12 +19,17 @@ values = st.none() | st.integers(min_value=0, max_value=2**62)
 batches = st.lists(st.lists(st.tuples(hashes, values), max_size=30), max_size=6)
 
 
-@settings(max_examples=200, deadline=None)
-@given(batches=batches, probe=st.lists(hashes, max_size=20))
+@settings(max_examples=300, deadline=None)
+@given(
+    batches=batches,
+    probe=st.lists(hashes, max_size=20),
+    spill_rows=st.sampled_from([0, 7, 1_000_000]),
+)
 def test_lookup_finds_every_row_added_under_a_hash_and_nothing_else(
-    batches: list[list[tuple[int, int | None]]], probe: list[int]
+    batches: list[list[tuple[int, int | None]]], probe: list[int], spill_rows: int
 ) -> None:
-    keys = SortedKeys(["v"])
+    """In memory, and spilled to mapped files (from the start, or past a few rows)."""
+    keys = SortedKeys(["v"], spill_rows=spill_rows)
     reference: dict[int, list[int | None]] = defaultdict(list)
     for batch in batches:
         keys.add(
@@ -43,3 +51,28 @@ def test_lookup_finds_every_row_added_under_a_hash_and_nothing_else(
     }
     assert len(keys) == sum(len(b) for b in batches)
     assert list(keys.h) == sorted(keys.h)
+
+
+def test_past_the_limit_the_arrays_live_in_files_merged_a_chunk_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Big enough to take several chunks of a merge into files: the result is the merge in
+    memory's, row for row."""
+    monkeypatch.setattr(sorted_keys, "_CHUNK", 1000)
+    rng = np.random.default_rng(5)
+    spilled = SortedKeys(["a", "b"], spill_rows=2500)
+    plain = SortedKeys(["a", "b"], spill_rows=10**9)
+    for size in (2000, 3000, 1, 4500):
+        h = rng.integers(0, 2**12, size=size, dtype=np.uint64)  # many shared hashes
+        frame = pl.DataFrame(
+            {"h": h, "a": rng.integers(0, 9, size=size), "b": np.arange(size)},
+            schema={"h": pl.UInt64, "a": pl.Int64, "b": pl.Int64},
+        )
+        spilled.add(frame)
+        plain.add(frame)
+    assert spilled.spilled and not plain.spilled
+    assert np.array_equal(spilled.h, plain.h)
+    for c in ("a", "b"):
+        assert np.array_equal(spilled.values[c], plain.values[c])
+    asked = pl.Series(rng.integers(0, 2**12, size=500, dtype=np.uint64))
+    assert spilled.lookup(asked).equals(plain.lookup(asked))
