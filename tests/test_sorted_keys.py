@@ -4,6 +4,7 @@ against a plain dictionary over random batches."""
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import pairwise
 
 import numpy as np
 import polars as pl
@@ -50,19 +51,26 @@ def test_lookup_finds_every_row_added_under_a_hash_and_nothing_else(
         h: sorted(v, key=str) for h, v in expected.items()
     }
     assert len(keys) == sum(len(b) for b in batches)
-    assert list(keys.h) == sorted(keys.h)
+    every = keys.rows()
+    assert sorted(zip(every["h"], every["v"], strict=True), key=str) == sorted(
+        ((h, v) for batch in batches for h, v in batch), key=str
+    )
+    sizes = [len(run) for run in keys.runs]
+    assert all(older > newer for older, newer in pairwise(sizes))
+    for run in keys.runs:
+        assert list(run.arrays["h"]) == sorted(run.arrays["h"])
 
 
-def test_past_the_limit_the_arrays_live_in_files_merged_a_chunk_at_a_time(
+def test_past_the_limit_runs_live_in_files_merged_a_chunk_at_a_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Big enough to take several chunks of a merge into files: the result is the merge in
-    memory's, row for row."""
+    """Runs big enough to take several chunks of a merge into files hold what the same
+    batches give in memory, row for row, and a lookup finds the same."""
     monkeypatch.setattr(sorted_keys, "_CHUNK", 1000)
     rng = np.random.default_rng(5)
     spilled = SortedKeys(["a", "b"], spill_rows=2500)
     plain = SortedKeys(["a", "b"], spill_rows=10**9)
-    for size in (2000, 3000, 1, 4500):
+    for size in (2000, 3000, 1, 4500, 700, 9000):
         h = rng.integers(0, 2**12, size=size, dtype=np.uint64)  # many shared hashes
         frame = pl.DataFrame(
             {"h": h, "a": rng.integers(0, 9, size=size), "b": np.arange(size)},
@@ -71,8 +79,23 @@ def test_past_the_limit_the_arrays_live_in_files_merged_a_chunk_at_a_time(
         spilled.add(frame)
         plain.add(frame)
     assert spilled.spilled and not plain.spilled
-    assert np.array_equal(spilled.h, plain.h)
-    for c in ("a", "b"):
-        assert np.array_equal(spilled.values[c], plain.values[c])
+    assert [len(r) for r in spilled.runs] == [len(r) for r in plain.runs]
+    for mine, theirs in zip(spilled.runs, plain.runs, strict=True):
+        for k, v in theirs.arrays.items():
+            assert np.array_equal(mine.arrays[k], v)
     asked = pl.Series(rng.integers(0, 2**12, size=500, dtype=np.uint64))
     assert spilled.lookup(asked).equals(plain.lookup(asked))
+    assert len(spilled.rows()) == len(spilled) == 19201
+
+
+def test_a_batch_adds_a_run_and_equal_runs_merge() -> None:
+    keys = SortedKeys(["v"])
+    sizes = []
+    for size in (4, 4, 4, 2, 1, 9):
+        keys.add(
+            pl.DataFrame(
+                {"h": list(range(size)), "v": [1] * size}, schema={"h": pl.UInt64, "v": pl.Int64}
+            )
+        )
+        sizes.append([len(r) for r in keys.runs])
+    assert sizes == [[4], [8], [8, 4], [8, 4, 2], [8, 4, 2, 1], [24]]

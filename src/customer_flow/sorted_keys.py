@@ -5,19 +5,22 @@ has seen (of each exact row, for ``duplicate_row``; of each email, phone and nam
 ``possible_duplicate``). A Polars frame joined against each batch rebuilt a hash table of all
 of it every batch, which made an import quadratic in its length, and kept the key strings.
 ``SortedKeys`` keeps the 64-bit hash of each key and a few integers, in numpy arrays sorted by
-the hash: a batch looks its keys up by binary search, and new groups are merged in, in linear
-time, with no per-row Python object.
+the hash, with no per-row Python object: a batch looks its keys up by binary search.
 
-Beyond ``SPILL_ROWS`` rows the arrays move to unlinked temporary files, mapped into memory, and
-their pages are handed back to the kernel after each lookup and merge: what a long import
-remembers then costs disk and page cache, which the kernel reclaims under pressure, not
-resident memory that grows with the file.
+The rows are held as a few sorted *runs* of decreasing size: a batch adds a run, and the
+newest two are merged while the newer is as large as the older (a binary counter), so there
+are O(log n) runs and each row is copied O(log n) times in all (merging every batch into one
+array copied the whole of it each time). A run of more than ``SPILL_ROWS`` rows lives in an
+unlinked temporary file, mapped into memory, whose pages are handed back to the kernel after
+each lookup and merge: what a long import remembers then costs disk and page cache, which the
+kernel reclaims under pressure, not resident memory that grows with the file.
 """
 
 from __future__ import annotations
 
 import mmap
 import tempfile
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -26,88 +29,108 @@ __all__ = ["NONE", "SPILL_ROWS", "SortedKeys"]
 
 #: A missing integer in the arrays (null in the frames).
 NONE = -1
-#: Rows kept in plain memory (about 16-32 MB a structure); more go to a mapped file.
+#: A run of more rows than this goes to a mapped file (in memory, 16-32 MB a structure).
 SPILL_ROWS = 1_000_000
-#: Rows of the old arrays moved per step of a merge into files (bounds its own memory).
+#: Rows of the older run moved per step of a merge into a file (bounds the merge's memory).
 _CHUNK = 1 << 20
 
 
+@dataclass
+class _Run:
+    """Rows sorted by ``h``: ``arrays["h"]`` and one Int64 array per column."""
+
+    arrays: dict[str, np.ndarray]
+    maps: list[mmap.mmap] = field(default_factory=list)  # when spilled: the arrays' mappings
+
+    def __len__(self) -> int:
+        return len(self.arrays["h"])
+
+    def release(self) -> None:
+        _drop(self.maps)
+
+
 class SortedKeys:
-    """Rows of ``h`` (a UInt64 key hash) and Int64 ``columns``, sorted by ``h``; several rows
-    may share a hash."""
+    """Rows of ``h`` (a UInt64 key hash) and Int64 ``columns``; several rows may share a
+    hash."""
 
     def __init__(self, columns: list[str], *, spill_rows: int = SPILL_ROWS) -> None:
         self.columns = columns
         self.spill_rows = spill_rows
-        self.h = np.empty(0, dtype=np.uint64)
-        self.values = {c: np.empty(0, dtype=np.int64) for c in columns}
-        self._maps: list[mmap.mmap] = []  # the mappings of spilled arrays
+        self.runs: list[_Run] = []  # the oldest (and largest) first
 
     def __len__(self) -> int:
-        return len(self.h)
+        return sum(len(r) for r in self.runs)
 
     @property
     def nbytes(self) -> int:
-        return self.h.nbytes + sum(v.nbytes for v in self.values.values())
+        return sum(a.nbytes for r in self.runs for a in r.arrays.values())
 
     @property
     def spilled(self) -> bool:
-        return bool(self._maps)
+        return any(r.maps for r in self.runs)
 
     def lookup(self, hashes: pl.Series) -> pl.DataFrame:
         """``h`` and the columns of every row whose hash is among ``hashes``."""
         q = np.unique(hashes.drop_nulls().to_numpy())
-        lo = np.searchsorted(self.h, q, side="left")
-        n = np.searchsorted(self.h, q, side="right") - lo
-        starts, n = lo[n > 0], n[n > 0]
-        at = np.repeat(starts, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
-        frame = pl.DataFrame(
-            {"h": self.h[at], **{c: v[at] for c, v in self.values.items()}},
-            schema={"h": pl.UInt64, **dict.fromkeys(self.columns, pl.Int64)},
-        )
-        self._release()
+        found = [self._lookup(run, q) for run in self.runs]
+        frame = pl.concat(found) if found else self._frame({})
         return frame.with_columns(pl.col(c).replace(NONE, None) for c in self.columns)
 
+    def _lookup(self, run: _Run, q: np.ndarray) -> pl.DataFrame:
+        h = run.arrays["h"]
+        lo = np.searchsorted(h, q, side="left")
+        n = np.searchsorted(h, q, side="right") - lo
+        starts, n = lo[n > 0], n[n > 0]
+        at = np.repeat(starts, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
+        frame = self._frame({k: v[at] for k, v in run.arrays.items()})
+        run.release()
+        return frame
+
+    def _frame(self, arrays: dict[str, np.ndarray]) -> pl.DataFrame:
+        schema = {"h": pl.UInt64, **dict.fromkeys(self.columns, pl.Int64)}
+        return pl.DataFrame(arrays or None, schema=schema)
+
     def add(self, rows: pl.DataFrame) -> None:
-        """Merge in ``rows`` (``h`` and the columns; nulls allowed)."""
+        """Add ``rows`` (``h`` and the columns; nulls allowed)."""
         if rows.height == 0:
             return
         rows = rows.sort("h")
-        h = rows["h"].to_numpy()
-        at = np.searchsorted(self.h, h)
-        new = {c: rows[c].fill_null(NONE).to_numpy() for c in self.columns}
-        if not self.spilled and len(self.h) + len(h) <= self.spill_rows:
-            self.h = np.insert(self.h, at, h)
-            for c in self.columns:
-                self.values[c] = np.insert(self.values[c], at, new[c])
-            return
-        self._merge_to_files(at, h, new)
+        arrays = {"h": rows["h"].to_numpy()}
+        arrays.update({c: rows[c].fill_null(NONE).to_numpy() for c in self.columns})
+        self.runs.append(_Run(arrays))
+        while len(self.runs) > 1 and len(self.runs[-1]) >= len(self.runs[-2]):
+            newer = self.runs.pop()
+            self.runs[-1] = self._merge(self.runs[-1], newer)
 
-    def _merge_to_files(self, at: np.ndarray, h: np.ndarray, new: dict[str, np.ndarray]) -> None:
-        """``np.insert``'s merge, written into fresh mapped files a chunk at a time."""
-        old = {"h": self.h, **self.values}
-        fresh = {"h": h, **new}
-        total = len(self.h) + len(h)
+    def rows(self) -> pl.DataFrame:
+        """Every row, sorted by ``h`` (for tests and checks)."""
+        return self.lookup(pl.Series(self._all_hashes(), dtype=pl.UInt64)).sort("h")
+
+    def _all_hashes(self) -> np.ndarray:
+        return np.concatenate([r.arrays["h"] for r in self.runs] or [np.empty(0, np.uint64)])
+
+    def _merge(self, older: _Run, newer: _Run) -> _Run:
+        """The two runs as one: ``newer``'s rows go before ``older``'s rows of the same hash."""
+        at = np.searchsorted(older.arrays["h"], newer.arrays["h"])
+        total = len(older) + len(newer)
+        if total <= self.spill_rows:
+            return _Run({k: np.insert(v, at, newer.arrays[k]) for k, v in older.arrays.items()})
         maps: list[mmap.mmap] = []
-        out = {k: _mapped(v.dtype, total, maps) for k, v in old.items()}
-        # Row j of the batch lands before old row at[j]: at at[j] + j. Old row i moves down by
-        # the number of batch rows that land before it.
-        placed = at + np.arange(len(h))
-        for k, v in fresh.items():
+        out = {k: _mapped(v.dtype, total, maps) for k, v in older.arrays.items()}
+        # Row j of ``newer`` lands before row at[j] of ``older``: at at[j] + j. Row i of
+        # ``older`` moves down by the number of newer rows that land before it.
+        placed = at + np.arange(len(newer))
+        for k, v in newer.arrays.items():
             out[k][placed] = v
-        for start in range(0, len(self.h), _CHUNK):
-            i = np.arange(start, min(start + _CHUNK, len(self.h)))
+        for start in range(0, len(older), _CHUNK):
+            i = np.arange(start, min(start + _CHUNK, len(older)))
             to = i + np.searchsorted(at, i, side="right")
-            for k, v in old.items():
+            for k, v in older.arrays.items():
                 out[k][to] = v[i]
             _drop(maps)
-        self.h = out["h"]
-        self.values = {c: out[c] for c in self.columns}
-        self._maps = maps  # the old mappings go with their last array
-        self._release()
-
-    def _release(self) -> None:
-        _drop(self._maps)
+            older.release()
+        newer.release()
+        return _Run(out, maps)
 
 
 def _mapped(dtype: np.dtype, n: int, maps: list[mmap.mmap]) -> np.ndarray:
