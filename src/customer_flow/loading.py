@@ -400,6 +400,8 @@ class Loader:
         raw.execute(sql)
 
     def close(self) -> None:
+        if self.duplicates is not None:
+            self.duplicates.close()
         if self.write and self.dialect == "sqlite":
             self._pragma("PRAGMA cache_size=-2000")
 
