@@ -779,7 +779,7 @@ class Hub:
                 assert report.batch_id is not None
                 # The search index follows the customers this import created or updated (the
                 # duplicate check's keys were written by the pipeline itself).
-                created, updated = imports.touched_ids(conn, report.batch_id)
+                created, updated = imports.touched(conn, report.batch_id)
                 search.refresh(conn, updated, fresh=created)
                 audit.record(
                     conn,

@@ -50,6 +50,7 @@ __all__ = [
     "neutralise",
     "revert",
     "run_import",
+    "touched",
     "touched_ids",
 ]
 
@@ -277,6 +278,28 @@ def _changes(conn: Connection, batch_id: int) -> tuple[list[int], list[tuple[int
         else:
             updated.extend(zip(ch["customer_ids"], ch["before"], strict=True))
     return created, updated
+
+
+def touched(conn: Connection, batch_id: int) -> tuple[range, list[int]]:
+    """The range of IDs a batch created (from the smallest to the largest; other customers may
+    lie in between), and the IDs it updated: read a recorded step at a time, so that a
+    5,000,000-row import does not hold a Python list of every ID it created."""
+    low, high = None, None
+    updated: list[int] = []
+    recorded = conn.execute(
+        select(import_changes.c.action, import_changes.c.customer_ids).where(
+            import_changes.c.batch_id == batch_id
+        )
+    )
+    for action, ids in recorded:
+        if not ids:
+            continue
+        if action == "created":
+            low = min(ids) if low is None else min(low, min(ids))
+            high = max(ids) if high is None else max(high, max(ids))
+        else:
+            updated.extend(ids)
+    return (range(low, high + 1) if low is not None and high is not None else range(0)), updated
 
 
 def touched_ids(conn: Connection, batch_id: int) -> tuple[list[int], list[int]]:

@@ -326,8 +326,9 @@ def plan(conn: Connection, term: str, *, by_id: bool = True) -> Plan:
 def refresh(conn: Connection, ids: Sequence[int], *, fresh: Sequence[int] = ()) -> None:
     """Bring the index up to date for the customers with these IDs, after any write of their
     name, email or phone, or their purge: on the caller's connection, in its transaction.
-    ``fresh`` are IDs just created, never indexed (an import's new customers): when no entry
-    lies in their range, they are only added, which skips looking for entries to remove.
+    ``fresh`` are IDs just created, never indexed (an import's new customers; a ``range`` of
+    them will do): when no entry lies in their range, every customer in it is added, which
+    skips looking for entries to remove.
 
     On PostgreSQL the server maintains the indexes; after a bulk write (``BULK_WRITE`` IDs or
     more) this merges their pending lists, which every search would read until then (5 ms
@@ -339,7 +340,8 @@ def refresh(conn: Connection, ids: Sequence[int], *, fresh: Sequence[int] = ()) 
     if conn.dialect.name != "sqlite":
         return
     if fresh:
-        within = customer_search.c.id.between(min(fresh), max(fresh))
+        low, high = (fresh[0], fresh[-1]) if isinstance(fresh, range) else (min(fresh), max(fresh))
+        within = customer_search.c.id.between(low, high)
         if conn.execute(select(customer_search.c.id).where(within)).first():
             # Entries under IDs said to be new: customers deleted around the Hub, their IDs
             # issued again. Replace those entries rather than fail on them.
@@ -362,7 +364,7 @@ def refresh(conn: Connection, ids: Sequence[int], *, fresh: Sequence[int] = ()) 
     if fresh:
         # No entry in their range: every customer in it gets one (all of them fresh, unless
         # some were written around the Hub, which this indexes too), chosen by the range.
-        _add(conn, (min(fresh), max(fresh)))
+        _add(conn, (low, high))
 
 
 def _merge_pending(conn: Connection) -> None:
