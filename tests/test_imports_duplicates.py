@@ -19,6 +19,7 @@ from benchmarks.generate import generate
 from typer.testing import CliRunner
 
 from conftest import new_pg_database
+from customer_flow import dedupe, import_duplicates
 from customer_flow.cli import app
 from customer_flow.hub import Hub
 from customer_flow.imports import ImportOptions
@@ -364,3 +365,33 @@ def test_vectorised_keys_agree_with_keys_for_on_a_large_random_sample() -> None:
     want = {(k, v, i) for i, n, e, p in rows for k, v in dedupe.keys_for(n, e, p)}
     assert len(want) > 20_000
     assert got == want
+
+
+def test_the_name_memo_answers_as_the_comparison_and_stays_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``_Names.similar`` through its memo (one int key per pair, either order) gives what
+    ``dedupe.names_similar`` gives for every pair, and the memo starts afresh at its bound."""
+    monkeypatch.setattr(import_duplicates, "MEMO", 50)
+    names = import_duplicates._Names()
+    raw = [
+        "Ana Lima",
+        "Ana Lyma",
+        "Anna Lima",
+        "Lima Ana",
+        "Bob Stone",
+        "Robert Stone",
+        "Bob Stones",
+        "Jo 2",
+        "Jo 3",
+        "Zoë Brandão",
+        "Zoe Brandao",
+        "Mia van der Berg",
+    ]
+    tokens = pl.Series([dedupe.name_tokens(n) for n in raw], dtype=pl.List(pl.String))
+    sigs = names.add(tokens).to_list()
+    for _ in range(2):  # the second pass answers from the memo (and its restarts)
+        for i, a in enumerate(sigs):
+            for j, b in enumerate(sigs):
+                assert names.similar(a, b) == dedupe.names_similar(raw[i], raw[j]), (raw[i], raw[j])
+                assert len(names.memo) <= 50

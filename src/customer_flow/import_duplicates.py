@@ -59,8 +59,9 @@ _REF = {
 
 
 _PAIR = {"sig": pl.Int64, "other": pl.Int64}
-#: Name pairs the tail rule remembers comparing before it starts afresh (memory stays flat).
-MEMO = 1_000_000
+#: Name pairs the tail rule remembers comparing before it starts afresh (memory stays flat:
+#: about 35 MB when full, a pair being one int key).
+MEMO = 500_000
 
 
 def _sig_hash() -> pl.Expr:
@@ -80,7 +81,7 @@ class _Names:
         # not a set of tuples, so that millions of pairs cost 24 bytes each.
         self.pairs = SortedKeys(["sig", "other"])
         # Any similar pair (the tail rule), remembered up to MEMO pairs, then forgotten.
-        self.memo: dict[tuple[int, int], bool] = {}
+        self.memo: dict[int, bool] = {}  # (smaller << 32 | larger signature) -> similar
 
     def add(self, tokens: pl.Series) -> pl.Series:
         """The signature ID of each list of name tokens (null for a name without tokens); new
@@ -141,7 +142,7 @@ class _Names:
         """``dedupe.names_similar`` of two signatures."""
         if a == b:
             return True
-        key = (a, b) if a < b else (b, a)
+        key = (a << 32 | b) if a < b else (b << 32 | a)
         found = self.memo.get(key)
         if found is None:
             if len(self.memo) >= MEMO:
