@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from customer_flow.cli import app
+from customer_flow.sorted_keys import SortedKeys
 
 
 @pytest.fixture
@@ -87,6 +89,23 @@ class TestImportCommand:
             assert result.exit_code == 1
             assert result.stderr.startswith("error: ")
             assert "Traceback" not in result.output
+
+    def test_a_full_disk_mid_import_is_one_line_and_leaves_nothing(  # type: ignore[no-untyped-def]
+        self, run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The disk fills up while the import remembers its rows (its temporary files): one
+        line, exit 1, no traceback, and nothing imported."""
+
+        def full(self: SortedKeys, rows: object) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(SortedKeys, "add", full)
+        result = run("import", str(write(tmp_path, "a.csv", "Name,Email\nAna,ana@mail.pt\n")))
+        assert result.exit_code == 1
+        assert result.stderr == "error: [Errno 28] No space left on device\n"
+        monkeypatch.undo()
+        assert json.loads(run("customers", "list", "--json").stdout) == []
+        assert json.loads(run("imports", "list", "--json").stdout) == []
 
     def test_bad_on_conflict_is_a_usage_error(self, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
         """An unknown --on-conflict value exits 2."""

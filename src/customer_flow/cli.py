@@ -37,7 +37,9 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 class _Group(typer.core.TyperGroup):
-    """The root group: turns Customer_Flow's errors into one line on stderr and exit 1."""
+    """The root group: turns Customer_Flow's errors, and the system's (``OSError``: a full
+    disk, say), into one line on stderr and exit 1. A write in progress has been rolled back by
+    then: each runs in one transaction."""
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
@@ -45,6 +47,9 @@ class _Group(typer.core.TyperGroup):
         except CustomerFlowError as exc:
             for line in getattr(exc, "problems", [exc.message]):
                 err.print(f"error: {line}", markup=False, highlight=False)
+            raise typer.Exit(1) from None
+        except OSError as exc:  # the machine's, not the user's: a full disk, a temporary file
+            err.print(f"error: {exc}", markup=False, highlight=False)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print("interrupted", highlight=False)
