@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from customer_flow import imports
 from customer_flow.errors import ConflictError, StateError, ValidationError
 from customer_flow.hub import Hub
 from customer_flow.imports import ImportOptions
@@ -114,6 +115,21 @@ class TestImport:
         report = hub.import_file(write(tmp_path, "l.csv", "ID,Name\n" + body), opts(batch_rows=10))
         assert (report.imported, report.rejected) == (32, 0)
         assert [5, 31, *range(32, 62)] == [r[0] for r in rows_in(hub)]
+
+    def test_the_created_ids_come_back_exactly(self, hub: Hub, tmp_path: Path) -> None:
+        """``imports.touched``: a range when the new IDs fill one, else the IDs themselves
+        (never a range across IDs the import did not create), and the updated ones."""
+        far = 2**40
+        sparse = hub.import_file(write(tmp_path, "s.csv", f"ID,Name\n1000,A\n{far},B\n"))
+        dense = hub.import_file(write(tmp_path, "d.csv", "Name,Email\nC,c@mail.pt\nD,\nE,\n"))
+        again = hub.import_file(
+            write(tmp_path, "u.csv", "ID,Name\n1000,A Changed\n"), opts(on_conflict="update")
+        )
+        with hub.store.read() as conn:
+            assert imports.touched(conn, sparse.batch_id) == ([1000, far], [])  # type: ignore[arg-type]
+            created, updated = imports.touched(conn, dense.batch_id)  # type: ignore[arg-type]
+            assert created == range(far + 1, far + 4) and updated == []
+            assert imports.touched(conn, again.batch_id) == (range(0), [1000])  # type: ignore[arg-type]
 
     def test_dry_run_writes_nothing_and_reports_the_same(self, hub: Hub, tmp_path: Path) -> None:
         """A dry run reports what the import would do, and leaves no customer and no batch."""

@@ -823,7 +823,7 @@ class Hub:
         """Undo an import exactly: its new customers go, its updated ones get their old values."""
         with self._write() as conn:
             before = imports.get_batch(conn, batch_id)
-            created, updated = imports.touched_ids(conn, batch_id)
+            created, updated = imports.touched(conn, batch_id)
             batch = imports.revert(conn, batch_id, actor=self.actor)
             dedupe.reindex(conn, updated)  # created ones are gone, their keys with them
             search.refresh(conn, [*created, *updated])

@@ -10,11 +10,12 @@ recorded changes backwards.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 from sqlalchemy import Connection, func, select, update
 
@@ -51,7 +52,6 @@ __all__ = [
     "revert",
     "run_import",
     "touched",
-    "touched_ids",
 ]
 
 ENTITY = "import_batch"
@@ -280,11 +280,12 @@ def _changes(conn: Connection, batch_id: int) -> tuple[list[int], list[tuple[int
     return created, updated
 
 
-def touched(conn: Connection, batch_id: int) -> tuple[range, list[int]]:
-    """The range of IDs a batch created (from the smallest to the largest; other customers may
-    lie in between), and the IDs it updated: read a recorded step at a time, so that a
-    5,000,000-row import does not hold a Python list of every ID it created."""
-    low, high = None, None
+def touched(conn: Connection, batch_id: int) -> tuple[Sequence[int], list[int]]:
+    """The IDs a batch created, and the IDs it updated. The created ones come as a ``range``
+    when they are every ID from the smallest to the largest (an import's usual case: IDs are
+    never issued twice), so that a 5,000,000-row import does not hold a Python list of them
+    (about 175 MB; read here a recorded step at a time into 8 bytes an ID)."""
+    steps: list[np.ndarray] = []
     updated: list[int] = []
     recorded = conn.execute(
         select(import_changes.c.action, import_changes.c.customer_ids).where(
@@ -292,20 +293,17 @@ def touched(conn: Connection, batch_id: int) -> tuple[range, list[int]]:
         )
     )
     for action, ids in recorded:
-        if not ids:
-            continue
         if action == "created":
-            low = min(ids) if low is None else min(low, min(ids))
-            high = max(ids) if high is None else max(high, max(ids))
+            steps.append(np.asarray(ids, dtype=np.int64))
         else:
             updated.extend(ids)
-    return (range(low, high + 1) if low is not None and high is not None else range(0)), updated
-
-
-def touched_ids(conn: Connection, batch_id: int) -> tuple[list[int], list[int]]:
-    """The IDs a batch created, and the IDs it updated."""
-    created, updated = _changes(conn, batch_id)
-    return created, [cid for cid, _ in updated]
+    created = np.concatenate(steps) if steps else np.empty(0, dtype=np.int64)
+    if len(created) == 0:
+        return range(0), updated
+    low, high = int(created.min()), int(created.max())
+    if high - low + 1 == len(created):
+        return range(low, high + 1), updated
+    return sorted(created.tolist()), updated
 
 
 def revert(conn: Connection, batch_id: int, *, actor: str) -> ImportBatch:

@@ -326,9 +326,9 @@ def plan(conn: Connection, term: str, *, by_id: bool = True) -> Plan:
 def refresh(conn: Connection, ids: Sequence[int], *, fresh: Sequence[int] = ()) -> None:
     """Bring the index up to date for the customers with these IDs, after any write of their
     name, email or phone, or their purge: on the caller's connection, in its transaction.
-    ``fresh`` are IDs just created, never indexed (an import's new customers; a ``range`` of
-    them will do): when no entry lies in their range, every customer in it is added, which
-    skips looking for entries to remove.
+    ``fresh`` are IDs just created, never indexed (an import's new customers, as a ``range``
+    when they fill one): when no entry lies between the smallest and the largest, every
+    customer there is added, chosen by that range, which skips looking for entries to remove.
 
     On PostgreSQL the server maintains the indexes; after a bulk write (``BULK_WRITE`` IDs or
     more) this merges their pending lists, which every search would read until then (5 ms
