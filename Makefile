@@ -38,11 +38,12 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
-## lint: ruff check, ruff format --check and mypy on src/
+## lint: ruff check, ruff format --check, mypy on src/, and the import contracts (import-linter)
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy src
+	$(BIN)/lint-imports
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .

@@ -77,7 +77,7 @@ def load(
     """A migrated SQLite database at ``path`` holding the clean rows (at most ``limit``), with
     each entity's :func:`postcode` as the extra attribute ``postcode`` when ``postcodes``;
     returns id -> entity."""
-    from customer_flow.store import Store
+    from customer_flow.store.engine import Store
 
     Store(f"sqlite:///{path}").close()
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")

@@ -130,7 +130,7 @@ def _child(cmd: list[str]) -> dict[str, Any]:
 
 
 def _template(work: Path) -> Path:
-    from customer_flow.store import Store
+    from customer_flow.store.engine import Store
 
     path = work / "template.db"
     Store(f"sqlite:///{path}").close()
@@ -226,7 +226,7 @@ def _run(report: Report, work: Path) -> None:
     if pg is not None:
         url, drop = pg
         try:
-            from customer_flow.store import Store
+            from customer_flow.store.engine import Store
 
             Store(url).close()
             pg_run = _ours(url, made.data, work)

@@ -33,10 +33,10 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from customer_flow import dedupe
-from customer_flow.config import Settings
+from customer_flow.core.config import Settings
+from customer_flow.duplicates import find as dedupe
 from customer_flow.hub import Hub
-from customer_flow.report_models import ReportQuery
+from customer_flow.reports.models import ReportQuery
 
 from . import bench_tickets
 from .run import Report

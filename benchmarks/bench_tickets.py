@@ -24,11 +24,11 @@ from typing import Any
 from sqlalchemy import create_engine, func, select, text, true
 from sqlalchemy.engine import make_url
 
-from customer_flow.config import Settings, normalise_database_url
+from customer_flow.core.config import Settings, normalise_database_url
 from customer_flow.hub import Hub, bundled_example
-from customer_flow.models import TicketQuery
-from customer_flow.schema import tickets
-from customer_flow.store import Store
+from customer_flow.store.engine import Store
+from customer_flow.store.schema import tickets
+from customer_flow.tickets.models import TicketQuery
 
 from .run import Report
 

@@ -10,7 +10,7 @@ load in the same run.
 
 It runs on SQLite and on PostgreSQL (a database of its own on ``CUSTOMER_FLOW_BENCH_PG_URL``,
 default the local server, created and dropped here; ``BENCH_WEB_DBS`` picks, default both).
-A last section measures what the search index (``search.py``) adds to a bulk load of
+A last section measures what the search index (``customers/search.py``) adds to a bulk load of
 ``BENCH_WEB_INDEX_ROWS`` customers (default 100000 and 1000000; 0 skips the section).
 
 Sizes: ``BENCH_WEB_ROWS`` (default 100000), ``BENCH_WEB_CLIENTS`` (20),
@@ -40,10 +40,10 @@ from sqlalchemy import Connection, create_engine, func, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from customer_flow import search
-from customer_flow.config import normalise_database_url
-from customer_flow.schema import counters, customer_search
-from customer_flow.store import Store
+from customer_flow.core.config import normalise_database_url
+from customer_flow.customers import search
+from customer_flow.store.engine import Store
+from customer_flow.store.schema import counters, customer_search
 
 ROWS = int(os.environ.get("BENCH_WEB_ROWS", "100000"))
 CLIENTS = int(os.environ.get("BENCH_WEB_CLIENTS", "20"))
@@ -272,9 +272,9 @@ def _pct(values: list[float], q: float) -> float:
 
 def _serve(url: str, label: str, seeded: str) -> list[str]:
     """Start the app on ``url`` in a subprocess and load it, phase by phase."""
-    from customer_flow.config import Settings
+    from customer_flow.core.config import Settings
     from customer_flow.hub import Hub
-    from customer_flow.models import UserCreate
+    from customer_flow.users.models import UserCreate
 
     hub = Hub(Settings(database_url=url, actor="bench"))
     hub.add_user(

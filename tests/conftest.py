@@ -20,10 +20,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from customer_flow.config import Settings, normalise_database_url
+from customer_flow.core.config import Settings, normalise_database_url
 from customer_flow.hub import Hub
-from customer_flow.schema import metadata
-from customer_flow.store import Store
+from customer_flow.store.engine import Store
+from customer_flow.store.schema import metadata
 
 PG_URL = normalise_database_url(
     os.environ.get("CUSTOMER_FLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")

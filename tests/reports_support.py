@@ -29,9 +29,10 @@ from pathlib import Path
 
 from sqlalchemy import update
 
+from customer_flow.customers.models import CustomerCreate
 from customer_flow.hub import Hub
-from customer_flow.models import CommentCreate, CustomerCreate, TicketCreate
-from customer_flow.schema import customers
+from customer_flow.store.schema import customers
+from customer_flow.tickets.models import CommentCreate, TicketCreate
 from tickets_support import OFFICE, Clock, make_hub, utc
 
 H = 3600

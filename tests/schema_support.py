@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection
 
-from customer_flow import search
-from customer_flow.schema import metadata
+from customer_flow.customers import search
+from customer_flow.store.schema import metadata
 
 
 def schema_diff(conn: Connection) -> list[Any]:

@@ -13,8 +13,8 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+source"
 
-from .config import Settings
-from .errors import (
+from customer_flow.core.config import Settings
+from customer_flow.core.errors import (
     ConfigError,
     ConflictError,
     CustomerFlowError,
@@ -24,8 +24,9 @@ from .errors import (
     StorageError,
     ValidationError,
 )
-from .hub import Hub
-from .models import Customer, CustomerCreate, CustomerQuery, CustomerUpdate, TicketType
+from customer_flow.customers.models import Customer, CustomerCreate, CustomerQuery, CustomerUpdate
+from customer_flow.hub import Hub
+from customer_flow.tickets.models import TicketType
 
 __all__ = [
     "ConfigError",

@@ -1,5 +1,5 @@
 """``python -m customer_flow`` runs the CLI."""
 
-from .cli import main
+from customer_flow.cli.main import main
 
 main()

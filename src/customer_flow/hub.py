@@ -21,26 +21,8 @@ from typing import IO, Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from . import (
-    audit,
-    customers,
-    data,
-    dedupe,
-    dedupe_fields,
-    exports,
-    imports,
-    merging,
-    report_rollup,
-    reports,
-    search,
-    sla,
-    ticket_queue,
-    ticket_types,
-    tickets,
-    users,
-)
-from .config import Settings
-from .errors import (
+from customer_flow.core.config import Settings
+from customer_flow.core.errors import (
     AuthenticationError,
     ConflictError,
     NotFoundError,
@@ -49,36 +31,45 @@ from .errors import (
     TooManyAttemptsError,
     ValidationError,
 )
-from .exports import ExportReport
-from .imports import ImportBatch, ImportOptions, ImportReport
-from .models import (
-    ApiToken,
-    AuditEntry,
-    Comment,
-    CommentCreate,
+from customer_flow.core.models import AuditEntry, Page
+from customer_flow.customers import records as customers
+from customer_flow.customers import search
+from customer_flow.customers.models import Customer, CustomerCreate, CustomerQuery, CustomerUpdate
+from customer_flow.data import exports, imports
+from customer_flow.data import sources as data
+from customer_flow.data.exports import ExportReport
+from customer_flow.data.imports import ImportBatch, ImportOptions, ImportReport
+from customer_flow.duplicates import fields as dedupe_fields
+from customer_flow.duplicates import find as dedupe
+from customer_flow.duplicates import merge as merging
+from customer_flow.duplicates.models import (
     ComparedField,
-    Customer,
-    CustomerCreate,
-    CustomerQuery,
-    CustomerUpdate,
     DuplicateCandidate,
     DuplicateReport,
-    LoginSession,
     Merge,
     MergeResult,
-    NewApiToken,
-    Page,
+)
+from customer_flow.reports import metrics as reports
+from customer_flow.reports import rollup as report_rollup
+from customer_flow.reports.models import Report, ReportQuery
+from customer_flow.store import audit
+from customer_flow.store.engine import Store
+from customer_flow.tickets import calendar as sla
+from customer_flow.tickets import queue as ticket_queue
+from customer_flow.tickets import records as tickets
+from customer_flow.tickets import types as ticket_types
+from customer_flow.tickets.models import (
+    Comment,
+    CommentCreate,
     Ticket,
     TicketCreate,
     TicketQuery,
     TicketType,
     TicketTypeSync,
     TicketUpdate,
-    User,
-    UserCreate,
 )
-from .report_models import Report, ReportQuery
-from .store import Store
+from customer_flow.users import accounts as users
+from customer_flow.users.models import ApiToken, LoginSession, NewApiToken, User, UserCreate
 
 __all__ = ["ROLES", "Hub", "InitReport"]
 
@@ -669,7 +660,7 @@ class Hub:
         """Write the live customers as the model's input (Parquet) and the Splink settings for
         ``dialect``, to run the same model on Spark past one machine (docs/duplicates.md). The
         fields are chosen as ``find_duplicates`` chooses them, and returned with why."""
-        from . import dedupe_model
+        from customer_flow.duplicates import model as dedupe_model
 
         params = dedupe.load_params()
         wanted = dedupe.check_fields(fields or [])

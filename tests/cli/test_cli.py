@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from customer_flow.cli import app
+from customer_flow.cli.main import app
 
 runner = CliRunner()
 

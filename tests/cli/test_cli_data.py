@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from customer_flow.cli import app
-from customer_flow.sorted_keys import SortedKeys
+from customer_flow.cli.main import app
+from customer_flow.data.sorted_keys import SortedKeys
 
 
 @pytest.fixture

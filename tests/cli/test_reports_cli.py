@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from customer_flow.cli import app
-from customer_flow.report_models import ReportQuery
+from customer_flow.cli.main import app
+from customer_flow.reports.models import ReportQuery
 from reports_support import SINCE, UNTIL, build
 
 PERIOD = ["--since", "2026-11-02", "--until", "2026-11-22"]  # a bare --until includes the day
@@ -73,7 +73,7 @@ class TestFormats:
 
     def test_csv_defuses_formula_names(self, data: Any) -> None:
         """A customer named like a spreadsheet formula is defused in the CSV, as in exports."""
-        from customer_flow.models import CustomerUpdate
+        from customer_flow.customers.models import CustomerUpdate
 
         hub, cli = data
         top = next(iter(hub.report(ReportQuery(since=SINCE, until=UNTIL)).top_customers))

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from customer_flow.cli import app
+from customer_flow.cli.main import app
 
 
 class Cli:

@@ -7,11 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from customer_flow.customers import clean_email, clean_name, clean_phone, collapse
-from customer_flow.errors import ConflictError, NotFoundError, StateError, ValidationError
+from customer_flow.core.errors import ConflictError, NotFoundError, StateError, ValidationError
+from customer_flow.customers.models import CustomerCreate, CustomerQuery, CustomerUpdate
+from customer_flow.customers.records import clean_email, clean_name, clean_phone, collapse
 from customer_flow.hub import Hub
-from customer_flow.models import CustomerCreate, CustomerQuery, CustomerUpdate
-from customer_flow.schema import audit_log, customer_ids, customers
+from customer_flow.store.schema import audit_log, customer_ids, customers
 
 
 def add(hub: Hub, name: str = "Ana Lima", email: str | None = "ana@lima.pt", **kw: object):

@@ -22,14 +22,20 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, String, bindparam, event, func, inspect, select, text
 
-from customer_flow import customers as customers_mod
-from customer_flow import search
+from customer_flow.core.paging import encode_cursor
+from customer_flow.customers import records as customers_mod
+from customer_flow.customers import search
+from customer_flow.customers.models import CustomerCreate, CustomerQuery, CustomerUpdate
+from customer_flow.data.report import ImportOptions
 from customer_flow.hub import Hub
-from customer_flow.import_report import ImportOptions
-from customer_flow.models import CustomerCreate, CustomerQuery, CustomerUpdate
-from customer_flow.paging import encode_cursor
-from customer_flow.schema import counters, customer_ids, customer_search, customers, search_metadata
-from customer_flow.store import casefold
+from customer_flow.store.engine import casefold
+from customer_flow.store.schema import (
+    counters,
+    customer_ids,
+    customer_search,
+    customers,
+    search_metadata,
+)
 
 # Upper and lower case, letters whose case folding is not one letter to one letter (ß, ẞ, İ,
 # the ligature ﬁ), LIKE's wildcards and escape, FTS5's query syntax, CJK and an emoji.

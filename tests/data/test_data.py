@@ -10,12 +10,13 @@ import polars as pl
 import pytest
 from benchmarks.generate import generate, proper_case
 
-from customer_flow import customers, data
-from customer_flow.data_clean import Context, clean_batch, validate
-from customer_flow.data_phone import email_fast, phone_fast
-from customer_flow.errors import ValidationError
+from customer_flow.core.errors import ValidationError
+from customer_flow.customers import records as customers
+from customer_flow.data import sources as data
+from customer_flow.data.cleaning import Context, clean_batch, validate
+from customer_flow.data.imports import ImportOptions, ImportReport
+from customer_flow.data.phones import email_fast, phone_fast
 from customer_flow.hub import Hub
-from customer_flow.imports import ImportOptions, ImportReport
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:

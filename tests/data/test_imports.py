@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from customer_flow import imports
-from customer_flow.errors import ConflictError, StateError, ValidationError
+from customer_flow.core.errors import ConflictError, StateError, ValidationError
+from customer_flow.customers.models import CustomerCreate, CustomerQuery, CustomerUpdate
+from customer_flow.data import imports
+from customer_flow.data.imports import ImportOptions
 from customer_flow.hub import Hub
-from customer_flow.imports import ImportOptions
-from customer_flow.models import CustomerCreate, CustomerQuery, CustomerUpdate
-from customer_flow.schema import audit_log, counters, customer_ids, customers
+from customer_flow.store.schema import audit_log, counters, customer_ids, customers
 
 
 def write(tmp_path: Path, name: str, content: str) -> Path:
@@ -213,7 +213,7 @@ class TestBulkLoad:
         a failed one leaves them as they were."""
         if hub.store.dialect != "sqlite":
             pytest.skip("the bulk index mode is SQLite's")
-        from customer_flow import loading
+        from customer_flow.data import loading
 
         monkeypatch.setattr(loading, "BULK_ROWS", 2)
         before = self._indexes(hub)
@@ -454,7 +454,7 @@ def test_rejects_file_cells_are_quoted_and_neutralised_as_csv_line_does(
 ) -> None:
     """The rejects file (written by Polars a batch at a time) quotes like ``csv_line`` and
     neutralises formula-like cells; an empty value is an empty cell, not ""."""
-    from customer_flow.import_report import csv_line, neutralise
+    from customer_flow.data.report import csv_line, neutralise
 
     path = tmp_path / "r.csv"
     path.write_text(

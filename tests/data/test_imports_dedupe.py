@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from customer_flow.errors import DuplicateError
+from customer_flow.core.errors import DuplicateError
+from customer_flow.customers.models import CustomerCreate
 from customer_flow.hub import Hub
-from customer_flow.models import CustomerCreate
 
 
 def _file(tmp_path: Path) -> Path:
@@ -44,7 +44,7 @@ class TestDryRunWritesNothing:
     ) -> None:
         from typer.testing import CliRunner
 
-        from customer_flow.cli import app
+        from customer_flow.cli.main import app
 
         folder = tmp_path / "files"
         folder.mkdir()

@@ -19,11 +19,12 @@ from benchmarks.generate import generate
 from typer.testing import CliRunner
 
 from conftest import new_pg_database
-from customer_flow import dedupe, import_duplicates
-from customer_flow.cli import app
+from customer_flow.cli.main import app
+from customer_flow.customers.models import CustomerCreate, CustomerQuery
+from customer_flow.data import duplicate_check as import_duplicates
+from customer_flow.data.imports import ImportOptions
+from customer_flow.duplicates import find as dedupe
 from customer_flow.hub import Hub
-from customer_flow.imports import ImportOptions
-from customer_flow.models import CustomerCreate, CustomerQuery
 
 HEADER = "ID,Name,Email,Phone\n"
 # Rows 2-5 each look like row 1 or customer 900 by one rule; row 6 is nobody's double.
@@ -339,7 +340,7 @@ def test_vectorised_keys_agree_with_keys_for_on_a_large_random_sample() -> None:
     scripts, tags, Gmail dots, extensions and junk."""
     import random
 
-    from customer_flow import dedupe
+    from customer_flow.duplicates import find as dedupe
 
     rng = random.Random(5)
     alphabet = "abcXYZ019._%+-@ éÜß'Σς\u0301\t;="

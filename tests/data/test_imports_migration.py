@@ -89,7 +89,7 @@ def test_upgrade_folds_phone_keys_and_downgrade_restores_them(empty_url: str) ->
 def test_short_and_long_phones_still_match_on_entry(hub: Hub) -> None:
     """One key per phone: the same whole number is "same phone"; the same last 7 digits with a
     similar name is the weaker reason; a short number matches only itself."""
-    from customer_flow.models import CustomerCreate
+    from customer_flow.customers.models import CustomerCreate
 
     first = hub.add_customer(CustomerCreate(name="Ana Lima", phone="+1 415 555 0100")).id
     short = hub.add_customer(CustomerCreate(name="Rui Costa", phone="12345")).id

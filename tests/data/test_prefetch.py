@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from customer_flow.prefetch import prefetch
+from customer_flow.data.prefetch import prefetch
 
 
 def test_yields_every_item_in_order_from_another_thread() -> None:

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from customer_flow import sorted_keys
-from customer_flow.sorted_keys import SortedKeys
+from customer_flow.data import sorted_keys
+from customer_flow.data.sorted_keys import SortedKeys
 
 hashes = st.integers(min_value=0, max_value=2**64 - 1) | st.sampled_from([0, 1, 2**63, 2**64 - 1])
 values = st.none() | st.integers(min_value=0, max_value=2**62)

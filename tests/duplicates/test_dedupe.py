@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from customer_flow import dedupe
-from customer_flow.cli import app
-from customer_flow.errors import DuplicateError, ValidationError
+from customer_flow.cli.main import app
+from customer_flow.core.errors import DuplicateError, ValidationError
+from customer_flow.customers.models import CustomerCreate, CustomerUpdate
+from customer_flow.duplicates import find as dedupe
 from customer_flow.hub import Hub
-from customer_flow.models import CustomerCreate, CustomerUpdate
 
 runner = CliRunner()
 
@@ -165,8 +165,8 @@ class TestEntryCheck:
         """The import's path: rows inserted by a bulk load, then index_rows for the batch."""
         from sqlalchemy import insert
 
-        from customer_flow import audit
-        from customer_flow.schema import customers
+        from customer_flow.store import audit
+        from customer_flow.store.schema import customers
 
         stamp = audit.now()
         rows = [(500 + i, f"Bulk {i} Person", None, f"+1212555{1000 + i}") for i in range(3)]
@@ -500,7 +500,7 @@ class TestChooseFields:
     )
     def test_share_or_count_floor(self, n: int, with_value: int, compared: bool) -> None:
         """At least 5 % of the live customers, or at least 1,000 of them (and two)."""
-        from customer_flow import dedupe_fields
+        from customer_flow.duplicates import fields as dedupe_fields
 
         columns = self._columns(n, with_value)
         auto = dedupe_fields.Attribute("dob", ("dob",), False, "date of birth")
@@ -516,7 +516,7 @@ class TestChooseFields:
     def test_keys_are_matched_ignoring_case_and_separators(self) -> None:
         """Keys spelt differently are one attribute, read from the most common key first;
         --field matches them the same way; other keys are not recognised."""
-        from customer_flow import dedupe_fields
+        from customer_flow.duplicates import fields as dedupe_fields
 
         counts = {"Zip Code": 10, "zip_code": 30, "City": 40, "dob": 5, "Date-Of-Birth": 2}
         found = dedupe_fields.candidates(counts, [], auto=True)
@@ -554,7 +554,7 @@ class TestTermFrequencies:
         }
 
     def _weight(self, columns: dict[str, list[Any]]) -> float | None:
-        from customer_flow import dedupe_model
+        from customer_flow.duplicates import model as dedupe_model
 
         scored = dedupe_model.score(
             columns, fields=["postcode"], params=dedupe.load_params(), threshold=0.0, train=False
@@ -564,7 +564,7 @@ class TestTermFrequencies:
 
     def test_only_fields_with_enough_values_use_frequencies(self) -> None:
         """Below ``min_values_for_term_frequencies`` values the shipped u stays."""
-        from customer_flow import dedupe_model
+        from customer_flow.duplicates import model as dedupe_model
 
         params = dedupe.load_params()
         floor = int(params["min_values_for_term_frequencies"])

@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import Connection, select, text
 from typer.testing import CliRunner
 
-from customer_flow import merging
-from customer_flow.cli import app
-from customer_flow.errors import NotFoundError, StateError, ValidationError
+from customer_flow.cli.main import app
+from customer_flow.core.errors import NotFoundError, StateError, ValidationError
+from customer_flow.customers.models import CustomerCreate, CustomerUpdate
+from customer_flow.duplicates import merge as merging
 from customer_flow.hub import Hub
-from customer_flow.models import CustomerCreate, CustomerUpdate
-from customer_flow.schema import customers
+from customer_flow.store.schema import customers
 
 runner = CliRunner()
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from customer_flow.customers.models import CustomerCreate
 from customer_flow.hub import Hub
-from customer_flow.models import CustomerCreate, TicketCreate
+from customer_flow.tickets.models import TicketCreate
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from customer_flow.errors import ValidationError
+from customer_flow.core.errors import ValidationError
 from customer_flow.hub import Hub
-from customer_flow.models import CommentCreate, TicketCreate
-from customer_flow.report_models import Report, ReportQuery
-from customer_flow.reports import parse_bound, parse_group_by
-from customer_flow.schema import tickets
+from customer_flow.reports.metrics import parse_bound, parse_group_by
+from customer_flow.reports.models import Report, ReportQuery
+from customer_flow.store.schema import tickets
+from customer_flow.tickets.models import CommentCreate, TicketCreate
 from reports_support import NOW, SINCE, UNTIL, build
 from tickets_support import OFFICE, Clock, make_hub, utc
 

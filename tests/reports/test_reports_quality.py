@@ -14,9 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from customer_flow.cli import app
+from customer_flow.cli.main import app
+from customer_flow.customers.models import CustomerCreate
 from customer_flow.hub import Hub
-from customer_flow.models import CustomerCreate, UserCreate
+from customer_flow.users.models import UserCreate
 from customer_flow.web.app import create_app
 
 
@@ -96,7 +97,7 @@ class TestLikelyDuplicates:
         assert likely(hub) == 2
 
     def test_a_changed_email_leaves_the_group(self, people: tuple[Hub, dict[str, int]]) -> None:
-        from customer_flow.models import CustomerUpdate
+        from customer_flow.customers.models import CustomerUpdate
 
         hub, ids = people
         hub.update_customer(ids["ana2"], CustomerUpdate(email="ana@lima.pt"), allow_duplicate=True)

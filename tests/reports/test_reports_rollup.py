@@ -24,12 +24,14 @@ import pytest
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
-from customer_flow import report_rollup, reports
-from customer_flow.cli import app
+from customer_flow.cli.main import app
+from customer_flow.customers.models import CustomerCreate
 from customer_flow.hub import Hub
-from customer_flow.models import CommentCreate, CustomerCreate, TicketCreate, TicketUpdate
-from customer_flow.report_models import Report, ReportQuery
-from customer_flow.schema import report_days, report_dirty, tickets
+from customer_flow.reports import metrics as reports
+from customer_flow.reports import rollup as report_rollup
+from customer_flow.reports.models import Report, ReportQuery
+from customer_flow.store.schema import report_days, report_dirty, tickets
+from customer_flow.tickets.models import CommentCreate, TicketCreate, TicketUpdate
 from reports_support import NOW, SINCE, UNTIL, build
 from tickets_support import Clock, make_hub, utc
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, text
 
-from customer_flow.config import Settings, default_database_url, normalise_database_url
-from customer_flow.errors import StorageError
+from customer_flow.core.config import Settings, default_database_url, normalise_database_url
+from customer_flow.core.errors import StorageError
+from customer_flow.customers.models import CustomerCreate
 from customer_flow.hub import Hub
-from customer_flow.models import CustomerCreate
-from customer_flow.store import POOL_OVERFLOW, POOL_SIZE, Store
+from customer_flow.store.engine import POOL_OVERFLOW, POOL_SIZE, Store
 from schema_support import schema_diff
 
 WRITERS, TRANSACTIONS = 4, 200

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from customer_flow.errors import ConfigError
-from customer_flow.sla import (
+from customer_flow.core.errors import ConfigError
+from customer_flow.tickets.calendar import (
     MAX_SEARCH_DAYS,
     Calendar,
     SlaPolicy,

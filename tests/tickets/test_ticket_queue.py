@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from customer_flow.errors import ValidationError
+from customer_flow.core.errors import ValidationError
+from customer_flow.customers.models import CustomerCreate
 from customer_flow.hub import Hub
-from customer_flow.models import CustomerCreate, TicketCreate, TicketQuery
+from customer_flow.tickets.models import TicketCreate, TicketQuery
 from tickets_support import Clock, make_hub, utc
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from customer_flow.errors import ConfigError, StateError, ValidationError
-from customer_flow.models import CommentCreate, TicketCreate, TicketQuery, TicketUpdate
-from customer_flow.schema import tickets
+from customer_flow.core.errors import ConfigError, StateError, ValidationError
+from customer_flow.store.schema import tickets
+from customer_flow.tickets.models import CommentCreate, TicketCreate, TicketQuery, TicketUpdate
 from tickets_support import OFFICE, Clock, H, make_hub, utc
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from customer_flow.errors import ConfigError, NotFoundError
+from customer_flow.core.errors import ConfigError, NotFoundError
 from customer_flow.hub import Hub
-from customer_flow.ticket_types import format_duration, parse_duration, read_file
+from customer_flow.tickets.types import format_duration, parse_duration, read_file
 
 
 def write(tmp_path: Path, content: object, name: str = "ticket_types.json") -> Path:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from customer_flow.errors import NotFoundError, StateError, ValidationError
+from customer_flow.core.errors import NotFoundError, StateError, ValidationError
+from customer_flow.customers.models import CustomerCreate
 from customer_flow.hub import Hub
-from customer_flow.models import CommentCreate, CustomerCreate, TicketCreate, TicketUpdate
+from customer_flow.tickets.models import CommentCreate, TicketCreate, TicketUpdate
 from schema_support import schema_diff
 from tickets_support import TYPES, Clock, make_hub, utc, write_json
 

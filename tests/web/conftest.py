@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from customer_flow.config import Settings
+from customer_flow.core.config import Settings
 from customer_flow.hub import Hub
-from customer_flow.models import User, UserCreate
+from customer_flow.users.models import User, UserCreate
 from customer_flow.web.app import create_app
 
 PASSWORD = "correct horse battery"

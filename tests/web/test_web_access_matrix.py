@@ -26,7 +26,8 @@ from typing import Any
 
 import pytest
 
-from customer_flow.models import CustomerCreate, TicketCreate
+from customer_flow.customers.models import CustomerCreate
+from customer_flow.tickets.models import TicketCreate
 from customer_flow.web import uploads
 
 from .conftest import Team

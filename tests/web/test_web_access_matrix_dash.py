@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from customer_flow.models import CustomerCreate
+from customer_flow.customers.models import CustomerCreate
 
 from .conftest import Team
 from .test_web_access_matrix import ALL, WRITERS, Route

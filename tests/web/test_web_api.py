@@ -7,7 +7,7 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
-from customer_flow.users import THROTTLE_FAILURES
+from customer_flow.users.accounts import THROTTLE_FAILURES
 
 from .conftest import PASSWORD, Team, login
 
@@ -134,7 +134,7 @@ class TestAuthApi:
     def test_expired_token_is_401(self, team: Team) -> None:
         from sqlalchemy import update
 
-        from customer_flow.schema import api_tokens
+        from customer_flow.store.schema import api_tokens
 
         with team.hub.store.write() as conn:
             conn.execute(update(api_tokens).values(expires_at=datetime.now(UTC) - timedelta(1)))

@@ -21,9 +21,11 @@ from typing import Any
 
 import pytest
 
-from customer_flow.config import Settings
+from customer_flow.core.config import Settings
+from customer_flow.customers.models import CustomerCreate
 from customer_flow.hub import Hub
-from customer_flow.models import CustomerCreate, TicketCreate, UserCreate
+from customer_flow.tickets.models import TicketCreate
+from customer_flow.users.models import UserCreate
 
 CHROMIUM = Path("/usr/bin/chromium")
 REQUIRE = os.environ.get("CUSTOMER_FLOW_REQUIRE_BROWSER") == "1"
@@ -269,7 +271,7 @@ class TestXss:
         expect(page.get_by_role("heading", level=1)).to_contain_text(payload)
         cid = int(page.url.rstrip("/").rsplit("/", 1)[1])
         # Extra fields (keys and values) arrive through the API; the detail page shows them.
-        from customer_flow.models import CustomerUpdate
+        from customer_flow.customers.models import CustomerUpdate
 
         server.hub.update_customer(cid, CustomerUpdate(extra={payload: payload}))
         page.reload()

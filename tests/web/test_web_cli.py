@@ -6,8 +6,8 @@ import json
 
 from typer.testing import CliRunner
 
-from customer_flow.cli import app
-from customer_flow.config import Settings
+from customer_flow.cli.main import app
+from customer_flow.core.config import Settings
 from customer_flow.hub import Hub
 
 runner = CliRunner()

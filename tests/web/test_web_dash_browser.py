@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from customer_flow.models import CustomerCreate, TicketCreate
+from customer_flow.customers.models import CustomerCreate
+from customer_flow.tickets.models import TicketCreate
 
 from .test_web_browser import (
     PAYLOADS,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 from fastapi.testclient import TestClient
 
-from customer_flow.models import CustomerCreate
+from customer_flow.customers.models import CustomerCreate
 
 from .conftest import Team, login
 

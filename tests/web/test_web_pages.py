@@ -202,7 +202,9 @@ class TestCustomerPages:
         login(c, "viewer@team.example.org")
         for name in ("Ana", "Bo"):
             team.hub.add_customer(
-                __import__("customer_flow.models").models.CustomerCreate(name=name)
+                __import__("customer_flow.customers.models").customers.models.CustomerCreate(
+                    name=name
+                )
             )
         r = c.get("/customers?search=an", headers={"HX-Request": "true", "HX-Target": "results"})
         assert "<html" not in r.text and "Ana" in r.text and "Bo<" not in r.text
@@ -210,7 +212,7 @@ class TestCustomerPages:
         assert "<html" in full.text
 
     def test_paging_links_follow_the_cursor(self, team: Team) -> None:
-        from customer_flow.models import CustomerCreate
+        from customer_flow.customers.models import CustomerCreate
 
         for i in range(30):
             team.hub.add_customer(CustomerCreate(name=f"P{i:02d}"))
@@ -223,7 +225,7 @@ class TestCustomerPages:
         assert "P25" in second and "P29" in second and "P24<" not in second
 
     def test_viewer_sees_no_edit_controls_and_cannot_post(self, team: Team) -> None:
-        from customer_flow.models import CustomerCreate
+        from customer_flow.customers.models import CustomerCreate
 
         cid = team.hub.add_customer(CustomerCreate(name="Read Only")).id
         c = team.client

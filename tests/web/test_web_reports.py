@@ -16,10 +16,10 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from customer_flow.cli import app as cli_app
+from customer_flow.cli.main import app as cli_app
 from customer_flow.hub import Hub
-from customer_flow.models import UserCreate
-from customer_flow.report_models import Report
+from customer_flow.reports.models import Report
+from customer_flow.users.models import UserCreate
 from customer_flow.web.api.reports import TABLES as API_TABLES
 from customer_flow.web.app import create_app
 from customer_flow.web.pages.reports import cell

@@ -17,9 +17,11 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
 
-from customer_flow.config import Settings
+from customer_flow.core.config import Settings
+from customer_flow.customers.models import CustomerCreate
 from customer_flow.hub import Hub
-from customer_flow.models import CustomerCreate, TicketCreate, UserCreate
+from customer_flow.tickets.models import TicketCreate
+from customer_flow.users.models import UserCreate
 from customer_flow.web.app import create_app
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "8"))

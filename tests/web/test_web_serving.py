@@ -24,7 +24,7 @@ import uvicorn
 from typer.testing import CliRunner
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-from customer_flow.cli import app
+from customer_flow.cli.main import app
 from customer_flow.web import serving
 from customer_flow.web.serving import HttpProtocol, no_delay
 

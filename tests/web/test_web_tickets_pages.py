@@ -10,9 +10,11 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from customer_flow.config import Settings
+from customer_flow.core.config import Settings
+from customer_flow.customers.models import CustomerCreate
 from customer_flow.hub import Hub
-from customer_flow.models import CommentCreate, CustomerCreate, TicketCreate, UserCreate
+from customer_flow.tickets.models import CommentCreate, TicketCreate
+from customer_flow.users.models import UserCreate
 from customer_flow.web.app import create_app
 
 from .conftest import PASSWORD, Team, login

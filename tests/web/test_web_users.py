@@ -8,8 +8,8 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select, update
 
-from customer_flow.config import Settings
-from customer_flow.errors import (
+from customer_flow.core.config import Settings
+from customer_flow.core.errors import (
     AuthenticationError,
     ConflictError,
     PermissionDeniedError,
@@ -18,9 +18,9 @@ from customer_flow.errors import (
     ValidationError,
 )
 from customer_flow.hub import Hub
-from customer_flow.models import UserCreate
-from customer_flow.schema import api_tokens, audit_log, login_failures, sessions, users
-from customer_flow.users import THROTTLE_FAILURES, Passwords
+from customer_flow.store.schema import api_tokens, audit_log, login_failures, sessions, users
+from customer_flow.users.accounts import THROTTLE_FAILURES, Passwords
+from customer_flow.users.models import UserCreate
 
 from .conftest import PASSWORD
 

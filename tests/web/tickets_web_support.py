@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from customer_flow.models import CustomerCreate
+from customer_flow.customers.models import CustomerCreate
 
 from .conftest import Team
 

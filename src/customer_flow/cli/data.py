@@ -9,22 +9,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .cli import (
-    JsonOpt,
-    _hub,
-    _print_json,
-    _short,
-    app,
-    err,
-    out,
-    say,
-)
-from .models import CustomerQuery, parse
+from customer_flow.cli.common import JsonOpt, err, get_hub, out, print_json, say, short
+from customer_flow.core.models import parse
+from customer_flow.customers.models import CustomerQuery
 
 # -- imports, validate and export (issue 3) ------------------------------------------------
 
 imports_app = typer.Typer(no_args_is_help=True, help="Past imports: list them, revert one.")
-app.add_typer(imports_app, name="imports")
 
 MapOpt = Annotated[
     list[str] | None,
@@ -67,8 +58,8 @@ def _import_options(
     delimiter: str | None,
     **more: Any,
 ) -> Any:
-    from .data import parse_mapping
-    from .imports import ImportOptions
+    from customer_flow.data.imports import ImportOptions
+    from customer_flow.data.sources import parse_mapping
 
     if delimiter == "\\t":
         delimiter = "\t"
@@ -114,7 +105,7 @@ def _rule_table(title: str, counts: dict[str, int], total: int, meanings: dict[s
 
 
 def _show_report(report: Any, *, validating: bool = False, first: int = 10) -> None:
-    from .data_clean import CLEAN_RULES, ERROR_CODES, WARNING_CODES
+    from customer_flow.data.cleaning import CLEAN_RULES, ERROR_CODES, WARNING_CODES
 
     err.print(_counts_table(report, validating=validating))
     if report.cleaning:
@@ -136,7 +127,7 @@ def _show_report(report: Any, *, validating: bool = False, first: int = 10) -> N
         for col in ("Row", "Column", "Code", "Message"):
             table.add_column(col)
         for r in report.rejects[:first]:
-            table.add_row(str(r.row), r.column, r.code, _short(r.message).replace("…", "…"))
+            table.add_row(str(r.row), r.column, r.code, short(r.message).replace("…", "…"))
         err.print(table)
     if getattr(report, "duplicates", None) and first:
         shown = report.duplicates[: max(first, 20)]
@@ -188,7 +179,6 @@ def _progress(as_json: bool) -> Any:
     )
 
 
-@app.command("import")
 def import_file(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="CSV, TSV, XLSX or JSON Lines file.")],
@@ -252,7 +242,7 @@ def import_file(
         # A dry run writes nothing unless asked to: no rejects file beside the input by default.
         rejects_path=rejects or (None if dry_run else path.with_name(f"{path.stem}.rejects.csv")),
     )
-    hub = _hub(ctx)
+    hub = get_hub(ctx)
     with _progress(as_json) as bar:
         task = bar.add_task("import", total=None) if bar is not None else None
 
@@ -262,7 +252,7 @@ def import_file(
 
         report = hub.import_file(path, options, dry_run=dry_run, progress=tick)
     if as_json:
-        _print_json(report)
+        print_json(report)
         return
     _show_report(report)
     if report.batch_id is not None:
@@ -272,7 +262,6 @@ def import_file(
         say("dry run: nothing was written")
 
 
-@app.command("validate")
 def validate_file(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="CSV, TSV, XLSX or JSON Lines file.")],
@@ -293,9 +282,9 @@ def validate_file(
     options = _import_options(
         mapping, ignore_unknown, fmt, encoding, delimiter, rejects_path=rejects
     )
-    report = _hub(ctx).validate_file(path, options)
+    report = get_hub(ctx).validate_file(path, options)
     if as_json:
-        _print_json(report)
+        print_json(report)
         return
     _show_report(report, validating=True, first=first)
 
@@ -343,9 +332,9 @@ def imports_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List past imports, most recent first."""
-    batches = _hub(ctx).list_imports(limit=limit)
+    batches = get_hub(ctx).list_imports(limit=limit)
     if as_json:
-        _print_json(batches)
+        print_json(batches)
     else:
         out.print(_batch_table(batches))
 
@@ -357,9 +346,9 @@ def imports_revert(
     as_json: JsonOpt = False,
 ) -> None:
     """Undo an import exactly: remove the customers it created, restore the ones it updated."""
-    batch = _hub(ctx).revert_import(batch_id)
+    batch = get_hub(ctx).revert_import(batch_id)
     if as_json:
-        _print_json(batch)
+        print_json(batch)
     else:
         say(
             f"import {batch_id} reverted: {batch.imported:,} customers removed, "
@@ -367,7 +356,6 @@ def imports_revert(
         )
 
 
-@app.command("export")
 def export(
     ctx: typer.Context,
     path: Annotated[str, typer.Argument(help="The file to write, or - for stdout.")],
@@ -393,7 +381,7 @@ def export(
     as_json: JsonOpt = False,
 ) -> None:
     """Export customers, with the filters of customers list."""
-    from .exports import FORMATS
+    from customer_flow.data.exports import FORMATS
 
     fmt = fmt.lower()
     if fmt not in FORMATS:
@@ -402,7 +390,7 @@ def export(
         CustomerQuery,
         {"search": search, "sort": sort, "trash": trash, "with_warnings": with_warnings},
     )
-    hub = _hub(ctx)
+    hub = get_hub(ctx)
     if path == "-":
         if fmt in ("xlsx", "parquet"):
             raise typer.BadParameter(f"{fmt} needs a file, not stdout", param_hint="PATH")
@@ -410,7 +398,15 @@ def export(
     else:
         report = hub.export_customers(Path(path), query, format=fmt, raw=raw)
     if as_json:
-        _print_json(report)
+        print_json(report)
     else:
         cells = f"; {report.neutralised:,} cells neutralised" if report.neutralised else ""
         say(f"exported {report.rows:,} customers to {report.path} ({report.format}){cells}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root app."""
+    app.command("import")(import_file)
+    app.command("validate")(validate_file)
+    app.command("export")(export)
+    app.add_typer(imports_app, name="imports")

@@ -12,8 +12,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .cli import IdArg, JsonOpt, _hub, _print_json, out, say
-from .models import ComparedField, DuplicateReport, MergeResult
+from customer_flow.cli.common import IdArg, JsonOpt, get_hub, out, print_json, say
+from customer_flow.duplicates.models import ComparedField, DuplicateReport, MergeResult
 
 __all__ = ["duplicates_app"]
 
@@ -78,7 +78,7 @@ def duplicates_find(
     phone, extra attributes that identify a person (postcode, zip, address, date of birth...)
     are compared when at least 5 % (or 1,000) of the customers have one; the output says which
     fields were compared and why."""
-    report = _hub(ctx).find_duplicates(
+    report = get_hub(ctx).find_duplicates(
         threshold=threshold, fields=field or [], auto_fields=auto_fields, train=train
     )
     if as_json:
@@ -134,7 +134,7 @@ def duplicates_export(
     """Write customers.parquet (the model's input) and splink_settings.json (the model), to run
     the same duplicates model on Spark when a database outgrows one machine. The fields are
     chosen as `duplicates find` chooses them."""
-    data, settings, compared = _hub(ctx).export_duplicates_model(
+    data, settings, compared = get_hub(ctx).export_duplicates_model(
         out_dir, fields=field or [], auto_fields=auto_fields, dialect=dialect
     )
     say(f"wrote {data} and {settings}")
@@ -150,9 +150,9 @@ def duplicates_check(
     as_json: JsonOpt = False,
 ) -> None:
     """Which live customers a customer with these values would look like (changes nothing)."""
-    found = _hub(ctx).check_duplicates(name, email, phone)
+    found = get_hub(ctx).check_duplicates(name, email, phone)
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     if not found:
         say("no likely duplicates")
@@ -162,7 +162,7 @@ def duplicates_check(
 
 def _show_merge(result: MergeResult, verb: str, as_json: bool) -> None:
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     m = result.merge
     merged = ", ".join(map(str, m.merged_ids))
@@ -190,7 +190,7 @@ def duplicates_merge(
 ) -> None:
     """Merge customers into KEEP. The others go to the trash pointing at it; tickets and extra
     attributes move to it; `duplicates unmerge N` undoes it exactly."""
-    result = _hub(ctx).merge_customers(keep, others, take=_parse_take(take or []))
+    result = get_hub(ctx).merge_customers(keep, others, take=_parse_take(take or []))
     _show_merge(result, "merged into", as_json)
 
 
@@ -201,7 +201,7 @@ def duplicates_unmerge(
     as_json: JsonOpt = False,
 ) -> None:
     """Undo a merge exactly. Refused, with the reason, if one of its customers changed since."""
-    result = _hub(ctx).unmerge_customers(merge_id)
+    result = get_hub(ctx).unmerge_customers(merge_id)
     _show_merge(result, "split again from", as_json)
 
 
@@ -215,9 +215,9 @@ def duplicates_merges(
     as_json: JsonOpt = False,
 ) -> None:
     """List merges, newest first."""
-    merges = _hub(ctx).list_merges(customer)
+    merges = get_hub(ctx).list_merges(customer)
     if as_json:
-        _print_json(merges)
+        print_json(merges)
         return
     table = Table()
     for col in ("Merge", "When", "Who", "Kept", "Merged", "Undone"):
@@ -239,8 +239,13 @@ def duplicates_not_duplicate(
     ctx: typer.Context, first: IdArg, second: IdArg, as_json: JsonOpt = False
 ) -> None:
     """Remember that two customers are not the same: find and the entry check skip the pair."""
-    a, b = _hub(ctx).dismiss_duplicate(first, second)
+    a, b = get_hub(ctx).dismiss_duplicate(first, second)
     if as_json:
-        _print_json([a, b])
+        print_json([a, b])
         return
     say(f"customers {first} and {second} marked as not duplicates")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root app."""
+    app.add_typer(duplicates_app, name="duplicates")

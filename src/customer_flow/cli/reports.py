@@ -14,10 +14,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .cli import _hub, _print_json, app, out, say
-from .errors import ValidationError
-from .report_models import Report, ReportQuery
-from .reports import parse_bound, parse_group_by
+from customer_flow.cli.common import get_hub, out, print_json, say
+from customer_flow.core.errors import ValidationError
+from customer_flow.reports.metrics import parse_bound, parse_group_by
+from customer_flow.reports.models import Report, ReportQuery
 
 __all__ = ["report"]
 
@@ -64,7 +64,6 @@ def _headline(report: Report) -> str:
     )
 
 
-@app.command("report")
 def report(
     ctx: typer.Context,
     since: Annotated[
@@ -139,11 +138,11 @@ def report(
         interval=interval,
         top=top,
     )
-    hub = _hub(ctx)
+    hub = get_hub(ctx)
     if rebuild:
         hub.rebuild_report_rollup()
     if plot is not None:
-        from .report_charts import check_writable
+        from customer_flow.reports.charts import check_writable
 
         check_writable(plot)  # before the report runs: a bad folder fails fast
     result = hub.report(query)
@@ -153,7 +152,7 @@ def report(
     skip = {"metrics", "sla_by_type"} if result.group_by == "type" else {"metrics"}
     chosen = [table] if table else [n for n in tables if n not in skip]
     if fmt == "json":
-        _print_json(result)
+        print_json(result)
     elif fmt == "csv":
         sys.stdout.write(result.csv(table or "metrics"))
     elif fmt == "markdown":
@@ -174,7 +173,12 @@ def report(
                 t.add_row(*(_cell(v) for v in row))
             out.print(t)
     if plot is not None:
-        from .report_charts import write_charts
+        from customer_flow.reports.charts import write_charts
 
         files = write_charts(result, plot)
         say(f"wrote {len(files)} chart files to {plot}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root app."""
+    app.command("report")(report)

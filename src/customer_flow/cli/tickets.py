@@ -12,16 +12,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .cli import JsonOpt, _hub, _print_json, _short, out, say
-from .models import (
+from customer_flow.cli.common import JsonOpt, get_hub, out, print_json, say, short
+from customer_flow.core.models import parse
+from customer_flow.tickets.models import (
     CommentCreate,
     Ticket,
     TicketCreate,
     TicketQuery,
     TicketUpdate,
-    parse,
 )
-from .ticket_types import format_duration
+from customer_flow.tickets.types import format_duration
 
 __all__ = ["tickets_app"]
 
@@ -182,9 +182,9 @@ def tickets_open(
             "fields": _pairs(field or [], "--field"),
         },
     )
-    ticket = _hub(ctx).open_ticket(new)
+    ticket = get_hub(ctx).open_ticket(new)
     if as_json:
-        _print_json(ticket)
+        print_json(ticket)
     else:
         due = _next_due(ticket)
         say(f"opened ticket {ticket.id}" + (f" (first due {_when(due)})" if due else ""))
@@ -244,9 +244,9 @@ def tickets_list(
             "after": after,
         },
     )
-    page = _hub(ctx).list_tickets(query)
+    page = get_hub(ctx).list_tickets(query)
     if as_json:
-        _print_json(page.items)
+        print_json(page.items)
     else:
         out.print(_table(page.items))
     if page.next:
@@ -256,13 +256,13 @@ def tickets_list(
 @tickets_app.command("show")
 def tickets_show(ctx: typer.Context, ticket_id: TicketArg, as_json: JsonOpt = False) -> None:
     """Show a ticket: its fields, SLA targets with due times, and its comments."""
-    hub = _hub(ctx)
+    hub = get_hub(ctx)
     ticket = hub.get_ticket(ticket_id)
     comments = hub.list_comments(ticket_id)
     if as_json:
         data: dict[str, Any] = ticket.model_dump(mode="json")
         data["comments"] = [c.model_dump(mode="json") for c in comments]
-        _print_json(data)
+        print_json(data)
         return
     _show(ticket)
     for c in comments:
@@ -298,9 +298,9 @@ def tickets_comment(
         CommentCreate,
         {"body": body, "public": not note, "by_customer": by_customer, "author": author},
     )
-    comment = _hub(ctx).add_comment(ticket_id, new)
+    comment = get_hub(ctx).add_comment(ticket_id, new)
     if as_json:
-        _print_json(comment)
+        print_json(comment)
     else:
         say(f"{'note' if note else 'reply'} {comment.id} added to ticket {ticket_id}")
 
@@ -320,9 +320,9 @@ def tickets_assign(
     """Give a ticket to someone (a plain name until users exist)."""
     if (assignee is None) == (not unassign):
         raise typer.BadParameter("give an ASSIGNEE or --unassign, not both or neither")
-    ticket = _hub(ctx).assign_ticket(ticket_id, None if unassign else assignee)
+    ticket = get_hub(ctx).assign_ticket(ticket_id, None if unassign else assignee)
     if as_json:
-        _print_json(ticket)
+        print_json(ticket)
     else:
         say(
             f"ticket {ticket_id} "
@@ -332,7 +332,7 @@ def tickets_assign(
 
 def _status_done(ticket: Ticket, as_json: bool) -> None:
     if as_json:
-        _print_json(ticket)
+        print_json(ticket)
     else:
         say(f"ticket {ticket.id} is {ticket.status}")
 
@@ -346,7 +346,9 @@ def tickets_status(
     as_json: JsonOpt = False,
 ) -> None:
     """Move a ticket along its lifecycle (pending pauses the SLA clock)."""
-    _status_done(_hub(ctx).set_ticket_status(ticket_id, status.strip().lower(), note=note), as_json)
+    _status_done(
+        get_hub(ctx).set_ticket_status(ticket_id, status.strip().lower(), note=note), as_json
+    )
 
 
 @tickets_app.command("close")
@@ -354,7 +356,7 @@ def tickets_close(
     ctx: typer.Context, ticket_id: TicketArg, note: NoteOpt = None, as_json: JsonOpt = False
 ) -> None:
     """Close a ticket."""
-    _status_done(_hub(ctx).close_ticket(ticket_id, note=note), as_json)
+    _status_done(get_hub(ctx).close_ticket(ticket_id, note=note), as_json)
 
 
 @tickets_app.command("reopen")
@@ -362,7 +364,7 @@ def tickets_reopen(
     ctx: typer.Context, ticket_id: TicketArg, note: NoteOpt = None, as_json: JsonOpt = False
 ) -> None:
     """Reopen a resolved or closed ticket."""
-    _status_done(_hub(ctx).reopen_ticket(ticket_id, note=note), as_json)
+    _status_done(get_hub(ctx).reopen_ticket(ticket_id, note=note), as_json)
 
 
 @tickets_app.command("update")
@@ -396,9 +398,9 @@ def tickets_update(
         raise typer.BadParameter(
             "give at least one of --subject, --description, --priority, --tag, --field"
         )
-    ticket = _hub(ctx).update_ticket(ticket_id, parse(TicketUpdate, changes))
+    ticket = get_hub(ctx).update_ticket(ticket_id, parse(TicketUpdate, changes))
     if as_json:
-        _print_json(ticket)
+        print_json(ticket)
     else:
         say(f"updated ticket {ticket_id}")
 
@@ -411,9 +413,9 @@ def tickets_due(
     as_json: JsonOpt = False,
 ) -> None:
     """Print when a ticket's SLA target falls due (an error if its type sets none)."""
-    due = _hub(ctx).ticket_due(ticket_id, target)
+    due = get_hub(ctx).ticket_due(ticket_id, target)
     if as_json:
-        _print_json({"ticket_id": ticket_id, "target": target, "due_at": due.isoformat()})
+        print_json({"ticket_id": ticket_id, "target": target, "due_at": due.isoformat()})
     else:
         out.print(due.isoformat(timespec="seconds"), markup=False, highlight=False)
 
@@ -421,9 +423,9 @@ def tickets_due(
 @tickets_app.command("history")
 def tickets_history(ctx: typer.Context, ticket_id: TicketArg, as_json: JsonOpt = False) -> None:
     """A ticket's timeline: every change and comment, who and when."""
-    entries = _hub(ctx).ticket_history(ticket_id)
+    entries = get_hub(ctx).ticket_history(ticket_id)
     if as_json:
-        _print_json(entries)
+        print_json(entries)
         return
     table = Table(title=f"Timeline of ticket {ticket_id}")
     for col in ("When", "Who", "What", "Details"):
@@ -431,11 +433,11 @@ def tickets_history(ctx: typer.Context, ticket_id: TicketArg, as_json: JsonOpt =
     for e in entries:
         before, after = e.before or {}, e.after or {}
         if e.action in ("comment", "note"):
-            details = _short(after.get("body"))
+            details = short(after.get("body"))
         else:
             keys = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
             details = "; ".join(
-                f"{k}: {_short(before.get(k))} → {_short(after.get(k))}"
+                f"{k}: {short(before.get(k))} → {short(after.get(k))}"
                 for k in keys
                 if before or k in ("status", "subject")
             )
@@ -448,8 +450,13 @@ def tickets_history(ctx: typer.Context, ticket_id: TicketArg, as_json: JsonOpt =
 @tickets_app.command("purge")
 def tickets_purge(ctx: typer.Context, ticket_id: TicketArg, as_json: JsonOpt = False) -> None:
     """Delete a closed ticket and its comments for good; its timeline stays."""
-    ticket = _hub(ctx).purge_ticket(ticket_id)
+    ticket = get_hub(ctx).purge_ticket(ticket_id)
     if as_json:
-        _print_json(ticket)
+        print_json(ticket)
     else:
         say(f"ticket {ticket_id} purged")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root app."""
+    app.add_typer(tickets_app, name="tickets")

@@ -8,23 +8,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .cli import (
-    JsonOpt,
-    _hub,
-    _password,
-    _print_json,
-    app,
-    out,
-    say,
-)
-from .models import User, UserCreate, parse
+from customer_flow.cli.common import JsonOpt, ask_password, get_hub, out, print_json, say
+from customer_flow.core.models import parse
+from customer_flow.users.models import User, UserCreate
 
 # -- users, API tokens and the web server (web issue) ---------------------------------------
 
 users_app = typer.Typer(no_args_is_help=True, help="Logins for the web app and the API.")
 tokens_app = typer.Typer(no_args_is_help=True, help="API tokens (Bearer) of a user.")
 users_app.add_typer(tokens_app, name="token")
-app.add_typer(users_app, name="users")
 
 EmailArg = Annotated[str, typer.Argument(help="The user's email.")]
 PasswordOpt = Annotated[
@@ -56,11 +48,11 @@ def users_add(
 ) -> None:
     """Add a login. Passwords have at least 8 characters."""
     new = parse(
-        UserCreate, {"email": email, "role": role, "name": name, "password": _password(password)}
+        UserCreate, {"email": email, "role": role, "name": name, "password": ask_password(password)}
     )
-    user = _hub(ctx).add_user(new)
+    user = get_hub(ctx).add_user(new)
     if as_json:
-        _print_json(user)
+        print_json(user)
     else:
         say(f"added user {user.id}: {user.email} ({user.role})")
 
@@ -68,9 +60,9 @@ def users_add(
 @users_app.command("list")
 def users_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List the users."""
-    items = _hub(ctx).list_users()
+    items = get_hub(ctx).list_users()
     if as_json:
-        _print_json(items)
+        print_json(items)
     else:
         out.print(_users_table(items))
 
@@ -78,10 +70,10 @@ def users_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 @users_app.command("disable")
 def users_disable(ctx: typer.Context, email: EmailArg, as_json: JsonOpt = False) -> None:
     """Disable a login: its sessions end now and its API tokens stop working."""
-    hub = _hub(ctx)
+    hub = get_hub(ctx)
     user = hub.disable_user(hub.find_user(email).id)
     if as_json:
-        _print_json(user)
+        print_json(user)
     else:
         say(f"user {user.email} disabled")
 
@@ -89,8 +81,8 @@ def users_disable(ctx: typer.Context, email: EmailArg, as_json: JsonOpt = False)
 @users_app.command("set-password")
 def users_set_password(ctx: typer.Context, email: EmailArg, password: PasswordOpt = None) -> None:
     """Set a user's password; their sessions end."""
-    hub = _hub(ctx)
-    user = hub.set_password(hub.find_user(email).id, _password(password))
+    hub = get_hub(ctx)
+    user = hub.set_password(hub.find_user(email).id, ask_password(password))
     say(f"password of {user.email} changed")
 
 
@@ -108,11 +100,11 @@ def tokens_create(
     """Create an API token; the token is printed once, on stdout."""
     from datetime import UTC, datetime, timedelta
 
-    hub = _hub(ctx)
+    hub = get_hub(ctx)
     expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
     token = hub.create_token(name, expires_at=expires, user_id=hub.find_user(email).id)
     if as_json:
-        _print_json(token)
+        print_json(token)
     else:
         sys.stdout.write(token.token + "\n")
         say(f"token {token.id} ({token.prefix}…) created; it is shown only now")
@@ -125,10 +117,10 @@ def tokens_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List API tokens (never their secrets)."""
-    hub = _hub(ctx)
+    hub = get_hub(ctx)
     items = hub.list_tokens(hub.find_user(email).id if email else None)
     if as_json:
-        _print_json(items)
+        print_json(items)
         return
     table = Table()
     for col in ("ID", "User", "Name", "Prefix", "Expires", "Revoked"):
@@ -151,11 +143,10 @@ def tokens_revoke(
     token_id: Annotated[int, typer.Argument(help="The token's ID (see token list).", min=1)],
 ) -> None:
     """Revoke an API token; it stops working at once."""
-    token = _hub(ctx).revoke_token(token_id)
+    token = get_hub(ctx).revoke_token(token_id)
     say(f"token {token.id} ({token.prefix}…) revoked")
 
 
-@app.command("serve")
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -169,10 +160,10 @@ def serve(
 
     import uvicorn
 
-    from .web import serving
-    from .web.app import create_app
+    from customer_flow.web import serving
+    from customer_flow.web.app import create_app
 
-    hub = _hub(ctx)
+    hub = get_hub(ctx)
     if not hub.list_users():
         say("no users yet: create one with `customer-flow users add EMAIL --role admin`")
     say(f"serving {hub.store.url} on http://{host}:{port}/ (API docs at /api/docs)")
@@ -208,3 +199,9 @@ def serve(
         http=serving.HttpProtocol,
         log_level="warning",
     )
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root app."""
+    app.command("serve")(serve)
+    app.add_typer(users_app, name="users")

@@ -12,8 +12,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from . import audit
-from .errors import ValidationError
+from customer_flow.core.errors import ValidationError
+from customer_flow.core.times import aware
 
 __all__ = ["decode_cursor", "encode_cursor"]
 
@@ -21,7 +21,7 @@ __all__ = ["decode_cursor", "encode_cursor"]
 def encode_cursor(value: Any, row_id: int) -> str:
     """The cursor that continues after the row with ``value`` (its sort key) and ``row_id``."""
     if isinstance(value, datetime):
-        value = audit.aware(value).isoformat()  # type: ignore[union-attr]
+        value = aware(value).isoformat()  # type: ignore[union-attr]
     raw = json.dumps([value, row_id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -32,7 +32,7 @@ def decode_cursor(cursor: str, *, timestamp: bool = False) -> tuple[Any, int]:
         padded = cursor + "=" * (-len(cursor) % 4)
         value, row_id = json.loads(base64.urlsafe_b64decode(padded))
         if timestamp:
-            value = audit.aware(datetime.fromisoformat(value))
+            value = aware(datetime.fromisoformat(value))
         return value, int(row_id)
     except (ValueError, TypeError, binascii.Error) as exc:
         raise ValidationError(

@@ -35,19 +35,13 @@ from sqlalchemy import (
     update,
 )
 
-from . import audit, search
-from .errors import ConflictError, NotFoundError, StateError, ValidationError
-from .models import (
-    AuditEntry,
-    Customer,
-    CustomerCreate,
-    CustomerQuery,
-    CustomerUpdate,
-    Page,
-    RecordWarning,
-)
-from .paging import decode_cursor, encode_cursor
-from .schema import counters, customer_ids, customers
+from customer_flow.core.errors import ConflictError, NotFoundError, StateError, ValidationError
+from customer_flow.core.models import AuditEntry, Page, RecordWarning
+from customer_flow.core.paging import decode_cursor, encode_cursor
+from customer_flow.customers import search
+from customer_flow.customers.models import Customer, CustomerCreate, CustomerQuery, CustomerUpdate
+from customer_flow.store import audit
+from customer_flow.store.schema import counters, customer_ids, customers
 
 __all__ = [
     "clean_email",

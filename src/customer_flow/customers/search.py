@@ -56,8 +56,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
-from .schema import customer_search, customers
-from .store import casefold
+from customer_flow.store.engine import casefold
+from customer_flow.store.schema import customer_search, customers
 
 __all__ = [
     "BULK_WRITE",

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from . import customers
-from .data_phone import email_fast, phone_fast
-from .errors import ValidationError
-from .sorted_keys import SortedKeys
+from customer_flow.core.errors import ValidationError
+from customer_flow.customers import records as customers
+from customer_flow.data.phones import email_fast, phone_fast
+from customer_flow.data.sorted_keys import SortedKeys
 
 __all__ = [
     "CLEAN_RULES",

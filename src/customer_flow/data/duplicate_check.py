@@ -38,8 +38,8 @@ from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 from sqlalchemy import Connection
 
-from . import dedupe
-from .sorted_keys import SortedKeys
+from customer_flow.data.sorted_keys import SortedKeys
+from customer_flow.duplicates import find as dedupe
 
 __all__ = ["FLAT", "MAX_NAMED", "DuplicateCheck", "reject_messages", "warning_items", "who"]
 

@@ -21,12 +21,12 @@ from typing import IO, Any, Literal
 from pydantic import BaseModel
 from sqlalchemy import Connection, Select, select
 
-from . import audit
-from .customers import filter_conditions
-from .errors import ValidationError
-from .imports import csv_line, neutralise
-from .models import CustomerQuery
-from .schema import customers
+from customer_flow.core.errors import ValidationError
+from customer_flow.customers.models import CustomerQuery
+from customer_flow.customers.records import filter_conditions
+from customer_flow.data.imports import csv_line, neutralise
+from customer_flow.store import audit
+from customer_flow.store.schema import customers
 
 __all__ = ["FORMATS", "ExportReport", "export_customers"]
 

@@ -19,10 +19,12 @@ import numpy as np
 import polars as pl
 from sqlalchemy import Connection, func, select, update
 
-from . import audit, data
-from .data_clean import ERROR_CODES, Context, clean_batch, validate
-from .errors import NotFoundError, StateError, ValidationError
-from .import_report import (
+from customer_flow.core.errors import NotFoundError, StateError, ValidationError
+from customer_flow.data import sources as data
+from customer_flow.data.cleaning import ERROR_CODES, Context, clean_batch, validate
+from customer_flow.data.loading import Loader, chunks
+from customer_flow.data.prefetch import prefetch
+from customer_flow.data.report import (
     KEEP,
     ImportBatch,
     ImportOptions,
@@ -34,9 +36,8 @@ from .import_report import (
     csv_line,
     neutralise,
 )
-from .loading import Loader, chunks
-from .prefetch import prefetch
-from .schema import customers, import_batches, import_changes
+from customer_flow.store import audit
+from customer_flow.store.schema import customers, import_batches, import_changes
 
 __all__ = [
     "ENTITY",

@@ -23,11 +23,10 @@ from typing import Any, Literal
 import polars as pl
 from sqlalchemy import Connection, select, update
 
-from . import audit, dedupe
-from .data_clean import warnings_json
-from .errors import ConflictError
-from .import_duplicates import DuplicateCheck, reject_messages, warning_items
-from .import_report import (
+from customer_flow.core.errors import ConflictError
+from customer_flow.data.cleaning import warnings_json
+from customer_flow.data.duplicate_check import DuplicateCheck, reject_messages, warning_items
+from customer_flow.data.report import (
     KEEP,
     KEEP_DUPLICATES,
     DuplicateRef,
@@ -36,8 +35,16 @@ from .import_report import (
     OnConflict,
     RowOutcome,
 )
-from .schema import counters, customer_ids, customers, import_batches, import_changes
-from .sorted_keys import SortedKeys
+from customer_flow.data.sorted_keys import SortedKeys
+from customer_flow.duplicates import find as dedupe
+from customer_flow.store import audit
+from customer_flow.store.schema import (
+    counters,
+    customer_ids,
+    customers,
+    import_batches,
+    import_changes,
+)
 
 __all__ = ["BULK_ROWS", "Loader", "chunks", "stamp_sql"]
 

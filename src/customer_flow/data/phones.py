@@ -28,7 +28,7 @@ import phonenumbers
 import polars as pl
 from phonenumbers.phonemetadata import PhoneMetadata
 
-from .customers import EXAMPLE_DOMAINS
+from customer_flow.customers.records import EXAMPLE_DOMAINS
 
 __all__ = ["EmailFast", "PhoneFast", "email_fast", "phone_fast"]
 

@@ -32,8 +32,8 @@ from typing import Any
 
 import polars as pl
 
-from .errors import ValidationError
-from .models import CustomerCreate
+from customer_flow.core.errors import ValidationError
+from customer_flow.customers.models import CustomerCreate
 
 __all__ = [
     "ID_CSV_COLUMNS",

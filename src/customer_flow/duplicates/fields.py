@@ -24,8 +24,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from .errors import ValidationError
-from .models import ComparedField
+from customer_flow.core.errors import ValidationError
+from customer_flow.duplicates.models import ComparedField
 
 __all__ = [
     "IDENTIFYING",

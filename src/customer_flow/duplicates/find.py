@@ -21,7 +21,6 @@ import re
 import time
 import unicodedata
 from collections.abc import Iterable, Sequence
-from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -29,16 +28,17 @@ import polars as pl
 from rapidfuzz.distance import JaroWinkler
 from sqlalchemy import Connection, and_, delete, select, tuple_
 
-from .dedupe_fields import Attribute, check_fields, choose
-from .errors import ValidationError
-from .models import (
+from customer_flow.core.errors import ValidationError
+from customer_flow.core.models import RecordWarning
+from customer_flow.duplicates.fields import Attribute, check_fields, choose
+from customer_flow.duplicates.models import (
     DuplicateCandidate,
     DuplicateCluster,
     DuplicatePair,
     DuplicateReport,
-    RecordWarning,
 )
-from .schema import customers, duplicate_dismissals, match_keys
+from customer_flow.duplicates.names import nicknames
+from customer_flow.store.schema import customers, duplicate_dismissals, match_keys
 
 __all__ = [
     "DUPLICATE_WARNING",
@@ -126,14 +126,6 @@ def jaro_winkler(a: str, b: str) -> float:
     characters, applied above a Jaro similarity of 0.7). The import's vectorised check calls the
     same implementation on whole groups of names at once, so both agree on every pair."""
     return float(JaroWinkler.similarity(a, b))
-
-
-@cache
-def nicknames() -> dict[str, str]:
-    """Nickname -> given name (``nicknames.json``): "bob" -> "robert"."""
-    text = (resources.files(__package__) / "nicknames.json").read_text()
-    found: dict[str, str] = json.loads(text)["nicknames"]
-    return found
 
 
 def names_similar(a: str | None, b: str | None) -> bool:
@@ -566,7 +558,7 @@ def is_dismissed(conn: Connection, a: int, b: int) -> bool:
 
 def load_params() -> dict[str, Any]:
     """The shipped default model parameters (``dedupe_model.json``)."""
-    text = (resources.files(__package__) / "dedupe_model.json").read_text()
+    text = (resources.files(__package__) / "model.json").read_text()
     params: dict[str, Any] = json.loads(text)
     return params
 
@@ -625,7 +617,7 @@ def find(
     ``dedupe_fields.choose`` decides which of them are compared, and the report says which
     fields were compared and why (``auto_fields`` says whether identifying attributes were
     looked for at all)."""
-    from . import dedupe_model
+    from customer_flow.duplicates import model as dedupe_model
 
     if not 0.0 < threshold < 1.0:
         raise ValidationError(

@@ -24,11 +24,14 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from . import audit, dedupe
-from .customers import ENTITY, get
-from .errors import ConflictError, NotFoundError, StateError, ValidationError
-from .models import Customer, Merge, MergeResult, RecordWarning
-from .schema import customers, duplicate_dismissals, merges
+from customer_flow.core.errors import ConflictError, NotFoundError, StateError, ValidationError
+from customer_flow.core.models import RecordWarning
+from customer_flow.customers.models import Customer
+from customer_flow.customers.records import ENTITY, get
+from customer_flow.duplicates import find as dedupe
+from customer_flow.duplicates.models import Merge, MergeResult
+from customer_flow.store import audit
+from customer_flow.store.schema import customers, duplicate_dismissals, merges
 
 __all__ = [
     "MERGE_FIELDS",
@@ -385,7 +388,7 @@ def refresh_duplicate_warnings(conn: Connection, customer_id: int, *, allow: boo
 
     Without ``allow``, a customer that looks like another raises ``DuplicateError``.
     """
-    from .errors import DuplicateError
+    from customer_flow.core.errors import DuplicateError
 
     current = get(conn, customer_id)
     found = []

@@ -16,8 +16,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from .errors import ValidationError
-from .models import DuplicatePair, FieldEvidence
+from customer_flow.core.errors import ValidationError
+from customer_flow.duplicates.models import DuplicatePair, FieldEvidence
+from customer_flow.duplicates.names import nicknames
 
 #: Splink backends the exported settings can be written for.
 DIALECTS = ("spark", "duckdb", "postgres", "sqlite", "athena")
@@ -25,8 +26,6 @@ DIALECTS = ("spark", "duckdb", "postgres", "sqlite", "athena")
 
 def nickname_map() -> dict[str, str]:
     """Nickname -> given name, from the shipped ``nicknames.json`` (ASCII, lower-case)."""
-    from .dedupe import nicknames
-
     return nicknames()
 
 

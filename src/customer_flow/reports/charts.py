@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import ValidationError
-from .report_models import Report
+from customer_flow.core.errors import ValidationError
+from customer_flow.reports.models import Report
 
 __all__ = ["CHARTS", "check_writable", "write_charts"]
 

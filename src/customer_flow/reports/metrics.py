@@ -85,9 +85,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
-from . import report_rollup
-from .models import PRIORITIES
-from .report_models import (
+from customer_flow.core.models import PRIORITIES
+from customer_flow.reports import rollup as report_rollup
+from customer_flow.reports.models import (
     Bucket,
     CustomerGrowth,
     DataQuality,
@@ -100,7 +100,7 @@ from .report_models import (
     TimelinePoint,
     TopCustomer,
 )
-from .report_period import (
+from customer_flow.reports.period import (
     DEFAULT_DAYS,
     MAX_STEPS,
     parse_bound,
@@ -108,8 +108,8 @@ from .report_period import (
     resolve_period,
     steps,
 )
-from .report_rollup import RESOLUTION_BUCKETS, UNASSIGNED, step_of
-from .schema import customers, duplicate_dismissals, match_keys, tickets
+from customer_flow.reports.rollup import RESOLUTION_BUCKETS, UNASSIGNED, step_of
+from customer_flow.store.schema import customers, duplicate_dismissals, match_keys, tickets
 
 __all__ = [
     "AGE_BUCKETS",

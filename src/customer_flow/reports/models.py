@@ -214,7 +214,7 @@ class Report(BaseModel):
         import csv
         import io
 
-        from .import_report import neutralise
+        from customer_flow.data.report import neutralise
 
         headers, rows = self.tables()[table]
         buffer = io.StringIO()

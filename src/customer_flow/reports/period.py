@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from .errors import ValidationError
-from .report_models import GROUP_BYS, GroupBy, Interval, ReportQuery
+from customer_flow.core.errors import ValidationError
+from customer_flow.reports.models import GROUP_BYS, GroupBy, Interval, ReportQuery
 
 __all__ = [
     "DEFAULT_DAYS",

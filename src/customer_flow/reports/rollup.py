@@ -61,8 +61,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from .report_models import Interval
-from .schema import ROLLUP_COUNTERS, report_days, report_dirty, tickets
+from customer_flow.reports.models import Interval
+from customer_flow.store.schema import ROLLUP_COUNTERS, report_days, report_dirty, tickets
 
 __all__ = [
     "COUNTERS",

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from .models import AuditEntry
-from .schema import audit_log
+from customer_flow.core.models import AuditEntry
+from customer_flow.core.times import aware, now
+from customer_flow.store.schema import audit_log
 
 __all__ = ["aware", "history", "now", "record"]
-
-
-def now() -> datetime:
-    """The current time, timezone-aware UTC: the one clock every record is stamped with."""
-    return datetime.now(UTC)
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """Mark a naive datetime as UTC: SQLite hands back naive ones, and everything stored is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def record(

@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
-from .errors import StorageError
+from customer_flow.core.errors import StorageError
 
 __all__ = ["Store", "casefold"]
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import ConfigError, ValidationError
+from customer_flow.core.errors import ConfigError, ValidationError
 
 __all__ = [
     "DEFAULT_AT_RISK_SHARE",

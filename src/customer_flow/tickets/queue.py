@@ -33,12 +33,14 @@ from sqlalchemy import (
     tuple_,
 )
 
-from . import customers, sla
-from .errors import ValidationError
-from .models import Page, Ticket, TicketQuery
-from .paging import decode_cursor, encode_cursor
-from .schema import OPEN_STATUSES, tickets
-from .ticket_sla import to_ticket
+from customer_flow.core.errors import ValidationError
+from customer_flow.core.models import Page
+from customer_flow.core.paging import decode_cursor, encode_cursor
+from customer_flow.customers import records as customers
+from customer_flow.store.schema import OPEN_STATUSES, tickets
+from customer_flow.tickets import calendar as sla
+from customer_flow.tickets.models import Ticket, TicketQuery
+from customer_flow.tickets.sla import to_ticket
 
 __all__ = ["list_tickets", "sla_condition"]
 

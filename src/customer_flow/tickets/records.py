@@ -25,10 +25,16 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from . import audit, customers, merging, report_rollup, sla, ticket_types
-from .errors import NotFoundError, StateError, ValidationError
-from .models import (
-    PRIORITIES,
+from customer_flow.core.errors import NotFoundError, StateError, ValidationError
+from customer_flow.core.models import PRIORITIES
+from customer_flow.customers import records as customers
+from customer_flow.duplicates import merge as merging
+from customer_flow.reports import rollup as report_rollup
+from customer_flow.store import audit
+from customer_flow.store.schema import OPEN_STATUSES, audit_log, ticket_comments, tickets
+from customer_flow.tickets import calendar as sla
+from customer_flow.tickets import types as ticket_types
+from customer_flow.tickets.models import (
     Comment,
     CommentCreate,
     Ticket,
@@ -36,9 +42,8 @@ from .models import (
     TicketStatus,
     TicketUpdate,
 )
-from .schema import OPEN_STATUSES, audit_log, ticket_comments, tickets
-from .ticket_rules import clean_assignee, clean_fields, clean_subject, clean_tags
-from .ticket_sla import NO_DUE, sla_values, targets, to_ticket
+from customer_flow.tickets.rules import clean_assignee, clean_fields, clean_subject, clean_tags
+from customer_flow.tickets.sla import NO_DUE, sla_values, targets, to_ticket
 
 __all__ = [
     "ENTITY",

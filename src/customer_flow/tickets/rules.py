@@ -12,9 +12,9 @@ import math
 from datetime import date, datetime
 from typing import Any
 
-from . import customers
-from .errors import ValidationError
-from .models import TicketType
+from customer_flow.core.errors import ValidationError
+from customer_flow.customers import records as customers
+from customer_flow.tickets.models import TicketType
 
 __all__ = ["MAX_TAGS", "clean_assignee", "clean_fields", "clean_subject", "clean_tags"]
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from . import audit, sla
-from .models import SlaTarget, Ticket, TicketSla, TicketType
+from customer_flow.store import audit
+from customer_flow.tickets import calendar as sla
+from customer_flow.tickets.models import SlaTarget, Ticket, TicketSla, TicketType
 
 __all__ = ["NO_DUE", "sla_values", "targets", "to_ticket"]
 

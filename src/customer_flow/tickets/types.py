@@ -23,10 +23,10 @@ from jsonschema import Draft202012Validator
 from jsonschema import ValidationError as SchemaError
 from sqlalchemy import Connection, select, update
 
-from . import audit
-from .errors import ConfigError, NotFoundError
-from .models import TicketType, TicketTypeSync
-from .schema import ticket_types
+from customer_flow.core.errors import ConfigError, NotFoundError
+from customer_flow.store import audit
+from customer_flow.store.schema import ticket_types
+from customer_flow.tickets.models import TicketType, TicketTypeSync
 
 __all__ = ["MAX_FILE_BYTES", "get", "list_types", "parse_duration", "read_file", "sync"]
 
@@ -53,7 +53,7 @@ def format_duration(seconds: int) -> str:
 
 @cache
 def _validator() -> Draft202012Validator:
-    text = (resources.files(__package__) / "schemas" / "ticket_types.schema.json").read_text()
+    text = (resources.files(__package__) / "ticket_types.schema.json").read_text()
     return Draft202012Validator(json.loads(text))
 
 

@@ -30,8 +30,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from . import audit
-from .errors import (
+from customer_flow.core.errors import (
     AuthenticationError,
     ConflictError,
     NotFoundError,
@@ -39,8 +38,9 @@ from .errors import (
     TooManyAttemptsError,
     ValidationError,
 )
-from .models import ApiToken, LoginSession, NewApiToken, User, UserCreate
-from .schema import api_tokens, login_failures, sessions, users
+from customer_flow.store import audit
+from customer_flow.store.schema import api_tokens, login_failures, sessions, users
+from customer_flow.users.models import ApiToken, LoginSession, NewApiToken, User, UserCreate
 
 __all__ = [
     "MIN_MEMORY_KIB",

@@ -5,6 +5,6 @@ Both call the Hub and nothing else. ``create_app`` builds the app around one Hub
 
 from __future__ import annotations
 
-from .app import create_app
+from customer_flow.web.app import create_app
 
 __all__ = ["create_app"]

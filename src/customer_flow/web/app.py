@@ -16,9 +16,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import __version__
-from ..config import Settings
-from ..errors import ConfigError, CustomerFlowError
+from customer_flow import __version__
+from customer_flow.core.config import Settings
+from customer_flow.core.errors import ConfigError, CustomerFlowError
+
 from ..hub import Hub
 from . import pages
 from .api import api_router

@@ -17,9 +17,10 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ..errors import AuthenticationError, PermissionDeniedError
+from customer_flow.core.errors import AuthenticationError, PermissionDeniedError
+from customer_flow.users.models import User
+
 from ..hub import ROLES, Hub
-from ..models import User
 from .security import SAFE_METHODS
 
 __all__ = [

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from ..errors import AuthenticationError, CustomerFlowError
+from customer_flow.core.errors import AuthenticationError, CustomerFlowError
 
 __all__ = ["PROBLEM_RESPONSES", "Problem", "problem_response"]
 

@@ -29,8 +29,8 @@ from typing import IO, Any
 
 from fastapi import FastAPI, Request
 
-from ..errors import NotFoundError, ValidationError
-from ..import_report import ImportBatch, ImportOptions, ImportReport
+from customer_flow.core.errors import NotFoundError, ValidationError
+from customer_flow.data.report import ImportBatch, ImportOptions, ImportReport
 
 __all__ = [
     "ALLOWED_SUFFIXES",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from customer_flow.schema import metadata
+from customer_flow.store.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only reached when alembic is run by hand

@@ -8,8 +8,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ..problems import PROBLEM_RESPONSES
-from . import customers, duplicates, exports, imports, reports, ticket_types, tickets, users
+from customer_flow.web.api import (
+    customers,
+    duplicates,
+    exports,
+    imports,
+    reports,
+    ticket_types,
+    tickets,
+    users,
+)
+from customer_flow.web.problems import PROBLEM_RESPONSES
 
 __all__ = ["ROUTERS", "api_router"]
 

@@ -6,15 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from ...models import (
-    AuditEntry,
+from customer_flow.core.models import AuditEntry, Page
+from customer_flow.customers.models import (
     Customer,
     CustomerCreate,
     CustomerQuery,
     CustomerSort,
     CustomerUpdate,
-    Page,
 )
+
 from ..deps import UserHub, requires
 
 __all__ = ["router"]

@@ -12,7 +12,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from ...models import Customer, DuplicateReport, Merge, MergeResult
+from customer_flow.customers.models import Customer
+from customer_flow.duplicates.models import DuplicateReport, Merge, MergeResult
+
 from ..deps import UserHub, requires
 
 __all__ = ["DismissRequest", "MergeRequest", "merges", "router"]

@@ -17,7 +17,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from ...models import CustomerQuery
+from customer_flow.customers.models import CustomerQuery
+
 from ..deps import UserHub
 
 __all__ = ["router"]

@@ -16,8 +16,9 @@ from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile, sta
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from ...errors import NotFoundError, ValidationError
-from ...import_report import ImportBatch, ImportReport
+from customer_flow.core.errors import NotFoundError, ValidationError
+from customer_flow.data.report import ImportBatch, ImportReport
+
 from .. import uploads
 from ..deps import CurrentAuth, UserHub, requires
 

@@ -14,9 +14,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from ...errors import ValidationError
-from ...report_models import GroupBy, Interval, Report, ReportQuery
-from ...report_period import parse_bound
+from customer_flow.core.errors import ValidationError
+from customer_flow.reports.models import GroupBy, Interval, Report, ReportQuery
+from customer_flow.reports.period import parse_bound
+
 from ..deps import UserHub
 
 __all__ = ["TABLES", "report_csv", "report_query", "router"]

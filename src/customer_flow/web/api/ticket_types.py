@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
 
-from ...models import TicketType, TicketTypeSync
+from customer_flow.tickets.models import TicketType, TicketTypeSync
+
 from ..deps import UserHub, requires
 
 __all__ = ["router"]

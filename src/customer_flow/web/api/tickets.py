@@ -13,12 +13,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from ...models import (
-    AuditEntry,
+from customer_flow.core.models import AuditEntry, Page, Priority
+from customer_flow.tickets.models import (
     Comment,
     CommentCreate,
-    Page,
-    Priority,
     Ticket,
     TicketCreate,
     TicketQuery,
@@ -26,6 +24,7 @@ from ...models import (
     TicketStatus,
     TicketUpdate,
 )
+
 from ..deps import UserHub, requires
 
 __all__ = ["router"]

@@ -13,7 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from ...models import ApiToken, NewApiToken, User, UserCreate
+from customer_flow.users.models import ApiToken, NewApiToken, User, UserCreate
+
 from ..deps import CurrentAuth, UserHub, requires
 
 __all__ = ["router", "tokens"]

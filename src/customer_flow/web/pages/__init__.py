@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import auth, customers, duplicates, imports, reports, ticket_types, tickets
+from customer_flow.web.pages import (
+    auth,
+    customers,
+    duplicates,
+    imports,
+    reports,
+    ticket_types,
+    tickets,
+)
 
 __all__ = ["ROUTERS"]
 

@@ -13,7 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ...errors import AuthenticationError, CustomerFlowError, PermissionDeniedError
+from customer_flow.core.errors import AuthenticationError, CustomerFlowError, PermissionDeniedError
+
 from ..deps import SESSION_COOKIE, HubDep, csrf_ok
 from .common import render
 

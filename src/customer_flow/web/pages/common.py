@@ -16,7 +16,8 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from ...errors import AuthenticationError, CustomerFlowError, PermissionDeniedError
+from customer_flow.core.errors import AuthenticationError, CustomerFlowError, PermissionDeniedError
+
 from ...hub import ROLES, Hub
 from ..deps import Auth, HubDep, authenticate, csrf_ok
 

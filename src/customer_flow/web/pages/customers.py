@@ -14,16 +14,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ...errors import ConfigError, CustomerFlowError, ValidationError
-from ...models import (
-    CustomerCreate,
-    CustomerQuery,
-    CustomerUpdate,
-    Page,
-    Ticket,
-    TicketQuery,
-    parse,
-)
+from customer_flow.core.errors import ConfigError, CustomerFlowError, ValidationError
+from customer_flow.core.models import Page, parse
+from customer_flow.customers.models import CustomerCreate, CustomerQuery, CustomerUpdate
+from customer_flow.tickets.models import Ticket, TicketQuery
+
 from .common import PageAuth, check_form_csrf, form_error, render
 
 __all__ = ["router"]

@@ -18,8 +18,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ...errors import NotFoundError, ValidationError
-from ...models import DuplicateCluster, MergeResult
+from customer_flow.core.errors import NotFoundError, ValidationError
+from customer_flow.duplicates.models import DuplicateCluster, MergeResult
+
 from .common import PageAuth, check_form_csrf, render
 
 __all__ = ["router"]

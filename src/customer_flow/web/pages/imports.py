@@ -17,7 +17,13 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from ...errors import CustomerFlowError, NotFoundError, PermissionDeniedError, ValidationError
+from customer_flow.core.errors import (
+    CustomerFlowError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+
 from .. import uploads
 from ..deps import Auth
 from .common import PageAuth, can, check_form_csrf, render

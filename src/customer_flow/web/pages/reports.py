@@ -16,8 +16,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from ...errors import ValidationError
-from ...report_models import GROUP_BYS, Interval
+from customer_flow.core.errors import ValidationError
+from customer_flow.reports.models import GROUP_BYS, Interval
+
 from ..api.reports import report_query
 from .common import PageAuth, render
 

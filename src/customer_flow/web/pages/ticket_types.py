@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ...ticket_types import format_duration
+from customer_flow.tickets.types import format_duration
+
 from .common import PageAuth, render
 
 __all__ = ["router"]

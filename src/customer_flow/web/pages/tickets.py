@@ -19,19 +19,19 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ...errors import ConfigError, CustomerFlowError, ValidationError
-from ...models import (
-    PRIORITIES,
+from customer_flow.core.errors import ConfigError, CustomerFlowError, ValidationError
+from customer_flow.core.models import PRIORITIES, parse
+from customer_flow.tickets.models import (
     TICKET_STATUSES,
     CommentCreate,
     TicketCreate,
     TicketQuery,
     TicketType,
     TicketUpdate,
-    parse,
 )
-from ...ticket_types import format_duration
-from ...tickets import TRANSITIONS
+from customer_flow.tickets.records import TRANSITIONS
+from customer_flow.tickets.types import format_duration
+
 from ..deps import Auth
 from .common import PageAuth, check_form_csrf, form_error, render
 

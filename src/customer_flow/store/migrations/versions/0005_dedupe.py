@@ -64,7 +64,7 @@ def upgrade() -> None:
 
 def _backfill_match_keys() -> None:
     """Index the customers that already exist, a batch at a time."""
-    from customer_flow.dedupe import keys_for
+    from customer_flow.duplicates.find import keys_for
 
     conn = op.get_bind()
     rows = conn.execute(sa.text("SELECT id, name, email, phone FROM customers"))

@@ -81,7 +81,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_report_dirty_day", "report_dirty", ["day"])
 
-    from customer_flow import report_rollup
+    from customer_flow.reports import rollup as report_rollup
 
     report_rollup.rebuild(op.get_bind())
 

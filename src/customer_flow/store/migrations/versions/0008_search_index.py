@@ -24,7 +24,7 @@ import logging
 import sqlalchemy as sa
 from alembic import op
 
-from customer_flow.store import casefold
+from customer_flow.store.engine import casefold
 
 revision = "0008"
 down_revision = "0007"

@@ -1,0 +1,1 @@
+"""Below everything: settings, the error tree, shared schemas, paging cursors and instants."""

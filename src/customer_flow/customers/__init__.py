@@ -1,0 +1,1 @@
+"""Customers: their rules and records, their schemas, and the substring search index."""

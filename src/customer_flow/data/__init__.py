@@ -1,0 +1,1 @@
+"""Customer files: read, map, clean, validate, check for duplicates, load, export."""

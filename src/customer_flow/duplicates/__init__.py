@@ -1,0 +1,1 @@
+"""Duplicate customers: the model, the finder, the fields it compares, merges and undo."""

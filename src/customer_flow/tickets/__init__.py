@@ -1,0 +1,1 @@
+"""Tickets: types, the lifecycle, the queue, SLA targets in business time, the calendar."""

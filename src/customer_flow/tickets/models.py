@@ -1,0 +1,173 @@
+"""The ticket schemas: ticket types, tickets, their SLA state and comments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from customer_flow.core.models import Priority
+
+
+class TicketType(BaseModel):
+    """A ticket type from ticket_types.json, as stored. SLA targets are in seconds."""
+
+    key: str
+    name: str
+    description: str = ""
+    default_priority: Priority = "normal"
+    sla: dict[str, int] = Field(default_factory=dict)
+    fields: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    active: bool = True
+
+
+class TicketTypeSync(BaseModel):
+    """What loading a ticket_types.json changed."""
+
+    created: list[str] = Field(default_factory=list)
+    updated: list[str] = Field(default_factory=list)
+    unchanged: list[str] = Field(default_factory=list)
+    deactivated: list[str] = Field(default_factory=list)
+
+
+TicketStatus = Literal["new", "open", "pending", "resolved", "closed"]
+TICKET_STATUSES: tuple[TicketStatus, ...] = ("new", "open", "pending", "resolved", "closed")
+SlaState = Literal["none", "on_track", "at_risk", "breached", "met"]
+TicketSort = Literal["id", "-id", "due"]
+
+
+class TicketCreate(BaseModel):
+    """What a new ticket is made from. ``priority`` left out takes the type's default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: int = Field(ge=1)
+    type: str = Field(max_length=64)
+    subject: str = Field(max_length=300)
+    description: str = Field(default="", max_length=100_000)
+    priority: Priority | None = None
+    tags: list[str] = Field(default_factory=list)
+    assignee: str | None = Field(default=None, max_length=200)
+    fields: dict[str, Any] = Field(default_factory=dict)
+
+
+class TicketUpdate(BaseModel):
+    """A partial change to a ticket's content; only the fields that are set change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str | None = Field(default=None, max_length=300)
+    description: str | None = Field(default=None, max_length=100_000)
+    priority: Priority | None = None
+    tags: list[str] | None = None
+    fields: dict[str, Any] | None = None
+
+
+class SlaTarget(BaseModel):
+    """One SLA target of a ticket: its size, when it falls due, and how it stands."""
+
+    state: SlaState
+    #: Business seconds after priority scaling; None when the type sets no such target.
+    target_seconds: int | None = None
+    due_at: datetime | None = None
+    at_risk_at: datetime | None = None
+    #: When the target was met (first response, resolution); None while the clock runs.
+    met_at: datetime | None = None
+    #: Business seconds used so far (pauses excluded), and what is left (negative when late).
+    used_seconds: int | None = None
+    remaining_seconds: int | None = None
+
+
+class TicketSla(BaseModel):
+    """A ticket's SLA: the worst state of its targets, and whether the clock is paused."""
+
+    state: SlaState
+    paused: bool
+    paused_seconds: int
+    first_response: SlaTarget
+    resolution: SlaTarget
+
+
+class Ticket(BaseModel):
+    """A stored ticket, as every door shows it."""
+
+    id: int
+    customer_id: int
+    type: str
+    subject: str
+    description: str
+    priority: Priority
+    status: TicketStatus
+    tags: list[str]
+    assignee: str | None
+    fields: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    paused_at: datetime | None
+    reopened_count: int
+    sla: TicketSla
+
+
+class CommentCreate(BaseModel):
+    """A comment: a public reply (default) or an internal note, by an agent or the customer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(max_length=100_000)
+    public: bool = True
+    by_customer: bool = False
+    #: Who wrote a customer's comment (e.g. the name on their email). An agent's comment is
+    #: always by the acting user, so naming another author is refused.
+    author: str | None = Field(default=None, max_length=200)
+
+
+class Comment(BaseModel):
+    """A stored comment."""
+
+    id: int
+    ticket_id: int
+    author: str
+    public: bool
+    by_customer: bool
+    body: str
+    created_at: datetime
+
+
+class TicketQuery(BaseModel):
+    """How to list tickets. With no ``status``, the open queue (new, open, pending)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: int | None = None
+    type: str | None = None
+    status: list[TicketStatus] | None = None
+    all_statuses: bool = False
+    priority: list[Priority] | None = None
+    assignee: str | None = None
+    unassigned: bool = False
+    sla: Literal["on_track", "at_risk", "breached"] | None = None
+    search: str | None = None
+    sort: TicketSort = "id"
+    limit: int = Field(default=50, ge=1, le=1000)
+    after: str | None = None
+
+
+__all__ = [
+    "Comment",
+    "CommentCreate",
+    "SlaState",
+    "SlaTarget",
+    "Ticket",
+    "TicketCreate",
+    "TicketQuery",
+    "TicketSla",
+    "TicketSort",
+    "TicketStatus",
+    "TicketType",
+    "TicketTypeSync",
+    "TicketUpdate",
+]

@@ -1,0 +1,1 @@
+"""Users: logins, password hashing, sessions, API tokens and the login throttle."""

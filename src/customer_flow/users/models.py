@@ -1,0 +1,65 @@
+"""The user schemas: users, login sessions and API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# -- users, sessions and API tokens (web issue) ---------------------------------------------
+
+Role = Literal["admin", "agent", "viewer"]
+
+
+class UserCreate(BaseModel):
+    """A new login. The password is checked (8 characters or more) and hashed, never stored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(max_length=320)
+    name: str = Field(default="", max_length=200)
+    role: Role = "agent"
+    password: str = Field(repr=False)
+
+
+class User(BaseModel):
+    """A stored user, as every door shows it (never with the password hash)."""
+
+    id: int
+    email: str
+    name: str
+    role: Role
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class LoginSession(BaseModel):
+    """A new login session: the cookie value is ``session_id``; it is shown only now."""
+
+    session_id: str = Field(repr=False)
+    csrf_token: str = Field(repr=False)
+    user: User
+    expires_at: datetime
+
+
+class ApiToken(BaseModel):
+    """An API token as listed: its ``prefix`` identifies it; the secret is never stored."""
+
+    id: int
+    user_id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class NewApiToken(ApiToken):
+    """A token just created: ``token`` is the secret, shown only this once."""
+
+    token: str = Field(repr=False)
+
+
+__all__ = ["ApiToken", "LoginSession", "NewApiToken", "Role", "User", "UserCreate"]
