@@ -480,7 +480,9 @@ def _alembic(conn: Connection, target: str, *, down: bool = False) -> None:
     from importlib import resources
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(resources.files("customer_flow.store") / "migrations"))
+    cfg.set_main_option(
+        "script_location", str(resources.files("customer_flow.store") / "migrations")
+    )
     cfg.attributes["connection"] = conn
     (command.downgrade if down else command.upgrade)(cfg, target)
 

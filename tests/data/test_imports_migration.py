@@ -20,7 +20,9 @@ _STAMP = "2026-01-01 00:00:00"
 
 def _config(conn: object) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(resources.files("customer_flow.store") / "migrations"))
+    cfg.set_main_option(
+        "script_location", str(resources.files("customer_flow.store") / "migrations")
+    )
     cfg.attributes["connection"] = conn
     return cfg
 
