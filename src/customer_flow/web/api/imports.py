@@ -195,13 +195,13 @@ def list_imports(
     return hub.list_imports(limit=limit)
 
 
-@router.get("/{batch_id}", response_model=ImportBatch, summary="One past import")
+@router.get("/{batch_id:int}", response_model=ImportBatch, summary="One past import")
 def get_import(hub: UserHub, batch_id: BatchId) -> ImportBatch:
     return hub.get_import(batch_id)
 
 
 @router.post(
-    "/{batch_id}/revert",
+    "/{batch_id:int}/revert",
     response_model=ImportBatch,
     dependencies=[requires("write")],
     summary="Undo an import exactly",
@@ -213,7 +213,7 @@ def revert_import(hub: UserHub, batch_id: BatchId) -> ImportBatch:
 
 
 @router.get(
-    "/{batch_id}/rejects",
+    "/{batch_id:int}/rejects",
     response_class=FileResponse,
     responses=CSV_RESPONSE,
     summary="An import's rejects file (CSV)",
