@@ -310,7 +310,7 @@ class TestList:
             ("name", "a", 10**30),  # past any 64-bit ID: a 500 (OverflowError) on SQLite
             ("id", None, 2**63),
             ("id", None, True),
-            ("-id", None, "7"),
+            ("-id", [1], "7"),
             ("created", "2026-01-01", -(2**70)),
         ],
     )

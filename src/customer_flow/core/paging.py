@@ -19,7 +19,7 @@ from customer_flow.core.times import aware
 
 __all__ = ["SortValue", "decode_cursor", "encode_cursor"]
 
-#: What a list sorts by: an ID (the cursor's value is the ID, or nothing), text, or a time.
+#: What a list sorts by: its ID (the cursor's value then goes unused), text, or a time.
 SortValue = Literal["id", "text", "timestamp"]
 _MAX_ID = 2**63 - 1
 
@@ -33,7 +33,7 @@ def encode_cursor(value: Any, row_id: int) -> str:
 
 
 def decode_cursor(cursor: str, *, sort: SortValue = "id") -> tuple[Any, int]:
-    """The sort value and ID in ``cursor``, of a list sorted by ``sort``."""
+    """The sort value and ID in ``cursor``, of a list sorted by ``sort`` (by ID: no value)."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value, row_id = json.loads(base64.urlsafe_b64decode(padded))
@@ -41,8 +41,8 @@ def decode_cursor(cursor: str, *, sort: SortValue = "id") -> tuple[Any, int]:
             value = aware(datetime.fromisoformat(value))
         elif sort == "text" and not (isinstance(value, str) and "\x00" not in value):
             raise TypeError("the sort value is not text (PostgreSQL's has no NUL)")
-        elif sort == "id" and not (value is None or _is_int(value)):
-            raise TypeError("the sort value is not an ID")
+        elif sort == "id":
+            value = None
         if not (_is_int(row_id) and 0 < row_id <= _MAX_ID):
             raise ValueError("not an ID")
         return value, row_id
