@@ -129,7 +129,10 @@ class CommentCreate(BaseModel):
         # ``records.add_comment``: a customer's comment is public; only it names an author.
         json_schema_extra={
             "anyOf": [
-                {"properties": {"by_customer": {"const": True}, "public": {"const": True}}},
+                {
+                    "required": ["by_customer"],
+                    "properties": {"by_customer": {"const": True}, "public": {"const": True}},
+                },
                 {
                     "properties": {
                         "by_customer": {"const": False},
