@@ -20,6 +20,8 @@ type defines, ...). Only the requests meant to be valid are repaired.
 The examples per operation are kept few (``SCHEMATHESIS_EXAMPLES``, default 5): the coverage
 phase already tries every boundary the spec states (empty strings, the longest allowed, each
 enum value, each missing required field, every other method). Raise it for a deeper soak.
+The runs use SQLite; ``SCHEMATHESIS_DB=postgresql`` runs them on a PostgreSQL database of
+their own (the server of the ``db_url`` fixture), which doubles their time.
 """
 
 from __future__ import annotations
@@ -54,6 +56,19 @@ from customer_flow.users.models import UserCreate
 from customer_flow.web.app import create_app
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "5"))
+BACKEND = os.environ.get("SCHEMATHESIS_DB", "sqlite")
+
+
+@contextmanager
+def database(folder: Path) -> Iterator[str]:
+    """The run's database: a SQLite file in ``folder``, or a PostgreSQL database of its own."""
+    if BACKEND == "postgresql":
+        from conftest import new_pg_database
+
+        with new_pg_database("cf_schemathesis") as url:
+            yield url
+    else:
+        yield f"sqlite:///{folder / 'api.db'}"
 
 
 @dataclass
@@ -283,16 +298,15 @@ def run_schemathesis(
     return outcome
 
 
+def _settings(url: str) -> Settings:
+    return Settings(
+        database_url=url, actor="schemathesis", password_memory_kib=19456, password_time_cost=2
+    )
+
+
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory, examples: Path) -> Iterator[Api]:
-    path = tmp_path_factory.mktemp("schemathesis") / "api.db"
-    s = Settings(
-        database_url=f"sqlite:///{path}",
-        actor="schemathesis",
-        password_memory_kib=19456,
-        password_time_cost=2,
-    )
-    with Hub(s) as hub:
+    with database(tmp_path_factory.mktemp("schemathesis")) as url, Hub(_settings(url)) as hub:
         hub.init(ticket_types_file=examples / "ticket_types.json")
         admin = hub.add_user(
             UserCreate(email="admin@team.example.org", role="admin", password="admin password")

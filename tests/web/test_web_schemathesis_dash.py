@@ -13,29 +13,22 @@ from pathlib import Path
 
 import pytest
 
-from customer_flow.core.config import Settings
 from customer_flow.customers.models import CustomerCreate
 from customer_flow.hub import Hub
 from customer_flow.tickets.models import TicketCreate
 from customer_flow.users.models import UserCreate
 from customer_flow.web.app import create_app
 
-from .test_web_schemathesis import DASH, Api, run_schemathesis
+from .test_web_schemathesis import DASH, Api, _settings, database, run_schemathesis
 
 PREFIXES = ("/api/v1/reports", "/api/v1/duplicates", "/api/v1/merges")
 
 
 @pytest.fixture(scope="module")
 def dash_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    path = tmp_path_factory.mktemp("schemathesis-dash") / "api.db"
     examples = Path(__file__).resolve().parents[2] / "src" / "customer_flow" / "examples"
-    s = Settings(
-        database_url=f"sqlite:///{path}",
-        actor="schemathesis",
-        password_memory_kib=19456,
-        password_time_cost=2,
-    )
-    with Hub(s) as hub:
+    folder = tmp_path_factory.mktemp("schemathesis-dash")
+    with database(folder) as url, Hub(_settings(url)) as hub:
         hub.init(ticket_types_file=examples / "ticket_types.json")
         admin = hub.add_user(
             UserCreate(email="admin@team.example.org", role="admin", password="admin password")
