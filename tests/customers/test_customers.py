@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -297,6 +300,30 @@ class TestList:
         with pytest.raises(ValidationError) as exc:
             hub.list_customers(CustomerQuery(after="not-a-cursor"))
         assert exc.value.field == "after"
+
+    @pytest.mark.parametrize(
+        ("sort", "value", "row_id"),
+        [
+            ("name", 5, 1),  # a number where the name goes: a 500 on PostgreSQL
+            ("name", [1], 1),
+            ("name", "a\x00", 1),  # a NUL: a 500 on PostgreSQL, hidden from the edge by base64
+            ("name", "a", 10**30),  # past any 64-bit ID: a 500 (OverflowError) on SQLite
+            ("id", None, 2**63),
+            ("id", None, True),
+            ("-id", [1], "7"),
+            ("created", "2026-01-01", -(2**70)),
+        ],
+    )
+    def test_a_forged_cursor_is_a_validation_error(
+        self, hub: Hub, sort: str, value: object, row_id: object
+    ) -> None:
+        """A cursor that decodes but holds what no page of this list ends with: the sort
+        value of another type, or an ID no row can have."""
+        add(hub)
+        forged = base64.urlsafe_b64encode(json.dumps([value, row_id]).encode()).decode()
+        with pytest.raises(ValidationError) as exc:
+            hub.list_customers(CustomerQuery(sort=sort, after=forged))  # type: ignore[arg-type]
+        assert (exc.value.field, exc.value.code) == ("after", "bad_cursor")
 
     def test_with_warnings_lists_only_flagged_customers(self, hub: Hub) -> None:
         add(hub)

@@ -4,11 +4,36 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from customer_flow.core.models import RecordWarning
+from customer_flow.core.models import EMAIL, NOT_BLANK, NOT_NULL, WHITESPACE, RecordWarning, Spec
+
+#: A customer's name: ``clean_name`` trims it and refuses it blank.
+Name = Annotated[str, Field(max_length=300), NOT_BLANK]
+_BLANK = {"pattern": f"^[{WHITESPACE}]*$"}
+#: ``clean_email``: an address email-validator takes, or blank (no email).
+Email = Annotated[
+    str,
+    Field(max_length=320, description="An email address; blank or null for none."),
+    Spec.of(anyOf=[dict(EMAIL.keywords), _BLANK]),
+]
+#: ``clean_phone``: a phone number phonenumbers can read (kept as given, with a warning, when
+#: it cannot normalise it), or blank (no phone). JSON Schema cannot state phonenumbers' rule,
+#: so the spec names the format: digits with the usual punctuation, ``+`` for a country code.
+Phone = Annotated[
+    str,
+    Field(
+        max_length=64,
+        description="A phone number, such as +351 912 345 678 or (415) 555-2671 ext. 12; "
+        "blank or null for none. A value with no phone number in it is refused.",
+    ),
+    Spec.of(format="phone"),
+]
+#: The format once more beside ``anyOf``: a tool that reads the field's outer schema only
+#: (schemathesis' constants, for one) then knows it is no free text either.
+OptionalPhone = Annotated[Phone | None, Spec.of(format="phone")]
 
 
 class CustomerCreate(BaseModel):
@@ -17,9 +42,9 @@ class CustomerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: int | None = Field(default=None, ge=1, le=2**53)
-    name: str = Field(max_length=300)
-    email: str | None = Field(default=None, max_length=320)
-    phone: str | None = Field(default=None, max_length=64)
+    name: Name
+    email: Email | None = None
+    phone: OptionalPhone = None
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -28,9 +53,9 @@ class CustomerUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, max_length=300)
-    email: str | None = Field(default=None, max_length=320)
-    phone: str | None = Field(default=None, max_length=64)
+    name: Annotated[Name | None, NOT_NULL] = None
+    email: Email | None = None
+    phone: OptionalPhone = None
     extra: dict[str, Any] | None = None
 
 

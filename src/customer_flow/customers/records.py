@@ -37,7 +37,7 @@ from sqlalchemy import (
 
 from customer_flow.core.errors import ConflictError, NotFoundError, StateError, ValidationError
 from customer_flow.core.models import AuditEntry, Page, RecordWarning
-from customer_flow.core.paging import decode_cursor, encode_cursor
+from customer_flow.core.paging import SortValue, decode_cursor, encode_cursor
 from customer_flow.customers import search
 from customer_flow.customers.models import Customer, CustomerCreate, CustomerQuery, CustomerUpdate
 from customer_flow.store import audit
@@ -242,6 +242,7 @@ def _get_live(conn: Connection, customer_id: int, doing: str) -> Customer:
 
 
 _SORTS = {"id": customers.c.id, "name": customers.c.name, "created": customers.c.created_at}
+_CURSOR: dict[str, SortValue] = {"id": "id", "name": "text", "created": "timestamp"}
 
 
 def filter_conditions(
@@ -338,9 +339,7 @@ def list_customers(conn: Connection, query: CustomerQuery) -> Page[Customer]:
         assert shape is not None
         params.update(search.values(shape, term, plan))
     if query.after:
-        params["after_value"], params["after_id"] = decode_cursor(
-            query.after, timestamp=sort == "created"
-        )
+        params["after_value"], params["after_id"] = decode_cursor(query.after, sort=_CURSOR[sort])
     stmt = _page(dialect, query.trash, query.with_warnings, query.sort, bool(query.after), shape)
     rows = conn.execute(stmt, params).all()
     items = [to_customer(r) for r in rows[: query.limit]]

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from customer_flow.core.models import EMAIL, Spec
 
 # -- users, sessions and API tokens (web issue) ---------------------------------------------
 
 Role = Literal["admin", "agent", "viewer"]
+#: ``accounts.check_password_rule``: 8 to 1024 characters (``MIN_PASSWORD``, ``MAX_PASSWORD``).
+PASSWORD = Spec.of(minLength=8, maxLength=1024)
 
 
 class UserCreate(BaseModel):
@@ -17,10 +21,10 @@ class UserCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(max_length=320)
+    email: Annotated[str, EMAIL] = Field(max_length=320)
     name: str = Field(default="", max_length=200)
     role: Role = "agent"
-    password: str = Field(repr=False)
+    password: Annotated[str, PASSWORD] = Field(repr=False)
 
 
 class User(BaseModel):

@@ -13,8 +13,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from customer_flow import __version__
 from customer_flow.core.config import Settings
@@ -53,6 +55,24 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
         }
         for e in exc.errors()
     ]
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the routes of this request's path take, for the ``Allow`` header of a 405
+    (RFC 9110 15.5.6). Starlette names only the methods of the first route whose path matched,
+    and FastAPI makes one route per method: ``PUT /api/v1/customers`` said ``Allow: GET``
+    where the path takes GET and POST."""
+    scope = request.scope
+    # The path as the app's router saw it: a mount that matched has moved ``root_path``.
+    root = {"type": "http", "method": scope["method"], "path": scope["path"]}
+    root["root_path"] = scope.get("app_root_path", scope.get("root_path", ""))
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        match, _ = route.matches(root)
+        if match is not Match.NONE:
+            # A route without methods is the static files' mount, which serves GET and HEAD.
+            methods.update(route.methods or ("GET", "HEAD"))
+    return ", ".join(sorted(methods))
 
 
 def _warm_sla_policy(hub: Hub) -> str | None:
@@ -112,14 +132,19 @@ def create_app(hub: Hub | None = None, *, settings: Settings | None = None) -> F
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
         codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
         if _is_api(request) or exc.status_code == 413:
             return problem_response(
                 exc.status_code,
                 codes.get(exc.status_code, "error"),
                 str(exc.detail),
-                headers=getattr(exc, "headers", None),
+                headers=headers or None,
             )
-        return _error_page(request, exc.status_code, str(exc.detail))
+        page = _error_page(request, exc.status_code, str(exc.detail))
+        page.headers.update(headers)
+        return page
 
     app.include_router(api_router())
     for router in pages.ROUTERS:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from customer_flow.core.models import AuditEntry, Page
+from customer_flow.core.models import CURSOR, AuditEntry, Page
 from customer_flow.customers.models import (
     Customer,
     CustomerCreate,
@@ -38,7 +38,8 @@ def list_customers(
     ] = "id",
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     after: Annotated[
-        str | None, Query(max_length=500, description="The `next` cursor of the previous page.")
+        Annotated[Annotated[str, CURSOR] | None, CURSOR],
+        Query(max_length=500, description="The `next` cursor of the previous page."),
     ] = None,
 ) -> Response:
     """A page of customers, by keyset: pass the returned `next` as `after` for the next one."""

@@ -14,9 +14,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile, status
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from customer_flow.core.errors import NotFoundError, ValidationError
+from customer_flow.core.models import NOT_NULL, WHITESPACE, Spec
 from customer_flow.data.report import ImportBatch, ImportReport
 
 from .. import uploads
@@ -40,9 +41,23 @@ OnConflict = Annotated[
         description="On a matching ID or email: skip the row, update the customer, or fail.",
     ),
 ]
+# ``uploads.import_options``: a blank line, or a column of the file (not blank, no "=") then
+# "=" then a field (not blank). The spec states one line per item; the server also splits an
+# item into its lines. Whether the column is in the file, the spec cannot know.
+_LINE_BREAKS = "\\n\\r\\u000b\\u000c\\u001c-\\u001e\\u0085\\u2028\\u2029"
+_MAPPING_LINE = (
+    f"^([{WHITESPACE}]*|[^={_LINE_BREAKS}]*[^={WHITESPACE}][^={_LINE_BREAKS}]*"
+    f"=[^{_LINE_BREAKS}]*[^{WHITESPACE}][^{_LINE_BREAKS}]*)$"
+)
+# A form field cannot be null (multipart has no null): the spec says sent or left out.
 Mapping = Annotated[
-    list[str] | None,
-    Form(description="`Source column=Field`, repeated (or one per line): overrides the header."),
+    list[Annotated[str, Spec.of(pattern=_MAPPING_LINE)]] | None,
+    NOT_NULL,
+    Form(
+        description="`Source column=Field`, repeated (or one per line): overrides the header. "
+        "The column must be one of the file's; the field is ID, Name, Email, Phone, First Name, "
+        "Last Name, `extra`, or `ignore`."
+    ),
 ]
 IgnoreUnknown = Annotated[
     bool, Form(description="Unknown columns are listed in the report instead of kept.")
@@ -54,6 +69,29 @@ AllowDuplicate = Annotated[
         "with a `possible_duplicate` warning, instead of rejecting them (`possible_duplicate`)."
     ),
 ]
+
+
+FILE = (
+    "CSV, TSV, XLSX or JSON Lines, known by the file name's extension (.csv, .tsv, .tab, .txt, "
+    ".xlsx, .xlsm, .jsonl, .ndjson), with a header that names a Name column (or First Name and "
+    "Last Name)."
+)
+#: A multipart part cannot be null: the file is sent, or left out.
+FILE_PART = WithJsonSchema({"type": "string", "contentMediaType": "application/octet-stream"})
+#: The file part's ``Content-Disposition``: its file name's extension tells the format.
+FILE_ENCODING = {
+    "file": {
+        "headers": {
+            "Content-Disposition": {
+                "description": "The file name's extension tells the file's format.",
+                "schema": {
+                    "type": "string",
+                    "example": 'form-data; name="file"; filename="customers.csv"',
+                },
+            }
+        }
+    }
+}
 
 
 class ImportPreview(BaseModel):
@@ -78,11 +116,14 @@ class ImportResult(BaseModel):
     response_model=ImportPreview,
     dependencies=[requires("write")],
     summary="Upload a file for a dry run",
+    openapi_extra={
+        "requestBody": {"content": {"multipart/form-data": {"encoding": FILE_ENCODING}}}
+    },
 )
 def preview_import(
     request: Request,
     auth: CurrentAuth,
-    file: Annotated[UploadFile, File(description="CSV, TSV, XLSX or JSON Lines.")],
+    file: Annotated[UploadFile, File(description=FILE)],
     on_conflict: OnConflict = "skip",
     mapping: Mapping = None,
     ignore_unknown: IgnoreUnknown = False,
@@ -120,19 +161,39 @@ def preview_import(
     status_code=status.HTTP_201_CREATED,
     dependencies=[requires("write")],
     summary="Import a file (or a previewed upload)",
+    # ``file``, or the ``upload`` token of a preview: one of the two (else 422 ``no_file``).
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "anyOf": [
+                            {"required": ["file"]},
+                            {"required": ["upload"], "properties": {"upload": {"minLength": 1}}},
+                        ]
+                    },
+                    "encoding": FILE_ENCODING,
+                }
+            }
+        }
+    },
 )
 def import_file(
     request: Request,
     auth: CurrentAuth,
-    file: Annotated[UploadFile | None, File(description="The file, when not previewed.")] = None,
+    file: Annotated[
+        UploadFile | None, FILE_PART, File(description="The file, when not previewed. " + FILE)
+    ] = None,
     upload: Annotated[
-        str | None, Form(max_length=64, description="The `upload` token of a preview.")
+        str | None, NOT_NULL, Form(max_length=64, description="The `upload` token of a preview.")
     ] = None,
     on_conflict: OnConflict = "skip",
     mapping: Mapping = None,
     ignore_unknown: IgnoreUnknown = False,
     max_errors: Annotated[
-        int | None, Form(ge=0, le=2**53, description="Refuse the import past this many rejects.")
+        int | None,
+        NOT_NULL,
+        Form(ge=0, le=2**53, description="Refuse the import past this many rejects."),
     ] = None,
     allow_duplicate: AllowDuplicate = False,
 ) -> ImportResult:
@@ -195,13 +256,13 @@ def list_imports(
     return hub.list_imports(limit=limit)
 
 
-@router.get("/{batch_id}", response_model=ImportBatch, summary="One past import")
+@router.get("/{batch_id:int}", response_model=ImportBatch, summary="One past import")
 def get_import(hub: UserHub, batch_id: BatchId) -> ImportBatch:
     return hub.get_import(batch_id)
 
 
 @router.post(
-    "/{batch_id}/revert",
+    "/{batch_id:int}/revert",
     response_model=ImportBatch,
     dependencies=[requires("write")],
     summary="Undo an import exactly",
@@ -213,7 +274,7 @@ def revert_import(hub: UserHub, batch_id: BatchId) -> ImportBatch:
 
 
 @router.get(
-    "/{batch_id}/rejects",
+    "/{batch_id:int}/rejects",
     response_class=FileResponse,
     responses=CSV_RESPONSE,
     summary="An import's rejects file (CSV)",

@@ -13,7 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from customer_flow.users.models import ApiToken, NewApiToken, User, UserCreate
+from customer_flow.core.models import NOT_BLANK
+from customer_flow.users.models import PASSWORD, ApiToken, NewApiToken, User, UserCreate
 
 from ..deps import CurrentAuth, UserHub, requires
 
@@ -29,14 +30,18 @@ TokenId = Annotated[int, Path(ge=1, le=2**53, description="The token's ID.")]
 class PasswordChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    password: str = Field(description="At least 8 characters; never truncated.")
+    password: Annotated[str, PASSWORD] = Field(
+        description="At least 8 characters; never truncated."
+    )
 
 
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(max_length=200, description="What the token is for.")
-    expires_at: datetime | None = Field(default=None, description="When it stops working.")
+    name: Annotated[str, NOT_BLANK] = Field(max_length=200, description="What the token is for.")
+    expires_at: datetime | None = Field(
+        default=None, description="When it stops working: a time in the future."
+    )
     user_id: int | None = Field(
         default=None, ge=1, le=2**53, description="Whose token (admin only; default: yours)."
     )

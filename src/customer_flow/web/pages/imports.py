@@ -164,14 +164,14 @@ async def commit(request: Request, auth: PageAuth) -> Response:
     return RedirectResponse(f"/imports/{report.batch_id}", status_code=303)
 
 
-@router.get("/imports/{batch_id}")
+@router.get("/imports/{batch_id:int}")
 def result(request: Request, auth: PageAuth, batch_id: BatchId) -> Response:
     batch = auth.hub.get_import(batch_id)
     report = uploads.batch_report(uploads.root(request), batch)
     return render(request, "imports/result.html", {"batch": batch, "report": report}, auth=auth)
 
 
-@router.get("/imports/{batch_id}/rejects.csv")
+@router.get("/imports/{batch_id:int}/rejects.csv")
 def batch_rejects(request: Request, auth: PageAuth, batch_id: BatchId) -> Response:
     path = uploads.batch_rejects(uploads.root(request), auth.hub.get_import(batch_id))
     return FileResponse(path, media_type=CSV, filename=f"import-{batch_id}-rejects.csv")
@@ -187,7 +187,7 @@ def preview_rejects(request: Request, auth: PageAuth, upload: str) -> Response:
     )
 
 
-@router.post("/imports/{batch_id}/revert")
+@router.post("/imports/{batch_id:int}/revert")
 async def revert(request: Request, auth: PageAuth, batch_id: BatchId) -> Response:
     _writer(auth)
     form = await request.form()
