@@ -136,13 +136,17 @@ class TestReading:
         assert exc.value.code == "duplicate_header"
         assert "columns 2 and 3" in exc.value.message
 
-    def test_nul_bytes_are_removed_and_noted(self, tmp_path: Path) -> None:
-        """NUL bytes (which PostgreSQL cannot store) are removed, and the report counts them."""
-        path = write(tmp_path, "z.csv", b"Name,Email\nAn\x00a,a@x.io\n")
+    def test_nul_bytes_are_removed_with_a_warning_on_the_row(self, tmp_path: Path) -> None:
+        """NUL bytes (which PostgreSQL cannot store) are removed by cleaning, which counts them
+        and warns on the row (not a note on the whole file)."""
+        path = write(tmp_path, "z.csv", b"Name,Email\nAn\x00a,a@x.io\nBo,b@x.io\n")
         with data.open_source(path) as source:
-            assert source.notes == ["1 NUL bytes removed"]
-        df, _ = cleaned(path)
-        assert df["__name"].to_list() == ["Ana"]
+            assert source.notes == []
+        df, ctx = cleaned(path)
+        assert df["__name"].to_list() == ["Ana", "Bo"]
+        assert ctx.changed["control_characters"] == 1
+        codes = [[w["code"] for w in (x or [])] for x in df["__warnings"].to_list()]
+        assert codes == [["control_characters"], []]
 
     def test_unterminated_quote_is_an_error_naming_the_row(self, tmp_path: Path) -> None:
         """A quote that is never closed stops the read with the row number."""

@@ -12,6 +12,7 @@ Emails and phones use the vectorised fast paths of ``data_phone`` and fall back 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -90,6 +91,7 @@ WARNING_CODES = {
     "phone_unparsed": "the phone could not be read; kept as given",
     "phone_invalid": "the phone is not in an assigned number range",
     "formula_like": "the name starts with =, +, -, @; neutralised on export",
+    "control_characters": "NUL or other control characters were removed from a value",
     "possible_duplicate": "looks like a customer or an earlier row; imported (--allow-duplicate)",
 }
 
@@ -129,15 +131,60 @@ def normalise_unicode(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     return _apply(df, ctx, "unicode_nfc", ["__name", "__extra"], lambda e: e.str.normalize("NFC"))
 
 
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1b\x7f]"
+_CONTROL_RE = re.compile(_CONTROL)
+# How a control character looks in the JSON text of ``__extra`` (a candidate, checked in Python).
+_CONTROL_JSON = r"\\u00[01][0-9a-fA-F]|\\[bf]|\x7f"
+
+
 def remove_control_characters(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
-    """Remove NUL and other control characters (tabs and newlines become spaces next)."""
-    return _apply(
-        df,
-        ctx,
-        "control_characters",
-        list(FIELDS),
-        lambda e: e.str.replace_all(r"[\x00-\x08\x0b\x0c\x0e-\x1b\x7f]", ""),
+    """Remove NUL and other control characters (tabs and newlines become spaces next), from
+    the fields and the extra attributes. ``__controls`` lists, per row, where some were removed
+    (a warning on the row, ``control_characters``), so that nothing is removed silently."""
+    out = _apply(
+        df, ctx, "control_characters", list(FIELDS), lambda e: e.str.replace_all(_CONTROL, "")
     )
+    where: list[pl.Expr] = [
+        pl.when(df[f].ne_missing(out[f])).then(pl.lit(f.removeprefix("__")))
+        for f in FIELDS
+        if df[f].ne_missing(out[f]).any()
+    ]
+    extra = df["__extra"]
+    maybe = extra.str.contains(_CONTROL_JSON).fill_null(False)
+    if maybe.any():
+        idx = maybe.arg_true()
+        fixed: list[str | None] = []
+        keys: list[str | None] = []
+        for text in extra.gather(idx).to_list():
+            new, removed = _strip_extra(text)
+            fixed.append(new)
+            keys.append(", ".join(removed) or None)
+        ctx.changed["control_characters"] += sum(k is not None for k in keys)
+        out = out.with_columns(extra.scatter(idx, fixed).alias("__extra"))
+        touched = pl.Series("k", [None] * len(df), dtype=pl.String).scatter(idx, keys)
+        where.append(pl.lit(touched))
+    if not where:
+        return out
+    listed = out.select(pl.concat_str(where, separator=", ", ignore_nulls=True).alias("c"))["c"]
+    return out.with_columns(pl.when(listed != "").then(listed).alias("__controls"))
+
+
+def _strip_extra(text: str) -> tuple[str | None, list[str]]:
+    """The JSON object of extra attributes without control characters, and the attributes that
+    had some (a value left empty is dropped, as an empty cell is)."""
+    values = json.loads(text)
+    out: dict[str, str] = {}
+    removed: list[str] = []
+    for key, value in values.items():
+        clean_key = _CONTROL_RE.sub("", key)
+        clean = _CONTROL_RE.sub("", value)
+        if clean_key != key or clean != value:
+            removed.append(clean_key)
+        if clean_key and clean:
+            out[clean_key] = clean
+    if not removed:
+        return text, []
+    return (json.dumps(out, ensure_ascii=False, separators=(",", ":")) if out else None), removed
 
 
 def collapse_whitespace(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
@@ -286,6 +333,8 @@ def drop_duplicate_rows(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     """Mark rows that repeat an earlier row of the file exactly (after cleaning): they are not
     imported, and the rejects file names the row they repeat."""
     hashed = df.select(pl.col("__row"), pl.struct([*FIELDS, "__extra"]).hash(seed=7).alias("h"))
+    if "__bad_json" in df.columns:  # a line that is not an object has no values to compare
+        hashed = hashed.filter(df["__bad_json"].is_null())
     first_here = hashed.group_by("h", maintain_order=True).agg(
         pl.col("__row").min().alias("__here")
     )
@@ -294,9 +343,9 @@ def drop_duplicate_rows(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
         before, on="h", how="left", maintain_order="left"
     )
     first = pl.coalesce(pl.col("__first"), pl.col("__here"))
-    dup = joined.select(pl.when(first != pl.col("__row")).then(first).alias("__dup_of"))
+    dup = joined.select("__row", pl.when(first != pl.col("__row")).then(first).alias("__dup_of"))
     ctx.seen.add(first_here.join(before, on="h", how="anti").rename({"__here": "first"}))
-    out = df.with_columns(dup["__dup_of"])
+    out = df.join(dup, on="__row", how="left", maintain_order="left")
     ctx.changed["duplicate_rows"] += int(out["__dup_of"].is_not_null().sum())
     return out
 
@@ -418,6 +467,14 @@ def validate(df: pl.DataFrame, plan_columns: dict[str, str], extras: list[str]) 
             "phone",
             pl.col("__phone_warning"),
             pl.col("__phone_warning_message"),
+        ),
+        _problem(
+            pl.col("__controls").is_not_null() if "__controls" in df.columns else pl.lit(False),
+            "*",
+            "control_characters",
+            pl.format("NUL or other control characters removed from {}", pl.col("__controls"))
+            if "__controls" in df.columns
+            else pl.lit(""),
         ),
         _problem(
             name.str.contains(r"^[=+\-@\t\r]"),

@@ -124,8 +124,12 @@ def run_import(
             that a run stopped early counts only the batches it took."""
             for raw in data.read_batches(source, options.batch_rows):
                 before = Counter(ctx.changed)
+                # A row with no value is blank, unless the reader found something wrong with
+                # it (a line that is not a JSON object, values past the header): that is a
+                # rejected row, counted in the rows read.
+                flags = [pl.col(c).is_null() for c in ("__bad_json", "__overflow") if c in raw]
                 blank = raw.select(
-                    pl.all_horizontal(pl.col(h).is_null() for h in source.header)
+                    pl.all_horizontal(*(pl.col(h).is_null() for h in source.header), *flags)
                 ).to_series()
                 batch = raw.filter(~blank)
                 if batch.height:

@@ -10,9 +10,10 @@ The pipeline is plain functions over Polars frames, one batch at a time so memor
 
 This module reads CSV/TSV (delimiter sniffed; UTF-8 with or without BOM, UTF-16, cp1252/latin-1
 and files that mix UTF-8 and cp1252 line by line; quoted fields may hold newlines), XLSX and JSON
-Lines. Every oddity it repairs (a mixed encoding, NUL bytes, lone CR line endings) is named in
-``Source.notes``; a file it cannot read is refused with a one-line ``ValidationError``. The seed's
-``read_id_csv`` stays for callers that want the strict ``id.csv`` format.
+Lines. Every oddity it repairs (a mixed encoding, lone CR line endings) is named in
+``Source.notes``; NUL bytes are left in the values for cleaning, which removes them with a
+warning on the row. A file it cannot read is refused with a one-line ``ValidationError``. The
+seed's ``read_id_csv`` stays for callers that want the strict ``id.csv`` format.
 """
 
 from __future__ import annotations
@@ -244,7 +245,8 @@ def _prepare_text(source: Source, head: bytes, encoding: str | None) -> None:
                 break
             joined = prev + chunk
             # A CR followed by something other than LF (a CR at the very end is seen next time).
-            if b"\x00" in chunk or re.search(rb"\r(?=[^\n])", joined):
+            # NUL bytes stay: cleaning removes them from the values, with a warning on the row.
+            if re.search(rb"\r(?=[^\n])", joined):
                 clean = False
                 break
             prev = chunk[-1:]
@@ -268,7 +270,6 @@ def _workdir(source: Source) -> Path:
 
 def _transcode(source: Source, encoding: str) -> None:
     target = _workdir(source) / "utf8.txt"
-    nuls = 0
     try:
         with (
             source.path.open(encoding=encoding, newline="") as src,
@@ -277,23 +278,20 @@ def _transcode(source: Source, encoding: str) -> None:
             while chunk := src.read(_SCAN_CHUNK):
                 if chunk.startswith("\ufeff") and src.tell() <= _SCAN_CHUNK * 4:
                     chunk = chunk[1:]
-                nuls += chunk.count("\x00")
-                dst.write(chunk.replace("\x00", ""))
+                dst.write(chunk)
     except (UnicodeDecodeError, UnicodeError) as exc:
         raise ValidationError(
             f"{source.path.name}: not readable as {encoding}: {exc}", code="bad_encoding"
         ) from exc
-    if nuls:
-        source.notes.append(f"{nuls} NUL bytes removed")
     source.text_path = target
     _fix_line_endings(source)
 
 
 def _repair(source: Source) -> None:
     """Write a UTF-8 copy: each line read as UTF-8 or else cp1252 (latin-1 for the bytes cp1252
-    leaves undefined), NUL bytes removed and lone CR line endings made LF."""
+    leaves undefined), and lone CR line endings made LF."""
     target = _workdir(source) / "utf8.txt"
-    counts = {"utf-8": 0, "cp1252": 0, "nul": 0, "cr": 0}
+    counts = {"utf-8": 0, "cp1252": 0, "cr": 0}
     with source.path.open("rb") as src, target.open("w", encoding="utf-8", newline="") as dst:
         first = True
         for raw in _lines(src):
@@ -301,9 +299,6 @@ def _repair(source: Source) -> None:
             if first:
                 line = line.removeprefix(codecs.BOM_UTF8)
                 first = False
-            if b"\x00" in line:
-                counts["nul"] += line.count(b"\x00")
-                line = line.replace(b"\x00", b"")
             if b"\r" in line.rstrip(b"\r\n"):
                 counts["cr"] += len(re.findall(rb"\r(?!\n)", line.rstrip(b"\n")))
                 line = re.sub(rb"\r(?!\n)", b"\n", line)
@@ -328,8 +323,6 @@ def _repair(source: Source) -> None:
         else:
             source.encoding = "cp1252"
             source.notes.append("the file is not UTF-8: read as cp1252 (Windows Western)")
-    if counts["nul"]:
-        source.notes.append(f"{counts['nul']} NUL bytes removed")
     if counts["cr"]:
         source.notes.append(f"{counts['cr']} old Mac line endings (CR) read as line breaks")
     source.text_path = target
@@ -561,11 +554,29 @@ def _jsonl_records(source: Source) -> Iterator[tuple[int, dict[str, Any] | str]]
                 continue
             n += 1
             try:
-                obj = json.loads(line)
+                obj = json.loads(line, strict=False)  # a control character is data
             except json.JSONDecodeError as exc:
-                yield n, f"not JSON: {exc.msg} at column {exc.colno}"
+                yield n, f"not JSON: {exc.msg} (column {exc.colno}): {_snippet(line)}"
                 continue
-            yield n, obj if isinstance(obj, dict) else f"a JSON {type(obj).__name__}, not an object"
+            if not isinstance(obj, dict):
+                obj = f"a JSON {_json_kind(obj)}, not an object: {_snippet(line)}"
+            yield n, obj
+
+
+def _snippet(line: str, width: int = 80) -> str:
+    """The start of a line, for a message (the rejects file has no other trace of it)."""
+    text = line.strip()
+    return text if len(text) <= width else f"{text[:width]}… ({len(text):,} characters)"
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return "number"
 
 
 def _jsonl_header(source: Source) -> list[str]:
