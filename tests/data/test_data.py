@@ -355,7 +355,7 @@ class TestFastPathAgreesWithTheLibraries:
 
     def test_phones(self) -> None:
         """On a large random sample (generated formats and random digit strings), every value
-        the fast path decides gets the library's E.164 and validity."""
+        the fast path decides gets the library's validity, and its E.164 form when valid."""
         values = self._phones(15_000)
         fast = phone_fast(pl.Series(values), "US")
         assert fast.decided.sum() > len(values) * 0.5
@@ -365,8 +365,32 @@ class TestFastPathAgreesWithTheLibraries:
             if not decided:
                 continue
             lib, warnings = customers.clean_phone(v, "US")
-            assert (v, lib) == (v, e164)
             assert (v, valid) == (v, not any(w.code == "phone_invalid" for w in warnings))
+            if valid:
+                assert (v, lib) == (v, e164)
+
+    def test_cleaning_stores_what_clean_phone_stores(self) -> None:
+        """The import's phone step (fast path and library) stores the value, warning code and
+        message that ``clean_phone`` gives, on the same sample: an invalid number keeps the
+        value given, on both paths ("06 12 34 56 78" in the US is not +10612345678)."""
+        from customer_flow.data.cleaning import normalise_phones
+
+        values = [*self._phones(6000), "06 12 34 56 78", "+1 415 123 4567", "415 123 4567"]
+        values = [" ".join(v.split()) for v in values if v.strip()]
+        frame = normalise_phones(pl.DataFrame({"__phone": values}), Context(region="US"))
+        fast = phone_fast(pl.Series(values), "US")
+        assert fast.decided.filter(~fast.valid).sum() > 100  # both paths are exercised
+        rows = frame.select("__phone", "__phone_warning", "__phone_warning_message").iter_rows()
+        for v, (got, code, message) in zip(values, rows, strict=True):
+            try:
+                lib, warnings = customers.clean_phone(v, "US")
+            except ValidationError:
+                continue
+            want = (warnings[0].code, warnings[0].message) if warnings else (None, None)
+            assert (v, lib, *want) == (v, got, code, message)
+        stored = dict(zip(values, frame["__phone"], strict=True))
+        assert stored["06 12 34 56 78"] == "06 12 34 56 78"
+        assert stored["+1 415 123 4567"] == "+1 415 123 4567"
 
     def test_phones_in_another_default_region(self) -> None:
         """The fast path follows the region's own metadata (GB: national prefix 0, IDD 00)."""

@@ -76,3 +76,40 @@ class TestNothingDropped:
         assert report.warnings == {"control_characters": 2}
         assert hub.get_customer(1).extra == {"Tier": "gold"}
         assert hub.get_customer(2).name == "Bo Berg"
+
+
+class TestNoMadeUpValues:
+    def test_an_invalid_phone_keeps_the_value_given(self, hub: Hub, tmp_path: Path) -> None:
+        """ "06 12 34 56 78" in region US is not stored as +10612345678 (a number never in the
+        file): the value given is kept with a phone_invalid warning, as 555-1234 is."""
+        path = write(
+            tmp_path,
+            "p.csv",
+            "Name,Phone\nAna Lima,06 12 34 56 78\nBo Berg,555-1234\nCy Dias,(415) 555-0123\n",
+        )
+        report = hub.import_file(path)
+        assert report.imported == 3
+        ana, bo, cy = (hub.get_customer(i) for i in (1, 2, 3))
+        assert (ana.phone, [w.code for w in ana.warnings]) == ("06 12 34 56 78", ["phone_invalid"])
+        assert "kept as given" in ana.warnings[0].message
+        assert (bo.phone, [w.code for w in bo.warnings]) == ("555-1234", ["phone_local_only"])
+        assert cy.phone == "+14155550123"
+
+    def test_a_formula_with_a_comma_is_not_reordered(self, hub: Hub, tmp_path: Path) -> None:
+        """ "Last, First" is turned only for what looks like a person's name: a formula with a
+        comma stays whole and keeps its formula_like warning."""
+        formula = '=HYPERLINK("http://x.invalid","click")'
+        path = write(
+            tmp_path,
+            "f.csv",
+            'Name,Email\n"=HYPERLINK(""http://x.invalid"",""click"")",f@x.io\n'
+            '"SMITH, JOHN",j@x.io\n"Acme 2000, Unit 4",a@x.io\n',
+        )
+        report = hub.import_file(path)
+        assert report.imported == 3
+        first = hub.get_customer(1)
+        assert first.name == formula
+        assert [w.code for w in first.warnings] == ["formula_like"]
+        assert hub.get_customer(2).name == "John Smith"
+        assert hub.get_customer(3).name == "Acme 2000, Unit 4"
+        assert report.cleaning["name_order"] == 1

@@ -7,8 +7,8 @@ writes its audit entry on that same connection. Rules:
 - an email is checked by email-validator (no DNS) and is unique, ignoring case, among live
   customers; a documentation domain such as example.com is kept with a warning;
 - a phone is normalised to E.164 with phonenumbers in a default region; a phone that cannot be
-  normalised (a local number with no area code, say) is kept as given with a warning, while a
-  value that is not a phone number at all is refused;
+  normalised (a local number with no area code, say) or is not a valid number is kept as given
+  with a warning, while a value that is not a phone number at all is refused;
 - IDs are given or assigned, unique, and never reused, even after a purge.
 """
 
@@ -139,13 +139,19 @@ def clean_phone(value: str | None, region: str) -> tuple[str | None, list[Record
         return raw, [
             _phone_warning("phone_impossible", f"{raw!r} has the wrong length; kept as given")
         ]
+    if not phonenumbers.is_valid_number(number):
+        # Its E.164 form would be a number that was never given ("06 12 34 56 78" in the US
+        # reads as +10612345678): keep what was given.
+        return raw, [_phone_warning("phone_invalid", invalid_phone_message(raw))]
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if number.extension:
         e164 = f"{e164};ext={number.extension}"
-    warnings = []
-    if not phonenumbers.is_valid_number(number):
-        warnings.append(_phone_warning("phone_invalid", f"{e164} is not an assigned number range"))
-    return e164, warnings
+    return e164, []
+
+
+def invalid_phone_message(raw: str) -> str:
+    """The ``phone_invalid`` warning's message (the import's fast path writes the same)."""
+    return f"{raw!r} is not in an assigned number range; kept as given"
 
 
 def _phone_warning(code: str, message: str) -> RecordWarning:

@@ -89,7 +89,7 @@ WARNING_CODES = {
     "phone_local_only": "a local number with no area code; kept as given",
     "phone_impossible": "the phone has the wrong length; kept as given",
     "phone_unparsed": "the phone could not be read; kept as given",
-    "phone_invalid": "the phone is not in an assigned number range",
+    "phone_invalid": "the phone is not in an assigned number range; kept as given",
     "formula_like": "the name starts with =, +, -, @; neutralised on export",
     "control_characters": "NUL or other control characters were removed from a value",
     "possible_duplicate": "looks like a customer or an earlier row; imported (--allow-duplicate)",
@@ -199,15 +199,20 @@ def collapse_whitespace(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
 
 
 _LAST_FIRST = r"^([^,]+),\s*([^,]+)$"
+#: What a part of a person's name is made of: letters, apostrophes, dots, hyphens, spaces.
+_NAME_PART = r"^\p{L}[\p{L}\p{M}'’ .\-]*$"
 
 
 def fix_name_order(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
-    """ "Last, First" becomes "First Last" (not "Smith, Jr." or "Acme, Inc.")."""
+    """ "Last, First" becomes "First Last" (not "Smith, Jr." or "Acme, Inc."), only when both
+    parts look like a person's name: a formula (``=HYPERLINK("…","click")``), a number or an
+    address is left as it is."""
     name = pl.col("__name")
     last = name.str.extract(_LAST_FIRST, 1).str.strip_chars(" ")
     first = name.str.extract(_LAST_FIRST, 2).str.strip_chars(" ")
     suffix = first.str.to_lowercase().str.replace_all(r"[.\s]", "").is_in(list(NAME_SUFFIXES))
-    swap = last.is_not_null() & first.is_not_null() & (first != "") & ~suffix
+    person = last.str.contains(_NAME_PART) & first.str.contains(_NAME_PART)
+    swap = last.is_not_null() & first.is_not_null() & (first != "") & ~suffix & person
     out = df.with_columns(
         pl.when(swap).then(pl.concat_str(first, pl.lit(" "), last)).otherwise(name).alias("__name")
     )
@@ -294,12 +299,14 @@ def normalise_phones(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     present = phones.is_not_null()
     fast = phone_fast(phones.fill_null(""), ctx.region)
     decided = fast.decided & present
-    tmp = pl.DataFrame({"d": decided, "ok": fast.valid, "e": fast.e164})
+    tmp = pl.DataFrame({"d": decided, "ok": fast.valid, "e": fast.e164, "raw": phones})
     flagged = pl.col("d") & ~pl.col("ok")
+    # An invalid number keeps the value given, as ``clean_phone`` does (the fast path decides
+    # only plain digit groups, whose repr is the value in single quotes).
     tmp = tmp.select(
-        "e",
+        pl.when(flagged).then(pl.col("raw")).otherwise(pl.col("e")).alias("e"),
         pl.when(flagged).then(pl.lit("phone_invalid")).alias("c"),
-        pl.when(flagged).then(pl.col("e") + " is not an assigned number range").alias("m"),
+        pl.when(flagged).then(pl.format(customers.invalid_phone_message("{}"), "raw")).alias("m"),
     )
     result, codes, messages = tmp["e"], tmp["c"], tmp["m"]
     errors = pl.Series("e", [None] * len(df), dtype=pl.String)
