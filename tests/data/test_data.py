@@ -130,11 +130,17 @@ class TestReading:
         assert "PNG" in exc.value.message
 
     def test_duplicate_header_names_are_refused(self, tmp_path: Path) -> None:
-        """Two columns with one name would make a value ambiguous: refused, naming both."""
+        """Two columns with one name would make a value ambiguous: refused, naming both. Names
+        that differ in case are two extra attributes, or refused if they are one field."""
         with pytest.raises(ValidationError) as exc:
-            data.open_source(write(tmp_path, "d.csv", "Name,Email,email\nA,a@x.io,b@x.io\n"))
+            data.open_source(write(tmp_path, "d.csv", "Name,Email,Email\nA,a@x.io,b@x.io\n"))
         assert exc.value.code == "duplicate_header"
         assert "columns 2 and 3" in exc.value.message
+        with data.open_source(write(tmp_path, "t.csv", "Name,Tier,tier\nA,x,y\n")) as source:
+            assert data.plan_columns(source.header).extras == ["Tier", "tier"]
+        with pytest.raises(ValidationError) as exc:
+            data.plan_columns(["Name", "Email", "email"])
+        assert exc.value.code == "ambiguous_columns"
 
     def test_nul_bytes_are_removed_with_a_warning_on_the_row(self, tmp_path: Path) -> None:
         """NUL bytes (which PostgreSQL cannot store) are removed by cleaning, which counts them

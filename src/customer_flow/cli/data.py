@@ -37,7 +37,9 @@ IgnoreOpt = Annotated[
 FormatInOpt = Annotated[
     str | None,
     typer.Option(
-        "--format", help="csv, tsv, xlsx or jsonl (default: from the file).", show_default=False
+        "--format",
+        help="csv, tsv, xlsx, jsonl or parquet (default: from the file).",
+        show_default=False,
     ),
 ]
 EncodingOpt = Annotated[
@@ -181,7 +183,7 @@ def _progress(as_json: bool) -> Any:
 
 def import_file(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="CSV, TSV, XLSX or JSON Lines file.")],
+    path: Annotated[Path, typer.Argument(help="CSV, TSV, XLSX, JSON Lines or Parquet file.")],
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would happen; write nothing.")
     ] = False,
@@ -264,7 +266,7 @@ def import_file(
 
 def validate_file(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="CSV, TSV, XLSX or JSON Lines file.")],
+    path: Annotated[Path, typer.Argument(help="CSV, TSV, XLSX, JSON Lines or Parquet file.")],
     mapping: MapOpt = None,
     ignore_unknown: IgnoreOpt = False,
     first: Annotated[int, typer.Option(help="How many failing rows to show.", min=0)] = 10,

@@ -22,6 +22,7 @@ import polars as pl
 from customer_flow.core.errors import ValidationError
 from customer_flow.customers import records as customers
 from customer_flow.data.phones import email_fast, phone_fast
+from customer_flow.data.report import TRIGGER
 from customer_flow.data.sorted_keys import SortedKeys
 
 __all__ = [
@@ -101,6 +102,7 @@ class Context:
     """What cleaning needs across batches: the region, the counts, the rows seen."""
 
     region: str
+    unquote: bool = True  # take off the apostrophe a CSV export puts before a formula
     changed: Counter[str] = field(default_factory=Counter)
     seen: SortedKeys = field(default_factory=lambda: SortedKeys(["first"]))  # row hash -> row
 
@@ -253,14 +255,39 @@ def fix_name_case(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     return out
 
 
+#: A value with the apostrophe a CSV export puts before a formula (``report.neutralise``).
+_QUOTED = "^'" + TRIGGER.removeprefix("^")
+_QUOTED_RE = re.compile(_QUOTED)
+# How such a value starts in the JSON text of ``__extra`` (a candidate, checked in Python).
+_QUOTED_JSON = r"\"'+(?:[=+\-@]|\\[tr])"
+
+
 def _unneutralise(e: pl.Expr) -> pl.Expr:
     """A leading apostrophe that export added before a formula trigger is removed again."""
-    return pl.when(e.str.contains(r"^'[=+\-@\t\r]")).then(e.str.slice(1)).otherwise(e)
+    return pl.when(e.str.contains(_QUOTED)).then(e.str.slice(1)).otherwise(e)
 
 
 def strip_export_quotes(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
-    """Undo export's formula neutralising ('=x becomes =x), so an export re-imports as it was."""
-    return _apply(df, ctx, "export_quote", list(FIELDS), _unneutralise)
+    """Undo a CSV export's formula neutralising ('=x becomes =x, ''=x becomes '=x), in the
+    fields and the extra attributes, so that an export re-imports as it was. Only for CSV
+    (``ctx.unquote``): the other formats hold values as they are, and are written so."""
+    if not ctx.unquote:
+        return df
+    out = _apply(df, ctx, "export_quote", list(FIELDS), _unneutralise)
+    extra = out["__extra"]
+    maybe = extra.str.contains(_QUOTED_JSON).fill_null(False)
+    if not maybe.any():
+        return out
+    idx = maybe.arg_true()
+    fixed: list[str] = []
+    for text in extra.gather(idx).to_list():
+        values = json.loads(text)
+        for key, value in values.items():
+            if _QUOTED_RE.match(value):
+                values[key] = value[1:]
+                ctx.changed["export_quote"] += 1
+        fixed.append(json.dumps(values, ensure_ascii=False, separators=(",", ":")))
+    return out.with_columns(extra.scatter(idx, fixed).alias("__extra"))
 
 
 def normalise_emails(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:

@@ -112,7 +112,7 @@ def run_import(
         if load:
             loader.reserve_above = data.max_id(source, plan)
         rejects = RejectsWriter(options.rejects_path, source.header)
-        ctx = Context(region=region)
+        ctx = Context(region=region, unquote=source.format == "csv")
         errors: Counter[str] = Counter()
         warnings: Counter[str] = Counter()
 

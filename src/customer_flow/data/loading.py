@@ -693,7 +693,7 @@ class Loader:
             cid = r["__match"]
             cur = current[cid]
             new = _merged(cur, r)
-            differs = any(new[k] != cur[k] for k in new)
+            differs = any(not _same(k, new[k], cur[k]) for k in new)
             if self.on_conflict != "update" or not differs:
                 report.unchanged += 1
                 action: Literal["unchanged", "skip"] = "skip" if differs else "unchanged"
@@ -801,6 +801,15 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return audit.aware(value).isoformat()  # type: ignore[union-attr]
     return value
+
+
+def _same(field: str, new: Any, current: Any) -> bool:
+    """Whether an update leaves ``field`` as it is: warnings are the same set in any order (an
+    update puts the row's own after the ones it keeps)."""
+    if field == "warnings":
+        key = lambda w: json.dumps(w, sort_keys=True)  # noqa: E731
+        return sorted(map(key, new or [])) == sorted(map(key, current or []))
+    return bool(new == current)
 
 
 def _merged(cur: dict[str, Any], r: dict[str, Any]) -> dict[str, Any]:

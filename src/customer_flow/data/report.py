@@ -162,9 +162,24 @@ Progress = Callable[[int], None]
 # -- the rejects file ----------------------------------------------------------------------
 
 
+#: What an import takes the leading apostrophe of (``cleaning.strip_export_quotes``), after
+#: the apostrophe: ``=``, ``+``, ``-``, ``@``, tab or CR, after any number of apostrophes.
+TRIGGER = r"^'*[=+\-@\t\r]"
+#: ``+``, ``-``, tab or CR before a plain number (``+13125606670``, ``-12.5``, a phone's
+#: ``;ext=12``) runs nothing: left as it is, so that other tools see a number.
+PLAIN_NUMBER = r"^[+\-\t\r][0-9]+(?:\.[0-9]+)?(?:;ext=[0-9]+)?$"
+_TRIGGER_RE = re.compile(TRIGGER)
+_PLAIN_RE = re.compile(PLAIN_NUMBER.removesuffix("$"))
+
+
 def neutralise(value: str) -> str:
-    """Prefix a cell that a spreadsheet would run as a formula with an apostrophe."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    """Prefix a cell that a spreadsheet would run as a formula with an apostrophe: ``=`` or
+    ``@`` first, or ``+``, ``-``, tab or CR before anything but a plain number; and a value
+    that starts with apostrophes before one of these, which an import would take one of. An
+    import of the file takes the added apostrophe off again, so the value comes back as it was."""
+    if _TRIGGER_RE.match(value) and not _PLAIN_RE.fullmatch(value):
+        return "'" + value
+    return value
 
 
 def csv_line(cells: list[str]) -> str:
@@ -211,7 +226,7 @@ class RejectsWriter:
 def _cell(value: pl.Expr) -> pl.Expr:
     """``neutralise``, as an expression; an empty value is written as nothing (not "")."""
     text = value.cast(pl.String)
-    formula = text.str.contains(r"^[=+\-@\t\r]")
+    formula = text.str.contains(TRIGGER) & ~text.str.contains(PLAIN_NUMBER)
     return (
         pl.when(text == "")
         .then(pl.lit(None, dtype=pl.String))
