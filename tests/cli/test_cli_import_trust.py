@@ -47,3 +47,50 @@ class TestImportShowsEverything:
         result = run("import", str(write(tmp_path, "c.jsonl", BROKEN_JSONL)), "--dry-run")
         assert "bad_json" in result.stderr
         assert "0 imported + 0 updated + 2 unchanged + 3 rejected = 5 rows read" in result.stderr
+
+
+class TestSmallThings:
+    def test_a_header_only_file_exits_1_saying_no_rows(self, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        result = run("import", str(write(tmp_path, "h.csv", "Name,Email\n")))
+        assert result.exit_code == 1
+        assert result.stderr.startswith("error: h.csv: no rows")
+        assert json.loads(run("imports", "list", "--json").stdout) == []
+
+    def test_an_unreadable_file_is_one_line_and_exit_1(self, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        """A folder, a missing file and an encoding that is not a text encoding: one line on
+        stderr, exit 1, as for any rejected operation."""
+        path = write(tmp_path, "a.csv", "Name\nAna\n")
+        for args in (
+            [str(tmp_path)],
+            [str(tmp_path / "missing.csv")],
+            [str(path), "--encoding", "base64"],
+        ):
+            result = run("import", *args)
+            assert (result.exit_code, len(result.stderr.splitlines())) == (1, 1), result.stderr
+            assert result.stderr.startswith("error: ")
+
+    def test_a_mistyped_db_creates_nothing(self, tmp_path: Path) -> None:
+        """Only init or --create makes a database: any other command on a path with none
+        exits 1 saying so, and creates nothing."""
+        runner = CliRunner()
+        missing = tmp_path / "nowhere" / "x.db"
+        result = runner.invoke(app, ["--db", str(missing), "customers", "list"])
+        assert result.exit_code == 1
+        assert result.stderr == (
+            f"error: no database at {missing}; run `customer-flow init` to create one\n"
+        )
+        assert not missing.parent.exists()
+        result = runner.invoke(app, ["--db", str(missing), "--create", "customers", "list"])
+        assert result.exit_code == 0 and missing.exists()
+        other = tmp_path / "y.db"
+        assert runner.invoke(app, ["--db", str(other), "init"]).exit_code == 0
+        assert runner.invoke(app, ["--db", str(other), "customers", "list"]).exit_code == 0
+
+    def test_validate_does_not_create_the_database(self, tmp_path: Path) -> None:
+        """validate imports nothing: the --db file is neither created nor migrated."""
+        db = tmp_path / "v.db"
+        path = write(tmp_path, "a.csv", "Name,Email\nAna Lima,ana@x.io\n")
+        result = CliRunner().invoke(app, ["--db", str(db), "validate", str(path), "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["imported"] == 1
+        assert not db.exists()

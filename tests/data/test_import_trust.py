@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from customer_flow.data.imports import ImportOptions
 from customer_flow.hub import Hub
@@ -113,3 +114,152 @@ class TestNoMadeUpValues:
         assert hub.get_customer(2).name == "John Smith"
         assert hub.get_customer(3).name == "Acme 2000, Unit 4"
         assert report.cleaning["name_order"] == 1
+
+
+class TestSmallThings:
+    def test_an_unclosed_quote_names_the_row_it_opens_on(self, hub: Hub, tmp_path: Path) -> None:
+        """The quote opened on row 3 is reported as row 3 (it was row 2), on row 1 as row 1."""
+        from customer_flow.core.errors import ValidationError
+
+        for rows, row in (
+            ('Ana,a@x.io\nBo,b@x.io\n"Cy,c@x.io\nDi,d@x.io\n', 3),
+            ('"Ana,a\nB,b\n', 1),
+        ):
+            with pytest.raises(ValidationError) as exc:
+                hub.validate_file(write(tmp_path, "q.csv", "Name,Email\n" + rows))
+            assert f"q.csv: row {row}: " in exc.value.message
+
+    def test_a_header_only_file_is_no_rows_and_writes_nothing(
+        self, hub: Hub, tmp_path: Path
+    ) -> None:
+        """A file with a header and nothing else (or blank rows only) is refused: no import
+        batch is recorded."""
+        from customer_flow.core.errors import ValidationError
+
+        for content in ("Name,Email\n", "Name,Email\n,\n\n"):
+            with pytest.raises(ValidationError) as exc:
+                hub.import_file(write(tmp_path, "h.csv", content))
+            assert exc.value.code == "no_rows"
+            assert "no rows" in exc.value.message
+        assert hub.list_imports() == []
+
+    def test_what_a_killed_import_left_is_removed_by_the_next(
+        self, hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A killed run leaves its UTF-8 copy's folder and a rejects file being written; the
+        next run removes both (they carry the dead process's ID), and its own rejects file
+        appears whole, by a rename."""
+        import subprocess
+        import sys
+        import tempfile
+
+        temp = tmp_path / "tmp"
+        temp.mkdir()
+        monkeypatch.setattr(tempfile, "tempdir", str(temp))
+        gone = subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        dead = int(gone.stdout)
+        (temp / f"customer-flow-{dead}-abc").mkdir()
+        (temp / f"customer-flow-{dead}-abc" / "utf8.txt").write_text("half")
+        (temp / "customer-flow-notmine").mkdir()  # not named by a process: left alone
+        rejects = tmp_path / "c.rejects.csv"
+        (tmp_path / f".c.rejects.csv.{dead}.part").write_text("row,col")
+        path = write(tmp_path, "c.csv", "Name,Email\nJosé,bad@\n".encode("cp1252"))
+        report = hub.import_file(path, opts(rejects_path=rejects))
+        assert report.rejected == 1
+        assert sorted(p.name for p in temp.iterdir()) == ["customer-flow-notmine"]
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+        assert rejects.read_text().startswith("row,column,code,message")
+
+    def test_a_failed_import_leaves_no_rejects_file(self, hub: Hub, tmp_path: Path) -> None:
+        """An import that fails (here --on-conflict fail, on a batch after one with a rejected
+        row) writes no rejects file; one stopped by --max-errors keeps it, whole, since the
+        message points to it."""
+        from customer_flow.core.errors import ConflictError, ValidationError
+
+        hub.import_file(write(tmp_path, "a.csv", "ID,Name\n1,Ana Lima\n"))
+        rejects = tmp_path / "r.csv"
+        with pytest.raises(ConflictError):
+            hub.import_file(
+                write(tmp_path, "b.csv", "ID,Name,Email\n2,Bo,bad@\n1,Ana Lima,\n"),
+                opts(on_conflict="fail", rejects_path=rejects, batch_rows=1),
+            )
+        assert not rejects.exists()
+        with pytest.raises(ValidationError):
+            hub.import_file(
+                write(tmp_path, "b.csv", "Name,Email\nBo,bad@\nCy,bad2@\n"),
+                opts(max_errors=1, rejects_path=rejects),
+            )
+        assert len(rejects.read_text().splitlines()) == 3
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+    def test_max_errors_names_the_row_where_the_limit_was_crossed(
+        self, hub: Hub, tmp_path: Path
+    ) -> None:
+        """--max-errors 2: the third rejected row (row 5) is named, not the batch's last."""
+        from customer_flow.core.errors import ValidationError
+
+        rows = "Ana,a@x.io\nBo,bad@\nCy,bad@@\nDi,d@x.io\nEd,e@@\nFi,f@x.io\nGu,g@@\n"
+        with pytest.raises(ValidationError) as exc:
+            hub.import_file(write(tmp_path, "m.csv", "Name,Email\n" + rows), opts(max_errors=2))
+        assert exc.value.code == "too_many_errors"
+        assert "row 5 was rejected number 3" in exc.value.message
+
+    def test_validate_counts_rows_the_import_rejects_as_duplicates_in_the_file(
+        self, hub: Hub, tmp_path: Path
+    ) -> None:
+        """A row that looks like an earlier row of the file (same phone) is rejected by the
+        import; validate counts it as rejected too, with the same code."""
+        path = write(
+            tmp_path,
+            "d.csv",
+            "Name,Email,Phone\nAna Lima,ana@x.io,(415) 555-0123\n"
+            "Ana Lima,other@y.io,415 555 0123\nBo Berg,bo@z.io,\n",
+        )
+        checked = hub.validate_file(path)
+        imported = hub.preview_import(path)
+        assert (checked.imported, checked.rejected) == (imported.imported, imported.rejected)
+        assert checked.errors == imported.errors == {"possible_duplicate": 1}
+
+    def test_an_update_without_a_name_leaves_the_name(self, hub: Hub, tmp_path: Path) -> None:
+        """--on-conflict update: an empty Name cell, or no Name column at all, leaves the
+        customer's name as it is (empty cells leave fields as they are); a row that would
+        create a customer still needs a name."""
+        hub.import_file(
+            write(tmp_path, "a.csv", "ID,Name,Email\n1,Ana Lima,ana@x.io\n2,Bo Berg,\n")
+        )
+        report = hub.import_file(
+            write(tmp_path, "b.csv", "ID,Name,Email\n1,,ana.lima@x.io\n"),
+            opts(on_conflict="update"),
+        )
+        assert (report.updated, report.rejected) == (1, 0)
+        assert (hub.get_customer(1).name, hub.get_customer(1).email) == (
+            "Ana Lima",
+            "ana.lima@x.io",
+        )
+        report = hub.import_file(
+            write(tmp_path, "c.csv", "ID,Phone\n2,415 555 0123\n9,415 555 0199\n"),
+            opts(on_conflict="update", rejects_path=tmp_path / "rej.csv"),
+        )
+        assert (report.updated, report.rejected) == (1, 1)
+        assert report.rejects[0].code == "name_missing" and report.rejects[0].row == 2
+        assert (hub.get_customer(2).name, hub.get_customer(2).phone) == ("Bo Berg", "+14155550123")
+
+    def test_error_and_note_texts_are_bounded(self, hub: Hub, tmp_path: Path) -> None:
+        """A 200,000-character header gives a short error naming how long it was; the note
+        listing many extra columns names the first ones and counts the rest."""
+        from customer_flow.core.errors import ValidationError
+
+        huge = "x" * 200_000
+        with pytest.raises(ValidationError) as exc:
+            hub.import_file(write(tmp_path, "h.csv", f"{huge},Email\n1,a@x.io\n"))
+        assert exc.value.code == "missing_column"
+        assert len(exc.value.message) < 1200 and "…" in exc.value.message
+        header = ",".join(["Name", *(f"Col{i}" for i in range(150))])
+        report = hub.validate_file(write(tmp_path, "w.csv", header + "\nAna" + "," * 150 + "\n"))
+        note = next(n for n in report.notes if n.startswith("kept as extra attributes"))
+        assert note.endswith("and 130 more") and len(note) < 400

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from customer_flow.core.errors import ValidationError
+from customer_flow.core.errors import ValidationError, cut
 from customer_flow.customers import records as customers
 from customer_flow.data.phones import email_fast, phone_fast
 from customer_flow.data.report import TRIGGER
@@ -305,7 +305,7 @@ def normalise_emails(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
                 norm, warnings = customers.clean_email(v)
                 lib[v] = (norm, None, bool(warnings))
             except ValidationError as exc:
-                lib[v] = (None, exc.message, False)
+                lib[v] = (None, cut(exc.message, 300), False)
         idx = undecided.arg_true()
         vals = emails.gather(idx).to_list()
         result = result.scatter(idx, [lib[v][0] for v in vals])
@@ -346,7 +346,7 @@ def normalise_phones(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
                 w = warnings[0] if warnings else None
                 lib[v] = (norm, None, w.code if w else None, w.message if w else None)
             except ValidationError as exc:
-                lib[v] = (None, exc.message, None, None)
+                lib[v] = (None, cut(exc.message, 300), None, None)
         idx = undecided.arg_true()
         vals = phones.gather(idx).to_list()
         result = result.scatter(idx, [lib[v][0] for v in vals])
@@ -407,10 +407,18 @@ def _problem(
     )
 
 
-def validate(df: pl.DataFrame, plan_columns: dict[str, str], extras: list[str]) -> pl.DataFrame:
+def validate(
+    df: pl.DataFrame,
+    plan_columns: dict[str, str],
+    extras: list[str],
+    *,
+    name_optional: bool = False,
+) -> pl.DataFrame:
     """Add ``__id_int``, ``__errors`` and ``__warnings`` (lists of {column, code, message}).
 
-    ``plan_columns`` maps ID/Name/Email/Phone to the file's column names, for the report.
+    ``plan_columns`` maps ID/Name/Email/Phone to the file's column names, for the report. With
+    ``name_optional`` (an update), a row without a name is not refused here: the loader refuses
+    it only if it would create a customer (``Loader.settle``).
     """
     name_of = {f: plan_columns.get(COLUMN_OF[f], COLUMN_OF[f]) for f in FIELDS}
     raw_id = pl.col("__id")
@@ -431,10 +439,18 @@ def validate(df: pl.DataFrame, plan_columns: dict[str, str], extras: list[str]) 
             raw_id.is_not_null() & ~id_ok.fill_null(False),
             name_of["__id"],
             "id_invalid",
-            pl.format("ID {} is not a whole number from 1 to 2^53", raw_id),
+            pl.format(
+                "ID {} is not a whole number from 1 to 2^53",
+                pl.when(raw_id.str.len_chars() > 40)
+                .then(raw_id.str.slice(0, 40) + pl.lit("…"))
+                .otherwise(raw_id),
+            ),
         ),
         _problem(
-            name.is_null(), name_of["__name"], "name_missing", pl.lit("a customer needs a name")
+            name.is_null() & pl.lit(not name_optional),
+            name_of["__name"],
+            "name_missing",
+            pl.lit("a customer needs a name"),
         ),
         _problem(
             name.str.len_chars() > 300,

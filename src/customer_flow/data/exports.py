@@ -30,6 +30,7 @@ from customer_flow.core.errors import ValidationError
 from customer_flow.customers.models import CustomerQuery
 from customer_flow.customers.records import filter_conditions
 from customer_flow.data.imports import csv_line, neutralise
+from customer_flow.data.report import sweep
 from customer_flow.data.sources import extra_column
 from customer_flow.store import audit
 from customer_flow.store.schema import customers
@@ -115,6 +116,7 @@ def export_customers(
     # no truncated file behind (and the one it would replace as it was).
     target: Path | IO[str] = out
     if isinstance(out, Path):
+        sweep(out.parent, f".{out.name}.", ".part")  # what a killed export left
         target = out.with_name(f".{out.name}.{os.getpid()}.part")
     try:
         if format == "csv":

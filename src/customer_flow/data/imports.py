@@ -34,6 +34,7 @@ from customer_flow.data.report import (
     RejectsWriter,
     RowOutcome,
     csv_line,
+    listing,
     neutralise,
 )
 from customer_flow.store import audit
@@ -83,8 +84,14 @@ def run_import(
         delimiter=options.delimiter,
         sheet=options.sheet,
     ) as source:
+        # With --on-conflict update a row may only change a customer's email or phone: the
+        # name column is needed only by rows that create a customer (checked per row).
+        name_optional = load and options.on_conflict == "update"
         plan = data.plan_columns(
-            source.header, options.mapping, ignore_unknown=options.ignore_unknown
+            source.header,
+            options.mapping,
+            ignore_unknown=options.ignore_unknown,
+            require_name=not name_optional,
         )
         report = ImportReport(
             source=path.name,
@@ -97,9 +104,9 @@ def run_import(
             notes=list(source.notes),
         )
         if plan.ignored:
-            report.notes.append(f"columns ignored: {', '.join(plan.ignored)}")
+            report.notes.append(f"columns ignored: {listing(plan.ignored)}")
         if plan.extras:
-            report.notes.append(f"kept as extra attributes: {', '.join(plan.extras)}")
+            report.notes.append(f"kept as extra attributes: {listing(plan.extras)}")
         loader = Loader(
             conn,
             options.on_conflict,
@@ -115,6 +122,8 @@ def run_import(
         ctx = Context(region=region, unquote=source.format == "csv")
         errors: Counter[str] = Counter()
         warnings: Counter[str] = Counter()
+        real_rejects = 0  # rows rejected for more than repeating an earlier row (--max-errors)
+        keep_rejects = False
 
         cleaned: Counter[str] = Counter()  # ctx.changed of the batches handed over
 
@@ -135,7 +144,7 @@ def run_import(
                 if batch.height:
                     batch = data.map_columns(batch, plan)
                     batch = clean_batch(batch, ctx)
-                    batch = validate(batch, plan.targets, plan.extras)
+                    batch = validate(batch, plan.targets, plan.extras, name_optional=name_optional)
                 yield int(blank.sum()), batch, ctx.changed - before
 
         try:
@@ -159,25 +168,47 @@ def run_import(
                             for p in found.head(KEEP - len(report.rejects)).iter_rows()
                         )
                     limit = options.max_errors
-                    real_errors = sum(n for code, n in errors.items() if code != "duplicate_row")
-                    if limit is not None and real_errors > limit:
+                    real = _real_rejects(bad)
+                    if limit is not None and real_rejects + len(real) > limit:
+                        crossed = real[limit - real_rejects]
                         _finish(report, cleaned, errors, warnings, loader, rejects, options)
+                        keep_rejects = True
                         where = f"; see {options.rejects_path}" if options.rejects_path else ""
                         raise ValidationError(
-                            f"{path.name}: more than {limit} rows rejected (--max-errors) by row "
-                            f"{batch['__row'].to_list()[-1]:,}; nothing was imported{where}",
+                            f"{path.name}: more than {limit:,} rows rejected (--max-errors): "
+                            f"row {crossed:,} was rejected number {limit + 1:,}; nothing was "
+                            f"imported{where}",
                             code="too_many_errors",
                         )
+                    real_rejects += len(real)
                     loader.load(batch, report)
                     if progress is not None:
                         progress(report.rows_read)
+            if load and report.rows_read == 0:
+                what = "blank rows" if report.blank_rows else "a header"
+                raise ValidationError(
+                    f"{path.name}: no rows: the file has {what} and nothing else; nothing was "
+                    "imported",
+                    code="no_rows",
+                )
+            keep_rejects = True
         finally:
-            rejects.close()
+            rejects.close(keep=keep_rejects)
             loader.close()
         _finish(report, cleaned, errors, warnings, loader, rejects, options)
         if load:
             report.batch_id = loader.record(report)
         return report
+
+
+def _real_rejects(bad: pl.DataFrame) -> list[int]:
+    """The rows of ``bad`` (rejected) with a problem besides repeating an earlier row, in
+    order: the rows ``--max-errors`` counts."""
+    if bad.height == 0:
+        return []
+    codes = pl.col("__errors").list.eval(pl.element().struct.field("code"))
+    real = bad.filter(codes.list.eval(pl.element() != "duplicate_row").list.any())
+    return sorted(real["__row"].to_list())
 
 
 def _finish(
@@ -196,7 +227,7 @@ def _finish(
         report.possible_duplicates = errors.get("possible_duplicate", 0)
     report.errors = dict(errors.most_common())
     report.warnings = dict(warnings.most_common())
-    if rejects._fh is not None and options.rejects_path is not None:
+    if rejects.started and options.rejects_path is not None:
         report.rejects_file = str(options.rejects_path)
 
 

@@ -136,6 +136,7 @@ class Loader:
         self.on_conflict = on_conflict
         self.actor = actor
         self.id_col = columns.get("ID", "ID")
+        self.name_col = columns.get("Name", "Name")
         self.email_col = columns.get("Email", "Email")
         self.stamp = audit.now()
         self.stamp_sql = stamp_sql(self.dialect, self.stamp)
@@ -149,6 +150,9 @@ class Loader:
         self.batch_id = 0
         self.empty_at_start = True
         if not write:
+            # Checking a file alone (validate): its rows against its earlier rows, as an
+            # import into an empty database would.
+            self.duplicates = DuplicateCheck(conn, existing=False)
             return
         if self.dialect == "sqlite":
             # A big page cache for the bulk insert's index updates; put back in close().
@@ -275,6 +279,23 @@ class Loader:
                 .with_columns(pl.col("__m").alias("__match"))
                 .drop("__m")
             )
+        if self.on_conflict == "update":
+            # A row without a name updates the customer it matches (its name left as it is);
+            # one that would create a customer needs a name.
+            nameless = batch.filter(
+                _no_errors() & pl.col("__name").is_null() & pl.col("__match").is_null()
+            ).select(
+                "__row",
+                pl.concat_list(
+                    pl.struct(
+                        pl.lit(self.name_col).alias("column"),
+                        pl.lit("name_missing").alias("code"),
+                        pl.lit("a new customer needs a name").alias("message"),
+                    )
+                ).alias("__more"),
+            )
+            if nameless.height:
+                batch = _with_errors(batch, nameless)
         return batch
 
     def check_duplicates(self, batch: pl.DataFrame) -> pl.DataFrame:
@@ -437,6 +458,10 @@ class Loader:
         if not self.write:
             report.imported += good.height  # for validate: the rows that would load
             self._touch(good.with_columns(pl.col("__id_int").fill_null(-1)))
+            if self.duplicates is not None:  # none is created: each is named by its values
+                self.duplicates.remember(
+                    good.select("__row", pl.lit(None, dtype=pl.Int64).alias("__id_int"))
+                )
             return
         new = good.filter(pl.col("__match").is_null())
         matched = good.filter(pl.col("__match").is_not_null())
@@ -693,6 +718,7 @@ class Loader:
             cid = r["__match"]
             cur = current[cid]
             new = _merged(cur, r)
+            r = {**r, "__name": new["name"]}  # for the report, when the row gives none
             differs = any(not _same(k, new[k], cur[k]) for k in new)
             if self.on_conflict != "update" or not differs:
                 report.unchanged += 1
@@ -815,14 +841,14 @@ def _same(field: str, new: Any, current: Any) -> bool:
 def _merged(cur: dict[str, Any], r: dict[str, Any]) -> dict[str, Any]:
     """The customer's values after an update from row ``r``: empty cells leave a field as it
     is; extras merge; the warnings of the fields given are replaced."""
-    given = {"name"} | {f for f in ("email", "phone") if r[f"__{f}"] is not None}
+    given = {f for f in ("name", "email", "phone") if r[f"__{f}"] is not None}
     extra = dict(cur["extra"] or {})
     if r["__extra"]:
         extra.update(json.loads(r["__extra"]))
     row_warnings = json.loads(r["__wjson"])
     kept = [w for w in (cur["warnings"] or []) if w.get("field") not in given]
     return {
-        "name": r["__name"],
+        "name": r["__name"] if r["__name"] is not None else cur["name"],
         "email": r["__email"] if r["__email"] is not None else cur["email"],
         "phone": r["__phone"] if r["__phone"] is not None else cur["phone"],
         "extra": extra,

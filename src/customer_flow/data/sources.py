@@ -22,6 +22,7 @@ import codecs
 import csv
 import io
 import json
+import os
 import re
 import sys
 import tempfile
@@ -33,9 +34,9 @@ from typing import Any
 
 import polars as pl
 
-from customer_flow.core.errors import ValidationError
+from customer_flow.core.errors import ValidationError, cut
 from customer_flow.customers.models import CustomerCreate
-from customer_flow.data.report import TRIGGER
+from customer_flow.data.report import TRIGGER, listing, sweep
 
 __all__ = [
     "EXTRA_PREFIX",
@@ -146,6 +147,7 @@ def open_source(
     """Sniff ``path``: its format, encoding, delimiter and header. Refuses an empty, binary or
     unreadable file, and a header with duplicate names, with a one-line ``ValidationError``."""
     path = Path(path)
+    sweep(Path(tempfile.gettempdir()), "customer-flow-")  # what a killed run left
     try:
         size = path.stat().st_size
         with path.open("rb") as fh:
@@ -212,7 +214,7 @@ def _check_header(source: Source) -> None:
         key = name
         if key in seen:
             raise ValidationError(
-                f"{source.path.name}: the header names {name!r} twice "
+                f"{source.path.name}: the header names {cut(name, 60)!r} twice "
                 f"(columns {seen[key] + 1} and {i + 1}); rename one",
                 code="duplicate_header",
             )
@@ -236,11 +238,15 @@ def _prepare_text(source: Source, head: bytes, encoding: str | None) -> None:
     """Decide the encoding; when the file is not clean UTF-8, write a UTF-8 copy to read."""
     if encoding:
         try:
-            codecs.lookup(encoding)
+            text_encoding = codecs.lookup(encoding)._is_text_encoding
         except LookupError as exc:
             raise ValidationError(
-                f"--encoding: unknown encoding {encoding!r}", code="bad_encoding"
+                f"--encoding: unknown encoding {cut(encoding, 60)!r}", code="bad_encoding"
             ) from exc
+        if not text_encoding:  # base64, zlib, ...: bytes to bytes
+            raise ValidationError(
+                f"--encoding: {encoding!r} is not a text encoding", code="bad_encoding"
+            )
         source.encoding = encoding
         _transcode(source, encoding)
         return
@@ -291,8 +297,10 @@ def _prepare_text(source: Source, head: bytes, encoding: str | None) -> None:
 
 
 def _workdir(source: Source) -> Path:
+    """A temporary folder for the file's UTF-8 copy, named with this process's ID: a run that
+    was killed leaves its folder behind, and the next run removes it (``report.sweep``)."""
     if source._tmp is None:
-        source._tmp = tempfile.TemporaryDirectory(prefix="customer-flow-")
+        source._tmp = tempfile.TemporaryDirectory(prefix=f"customer-flow-{os.getpid()}-")
     return Path(source._tmp.name)
 
 
@@ -526,8 +534,9 @@ def _csv_batches_python(source: Source, batch_rows: int, skip: int) -> Iterator[
                     yield _frame(source.header, rows, numbers, overflow)
                     rows, numbers, overflow = [], [], []
         except csv.Error as exc:
+            # ``n`` counts the records read whole: the error is in the next one.
             raise ValidationError(
-                f"{source.path.name}: row {n}: {exc} (is a quote never closed?)",
+                f"{source.path.name}: row {n + 1}: {exc} (is a quote never closed?)",
                 code="bad_csv",
             ) from exc
     if rows:
@@ -831,10 +840,15 @@ def _target(name: str) -> str | None:
 
 
 def plan_columns(
-    header: list[str], mapping: dict[str, str] | None = None, *, ignore_unknown: bool = False
+    header: list[str],
+    mapping: dict[str, str] | None = None,
+    *,
+    ignore_unknown: bool = False,
+    require_name: bool = True,
 ) -> ColumnPlan:
     """Map the header to customer fields by alias (case and spaces ignored); ``mapping``
-    overrides. Refuses a file with no name column, or two columns for one field."""
+    overrides. Refuses two columns for one field, and a file with no name column unless not
+    ``require_name`` (an update: then only rows that would create a customer need a name)."""
     mapping = mapping or {}
     by_norm = {_norm(h): h for h in header}
     chosen: dict[str, str] = {}  # source -> target ("" ignored, "extra")
@@ -842,7 +856,7 @@ def plan_columns(
         col = src if src in header else by_norm.get(_norm(src))
         if col is None:
             raise ValidationError(
-                f"--map: the file has no column {src!r} (columns: {', '.join(header)})",
+                f"--map: the file has no column {cut(src, 60)!r} (columns: {listing(header)})",
                 code="bad_mapping",
             )
         target = _target(wanted)
@@ -882,9 +896,10 @@ def plan_columns(
         for part in ("First Name", "Last Name"):
             if part in targets:
                 extras.append(targets.pop(part))
-    if "Name" not in targets and not ({"First Name", "Last Name"} & targets.keys()):
+    has_name = "Name" in targets or {"First Name", "Last Name"} & targets.keys()
+    if require_name and not has_name:
         raise ValidationError(
-            f"no name column: found {', '.join(header)}; name one with --map 'COLUMN=Name'",
+            f"no name column: found {listing(header)}; name one with --map 'COLUMN=Name'",
             code="missing_column",
         )
     if ignore_unknown:
