@@ -38,7 +38,7 @@ from customer_flow.customers.models import Customer, CustomerCreate, CustomerQue
 from customer_flow.data import exports, imports
 from customer_flow.data import sources as data
 from customer_flow.data.exports import ExportReport
-from customer_flow.data.imports import ImportBatch, ImportOptions, ImportReport
+from customer_flow.data.imports import ImportBatch, ImportOptions, ImportReport, RevertResult
 from customer_flow.duplicates import fields as dedupe_fields
 from customer_flow.duplicates import find as dedupe
 from customer_flow.duplicates import merge as merging
@@ -832,12 +832,15 @@ class Hub:
         with self._read() as conn:
             return imports.get_batch(conn, batch_id)
 
-    def revert_import(self, batch_id: int) -> ImportBatch:
-        """Undo an import exactly: its new customers go, its updated ones get their old values."""
+    def revert_import(self, batch_id: int, *, skip_changed: bool = False) -> RevertResult:
+        """Undo an import exactly: its new customers go (their IDs free again for a file that
+        gives them), its updated ones get their old values, and each one's history says so.
+        Refused, naming them, when some cannot be undone (changed since, or holding tickets);
+        with ``skip_changed`` those stay and the rest is undone."""
         with self._write() as conn:
             before = imports.get_batch(conn, batch_id)
             created, updated = imports.touched(conn, batch_id)
-            batch = imports.revert(conn, batch_id, actor=self.actor)
+            batch = imports.revert(conn, batch_id, actor=self.actor, skip_changed=skip_changed)
             dedupe.reindex(conn, updated)  # created ones are gone, their keys with them
             search.refresh(conn, [*created, *updated])
             audit.record(
@@ -847,7 +850,8 @@ class Hub:
                 entity=imports.ENTITY,
                 entity_id=batch_id,
                 before=before.model_dump(mode="json"),
-                after=batch.model_dump(mode="json"),
+                after=batch.model_dump(mode="json", exclude={"kept"})
+                | {"kept": [k.id for k in batch.kept]},
             )
             return batch
 

@@ -94,3 +94,34 @@ class TestSmallThings:
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["imported"] == 1
         assert not db.exists()
+
+
+class TestRevertCommand:
+    def test_revert_names_what_blocks_it_and_skip_changed_reverts_the_rest(  # type: ignore[no-untyped-def]
+        self, run, tmp_path: Path
+    ) -> None:
+        """A ticket on an imported customer: revert exits 1 naming it; --skip-changed reverts
+        the others and lists what stayed; the history of a removed customer stays."""
+        run("init")
+        path = write(tmp_path, "a.csv", "ID,Name,Email\n201,Ana Lima,ana@acme.io\n202,Bo Berg,\n")
+        assert run("import", str(path)).exit_code == 0
+        opened = run(
+            "tickets", "open", "--customer", "201", "--type", "question", "--subject", "Hi"
+        )
+        assert opened.exit_code == 0, opened.output
+        blocked = run("imports", "revert", "1")
+        assert blocked.exit_code == 1
+        assert "customer 201 (Ana Lima) has 1 ticket" in blocked.stderr
+        assert "--skip-changed" in blocked.stderr
+        done = run("imports", "revert", "1", "--skip-changed")
+        assert done.exit_code == 0, done.output
+        assert "import 1 partly reverted: 1 customers removed, 0 restored" in done.stderr
+        assert "customer 201 (Ana Lima): has 1 ticket" in done.stderr
+        history = run("customers", "history", "202", "--json")
+        assert history.exit_code == 0, history.output
+        entries = json.loads(history.stdout)
+        assert [e["action"] for e in entries] == ["create", "revert"]
+        assert entries[-1]["before"]["name"] == "Bo Berg"
+        shown = run("customers", "show", "202")
+        assert shown.exit_code == 1 and "purged" not in shown.stderr
+        assert "import 1 reverted" in shown.stderr

@@ -345,17 +345,35 @@ def imports_list(
 def imports_revert(
     ctx: typer.Context,
     batch_id: Annotated[int, typer.Argument(help="The import's number (see imports list).", min=1)],
+    skip_changed: Annotated[
+        bool,
+        typer.Option(
+            "--skip-changed",
+            help="Leave as they are the customers that cannot be undone (changed since the "
+            "import, or holding tickets) and revert the rest; the report lists what stayed.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Undo an import exactly: remove the customers it created, restore the ones it updated."""
-    batch = get_hub(ctx).revert_import(batch_id)
+    """Undo an import exactly: remove the customers it created, restore the ones it updated.
+
+    A revert that some customers block (changed since, or holding tickets) is refused, naming
+    them; --skip-changed reverts the others. The IDs of the removed customers are free again:
+    a file that gives them may use them."""
+    result = get_hub(ctx).revert_import(batch_id, skip_changed=skip_changed)
     if as_json:
-        print_json(batch)
-    else:
-        say(
-            f"import {batch_id} reverted: {batch.imported:,} customers removed, "
-            f"{batch.updated:,} restored"
-        )
+        print_json(result)
+        return
+    say(
+        f"import {batch_id} {result.status}: {result.removed:,} customers removed, "
+        f"{result.restored:,} restored"
+    )
+    if result.kept:
+        say(f"{len(result.kept):,} customers stayed as they are:")
+        for k in result.kept[:20]:
+            say(f"  customer {k.id}{f' ({k.name})' if k.name else ''}: {k.reason}")
+        if len(result.kept) > 20:
+            say(f"  and {len(result.kept) - 20:,} more (--json lists them all)")
 
 
 def export(

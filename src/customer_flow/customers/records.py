@@ -233,6 +233,10 @@ def get(conn: Connection, customer_id: int) -> Customer:
             select(customer_ids.c.id).where(customer_ids.c.id == customer_id)
         ).first()
         suffix = " (it was purged)" if purged else ""
+        if not purged:  # removed by a revert, perhaps: its history says
+            last = audit.history(conn, ENTITY, customer_id)[-1:]
+            if last and last[0].action == "revert" and last[0].after is None:
+                suffix = f" (removed: {last[0].note}; `customers history` shows it)"
         raise NotFoundError(f"no customer with ID {customer_id}{suffix}", field="id")
     return to_customer(row)
 

@@ -9,6 +9,7 @@ recorded changes backwards.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -22,23 +23,32 @@ from sqlalchemy import Connection, func, select, update
 from customer_flow.core.errors import NotFoundError, StateError, ValidationError
 from customer_flow.data import sources as data
 from customer_flow.data.cleaning import ERROR_CODES, Context, clean_batch, validate
-from customer_flow.data.loading import Loader, chunks
+from customer_flow.data.loading import ENTITY as ENTITY_CUSTOMER
+from customer_flow.data.loading import Loader, chunks, stamp_sql, write_audit
 from customer_flow.data.prefetch import prefetch
 from customer_flow.data.report import (
     KEEP,
     ImportBatch,
     ImportOptions,
     ImportReport,
+    KeptCustomer,
     Progress,
     RejectedRow,
     RejectsWriter,
+    RevertResult,
     RowOutcome,
     csv_line,
     listing,
     neutralise,
 )
 from customer_flow.store import audit
-from customer_flow.store.schema import customers, import_batches, import_changes
+from customer_flow.store.schema import (
+    customer_ids,
+    customers,
+    import_batches,
+    import_changes,
+    tickets,
+)
 
 __all__ = [
     "ENTITY",
@@ -46,6 +56,7 @@ __all__ = [
     "ImportOptions",
     "ImportReport",
     "RejectedRow",
+    "RevertResult",
     "RowOutcome",
     "csv_line",
     "get_batch",
@@ -342,44 +353,157 @@ def touched(conn: Connection, batch_id: int) -> tuple[Sequence[int], list[int]]:
     return sorted(created.tolist()), updated
 
 
-def revert(conn: Connection, batch_id: int, *, actor: str) -> ImportBatch:
-    """Undo a batch exactly: delete the customers it created and put back the values of the
-    ones it updated. Refused when any of them changed after the import."""
+def revert(
+    conn: Connection, batch_id: int, *, actor: str, skip_changed: bool = False
+) -> RevertResult:
+    """Undo a batch exactly: delete the customers it created (their IDs are free again, for a
+    file that gives them) and put back the values of the ones it updated; each customer's
+    history gets an entry with the values it had (``revert``).
+
+    Refused, naming them, when some of its customers cannot be undone: changed after the
+    import (edited, deleted, merged or imported again), or created by it and holding tickets.
+    With ``skip_changed`` those stay as they are (listed in ``kept``) and the others are
+    undone: the batch is then ``partly reverted``."""
     batch = get_batch(conn, batch_id)
-    if batch.status == "reverted":
-        raise StateError(f"import {batch_id} was already reverted", code="already_reverted")
-    stamp = audit.now()
+    if batch.status != "imported":
+        raise StateError(f"import {batch_id} was already {batch.status}", code="already_reverted")
     created, updated = _changes(conn, batch_id)
-    batch_stamp = batch.created_at
-    touched = [*created, *(cid for cid, _ in updated)]
-    for chunk in chunks(touched):
-        moved = conn.execute(
-            select(func.count())
-            .select_from(customers)
-            .where(customers.c.id.in_(chunk))
-            .where(
-                (customers.c.updated_at != _stamp_param(conn, batch_stamp))
-                | customers.c.deleted_at.is_not(None)
-            )
-        ).scalar_one()
-        if moved:
-            raise StateError(
-                f"cannot revert import {batch_id}: {moved} of its customers changed after it "
-                "(edited, deleted or imported again)",
-                code="changed_since_import",
-            )
-    for chunk in chunks(created):
+    blocked = _blocked(conn, batch.created_at, created, [cid for cid, _ in updated])
+    if blocked and not skip_changed:
+        listed = "; ".join(
+            f"customer {k.id}{f' ({k.name})' if k.name else ''} {k.reason}"
+            for k in list(blocked.values())[:10]
+        )
+        more = f"; and {len(blocked) - 10:,} more" if len(blocked) > 10 else ""
+        raise StateError(
+            f"cannot revert import {batch_id}: {len(blocked):,} of its customers cannot be "
+            f"undone: {listed}{more}. Revert the others with --skip-changed (skip_changed "
+            "in the API); those stay as they are",
+            code="changed_since_import",
+        )
+    removing = [cid for cid in created if cid not in blocked]
+    restoring = [(cid, before) for cid, before in updated if cid not in blocked]
+    stamp = audit.now()
+    note = f"import {batch_id} reverted"
+    entries: list[tuple[str, str | None, str | None]] = []
+    for chunk in chunks(removing):
+        for row in conn.execute(select(*_SNAPSHOT).where(customers.c.id.in_(chunk))).mappings():
+            entries.append((str(row["id"]), _snapshot_json(row), None))
         conn.execute(customers.delete().where(customers.c.id.in_(chunk)))
-    for cid, before in updated:
+        # Only this import ever used these IDs: a file may give them again.
+        conn.execute(customer_ids.delete().where(customer_ids.c.id.in_(chunk)))
+    current: dict[int, str] = {}
+    for chunk in chunks([cid for cid, _ in restoring]):
+        for row in conn.execute(select(*_SNAPSHOT).where(customers.c.id.in_(chunk))).mappings():
+            current[row["id"]] = _snapshot_json(row)
+    for cid, before in restoring:
         values = dict(before)
         values["updated_at"] = datetime.fromisoformat(values["updated_at"])
         conn.execute(update(customers).where(customers.c.id == cid).values(**values))
+        entries.append((str(cid), current.get(cid), _snapshot_json({"id": cid, **before})))
+    if entries:
+        write_audit(
+            conn,
+            pl.DataFrame(entries, schema=["entity_id", "before", "after"], orient="row").select(
+                pl.lit(stamp_sql(conn.dialect.name, stamp), dtype=pl.String).alias("at")
+                if conn.dialect.name == "sqlite"
+                else pl.lit(stamp.isoformat()).alias("at"),
+                pl.lit(actor).alias("actor"),
+                pl.lit("revert").alias("action"),
+                pl.lit(ENTITY_CUSTOMER).alias("entity"),
+                "entity_id",
+                "before",
+                "after",
+                pl.lit(note).alias("note"),
+            ),
+        )
     conn.execute(
         update(import_batches)
         .where(import_batches.c.id == batch_id)
-        .values(status="reverted", reverted_at=stamp, reverted_by=actor)
+        .values(
+            status="partly reverted" if blocked else "reverted",
+            reverted_at=stamp,
+            reverted_by=actor,
+        )
     )
-    return get_batch(conn, batch_id)
+    return RevertResult(
+        **get_batch(conn, batch_id).model_dump(),
+        removed=len(removing),
+        restored=len(restoring),
+        kept=list(blocked.values()),
+    )
+
+
+_SNAPSHOT = (
+    customers.c.id,
+    customers.c.name,
+    customers.c.email,
+    customers.c.phone,
+    customers.c.extra,
+    customers.c.warnings,
+    customers.c.deleted_at,
+)
+
+
+def _snapshot_json(row: Any) -> str:
+    """A customer as its audit entries record it (as ``customers.records`` does)."""
+    deleted = row.get("deleted_at")
+    return json.dumps(
+        {
+            "id": row["id"],
+            "name": row["name"],
+            "email": row["email"],
+            "phone": row["phone"],
+            "extra": row["extra"] or {},
+            "warnings": row["warnings"] or [],
+            "deleted_at": audit.aware(deleted).isoformat() if deleted is not None else None,  # type: ignore[union-attr]
+        },
+        ensure_ascii=False,
+    )
+
+
+def _blocked(
+    conn: Connection, at: datetime, created: list[int], updated: list[int]
+) -> dict[int, KeptCustomer]:
+    """The customers of a batch that a revert cannot undo, by ID, with the reason: changed
+    since the import (or gone), or created by it and holding tickets."""
+    out: dict[int, KeptCustomer] = {}
+    stamp = _stamp_param(conn, at)
+    ids = [*created, *updated]
+    for chunk in chunks(ids):
+        seen: set[int] = set()
+        for cid, name, changed, trashed in conn.execute(
+            select(
+                customers.c.id,
+                customers.c.name,
+                customers.c.updated_at != stamp,
+                customers.c.deleted_at.is_not(None),
+            ).where(customers.c.id.in_(chunk))
+        ):
+            seen.add(cid)
+            if trashed:
+                out[cid] = KeptCustomer(id=cid, name=name, reason="is in the trash")
+            elif changed:
+                out[cid] = KeptCustomer(
+                    id=cid,
+                    name=name,
+                    reason="was changed after the import (edited, merged or imported again)",
+                )
+        for cid in set(chunk) - seen:
+            out[cid] = KeptCustomer(id=cid, name=None, reason="was purged after the import")
+    for chunk in chunks(created):
+        for cid, n in conn.execute(
+            select(tickets.c.customer_id, func.count())
+            .where(tickets.c.customer_id.in_(chunk))
+            .group_by(tickets.c.customer_id)
+        ):
+            reason = f"has {n} ticket{'s' if n != 1 else ''}"
+            if cid in out:
+                out[cid].reason += f", and {reason}"
+            else:
+                name = conn.execute(select(customers.c.name).where(customers.c.id == cid)).scalar()
+                out[cid] = KeptCustomer(id=cid, name=name, reason=reason)
+    return dict(sorted(out.items()))
 
 
 def _stamp_param(conn: Connection, at: datetime) -> Any:

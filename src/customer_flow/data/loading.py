@@ -46,7 +46,10 @@ from customer_flow.store.schema import (
     import_changes,
 )
 
-__all__ = ["BULK_ROWS", "Loader", "chunks", "stamp_sql"]
+__all__ = ["BULK_ROWS", "ENTITY", "Loader", "chunks", "stamp_sql", "write_audit"]
+
+ENTITY = "customer"  # the audit log's name for a customer (as ``customers.records`` writes it)
+_AUDIT = ("at", "actor", "action", "entity", "entity_id", "before", "after", "note")
 
 BULK_ROWS = 20_000  # a first chunk this big into an empty table: load, then index
 _COLS = (
@@ -507,6 +510,30 @@ class Loader:
                 tuples.iter_rows(),
             )
         self._change("created", new["__id_int"].to_list(), None)
+        # Each customer's history starts here: one audit entry per customer, in one bulk insert.
+        after = (
+            pl.struct(
+                pl.col("__id_int").alias("id"),
+                pl.col("__name").alias("name"),
+                pl.col("__email").alias("email"),
+                pl.col("__phone").alias("phone"),
+            )
+            .struct.json_encode()
+            .str.strip_suffix("}")
+            + pl.lit(',"extra":')
+            + pl.col("__extra").fill_null("{}")
+            + pl.lit(',"warnings":')
+            + pl.col("__wjson")
+            + pl.lit(',"deleted_at":null}')
+        )
+        self._audit(
+            new.select(
+                pl.col("__id_int").cast(pl.String).alias("entity_id"),
+                pl.lit("create").alias("action"),
+                pl.lit(None, dtype=pl.String).alias("before"),
+                after.alias("after"),
+            )
+        )
         # The duplicate check's keys, in the same transaction: imported customers are found on
         # entry (and by the next batches of this import).
         if self.duplicates is not None:
@@ -613,6 +640,26 @@ class Loader:
             self.conn.exec_driver_sql(sql)
         self.dropped = []
 
+    def _audit(self, entries: pl.DataFrame) -> None:
+        """Write one audit entry per row of ``entries`` (``entity_id, action, before, after``, the
+        snapshots as JSON text) for customers this import changed: one bulk insert, stamped with
+        the import's instant and noted with its number (``customers history`` shows them)."""
+        if entries.height == 0:
+            return
+        rows = entries.select(
+            pl.lit(self.stamp_sql if self.dialect == "sqlite" else self.stamp.isoformat()).alias(
+                "at"
+            ),
+            pl.lit(self.actor).alias("actor"),
+            "action",
+            pl.lit(ENTITY).alias("entity"),
+            "entity_id",
+            "before",
+            "after",
+            pl.lit(f"import {self.batch_id}").alias("note"),
+        )
+        write_audit(self.conn, rows)
+
     def _copy_customers(self, rows: pl.DataFrame) -> None:
         stamp = self.stamp.isoformat()
         text = rows.with_columns(
@@ -713,6 +760,7 @@ class Loader:
         changed_ids: list[int] = []
         changed_rows: list[int] = []
         changed_keys: list[str | None] = []
+        audits: list[tuple[str, str, str]] = []  # ID, before, after (the history's snapshots)
         for row in matched.iter_rows(named=True):
             r: dict[str, Any] = row
             cid = r["__match"]
@@ -735,6 +783,7 @@ class Loader:
             diff = {
                 k: [cur[k], new[k]] for k in ("name", "email", "phone", "extra") if new[k] != cur[k]
             }
+            audits.append((str(cid), _snapshot(cid, cur), _snapshot(cid, new)))
             self._outcome(report, r, "update", cid, diff)
             changes.append(
                 (
@@ -761,6 +810,11 @@ class Loader:
             changes,
         )
         self._change("updated", changed_ids, befores)
+        self._audit(
+            pl.DataFrame(
+                audits, schema=["entity_id", "before", "after"], orient="row"
+            ).with_columns(pl.lit("update").alias("action"))
+        )
         dedupe.index_frame(
             self.conn,
             pl.DataFrame(
@@ -821,6 +875,44 @@ class Loader:
             )
         )
         return int(self.batch_id)
+
+
+def write_audit(conn: Connection, rows: pl.DataFrame) -> None:
+    """Insert audit entries in bulk (``at, actor, action, entity, entity_id, before, after,
+    note``; ``at`` as the driver takes it, the snapshots as JSON text): ``executemany`` on
+    SQLite, ``COPY`` on PostgreSQL, as the customers are written."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    if conn.dialect.name == "postgresql":
+        text = rows.write_csv(include_header=False, null_value="\\N", quote_style="necessary")
+        with (
+            raw.cursor() as cur,
+            cur.copy(
+                f"COPY audit_log ({', '.join(_AUDIT)}) FROM STDIN (FORMAT csv, NULL '\\N')"
+            ) as copy,
+        ):
+            copy.write(text)
+    else:
+        raw.cursor().executemany(
+            f"INSERT INTO audit_log ({', '.join(_AUDIT)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows.iter_rows(),
+        )
+
+
+def _snapshot(cid: int, values: dict[str, Any]) -> str:
+    """A customer as its audit entries record it (``customers.records``' snapshot)."""
+    return json.dumps(
+        {
+            "id": cid,
+            "name": values["name"],
+            "email": values["email"],
+            "phone": values["phone"],
+            "extra": values["extra"] or {},
+            "warnings": values["warnings"] or [],
+            "deleted_at": None,
+        },
+        ensure_ascii=False,
+    )
 
 
 def _jsonable(value: Any) -> Any:

@@ -23,8 +23,10 @@ __all__ = [
     "ImportBatch",
     "ImportOptions",
     "ImportReport",
+    "KeptCustomer",
     "RejectedRow",
     "RejectsWriter",
+    "RevertResult",
     "RowOutcome",
     "csv_line",
     "listing",
@@ -158,6 +160,25 @@ class ImportBatch(BaseModel):
     status: str
     reverted_at: datetime | None = None
     reverted_by: str | None = None
+
+
+class KeptCustomer(BaseModel):
+    """A customer a revert left as it is, and why."""
+
+    id: int
+    name: str | None
+    reason: str
+
+
+class RevertResult(ImportBatch):
+    """A revert: the batch as it now is, what was undone, and the customers that stayed."""
+
+    removed: int = Field(description="Customers the import created, removed again")
+    restored: int = Field(description="Customers the import updated, given their values back")
+    kept: list[KeptCustomer] = Field(
+        default_factory=list,
+        description="Customers that stayed as they are (--skip-changed), with the reason",
+    )
 
 
 Progress = Callable[[int], None]
