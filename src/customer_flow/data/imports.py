@@ -385,29 +385,16 @@ def revert(
     restoring = [(cid, before) for cid, before in updated if cid not in blocked]
     stamp = audit.now()
     note = f"import {batch_id} reverted"
-    entries: list[tuple[str, str | None, str | None]] = []
-    for chunk in chunks(removing):
-        for row in conn.execute(select(*_SNAPSHOT).where(customers.c.id.in_(chunk))).mappings():
-            entries.append((str(row["id"]), _snapshot_json(row), None))
-        conn.execute(customers.delete().where(customers.c.id.in_(chunk)))
-        # Only this import ever used these IDs: a file may give them again.
-        conn.execute(customer_ids.delete().where(customer_ids.c.id.in_(chunk)))
-    current: dict[int, str] = {}
-    for chunk in chunks([cid for cid, _ in restoring]):
-        for row in conn.execute(select(*_SNAPSHOT).where(customers.c.id.in_(chunk))).mappings():
-            current[row["id"]] = _snapshot_json(row)
-    for cid, before in restoring:
-        values = dict(before)
-        values["updated_at"] = datetime.fromisoformat(values["updated_at"])
-        conn.execute(update(customers).where(customers.c.id == cid).values(**values))
-        entries.append((str(cid), current.get(cid), _snapshot_json({"id": cid, **before})))
-    if entries:
+
+    def record(entries: list[tuple[str, str | None, str | None]]) -> None:
+        """The customers' history entries of one chunk, in one bulk insert."""
+        if not entries:
+            return
+        at = stamp_sql(conn.dialect.name, stamp)
         write_audit(
             conn,
             pl.DataFrame(entries, schema=["entity_id", "before", "after"], orient="row").select(
-                pl.lit(stamp_sql(conn.dialect.name, stamp), dtype=pl.String).alias("at")
-                if conn.dialect.name == "sqlite"
-                else pl.lit(stamp.isoformat()).alias("at"),
+                pl.lit(at if isinstance(at, str) else at.isoformat()).alias("at"),
                 pl.lit(actor).alias("actor"),
                 pl.lit("revert").alias("action"),
                 pl.lit(ENTITY_CUSTOMER).alias("entity"),
@@ -416,6 +403,30 @@ def revert(
                 "after",
                 pl.lit(note).alias("note"),
             ),
+        )
+
+    for chunk in chunks(removing):
+        found = conn.execute(select(*_SNAPSHOT).where(customers.c.id.in_(chunk))).mappings()
+        record([(str(row["id"]), _snapshot_json(row), None) for row in found])
+        conn.execute(customers.delete().where(customers.c.id.in_(chunk)))
+        # Only this import ever used these IDs: a file may give them again.
+        conn.execute(customer_ids.delete().where(customer_ids.c.id.in_(chunk)))
+    for part in chunks(restoring):
+        current = {
+            row["id"]: _snapshot_json(row)
+            for row in conn.execute(
+                select(*_SNAPSHOT).where(customers.c.id.in_([cid for cid, _ in part]))
+            ).mappings()
+        }
+        for cid, before in part:
+            values = dict(before)
+            values["updated_at"] = datetime.fromisoformat(values["updated_at"])
+            conn.execute(update(customers).where(customers.c.id == cid).values(**values))
+        record(
+            [
+                (str(cid), current.get(cid), _snapshot_json({"id": cid, **before}))
+                for cid, before in part
+            ]
         )
     conn.execute(
         update(import_batches)
