@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, create_engine
 from sqlalchemy.exc import IntegrityError
 
 from customer_flow.core.config import Settings
@@ -38,7 +38,7 @@ from customer_flow.customers.models import Customer, CustomerCreate, CustomerQue
 from customer_flow.data import exports, imports
 from customer_flow.data import sources as data
 from customer_flow.data.exports import ExportReport
-from customer_flow.data.imports import ImportBatch, ImportOptions, ImportReport
+from customer_flow.data.imports import ImportBatch, ImportOptions, ImportReport, RevertResult
 from customer_flow.duplicates import fields as dedupe_fields
 from customer_flow.duplicates import find as dedupe
 from customer_flow.duplicates import merge as merging
@@ -53,7 +53,7 @@ from customer_flow.reports import metrics as reports
 from customer_flow.reports import rollup as report_rollup
 from customer_flow.reports.models import Report, ReportQuery
 from customer_flow.store import audit
-from customer_flow.store.engine import Store
+from customer_flow.store.engine import Store, require_database
 from customer_flow.tickets import calendar as sla
 from customer_flow.tickets import queue as ticket_queue
 from customer_flow.tickets import records as tickets
@@ -107,9 +107,13 @@ class Hub:
         actor: str | None = None,
         role: str = "admin",
         user_id: int | None = None,
+        create: bool = True,
     ) -> None:
         self.settings = settings or Settings()
-        self.store = store or Store(self.settings.resolved_database_url())
+        #: Create (and migrate) the database when there is none; the CLI says no except for
+        #: ``init`` and ``--create``, so that a mistyped ``--db`` creates nothing.
+        self.create = create
+        self._store = store
         self.actor = actor or self.settings.actor
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
@@ -134,8 +138,20 @@ class Hub:
         other._sla_policy = self._sla_policy
         return other
 
+    @property
+    def store(self) -> Store:
+        """The database, opened (and migrated) on first use: checking a file
+        (``validate_file``) opens none."""
+        if self._store is None:
+            url = self.settings.resolved_database_url()
+            if not self.create:
+                require_database(url)
+            self._store = Store(url)
+        return self._store
+
     def close(self) -> None:
-        self.store.close()
+        if self._store is not None:
+            self._store.close()
 
     def __enter__(self) -> Hub:
         return self
@@ -796,10 +812,16 @@ class Hub:
         error and warning counts, and the first failing rows. ``imported`` counts valid rows."""
         self._require("read")
         options = options or ImportOptions()
-        with self.store.engine.connect() as conn:
-            return imports.run_import(
-                conn, Path(path), options, actor=self.actor, region=self.region, load=False
-            )
+        # A private in-memory database: the check needs no customer, and the user's database
+        # is neither created nor migrated by it.
+        engine = create_engine("sqlite://")
+        try:
+            with engine.connect() as conn:
+                return imports.run_import(
+                    conn, Path(path), options, actor=self.actor, region=self.region, load=False
+                )
+        finally:
+            engine.dispose()
 
     def list_imports(self, *, limit: int = 100) -> list[ImportBatch]:
         """Past imports, the most recent first."""
@@ -810,12 +832,15 @@ class Hub:
         with self._read() as conn:
             return imports.get_batch(conn, batch_id)
 
-    def revert_import(self, batch_id: int) -> ImportBatch:
-        """Undo an import exactly: its new customers go, its updated ones get their old values."""
+    def revert_import(self, batch_id: int, *, skip_changed: bool = False) -> RevertResult:
+        """Undo an import exactly: its new customers go (their IDs free again for a file that
+        gives them), its updated ones get their old values, and each one's history says so.
+        Refused, naming them, when some cannot be undone (changed since, or holding tickets);
+        with ``skip_changed`` those stay and the rest is undone."""
         with self._write() as conn:
             before = imports.get_batch(conn, batch_id)
             created, updated = imports.touched(conn, batch_id)
-            batch = imports.revert(conn, batch_id, actor=self.actor)
+            batch = imports.revert(conn, batch_id, actor=self.actor, skip_changed=skip_changed)
             dedupe.reindex(conn, updated)  # created ones are gone, their keys with them
             search.refresh(conn, [*created, *updated])
             audit.record(
@@ -825,7 +850,8 @@ class Hub:
                 entity=imports.ENTITY,
                 entity_id=batch_id,
                 before=before.model_dump(mode="json"),
-                after=batch.model_dump(mode="json"),
+                after=batch.model_dump(mode="json", exclude={"kept"})
+                | {"kept": [k.id for k in batch.kept]},
             )
             return batch
 

@@ -260,11 +260,13 @@ class TestEntryPoints:
             timeout=60,
             check=False,
         )
-        assert (
-            proc.returncode,
-            proc.stderr,
-            proc.stdout,
-        ) == (1, "error: no customer with ID 9\n", "")
+        # A database that is not there is not created by a mistyped path (only init does).
+        assert (proc.returncode, proc.stderr, proc.stdout) == (
+            1,
+            f"error: no database at {tmp_path / 's.db'}; run `customer-flow init` to create one\n",
+            "",
+        )
+        assert not (tmp_path / "s.db").exists()
 
     def test_every_command_has_help_text(self) -> None:
         """Docstrings are the --help text: a command without one fails this test."""

@@ -142,12 +142,13 @@ class TestValidateCommand:
 
 class TestExportCommand:
     def test_export_to_stdout_neutralises_formulas(self, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-        """export - writes CSV to stdout; formula-like cells get an apostrophe unless --raw."""
+        """export - writes CSV to stdout; formula-like cells get an apostrophe unless --raw;
+        an E.164 phone is a number, not a formula, and stays as it is."""
         run("import", str(write(tmp_path, "m.csv", MESSY)))
         safe = run("export", "-")
         assert safe.exit_code == 0
         assert "'=cmd" in safe.stdout
-        assert "'+14155550123" in safe.stdout
+        assert ",+14155550123," in safe.stdout
         raw = run("export", "-", "--raw")
         assert "\n3,=cmd" in raw.stdout
 

@@ -117,7 +117,9 @@ class TestRules:
             ("415-555-2671 ext. 12", "US", "+14155552671;ext=12", set()),
             ("555-1234", "US", "555-1234", {"phone_local_only"}),
             ("12", "US", "12", {"phone_impossible"}),
-            ("+1 555 555 1234", "US", "+15555551234", {"phone_invalid"}),
+            ("+1 555 555 1234", "US", "+1 555 555 1234", {"phone_invalid"}),
+            # An invalid number keeps the value given: +10612345678 was never in the input.
+            ("06 12 34 56 78", "US", "06 12 34 56 78", {"phone_invalid"}),
             ("", "US", None, set()),
         ],
     )

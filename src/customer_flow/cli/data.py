@@ -37,7 +37,9 @@ IgnoreOpt = Annotated[
 FormatInOpt = Annotated[
     str | None,
     typer.Option(
-        "--format", help="csv, tsv, xlsx or jsonl (default: from the file).", show_default=False
+        "--format",
+        help="csv, tsv, xlsx, jsonl or parquet (default: from the file).",
+        show_default=False,
     ),
 ]
 EncodingOpt = Annotated[
@@ -181,7 +183,7 @@ def _progress(as_json: bool) -> Any:
 
 def import_file(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="CSV, TSV, XLSX or JSON Lines file.")],
+    path: Annotated[Path, typer.Argument(help="CSV, TSV, XLSX, JSON Lines or Parquet file.")],
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would happen; write nothing.")
     ] = False,
@@ -264,7 +266,7 @@ def import_file(
 
 def validate_file(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="CSV, TSV, XLSX or JSON Lines file.")],
+    path: Annotated[Path, typer.Argument(help="CSV, TSV, XLSX, JSON Lines or Parquet file.")],
     mapping: MapOpt = None,
     ignore_unknown: IgnoreOpt = False,
     first: Annotated[int, typer.Option(help="How many failing rows to show.", min=0)] = 10,
@@ -343,17 +345,35 @@ def imports_list(
 def imports_revert(
     ctx: typer.Context,
     batch_id: Annotated[int, typer.Argument(help="The import's number (see imports list).", min=1)],
+    skip_changed: Annotated[
+        bool,
+        typer.Option(
+            "--skip-changed",
+            help="Leave as they are the customers that cannot be undone (changed since the "
+            "import, or holding tickets) and revert the rest; the report lists what stayed.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Undo an import exactly: remove the customers it created, restore the ones it updated."""
-    batch = get_hub(ctx).revert_import(batch_id)
+    """Undo an import exactly: remove the customers it created, restore the ones it updated.
+
+    A revert that some customers block (changed since, or holding tickets) is refused, naming
+    them; --skip-changed reverts the others. The IDs of the removed customers are free again:
+    a file that gives them may use them."""
+    result = get_hub(ctx).revert_import(batch_id, skip_changed=skip_changed)
     if as_json:
-        print_json(batch)
-    else:
-        say(
-            f"import {batch_id} reverted: {batch.imported:,} customers removed, "
-            f"{batch.updated:,} restored"
-        )
+        print_json(result)
+        return
+    say(
+        f"import {batch_id} {result.status}: {result.removed:,} customers removed, "
+        f"{result.restored:,} restored"
+    )
+    if result.kept:
+        say(f"{len(result.kept):,} customers stayed as they are:")
+        for k in result.kept[:20]:
+            say(f"  customer {k.id}{f' ({k.name})' if k.name else ''}: {k.reason}")
+        if len(result.kept) > 20:
+            say(f"  and {len(result.kept) - 20:,} more (--json lists them all)")
 
 
 def export(

@@ -33,7 +33,20 @@ __all__ = [
     "StorageError",
     "TooManyAttemptsError",
     "ValidationError",
+    "cut",
 ]
+
+
+#: An error's message is one line a person reads: longer ones are cut (a file's 50 MB header
+#: would otherwise be quoted whole).
+MAX_MESSAGE = 1000
+
+
+def cut(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text``, cut to about ``limit`` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… (cut: {len(text):,} characters)"
 
 
 class CustomerFlowError(Exception):
@@ -43,6 +56,7 @@ class CustomerFlowError(Exception):
     http_status = 400
 
     def __init__(self, message: str, *, code: str | None = None, field: str | None = None):
+        message = cut(message)
         super().__init__(message)
         self.message = message
         if code is not None:

@@ -7,8 +7,8 @@ writes its audit entry on that same connection. Rules:
 - an email is checked by email-validator (no DNS) and is unique, ignoring case, among live
   customers; a documentation domain such as example.com is kept with a warning;
 - a phone is normalised to E.164 with phonenumbers in a default region; a phone that cannot be
-  normalised (a local number with no area code, say) is kept as given with a warning, while a
-  value that is not a phone number at all is refused;
+  normalised (a local number with no area code, say) or is not a valid number is kept as given
+  with a warning, while a value that is not a phone number at all is refused;
 - IDs are given or assigned, unique, and never reused, even after a purge.
 """
 
@@ -139,13 +139,19 @@ def clean_phone(value: str | None, region: str) -> tuple[str | None, list[Record
         return raw, [
             _phone_warning("phone_impossible", f"{raw!r} has the wrong length; kept as given")
         ]
+    if not phonenumbers.is_valid_number(number):
+        # Its E.164 form would be a number that was never given ("06 12 34 56 78" in the US
+        # reads as +10612345678): keep what was given.
+        return raw, [_phone_warning("phone_invalid", invalid_phone_message(raw))]
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if number.extension:
         e164 = f"{e164};ext={number.extension}"
-    warnings = []
-    if not phonenumbers.is_valid_number(number):
-        warnings.append(_phone_warning("phone_invalid", f"{e164} is not an assigned number range"))
-    return e164, warnings
+    return e164, []
+
+
+def invalid_phone_message(raw: str) -> str:
+    """The ``phone_invalid`` warning's message (the import's fast path writes the same)."""
+    return f"{raw!r} is not in an assigned number range; kept as given"
 
 
 def _phone_warning(code: str, message: str) -> RecordWarning:
@@ -227,6 +233,10 @@ def get(conn: Connection, customer_id: int) -> Customer:
             select(customer_ids.c.id).where(customer_ids.c.id == customer_id)
         ).first()
         suffix = " (it was purged)" if purged else ""
+        if not purged:  # removed by a revert, perhaps: its history says
+            last = audit.history(conn, ENTITY, customer_id)[-1:]
+            if last and last[0].action == "revert" and last[0].after is None:
+                suffix = f" (removed: {last[0].note}; `customers history` shows it)"
         raise NotFoundError(f"no customer with ID {customer_id}{suffix}", field="id")
     return to_customer(row)
 

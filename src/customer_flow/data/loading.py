@@ -46,7 +46,10 @@ from customer_flow.store.schema import (
     import_changes,
 )
 
-__all__ = ["BULK_ROWS", "Loader", "chunks", "stamp_sql"]
+__all__ = ["BULK_ROWS", "ENTITY", "Loader", "chunks", "stamp_sql", "write_audit"]
+
+ENTITY = "customer"  # the audit log's name for a customer (as ``customers.records`` writes it)
+_AUDIT = ("at", "actor", "action", "entity", "entity_id", "before", "after", "note")
 
 BULK_ROWS = 20_000  # a first chunk this big into an empty table: load, then index
 _COLS = (
@@ -136,6 +139,7 @@ class Loader:
         self.on_conflict = on_conflict
         self.actor = actor
         self.id_col = columns.get("ID", "ID")
+        self.name_col = columns.get("Name", "Name")
         self.email_col = columns.get("Email", "Email")
         self.stamp = audit.now()
         self.stamp_sql = stamp_sql(self.dialect, self.stamp)
@@ -149,6 +153,9 @@ class Loader:
         self.batch_id = 0
         self.empty_at_start = True
         if not write:
+            # Checking a file alone (validate): its rows against its earlier rows, as an
+            # import into an empty database would.
+            self.duplicates = DuplicateCheck(conn, existing=False)
             return
         if self.dialect == "sqlite":
             # A big page cache for the bulk insert's index updates; put back in close().
@@ -275,6 +282,23 @@ class Loader:
                 .with_columns(pl.col("__m").alias("__match"))
                 .drop("__m")
             )
+        if self.on_conflict == "update":
+            # A row without a name updates the customer it matches (its name left as it is);
+            # one that would create a customer needs a name.
+            nameless = batch.filter(
+                _no_errors() & pl.col("__name").is_null() & pl.col("__match").is_null()
+            ).select(
+                "__row",
+                pl.concat_list(
+                    pl.struct(
+                        pl.lit(self.name_col).alias("column"),
+                        pl.lit("name_missing").alias("code"),
+                        pl.lit("a new customer needs a name").alias("message"),
+                    )
+                ).alias("__more"),
+            )
+            if nameless.height:
+                batch = _with_errors(batch, nameless)
         return batch
 
     def check_duplicates(self, batch: pl.DataFrame) -> pl.DataFrame:
@@ -437,6 +461,10 @@ class Loader:
         if not self.write:
             report.imported += good.height  # for validate: the rows that would load
             self._touch(good.with_columns(pl.col("__id_int").fill_null(-1)))
+            if self.duplicates is not None:  # none is created: each is named by its values
+                self.duplicates.remember(
+                    good.select("__row", pl.lit(None, dtype=pl.Int64).alias("__id_int"))
+                )
             return
         new = good.filter(pl.col("__match").is_null())
         matched = good.filter(pl.col("__match").is_not_null())
@@ -482,6 +510,30 @@ class Loader:
                 tuples.iter_rows(),
             )
         self._change("created", new["__id_int"].to_list(), None)
+        # Each customer's history starts here: one audit entry per customer, in one bulk insert.
+        after = (
+            pl.struct(
+                pl.col("__id_int").alias("id"),
+                pl.col("__name").alias("name"),
+                pl.col("__email").alias("email"),
+                pl.col("__phone").alias("phone"),
+            )
+            .struct.json_encode()
+            .str.strip_suffix("}")
+            + pl.lit(',"extra":')
+            + pl.col("__extra").fill_null("{}")
+            + pl.lit(',"warnings":')
+            + pl.col("__wjson")
+            + pl.lit(',"deleted_at":null}')
+        )
+        self._audit(
+            new.select(
+                pl.col("__id_int").cast(pl.String).alias("entity_id"),
+                pl.lit("create").alias("action"),
+                pl.lit(None, dtype=pl.String).alias("before"),
+                after.alias("after"),
+            )
+        )
         # The duplicate check's keys, in the same transaction: imported customers are found on
         # entry (and by the next batches of this import).
         if self.duplicates is not None:
@@ -588,6 +640,26 @@ class Loader:
             self.conn.exec_driver_sql(sql)
         self.dropped = []
 
+    def _audit(self, entries: pl.DataFrame) -> None:
+        """Write one audit entry per row of ``entries`` (``entity_id, action, before, after``, the
+        snapshots as JSON text) for customers this import changed: one bulk insert, stamped with
+        the import's instant and noted with its number (``customers history`` shows them)."""
+        if entries.height == 0:
+            return
+        rows = entries.select(
+            pl.lit(self.stamp_sql if self.dialect == "sqlite" else self.stamp.isoformat()).alias(
+                "at"
+            ),
+            pl.lit(self.actor).alias("actor"),
+            "action",
+            pl.lit(ENTITY).alias("entity"),
+            "entity_id",
+            "before",
+            "after",
+            pl.lit(f"import {self.batch_id}").alias("note"),
+        )
+        write_audit(self.conn, rows)
+
     def _copy_customers(self, rows: pl.DataFrame) -> None:
         stamp = self.stamp.isoformat()
         text = rows.with_columns(
@@ -688,12 +760,14 @@ class Loader:
         changed_ids: list[int] = []
         changed_rows: list[int] = []
         changed_keys: list[str | None] = []
+        audits: list[tuple[str, str, str]] = []  # ID, before, after (the history's snapshots)
         for row in matched.iter_rows(named=True):
             r: dict[str, Any] = row
             cid = r["__match"]
             cur = current[cid]
             new = _merged(cur, r)
-            differs = any(new[k] != cur[k] for k in new)
+            r = {**r, "__name": new["name"]}  # for the report, when the row gives none
+            differs = any(not _same(k, new[k], cur[k]) for k in new)
             if self.on_conflict != "update" or not differs:
                 report.unchanged += 1
                 action: Literal["unchanged", "skip"] = "skip" if differs else "unchanged"
@@ -709,6 +783,7 @@ class Loader:
             diff = {
                 k: [cur[k], new[k]] for k in ("name", "email", "phone", "extra") if new[k] != cur[k]
             }
+            audits.append((str(cid), _snapshot(cid, cur), _snapshot(cid, new)))
             self._outcome(report, r, "update", cid, diff)
             changes.append(
                 (
@@ -735,6 +810,11 @@ class Loader:
             changes,
         )
         self._change("updated", changed_ids, befores)
+        self._audit(
+            pl.DataFrame(
+                audits, schema=["entity_id", "before", "after"], orient="row"
+            ).with_columns(pl.lit("update").alias("action"))
+        )
         dedupe.index_frame(
             self.conn,
             pl.DataFrame(
@@ -797,23 +877,70 @@ class Loader:
         return int(self.batch_id)
 
 
+def write_audit(conn: Connection, rows: pl.DataFrame) -> None:
+    """Insert audit entries in bulk (``at, actor, action, entity, entity_id, before, after,
+    note``; ``at`` as the driver takes it, the snapshots as JSON text): ``executemany`` on
+    SQLite, ``COPY`` on PostgreSQL, as the customers are written."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    if conn.dialect.name == "postgresql":
+        text = rows.write_csv(include_header=False, null_value="\\N", quote_style="necessary")
+        with (
+            raw.cursor() as cur,
+            cur.copy(
+                f"COPY audit_log ({', '.join(_AUDIT)}) FROM STDIN (FORMAT csv, NULL '\\N')"
+            ) as copy,
+        ):
+            copy.write(text)
+    else:
+        raw.cursor().executemany(
+            f"INSERT INTO audit_log ({', '.join(_AUDIT)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows.iter_rows(),
+        )
+
+
+def _snapshot(cid: int, values: dict[str, Any]) -> str:
+    """A customer as its audit entries record it (``customers.records``' snapshot)."""
+    return json.dumps(
+        {
+            "id": cid,
+            "name": values["name"],
+            "email": values["email"],
+            "phone": values["phone"],
+            "extra": values["extra"] or {},
+            "warnings": values["warnings"] or [],
+            "deleted_at": None,
+        },
+        ensure_ascii=False,
+    )
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return audit.aware(value).isoformat()  # type: ignore[union-attr]
     return value
 
 
+def _same(field: str, new: Any, current: Any) -> bool:
+    """Whether an update leaves ``field`` as it is: warnings are the same set in any order (an
+    update puts the row's own after the ones it keeps)."""
+    if field == "warnings":
+        key = lambda w: json.dumps(w, sort_keys=True)  # noqa: E731
+        return sorted(map(key, new or [])) == sorted(map(key, current or []))
+    return bool(new == current)
+
+
 def _merged(cur: dict[str, Any], r: dict[str, Any]) -> dict[str, Any]:
     """The customer's values after an update from row ``r``: empty cells leave a field as it
     is; extras merge; the warnings of the fields given are replaced."""
-    given = {"name"} | {f for f in ("email", "phone") if r[f"__{f}"] is not None}
+    given = {f for f in ("name", "email", "phone") if r[f"__{f}"] is not None}
     extra = dict(cur["extra"] or {})
     if r["__extra"]:
         extra.update(json.loads(r["__extra"]))
     row_warnings = json.loads(r["__wjson"])
     kept = [w for w in (cur["warnings"] or []) if w.get("field") not in given]
     return {
-        "name": r["__name"],
+        "name": r["__name"] if r["__name"] is not None else cur["name"],
         "email": r["__email"] if r["__email"] is not None else cur["email"],
         "phone": r["__phone"] if r["__phone"] is not None else cur["phone"],
         "extra": extra,

@@ -49,7 +49,9 @@ __all__ = [
     "stage",
 ]
 
-ALLOWED_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".xlsx", ".xlsm", ".jsonl", ".ndjson")
+ALLOWED_SUFFIXES = (
+    ".csv", ".tsv", ".tab", ".txt", ".xlsx", ".xlsm", ".jsonl", ".ndjson", ".json", ".parquet"
+)  # fmt: skip
 PREVIEW_TTL = 3600
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 _OWNER = "owner.json"

@@ -120,6 +120,6 @@ def purge_customer(hub: UserHub, customer_id: CustomerId) -> Customer:
     "/{customer_id}/history", response_model=list[AuditEntry], summary="A customer's history"
 )
 def customer_history(hub: UserHub, customer_id: CustomerId) -> list[AuditEntry]:
-    """Every change to the customer, oldest first."""
-    hub.get_customer(customer_id)  # 404 for an ID that never was a customer
+    """Every change to the customer, oldest first; a customer purged, or removed by reverting
+    its import, keeps its history (404 for an ID that never was a customer)."""
     return hub.customer_history(customer_id)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 
 from customer_flow.core.errors import NotFoundError, ValidationError
 from customer_flow.core.models import NOT_NULL, WHITESPACE, Spec
-from customer_flow.data.report import ImportBatch, ImportReport
+from customer_flow.data.report import ImportBatch, ImportReport, RevertResult
 
 from .. import uploads
 from ..deps import CurrentAuth, UserHub, requires
@@ -263,14 +263,26 @@ def get_import(hub: UserHub, batch_id: BatchId) -> ImportBatch:
 
 @router.post(
     "/{batch_id:int}/revert",
-    response_model=ImportBatch,
+    response_model=RevertResult,
     dependencies=[requires("write")],
     summary="Undo an import exactly",
 )
-def revert_import(hub: UserHub, batch_id: BatchId) -> ImportBatch:
-    """Its new customers go and its updated ones get their old values back; refused (409) when
-    any of them changed since, or when it was reverted already."""
-    return hub.revert_import(batch_id)
+def revert_import(
+    hub: UserHub,
+    batch_id: BatchId,
+    skip_changed: Annotated[
+        bool,
+        Query(
+            description="Leave the customers that cannot be undone (changed since the import, "
+            "or holding tickets) as they are, and revert the rest; `kept` lists them."
+        ),
+    ] = False,
+) -> RevertResult:
+    """Its new customers go (their IDs free again for a file that gives them) and its updated
+    ones get their old values back; each customer's history records it. Refused (409
+    `changed_since_import`, naming the customers and why) when some cannot be undone, unless
+    `skip_changed`; 409 `already_reverted` when it was reverted already."""
+    return hub.revert_import(batch_id, skip_changed=skip_changed)
 
 
 @router.get(

@@ -14,7 +14,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from customer_flow.core.errors import ConfigError, CustomerFlowError, ValidationError
+from customer_flow.core.errors import (
+    ConfigError,
+    CustomerFlowError,
+    NotFoundError,
+    ValidationError,
+)
 from customer_flow.core.models import Page, parse
 from customer_flow.customers.models import CustomerCreate, CustomerQuery, CustomerUpdate
 from customer_flow.tickets.models import Ticket, TicketQuery
@@ -143,7 +148,18 @@ def create_customer(
 
 @router.get("/customers/{customer_id}")
 def customer_detail(request: Request, auth: PageAuth, customer_id: CustomerId) -> Response:
-    customer = auth.hub.get_customer(customer_id)
+    try:
+        customer = auth.hub.get_customer(customer_id)
+    except NotFoundError as gone:
+        # A customer removed by a revert (or purged) keeps its history: show that, as 404.
+        history = auth.hub.customer_history(customer_id)  # NotFoundError when none
+        return render(
+            request,
+            "customers/gone.html",
+            {"customer_id": customer_id, "message": gone.message, "history": history[::-1]},
+            auth=auth,
+            status_code=404,
+        )
     history = auth.hub.customer_history(customer_id)
     tickets, problem = _customer_tickets(auth, customer_id)
     return render(

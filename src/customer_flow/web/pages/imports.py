@@ -192,5 +192,6 @@ async def revert(request: Request, auth: PageAuth, batch_id: BatchId) -> Respons
     _writer(auth)
     form = await request.form()
     check_form_csrf(auth, form)
-    await run_in_threadpool(auth.hub.revert_import, batch_id)
+    skip = form.get("skip_changed") == "1"
+    await run_in_threadpool(lambda: auth.hub.revert_import(batch_id, skip_changed=skip))
     return RedirectResponse(f"/imports/{batch_id}", status_code=303)
