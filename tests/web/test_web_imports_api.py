@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import stat
+import time
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from customer_flow.core.config import Settings
+from customer_flow.hub import Hub
 from customer_flow.web import uploads
 from customer_flow.web.app import create_app
 
@@ -128,6 +133,80 @@ class TestPreview:
         assert 413 == r.status_code
         assert "too_large" == r.json()["code"]
         assert "4096 bytes" in r.json()["detail"]
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+class TestStaging:
+    """Staged uploads and kept rejects files hold personal data: private folders and files
+    under the app's data folder, and stale previews swept."""
+
+    def test_folders_are_0700_and_files_0600(self, team: Team, client: TestClient) -> None:
+        """Preview, then import: every folder and file of the staging area is owner-only."""
+        base = Path(client.app.state.import_dir)  # type: ignore[attr-defined]
+        h = team["agent"].headers
+        old = os.umask(0o022)  # the usual umask, which gave 0755/0644 before
+        try:
+            token = client.post("/api/v1/imports/preview", files=upload(), headers=h).json()[
+                "upload"
+            ]
+            staged = base / "uploads" / token
+            assert (staged / "preview.rejects.csv").exists()
+            found = sorted(base.rglob("*"))
+            assert {base / "uploads", staged, staged / "file"} <= set(found)
+            for path in [base, *found]:
+                assert (0o700 if path.is_dir() else 0o600) == _mode(path), path
+            r = client.post("/api/v1/imports", data={"upload": token}, headers=h)
+            assert 201 == r.status_code, r.text
+        finally:
+            os.umask(old)
+        kept = base / "batches" / str(r.json()["batch_id"])
+        assert {"rejects.csv", "report.json"} == {p.name for p in kept.iterdir()}
+        for path in [base / "batches", kept, *kept.iterdir()]:
+            assert (0o700 if path.is_dir() else 0o600) == _mode(path), path
+
+    def test_default_folder_is_in_the_user_data_folder(
+        self, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        """Without a folder set, uploads are staged under the user data folder (platformdirs),
+        one folder per database, not in the shared temp directory."""
+        monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+        app = create_app(hub=team.hub)
+        r = TestClient(app).post(
+            "/api/v1/imports/preview", files=upload(), headers=team["agent"].headers
+        )
+        assert 200 == r.status_code, r.text
+        [key] = (tmp_path / "data" / "customer-flow" / "imports").iterdir()
+        assert (key / "uploads" / r.json()["upload"]).is_dir()
+        assert Path(app.state.import_dir) == key
+        assert 0o700 == _mode(key)
+
+    def test_the_import_dir_setting_is_used(
+        self, team: Team, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        monkeypatch.setenv("CUSTOMER_FLOW_IMPORT_DIR", str(tmp_path / "staging"))
+        settings = Settings(database_url=team.hub.settings.database_url)
+        assert tmp_path / "staging" == settings.resolved_import_dir()
+        with Hub(settings) as hub:
+            token = (
+                TestClient(create_app(hub=hub))
+                .post("/api/v1/imports/preview", files=upload(), headers=team["agent"].headers)
+                .json()["upload"]
+            )
+        assert (tmp_path / "staging" / "uploads" / token / "owner.json").exists()
+
+    def test_only_stale_previews_are_swept(self, team: Team, client: TestClient) -> None:
+        """The next upload removes the previews older than the time to live, and only them."""
+        base = Path(client.app.state.import_dir)  # type: ignore[attr-defined]
+        h = team["agent"].headers
+        stale = client.post("/api/v1/imports/preview", files=upload(), headers=h).json()["upload"]
+        fresh = client.post("/api/v1/imports/preview", files=upload(), headers=h).json()["upload"]
+        hour_ago = time.time() - uploads.PREVIEW_TTL - 60
+        os.utime(base / "uploads" / stale, (hour_ago, hour_ago))
+        third = client.post("/api/v1/imports/preview", files=upload(), headers=h).json()["upload"]
+        assert {fresh, third} == {p.name for p in (base / "uploads").iterdir()}
 
 
 class TestCommit:

@@ -6,6 +6,7 @@ Pydantic models, so that the CLI prints them as JSON and the web app can return 
 from __future__ import annotations
 
 import io
+import os
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -195,7 +196,10 @@ class RejectsWriter:
         if self.path is None or problems.height == 0:
             return
         if self._fh is None:
-            self._fh = self.path.open("w", newline="", encoding="utf-8")
+            # It holds rejected rows, personal data: readable by its owner only (0600).
+            self._fh = open(  # noqa: SIM115 - closed by close()
+                self.path, "w", newline="", encoding="utf-8", opener=_private_opener
+            )
             self._fh.write(csv_line([*REJECTS_HEAD, *self.header]))
         cells = [pl.col(problems.columns[0]).cast(pl.String)]
         cells += [_cell(pl.col(c)).alias(c) for c in problems.columns[1:]]
@@ -206,6 +210,12 @@ class RejectsWriter:
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()
+
+
+def _private_opener(path: str, flags: int) -> int:
+    fd = os.open(path, flags, 0o600)
+    os.fchmod(fd, 0o600)  # a file that was there already keeps its mode otherwise
+    return fd
 
 
 def _cell(value: pl.Expr) -> pl.Expr:
