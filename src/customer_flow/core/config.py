@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     #: files of its imports. ``None``: ``imports/<hash of the database URL>`` in the user data
     #: folder. Created with mode 0700; the files in it are 0600.
     import_dir: Path | None = None
+    #: The most rows (records, blank ones included) an import preview or import in the web app
+    #: reads; past it the answer is 413, "use the CLI or split the file". It bounds the CPU one
+    #: request can take (a 100,000-row preview takes seconds; 2,000,000 rows took minutes).
+    web_import_max_rows: int = Field(default=100_000, ge=1)
 
     # -- tickets: the SLA policy (see sla.py) ----------------------------------------------------
     #: A JSON business calendar (time zone, working hours, holidays); None means 24×7 UTC.

@@ -82,10 +82,13 @@ def run_import(
         encoding=options.encoding,
         delimiter=options.delimiter,
         sheet=options.sheet,
+        max_rows=options.max_rows,
     ) as source:
         plan = data.plan_columns(
             source.header, options.mapping, ignore_unknown=options.ignore_unknown
         )
+        if options.max_rows is not None:
+            data.check_row_limit(source)  # before any work on rows that would be thrown away
         report = ImportReport(
             source=path.name,
             format=source.format,

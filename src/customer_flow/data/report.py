@@ -52,6 +52,8 @@ class ImportOptions(BaseModel):
     # (about 15 % more CPU than 100,000; see benchmarks/RESULTS.md).
     batch_rows: int = Field(default=50_000, ge=1)
     rejects_path: Path | None = None
+    # Refuse the file (TooLargeError, HTTP 413) past this many records: the web app's limit.
+    max_rows: int | None = Field(default=None, ge=1)
 
 
 class RejectedRow(BaseModel):

@@ -194,8 +194,10 @@ def import_options(
     max_errors: int | None = None,
     rejects_path: Path | None = None,
     allow_duplicate: bool = False,
+    max_rows: int | None = None,
 ) -> ImportOptions:
-    """The import's options from form fields; ``mapping`` holds ``Source=Target`` lines."""
+    """The import's options from form fields; ``mapping`` holds ``Source=Target`` lines.
+    ``max_rows`` is the web's row limit (``Settings.web_import_max_rows``)."""
     pairs: dict[str, str] = {}
     for item in mapping or []:
         for line in item.splitlines():
@@ -220,6 +222,7 @@ def import_options(
         max_errors=max_errors,
         rejects_path=rejects_path,
         allow_duplicate=allow_duplicate,
+        max_rows=max_rows,
     )
 
 
@@ -231,7 +234,7 @@ def public(report: ImportReport, staged: Staged) -> ImportReport:
 def scrubbed(exc: ValidationError, staged: Staged) -> ValidationError:
     """The error with the staged folder's paths taken out of its message."""
     message = re.sub(r"; see \S*" + re.escape(staged.token) + r"\S*", "", exc.message)
-    return ValidationError(message, code=exc.code, field=exc.field)
+    return type(exc)(message, code=exc.code, field=exc.field)  # a TooLargeError stays 413
 
 
 def keep_batch(base: Path, staged: Staged, report: ImportReport) -> None:
