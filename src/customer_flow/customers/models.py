@@ -7,8 +7,17 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from customer_flow.core.models import RecordWarning
+from customer_flow.customers import extra as extras
+
+_EXTRA_DOC = (
+    f"Extra attributes: at most {extras.MAX_ATTRIBUTES}, names of 1 to {extras.MAX_KEY} "
+    f"characters, values of at most {extras.MAX_VALUE:,} characters (a value that is not a "
+    "string counts as its JSON text); past them, 422 `extra_too_large`."
+)
+_EXTRA_NAMES: JsonDict = {"minLength": 1, "maxLength": extras.MAX_KEY}
 
 
 class CustomerCreate(BaseModel):
@@ -20,7 +29,11 @@ class CustomerCreate(BaseModel):
     name: str = Field(max_length=300)
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=64)
-    extra: dict[str, Any] = Field(default_factory=dict)
+    extra: dict[str, Any] = Field(
+        default_factory=dict,
+        description=_EXTRA_DOC,
+        json_schema_extra={"maxProperties": extras.MAX_ATTRIBUTES, "propertyNames": _EXTRA_NAMES},
+    )
 
 
 class CustomerUpdate(BaseModel):
@@ -31,7 +44,11 @@ class CustomerUpdate(BaseModel):
     name: str | None = Field(default=None, max_length=300)
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=64)
-    extra: dict[str, Any] | None = None
+    extra: dict[str, Any] | None = Field(
+        default=None,
+        description=f"Set these attributes; null removes one. {_EXTRA_DOC}",
+        json_schema_extra={"propertyNames": _EXTRA_NAMES},
+    )
 
 
 class Customer(BaseModel):

@@ -33,6 +33,7 @@ from typing import Any
 import polars as pl
 
 from customer_flow.core.errors import TooLargeError, ValidationError
+from customer_flow.customers import extra as extra_rules
 from customer_flow.customers.models import CustomerCreate
 from customer_flow.data import xlsx
 
@@ -55,7 +56,7 @@ ID_CSV_COLUMNS = ("ID", "Name", "Email", "Phone")
 ROW = "__row"
 #: The customer fields a column can map to.
 TARGETS = ("ID", "Name", "Email", "Phone", "First Name", "Last Name")
-MAX_EXTRA_COLUMNS = 200
+MAX_EXTRA_COLUMNS = extra_rules.MAX_ATTRIBUTES
 _SCAN_CHUNK = 1 << 20
 Batches = Generator[pl.DataFrame, None, None]
 _XLSX_BATCH_CELLS = 5_000_000
@@ -712,6 +713,14 @@ def plan_columns(
             "kept as extra attributes); use --ignore-unknown, or --map the ones you need",
             code="too_many_columns",
         )
+    for col in extras:
+        if len(col) > extra_rules.MAX_KEY:
+            raise ValidationError(
+                f"the column {col[:40]!r}... has a name of {len(col):,} characters; an extra "
+                f"attribute's name has at most {extra_rules.MAX_KEY}: rename the column, or "
+                "leave it out with --ignore-unknown",
+                code=extra_rules.CODE,
+            )
     return ColumnPlan(targets=targets, extras=extras, ignored=ignored)
 
 
