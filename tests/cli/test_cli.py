@@ -67,6 +67,21 @@ class TestCustomers:
         assert [e["action"] for e in history] == ["create", "update"]
         assert {"cli-test"} == {e["actor"] for e in history}
 
+    def test_extra_attributes_past_the_limits_are_one_line_exit_1(self, cli: Cli) -> None:
+        """Issue 15: extra attributes are bounded here as in the API."""
+        many = [a for i in range(101) for a in ("--extra", f"k{i}=v")]
+        too_many = "error: extra: 101 attributes; a customer has at most 100\n"
+        result = cli("customers", "add", "--name", "Bo", "--email", "bo@x.io", *many, code=1)
+        assert too_many == result.stderr
+        key = "k" * 101 + "=v"
+        result = cli(
+            "customers", "add", "--name", "Bo", "--email", "b@x.io", "--extra", key, code=1
+        )
+        assert 1 == len(result.stderr.splitlines())
+        added = cli.json("customers", "add", "--name", "Bo", "--email", "bo@x.io", *many[2:])
+        result = cli("customers", "update", str(added["id"]), "--extra", "one=more", code=1)
+        assert too_many == result.stderr
+
     def test_table_output_and_messages_on_stderr(self, cli: Cli) -> None:
         result = cli("customers", "add", "--name", "Bo", "--email", "bo@x.io")
         assert result.stdout == "" and "added customer 1" in result.stderr

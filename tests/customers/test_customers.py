@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from customer_flow.core.errors import ConflictError, NotFoundError, StateError, ValidationError
+from customer_flow.customers.extra import MAX_ATTRIBUTES, MAX_KEY, MAX_VALUE
 from customer_flow.customers.models import CustomerCreate, CustomerQuery, CustomerUpdate
 from customer_flow.customers.records import clean_email, clean_name, clean_phone, collapse
 from customer_flow.hub import Hub
@@ -190,6 +191,61 @@ class TestUpdate:
     def test_updating_a_missing_customer_is_not_found(self, hub: Hub) -> None:
         with pytest.raises(NotFoundError):
             hub.update_customer(999, CustomerUpdate(name="X"))
+
+
+class TestExtraLimits:
+    """Issue 15: extra attributes are bounded in count, name length and value length."""
+
+    def test_at_the_limits_is_accepted(self, hub: Hub) -> None:
+        many = {f"k{i}": "v" for i in range(MAX_ATTRIBUTES - 1)}
+        edge = {"n" * MAX_KEY: "x" * MAX_VALUE, **many}
+        assert MAX_ATTRIBUTES == len(add(hub, extra=edge).extra)
+
+    @pytest.mark.parametrize(
+        ("extra", "field", "says"),
+        [
+            ({f"k{i}": "v" for i in range(MAX_ATTRIBUTES + 1)}, "extra", "101 attributes"),
+            ({"n" * (MAX_KEY + 1): "v"}, "extra", "has 101 characters"),
+            ({"": "v"}, "extra", "names have 1 to 100"),
+            ({"  ": "v"}, "extra", "not all blank"),
+            ({"notes": "x" * (MAX_VALUE + 1)}, "extra.notes", "10,001 characters"),
+            ({"list": ["x" * 5000, "y" * 5000]}, "extra.list", "10,008 characters"),
+        ],
+        ids=["count", "key", "empty-key", "blank-key", "value", "json-value"],
+    )
+    def test_past_a_limit_is_refused_and_nothing_is_written(
+        self, hub: Hub, extra: dict[str, object], field: str, says: str
+    ) -> None:
+        before = audit_count(hub)
+        with pytest.raises(ValidationError) as exc:
+            add(hub, extra=extra)
+        assert ("extra_too_large", field) == (exc.value.code, exc.value.field)
+        assert says in exc.value.message and "\n" not in exc.value.message
+        assert (0, before) == (hub.count_customers(), audit_count(hub))
+
+    def test_an_update_may_not_grow_past_the_limit(self, hub: Hub) -> None:
+        """Updates merge: the result counts, not the change alone."""
+        c = add(hub, extra={f"k{i}": "v" for i in range(MAX_ATTRIBUTES)})
+        with pytest.raises(ValidationError) as exc:
+            hub.update_customer(c.id, CustomerUpdate(extra={"one more": "v"}))
+        assert "extra_too_large" == exc.value.code
+        swapped = hub.update_customer(c.id, CustomerUpdate(extra={"k0": None, "new": "v"}))
+        assert MAX_ATTRIBUTES == len(swapped.extra)
+        with pytest.raises(ValidationError):
+            hub.update_customer(c.id, CustomerUpdate(extra={"new": "x" * (MAX_VALUE + 1)}))
+
+    def test_a_customer_stored_over_the_limits_can_still_be_trimmed(self, hub: Hub) -> None:
+        """One stored before the limits (45,000 attributes were once accepted) can be changed
+        and trimmed, as long as a change does not make it bigger."""
+        c = add(hub)
+        legacy = {f"k{i}": "v" for i in range(MAX_ATTRIBUTES + 50)} | {"long": "x" * 20_000}
+        with hub.store.write() as conn:
+            conn.execute(customers.update().where(customers.c.id == c.id).values(extra=legacy))
+        assert "Ana M. Lima" == hub.update_customer(c.id, CustomerUpdate(name="Ana M. Lima")).name
+        trimmed = hub.update_customer(c.id, CustomerUpdate(extra={"k0": None, "k1": "w"}))
+        assert MAX_ATTRIBUTES + 50 == len(trimmed.extra)
+        with pytest.raises(ValidationError):
+            hub.update_customer(c.id, CustomerUpdate(extra={"k0": "back", "k-new": "v"}))
 
 
 class TestTrash:

@@ -283,6 +283,50 @@ class TestConflicts:
         assert "was purged" in report.rejects[1].message
 
 
+class TestExtraLimits:
+    """Issue 15: the import keeps extra attributes within the customers' limits."""
+
+    def test_an_update_that_would_overflow_the_extras_is_a_rejected_row(
+        self, hub: Hub, tmp_path: Path
+    ) -> None:
+        """Extras merge on --on-conflict update: a row that would leave its customer with more
+        than 100 attributes is rejected with extra_too_large, counted and in the rejects file;
+        the other rows load."""
+        hub.add_customer(
+            CustomerCreate(id=1, name="Ana Lima", extra={f"old{i}": "v" for i in range(90)})
+        )
+        hub.add_customer(CustomerCreate(id=2, name="Bo Berg", extra={"old": "v"}))
+        head = "ID,Name," + ",".join(f"new{i}" for i in range(20))
+        cells = ",".join("x" for _ in range(20))
+        path = write(tmp_path, "u.csv", f"{head}\n1,Ana Lima,{cells}\n2,Bo Berg,{cells}\n")
+        rejects = tmp_path / "u.rejects.csv"
+        report = hub.import_file(path, opts(on_conflict="update", rejects_path=rejects))
+        assert (1, 1, {"extra_too_large": 1}) == (report.updated, report.rejected, report.errors)
+        [problem] = report.rejects
+        assert (1, "extra_too_large") == (problem.row, problem.code)
+        assert "would give it 110 extra attributes; at most 100" in problem.message
+        assert ",extra_too_large," in rejects.read_text().splitlines()[1]
+        assert (90, 21) == (len(hub.get_customer(1).extra), len(hub.get_customer(2).extra))
+
+    def test_a_column_name_too_long_for_an_attribute_is_refused(
+        self, hub: Hub, tmp_path: Path
+    ) -> None:
+        path = write(tmp_path, "k.csv", f"Name,{'n' * 101}\nAna Lima,x\n")
+        with pytest.raises(ValidationError) as exc:
+            hub.import_file(path)
+        assert "extra_too_large" == exc.value.code
+        assert "at most 100" in exc.value.message and "--ignore-unknown" in exc.value.message
+        assert 1 == hub.import_file(path, opts(ignore_unknown=True)).imported
+
+    def test_more_extra_columns_than_attributes_are_refused(self, hub: Hub, tmp_path: Path) -> None:
+        head = "Name," + ",".join(f"c{i}" for i in range(101))
+        path = write(tmp_path, "w.csv", head + "\nAna Lima" + ",x" * 101 + "\n")
+        with pytest.raises(ValidationError) as exc:
+            hub.import_file(path)
+        assert "too_many_columns" == exc.value.code
+        assert "at most 100" in exc.value.message
+
+
 class TestRevert:
     def test_revert_undoes_creates_and_updates_exactly(self, hub: Hub, tmp_path: Path) -> None:
         """After revert, the customers are exactly as before the import."""

@@ -7,6 +7,7 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
+from customer_flow.customers.extra import MAX_ATTRIBUTES, MAX_KEY, MAX_VALUE
 from customer_flow.users.accounts import THROTTLE_FAILURES
 
 from .conftest import PASSWORD, Team, login
@@ -31,6 +32,29 @@ class TestCustomersApi:
         history = c.get(f"/api/v1/customers/{cid}/history", headers=h).json()
         assert [e["action"] for e in history] == ["create", "update", "delete", "restore"]
         assert {"agent@team.example.org"} == {e["actor"] for e in history}
+
+    def test_extra_attributes_are_bounded(self, team: Team) -> None:
+        """Issue 15: 45,000 attributes were accepted. Now count, name and value length are
+        bounded (422 extra_too_large), on create and on update, and the schema says so."""
+        c, h = team.client, team["agent"].headers
+        for extra in (
+            {f"k{i}": "v" for i in range(MAX_ATTRIBUTES + 1)},
+            {"n" * (MAX_KEY + 1): "v"},
+            {"notes": "x" * (MAX_VALUE + 1)},
+        ):
+            r = c.post("/api/v1/customers", json={"name": "Ana", "extra": extra}, headers=h)
+            assert (422, "extra_too_large") == (r.status_code, r.json()["code"]), r.text
+        full = {f"k{i}": "v" for i in range(MAX_ATTRIBUTES)}
+        r = c.post("/api/v1/customers", json={"name": "Ana", "extra": full}, headers=h)
+        assert 201 == r.status_code, r.text
+        more = c.patch(f"/api/v1/customers/{r.json()['id']}", json={"extra": {"x": 1}}, headers=h)
+        assert (422, "extra_too_large") == (more.status_code, more.json()["code"])
+        schema = c.get("/api/openapi.json").json()["components"]["schemas"]["CustomerCreate"]
+        extra = schema["properties"]["extra"]
+        assert (MAX_ATTRIBUTES, MAX_KEY) == (
+            extra["maxProperties"],
+            extra["propertyNames"]["maxLength"],
+        )
 
     def test_search_and_keyset_pagination(self, team: Team) -> None:
         """Pages follow the `next` cursor without gaps or repeats; search narrows the list."""

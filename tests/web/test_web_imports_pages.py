@@ -60,6 +60,19 @@ class TestImportPages:
         assert rejects.text.startswith("row,column,code,message,Full Name,E-mail,Phone Number")
         assert "Bad Row" in rejects.text
 
+    def test_past_the_row_limit_the_page_says_use_the_cli(
+        self, team: Team, agent: tuple[TestClient, str]
+    ) -> None:
+        """A preview past ``web_import_max_rows`` is the upload page again (413) with one
+        line that says to use the CLI or split the file; nothing is staged."""
+        client, csrf = agent
+        team.hub.settings.web_import_max_rows = 2
+        r = client.post("/imports/preview", data={"csrf_token": csrf}, files=upload())
+        assert 413 == r.status_code
+        assert "people.csv: more than 2 rows" in r.text and "split the file" in r.text
+        staged = Path(client.app.state.import_dir) / "uploads"  # type: ignore[attr-defined]
+        assert [] == (list(staged.iterdir()) if staged.exists() else [])
+
     def test_allow_duplicate_is_carried_from_the_form_to_the_result(
         self, team: Team, agent: tuple[TestClient, str]
     ) -> None:

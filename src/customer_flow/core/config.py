@@ -7,6 +7,7 @@ read the environment: they are handed the values they need.
 from __future__ import annotations
 
 import getpass
+import hashlib
 from pathlib import Path
 
 from platformdirs import user_data_dir
@@ -64,6 +65,14 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = None
     #: The largest request body the web app accepts, in bytes (uploads included).
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    #: Where the web app stages uploads between preview and import, and keeps the rejects
+    #: files of its imports. ``None``: ``imports/<hash of the database URL>`` in the user data
+    #: folder. Created with mode 0700; the files in it are 0600.
+    import_dir: Path | None = None
+    #: The most rows (records, blank ones included) an import preview or import in the web app
+    #: reads; past it the answer is 413, "use the CLI or split the file". It bounds the CPU one
+    #: request can take (a 100,000-row preview takes seconds; 2,000,000 rows took minutes).
+    web_import_max_rows: int = Field(default=100_000, ge=1)
 
     # -- tickets: the SLA policy (see sla.py) ----------------------------------------------------
     #: A JSON business calendar (time zone, working hours, holidays); None means 24×7 UTC.
@@ -75,3 +84,11 @@ class Settings(BaseSettings):
 
     def resolved_database_url(self) -> str:
         return normalise_database_url(self.database_url)
+
+    def resolved_import_dir(self) -> Path:
+        """``import_dir``, or the default: one folder per database in the user data folder, so
+        that two databases never share import batch folders."""
+        if self.import_dir is not None:
+            return Path(self.import_dir).expanduser()
+        key = hashlib.sha256(self.resolved_database_url().encode()).hexdigest()[:16]
+        return Path(user_data_dir(APP_NAME)) / "imports" / key

@@ -6,6 +6,7 @@ and, where one field is at fault, the name of that ``field``::
 
     CustomerFlowError                 any error the user can act on (CLI exit 1)
      ├── ValidationError              a value breaks a rule            (HTTP 422)
+     │    └── TooLargeError           more than this door reads at once (HTTP 413)
      ├── NotFoundError                no such record                   (HTTP 404)
      ├── ConflictError                clashes with what is stored      (HTTP 409)
      │    ├── StateError              not allowed in the record's current state
@@ -31,6 +32,7 @@ __all__ = [
     "PermissionDeniedError",
     "StateError",
     "StorageError",
+    "TooLargeError",
     "TooManyAttemptsError",
     "ValidationError",
     "cut",
@@ -84,6 +86,14 @@ class ValidationError(CustomerFlowError):
 
     code = "invalid"
     http_status = 422
+
+
+class TooLargeError(ValidationError):
+    """The input is more than is read here: a web import past its row limit, say. The same
+    input may be fine elsewhere (the CLI has no row limit)."""
+
+    code = "too_large"
+    http_status = 413
 
 
 class NotFoundError(CustomerFlowError):

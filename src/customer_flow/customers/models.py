@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from customer_flow.core.models import EMAIL, NOT_BLANK, NOT_NULL, WHITESPACE, RecordWarning, Spec
+from customer_flow.customers import extra as extras
 
 #: A customer's name: ``clean_name`` trims it and refuses it blank.
 Name = Annotated[str, Field(max_length=300), NOT_BLANK]
@@ -35,6 +37,13 @@ Phone = Annotated[
 #: (schemathesis' constants, for one) then knows it is no free text either.
 OptionalPhone = Annotated[Phone | None, Spec.of(format="phone")]
 
+_EXTRA_DOC = (
+    f"Extra attributes: at most {extras.MAX_ATTRIBUTES}, names of 1 to {extras.MAX_KEY} "
+    f"characters, values of at most {extras.MAX_VALUE:,} characters (a value that is not a "
+    "string counts as its JSON text); past them, 422 `extra_too_large`."
+)
+_EXTRA_NAMES: JsonDict = {"minLength": 1, "maxLength": extras.MAX_KEY}
+
 
 class CustomerCreate(BaseModel):
     """What a new customer is made from. ``id`` is assigned when left out."""
@@ -45,7 +54,11 @@ class CustomerCreate(BaseModel):
     name: Name
     email: Email | None = None
     phone: OptionalPhone = None
-    extra: dict[str, Any] = Field(default_factory=dict)
+    extra: dict[str, Any] = Field(
+        default_factory=dict,
+        description=_EXTRA_DOC,
+        json_schema_extra={"maxProperties": extras.MAX_ATTRIBUTES, "propertyNames": _EXTRA_NAMES},
+    )
 
 
 class CustomerUpdate(BaseModel):
@@ -56,7 +69,11 @@ class CustomerUpdate(BaseModel):
     name: Annotated[Name | None, NOT_NULL] = None
     email: Email | None = None
     phone: OptionalPhone = None
-    extra: dict[str, Any] | None = None
+    extra: dict[str, Any] | None = Field(
+        default=None,
+        description=f"Set these attributes; null removes one. {_EXTRA_DOC}",
+        json_schema_extra={"propertyNames": _EXTRA_NAMES},
+    )
 
 
 class Customer(BaseModel):

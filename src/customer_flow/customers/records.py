@@ -39,6 +39,7 @@ from customer_flow.core.errors import ConflictError, NotFoundError, StateError, 
 from customer_flow.core.models import AuditEntry, Page, RecordWarning
 from customer_flow.core.paging import SortValue, decode_cursor, encode_cursor
 from customer_flow.customers import search
+from customer_flow.customers.extra import check_extra
 from customer_flow.customers.models import Customer, CustomerCreate, CustomerQuery, CustomerUpdate
 from customer_flow.store import audit
 from customer_flow.store.schema import counters, customer_ids, customers
@@ -394,6 +395,7 @@ def _check_email_free(conn: Connection, email: str | None, exclude_id: int | Non
 def create(conn: Connection, data: CustomerCreate, *, actor: str, region: str) -> Customer:
     """Create a customer; its ID is ``data.id`` when given, the next free one otherwise."""
     name = clean_name(data.name)
+    check_extra(data.extra)
     email, email_warnings = clean_email(data.email)
     phone, phone_warnings = clean_phone(data.phone, region)
     _check_email_free(conn, email, None)
@@ -455,6 +457,7 @@ def update_customer(
         # Merge: a key set to None is removed, the others are set.
         extra = {**current.extra, **changes.extra}
         values["extra"] = {k: v for k, v in extra.items() if v is not None}
+        check_extra(values["extra"], before=current.extra)
     values = {k: v for k, v in values.items() if getattr(current, k) != v}
     # Warnings of the fields that were given are replaced; the others' stay.
     warnings_now = [w for w in current.warnings if w.field not in given] + fresh

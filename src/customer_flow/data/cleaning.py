@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from customer_flow.core.errors import ValidationError, cut
+from customer_flow.customers import extra as extra_rules
 from customer_flow.customers import records as customers
 from customer_flow.data.phones import email_fast, phone_fast
 from customer_flow.data.report import TRIGGER
@@ -52,7 +53,7 @@ COLUMN_OF = {"__id": "ID", "__name": "Name", "__email": "Email", "__phone": "Pho
 PARTICLES = ("van", "der", "de", "la", "da", "von", "del", "di", "du", "dos", "le")
 NAME_SUFFIXES = ("jr", "sr", "ii", "iii", "iv", "phd", "md", "inc", "llc", "ltd", "esq")
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-MAX_EXTRA_VALUE = 10_000
+MAX_EXTRA_VALUE = extra_rules.MAX_VALUE
 
 CLEAN_RULES = {
     "unicode_nfc": "Unicode NFC (a decomposed é becomes one character)",
@@ -73,6 +74,8 @@ ERROR_CODES = {
     "phone_not_a_number": "not a phone number",
     "phone_too_long": "a phone has at most 64 characters",
     "value_too_long": f"an extra value has at most {MAX_EXTRA_VALUE:,} characters",
+    "extra_too_large": f"updating the customer would give it more than "
+    f"{extra_rules.MAX_ATTRIBUTES} extra attributes",
     "wrong_field_count": "the row has more fields than the header",
     "bad_json": "the line is not a JSON object",
     "duplicate_row": "an exact duplicate of an earlier row",

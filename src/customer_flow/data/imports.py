@@ -94,6 +94,7 @@ def run_import(
         encoding=options.encoding,
         delimiter=options.delimiter,
         sheet=options.sheet,
+        max_rows=options.max_rows,
     ) as source:
         # With --on-conflict update a row may only change a customer's email or phone: the
         # name column is needed only by rows that create a customer (checked per row).
@@ -104,6 +105,8 @@ def run_import(
             ignore_unknown=options.ignore_unknown,
             require_name=not name_optional,
         )
+        if options.max_rows is not None:
+            data.check_row_limit(source)  # before any work on rows that would be thrown away
         report = ImportReport(
             source=path.name,
             format=source.format,

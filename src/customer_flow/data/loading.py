@@ -23,7 +23,8 @@ from typing import Any, Literal
 import polars as pl
 from sqlalchemy import Connection, select, update
 
-from customer_flow.core.errors import ConflictError
+from customer_flow.core.errors import ConflictError, ValidationError
+from customer_flow.customers import extra as extra_rules
 from customer_flow.data.cleaning import warnings_json
 from customer_flow.data.duplicate_check import DuplicateCheck, reject_messages, warning_items
 from customer_flow.data.report import (
@@ -253,6 +254,10 @@ class Loader:
                 "Use --on-conflict skip or update",
                 code="conflict",
             )
+        if match and self.on_conflict == "update":
+            for row, problem in self._too_many_extras(batch, match).items():
+                extra_errors[row] = problem
+                del match[row]
         if extra_errors:
             problems = list(extra_errors.values())
             extra = pl.DataFrame(
@@ -435,6 +440,37 @@ class Loader:
             self.duplicates.close()
         if self.write and self.dialect == "sqlite":
             self._pragma("PRAGMA cache_size=-2000")
+
+    def _too_many_extras(
+        self, batch: pl.DataFrame, match: dict[int, int]
+    ) -> dict[int, dict[str, str]]:
+        """The rows whose update would leave their customer with more extra attributes than
+        a customer may have (the row's extras merge with the stored ones): rejected with
+        ``extra_too_large``, as the API refuses such an update."""
+        rows = batch.filter(
+            pl.col("__row").is_in(list(match)) & pl.col("__extra").is_not_null()
+        ).select("__row", "__extra")
+        if rows.height == 0:
+            return {}
+        stored: dict[int, dict[str, Any]] = {}
+        for chunk in chunks(sorted({match[r] for r in rows["__row"].to_list()})):
+            query = select(customers.c.id, customers.c.extra).where(customers.c.id.in_(chunk))
+            stored.update((cid, extra or {}) for cid, extra in self.conn.execute(query))
+        out: dict[int, dict[str, str]] = {}
+        for row, text in rows.iter_rows():
+            cid = match[row]
+            had = stored.get(cid, {})
+            count = len(had.keys() | json.loads(text).keys())
+            try:
+                extra_rules.check_count(count, had=len(had))
+            except ValidationError:
+                out[row] = {
+                    "column": "*",
+                    "code": extra_rules.CODE,
+                    "message": f"updating customer {cid} would give it {count:,} extra "
+                    f"attributes; at most {extra_rules.MAX_ATTRIBUTES}",
+                }
+        return out
 
     def _fetch(self, sql: str, param: Any) -> list[tuple[Any, ...]]:
         raw = self.conn.connection.driver_connection

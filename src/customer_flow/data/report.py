@@ -57,6 +57,8 @@ class ImportOptions(BaseModel):
     # (about 15 % more CPU than 100,000; see benchmarks/RESULTS.md).
     batch_rows: int = Field(default=50_000, ge=1)
     rejects_path: Path | None = None
+    # Refuse the file (TooLargeError, HTTP 413) past this many records: the web app's limit.
+    max_rows: int | None = Field(default=None, ge=1)
 
 
 class RejectedRow(BaseModel):
@@ -283,7 +285,10 @@ class RejectsWriter:
             return
         if self._fh is None:
             self._part = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")
-            self._fh = self._part.open("w", newline="", encoding="utf-8")
+            # It holds rejected rows, personal data: readable by its owner only (0600).
+            self._fh = open(  # noqa: SIM115 - closed by close()
+                self._part, "w", newline="", encoding="utf-8", opener=_private_opener
+            )
             self._fh.write(csv_line([*REJECTS_HEAD, *self.header]))
         cells = [pl.col(problems.columns[0]).cast(pl.String)]
         cells += [_cell(pl.col(c)).alias(c) for c in problems.columns[1:]]
@@ -307,6 +312,12 @@ class RejectsWriter:
             self.written = True
         else:
             self._part.unlink(missing_ok=True)
+
+
+def _private_opener(path: str, flags: int) -> int:
+    fd = os.open(path, flags, 0o600)
+    os.fchmod(fd, 0o600)  # a file that was there already keeps its mode otherwise
+    return fd
 
 
 def _cell(value: pl.Expr) -> pl.Expr:

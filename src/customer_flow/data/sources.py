@@ -26,7 +26,7 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -34,8 +34,10 @@ from typing import Any
 
 import polars as pl
 
-from customer_flow.core.errors import ValidationError, cut
+from customer_flow.core.errors import TooLargeError, ValidationError, cut
+from customer_flow.customers import extra as extra_rules
 from customer_flow.customers.models import CustomerCreate
+from customer_flow.data import xlsx
 from customer_flow.data.report import TRIGGER, listing, sweep
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "TARGETS",
     "ColumnPlan",
     "Source",
+    "check_row_limit",
     "extra_column",
     "extra_key",
     "map_columns",
@@ -60,7 +63,7 @@ ID_CSV_COLUMNS = ("ID", "Name", "Email", "Phone")
 ROW = "__row"
 #: The customer fields a column can map to.
 TARGETS = ("ID", "Name", "Email", "Phone", "First Name", "Last Name")
-MAX_EXTRA_COLUMNS = 200
+MAX_EXTRA_COLUMNS = extra_rules.MAX_ATTRIBUTES
 MAX_KEYS = 10_000  # different keys in a JSON Lines file
 #: Columns Customer_Flow writes itself in an export (JSON Lines, Parquet): an import leaves
 #: them out (listed as ignored), unless ``--map`` says otherwise.
@@ -69,6 +72,9 @@ SYSTEM_COLUMNS = ("warnings", "created_at", "updated_at", "deleted_at")
 #: names an extra attribute so when its own name would be read as something else.
 EXTRA_PREFIX = "extra."
 _SCAN_CHUNK = 1 << 20
+Batches = Generator[pl.DataFrame, None, None]
+_XLSX_BATCH_CELLS = 5_000_000
+_XLSX_BATCH_CHARS = 64 << 20
 _MAGIC = {
     b"\x89PNG": "a PNG image",
     b"%PDF": "a PDF document",
@@ -122,6 +128,8 @@ class Source:
     header: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     text_path: Path | None = None  # a UTF-8 copy, when the file needed transcoding
+    sheet: str | None = None  # XLSX: the sheet read (None: the first worksheet)
+    max_rows: int | None = None  # refuse the file past this many records (the web's limit)
     _tmp: tempfile.TemporaryDirectory[str] | None = None
 
     def close(self) -> None:
@@ -143,9 +151,12 @@ def open_source(
     encoding: str | None = None,
     delimiter: str | None = None,
     sheet: str | None = None,
+    max_rows: int | None = None,
 ) -> Source:
     """Sniff ``path``: its format, encoding, delimiter and header. Refuses an empty, binary or
-    unreadable file, and a header with duplicate names, with a one-line ``ValidationError``."""
+    unreadable file, and a header with duplicate names, with a one-line ``ValidationError``.
+    With ``max_rows``, reading its batches stops with ``TooLargeError`` past that many records
+    (blank ones included)."""
     path = Path(path)
     sweep(Path(tempfile.gettempdir()), "customer-flow-")  # what a killed run left
     try:
@@ -190,10 +201,11 @@ def open_source(
             raise ValidationError(
                 f"{path.name}: this is not a text file; it looks like {what}", code="binary_file"
             )
-    source = Source(path=path, format=fmt, delimiter=delimiter)
+    source = Source(path=path, format=fmt, delimiter=delimiter, max_rows=max_rows)
     if fmt == "xlsx":
         source.encoding = "xlsx"
-        source.header = _xlsx_header(path, sheet)
+        source.sheet = sheet
+        source.header = xlsx.xlsx_header(path, sheet)
     else:
         _prepare_text(source, head, encoding)
         if fmt == "csv":
@@ -467,18 +479,37 @@ def _unquote(name: str) -> str:
 def read_batches(source: Source, batch_rows: int = 100_000) -> Iterator[pl.DataFrame]:
     """Yield the file's records as frames of string columns named by the header, plus
     ``__row``. Short rows are padded with nulls; a row with more fields than the header
-    carries them in ``__overflow`` (it is rejected later, never cut silently)."""
+    carries them in ``__overflow`` (it is rejected later, never cut silently). Past
+    ``source.max_rows`` records, raises ``TooLargeError``."""
+    batches: Batches
     if source.format == "xlsx":
-        yield from _xlsx_batches(source, batch_rows)
+        batches = _xlsx_batches(source, batch_rows)
     elif source.format == "jsonl":
-        yield from _jsonl_batches(source, batch_rows)
+        batches = _jsonl_batches(source, batch_rows)
     elif source.format == "parquet":
-        yield from _parquet_batches(source, batch_rows)
+        batches = _parquet_batches(source, batch_rows)
     else:
-        yield from _csv_batches(source, batch_rows)
+        batches = _csv_batches(source, batch_rows)
+    limit = source.max_rows
+    for batch in batches:
+        if limit is not None and batch.height and batch[ROW][-1] > limit:
+            batches.close()
+            raise TooLargeError(
+                f"{source.path.name}: more than {limit:,} rows; this is the most read here "
+                "(use the CLI's `customer-flow import`, or split the file)",
+                code="too_many_rows",
+            )
+        yield batch
 
 
-def _csv_batches(source: Source, batch_rows: int) -> Iterator[pl.DataFrame]:
+def check_row_limit(source: Source) -> None:
+    """Raise ``TooLargeError`` now if the file has more than ``source.max_rows`` records: one
+    quick read (no cleaning, no loading), stopped as soon as the limit is passed."""
+    for _ in read_batches(source, 50_000):
+        pass
+
+
+def _csv_batches(source: Source, batch_rows: int) -> Batches:
     assert source.delimiter is not None
     done = 0
     lf = pl.scan_csv(
@@ -572,59 +603,28 @@ def _cell(value: Any) -> str | None:
     return text if text != "" else None
 
 
-def _open_sheet(path: Path, sheet: str | None) -> Any:
-    import openpyxl
-
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a broken workbook
-        raise ValidationError(
-            f"{path.name}: not a readable XLSX workbook: {exc}", code="bad_xlsx"
-        ) from exc
-    if sheet is not None and sheet not in wb.sheetnames:
-        raise ValidationError(
-            f"--sheet: no sheet {sheet!r}; sheets: {', '.join(wb.sheetnames)}", code="bad_sheet"
-        )
-    return wb, wb[sheet] if sheet else wb.worksheets[0]
-
-
-def _xlsx_header(path: Path, sheet: str | None) -> list[str]:
-    wb, ws = _open_sheet(path, sheet)
-    try:
-        for row in ws.iter_rows(max_row=1, values_only=True):
-            header = [(_cell(v) or "").strip() for v in row]
-            while header and not header[-1]:
-                header.pop()
-            if header:
-                return header
-    finally:
-        wb.close()
-    raise ValidationError(f"{path.name}: the first sheet is empty", code="empty_file")
-
-
-def _xlsx_batches(source: Source, batch_rows: int) -> Iterator[pl.DataFrame]:
-    wb, ws = _open_sheet(source.path, None)
+def _xlsx_batches(source: Source, batch_rows: int) -> Batches:
+    """Frames of the sheet's rows after the header (``xlsx.xlsx_rows``), of at most
+    ``batch_rows`` rows, ``_XLSX_BATCH_CELLS`` cells and ``_XLSX_BATCH_CHARS`` characters: a
+    very wide sheet, or one of long cells, gets smaller frames instead of a multi-GB one."""
     width = len(source.header)
+    per_batch = max(1, min(batch_rows, _XLSX_BATCH_CELLS // max(1, width)))
     rows: list[list[str | None]] = []
     numbers: list[int] = []
     overflow: list[str | None] = []
-    try:
-        for n, row in enumerate(ws.iter_rows(min_row=2, values_only=True), start=1):
-            values = [_cell(v) for v in row]
-            extra = [v for v in values[width:] if v is not None]
-            values = values[:width] + [None] * max(0, width - len(values))
-            rows.append(values)
-            numbers.append(n)
-            overflow.append(
-                f"the row has values in {width + len(extra)} columns; the header has {width}"
-                if extra
-                else None
-            )
-            if len(rows) >= batch_rows:
-                yield _frame(source.header, rows, numbers, overflow)
-                rows, numbers, overflow = [], [], []
-    finally:
-        wb.close()
+    chars = 0
+    for n, values, extra in xlsx.xlsx_rows(source.path, width, source.sheet):
+        rows.append(values)
+        numbers.append(n)
+        overflow.append(
+            f"the row has values in {width + extra} columns; the header has {width}"
+            if extra
+            else None
+        )
+        chars += sum(len(v) for v in values if v is not None)
+        if len(rows) >= per_batch or chars >= _XLSX_BATCH_CHARS:
+            yield _frame(source.header, rows, numbers, overflow)
+            rows, numbers, overflow, chars = [], [], [], 0
     if rows:
         yield _frame(source.header, rows, numbers, overflow)
 
@@ -686,7 +686,7 @@ def _jsonl_header(source: Source) -> list[str]:
     return list(header)
 
 
-def _jsonl_batches(source: Source, batch_rows: int) -> Iterator[pl.DataFrame]:
+def _jsonl_batches(source: Source, batch_rows: int) -> Batches:
     rows: list[list[str | None]] = []
     numbers: list[int] = []
     bad: list[str | None] = []
@@ -729,7 +729,7 @@ def _parquet_header(path: Path) -> list[str]:
     return [str(n).strip() for n in names]
 
 
-def _parquet_batches(source: Source, batch_rows: int) -> Iterator[pl.DataFrame]:
+def _parquet_batches(source: Source, batch_rows: int) -> Batches:
     """A row group at a time (pyarrow's batches), every column as text, as ``_cell`` writes a
     value; an empty text is no value."""
     import pyarrow.parquet as pq
@@ -911,6 +911,14 @@ def plan_columns(
             "kept as extra attributes); use --ignore-unknown, or --map the ones you need",
             code="too_many_columns",
         )
+    for col in extras:
+        if len(col) > extra_rules.MAX_KEY:
+            raise ValidationError(
+                f"the column {col[:40]!r}... has a name of {len(col):,} characters; an extra "
+                f"attribute's name has at most {extra_rules.MAX_KEY}: rename the column, or "
+                "leave it out with --ignore-unknown",
+                code=extra_rules.CODE,
+            )
     return ColumnPlan(targets=targets, extras=extras, ignored=ignored)
 
 

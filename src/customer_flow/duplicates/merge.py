@@ -26,6 +26,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from customer_flow.core.errors import ConflictError, NotFoundError, StateError, ValidationError
 from customer_flow.core.models import RecordWarning
+from customer_flow.customers.extra import check_count
 from customer_flow.customers.models import Customer
 from customer_flow.customers.records import ENTITY, get
 from customer_flow.duplicates import find as dedupe
@@ -160,6 +161,7 @@ def merge(
         if not _empty(value):
             extra[key] = value
             chosen[f"extra.{key}"] = src
+    check_count(len(extra), had=max(len(raws[i]["extra"] or {}) for i in ids))
     warnings = [
         w
         for w in before[keep_id].warnings

@@ -141,6 +141,7 @@ def preview_import(
             ignore_unknown=ignore_unknown,
             rejects_path=staged.preview_rejects,
             allow_duplicate=allow_duplicate,
+            max_rows=auth.hub.settings.web_import_max_rows,
         )
         report = auth.hub.preview_import(staged.path, options)
     except BaseException:
@@ -214,6 +215,7 @@ def import_file(
             max_errors=max_errors,
             rejects_path=staged.import_rejects,
             allow_duplicate=allow_duplicate,
+            max_rows=auth.hub.settings.web_import_max_rows,
         )
         report = auth.hub.import_file(staged.path, options)
     except ValidationError as exc:

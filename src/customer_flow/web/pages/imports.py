@@ -119,6 +119,7 @@ async def preview(request: Request, auth: PageAuth) -> Response:
             ignore_unknown=options["ignore_unknown"],
             rejects_path=staged.preview_rejects,
             allow_duplicate=options["allow_duplicate"],
+            max_rows=auth.hub.settings.web_import_max_rows,
         )
         report = await run_in_threadpool(auth.hub.preview_import, staged.path, opts)
     except CustomerFlowError as exc:
@@ -152,6 +153,7 @@ async def commit(request: Request, auth: PageAuth) -> Response:
             max_errors=_max_errors(options["max_errors"]),
             rejects_path=staged.import_rejects,
             allow_duplicate=options["allow_duplicate"],
+            max_rows=auth.hub.settings.web_import_max_rows,
         )
         report = await run_in_threadpool(auth.hub.import_file, staged.path, opts)
     except ValidationError as exc:
