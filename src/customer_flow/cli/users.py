@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from customer_flow.cli.common import JsonOpt, ask_password, get_hub, out, print_json, say
+from customer_flow.cli.common import JsonOpt, ask_password, fail, get_hub, out, print_json, say
 from customer_flow.core.models import parse
 from customer_flow.users.models import User, UserCreate
 
@@ -164,6 +164,9 @@ def serve(
     from customer_flow.web.app import create_app
 
     hub = get_hub(ctx)
+    problem = serving.cannot_listen(host, port)  # before saying "serving": see web/serving.py
+    if problem:
+        fail(problem)
     if not hub.list_users():
         say("no users yet: create one with `customer-flow users add EMAIL --role admin`")
     say(f"serving {hub.store.url} on http://{host}:{port}/ (API docs at /api/docs)")
