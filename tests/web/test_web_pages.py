@@ -161,6 +161,25 @@ class TestSecurity:
         assert (r.status_code, r.headers["location"]) == (303, "/login?next=/customers/1")
 
 
+class TestCaching:
+    def test_no_store_on_pages_api_and_downloads_not_on_static(self, team: Team) -> None:
+        c = team.client
+        login(c, "agent@team.example.org")
+        for path in (
+            "/customers",
+            "/login",
+            "/api/v1/customers",
+            "/api/v1/exports/customers?format=csv",
+            "/api/openapi.json",
+        ):
+            r = c.get(path)
+            assert 200 == r.status_code, path
+            assert "no-store" == r.headers["cache-control"], path
+        assert "no-store" not in c.get("/static/app.css").headers.get("cache-control", "")
+        refused = c.get("/api/v1/users/me", headers={"Authorization": "Bearer nope"})
+        assert "no-store" == refused.headers["cache-control"]
+
+
 class TestCustomerPages:
     def test_create_edit_delete_restore_without_javascript(self, team: Team) -> None:
         """Plain form posts and redirects do the whole round."""
