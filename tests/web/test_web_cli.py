@@ -30,7 +30,7 @@ class TestUsersCli:
             "init",
             "--admin-email",
             "root@team.example.org",
-            env={"CUSTOMER_FLOW_ADMIN_PASSWORD": "root password"},
+            env={"CUSTOMER_FLOW_ADMIN_PASSWORD": "first key holder"},
         )
         assert code == 0 and "first admin created" in err
         code, _, err = _run(
@@ -51,7 +51,7 @@ class TestUsersCli:
             "--role",
             "viewer",
             "--password",
-            "ana password",
+            "viewer secret",
             "--json",
         )
         assert code == 0 and json.loads(out)["role"] == "viewer"
@@ -115,6 +115,13 @@ class TestUsersCli:
         assert code == 0 and "revoked" in err
         code, _, err = _run(db_url, "users", "token", "revoke", str(listed[0]["id"]))
         assert code == 1 and "already revoked" in err
+
+    def test_set_password_refuses_a_common_one(self, db_url: str) -> None:
+        _run(db_url, "users", "add", "ana@team.example.org", "--password", "first of many")
+        code, _, err = _run(
+            db_url, "users", "set-password", "ana@team.example.org", "--password", "iloveyou"
+        )
+        assert code == 1 and err.startswith("error: password: too easy to guess")
 
 
 class TestServeCli:

@@ -21,6 +21,7 @@ from customer_flow.hub import Hub
 from customer_flow.store.schema import api_tokens, audit_log, login_failures, sessions, users
 from customer_flow.users.accounts import THROTTLE_FAILURES, Passwords
 from customer_flow.users.models import UserCreate
+from customer_flow.users.passwords import common_passwords
 
 from .conftest import PASSWORD
 
@@ -78,6 +79,59 @@ class TestPasswords:
         _add(web_hub)
         with pytest.raises(ConflictError):
             _add(web_hub, email="ANA@team.example.org")
+
+
+class TestCommonPasswords:
+    """ASVS 6.2.4: a new password from the 3,000 most common, or holding the email, is refused
+    with one message, and nothing is stored."""
+
+    @pytest.mark.parametrize(
+        "password",
+        [
+            "password",
+            "12345678",
+            "        ",
+            "PassWord",
+            "qwertyuiop",
+            "greyhoun",  # the last of the 3,000
+            "aaaaaaaaaaaa",
+            "ana.lima@team.example.org",
+            "ANA.LIMA@TEAM.EXAMPLE.ORG",
+            "my ana.lima@team.example.org!",
+            "ana.lima",
+            "xx-Ana.Lima-2026",
+        ],
+    )
+    def test_guessable_password_is_refused_on_creation(self, web_hub: Hub, password: str) -> None:
+        with pytest.raises(ValidationError) as refused:
+            web_hub.add_user(UserCreate(email="ana.lima@team.example.org", password=password))
+        assert "password_too_common" == refused.value.code
+        assert "too easy to guess" in str(refused.value)
+        assert [] == web_hub.list_users()
+
+    def test_guessable_password_is_refused_on_a_change(self, web_hub: Hub) -> None:
+        uid = _add(web_hub)
+        for password in ("password", "ana@team.example.org"):
+            with pytest.raises(ValidationError, match="too easy to guess"):
+                web_hub.set_password(uid, password)
+        assert web_hub.login("ana@team.example.org", PASSWORD)
+
+    def test_a_local_part_of_three_characters_or_more_is_looked_for(self, web_hub: Hub) -> None:
+        """`al@...` does not refuse every password with an "al" in it; `bob@...` refuses one
+        with "Bob" in it."""
+        web_hub.add_user(UserCreate(email="al@team.example.org", password="total recall 77"))
+        with pytest.raises(ValidationError, match="too easy to guess"):
+            web_hub.add_user(UserCreate(email="bob@team.example.org", password="Bobby tables 42"))
+
+    def test_the_list_is_the_3000_most_common_of_eight_characters_or_more(self) -> None:
+        listed = common_passwords()
+        assert 3000 == len(listed)
+        assert {"password", "12345678", "iloveyou"} <= listed
+        assert all(len(p) >= 8 and p == p.lower() for p in listed)
+
+    def test_an_ordinary_password_is_taken(self, web_hub: Hub) -> None:
+        web_hub.add_user(UserCreate(email="ana@team.example.org", password="violet tractor 93"))
+        assert web_hub.login("ana@team.example.org", "violet tractor 93")
 
 
 class TestThrottling:

@@ -2,11 +2,7 @@
 
 Every function works on a connection inside the caller's transaction (the Hub owns it).
 
-- Passwords are hashed with argon2id (argon2-cffi). The parameters default to RFC 9106's
-  low-memory profile (m = 64 MiB, t = 3, p = 4) and may never go below m = 19 MiB, t = 2 (the
-  OWASP floor). A stored hash made with other parameters is rehashed at the next good login.
-- A password has 8 characters or more and at most 1024; it is never truncated: a longer one is
-  refused, not cut.
+- Passwords (their rules, the common ones refused, argon2id): ``passwords.py``.
 - Login throttling: after ``THROTTLE_FAILURES`` failed logins for one account within
   ``THROTTLE_WINDOW``, further logins for that account are refused with
   ``TooManyAttemptsError`` (HTTP 429), right password or not, until the oldest failure leaves
@@ -21,12 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from argon2 import PasswordHasher, Type
-from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Connection, delete, func, insert, select, update
 
@@ -41,6 +34,13 @@ from customer_flow.core.errors import (
 from customer_flow.store import audit
 from customer_flow.store.schema import api_tokens, login_failures, sessions, users
 from customer_flow.users.models import ApiToken, LoginSession, NewApiToken, User, UserCreate
+from customer_flow.users.passwords import (
+    MIN_MEMORY_KIB,
+    MIN_PASSWORD,
+    MIN_TIME_COST,
+    Passwords,
+    check_password_rule,
+)
 
 __all__ = [
     "MIN_MEMORY_KIB",
@@ -65,10 +65,6 @@ __all__ = [
 ]
 
 ENTITY = "user"
-MIN_PASSWORD = 8
-MAX_PASSWORD = 1024
-MIN_MEMORY_KIB = 19 * 1024
-MIN_TIME_COST = 2
 THROTTLE_FAILURES = 10
 THROTTLE_WINDOW = timedelta(minutes=15)
 TOKEN_PREFIX = "cf_"
@@ -76,60 +72,8 @@ TOKEN_PREFIX = "cf_"
 BAD_LOGIN = "wrong email or password"
 
 
-@dataclass(frozen=True)
-class Passwords:
-    """The argon2id parameters in force; ``hasher`` hashes and verifies with them."""
-
-    memory_kib: int = 65536
-    time_cost: int = 3
-    parallelism: int = 4
-
-    def __post_init__(self) -> None:
-        if self.memory_kib < MIN_MEMORY_KIB or self.time_cost < MIN_TIME_COST:
-            raise ValidationError(
-                f"argon2 parameters below the floor (m >= {MIN_MEMORY_KIB} KiB, "
-                f"t >= {MIN_TIME_COST})",
-                code="weak_password_hash",
-            )
-
-    @property
-    def hasher(self) -> PasswordHasher:
-        return PasswordHasher(
-            time_cost=self.time_cost,
-            memory_cost=self.memory_kib,
-            parallelism=self.parallelism,
-            type=Type.ID,
-        )
-
-
-# A hash to verify against when the account does not exist, so both cases take as long.
-_DUMMY: dict[Passwords, str] = {}
-
-
-def _dummy_hash(passwords: Passwords) -> str:
-    if passwords not in _DUMMY:
-        _DUMMY[passwords] = passwords.hasher.hash(secrets.token_hex(16))
-    return _DUMMY[passwords]
-
-
 def _sha256(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def check_password_rule(password: str) -> None:
-    """Refuse a password that is too short or too long (never truncate it)."""
-    if len(password) < MIN_PASSWORD:
-        raise ValidationError(
-            f"password: use at least {MIN_PASSWORD} characters",
-            field="password",
-            code="password_too_short",
-        )
-    if len(password) > MAX_PASSWORD:
-        raise ValidationError(
-            f"password: use at most {MAX_PASSWORD} characters",
-            field="password",
-            code="password_too_long",
-        )
 
 
 def clean_email(value: str) -> str:
@@ -162,7 +106,7 @@ def _snapshot(user: User) -> dict[str, Any]:
 def create(conn: Connection, new: UserCreate, *, passwords: Passwords, actor: str) -> User:
     """Add a user; the email is unique, ignoring case."""
     email = clean_email(new.email)
-    check_password_rule(new.password)
+    check_password_rule(new.password, email=email)
     key = email.lower()
     if conn.execute(select(users.c.id).where(users.c.email_key == key)).first():
         raise ConflictError(
@@ -176,7 +120,7 @@ def create(conn: Connection, new: UserCreate, *, passwords: Passwords, actor: st
             email_key=key,
             name=" ".join(new.name.split()),
             role=new.role,
-            password_hash=passwords.hasher.hash(new.password),
+            password_hash=passwords.hash(new.password),
             active=True,
             created_at=stamp,
             updated_at=stamp,
@@ -248,13 +192,13 @@ def set_password(
     conn: Connection, user_id: int, password: str, *, passwords: Passwords, actor: str
 ) -> User:
     """Set a new password; every session of the user ends (they log in again)."""
-    check_password_rule(password)
     user = get(conn, user_id)
+    check_password_rule(password, email=user.email)
     stamp = audit.now()
     conn.execute(
         update(users)
         .where(users.c.id == user_id)
-        .values(password_hash=passwords.hasher.hash(password), updated_at=stamp)
+        .values(password_hash=passwords.hash(password), updated_at=stamp)
     )
     conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
     audit.record(
@@ -299,20 +243,17 @@ def login(
             f"too many failed logins for this account; try again within {minutes} minutes"
         )
     row = conn.execute(select(users).where(users.c.email_key == key)).first()
-    stored = row._mapping["password_hash"] if row is not None else _dummy_hash(passwords)
-    hasher = passwords.hasher
-    try:
-        hasher.verify(stored, password)
-        good = row is not None and bool(row._mapping["active"])
-    except (VerificationError, InvalidHashError):
-        good = False
-    if not good or row is None:
+    stored = row._mapping["password_hash"] if row is not None else None
+    good = passwords.verify(stored, password) and row is not None and bool(row._mapping["active"])
+    if not good or row is None or stored is None:
         conn.execute(insert(login_failures).values(email_key=key, at=stamp))
         return AuthenticationError(BAD_LOGIN, code="bad_login")
     user = _to_user(row)
-    if hasher.check_needs_rehash(stored):
+    if passwords.needs_rehash(stored):
         conn.execute(
-            update(users).where(users.c.id == user.id).values(password_hash=hasher.hash(password))
+            update(users)
+            .where(users.c.id == user.id)
+            .values(password_hash=passwords.hash(password))
         )
     conn.execute(delete(login_failures).where(login_failures.c.email_key == key))
     # Old failure rows of every account are dropped now and then, so the table stays small.
