@@ -143,6 +143,9 @@ def test_serve_runs_uvicorn_with_the_apps_protocol(
     assert kw.get("workers", 1) == workers
     if workers == 1 or not serving.can_share_port():
         assert kw["http"] is HttpProtocol
+        # uvicorn must not trust X-Forwarded-For from 127.0.0.1 by itself: the app decides,
+        # from CUSTOMER_FLOW_TRUSTED_PROXIES only.
+        assert kw["proxy_headers"] is False
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -176,6 +176,7 @@ def serve(
             host=host,
             port=port,
             http=serving.HttpProtocol,  # Nagle's algorithm off: see web/serving.py
+            proxy_headers=False,  # the app reads them, from trusted proxies only
             log_level="warning",
         )
         return
@@ -200,6 +201,7 @@ def serve(
         port=port,
         workers=workers,
         http=serving.HttpProtocol,
+        proxy_headers=False,
         log_level="warning",
     )
 

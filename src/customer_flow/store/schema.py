@@ -244,15 +244,18 @@ api_tokens = Table(
     Index("ix_api_tokens_user_id", "user_id"),
 )
 
-#: Failed logins, per account, for throttling; kept in the database so every app server sees
-#: the same count.
+#: Failed logins, per account and client address, for throttling (users/throttle.py); kept in
+#: the database so every app server sees the same counts.
 login_failures = Table(
     "login_failures",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     Column("email_key", String(320), nullable=False),
+    Column("address", String(64), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
-    Index("ix_login_failures_email_key_at", "email_key", "at"),
+    # Per account and address (and, by its first column, per account); per address.
+    Index("ix_login_failures_email_key_address_at", "email_key", "address", "at"),
+    Index("ix_login_failures_address_at", "address", "at"),
 )
 
 #: Live customers in ID order straight from an index: without it SQLite picks

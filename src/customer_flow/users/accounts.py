@@ -1,13 +1,10 @@
-"""Users, passwords, login sessions and API tokens: the rules and their storage.
+"""Users, login sessions and API tokens: the rules and their storage.
 
 Every function works on a connection inside the caller's transaction (the Hub owns it).
+Passwords (rules and hashing) are ``passwords.py``; login throttling is ``throttle.py``. The
+Hub checks a password outside any write transaction (argon2 takes a while on purpose), then
+records the outcome here in a short one.
 
-- Passwords (their rules, the common ones refused, argon2id): ``passwords.py``.
-- Login throttling: after ``THROTTLE_FAILURES`` failed logins for one account within
-  ``THROTTLE_WINDOW``, further logins for that account are refused with
-  ``TooManyAttemptsError`` (HTTP 429), right password or not, until the oldest failure leaves
-  the window. Failures are rows in ``login_failures``, so every app server sees the same count.
-  A good login clears the account's failures.
 - Sessions and tokens are random 256-bit secrets; only their SHA-256 is stored, so a copy of
   the database does not let anyone log in. Logging out deletes the session; disabling a user
   deletes all their sessions, and their tokens stop working while they are disabled.
@@ -17,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,12 +26,17 @@ from customer_flow.core.errors import (
     ConflictError,
     NotFoundError,
     StateError,
-    TooManyAttemptsError,
     ValidationError,
 )
 from customer_flow.store import audit
-from customer_flow.store.schema import api_tokens, login_failures, sessions, users
-from customer_flow.users.models import ApiToken, LoginSession, NewApiToken, User, UserCreate
+from customer_flow.store.schema import api_tokens, sessions, users
+from customer_flow.users.models import (
+    ApiToken,
+    LoginSession,
+    NewApiToken,
+    User,
+    UserCreate,
+)
 from customer_flow.users.passwords import (
     MIN_MEMORY_KIB,
     MIN_PASSWORD,
@@ -43,30 +46,30 @@ from customer_flow.users.passwords import (
 )
 
 __all__ = [
+    "BAD_LOGIN",
     "MIN_MEMORY_KIB",
     "MIN_PASSWORD",
     "MIN_TIME_COST",
-    "THROTTLE_FAILURES",
-    "THROTTLE_WINDOW",
+    "Credentials",
     "Passwords",
     "authenticate_session",
     "authenticate_token",
     "check_password_rule",
     "create",
     "create_token",
+    "credentials",
     "disable",
     "end_session",
     "get",
     "list_tokens",
     "list_users",
-    "login",
+    "login_key",
+    "open_session",
     "revoke_token",
     "set_password",
 ]
 
 ENTITY = "user"
-THROTTLE_FAILURES = 10
-THROTTLE_WINDOW = timedelta(minutes=15)
 TOKEN_PREFIX = "cf_"
 #: Wrong email or wrong password: one message, so the answer does not tell which accounts exist.
 BAD_LOGIN = "wrong email or password"
@@ -81,6 +84,11 @@ def clean_email(value: str) -> str:
         return validate_email(value.strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise ValidationError(f"email: {exc}", field="email", code="email_invalid") from exc
+
+
+def login_key(email: str) -> str:
+    """What a login names an account by: the email, trimmed and lower-cased."""
+    return email.strip().lower()[:320]
 
 
 def _to_user(row: Any) -> User:
@@ -103,10 +111,10 @@ def _snapshot(user: User) -> dict[str, Any]:
 # -- users ---------------------------------------------------------------------------------
 
 
-def create(conn: Connection, new: UserCreate, *, passwords: Passwords, actor: str) -> User:
-    """Add a user; the email is unique, ignoring case."""
+def create(conn: Connection, new: UserCreate, *, password_hash: str, actor: str) -> User:
+    """Add a user; the email is unique, ignoring case. The caller has checked the password
+    (``check_new_user``) and hashed it."""
     email = clean_email(new.email)
-    check_password_rule(new.password, email=email)
     key = email.lower()
     if conn.execute(select(users.c.id).where(users.c.email_key == key)).first():
         raise ConflictError(
@@ -120,7 +128,7 @@ def create(conn: Connection, new: UserCreate, *, passwords: Passwords, actor: st
             email_key=key,
             name=" ".join(new.name.split()),
             role=new.role,
-            password_hash=passwords.hash(new.password),
+            password_hash=password_hash,
             active=True,
             created_at=stamp,
             updated_at=stamp,
@@ -188,17 +196,22 @@ def disable(conn: Connection, user_id: int, *, actor: str) -> User:
     return after
 
 
-def set_password(
-    conn: Connection, user_id: int, password: str, *, passwords: Passwords, actor: str
-) -> User:
-    """Set a new password; every session of the user ends (they log in again)."""
+def check_new_user(new: UserCreate) -> str:
+    """Check a new user's email and password before the password is hashed; the clean email."""
+    email = clean_email(new.email)
+    check_password_rule(new.password, email=email)
+    return email
+
+
+def set_password(conn: Connection, user_id: int, password_hash: str, *, actor: str) -> User:
+    """Store a new password (checked and hashed by the caller); every session of the user ends
+    (they log in again)."""
     user = get(conn, user_id)
-    check_password_rule(password, email=user.email)
     stamp = audit.now()
     conn.execute(
         update(users)
         .where(users.c.id == user_id)
-        .values(password_hash=passwords.hash(password), updated_at=stamp)
+        .values(password_hash=password_hash, updated_at=stamp)
     )
     conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
     audit.record(
@@ -218,59 +231,56 @@ def set_password(
 # -- logins and sessions -------------------------------------------------------------------
 
 
-def _recent_failures(conn: Connection, key: str, at: datetime) -> int:
-    stmt = select(func.count()).where(
-        login_failures.c.email_key == key, login_failures.c.at > at - THROTTLE_WINDOW
-    )
-    return int(conn.execute(stmt).scalar_one())
+@dataclass(frozen=True)
+class Credentials:
+    """What a login checks: the stored hash, and whether the account may log in."""
+
+    user_id: int
+    password_hash: str
+    active: bool
 
 
-def login(
+def credentials(conn: Connection, key: str) -> Credentials | None:
+    """The credentials of the account with login key ``key`` (see ``login_key``), if any."""
+    row = conn.execute(
+        select(users.c.id, users.c.password_hash, users.c.active).where(users.c.email_key == key)
+    ).first()
+    if row is None:
+        return None
+    return Credentials(user_id=row.id, password_hash=row.password_hash, active=bool(row.active))
+
+
+def open_session(
     conn: Connection,
-    email: str,
-    password: str,
+    checked: Credentials,
     *,
-    passwords: Passwords,
-    session_ttl: timedelta,
-) -> LoginSession | AuthenticationError | TooManyAttemptsError:
-    """Check a login and open a session. A failure is *returned*, not raised, so the caller
-    commits the failure record before raising it."""
-    key = email.strip().lower()[:320]
-    stamp = audit.now()
-    if _recent_failures(conn, key, stamp) >= THROTTLE_FAILURES:
-        minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
-        return TooManyAttemptsError(
-            f"too many failed logins for this account; try again within {minutes} minutes"
-        )
-    row = conn.execute(select(users).where(users.c.email_key == key)).first()
-    stored = row._mapping["password_hash"] if row is not None else None
-    good = passwords.verify(stored, password) and row is not None and bool(row._mapping["active"])
-    if not good or row is None or stored is None:
-        conn.execute(insert(login_failures).values(email_key=key, at=stamp))
-        return AuthenticationError(BAD_LOGIN, code="bad_login")
+    now: datetime,
+    ttl: timedelta,
+    new_hash: str | None = None,
+) -> LoginSession | None:
+    """Open a session for the account whose password was checked against ``checked`` (outside
+    this transaction). ``None`` when the account changed since (disabled, or a new password).
+    ``new_hash``: the same password hashed with the parameters now in force."""
+    row = conn.execute(select(users).where(users.c.id == checked.user_id)).first()
+    if row is None or not row.active or row.password_hash != checked.password_hash:
+        return None
     user = _to_user(row)
-    if passwords.needs_rehash(stored):
-        conn.execute(
-            update(users)
-            .where(users.c.id == user.id)
-            .values(password_hash=passwords.hash(password))
-        )
-    conn.execute(delete(login_failures).where(login_failures.c.email_key == key))
-    # Old failure rows of every account are dropped now and then, so the table stays small.
-    conn.execute(delete(login_failures).where(login_failures.c.at < stamp - THROTTLE_WINDOW))
+    if new_hash is not None:
+        conn.execute(update(users).where(users.c.id == user.id).values(password_hash=new_hash))
     session_id = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
-    expires = stamp + session_ttl
+    expires = now + ttl
     conn.execute(
         insert(sessions).values(
             id_hash=_sha256(session_id),
             user_id=user.id,
             csrf_token=csrf,
-            created_at=stamp,
+            created_at=now,
             expires_at=expires,
         )
     )
-    conn.execute(delete(sessions).where(sessions.c.expires_at < stamp))
+    # Sessions past their end are deleted now and then (here), so the table stays small.
+    conn.execute(delete(sessions).where(sessions.c.expires_at < now))
     return LoginSession(session_id=session_id, csrf_token=csrf, user=user, expires_at=expires)
 
 

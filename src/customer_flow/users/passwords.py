@@ -10,11 +10,17 @@
 - Passwords are hashed with argon2id (argon2-cffi). The parameters default to RFC 9106's
   low-memory profile (m = 64 MiB, t = 3, p = 4) and may never go below m = 19 MiB, t = 2 (the
   OWASP floor). A stored hash made with other parameters is rehashed at the next good login.
+  Hashing and verifying take tens of milliseconds on purpose: the Hub runs them outside any
+  write transaction, and a process computes at most ``HASHING_AT_ONCE`` of them at a time
+  (each already runs ``parallelism`` threads): a flood of logins then waits its turn instead
+  of taking every core from other users' requests.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
+import threading
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -40,6 +46,11 @@ MIN_MEMORY_KIB = 19 * 1024
 MIN_TIME_COST = 2
 #: A local part shorter than this ("al@...") is not looked for inside passwords.
 MIN_LOCAL_PART = 3
+#: How many hashes a process computes at once: one per two cores (at least one). Under a flood
+#: of 20 bad logins on 2 cores, 20 at once (80 argon2 threads) left other requests a sliver of
+#: the CPU (benchmarks/bench_login_flood.py).
+HASHING_AT_ONCE = max(1, (os.cpu_count() or 2) // 2)
+_hashing = threading.BoundedSemaphore(HASHING_AT_ONCE)
 GUESSABLE = (
     "password: too easy to guess (a common password, one character repeated, or one with the "
     "email address in it); choose another"
@@ -112,14 +123,16 @@ class Passwords:
         )
 
     def hash(self, password: str) -> str:
-        return self.hasher.hash(password)
+        with _hashing:
+            return self.hasher.hash(password)
 
     def verify(self, stored: str | None, password: str) -> bool:
         """Whether ``password`` matches the ``stored`` hash. With no hash (no such account) a
         dummy one is checked, so that both cases take as long."""
         against = stored or _dummy_hash(self)
         try:
-            return bool(self.hasher.verify(against, password)) and bool(stored)
+            with _hashing:
+                return bool(self.hasher.verify(against, password)) and bool(stored)
         except (VerificationError, InvalidHashError):
             return False
 

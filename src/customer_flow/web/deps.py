@@ -29,11 +29,17 @@ __all__ = [
     "CurrentAuth",
     "HubDep",
     "UserHub",
+    "client_address",
     "get_hub",
     "requires",
 ]
 
 SESSION_COOKIE = "cf_session"
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address: the peer's, or the one a trusted proxy names (``app.py``)."""
+    return request.client.host if request.client else None
 
 
 # Dependencies that do no I/O are ``async``: FastAPI runs them on the event loop instead of

@@ -119,7 +119,9 @@ def cannot_listen(host: str, port: int) -> str | None:
 
 def _worker(app: str, host: str, port: int, log_level: str) -> None:
     """One worker process: uvicorn on a listening socket of its own."""
-    config = uvicorn.Config(app, factory=True, http=HttpProtocol, log_level=log_level)
+    config = uvicorn.Config(
+        app, factory=True, http=HttpProtocol, proxy_headers=False, log_level=log_level
+    )
     try:
         sock = _bind(host, port)
     except OSError as exc:
