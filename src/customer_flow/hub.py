@@ -73,6 +73,7 @@ from customer_flow.users.models import (
     ApiToken,
     LoginSession,
     NewApiToken,
+    PasswordChange,
     User,
     UserCreate,
 )
@@ -556,15 +557,61 @@ class Hub:
         with self._write("admin") as conn:
             return users.disable(conn, user_id, actor=self.actor)
 
-    def set_password(self, user_id: int, password: str) -> User:
-        """Set a user's password: your own, or anyone's if you are an admin."""
+    def set_password(
+        self,
+        user_id: int,
+        password: str,
+        *,
+        current_password: str | None = None,
+        revoke_tokens: bool = False,
+        keep_session: str | None = None,
+        client: str | None = None,
+    ) -> PasswordChange:
+        """Set a password: two use cases, told apart by whose account it is.
+
+        - Your own: ``current_password`` is required. A wrong one counts as a failed login of
+          your account from ``client`` and is throttled like one (403, then 429). Your other
+          sessions end; ``keep_session`` (the web's current one) stays.
+        - Someone else's (admin only; the local CLI is an admin): a reset, audited as such;
+          ``current_password`` is not used. All their sessions end and their failed logins
+          are forgotten.
+
+        ``revoke_tokens`` revokes the user's API tokens as well."""
+        own = self.user_id is not None and user_id == self.user_id
         self._require_self_or_admin(user_id, "change the password of")
         with self._read() as conn:
             target = users.get(conn, user_id)
         users.check_password_rule(password, email=target.email)
-        password_hash = self.passwords.hash(password)  # outside the write: it takes a while
+        attempt: _Attempt | None = None
+        if own:
+            if not current_password:
+                raise ValidationError(
+                    "current_password: give your current password to change it",
+                    field="current_password",
+                    code="current_password_missing",
+                )
+            attempt = self._attempt(target.email, current_password, client)
+            if not attempt.good:
+                raise PermissionDeniedError(
+                    "current_password: that is not your current password",
+                    field="current_password",
+                    code="wrong_password",
+                )
+        password_hash = self.passwords.hash(password)
         with self._write("read") as conn:
-            return users.set_password(conn, user_id, password_hash, actor=self.actor)
+            if attempt is not None:
+                throttle.forget(conn, attempt.key, attempt.address, failure_id=attempt.failure_id)
+            else:
+                throttle.forget(conn, users.login_key(target.email))
+            return users.set_password(
+                conn,
+                user_id,
+                password_hash,
+                reset=not own,
+                keep_session=keep_session if own else None,
+                revoke_tokens=revoke_tokens,
+                actor=self.actor,
+            )
 
     def _attempt(self, email: str, password: str, client: str | None) -> _Attempt:
         """Check a password against an account, throttled (``users/throttle.py``).

@@ -369,6 +369,98 @@ class TestSessions:
             web_hub.disable_user(uid)
 
 
+class TestPasswordChange:
+    def test_own_change_needs_the_current_password(self, web_hub: Hub) -> None:
+        uid = _add(web_hub)
+        ana = web_hub.for_user(web_hub.get_user(uid))
+        with pytest.raises(ValidationError, match="current password") as missing:
+            ana.set_password(uid, "violet tractor 93")
+        assert "current_password" == missing.value.field
+        with pytest.raises(PermissionDeniedError) as wrong:
+            ana.set_password(uid, "violet tractor 93", current_password="not my password")
+        assert ("wrong_password", "current_password") == (wrong.value.code, wrong.value.field)
+        assert web_hub.login("ana@team.example.org", PASSWORD)
+        changed = ana.set_password(uid, "violet tractor 93", current_password=PASSWORD)
+        assert (False, 0) == (changed.reset, changed.tokens_revoked)
+        assert web_hub.login("ana@team.example.org", "violet tractor 93")
+
+    def test_wrong_current_passwords_are_throttled_like_logins(self, web_hub: Hub) -> None:
+        """A stolen session or token cannot guess the password through the change."""
+        uid = _add(web_hub)
+        ana = web_hub.for_user(web_hub.get_user(uid))
+        for _ in range(PAIR.free):
+            with pytest.raises(PermissionDeniedError):
+                ana.set_password(
+                    uid, "violet tractor 93", current_password="guess!!", client="203.0.113.5"
+                )
+        with pytest.raises(TooManyAttemptsError):
+            ana.set_password(
+                uid, "violet tractor 93", current_password=PASSWORD, client="203.0.113.5"
+            )
+
+    def test_own_change_ends_the_other_sessions_and_keeps_this_one(self, web_hub: Hub) -> None:
+        uid = _add(web_hub)
+        here = web_hub.login("ana@team.example.org", PASSWORD)
+        there = web_hub.login("ana@team.example.org", PASSWORD)
+        token = web_hub.create_token("ci", user_id=uid).token
+        ana = web_hub.for_user(web_hub.get_user(uid))
+        changed = ana.set_password(
+            uid, "violet tractor 93", current_password=PASSWORD, keep_session=here.session_id
+        )
+        assert 1 == changed.sessions_ended
+        assert uid == web_hub.authenticate_session(here.session_id)[0].id
+        with pytest.raises(AuthenticationError):
+            web_hub.authenticate_session(there.session_id)
+        assert uid == web_hub.authenticate_token(token).id  # tokens stay unless asked
+
+    def test_revoke_tokens_revokes_every_token_of_the_user(self, web_hub: Hub) -> None:
+        uid, other = _add(web_hub), _add(web_hub, email="bo@team.example.org")
+        mine = [web_hub.create_token(f"t{i}", user_id=uid).token for i in range(2)]
+        theirs = web_hub.create_token("t", user_id=other).token
+        ana = web_hub.for_user(web_hub.get_user(uid))
+        changed = ana.set_password(
+            uid, "violet tractor 93", current_password=PASSWORD, revoke_tokens=True
+        )
+        assert 2 == changed.tokens_revoked
+        for token in mine:
+            with pytest.raises(AuthenticationError, match="revoked"):
+                web_hub.authenticate_token(token)
+        assert other == web_hub.authenticate_token(theirs).id
+
+    def test_an_admin_resets_another_users_password_audited_as_a_reset(self, web_hub: Hub) -> None:
+        uid = _add(web_hub)
+        boss = web_hub.for_user(web_hub.get_user(_add(web_hub, "boss@team.example.org", "admin")))
+        session = web_hub.login("ana@team.example.org", PASSWORD)
+        changed = boss.set_password(uid, "violet tractor 93")  # no current password needed
+        assert changed.reset and 1 == changed.sessions_ended
+        with pytest.raises(AuthenticationError):
+            web_hub.authenticate_session(session.session_id)
+        with web_hub.store.read() as conn:
+            row = conn.execute(
+                select(audit_log.c.action, audit_log.c.actor, audit_log.c.note)
+                .where(audit_log.c.entity == "user", audit_log.c.entity_id == str(uid))
+                .order_by(audit_log.c.id.desc())
+            ).first()
+        assert row is not None
+        assert ("reset_password", "boss@team.example.org") == (row.action, row.actor)
+        assert "reset by boss@team.example.org" in row.note
+
+    def test_an_agent_cannot_change_someone_elses_password(self, web_hub: Hub) -> None:
+        uid, other = _add(web_hub), _add(web_hub, email="bo@team.example.org")
+        ana = web_hub.for_user(web_hub.get_user(uid))
+        with pytest.raises(PermissionDeniedError):
+            ana.set_password(other, "violet tractor 93", current_password=PASSWORD)
+
+    def test_an_own_change_is_audited_without_the_password(self, web_hub: Hub) -> None:
+        uid = _add(web_hub)
+        ana = web_hub.for_user(web_hub.get_user(uid))
+        ana.set_password(uid, "violet tractor 93", current_password=PASSWORD)
+        with web_hub.store.read() as conn:
+            rows = conn.execute(select(audit_log).where(audit_log.c.entity == "user")).all()
+        assert "change_password" == rows[-1].action
+        assert "violet" not in repr(rows) and PASSWORD not in repr(rows)
+
+
 class TestTokens:
     def test_token_is_stored_hashed_and_works(self, web_hub: Hub) -> None:
         uid = _add(web_hub)

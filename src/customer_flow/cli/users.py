@@ -79,11 +79,25 @@ def users_disable(ctx: typer.Context, email: EmailArg, as_json: JsonOpt = False)
 
 
 @users_app.command("set-password")
-def users_set_password(ctx: typer.Context, email: EmailArg, password: PasswordOpt = None) -> None:
-    """Set a user's password; their sessions end."""
+def users_set_password(
+    ctx: typer.Context,
+    email: EmailArg,
+    password: PasswordOpt = None,
+    revoke_tokens: Annotated[
+        bool, typer.Option("--revoke-tokens", help="Also revoke the user's API tokens.")
+    ] = False,
+) -> None:
+    """Reset a user's password (as an admin); their sessions end. Common passwords and ones
+    holding the email are refused."""
     hub = get_hub(ctx)
-    user = hub.set_password(hub.find_user(email).id, ask_password(password))
-    say(f"password of {user.email} changed")
+    changed = hub.set_password(
+        hub.find_user(email).id, ask_password(password), revoke_tokens=revoke_tokens
+    )
+    tokens = f"; {changed.tokens_revoked} API token(s) revoked" if revoke_tokens else ""
+    say(
+        f"password of {changed.user.email} changed; "
+        f"{changed.sessions_ended} session(s) ended{tokens}"
+    )
 
 
 @tokens_app.command("create")

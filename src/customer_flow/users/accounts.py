@@ -8,6 +8,8 @@ records the outcome here in a short one.
 - Sessions and tokens are random 256-bit secrets; only their SHA-256 is stored, so a copy of
   the database does not let anyone log in. Logging out deletes the session; disabling a user
   deletes all their sessions, and their tokens stop working while they are disabled.
+- A password change ends the user's other sessions (all of them for an admin's reset of
+  someone else's password) and, when asked, revokes their API tokens.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from customer_flow.users.models import (
     ApiToken,
     LoginSession,
     NewApiToken,
+    PasswordChange,
     User,
     UserCreate,
 )
@@ -203,29 +206,58 @@ def check_new_user(new: UserCreate) -> str:
     return email
 
 
-def set_password(conn: Connection, user_id: int, password_hash: str, *, actor: str) -> User:
-    """Store a new password (checked and hashed by the caller); every session of the user ends
-    (they log in again)."""
-    user = get(conn, user_id)
+def set_password(
+    conn: Connection,
+    user_id: int,
+    password_hash: str,
+    *,
+    reset: bool,
+    keep_session: str | None = None,
+    revoke_tokens: bool = False,
+    actor: str,
+) -> PasswordChange:
+    """Store a new password (hashed by the caller). The user's sessions end, but for
+    ``keep_session`` (the one making the change); with ``revoke_tokens`` their API tokens are
+    revoked too. ``reset``: an admin set another user's password (audited as such)."""
+    get(conn, user_id)  # the user exists
     stamp = audit.now()
     conn.execute(
         update(users)
         .where(users.c.id == user_id)
         .values(password_hash=password_hash, updated_at=stamp)
     )
-    conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
+    ended = conn.execute(
+        delete(sessions).where(
+            sessions.c.user_id == user_id,
+            sessions.c.id_hash != (_sha256(keep_session) if keep_session else ""),
+        )
+    ).rowcount
+    revoked = 0
+    if revoke_tokens:
+        live = select(api_tokens.c.id).where(
+            api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None)
+        )
+        for token_id in conn.execute(live).scalars().all():
+            revoke_token(conn, token_id, actor=actor)
+            revoked += 1
+    kept = "other " if keep_session else ""
     audit.record(
         conn,
         actor=actor,
-        action="set_password",
+        action="reset_password" if reset else "change_password",
         entity=ENTITY,
         entity_id=user_id,
         before=None,
         after=None,
-        note="password changed; sessions ended",
+        note=(
+            f"password {'reset by ' + actor if reset else 'changed by the user'}; "
+            f"{ended} {kept}session(s) ended; {revoked} API token(s) revoked"
+        ),
         at=stamp,
     )
-    return user
+    return PasswordChange(
+        user=get(conn, user_id), reset=reset, sessions_ended=ended, tokens_revoked=revoked
+    )
 
 
 # -- logins and sessions -------------------------------------------------------------------

@@ -63,6 +63,8 @@ class Auth:
     via: Literal["token", "session"]
     hub: Hub
     csrf_token: str | None = None
+    #: The session's id (the cookie), when the request came with one.
+    session_id: str | None = None
 
 
 def csrf_ok(expected: str | None, given: str | None) -> bool:
@@ -86,7 +88,13 @@ def authenticate(request: Request, hub: Hub) -> Auth:
         if not session_id:
             raise AuthenticationError("not logged in", code="no_session")
         user, csrf = hub.authenticate_session(session_id)
-        auth = Auth(user=user, via="session", hub=hub.for_user(user), csrf_token=csrf)
+        auth = Auth(
+            user=user,
+            via="session",
+            hub=hub.for_user(user),
+            csrf_token=csrf,
+            session_id=session_id,
+        )
     request.state.auth = auth
     return auth
 
