@@ -662,6 +662,7 @@ class Hub:
                 checked,
                 now=now,
                 ttl=timedelta(hours=self.settings.session_hours),
+                idle=timedelta(minutes=self.settings.session_idle_minutes),
                 new_hash=new_hash,
             )
             if session is not None:
@@ -676,9 +677,18 @@ class Hub:
             return users.end_session(conn, session_id)
 
     def authenticate_session(self, session_id: str) -> tuple[User, str]:
-        """The user behind a session cookie, and the session's CSRF token."""
+        """The user behind a session cookie, and the session's CSRF token. The session's
+        last-seen time is written at most once a minute, and only when no other write holds
+        SQLite's lock (else the next request does it)."""
+        now = audit.now()
+        idle = timedelta(minutes=self.settings.session_idle_minutes)
         with self.store.read(autocommit=True) as conn:  # one statement, on every request
-            return users.authenticate_session(conn, session_id)
+            user, csrf, seen = users.authenticate_session(conn, session_id, now=now, idle=idle)
+        if now - seen >= users.SESSION_TOUCH:
+            with self.store.write_if_free() as conn:
+                if conn is not None:
+                    users.touch_session(conn, session_id, now)
+        return user, csrf
 
     def authenticate_token(self, secret: str) -> User:
         """The user behind a Bearer token."""

@@ -1,20 +1,22 @@
 """Logins and passwords through the web door: the throttled login page (429 with Retry-After),
-the client address behind a trusted proxy, and the password change (API and page)."""
+the client address behind a trusted proxy, the password change (API and page), and the
+session's idle timeout."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from customer_flow.core.config import Settings
 from customer_flow.core.errors import AuthenticationError
 from customer_flow.hub import Hub
-from customer_flow.store.schema import audit_log, login_failures
+from customer_flow.store.schema import audit_log, login_failures, sessions
 from customer_flow.users.throttle import PAIR
 from customer_flow.web.app import create_app
 
@@ -91,16 +93,17 @@ class TestTrustedProxies:
         assert 401 == r.status_code
         # The rightmost address that is not a trusted proxy is the client.
         assert ["203.0.113.9"] == _addresses(team.hub)
-        # https as the proxy reports it: the session cookie is Secure.
+        # https as the proxy reports it: the session cookie is the __Host- one, with HSTS.
         r = _post_login(c, "agent@team.example.org", PASSWORD, headers=forwarded)
-        assert "Secure" in r.headers["set-cookie"]
+        assert r.headers["set-cookie"].startswith("__Host-cf_session=")
+        assert "strict-transport-security" in r.headers
 
     def test_an_untrusted_peer_cannot_claim_https(self, team: Team) -> None:
         c = _app(team.hub, trusted_proxies=["10.9.0.1"])
         r = _post_login(
             c, "agent@team.example.org", PASSWORD, headers={"X-Forwarded-Proto": "https"}
         )
-        assert "Secure" not in r.headers["set-cookie"]
+        assert r.headers["set-cookie"].startswith("cf_session=")
 
     def test_a_setting_that_is_not_an_address_is_refused(self, db_url: str) -> None:
         with pytest.raises(ValueError, match="not an IP address or network"):
@@ -256,4 +259,17 @@ class TestChangeMyPasswordPage:
 
     def test_the_page_needs_a_login(self, team: Team) -> None:
         r = team.client.get("/account/password", follow_redirects=False)
+        assert 303 == r.status_code and r.headers["location"].startswith("/login")
+
+
+class TestIdleTimeout:
+    def test_an_idle_session_sends_the_browser_to_the_login_page(self, team: Team) -> None:
+        c = team.client
+        login(c, "agent@team.example.org")
+        assert 200 == c.get("/customers").status_code
+        with team.hub.store.write() as conn:
+            conn.execute(
+                update(sessions).values(last_seen_at=datetime.now(UTC) - timedelta(minutes=61))
+            )
+        r = c.get("/customers", follow_redirects=False)
         assert 303 == r.status_code and r.headers["location"].startswith("/login")

@@ -461,6 +461,62 @@ class TestPasswordChange:
         assert "violet" not in repr(rows) and PASSWORD not in repr(rows)
 
 
+class TestIdleSessions:
+    def _seen(self, hub: Hub, minutes_ago: float) -> None:
+        with hub.store.write() as conn:
+            conn.execute(
+                update(sessions).values(
+                    last_seen_at=datetime.now(UTC) - timedelta(minutes=minutes_ago)
+                )
+            )
+
+    def _seen_shift(self, hub: Hub, minutes: float) -> None:
+        with hub.store.write() as conn:
+            for row in conn.execute(select(sessions.c.id_hash, sessions.c.last_seen_at)).all():
+                seen = (
+                    row.last_seen_at.replace(tzinfo=UTC)
+                    if row.last_seen_at.tzinfo is None
+                    else row.last_seen_at
+                )
+                conn.execute(
+                    update(sessions)
+                    .where(sessions.c.id_hash == row.id_hash)
+                    .values(last_seen_at=seen - timedelta(minutes=minutes))
+                )
+
+    def test_a_session_unused_for_the_idle_time_ends(self, web_hub: Hub) -> None:
+        _add(web_hub)
+        s = web_hub.login("ana@team.example.org", PASSWORD)
+        self._seen(web_hub, web_hub.settings.session_idle_minutes + 1)
+        with pytest.raises(AuthenticationError, match="without use"):
+            web_hub.authenticate_session(s.session_id)
+
+    def test_using_a_session_keeps_it_alive(self, web_hub: Hub) -> None:
+        _add(web_hub)
+        s = web_hub.login("ana@team.example.org", PASSWORD)
+        self._seen(web_hub, web_hub.settings.session_idle_minutes - 5)
+        web_hub.authenticate_session(s.session_id)  # a request: last seen now
+        self._seen_shift(web_hub, 10)  # ten minutes later: 10 since the request, not 65
+        assert web_hub.authenticate_session(s.session_id)[0].email == "ana@team.example.org"
+
+    def test_last_seen_is_written_at_most_once_a_minute(self, web_hub: Hub) -> None:
+        """Requests within a minute of each other write nothing (no write per request)."""
+        _add(web_hub)
+        s = web_hub.login("ana@team.example.org", PASSWORD)
+        with web_hub.store.read() as conn:
+            first = conn.execute(select(sessions.c.last_seen_at)).scalar_one()
+        for _ in range(5):
+            web_hub.authenticate_session(s.session_id)
+        with web_hub.store.read() as conn:
+            assert first == conn.execute(select(sessions.c.last_seen_at)).scalar_one()
+        self._seen(web_hub, 2)
+        web_hub.authenticate_session(s.session_id)
+        with web_hub.store.read() as conn:
+            seen = conn.execute(select(sessions.c.last_seen_at)).scalar_one()
+        seen = seen if seen.tzinfo else seen.replace(tzinfo=UTC)
+        assert datetime.now(UTC) - seen < timedelta(seconds=30)
+
+
 class TestTokens:
     def test_token_is_stored_hashed_and_works(self, web_hub: Hub) -> None:
         uid = _add(web_hub)

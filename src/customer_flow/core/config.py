@@ -57,13 +57,19 @@ class Settings(BaseSettings):
     actor: str = Field(default_factory=_default_actor)
     secret_key: str | None = None
     # -- web (issue 5) --
-    #: How long a login session lasts, in hours.
+    #: How long a login session lasts, in hours, however busy.
     session_hours: float = Field(default=12.0, gt=0)
+    #: A session ends after this many minutes without a request.
+    session_idle_minutes: float = Field(default=60.0, gt=0)
     #: argon2id parameters; below m = 19456 KiB or t = 2 they are refused.
     password_memory_kib: int = 65536
     password_time_cost: int = 3
-    #: Mark cookies Secure. ``None``: when the request came over https.
+    #: Mark cookies Secure (and name the session cookie ``__Host-cf_session``). ``None``: when
+    #: the request came over https.
     cookie_secure: bool | None = None
+    #: ``Strict-Transport-Security: max-age=...`` on responses over https; 0 sends none (say,
+    #: when the proxy in front sets it).
+    hsts_seconds: int = Field(default=365 * 24 * 3600, ge=0)
     #: Addresses or networks of the reverse proxies in front of the app, comma-separated
     #: (``10.0.0.5, 10.1.0.0/16``). Only requests from them may name the client's address and
     #: scheme (``X-Forwarded-For``, ``X-Forwarded-Proto``); by default nobody may.

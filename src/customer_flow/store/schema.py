@@ -226,6 +226,8 @@ sessions = Table(
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+    # The last request seen, kept to the minute (the idle timeout); NULL: none since created_at.
+    Column("last_seen_at", DateTime(timezone=True)),
     Index("ix_sessions_user_id", "user_id"),
 )
 

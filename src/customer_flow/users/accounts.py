@@ -6,8 +6,10 @@ Hub checks a password outside any write transaction (argon2 takes a while on pur
 records the outcome here in a short one.
 
 - Sessions and tokens are random 256-bit secrets; only their SHA-256 is stored, so a copy of
-  the database does not let anyone log in. Logging out deletes the session; disabling a user
-  deletes all their sessions, and their tokens stop working while they are disabled.
+  the database does not let anyone log in. A session ends at its absolute expiry, or after an
+  idle time without a request (its ``last_seen_at`` is kept to the minute, so a request does
+  not write every time). Logging out deletes the session; disabling a user deletes all their
+  sessions, and their tokens stop working while they are disabled.
 - A password change ends the user's other sessions (all of them for an admin's reset of
   someone else's password) and, when asked, revokes their API tokens.
 """
@@ -21,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from customer_flow.core.errors import (
     AuthenticationError,
@@ -53,6 +55,7 @@ __all__ = [
     "MIN_MEMORY_KIB",
     "MIN_PASSWORD",
     "MIN_TIME_COST",
+    "SESSION_TOUCH",
     "Credentials",
     "Passwords",
     "authenticate_session",
@@ -70,12 +73,15 @@ __all__ = [
     "open_session",
     "revoke_token",
     "set_password",
+    "touch_session",
 ]
 
 ENTITY = "user"
 TOKEN_PREFIX = "cf_"
 #: Wrong email or wrong password: one message, so the answer does not tell which accounts exist.
 BAD_LOGIN = "wrong email or password"
+#: A session's ``last_seen_at`` is written at most this often.
+SESSION_TOUCH = timedelta(minutes=1)
 
 
 def _sha256(secret: str) -> str:
@@ -288,6 +294,7 @@ def open_session(
     *,
     now: datetime,
     ttl: timedelta,
+    idle: timedelta,
     new_hash: str | None = None,
 ) -> LoginSession | None:
     """Open a session for the account whose password was checked against ``checked`` (outside
@@ -309,26 +316,56 @@ def open_session(
             csrf_token=csrf,
             created_at=now,
             expires_at=expires,
+            last_seen_at=now,
         )
     )
     # Sessions past their end are deleted now and then (here), so the table stays small.
-    conn.execute(delete(sessions).where(sessions.c.expires_at < now))
+    conn.execute(
+        delete(sessions).where(
+            or_(
+                sessions.c.expires_at < now,
+                func.coalesce(sessions.c.last_seen_at, sessions.c.created_at) < now - idle,
+            )
+        )
+    )
     return LoginSession(session_id=session_id, csrf_token=csrf, user=user, expires_at=expires)
 
 
-def authenticate_session(conn: Connection, session_id: str) -> tuple[User, str]:
-    """The user behind a session cookie and the session's CSRF token."""
+def authenticate_session(
+    conn: Connection, session_id: str, *, now: datetime, idle: timedelta
+) -> tuple[User, str, datetime]:
+    """The user behind a session cookie, the session's CSRF token and when it was last seen."""
     stmt = (
-        select(users, sessions.c.csrf_token, sessions.c.expires_at)
+        select(
+            users,
+            sessions.c.csrf_token,
+            sessions.c.expires_at,
+            func.coalesce(sessions.c.last_seen_at, sessions.c.created_at).label("seen"),
+        )
         .join(sessions, sessions.c.user_id == users.c.id)
         .where(sessions.c.id_hash == _sha256(session_id))
     )
     row = conn.execute(stmt).first()
     if row is None or not row._mapping["active"]:
         raise AuthenticationError("not logged in, or the session has ended", code="no_session")
-    if audit.aware(row._mapping["expires_at"]) <= audit.now():  # type: ignore[operator]
+    if audit.aware(row._mapping["expires_at"]) <= now:  # type: ignore[operator]
         raise AuthenticationError("the session has expired; log in again", code="no_session")
-    return _to_user(row), str(row._mapping["csrf_token"])
+    seen = audit.aware(row._mapping["seen"])
+    assert seen is not None
+    if seen + idle <= now:
+        minutes = round(idle.total_seconds() / 60)
+        raise AuthenticationError(
+            f"the session has ended after {minutes} minutes without use; log in again",
+            code="no_session",
+        )
+    return _to_user(row), str(row._mapping["csrf_token"]), seen
+
+
+def touch_session(conn: Connection, session_id: str, now: datetime) -> None:
+    """Note that the session was used now (the idle timeout counts from here)."""
+    conn.execute(
+        update(sessions).where(sessions.c.id_hash == _sha256(session_id)).values(last_seen_at=now)
+    )
 
 
 def end_session(conn: Connection, session_id: str) -> bool:

@@ -86,7 +86,12 @@ def create_app(hub: Hub | None = None, *, settings: Settings | None = None) -> F
     )
     app.state.hub = hub
     app.state.sla_problem = _warm_sla_policy(hub)
-    app.add_middleware(SecurityMiddleware, max_body=hub.settings.max_upload_bytes)
+    app.add_middleware(
+        SecurityMiddleware,
+        max_body=hub.settings.max_upload_bytes,
+        hsts_seconds=hub.settings.hsts_seconds,
+        cookie_secure=hub.settings.cookie_secure,
+    )
     if hub.settings.trusted_proxies:
         # Added last, so it runs first: the client's address and scheme are the ones a trusted
         # proxy names (X-Forwarded-For, X-Forwarded-Proto) before anything else looks at them.

@@ -9,7 +9,9 @@
 - a request body over ``max_body`` bytes is refused with 413, whether it declares its length
   or streams it;
 - ``Cache-Control: no-store`` on every response but the static files: pages, API answers and
-  downloads hold personal data, which no browser or proxy cache should keep.
+  downloads hold personal data, which no browser or proxy cache should keep;
+- ``Strict-Transport-Security`` on responses over https (or with Secure cookies configured,
+  for a proxy that terminates TLS), for ``hsts_seconds`` (0: none).
 """
 
 from __future__ import annotations
@@ -97,15 +99,27 @@ def is_cross_site(scope: Scope) -> bool:
 class SecurityMiddleware:
     """Security headers, the cross-site check and the body size limit (see the module doc)."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body: int,
+        hsts_seconds: int = 0,
+        cookie_secure: bool | None = None,
+    ) -> None:
         self.app = app
         self.max_body = max_body
+        self.hsts = f"max-age={hsts_seconds}".encode() if hsts_seconds > 0 else None
+        self.cookie_secure = cookie_secure
 
     def _headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
         """The headers this response gets besides ``HEADERS``."""
         extra = []
         if not scope["path"].startswith(STATIC):
             extra.append((b"cache-control", b"no-store"))
+        secure = scope.get("scheme") == "https" or self.cookie_secure is True
+        if self.hsts is not None and secure:
+            extra.append((b"strict-transport-security", self.hsts))
         return extra
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,9 +1,10 @@
 """``/login`` and ``/logout``.
 
 Logging in always issues a new session id (and ends the one the browser had), so a session id
-planted before login is worthless. Failed logins are throttled per account and client
-address: the page then answers 429 with ``Retry-After``. The login form itself is protected by
-a double-submit token: a random cookie that the form must echo.
+planted before login is worthless. Over https the cookie is ``__Host-cf_session``, else
+``cf_session`` (``deps.py``). Failed logins are throttled per account and client address: the
+page then answers 429 with ``Retry-After``. The login form itself is protected by a double-submit
+token: a random cookie that the form must echo.
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ from customer_flow.core.errors import (
 )
 
 from ...hub import Hub
-from ..deps import SESSION_COOKIE, HubDep, client_address, csrf_ok
+from ..deps import (
+    HubDep,
+    client_address,
+    csrf_ok,
+    is_secure,
+    session_cookie,
+    session_id_of,
+)
 from .common import render
 
 __all__ = ["router"]
@@ -36,11 +44,6 @@ LOGIN_CSRF_COOKIE = "cf_login_csrf"
 #: answered at once, they got ~200 429s a second, and another user's writes took a median of
 #: 260-420 ms instead of 10-18 ms (benchmarks/bench_login_flood.py).
 THROTTLED_PAUSE = 1.0
-
-
-def _secure(request: Request) -> bool:
-    configured: bool | None = request.app.state.hub.settings.cookie_secure
-    return configured if configured is not None else request.url.scheme == "https"
 
 
 def safe_next(value: str | None) -> str:
@@ -72,7 +75,7 @@ def _login_page(
         token,
         httponly=True,
         samesite="lax",
-        secure=_secure(request),
+        secure=is_secure(request),
         path="/login",
     )
     return response
@@ -130,16 +133,16 @@ def _login(
         return _login_page(
             request, next_url=next_url, email=email, error=exc.message, status=exc.http_status
         ), 0
-    old = request.cookies.get(SESSION_COOKIE)
+    old = session_id_of(request)
     if old:
         hub.logout(old)
     response = RedirectResponse(next_url, status_code=303)
     response.set_cookie(
-        SESSION_COOKIE,
+        session_cookie(request),
         session.session_id,
         httponly=True,
         samesite="lax",
-        secure=_secure(request),
+        secure=is_secure(request),
         path="/",
         max_age=int(hub.settings.session_hours * 3600),
     )
@@ -162,7 +165,7 @@ def logout(
     hub: HubDep,
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    session_id = request.cookies.get(SESSION_COOKIE)
+    session_id = session_id_of(request)
     if session_id:
         try:
             _, expected = hub.authenticate_session(session_id)
@@ -173,5 +176,11 @@ def logout(
                 raise PermissionDeniedError("missing or wrong CSRF token", code="csrf")
             hub.logout(session_id)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    response.delete_cookie(
+        session_cookie(request),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=is_secure(request),
+    )
     return response
