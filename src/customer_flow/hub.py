@@ -28,7 +28,6 @@ from customer_flow.core.errors import (
     NotFoundError,
     PermissionDeniedError,
     StateError,
-    TooManyAttemptsError,
     ValidationError,
 )
 from customer_flow.core.models import AuditEntry, Page
@@ -69,7 +68,15 @@ from customer_flow.tickets.models import (
     TicketUpdate,
 )
 from customer_flow.users import accounts as users
-from customer_flow.users.models import ApiToken, LoginSession, NewApiToken, User, UserCreate
+from customer_flow.users import throttle
+from customer_flow.users.models import (
+    ApiToken,
+    LoginSession,
+    NewApiToken,
+    PasswordChange,
+    User,
+    UserCreate,
+)
 
 __all__ = ["ROLES", "Hub", "InitReport"]
 
@@ -89,6 +96,21 @@ class InitReport:
     revision: str | None
     ticket_types: TicketTypeSync | None = None
     customers_added: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """A password checked against an account (``Hub._attempt``): ``account`` when it was
+    right, and the failure row counted for it meanwhile."""
+
+    key: str
+    address: str
+    failure_id: int
+    account: users.Credentials | None
+
+    @property
+    def good(self) -> bool:
+        return self.account is not None
 
 
 def bundled_example(name: str) -> Path:
@@ -508,16 +530,25 @@ class Hub:
 
     def add_user(self, new: UserCreate) -> User:
         """Add a login (admin only)."""
+        self._require("admin")
+        users.check_new_user(new)
+        password_hash = self.passwords.hash(new.password)  # outside the write: it takes a while
         with self._write("admin") as conn:
-            return users.create(conn, new, passwords=self.passwords, actor=self.actor)
+            return users.create(conn, new, password_hash=password_hash, actor=self.actor)
 
     def create_first_admin(self, email: str, password: str) -> User | None:
         """Create the first admin when there are no users yet; ``None`` if there already are."""
+        new = UserCreate(email=email, name="", role="admin", password=password)
+        self._require("admin")
+        with self._read() as conn:
+            if users.list_users(conn):
+                return None
+        users.check_new_user(new)
+        password_hash = self.passwords.hash(password)
         with self._write("admin") as conn:
             if users.list_users(conn):
                 return None
-            new = UserCreate(email=email, name="", role="admin", password=password)
-            return users.create(conn, new, passwords=self.passwords, actor=self.actor)
+            return users.create(conn, new, password_hash=password_hash, actor=self.actor)
 
     def list_users(self) -> list[User]:
         """Every user (admin only)."""
@@ -542,22 +573,119 @@ class Hub:
         with self._write("admin") as conn:
             return users.disable(conn, user_id, actor=self.actor)
 
-    def set_password(self, user_id: int, password: str) -> User:
-        """Set a user's password: your own, or anyone's if you are an admin."""
+    def set_password(
+        self,
+        user_id: int,
+        password: str,
+        *,
+        current_password: str | None = None,
+        revoke_tokens: bool = False,
+        keep_session: str | None = None,
+        client: str | None = None,
+    ) -> PasswordChange:
+        """Set a password: two use cases, told apart by whose account it is.
+
+        - Your own: ``current_password`` is required. A wrong one counts as a failed login of
+          your account from ``client`` and is throttled like one (403, then 429). Your other
+          sessions end; ``keep_session`` (the web's current one) stays.
+        - Someone else's (admin only; the local CLI is an admin): a reset, audited as such;
+          ``current_password`` is not used. All their sessions end and their failed logins
+          are forgotten.
+
+        ``revoke_tokens`` revokes the user's API tokens as well."""
+        own = self.user_id is not None and user_id == self.user_id
         self._require_self_or_admin(user_id, "change the password of")
+        with self._read() as conn:
+            target = users.get(conn, user_id)
+        users.check_password_rule(password, email=target.email)
+        attempt: _Attempt | None = None
+        if own:
+            if not current_password:
+                raise ValidationError(
+                    "current_password: give your current password to change it",
+                    field="current_password",
+                    code="current_password_missing",
+                )
+            attempt = self._attempt(target.email, current_password, client)
+            if not attempt.good:
+                raise PermissionDeniedError(
+                    "current_password: that is not your current password",
+                    field="current_password",
+                    code="wrong_password",
+                )
+        password_hash = self.passwords.hash(password)
         with self._write("read") as conn:
+            if attempt is not None:
+                throttle.forget(conn, attempt.key, attempt.address, failure_id=attempt.failure_id)
+            else:
+                throttle.forget(conn, users.login_key(target.email))
             return users.set_password(
-                conn, user_id, password, passwords=self.passwords, actor=self.actor
+                conn,
+                user_id,
+                password_hash,
+                reset=not own,
+                keep_session=keep_session if own else None,
+                revoke_tokens=revoke_tokens,
+                actor=self.actor,
             )
 
-    def login(self, email: str, password: str) -> LoginSession:
-        """Check an email and password and open a session (throttled per account)."""
-        ttl = timedelta(hours=self.settings.session_hours)
+    def _attempt(self, email: str, password: str, client: str | None) -> _Attempt:
+        """Check a password against an account, throttled (``users/throttle.py``).
+
+        The attempt is counted as a failure first, in a short write that checks the throttle
+        again (on SQLite, whose write lock makes the two one step, concurrent attempts cannot
+        slip through together; on PostgreSQL at most those running at the same moment can).
+        The password is then verified outside any transaction: argon2 takes tens of
+        milliseconds, and SQLite's write lock must not wait for it. The caller deletes the
+        failure when the password was right. Raises ``TooManyAttemptsError`` (with
+        ``retry_after``) when throttled."""
+        key = users.login_key(email)
+        address = throttle.address_key(client)
+        now = audit.now()
+        with self.store.read() as conn:
+            wait = throttle.retry_after(conn, key, address, now)
+            account = users.credentials(conn, key)
+        failure_id = 0
+        if not wait:
+            with self._auth_write() as conn:
+                wait = throttle.retry_after(conn, key, address, now)
+                if not wait:
+                    failure_id = throttle.record_failure(conn, key, address, now)
+        if wait:
+            raise throttle.too_many(wait)
+        stored = account.password_hash if account is not None else None
+        good = self.passwords.verify(stored, password)
+        return _Attempt(
+            key=key,
+            address=address,
+            failure_id=failure_id,
+            account=account if good and account is not None and account.active else None,
+        )
+
+    def login(self, email: str, password: str, *, client: str | None = None) -> LoginSession:
+        """Check an email and password from ``client`` (its address; throttled per account and
+        address, see ``users/throttle.py``) and open a session."""
+        attempt = self._attempt(email, password, client)
+        if attempt.account is None:
+            raise AuthenticationError(users.BAD_LOGIN, code="bad_login")
+        checked = attempt.account
+        rehash = self.passwords.needs_rehash(checked.password_hash)
+        new_hash = self.passwords.hash(password) if rehash else None
+        now = audit.now()
         with self._auth_write() as conn:
-            result = users.login(conn, email, password, passwords=self.passwords, session_ttl=ttl)
-        if isinstance(result, AuthenticationError | TooManyAttemptsError):
-            raise result  # after the commit, so the failure is counted
-        return result
+            session = users.open_session(
+                conn,
+                checked,
+                now=now,
+                ttl=timedelta(hours=self.settings.session_hours),
+                idle=timedelta(minutes=self.settings.session_idle_minutes),
+                new_hash=new_hash,
+            )
+            if session is not None:
+                throttle.forget(conn, attempt.key, attempt.address, failure_id=attempt.failure_id)
+        if session is None:  # disabled or given a new password while we checked: a failure
+            raise AuthenticationError(users.BAD_LOGIN, code="bad_login")
+        return session
 
     def logout(self, session_id: str) -> bool:
         """End a session; True when there was one."""
@@ -565,9 +693,18 @@ class Hub:
             return users.end_session(conn, session_id)
 
     def authenticate_session(self, session_id: str) -> tuple[User, str]:
-        """The user behind a session cookie, and the session's CSRF token."""
+        """The user behind a session cookie, and the session's CSRF token. The session's
+        last-seen time is written at most once a minute, and only when no other write holds
+        SQLite's lock (else the next request does it)."""
+        now = audit.now()
+        idle = timedelta(minutes=self.settings.session_idle_minutes)
         with self.store.read(autocommit=True) as conn:  # one statement, on every request
-            return users.authenticate_session(conn, session_id)
+            user, csrf, seen = users.authenticate_session(conn, session_id, now=now, idle=idle)
+        if now - seen >= users.SESSION_TOUCH:
+            with self.store.write_if_free() as conn:
+                if conn is not None:
+                    users.touch_session(conn, session_id, now)
+        return user, csrf
 
     def authenticate_token(self, secret: str) -> User:
         """The user behind a Bearer token."""

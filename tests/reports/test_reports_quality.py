@@ -133,7 +133,7 @@ class TestShownEverywhere:
             update={"password_memory_kib": 19456, "password_time_cost": 2}
         )
         user = hub.add_user(
-            UserCreate(email="viewer@team.example.org", role="viewer", password="x" * 16)  # type: ignore[arg-type]
+            UserCreate(email="viewer@team.example.org", role="viewer", password="x" * 8 + "y" * 8)  # type: ignore[arg-type]
         )
         headers = {"Authorization": f"Bearer {hub.create_token('t', user_id=user.id).token}"}
         client = TestClient(create_app(hub=hub))

@@ -86,7 +86,7 @@ class Api:
                 UserCreate(
                     email=f"admin{self.admins}@team.example.org",
                     role="admin",
-                    password="admin password",
+                    password="keeper of the keys",
                 )
             ).id
         token = self.hub.create_token("schemathesis", user_id=self.admin_id).token
@@ -309,10 +309,10 @@ def api(tmp_path_factory: pytest.TempPathFactory, examples: Path) -> Iterator[Ap
     with database(tmp_path_factory.mktemp("schemathesis")) as url, Hub(_settings(url)) as hub:
         hub.init(ticket_types_file=examples / "ticket_types.json")
         admin = hub.add_user(
-            UserCreate(email="admin@team.example.org", role="admin", password="admin password")
+            UserCreate(email="admin@team.example.org", role="admin", password="keeper of the keys")
         )
         hub.add_user(
-            UserCreate(email="agent@team.example.org", role="agent", password="agent password")
+            UserCreate(email="agent@team.example.org", role="agent", password="field worker pass")
         )
         for i in range(5):
             c = hub.add_customer(CustomerCreate(name=f"Customer {i}", email=f"c{i}@x.pt"))

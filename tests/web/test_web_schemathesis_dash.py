@@ -31,7 +31,7 @@ def dash_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     with database(folder) as url, Hub(_settings(url)) as hub:
         hub.init(ticket_types_file=examples / "ticket_types.json")
         admin = hub.add_user(
-            UserCreate(email="admin@team.example.org", role="admin", password="admin password")
+            UserCreate(email="admin@team.example.org", role="admin", password="keeper of the keys")
         )
         kind = hub.list_ticket_types()[0].key
         for i in range(8):

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import ipaddress
 from pathlib import Path
+from typing import Annotated
 
 from platformdirs import user_data_dir
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings", "default_database_url", "normalise_database_url"]
 
@@ -56,13 +58,23 @@ class Settings(BaseSettings):
     actor: str = Field(default_factory=_default_actor)
     secret_key: str | None = None
     # -- web (issue 5) --
-    #: How long a login session lasts, in hours.
+    #: How long a login session lasts, in hours, however busy.
     session_hours: float = Field(default=12.0, gt=0)
+    #: A session ends after this many minutes without a request.
+    session_idle_minutes: float = Field(default=60.0, gt=0)
     #: argon2id parameters; below m = 19456 KiB or t = 2 they are refused.
     password_memory_kib: int = 65536
     password_time_cost: int = 3
-    #: Mark cookies Secure. ``None``: when the request came over https.
+    #: Mark cookies Secure (and name the session cookie ``__Host-cf_session``). ``None``: when
+    #: the request came over https.
     cookie_secure: bool | None = None
+    #: ``Strict-Transport-Security: max-age=...`` on responses over https; 0 sends none (say,
+    #: when the proxy in front sets it).
+    hsts_seconds: int = Field(default=365 * 24 * 3600, ge=0)
+    #: Addresses or networks of the reverse proxies in front of the app, comma-separated
+    #: (``10.0.0.5, 10.1.0.0/16``). Only requests from them may name the client's address and
+    #: scheme (``X-Forwarded-For``, ``X-Forwarded-Proto``); by default nobody may.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: The largest request body the web app accepts, in bytes (uploads included).
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     #: Where the web app stages uploads between preview and import, and keeps the rejects
@@ -81,6 +93,21 @@ class Settings(BaseSettings):
     sla_priority_factors: dict[str, float] = Field(default_factory=dict)
     #: Share of a target that, once used, makes it "at risk".
     sla_at_risk_share: float = 0.75
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for item in value:
+                try:
+                    ipaddress.ip_network(str(item), strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"trusted_proxies: {item!r} is not an IP address or network"
+                    ) from None
+        return value
 
     def resolved_database_url(self) -> str:
         return normalise_database_url(self.database_url)

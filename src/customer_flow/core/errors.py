@@ -148,10 +148,22 @@ class AuthenticationError(CustomerFlowError):
 
 
 class TooManyAttemptsError(CustomerFlowError):
-    """Too many failed logins for one account in the throttling window."""
+    """Too many failed logins: throttled for ``retry_after`` seconds (HTTP 429 with a
+    ``Retry-After`` header)."""
 
     code = "too_many_attempts"
     http_status = 429
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: int = 1,
+        code: str | None = None,
+        field: str | None = None,
+    ):
+        super().__init__(message, code=code, field=field)
+        self.retry_after = retry_after
 
 
 # -- duplicates ----------------------------------------------------------------------------------

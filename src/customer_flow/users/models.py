@@ -17,7 +17,8 @@ PASSWORD = Spec.of(minLength=8, maxLength=1024)
 
 
 class UserCreate(BaseModel):
-    """A new login. The password is checked (8 characters or more) and hashed, never stored."""
+    """A new login. The password is checked (8 characters or more, not a common one) and hashed,
+    never stored."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -48,6 +49,16 @@ class LoginSession(BaseModel):
     expires_at: datetime
 
 
+class PasswordChange(BaseModel):
+    """What a password change did besides setting the password."""
+
+    user: User
+    #: ``reset``: an admin set another user's password; else the user changed their own.
+    reset: bool
+    sessions_ended: int
+    tokens_revoked: int
+
+
 class ApiToken(BaseModel):
     """An API token as listed: its ``prefix`` identifies it; the secret is never stored."""
 
@@ -66,4 +77,12 @@ class NewApiToken(ApiToken):
     token: str = Field(repr=False)
 
 
-__all__ = ["ApiToken", "LoginSession", "NewApiToken", "Role", "User", "UserCreate"]
+__all__ = [
+    "ApiToken",
+    "LoginSession",
+    "NewApiToken",
+    "PasswordChange",
+    "Role",
+    "User",
+    "UserCreate",
+]

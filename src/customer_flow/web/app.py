@@ -1,6 +1,7 @@
 """The app factory: ``create_app(hub=...)`` or ``create_app(settings=...)``.
 
-It wires the security middleware, the API routers under ``/api/v1``, the page routers, the
+It wires the security middleware (and, with ``CUSTOMER_FLOW_TRUSTED_PROXIES``, uvicorn's
+proxy-headers middleware), the API routers under ``/api/v1``, the page routers, the
 static files, and the error handlers: API errors become RFC 9457 problem details; page errors
 become an HTML page with the same message (or a redirect to the login page).
 """
@@ -17,6 +18,7 @@ from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from customer_flow import __version__
 from customer_flow.core.config import Settings
@@ -104,7 +106,17 @@ def create_app(hub: Hub | None = None, *, settings: Settings | None = None) -> F
     )
     app.state.hub = hub
     app.state.sla_problem = _warm_sla_policy(hub)
-    app.add_middleware(SecurityMiddleware, max_body=hub.settings.max_upload_bytes)
+    app.add_middleware(
+        SecurityMiddleware,
+        max_body=hub.settings.max_upload_bytes,
+        hsts_seconds=hub.settings.hsts_seconds,
+        cookie_secure=hub.settings.cookie_secure,
+    )
+    if hub.settings.trusted_proxies:
+        # Added last, so it runs first: the client's address and scheme are the ones a trusted
+        # proxy names (X-Forwarded-For, X-Forwarded-Proto) before anything else looks at them.
+        # `serve` turns uvicorn's own reading of these headers off: this is the only one.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=hub.settings.trusted_proxies)
 
     @app.exception_handler(CustomerFlowError)
     async def on_error(request: Request, exc: CustomerFlowError) -> Response:

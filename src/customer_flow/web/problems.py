@@ -12,7 +12,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from customer_flow.core.errors import AuthenticationError, CustomerFlowError
+from customer_flow.core.errors import AuthenticationError, CustomerFlowError, TooManyAttemptsError
 
 __all__ = ["PROBLEM_RESPONSES", "Problem", "problem_response"]
 
@@ -59,6 +59,8 @@ def problem_response(
 
 def from_error(exc: CustomerFlowError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+    if isinstance(exc, TooManyAttemptsError):
+        headers = {"Retry-After": str(exc.retry_after)}
     # A ticket_types.json document can have many problems: list them all.
     problems = getattr(exc, "problems", None)
     errors = [{"msg": str(p)} for p in problems] if problems else None
@@ -76,7 +78,7 @@ _DESCRIPTIONS = {
     409: "Conflicts with what is stored, or not allowed in the record's state",
     413: "The request body is larger than the configured limit",
     422: "A value breaks a rule, or the body has the wrong types",
-    429: "Too many failed logins",
+    429: "Too many failed logins: try again after `Retry-After` seconds",
 }
 #: The error responses every API route documents in the OpenAPI spec.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
