@@ -399,7 +399,7 @@ def refresh_duplicate_warnings(conn: Connection, customer_id: int, *, allow: boo
     if found and not allow:
         listed = "; ".join(f"customer {c.id} ({c.name}): {', '.join(c.reasons)}" for c in found)
         raise DuplicateError(
-            f"possible duplicate of {listed}. Merge them, or use --allow-duplicate to go on",
+            f"possible duplicate of {listed}",
             candidates=list(found),
         )
     kept = [w for w in current.warnings if w.code != dedupe.DUPLICATE_WARNING]
