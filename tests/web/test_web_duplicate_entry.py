@@ -64,3 +64,16 @@ class TestPage:
         assert 303 == r.status_code, r.text
         new_id = int(r.headers["location"].rsplit("/", 1)[1])
         assert "possible_duplicate" in [w.code for w in team.hub.get_customer(new_id).warnings]
+
+
+class TestHistoryPage:
+    def test_the_kept_customer_s_history_says_whose_each_entry_is(self, team: Team) -> None:
+        from customer_flow.customers.models import CustomerCreate
+
+        keep = team.hub.add_customer(CustomerCreate(name="Ana Lima", email="ana@lima.pt"))
+        other = team.hub.add_customer(CustomerCreate(name="Rui Costa", email="rui@costa.pt"))
+        login(team.client, "agent@team.example.org")
+        assert "(merged)" not in team.client.get(f"/customers/{keep.id}").text
+        team.hub.merge_customers(keep.id, [other.id])
+        page = team.client.get(f"/customers/{keep.id}").text
+        assert f'<a href="/customers/{other.id}">#{other.id}</a> (merged)' in page
