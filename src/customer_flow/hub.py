@@ -42,6 +42,7 @@ from customer_flow.data.imports import ImportBatch, ImportOptions, ImportReport
 from customer_flow.duplicates import fields as dedupe_fields
 from customer_flow.duplicates import find as dedupe
 from customer_flow.duplicates import merge as merging
+from customer_flow.duplicates import scorer as dedupe_scorer
 from customer_flow.duplicates.models import (
     ComparedField,
     DuplicateCandidate,
@@ -237,8 +238,12 @@ class Hub:
             after = customers.update_customer(
                 conn, customer_id, changes, actor=self.actor, region=self.region
             )
-            if all(getattr(before, f) == getattr(after, f) for f in merging.MERGE_FIELDS):
-                return after
+            if all(
+                getattr(before, f) == getattr(after, f) for f in merging.MERGE_FIELDS
+            ) and dedupe_fields.field_values(before.extra) == dedupe_fields.field_values(
+                after.extra
+            ):
+                return after  # nothing the duplicates model compares changed
             dedupe.index_customers(conn, [after])
             return merging.refresh_duplicate_warnings(conn, customer_id, allow=allow_duplicate)
 
@@ -631,7 +636,7 @@ class Hub:
             attributes = self._duplicate_attributes(conn, wanted, auto_fields)
             columns = dedupe.read_live(conn, attributes)
             dismissed = dedupe.all_dismissed(conn)
-        return dedupe.find(
+        report, model = dedupe.find(
             columns,
             threshold=chosen,
             attributes=attributes,
@@ -640,6 +645,11 @@ class Hub:
             train=train,
             params=params,
         )
+        if "write" in ROLES[self.role]:
+            # The check on entry scores with what find used from now on (same verdicts).
+            with self.store.write() as conn:
+                dedupe_scorer.store_model(conn, model, report.customers)
+        return report
 
     @staticmethod
     def _duplicate_attributes(
@@ -667,9 +677,16 @@ class Hub:
         with self._read() as conn:
             attributes = self._duplicate_attributes(conn, wanted, auto_fields)
             columns = dedupe.read_live(conn, attributes)
-        names, compared, _left_out = dedupe_fields.choose(columns, attributes, params)
+            stored = dedupe_scorer.active_model(conn, params)
+        chosen, compared, _left_out = dedupe_fields.choose(columns, attributes, params)
+        names = [f.name for f in compared if f.source == "built-in" and f.name != "name"]
+        names += [a.name for a in chosen]
+        comparisons = dedupe_model.comparisons(names)
+        # The m and u find last used (trained on this database), where they cover these fields.
+        trained = stored.mu if stored.stored else None
+        mu = dedupe_model.mu_of(comparisons, params, trained)
         data, settings = dedupe_model.export(
-            columns, fields=names, params=params, out_dir=out_dir, dialect=dialect
+            columns, fields=names, params=params, mu=mu, out_dir=out_dir, dialect=dialect
         )
         return data, settings, compared
 

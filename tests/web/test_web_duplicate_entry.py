@@ -15,6 +15,14 @@ class TestApi:
         r = c.post("/api/v1/customers", json=ALIKE, headers=h)
         assert (409, "possible_duplicate") == (r.status_code, r.json()["code"])
         assert [first["id"]] == [cand["id"] for cand in r.json()["candidates"]]
+        (candidate,) = r.json()["candidates"]
+        assert candidate["probability"] > 0.99
+        assert candidate["explanation"]["phone"] == {
+            "level": "same",
+            "weight": 22.838,
+            "verdict": "agrees",
+        }
+        assert candidate["explanation"]["email"]["verdict"] == "disagrees"
         assert "allow_duplicate=true" in r.json()["detail"]
         assert "--allow-duplicate" not in r.json()["detail"]
         assert 1 == len(c.get("/api/v1/customers", headers=h).json()["items"])
@@ -30,7 +38,7 @@ class TestApi:
     def test_an_update_that_makes_a_duplicate_goes_on_with_the_parameter(self, team: Team) -> None:
         c, h = team.client, team["agent"].headers
         c.post("/api/v1/customers", json=SAME_PHONE, headers=h)
-        other = c.post("/api/v1/customers", json={"name": "Rui Costa"}, headers=h).json()
+        other = c.post("/api/v1/customers", json={"name": "Ana Lima"}, headers=h).json()
         change = {"phone": "+14155550100"}
         r = c.patch(f"/api/v1/customers/{other['id']}", json=change, headers=h)
         assert (409, "possible_duplicate") == (r.status_code, r.json()["code"])
