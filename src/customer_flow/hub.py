@@ -208,7 +208,7 @@ class Hub:
         """
         with self._write() as conn:
             created = customers.create(conn, new, actor=self.actor, region=self.region)
-            dedupe.index_customers(conn, [created])
+            dedupe.index_customers(conn, [created], fresh=True)
             return merging.refresh_duplicate_warnings(conn, created.id, allow=allow_duplicate)
 
     def get_customer(self, customer_id: int) -> Customer:
@@ -606,13 +606,19 @@ class Hub:
     # -- duplicates (dedupe.py, merging.py) ------------------------------------------------------
 
     def check_duplicates(
-        self, name: str | None, email: str | None = None, phone: str | None = None
+        self,
+        name: str | None,
+        email: str | None = None,
+        phone: str | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
     ) -> list[DuplicateCandidate]:
-        """The live customers a customer with these values would look like, and why."""
+        """The live customers a customer with these values (and extra attributes) would look
+        like, the most likely first, and why."""
         with self._read() as conn:
             email_clean = customers.clean_email(email)[0] if email else None
             phone_clean = customers.clean_phone(phone, self.region)[0] if phone else None
-            return dedupe.entry_candidates(conn, name, email_clean, phone_clean)
+            return dedupe.entry_candidates(conn, name, email_clean, phone_clean, extra)
 
     def find_duplicates(
         self,
@@ -649,6 +655,7 @@ class Hub:
             # The check on entry scores with what find used from now on (same verdicts).
             with self.store.write() as conn:
                 dedupe_scorer.store_model(conn, model, report.customers)
+                dedupe.set_live_count(conn, report.customers)
         return report
 
     @staticmethod

@@ -771,6 +771,7 @@ class Loader:
     def record(self, report: ImportReport) -> int:
         """Fill in the batch row with the report; returns the batch ID."""
         self.finish()
+        dedupe.set_live_count(self.conn)  # the duplicates model's n, counted once
         self.conn.execute(
             update(import_batches)
             .where(import_batches.c.id == self.batch_id)

@@ -17,10 +17,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
-from sqlalchemy import Connection, and_, delete, func, select, tuple_, union_all
+from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_
 
 from customer_flow.core.errors import ValidationError
 from customer_flow.core.models import RecordWarning
@@ -47,7 +47,7 @@ from customer_flow.duplicates.scorer import (
     reasons,
     record_features,
 )
-from customer_flow.store.schema import customers, duplicate_dismissals, match_keys
+from customer_flow.store.schema import counters, customers, duplicate_dismissals, match_keys
 
 __all__ = [
     "DUPLICATE_WARNING",
@@ -55,6 +55,7 @@ __all__ = [
     "check_fields",
     "duplicate_warnings",
     "entry_candidates",
+    "exact_live_count",
     "find",
     "index_customers",
     "index_rows",
@@ -66,6 +67,7 @@ __all__ = [
     "read_live",
     "rebuild_keys",
     "reindex",
+    "set_live_count",
     "write_keys",
 ]
 
@@ -85,7 +87,15 @@ def _extra(value: Any) -> dict[str, Any]:
 
 def key_rows(rows: Sequence[tuple[int, str | None, str | None, str | None, Any]]) -> pl.DataFrame:
     """``kind, value, customer_id`` of ``(id, name, email, phone, extra)`` rows, for every
-    blocking rule (the check on entry picks the rules of the active model among them)."""
+    blocking rule (the check on entry picks the rules of the active model among them). A few
+    rows (an add, an update) go through the scalar functions, many through Polars: the same
+    keys (a test checks both agree)."""
+    if len(rows) < _FEW:
+        return pl.DataFrame(
+            _few_keys(rows),
+            schema={"kind": pl.String, "value": pl.String, "customer_id": pl.Int64},
+            orient="row",
+        )
     values = [field_values(_extra(r[4])) for r in rows]
     frame = pl.DataFrame(
         {
@@ -106,10 +116,28 @@ def key_rows(rows: Sequence[tuple[int, str | None, str | None, str | None, Any]]
     return keys_frame(features_frame(frame, list(KINDS)), dedupe_model.RULES)
 
 
-def index_customers(conn: Connection, rows: Iterable[Any]) -> None:
+#: Fewer rows than this are keyed through the scalar functions (Polars costs more for a few).
+_FEW = 20
+
+
+def _few_keys(
+    rows: Sequence[tuple[int, str | None, str | None, str | None, Any]],
+) -> list[tuple[str, str, int]]:
+    return sorted(
+        {
+            (kind, value, r[0])
+            for r in rows
+            for kind, value in keys_of(
+                record_features(None, r[1], r[2], r[3], _extra(r[4])), dedupe_model.RULES
+            )
+        }
+    )
+
+
+def index_customers(conn: Connection, rows: Iterable[Any], *, fresh: bool = False) -> None:
     """(Re)write the match keys of customers (objects with ``id``, ``name``, ``email``,
-    ``phone`` and ``extra``, such as ``Customer``)."""
-    index_rows(conn, [(r.id, r.name, r.email, r.phone, r.extra) for r in rows])
+    ``phone`` and ``extra``, such as ``Customer``); ``fresh``: just created, no old keys."""
+    index_rows(conn, [(r.id, r.name, r.email, r.phone, r.extra) for r in rows], fresh=fresh)
 
 
 def reindex(conn: Connection, ids: Sequence[int], *, fresh: bool = False) -> None:
@@ -148,6 +176,7 @@ def rebuild_keys(conn: Connection, batch: int = 50_000) -> None:
             stmt = stmt.where(customers.c.id > last)
         rows = [tuple(r) for r in conn.execute(stmt)]
         if not rows:
+            set_live_count(conn)
             return
         write_keys(conn, key_rows(rows))
         last = rows[-1][0]
@@ -169,6 +198,14 @@ def index_rows(
             conn.execute(
                 delete(match_keys).where(match_keys.c.customer_id.in_(ids[start : start + 500]))
             )
+    if len(rows) < _FEW:
+        keys = _few_keys(rows)
+        if keys:
+            conn.execute(
+                insert(match_keys),
+                [{"kind": k, "value": v, "customer_id": c} for k, v, c in keys],
+            )
+        return
     write_keys(conn, key_rows(rows))
 
 
@@ -201,13 +238,34 @@ def write_keys(conn: Connection, keys: pl.DataFrame) -> None:
 # -- on entry ----------------------------------------------------------------------------------
 
 
+#: The ``counters`` row holding the live customers' number as of the last ``find`` or import.
+LIVE = "live_customers"
+
+
 def live_count(conn: Connection) -> int:
-    """Live customers: the ``n`` of the model's prior."""
+    """The ``n`` of the model's prior: the live customers counted by the last ``find`` or
+    import (``set_live_count``), else counted now. Counting a million rows costs more than the
+    whole check on entry, and the prior needs only the size's order: a database twice as big
+    as counted moves every weight by one bit (the threshold is about 3 bits)."""
+    found = conn.execute(select(counters.c.value).where(counters.c.name == LIVE)).first()
+    if found is not None:
+        return int(found.value)
+    return exact_live_count(conn)
+
+
+def exact_live_count(conn: Connection) -> int:
     return int(
         conn.execute(
             select(func.count()).select_from(customers).where(customers.c.deleted_at.is_(None))
         ).scalar_one()
     )
+
+
+def set_live_count(conn: Connection, n: int | None = None) -> None:
+    """Remember ``n`` (default: counted now) as the live customers' number."""
+    n = exact_live_count(conn) if n is None else n
+    conn.execute(delete(counters).where(counters.c.name == LIVE))
+    conn.execute(insert(counters).values(name=LIVE, value=n))
 
 
 def entry_candidates(
@@ -228,24 +286,7 @@ def entry_candidates(
     keys = keys_of(mine, model.rules)
     if not keys:
         return []
-    ids = union_all(
-        *(
-            select(match_keys.c.customer_id).where(
-                match_keys.c.kind == kind, match_keys.c.value == value
-            )
-            for kind, value in keys
-        )
-    ).subquery()
-    found = conn.execute(
-        select(
-            customers.c.id,
-            customers.c.name,
-            customers.c.email,
-            customers.c.phone,
-            customers.c.extra,
-        ).where(customers.c.id.in_(select(ids.c.customer_id)), customers.c.deleted_at.is_(None))
-    ).all()
-    found = [r for r in found if r.id != exclude_id]
+    found = [r for r in _candidates(conn, keys) if r.id != exclude_id]
     if not found:
         return []
     scorer = Scorer(model, live_count(conn), float(params["expected_duplicate_share"]))
@@ -275,6 +316,30 @@ def entry_candidates(
             )
         )
     return out
+
+
+class _Person(NamedTuple):
+    id: int
+    name: str
+    email: str | None
+    phone: str | None
+    extra: dict[str, Any]
+
+
+def _candidates(conn: Connection, keys: list[tuple[str, str]]) -> list[_Person]:
+    """The live customers with any of these keys: one statement, each key a range of the
+    primary key of ``match_keys`` (written in SQL here: building it with SQLAlchemy's
+    expressions cost more than running it)."""
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    one = f"SELECT customer_id FROM match_keys WHERE kind = {mark} AND value = {mark}"
+    sql = (
+        "SELECT id, name, email, phone, extra FROM customers WHERE deleted_at IS NULL AND id IN ("
+        + " UNION ".join([one] * len(keys))
+        + ")"
+    )
+    params = tuple(v for key in keys for v in key)
+    rows = conn.exec_driver_sql(sql, params).all()
+    return [_Person(r[0], r[1], r[2], r[3], _extra(r[4])) for r in rows]
 
 
 def warning_message(cid: int, name: str, probability: float, why: Sequence[str]) -> str:

@@ -27,6 +27,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
@@ -471,8 +472,10 @@ def blocking_rules(fields: Sequence[str]) -> list[Rule]:
 # -- parameters --------------------------------------------------------------------------------
 
 
+@cache
 def load_params() -> dict[str, Any]:
-    """The shipped model (``model.json``): settings, and m and u of every level."""
+    """The shipped model (``model.json``): settings, and m and u of every level. Read once;
+    callers must not change it."""
     text = (resources.files(__package__) / "model.json").read_text()
     params: dict[str, Any] = json.loads(text)
     return params
