@@ -41,6 +41,7 @@ from customer_flow.data.imports import ImportBatch, ImportOptions, ImportReport,
 from customer_flow.duplicates import fields as dedupe_fields
 from customer_flow.duplicates import find as dedupe
 from customer_flow.duplicates import merge as merging
+from customer_flow.duplicates import scorer as dedupe_scorer
 from customer_flow.duplicates.models import (
     ComparedField,
     DuplicateCandidate,
@@ -245,7 +246,7 @@ class Hub:
         """
         with self._write() as conn:
             created = customers.create(conn, new, actor=self.actor, region=self.region)
-            dedupe.index_customers(conn, [created])
+            dedupe.index_customers(conn, [created], fresh=True)
             return merging.refresh_duplicate_warnings(conn, created.id, allow=allow_duplicate)
 
     def get_customer(self, customer_id: int) -> Customer:
@@ -275,8 +276,12 @@ class Hub:
             after = customers.update_customer(
                 conn, customer_id, changes, actor=self.actor, region=self.region
             )
-            if all(getattr(before, f) == getattr(after, f) for f in merging.MERGE_FIELDS):
-                return after
+            if all(
+                getattr(before, f) == getattr(after, f) for f in merging.MERGE_FIELDS
+            ) and dedupe_fields.field_values(before.extra) == dedupe_fields.field_values(
+                after.extra
+            ):
+                return after  # nothing the duplicates model compares changed
             dedupe.index_customers(conn, [after])
             return merging.refresh_duplicate_warnings(conn, customer_id, allow=allow_duplicate)
 
@@ -754,13 +759,19 @@ class Hub:
     # -- duplicates (dedupe.py, merging.py) ------------------------------------------------------
 
     def check_duplicates(
-        self, name: str | None, email: str | None = None, phone: str | None = None
+        self,
+        name: str | None,
+        email: str | None = None,
+        phone: str | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
     ) -> list[DuplicateCandidate]:
-        """The live customers a customer with these values would look like, and why."""
+        """The live customers a customer with these values (and extra attributes) would look
+        like, the most likely first, and why."""
         with self._read() as conn:
             email_clean = customers.clean_email(email)[0] if email else None
             phone_clean = customers.clean_phone(phone, self.region)[0] if phone else None
-            return dedupe.entry_candidates(conn, name, email_clean, phone_clean)
+            return dedupe.entry_candidates(conn, name, email_clean, phone_clean, extra)
 
     def find_duplicates(
         self,
@@ -784,7 +795,7 @@ class Hub:
             attributes = self._duplicate_attributes(conn, wanted, auto_fields)
             columns = dedupe.read_live(conn, attributes)
             dismissed = dedupe.all_dismissed(conn)
-        return dedupe.find(
+        report, model = dedupe.find(
             columns,
             threshold=chosen,
             attributes=attributes,
@@ -793,6 +804,12 @@ class Hub:
             train=train,
             params=params,
         )
+        if "write" in ROLES[self.role]:
+            # The check on entry scores with what find used from now on (same verdicts).
+            with self.store.write() as conn:
+                dedupe_scorer.store_model(conn, model, report.customers)
+                dedupe.set_live_count(conn, report.customers)
+        return report
 
     @staticmethod
     def _duplicate_attributes(
@@ -820,9 +837,16 @@ class Hub:
         with self._read() as conn:
             attributes = self._duplicate_attributes(conn, wanted, auto_fields)
             columns = dedupe.read_live(conn, attributes)
-        names, compared, _left_out = dedupe_fields.choose(columns, attributes, params)
+            stored = dedupe_scorer.active_model(conn, params)
+        chosen, compared, _left_out = dedupe_fields.choose(columns, attributes, params)
+        names = [f.name for f in compared if f.source == "built-in" and f.name != "name"]
+        names += [a.name for a in chosen]
+        comparisons = dedupe_model.comparisons(names)
+        # The m and u find last used (trained on this database), where they cover these fields.
+        trained = stored.mu if stored.stored else None
+        mu = dedupe_model.mu_of(comparisons, params, trained)
         data, settings = dedupe_model.export(
-            columns, fields=names, params=params, out_dir=out_dir, dialect=dialect
+            columns, fields=names, params=params, mu=mu, out_dir=out_dir, dialect=dialect
         )
         return data, settings, compared
 

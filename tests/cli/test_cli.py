@@ -298,3 +298,17 @@ class TestEntryPoints:
 
         walk(group, [])
         assert missing == []
+
+
+class TestHistoryAfterAMerge:
+    def test_each_entry_says_which_customer_it_is_about(self, cli: Cli) -> None:
+        cli("customers", "add", "--name", "Ana Lima", "--email", "ana@lima.pt")
+        cli("customers", "add", "--name", "Rui Costa", "--email", "rui@costa.pt")
+        plain = cli("customers", "history", "1").stdout
+        assert "Customer" not in plain and "(merged)" not in plain
+        cli("duplicates", "merge", "1", "2")
+        shown = cli("customers", "history", "1").stdout
+        assert "Customer" in shown
+        rows = [line for line in shown.splitlines() if "create" in line]
+        assert 2 == len(rows), shown
+        assert any("2 (merged)" in r for r in rows) and any("(merged)" not in r for r in rows)

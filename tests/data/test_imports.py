@@ -55,9 +55,7 @@ class TestImport:
         """imported + updated + unchanged + rejected = rows read, on a messy generated file,
         and the imported count is what the database holds."""
         made = generate(3000, seed=11, out_dir=tmp_path)
-        report = hub.import_file(
-            made.data, opts(rejects_path=tmp_path / "rej.csv", allow_duplicate=True)
-        )
+        report = hub.import_file(made.data, opts(rejects_path=tmp_path / "rej.csv"))
         truth = pl.read_csv(made.truth, infer_schema=False)
         assert report.rows_read == 3000
         assert report.accounted
@@ -70,11 +68,13 @@ class TestImport:
     def test_possible_duplicates_are_rejected_and_accounted_for(
         self, hub: Hub, tmp_path: Path
     ) -> None:
-        """Without allow_duplicate, the generator's near-duplicates that share a phone with
+        """With reject_duplicates, the generator's near-duplicates that share a phone with
         their original are rejected as possible_duplicate, named in the rejects file, and
         counted: imported + possible duplicates = the rows the truth expects to load."""
         made = generate(3000, seed=11, out_dir=tmp_path)
-        report = hub.import_file(made.data, opts(rejects_path=tmp_path / "rej.csv"))
+        report = hub.import_file(
+            made.data, opts(rejects_path=tmp_path / "rej.csv", reject_duplicates=True)
+        )
         truth = pl.read_csv(made.truth, infer_schema=False)
         assert report.accounted
         assert report.possible_duplicates == report.errors["possible_duplicate"] > 0
@@ -463,7 +463,8 @@ class TestExport:
         for i, name in enumerate(names):
             if name.strip():
                 hub.add_customer(
-                    CustomerCreate(name=name, phone=f"+1415555{i:04d}", extra={"k": name})
+                    CustomerCreate(name=name, phone=f"+1415555{i:04d}", extra={"k": name}),
+                    allow_duplicate=True,  # one name and phones one digit apart: alike
                 )
         plain = re.compile(r"[+\-\t\r][0-9]+(?:\.[0-9]+)?(?:;ext=[0-9]+)?")
         cells = [c for row in csv.reader(io.StringIO(export_text(hub))) for c in row]

@@ -360,24 +360,28 @@ DOUBLES = (
 
 
 class TestPossibleDuplicates:
-    def test_rejected_by_default_imported_with_allow_duplicate(
+    def test_imported_flagged_by_default_rejected_with_reject_duplicates(
         self, team: Team, client: TestClient
     ) -> None:
-        """Row 2 repeats row 1's phone: a possible_duplicate reject naming row 1; with
-        allow_duplicate it is imported, and the report lists it with its candidate."""
+        """Row 2 is row 1's person ("Last, First", the same phone): with reject_duplicates a
+        possible_duplicate reject naming row 1; by default it is imported, and the report
+        lists it with its candidate."""
         h = team["agent"].headers
-        r = client.post("/api/v1/imports/preview", files=upload(body=DOUBLES), headers=h)
+        r = client.post(
+            "/api/v1/imports/preview",
+            files=upload(body=DOUBLES),
+            data={"reject_duplicates": "true"},
+            headers=h,
+        )
         report = r.json()["report"]
         assert (1, 1, 1) == (report["imported"], report["rejected"], report["possible_duplicates"])
         [problem] = report["rejects"]
         assert ("possible_duplicate", 2) == (problem["code"], problem["row"])
-        assert "row 1 of this file (Ada Lovelace): same phone (+442079460000)" in problem["message"]
-        r = client.post(
-            "/api/v1/imports",
-            files=upload(body=DOUBLES),
-            data={"allow_duplicate": "true"},
-            headers=h,
+        assert (
+            "row 1 of this file (Ada Lovelace), probability 1.000: phone: same (+"
+            in (problem["message"])
         )
+        r = client.post("/api/v1/imports", files=upload(body=DOUBLES), headers=h)
         assert 201 == r.status_code, r.text
         report = r.json()["report"]
         assert (2, 0) == (report["imported"], report["rejected"])

@@ -147,7 +147,8 @@ def _show_report(report: Any, *, validating: bool = False, first: int = 10) -> N
                 table.add_row(
                     str(d.row) if i == 0 else "",
                     str(d.id) if i == 0 else "",
-                    f"{who}: {c.name}",
+                    f"{who}: {c.name}"
+                    + (f", probability {c.probability:.3f}" if c.probability is not None else ""),
                     "; ".join(c.reasons),
                 )
         err.print(table)
@@ -156,8 +157,9 @@ def _show_report(report: Any, *, validating: bool = False, first: int = 10) -> N
     if report.errors.get("possible_duplicate"):
         say(
             f"{report.errors['possible_duplicate']:,} rows look like existing customers or "
-            "earlier rows and were not imported (possible_duplicate); merge them, or use "
-            "--allow-duplicate to import them with a warning"
+            "earlier rows and were not imported (possible_duplicate, --reject-duplicates); "
+            "without that option they are imported with a warning, to review with "
+            "`duplicates find`"
         )
     if report.rejects_file:
         say(f"rejected rows written to {report.rejects_file}")
@@ -211,13 +213,21 @@ def import_file(
             show_default=False,
         ),
     ] = None,
-    allow_duplicate: Annotated[
+    reject_duplicates: Annotated[
+        bool,
+        typer.Option(
+            "--reject-duplicates",
+            help="Reject rows that look like an existing customer or an earlier row (the "
+            "duplicates model's probability at or above its threshold) instead of importing "
+            "them, each with a warning naming the candidates, for review.",
+        ),
+    ] = False,
+    _allow_duplicate: Annotated[
         bool,
         typer.Option(
             "--allow-duplicate",
-            help="Import rows that look like an existing customer or an earlier row (same "
-            "email or phone, or a similar name with the same email domain or last phone "
-            "digits), each with a warning naming the candidates, instead of rejecting them.",
+            hidden=True,
+            help="What an import does by default now (kept so that older scripts run).",
         ),
     ] = False,
     fmt: FormatInOpt = None,
@@ -240,7 +250,7 @@ def import_file(
         delimiter,
         on_conflict=on_conflict,
         max_errors=max_errors,
-        allow_duplicate=allow_duplicate,
+        reject_duplicates=reject_duplicates,
         # A dry run writes nothing unless asked to: no rejects file beside the input by default.
         rejects_path=rejects or (None if dry_run else path.with_name(f"{path.stem}.rejects.csv")),
     )

@@ -26,7 +26,7 @@ from customer_flow.cli.common import (
     say,
 )
 from customer_flow.core.config import Settings
-from customer_flow.core.errors import ConfigError, CustomerFlowError
+from customer_flow.core.errors import ConfigError, CustomerFlowError, DuplicateError
 from customer_flow.hub import Hub, InitReport
 
 __all__ = ["app", "main"]
@@ -40,6 +40,13 @@ class _Group(typer.core.TyperGroup):
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
+        except DuplicateError as exc:
+            err.print(
+                f"error: {exc.message}. Merge them, or use --allow-duplicate to go on",
+                markup=False,
+                highlight=False,
+            )
+            raise typer.Exit(1) from None
         except CustomerFlowError as exc:
             for line in getattr(exc, "problems", [exc.message]):
                 err.print(f"error: {line}", markup=False, highlight=False)

@@ -84,9 +84,8 @@ ERROR_CODES = {
     "id_taken": "the ID belongs to a customer in the trash or purged; IDs are never reused",
     "email_taken": "another customer has this email",
     "conflict": "matches an existing customer and --on-conflict is fail",
-    "possible_duplicate": "looks like a customer or an earlier row (same email or phone, or a "
-    "similar name with the same email domain or last 7 phone digits); --allow-duplicate "
-    "imports it with a warning",
+    "possible_duplicate": "looks like a customer or an earlier row (the duplicates model's "
+    "probability at or above its threshold); rejected because of --reject-duplicates",
 }
 WARNING_CODES = {
     "email_example_domain": "the email's domain is reserved for examples",
@@ -96,7 +95,8 @@ WARNING_CODES = {
     "phone_invalid": "the phone is not in an assigned number range; kept as given",
     "formula_like": "the name starts with =, +, -, @; neutralised on export",
     "control_characters": "NUL or other control characters were removed from a value",
-    "possible_duplicate": "looks like a customer or an earlier row; imported (--allow-duplicate)",
+    "possible_duplicate": "looks like a customer or an earlier row; imported with a warning, "
+    "for review",
 }
 
 

@@ -128,7 +128,8 @@ def run_import(
             path.name,
             plan.targets,
             write=load,
-            allow_duplicate=options.allow_duplicate,
+            reject_duplicates=options.reject_duplicates,
+            extras=plan.extras,
         )
         if load:
             loader.reserve_above = data.max_id(source, plan)
@@ -235,7 +236,7 @@ def _finish(
     options: ImportOptions,
 ) -> None:
     report.cleaning = {k: v for k, v in sorted(cleaned.items()) if v}
-    if report.possible_duplicates:  # imported with a warning (--allow-duplicate)
+    if report.possible_duplicates:  # imported with a warning (the default)
         warnings["possible_duplicate"] = report.possible_duplicates
     else:  # rejected, or none
         report.possible_duplicates = errors.get("possible_duplicate", 0)

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -129,10 +129,11 @@ class Loader:
         columns: dict[str, str],
         *,
         write: bool = True,
-        allow_duplicate: bool = False,
+        reject_duplicates: bool = False,
+        extras: Sequence[str] = (),
     ):
         self.conn = conn
-        self.allow_duplicate = allow_duplicate
+        self.reject_duplicates = reject_duplicates
         self.duplicates: DuplicateCheck | None = None
         self._dups: pl.DataFrame | None = None  # the batch's candidates, when allowed
         self.write = write  # False: check the file against itself only (validate)
@@ -163,7 +164,7 @@ class Loader:
             self._pragma("PRAGMA cache_size=-65536")
         # With no customer ID ever issued, only this import's own rows can clash: no lookups.
         self.empty_at_start = conn.execute(select(customer_ids.c.id).limit(1)).first() is None
-        self.duplicates = DuplicateCheck(conn, existing=not self.empty_at_start)
+        self.duplicates = DuplicateCheck(conn, existing=not self.empty_at_start, extras=extras)
         self.batch_id = conn.execute(
             import_batches.insert()
             .values(
@@ -307,20 +308,20 @@ class Loader:
         return batch
 
     def check_duplicates(self, batch: pl.DataFrame) -> pl.DataFrame:
-        """The on-entry duplicate check for the batch's new rows (``import_duplicates``).
-        Without ``allow_duplicate`` a row that looks like a live customer or an earlier row of
-        the file is rejected (``possible_duplicate``, naming the candidates); with it, it is
-        imported with a warning (``_create``)."""
+        """The on-entry duplicate check for the batch's new rows (``duplicate_check``). A row
+        that looks like a live customer or an earlier row of the file is imported with a
+        ``possible_duplicate`` warning naming the candidates (``_create``), or with
+        ``reject_duplicates`` rejected (``possible_duplicate``, naming them)."""
         self._dups = None
         if self.duplicates is None:
             return batch
         new = batch.filter(_no_errors() & pl.col("__match").is_null()).select(
-            "__row", "__name", "__email", "__phone"
+            "__row", "__name", "__email", "__phone", "__extra"
         )
         found = self.duplicates.check(new)
         if found.height == 0:
             return batch
-        if self.allow_duplicate:
+        if not self.reject_duplicates:
             self._dups = found
             return batch
         extra = reject_messages(found).select(
@@ -575,14 +576,9 @@ class Loader:
         if self.duplicates is not None:
             dedupe.write_keys(self.conn, self.duplicates.keys(new.select("__row", "__id_int")))
         else:
-            dedupe.index_frame(
+            dedupe.index_rows(
                 self.conn,
-                new.select(
-                    pl.col("__id_int").alias("id"),
-                    pl.col("__name").alias("name"),
-                    pl.col("__email").alias("email"),
-                    pl.col("__phone").alias("phone"),
-                ),
+                new.select("__id_int", "__name", "__email", "__phone", "__extra").rows(),
                 fresh=True,
             )
         self._touch(new)
@@ -603,8 +599,8 @@ class Loader:
         return new
 
     def _flag_duplicates(self, new: pl.DataFrame, report: ImportReport) -> pl.DataFrame:
-        """Rows imported although they look like other customers (``allow_duplicate``): fill in
-        the IDs of candidates from this batch, add the warnings, list the first rows."""
+        """Rows imported although they look like other customers (the default): fill in the
+        IDs of candidates from this batch, add the warnings, list the first rows."""
         assert self._dups is not None
         ids = new.select(pl.col("__row").alias("c_rank"), pl.col("__id_int").alias("_id"))
         flat = (
@@ -637,13 +633,17 @@ class Loader:
                 new.select("__row", "__id_int"), on="__row", how="left", maintain_order="left"
             )
             grouped: dict[int, DuplicateRow] = {}
-            for row, cid, c_rank, c_id, c_name, reasons in rows.select(
-                "__row", "__id_int", "c_rank", "c_id", "c_name", "reasons"
+            for row, cid, c_rank, c_id, c_name, p, reasons in rows.select(
+                "__row", "__id_int", "c_rank", "c_id", "c_name", "probability", "reasons"
             ).iter_rows():
                 entry = grouped.setdefault(row, DuplicateRow(row=row, id=cid, candidates=[]))
                 entry.candidates.append(
                     DuplicateRef(
-                        id=c_id, row=c_rank if c_rank > 0 else None, name=c_name, reasons=reasons
+                        id=c_id,
+                        row=c_rank if c_rank > 0 else None,
+                        name=c_name,
+                        probability=round(p, 6),
+                        reasons=reasons,
                     )
                 )
             report.duplicates.extend(grouped.values())
@@ -851,17 +851,9 @@ class Loader:
                 audits, schema=["entity_id", "before", "after"], orient="row"
             ).with_columns(pl.lit("update").alias("action"))
         )
-        dedupe.index_frame(
+        dedupe.index_rows(
             self.conn,
-            pl.DataFrame(
-                {
-                    "id": changed_ids,
-                    "name": [c[0] for c in changes],
-                    "email": [c[1] for c in changes],
-                    "phone": [c[3] for c in changes],
-                },
-                schema={"id": pl.Int64, "name": pl.String, "email": pl.String, "phone": pl.String},
-            ),
+            [(cid, c[0], c[1], c[3], c[4]) for cid, c in zip(changed_ids, changes, strict=True)],
         )
         self._touch(
             pl.DataFrame(
@@ -895,6 +887,7 @@ class Loader:
     def record(self, report: ImportReport) -> int:
         """Fill in the batch row with the report; returns the batch ID."""
         self.finish()
+        dedupe.set_live_count(self.conn)  # the duplicates model's n, counted once
         self.conn.execute(
             update(import_batches)
             .where(import_batches.c.id == self.batch_id)

@@ -47,7 +47,7 @@ class ImportOptions(BaseModel):
     mapping: dict[str, str] = Field(default_factory=dict)
     ignore_unknown: bool = False
     on_conflict: OnConflict = "skip"
-    allow_duplicate: bool = False  # import possible duplicates, flagged, instead of rejecting
+    reject_duplicates: bool = False  # reject possible duplicates instead of importing them flagged
     max_errors: int | None = Field(default=None, ge=0)
     format: str | None = None
     encoding: str | None = None
@@ -89,11 +89,14 @@ class DuplicateRef(BaseModel):
     id: int | None = Field(description="The customer's ID (None: a row that was not imported)")
     row: int | None = Field(description="Its row in this file; None for a customer already there")
     name: str
+    probability: float | None = Field(
+        default=None, description="The duplicates model's probability that they are one person"
+    )
     reasons: list[str]
 
 
 class DuplicateRow(BaseModel):
-    """A row imported with --allow-duplicate although it looks like other customers."""
+    """A row imported although it looks like other customers (flagged for review)."""
 
     row: int
     id: int | None
@@ -125,7 +128,7 @@ class ImportReport(BaseModel):
     rejects: list[RejectedRow] = Field(default_factory=list)
     outcomes: list[RowOutcome] = Field(default_factory=list)
     possible_duplicates: int = 0  # new rows that look like a customer or an earlier row
-    duplicates: list[DuplicateRow] = Field(default_factory=list)  # the first few, when allowed
+    duplicates: list[DuplicateRow] = Field(default_factory=list)  # the first few flagged
     rejects_file: str | None = None
 
     @property

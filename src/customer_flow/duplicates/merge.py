@@ -396,12 +396,16 @@ def refresh_duplicate_warnings(conn: Connection, customer_id: int, *, allow: boo
     found = []
     if not current.in_trash:
         found = dedupe.entry_candidates(
-            conn, current.name, current.email, current.phone, exclude_id=customer_id
+            conn, current.name, current.email, current.phone, current.extra, exclude_id=customer_id
         )
     if found and not allow:
-        listed = "; ".join(f"customer {c.id} ({c.name}): {', '.join(c.reasons)}" for c in found)
+        listed = "; ".join(
+            f"customer {c.id} ({c.name}), probability {c.probability or 0:.3f}: "
+            f"{', '.join(c.reasons)}"
+            for c in found
+        )
         raise DuplicateError(
-            f"possible duplicate of {listed}. Merge them, or use --allow-duplicate to go on",
+            f"possible duplicate of {listed}",
             candidates=list(found),
         )
     kept = [w for w in current.warnings if w.code != dedupe.DUPLICATE_WARNING]

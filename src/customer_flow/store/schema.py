@@ -33,6 +33,7 @@ __all__ = [
     "customer_search",
     "customers",
     "duplicate_dismissals",
+    "duplicate_model",
     "import_batches",
     "import_changes",
     "login_failures",
@@ -313,6 +314,21 @@ duplicate_dismissals = Table(
     Column("high_id", BigInteger, primary_key=True, autoincrement=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("actor", String(200), nullable=False),
+)
+
+#: The duplicates model ``duplicates find`` last used (one row, ``id`` 1): the fields it compared
+#: and m and u per level, as shipped or trained on this database. The check on entry scores with
+#: it, so that the same evidence gets the same verdict at the door and in ``find``.
+duplicate_model = Table(
+    "duplicate_model",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    # Live customers when it was made, and how m and u were obtained (shipped, u, full).
+    Column("customers", BigInteger, nullable=False),
+    Column("training", String(10), nullable=False),
+    # {"fields": [...], "keys": {attribute: [extra keys]}, "mu": {comparison: [[m, u], ...]}}
+    Column("model", JSON, nullable=False),
 )
 
 # -- reports ---------------------------------------------------------------------------------

@@ -195,7 +195,7 @@ def import_options(
     ignore_unknown: bool = False,
     max_errors: int | None = None,
     rejects_path: Path | None = None,
-    allow_duplicate: bool = False,
+    reject_duplicates: bool = False,
     max_rows: int | None = None,
 ) -> ImportOptions:
     """The import's options from form fields; ``mapping`` holds ``Source=Target`` lines.
@@ -223,7 +223,7 @@ def import_options(
         on_conflict=on_conflict,
         max_errors=max_errors,
         rejects_path=rejects_path,
-        allow_duplicate=allow_duplicate,
+        reject_duplicates=reject_duplicates,
         max_rows=max_rows,
     )
 

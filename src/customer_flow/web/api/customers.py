@@ -22,6 +22,13 @@ __all__ = ["router"]
 router = APIRouter(prefix="/customers", tags=["customers"])
 
 CustomerId = Annotated[int, Path(ge=1, le=2**53, description="The customer's ID.")]
+AllowDuplicate = Annotated[
+    bool,
+    Query(
+        description="Save it even if it looks like a live customer (409 `possible_duplicate` "
+        "otherwise); it keeps a `possible_duplicate` warning naming them, for review."
+    ),
+]
 
 
 @router.get("", response_model=Page[Customer], summary="List or search customers")
@@ -62,9 +69,15 @@ def list_customers(
     dependencies=[requires("write")],
     summary="Create a customer",
 )
-def create_customer(hub: UserHub, body: CustomerCreate) -> Customer:
-    """Create a customer; its ID is the one given or the next free one."""
-    return hub.add_customer(body)
+def create_customer(
+    hub: UserHub, body: CustomerCreate, allow_duplicate: AllowDuplicate = False
+) -> Customer:
+    """Create a customer; its ID is the one given or the next free one.
+
+    A customer that looks like a live one is refused with 409 `possible_duplicate`, naming the
+    `candidates` and why; send `allow_duplicate=true` to create it anyway (it keeps a
+    `possible_duplicate` warning naming them, for review)."""
+    return hub.add_customer(body, allow_duplicate=allow_duplicate)
 
 
 @router.get("/{customer_id}", response_model=Customer, summary="Get a customer")
@@ -79,9 +92,16 @@ def get_customer(hub: UserHub, customer_id: CustomerId) -> Customer:
     dependencies=[requires("write")],
     summary="Change a customer",
 )
-def update_customer(hub: UserHub, customer_id: CustomerId, body: CustomerUpdate) -> Customer:
-    """Change the fields that are present in the body; `null` clears email or phone."""
-    return hub.update_customer(customer_id, body)
+def update_customer(
+    hub: UserHub,
+    customer_id: CustomerId,
+    body: CustomerUpdate,
+    allow_duplicate: AllowDuplicate = False,
+) -> Customer:
+    """Change the fields that are present in the body; `null` clears email or phone. A change
+    that makes it look like another live customer is refused with 409 `possible_duplicate`
+    unless `allow_duplicate=true`."""
+    return hub.update_customer(customer_id, body, allow_duplicate=allow_duplicate)
 
 
 @router.delete(

@@ -62,11 +62,12 @@ Mapping = Annotated[
 IgnoreUnknown = Annotated[
     bool, Form(description="Unknown columns are listed in the report instead of kept.")
 ]
-AllowDuplicate = Annotated[
+RejectDuplicates = Annotated[
     bool,
     Form(
-        description="Import rows that look like an existing customer or an earlier row, each "
-        "with a `possible_duplicate` warning, instead of rejecting them (`possible_duplicate`)."
+        description="Reject rows that look like a live customer or an earlier row of the file "
+        "(error `possible_duplicate`, naming the candidates). By default they are imported, each "
+        "with a `possible_duplicate` warning naming them, for review."
     ),
 ]
 
@@ -127,7 +128,7 @@ def preview_import(
     on_conflict: OnConflict = "skip",
     mapping: Mapping = None,
     ignore_unknown: IgnoreUnknown = False,
-    allow_duplicate: AllowDuplicate = False,
+    reject_duplicates: RejectDuplicates = False,
 ) -> ImportPreview:
     """The import runs and is rolled back: counts (imported + updated + unchanged + rejected =
     rows read), per-rule cleaning counts and the first problems row by row. Nothing is written;
@@ -140,7 +141,7 @@ def preview_import(
             mapping=mapping,
             ignore_unknown=ignore_unknown,
             rejects_path=staged.preview_rejects,
-            allow_duplicate=allow_duplicate,
+            reject_duplicates=reject_duplicates,
             max_rows=auth.hub.settings.web_import_max_rows,
         )
         report = auth.hub.preview_import(staged.path, options)
@@ -196,7 +197,7 @@ def import_file(
         NOT_NULL,
         Form(ge=0, le=2**53, description="Refuse the import past this many rejects."),
     ] = None,
-    allow_duplicate: AllowDuplicate = False,
+    reject_duplicates: RejectDuplicates = False,
 ) -> ImportResult:
     """One transaction, recorded as a batch: it all lands, or (past `max_errors`, or a match
     with `on_conflict=fail`) nothing does."""
@@ -214,7 +215,7 @@ def import_file(
             ignore_unknown=ignore_unknown,
             max_errors=max_errors,
             rejects_path=staged.import_rejects,
-            allow_duplicate=allow_duplicate,
+            reject_duplicates=reject_duplicates,
             max_rows=auth.hub.settings.web_import_max_rows,
         )
         report = auth.hub.import_file(staged.path, options)

@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from customer_flow.core.errors import (
     ConfigError,
     CustomerFlowError,
+    DuplicateError,
     NotFoundError,
     ValidationError,
 )
@@ -86,6 +87,7 @@ def _form(
     customer_id: int | None = None,
     errors: dict[str, str] | None = None,
     error: str | None = None,
+    candidates: list[Any] | None = None,
     status_code: int = 200,
 ) -> Response:
     return render(
@@ -96,6 +98,7 @@ def _form(
             "customer_id": customer_id,
             "errors": errors or {},
             "error": error,
+            "candidates": candidates or [],
         },
         auth=auth,
         status_code=status_code,
@@ -108,6 +111,8 @@ def _rejected(
     errors, error = form_error(
         exc, lambda f: f.split(".")[0] if f.split(".")[0] in FIELDS else None
     )
+    # A likely duplicate: the form lists who it looks like and offers to go on anyway.
+    candidates = exc.candidates if isinstance(exc, DuplicateError) else None
     return _form(
         request,
         auth,
@@ -115,6 +120,7 @@ def _rejected(
         customer_id=cid,
         errors=errors,
         error=error,
+        candidates=candidates,
         status_code=exc.http_status,
     )
 
@@ -131,6 +137,7 @@ def create_customer(
     name: Annotated[str, Form()] = "",
     email: Annotated[str, Form()] = "",
     phone: Annotated[str, Form()] = "",
+    allow_duplicate: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     check_form_csrf(auth, {"csrf_token": csrf_token})
@@ -140,7 +147,7 @@ def create_customer(
             CustomerCreate,
             {"name": name, "email": email.strip() or None, "phone": phone.strip() or None},
         )
-        customer = auth.hub.add_customer(new)
+        customer = auth.hub.add_customer(new, allow_duplicate=bool(allow_duplicate))
     except CustomerFlowError as exc:
         return _rejected(request, auth, exc, values, None)
     return RedirectResponse(f"/customers/{customer.id}", status_code=303)
@@ -200,6 +207,7 @@ def edit_customer(
     name: Annotated[str, Form()] = "",
     email: Annotated[str, Form()] = "",
     phone: Annotated[str, Form()] = "",
+    allow_duplicate: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     check_form_csrf(auth, {"csrf_token": csrf_token})
@@ -209,7 +217,7 @@ def edit_customer(
             CustomerUpdate,
             {"name": name, "email": email.strip() or None, "phone": phone.strip() or None},
         )
-        auth.hub.update_customer(customer_id, changes)
+        auth.hub.update_customer(customer_id, changes, allow_duplicate=bool(allow_duplicate))
     except CustomerFlowError as exc:
         return _rejected(request, auth, exc, values, customer_id)
     return RedirectResponse(f"/customers/{customer_id}", status_code=303)

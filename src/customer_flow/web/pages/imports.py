@@ -48,7 +48,7 @@ def _options(form: Any) -> dict[str, Any]:
         "on_conflict": str(form.get("on_conflict") or "skip"),
         "mapping": str(form.get("mapping") or ""),
         "ignore_unknown": bool(form.get("ignore_unknown")),
-        "allow_duplicate": bool(form.get("allow_duplicate")),
+        "reject_duplicates": bool(form.get("reject_duplicates")),
         "max_errors": str(form.get("max_errors") or "").strip(),
     }
 
@@ -118,7 +118,7 @@ async def preview(request: Request, auth: PageAuth) -> Response:
             mapping=[options["mapping"]],
             ignore_unknown=options["ignore_unknown"],
             rejects_path=staged.preview_rejects,
-            allow_duplicate=options["allow_duplicate"],
+            reject_duplicates=options["reject_duplicates"],
             max_rows=auth.hub.settings.web_import_max_rows,
         )
         report = await run_in_threadpool(auth.hub.preview_import, staged.path, opts)
@@ -152,7 +152,7 @@ async def commit(request: Request, auth: PageAuth) -> Response:
             ignore_unknown=options["ignore_unknown"],
             max_errors=_max_errors(options["max_errors"]),
             rejects_path=staged.import_rejects,
-            allow_duplicate=options["allow_duplicate"],
+            reject_duplicates=options["reject_duplicates"],
             max_rows=auth.hub.settings.web_import_max_rows,
         )
         report = await run_in_threadpool(auth.hub.import_file, staged.path, opts)
