@@ -1,7 +1,7 @@
 """Login throttling per client address as well as per account, and the sessions' idle timeout.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-26
 
 ``login_failures`` gains the client's address (users/throttle.py). Its rows only matter for a
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
