@@ -56,7 +56,7 @@ def sample():  # what the peak RSS is made of: private memory, and mapped files'
 threading.Thread(target=sample, daemon=True).start()
 t0 = time.perf_counter()
 from customer_flow.hub import Hub
-from customer_flow.imports import ImportOptions
+from customer_flow.data.imports import ImportOptions
 hub = Hub.open(sys.argv[1], actor="bench", default_region="US")
 t1 = time.perf_counter()
 allow = sys.argv[4] == "allow"
