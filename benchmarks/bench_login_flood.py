@@ -160,7 +160,7 @@ def measure() -> list[str]:
                 latencies, seen = _phase(port, token, flood)
                 answers = ", ".join(f"{n} × {s}" for s, n in sorted(seen.items())) or "-"
                 p95 = (
-                    statistics.quantiles(latencies, n=20)[18]
+                    statistics.quantiles(latencies, n=20, method="inclusive")[18]
                     if len(latencies) > 1
                     else max(latencies)
                 )
