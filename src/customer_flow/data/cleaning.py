@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from customer_flow.core.errors import ValidationError
+from customer_flow.core.text import strip_controls
 from customer_flow.customers import extra as extra_rules
 from customer_flow.customers import records as customers
 from customer_flow.data.phones import email_fast, phone_fast
@@ -132,15 +133,35 @@ def normalise_unicode(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     return _apply(df, ctx, "unicode_nfc", ["__name", "__extra"], lambda e: e.str.normalize("NFC"))
 
 
+# In the extras' JSON text a control character is an escape: \u0000-\u001f, \u007f, \b, \f.
+_JSON_CONTROL = r"\\(u00[01][0-9a-fA-F]|u007[fF]|[bf])"
+
+
 def remove_control_characters(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
-    """Remove NUL and other control characters (tabs and newlines become spaces next)."""
-    return _apply(
+    """Remove NUL and other control characters (tabs and newlines become spaces next), from
+    the fields and from the extra attributes' names and values (where tab, newline and CR
+    stay, as in the web app's text)."""
+    out = _apply(
         df,
         ctx,
         "control_characters",
         list(FIELDS),
         lambda e: e.str.replace_all(r"[\x00-\x08\x0b\x0c\x0e-\x1b\x7f]", ""),
     )
+    # Only the rare rows whose JSON text may hold one are parsed (an escaped backslash
+    # followed by "u0000" matches too, and is left as it is).
+    maybe = out["__extra"].str.contains(_JSON_CONTROL).fill_null(False)
+    if not maybe.any():
+        return out
+    idx = maybe.arg_true()
+    before = out["__extra"].gather(idx).to_list()
+    after = []
+    for text in before:
+        value = json.loads(text)
+        clean = strip_controls(value)
+        after.append(text if clean == value else json.dumps(clean, ensure_ascii=False))
+    ctx.changed["control_characters"] += sum(a != b for a, b in zip(after, before, strict=True))
+    return out.with_columns(out["__extra"].scatter(idx, after))
 
 
 def collapse_whitespace(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
