@@ -327,6 +327,23 @@ class TestExtraLimits:
         assert "at most 100" in exc.value.message
 
 
+class TestControlCharacters:
+    def test_extras_lose_their_control_characters(self, hub: Hub, tmp_path: Path) -> None:
+        """Issue 15: a NUL in an extra attribute (JSON Lines can carry one) was stored, and on
+        PostgreSQL then broke the duplicate finder. Control characters go from extras' names
+        and values as from the fields, counted; tab and newline stay."""
+        rows = [
+            {"Name": "Ana Lima", "Note": "a\x00b", "Ta\x01g": "x\x1by", "Multi": "a\tb\nc"},
+            {"Name": "Bo Berg", "Path": "C:\\u0000dir"},
+        ]
+        path = write(tmp_path, "c.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+        report = hub.import_file(path)
+        assert (2, 0) == (report.imported, report.rejected)
+        assert 1 == report.cleaning["control_characters"]
+        assert {"Note": "ab", "Tag": "xy", "Multi": "a\tb\nc"} == hub.get_customer(1).extra
+        assert {"Path": "C:\\u0000dir"} == hub.get_customer(2).extra
+
+
 class TestRevert:
     def test_revert_undoes_creates_and_updates_exactly(self, hub: Hub, tmp_path: Path) -> None:
         """After revert, the customers are exactly as before the import."""

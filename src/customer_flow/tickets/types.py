@@ -24,6 +24,7 @@ from jsonschema import ValidationError as SchemaError
 from sqlalchemy import Connection, select, update
 
 from customer_flow.core.errors import ConfigError, NotFoundError
+from customer_flow.core.text import describe, find_control
 from customer_flow.store import audit
 from customer_flow.store.schema import ticket_types
 from customer_flow.tickets.models import TicketType, TicketTypeSync
@@ -145,6 +146,10 @@ def check(document: Any, source: str = "ticket_types.json") -> dict[str, TicketT
         exc = ConfigError(problems[0], code="ticket_types_invalid")
         exc.problems = problems  # type: ignore[attr-defined]
         raise exc
+    # A NUL cannot be stored on PostgreSQL; no control character belongs in a type (issue 15).
+    hit = find_control(document)
+    if hit is not None:
+        raise ConfigError(f"{source}: {describe(*hit)}", code="control_character")
     types: dict[str, TicketType] = {}
     for key, spec in document.items():
         if isinstance(spec, str):

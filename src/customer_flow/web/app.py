@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import iter_route_contexts
@@ -27,6 +27,7 @@ from customer_flow.core.errors import ConfigError, CustomerFlowError
 from ..hub import Hub
 from . import pages
 from .api import api_router
+from .controls import document_controls, refuse_control_characters
 from .pages.common import LoginRequired, login_url, render
 from .problems import from_error, problem_response
 from .security import SecurityMiddleware
@@ -101,6 +102,8 @@ def create_app(hub: Hub | None = None, *, settings: Settings | None = None) -> F
             "Lists use keyset pagination: pass `next` as `after`."
         ),
         openapi_url="/api/openapi.json",
+        # Every route refuses text with a NUL or another control character (issue 15).
+        dependencies=[Depends(refuse_control_characters)],
         docs_url=None,
         redoc_url=None,
     )
@@ -159,6 +162,14 @@ def create_app(hub: Hub | None = None, *, settings: Settings | None = None) -> F
         return page
 
     app.include_router(api_router())
+    _openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_controls(_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     for router in pages.ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
