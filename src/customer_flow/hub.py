@@ -52,7 +52,7 @@ from customer_flow.duplicates.models import (
 from customer_flow.reports import metrics as reports
 from customer_flow.reports import rollup as report_rollup
 from customer_flow.reports.models import Report, ReportQuery
-from customer_flow.store import audit
+from customer_flow.store import audit, schema
 from customer_flow.store.engine import Store, require_database
 from customer_flow.tickets import calendar as sla
 from customer_flow.tickets import queue as ticket_queue
@@ -978,6 +978,8 @@ class Hub:
         engine = create_engine("sqlite://")
         try:
             with engine.connect() as conn:
+                # The duplicate check reads its model from here: none stored, the shipped one.
+                schema.duplicate_model.create(conn)
                 return imports.run_import(
                     conn, Path(path), options, actor=self.actor, region=self.region, load=False
                 )

@@ -205,10 +205,16 @@ class TestEachFormat:
     ) -> None:
         """Formula-like extra attributes and a possible duplicate's warning: re-importing the
         CSV export with --on-conflict update reports 0 updated."""
-        rows = "".join(f"Person {chr(65 + i)} Lima,p{i}@acme.io,=A{i}+1,@x{i}\n" for i in range(12))
+        rows = "".join(
+            f"Person {chr(65 + i)} Lima,p{i}@acme.io,+3519120{i:05d},=A{i}+1,@x{i}\n"
+            for i in range(12)
+        )
         hub.import_file(
-            write(tmp_path, "a.csv", "Name,Email,Formula,At\n" + rows + "Person A Lima,,,\n"),
-            opts(allow_duplicate=True),
+            write(
+                tmp_path,
+                "a.csv",
+                "Name,Email,Phone,Formula,At\n" + rows + "Person A Lima,,+351912000000,,\n",
+            ),
         )
         assert any(c.warnings for c in hub.list_customers().items)
         hub.export_customers(tmp_path / "out.csv")

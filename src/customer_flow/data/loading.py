@@ -497,6 +497,9 @@ class Loader:
         )
         if not self.write:
             report.imported += good.height  # for validate: the rows that would load
+            if self._dups is not None:  # they would load with a possible_duplicate warning
+                flagged = self._dups.join(good.select("__row"), on="__row", how="semi")
+                report.possible_duplicates += flagged["__row"].n_unique()
             self._touch(good.with_columns(pl.col("__id_int").fill_null(-1)))
             if self.duplicates is not None:  # none is created: each is named by its values
                 self.duplicates.remember(
