@@ -5,8 +5,8 @@ max RSS from ``wait4``) and its time includes starting Python and importing its 
 
 - ours: ``Hub.import_file`` on a fresh migrated database (atomic, one transaction), with
   the default (every valid row is loaded, and the ones that look like an earlier row
-  are flagged: what the generator's truth expects) and with --reject-duplicates (those rows rejected as
-  ``possible_duplicate``); the duplicate check runs in both;
+  are flagged: what the generator's truth expects) and with --reject-duplicates (those rows
+  rejected as ``possible_duplicate``); the duplicate check runs in both;
 - floor: a bare ``polars.read_csv`` of the same file plus a bare ``executemany`` of its rows into
   SQLite in one transaction, (a) into a plain table, as the issue defines it, and (b) into our
   ``customers`` table with its indexes, which is what storing these rows costs at all;
