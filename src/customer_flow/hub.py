@@ -1005,6 +1005,7 @@ class Hub:
             created, updated = imports.touched(conn, batch_id)
             batch = imports.revert(conn, batch_id, actor=self.actor, skip_changed=skip_changed)
             dedupe.reindex(conn, updated)  # created ones are gone, their keys with them
+            dedupe.set_live_count(conn)  # the duplicates model's n
             search.refresh(conn, [*created, *updated])
             audit.record(
                 conn,

@@ -101,8 +101,8 @@ def customers_add(
 ) -> None:
     """Add a customer.
 
-    A customer that looks like a live one (same email or phone; or a similar name with the same
-    email domain or phone digits) is refused, naming the candidates and why, unless
+    A customer that looks like a live one (the duplicates model's probability at or above its
+    threshold: see `duplicates find`) is refused, naming the candidates and why, unless
     --allow-duplicate: then it is added and keeps a warning naming them.
     """
     new = parse(

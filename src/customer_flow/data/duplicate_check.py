@@ -41,7 +41,7 @@ from customer_flow.duplicates import model as dedupe_model
 from customer_flow.duplicates import scorer as dedupe_scorer
 from customer_flow.duplicates.features import KINDS, features_frame
 from customer_flow.duplicates.fields import field_values, recognised_keys
-from customer_flow.duplicates.models import FieldEvidence
+from customer_flow.duplicates.models import FIELD_WORDS
 
 __all__ = [
     "FLAT",
@@ -102,11 +102,14 @@ class DuplicateCheck:
         }
         self.columns = [*KINDS, *(f"x_{g}" for g in self.generic)]
         self.n = dedupe.live_count(conn) if existing else 0
-        self.seen = SortedKeys(["rank"])  # the first MAX_PER_KEY rows of each key
-        self.kept = _Kept(self.columns)  # rank -> id, name, email, phone and field values
+        self.seen = SortedKeys(["rank", "id"])  # the first MAX_PER_KEY rows of each key
+        self.kept = _Kept(self.columns)  # rank -> name, email, phone, fields of rows not created
         self.created = SortedKeys(["id"])  # IDs this import created, when there were others
         self._keys = pl.DataFrame()
         self._people: pl.DataFrame | None = None  # the batch's candidates from the database
+        self._shown: pl.DataFrame | None = None  # its candidates from earlier batches
+        self._raw = pl.DataFrame()
+        self._firsts = pl.DataFrame(schema={"h": pl.UInt64, "rank": pl.Int64})
 
     # -- a batch -------------------------------------------------------------------------------
 
@@ -156,13 +159,14 @@ class DuplicateCheck:
         )
         self.n += rows.height
         raw = self._values(rows)
+        self._raw = raw
         feats = features_frame(raw, self.columns)
         keys = dedupe_scorer.keys_frame(feats, dedupe_model.RULES)
         self._keys = keys
-        self.kept.add(raw)
         mine = keys.filter(pl.col("kind").is_in(list(self.active))).with_columns(_key_hash())
         mine = mine.rename({"customer_id": "row"})
-        pairs = [self._earlier(mine)]
+        earlier, known = self._earlier(mine)
+        pairs = [earlier]
         cand = [feats]
         if self.existing:
             db_pairs, db_feats = self._database(mine)
@@ -171,11 +175,19 @@ class DuplicateCheck:
         found = pl.concat(pairs).unique()
         if found.height == 0:
             return pl.DataFrame(schema=FLAT)
-        before = found.filter(
-            (pl.col("c_rank") > 0) & ~pl.col("c_rank").is_in(feats["unique_id"].to_list())
+        before = (
+            found.filter(
+                (pl.col("c_rank") > 0) & ~pl.col("c_rank").is_in(feats["unique_id"].to_list())
+            )
+            .select("c_rank")
+            .unique()
+            .join(known, left_on="c_rank", right_on="rank", how="left")
         )
+        self._shown = None
         if before.height:
-            cand.append(features_frame(self.kept.get(before["c_rank"].unique()), self.columns))
+            raw_before = self._earlier_rows(before)
+            self._shown = raw_before.select("rank", "id", "name")
+            cand.append(features_frame(raw_before.drop("rank", "id"), self.columns))
         others = pl.concat(cand).unique("unique_id")
         found = found.join(order, on="row")
         scored = score_pairs(found, feats, others, self.comparisons, self.weights, self.share)
@@ -187,11 +199,15 @@ class DuplicateCheck:
         )
         return self._named(hits)
 
-    def _earlier(self, mine: pl.DataFrame) -> pl.DataFrame:
+    def _earlier(self, mine: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """(row, c_rank) of each row and the earlier rows of the file that share a key with
-        it, among the first ``MAX_PER_KEY`` of that key; remembers the batch's firsts."""
+        it, among the first ``MAX_PER_KEY`` of that key; and the (rank, id) of the earlier
+        batches' rows among them. The batch's own firsts are remembered in ``remember``, with
+        the IDs they were given."""
+        none = pl.DataFrame(schema={"rank": pl.Int64, "id": pl.Int64})
+        self._firsts = pl.DataFrame(schema={"h": pl.UInt64, "rank": pl.Int64})
         if mine.height == 0:
-            return pl.DataFrame(schema={"row": pl.Int64, "c_rank": pl.Int64})
+            return pl.DataFrame(schema={"row": pl.Int64, "c_rank": pl.Int64}), none
         before = self.seen.lookup(mine["h"])
         members = (
             pl.concat([before.select("h", "rank"), mine.select("h", pl.col("row").alias("rank"))])
@@ -199,14 +215,31 @@ class DuplicateCheck:
             .sort("h", "rank")
             .filter(pl.int_range(pl.len()).over("h") < MAX_PER_KEY)
         )
-        firsts = members.join(before.select("h", "rank"), on=["h", "rank"], how="anti")
-        self.seen.add(firsts)
-        return (
+        self._firsts = members.join(before.select("h", "rank"), on=["h", "rank"], how="anti")
+        pairs = (
             mine.select("h", "row")
             .join(members.rename({"rank": "c_rank"}), on="h")
             .filter(pl.col("c_rank") < pl.col("row"))
             .select("row", "c_rank")
         )
+        return pairs, before.select("rank", "id").unique("rank")
+
+    def _earlier_rows(self, before: pl.DataFrame) -> pl.DataFrame:
+        """The model's raw input of earlier batches' rows (``c_rank``, ``id``): a created one
+        from the database by its ID (one query), any other from what ``remember`` kept."""
+        created = before.filter(pl.col("id").is_not_null())
+        parts = [self.kept.get(before.filter(pl.col("id").is_null())["c_rank"])]
+        if created.height:
+            people = _people(self.conn, created["id"].to_list())
+            people = people.join(
+                created.select(pl.col("c_rank").alias("rank"), "id"), on="id", how="inner"
+            )
+            parts.append(
+                self._raw_of(people, pl.col("rank"))
+                .with_columns(pl.col("unique_id").alias("rank"))
+                .select(parts[0].columns)
+            )
+        return pl.concat(parts)
 
     def _database(self, mine: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """(row, c_rank) of each row and the live customers that share a key with it (not
@@ -226,30 +259,38 @@ class DuplicateCheck:
         )
         ids = hits["customer_id"].unique().to_list()
         people = _people(self.conn, ids)
-        values = [field_values(_extra(e)) for e in people["extra"].to_list()]
-        raw = people.select(
-            (pl.col("id") - _DB).alias("unique_id"), "name", "email", "phone"
+        raw = self._raw_of(people, pl.col("id") - _DB)
+        self._people = people.select((pl.col("id") - _DB).alias("rank"), "id", "name")
+        return pairs, features_frame(raw, self.columns)
+
+    def _raw_of(self, people: pl.DataFrame, unique_id: pl.Expr) -> pl.DataFrame:
+        """The model's raw input of customers read from the database (``id``, ``name``,
+        ``email``, ``phone``, ``extra`` as JSON text): their fields read as on entry; ``id``
+        kept."""
+        extras = [_extra(e) for e in people["extra"].to_list()]
+        values = [field_values(e) for e in extras]
+        return people.select(
+            unique_id.alias("unique_id"), "id", "name", "email", "phone"
         ).with_columns(
             *(
                 pl.Series(k, [None if v.get(k) is None else str(v[k]) for v in values], pl.String)
                 for k in KINDS
             ),
             *(
-                pl.Series(
-                    f"x_{g}",
-                    [_first(_extra(e), keys) for e in people["extra"].to_list()],
-                    pl.String,
-                )
+                pl.Series(f"x_{g}", [_first(e, keys) for e in extras], pl.String)
                 for g, keys in self.model.keys.items()
             ),
         )
-        self._people = people.select((pl.col("id") - _DB).alias("rank"), "id", "name")
-        return pairs, features_frame(raw, self.columns)
 
     def _named(self, hits: pl.DataFrame) -> pl.DataFrame:
         """The hits with their candidates' IDs and names, and the evidence in words."""
-        ranks = hits["c_rank"].unique()
-        names = [self.kept.get(ranks.filter(ranks > 0)).select("rank", "id", "name")]
+        names = [
+            self._raw.select(
+                pl.col("unique_id").alias("rank"), pl.lit(None, pl.Int64).alias("id"), "name"
+            )
+        ]
+        if self._shown is not None:
+            names.append(self._shown)
         if self._people is not None:
             names.append(self._people)
         hits = hits.join(
@@ -259,26 +300,29 @@ class DuplicateCheck:
             on="c_rank",
             how="left",
         )
+        # The evidence in words, as scorer.reasons writes it on entry (the same order and
+        # rounding), without building the per-field objects of 10,000s of hits.
+        words = [
+            (FIELD_WORDS.get(c.name, c.name), c.labels, [round(w, 3) for w in self.weights[c.name]])
+            for c in self.comparisons
+        ]
         why: list[list[str]] = []
         for levels in hits.select([f"g_{c.name}" for c in self.comparisons]).iter_rows():
-            evidence = {}
-            for c, level in zip(self.comparisons, levels, strict=True):
-                weight = 0.0 if level is None or level < 0 else self.weights[c.name][level]
-                lv = None if level is None or level < 0 else int(level)
-                evidence[c.name] = FieldEvidence.model_construct(
-                    level="missing" if lv is None else c.labels[lv],
-                    weight=round(weight, 3),
-                    verdict=dedupe_model.verdict(lv, weight),
-                )
-            why.append(dedupe_scorer.reasons(evidence))
-        shown = [f"{round(p, 6):.3f}" for p in hits["probability"].to_list()]
+            shown: list[tuple[float, str]] = [
+                (weights[lv], f"{word}: {labels[lv]} ({weights[lv]:+.1f})")
+                for (word, labels, weights), lv in zip(words, levels, strict=True)
+                if lv is not None and lv >= 0
+            ]
+            shown.sort(key=lambda s: -s[0])
+            why.append([text for _w, text in shown])
+        p_text = [f"{round(p, 6):.3f}" for p in hits["probability"].to_list()]
         return hits.select(
             pl.col("row").alias("__row"),
             "c_rank",
             "c_id",
             "c_name",
             "probability",
-            pl.Series("p_text", shown, dtype=pl.String),
+            pl.Series("p_text", p_text, dtype=pl.String),
             pl.Series("reasons", why, dtype=pl.List(pl.String)),
         ).with_columns(pl.col("reasons").list.join("; ").alias("why"))
 
@@ -293,8 +337,13 @@ class DuplicateCheck:
 
     def remember(self, ids: pl.DataFrame) -> None:
         """Note the IDs the batch's rows were given (``__row``, ``__id_int``) once created."""
+        given = ids.select(pl.col("__row").alias("rank"), pl.col("__id_int").alias("id"))
+        self.seen.add(self._firsts.join(given, on="rank", how="left"))
+        # Rows that were not created cannot be read back from the database: keep their values.
+        self.kept.add(
+            self._raw.join(given.drop_nulls("id"), left_on="unique_id", right_on="rank", how="anti")
+        )
         created = ids.filter(pl.col("__id_int").is_not_null())
-        self.kept.set_ids(created)
         if self.existing and created.height:
             self.created.add(
                 created.select(
@@ -303,6 +352,9 @@ class DuplicateCheck:
             )
         self._keys = pl.DataFrame()
         self._people = None
+        self._shown = None
+        self._raw = pl.DataFrame()
+        self._firsts = pl.DataFrame(schema={"h": pl.UInt64, "rank": pl.Int64})
 
     def close(self) -> None:
         self.kept.close()
@@ -436,8 +488,9 @@ def _people(conn: Connection, ids: list[int]) -> pl.DataFrame:
 
 
 class _Kept:
-    """``rank -> id, name, email, phone`` and the compared field values of every row checked,
-    to score later rows against them and to name them: in a private temporary SQLite database
+    """``rank -> name, email, phone`` and the compared field values of the rows checked but not
+    created (a created row is read back from the database by its ID), to score later rows
+    against them and to name them: in a private temporary SQLite database
     (an empty file name), which lives in its small page cache and spills to a temporary file
     beyond it, and is gone when closed."""
 
@@ -461,13 +514,6 @@ class _Kept:
             self.db.executemany(
                 "INSERT INTO kept (rank, name, email, phone, fields) VALUES (?, ?, ?, ?, ?)",
                 rows.iter_rows(),
-            )
-
-    def set_ids(self, ids: pl.DataFrame) -> None:
-        with self.db:
-            self.db.executemany(
-                "UPDATE kept SET id = ? WHERE rank = ?",
-                ids.select("__id_int", "__row").iter_rows(),
             )
 
     def get(self, ranks: pl.Series) -> pl.DataFrame:

@@ -18,6 +18,7 @@ same customer always looks the same to each of them.
 | ``email_digits`` | the digits of that local part ("" when it has none) |
 | ``phone`` | the digits of the stored phone, without an extension |
 | ``phone_tail7`` | the last 7 digits (7 or more digits) |
+| ``phone_key`` | the last 7 digits, or all of them in a shorter number (its blocking key) |
 | ``phone_head``, ``phone_last4`` | the first 6 and the last 4 digits (8 or more digits) |
 | ``dob``, ``postcode``, ``id_number`` | lower-case letters and digits only |
 | ``address``, ``suburb``, ``state`` | lower-case, runs of spaces made one |
@@ -73,6 +74,7 @@ FEATURE_COLUMNS = (
     "email_digits",
     "phone",
     "phone_tail7",
+    "phone_key",
     "phone_head",
     "phone_last4",
 )
@@ -152,6 +154,7 @@ def features_one(
         "email_digits": _NOT_DIGIT.sub("", normal[1]) if normal else None,
         "phone": digits,
         "phone_tail7": digits[-7:] if digits is not None and len(digits) >= 7 else None,
+        "phone_key": digits[-7:] if digits is not None else None,
         "phone_head": digits[:6] if long and digits is not None else None,
         "phone_last4": digits[-4:] if long and digits is not None else None,
     }
@@ -181,6 +184,7 @@ def features_frame(frame: pl.DataFrame, fields: list[str]) -> pl.DataFrame:
     size = pl.col("phone").str.len_chars()
     df = df.with_columns(
         pl.when(size >= 7).then(pl.col("phone").str.slice(-7)).alias("phone_tail7"),
+        pl.col("phone").str.slice(-7).alias("phone_key"),
         pl.when(size >= 8).then(pl.col("phone").str.slice(0, 6)).alias("phone_head"),
         pl.when(size >= 8).then(pl.col("phone").str.slice(-4)).alias("phone_last4"),
     )

@@ -491,6 +491,7 @@ def find(
     report.trained = scored.training != "shipped"
     report.seconds = round(time.perf_counter() - started, 3)
     report.blocking_seconds = round(scored.blocking_seconds, 3)
+    report.training_seconds = round(scored.training_seconds, 3)
     return report, ActiveModel(fields=fields, keys=keys, mu=scored.mu, training=scored.training)
 
 

@@ -108,6 +108,7 @@ class DuplicateReport(BaseModel):
     #: by random sampling on this database, m shipped) or ``full`` (u by sampling, m by EM).
     training: Literal["shipped", "u", "full"] = "shipped"
     seconds: float = 0.0
+    training_seconds: float = 0.0
     blocking_seconds: float = 0.0
     #: Whether identifying extra attributes were looked for (off: ``--no-auto-fields``).
     auto_fields: bool = True

@@ -93,16 +93,18 @@ def find_duplicates(
     auto_fields: Annotated[
         bool,
         Query(
-            description="Compare the extra attributes recognised as identifying (postcode, "
-            "zip, address, date of birth...) when at least 5 % (or 1,000) of the customers "
-            "have one. false: name, email, phone and `field` only."
+            description="Compare the extra attributes recognised as identifying (date of "
+            "birth, postcode, address, suburb, state, ID number, under their usual keys) when "
+            "at least 5 % (or 1,000) of the customers have one. false: name, email, phone and "
+            "`field` only."
         ),
     ] = True,
 ) -> DuplicateReport:
     """Clusters of live customers linked by pairs at or above the threshold, each pair with its
-    match weight per field. Pairs marked "not a duplicate" are left out. `fields` lists the
-    fields compared and why; `fields_not_compared` the identifying attributes too few
-    customers have."""
+    probability and, per field, the level it fell in, its match weight and its verdict
+    (`agrees`, `disagrees`, `missing`). Pairs marked "not a duplicate" are left out. `fields`
+    lists the fields compared and why; `fields_not_compared` the identifying attributes too
+    few customers have. The check on entry then scores with the model this used."""
     return hub.find_duplicates(threshold=threshold, fields=field or [], auto_fields=auto_fields)
 
 
