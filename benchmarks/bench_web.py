@@ -278,9 +278,9 @@ def _serve(url: str, label: str, seeded: str) -> list[str]:
 
     hub = Hub(Settings(database_url=url, actor="bench"))
     hub.add_user(
-        UserCreate(email="bench@team.example.org", role="agent", password="bench password")
+        UserCreate(email="bench@team.example.org", role="agent", password="timing run secret")
     )
-    session = hub.login("bench@team.example.org", "bench password")
+    session = hub.login("bench@team.example.org", "timing run secret")
     token = hub.create_token("bench", user_id=session.user.id).token
     hub.close()
 

@@ -111,6 +111,15 @@ def hub(settings: Settings) -> Iterator[Hub]:
         yield h
 
 
+@pytest.fixture(scope="session")
+def xlsx_bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 1 MB XLSX whose shared-strings part unpacks to 1 GiB (issue 15's blocker), built once
+    by streaming writes. Tests that change it work on a copy."""
+    import xlsx_support
+
+    return xlsx_support.bomb(tmp_path_factory.mktemp("bomb") / "bomb.xlsx", gigabytes=1.0)
+
+
 @pytest.fixture
 def examples() -> Path:
     return Path(__file__).resolve().parent.parent / "src" / "customer_flow" / "examples"

@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, create_engine
 from sqlalchemy.exc import IntegrityError
 
 from customer_flow.core.config import Settings
@@ -28,7 +28,6 @@ from customer_flow.core.errors import (
     NotFoundError,
     PermissionDeniedError,
     StateError,
-    TooManyAttemptsError,
     ValidationError,
 )
 from customer_flow.core.models import AuditEntry, Page
@@ -38,10 +37,11 @@ from customer_flow.customers.models import Customer, CustomerCreate, CustomerQue
 from customer_flow.data import exports, imports
 from customer_flow.data import sources as data
 from customer_flow.data.exports import ExportReport
-from customer_flow.data.imports import ImportBatch, ImportOptions, ImportReport
+from customer_flow.data.imports import ImportBatch, ImportOptions, ImportReport, RevertResult
 from customer_flow.duplicates import fields as dedupe_fields
 from customer_flow.duplicates import find as dedupe
 from customer_flow.duplicates import merge as merging
+from customer_flow.duplicates import scorer as dedupe_scorer
 from customer_flow.duplicates.models import (
     ComparedField,
     DuplicateCandidate,
@@ -52,8 +52,8 @@ from customer_flow.duplicates.models import (
 from customer_flow.reports import metrics as reports
 from customer_flow.reports import rollup as report_rollup
 from customer_flow.reports.models import Report, ReportQuery
-from customer_flow.store import audit
-from customer_flow.store.engine import Store
+from customer_flow.store import audit, schema
+from customer_flow.store.engine import Store, require_database
 from customer_flow.tickets import calendar as sla
 from customer_flow.tickets import queue as ticket_queue
 from customer_flow.tickets import records as tickets
@@ -69,7 +69,15 @@ from customer_flow.tickets.models import (
     TicketUpdate,
 )
 from customer_flow.users import accounts as users
-from customer_flow.users.models import ApiToken, LoginSession, NewApiToken, User, UserCreate
+from customer_flow.users import throttle
+from customer_flow.users.models import (
+    ApiToken,
+    LoginSession,
+    NewApiToken,
+    PasswordChange,
+    User,
+    UserCreate,
+)
 
 __all__ = ["ROLES", "Hub", "InitReport"]
 
@@ -91,6 +99,21 @@ class InitReport:
     customers_added: list[int] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Attempt:
+    """A password checked against an account (``Hub._attempt``): ``account`` when it was
+    right, and the failure row counted for it meanwhile."""
+
+    key: str
+    address: str
+    failure_id: int
+    account: users.Credentials | None
+
+    @property
+    def good(self) -> bool:
+        return self.account is not None
+
+
 def bundled_example(name: str) -> Path:
     """The path of a file shipped in the package's ``examples/`` folder."""
     return Path(str(resources.files(__package__) / "examples" / name))
@@ -107,9 +130,13 @@ class Hub:
         actor: str | None = None,
         role: str = "admin",
         user_id: int | None = None,
+        create: bool = True,
     ) -> None:
         self.settings = settings or Settings()
-        self.store = store or Store(self.settings.resolved_database_url())
+        #: Create (and migrate) the database when there is none; the CLI says no except for
+        #: ``init`` and ``--create``, so that a mistyped ``--db`` creates nothing.
+        self.create = create
+        self._store = store
         self.actor = actor or self.settings.actor
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
@@ -134,8 +161,20 @@ class Hub:
         other._sla_policy = self._sla_policy
         return other
 
+    @property
+    def store(self) -> Store:
+        """The database, opened (and migrated) on first use: checking a file
+        (``validate_file``) opens none."""
+        if self._store is None:
+            url = self.settings.resolved_database_url()
+            if not self.create:
+                require_database(url)
+            self._store = Store(url)
+        return self._store
+
     def close(self) -> None:
-        self.store.close()
+        if self._store is not None:
+            self._store.close()
 
     def __enter__(self) -> Hub:
         return self
@@ -207,7 +246,7 @@ class Hub:
         """
         with self._write() as conn:
             created = customers.create(conn, new, actor=self.actor, region=self.region)
-            dedupe.index_customers(conn, [created])
+            dedupe.index_customers(conn, [created], fresh=True)
             return merging.refresh_duplicate_warnings(conn, created.id, allow=allow_duplicate)
 
     def get_customer(self, customer_id: int) -> Customer:
@@ -237,8 +276,12 @@ class Hub:
             after = customers.update_customer(
                 conn, customer_id, changes, actor=self.actor, region=self.region
             )
-            if all(getattr(before, f) == getattr(after, f) for f in merging.MERGE_FIELDS):
-                return after
+            if all(
+                getattr(before, f) == getattr(after, f) for f in merging.MERGE_FIELDS
+            ) and dedupe_fields.field_values(before.extra) == dedupe_fields.field_values(
+                after.extra
+            ):
+                return after  # nothing the duplicates model compares changed
             dedupe.index_customers(conn, [after])
             return merging.refresh_duplicate_warnings(conn, customer_id, allow=allow_duplicate)
 
@@ -492,16 +535,25 @@ class Hub:
 
     def add_user(self, new: UserCreate) -> User:
         """Add a login (admin only)."""
+        self._require("admin")
+        users.check_new_user(new)
+        password_hash = self.passwords.hash(new.password)  # outside the write: it takes a while
         with self._write("admin") as conn:
-            return users.create(conn, new, passwords=self.passwords, actor=self.actor)
+            return users.create(conn, new, password_hash=password_hash, actor=self.actor)
 
     def create_first_admin(self, email: str, password: str) -> User | None:
         """Create the first admin when there are no users yet; ``None`` if there already are."""
+        new = UserCreate(email=email, name="", role="admin", password=password)
+        self._require("admin")
+        with self._read() as conn:
+            if users.list_users(conn):
+                return None
+        users.check_new_user(new)
+        password_hash = self.passwords.hash(password)
         with self._write("admin") as conn:
             if users.list_users(conn):
                 return None
-            new = UserCreate(email=email, name="", role="admin", password=password)
-            return users.create(conn, new, passwords=self.passwords, actor=self.actor)
+            return users.create(conn, new, password_hash=password_hash, actor=self.actor)
 
     def list_users(self) -> list[User]:
         """Every user (admin only)."""
@@ -526,22 +578,119 @@ class Hub:
         with self._write("admin") as conn:
             return users.disable(conn, user_id, actor=self.actor)
 
-    def set_password(self, user_id: int, password: str) -> User:
-        """Set a user's password: your own, or anyone's if you are an admin."""
+    def set_password(
+        self,
+        user_id: int,
+        password: str,
+        *,
+        current_password: str | None = None,
+        revoke_tokens: bool = False,
+        keep_session: str | None = None,
+        client: str | None = None,
+    ) -> PasswordChange:
+        """Set a password: two use cases, told apart by whose account it is.
+
+        - Your own: ``current_password`` is required. A wrong one counts as a failed login of
+          your account from ``client`` and is throttled like one (403, then 429). Your other
+          sessions end; ``keep_session`` (the web's current one) stays.
+        - Someone else's (admin only; the local CLI is an admin): a reset, audited as such;
+          ``current_password`` is not used. All their sessions end and their failed logins
+          are forgotten.
+
+        ``revoke_tokens`` revokes the user's API tokens as well."""
+        own = self.user_id is not None and user_id == self.user_id
         self._require_self_or_admin(user_id, "change the password of")
+        with self._read() as conn:
+            target = users.get(conn, user_id)
+        users.check_password_rule(password, email=target.email)
+        attempt: _Attempt | None = None
+        if own:
+            if not current_password:
+                raise ValidationError(
+                    "current_password: give your current password to change it",
+                    field="current_password",
+                    code="current_password_missing",
+                )
+            attempt = self._attempt(target.email, current_password, client)
+            if not attempt.good:
+                raise PermissionDeniedError(
+                    "current_password: that is not your current password",
+                    field="current_password",
+                    code="wrong_password",
+                )
+        password_hash = self.passwords.hash(password)
         with self._write("read") as conn:
+            if attempt is not None:
+                throttle.forget(conn, attempt.key, attempt.address, failure_id=attempt.failure_id)
+            else:
+                throttle.forget(conn, users.login_key(target.email))
             return users.set_password(
-                conn, user_id, password, passwords=self.passwords, actor=self.actor
+                conn,
+                user_id,
+                password_hash,
+                reset=not own,
+                keep_session=keep_session if own else None,
+                revoke_tokens=revoke_tokens,
+                actor=self.actor,
             )
 
-    def login(self, email: str, password: str) -> LoginSession:
-        """Check an email and password and open a session (throttled per account)."""
-        ttl = timedelta(hours=self.settings.session_hours)
+    def _attempt(self, email: str, password: str, client: str | None) -> _Attempt:
+        """Check a password against an account, throttled (``users/throttle.py``).
+
+        The attempt is counted as a failure first, in a short write that checks the throttle
+        again (on SQLite, whose write lock makes the two one step, concurrent attempts cannot
+        slip through together; on PostgreSQL at most those running at the same moment can).
+        The password is then verified outside any transaction: argon2 takes tens of
+        milliseconds, and SQLite's write lock must not wait for it. The caller deletes the
+        failure when the password was right. Raises ``TooManyAttemptsError`` (with
+        ``retry_after``) when throttled."""
+        key = users.login_key(email)
+        address = throttle.address_key(client)
+        now = audit.now()
+        with self.store.read() as conn:
+            wait = throttle.retry_after(conn, key, address, now)
+            account = users.credentials(conn, key)
+        failure_id = 0
+        if not wait:
+            with self._auth_write() as conn:
+                wait = throttle.retry_after(conn, key, address, now)
+                if not wait:
+                    failure_id = throttle.record_failure(conn, key, address, now)
+        if wait:
+            raise throttle.too_many(wait)
+        stored = account.password_hash if account is not None else None
+        good = self.passwords.verify(stored, password)
+        return _Attempt(
+            key=key,
+            address=address,
+            failure_id=failure_id,
+            account=account if good and account is not None and account.active else None,
+        )
+
+    def login(self, email: str, password: str, *, client: str | None = None) -> LoginSession:
+        """Check an email and password from ``client`` (its address; throttled per account and
+        address, see ``users/throttle.py``) and open a session."""
+        attempt = self._attempt(email, password, client)
+        if attempt.account is None:
+            raise AuthenticationError(users.BAD_LOGIN, code="bad_login")
+        checked = attempt.account
+        rehash = self.passwords.needs_rehash(checked.password_hash)
+        new_hash = self.passwords.hash(password) if rehash else None
+        now = audit.now()
         with self._auth_write() as conn:
-            result = users.login(conn, email, password, passwords=self.passwords, session_ttl=ttl)
-        if isinstance(result, AuthenticationError | TooManyAttemptsError):
-            raise result  # after the commit, so the failure is counted
-        return result
+            session = users.open_session(
+                conn,
+                checked,
+                now=now,
+                ttl=timedelta(hours=self.settings.session_hours),
+                idle=timedelta(minutes=self.settings.session_idle_minutes),
+                new_hash=new_hash,
+            )
+            if session is not None:
+                throttle.forget(conn, attempt.key, attempt.address, failure_id=attempt.failure_id)
+        if session is None:  # disabled or given a new password while we checked: a failure
+            raise AuthenticationError(users.BAD_LOGIN, code="bad_login")
+        return session
 
     def logout(self, session_id: str) -> bool:
         """End a session; True when there was one."""
@@ -549,9 +698,18 @@ class Hub:
             return users.end_session(conn, session_id)
 
     def authenticate_session(self, session_id: str) -> tuple[User, str]:
-        """The user behind a session cookie, and the session's CSRF token."""
+        """The user behind a session cookie, and the session's CSRF token. The session's
+        last-seen time is written at most once a minute, and only when no other write holds
+        SQLite's lock (else the next request does it)."""
+        now = audit.now()
+        idle = timedelta(minutes=self.settings.session_idle_minutes)
         with self.store.read(autocommit=True) as conn:  # one statement, on every request
-            return users.authenticate_session(conn, session_id)
+            user, csrf, seen = users.authenticate_session(conn, session_id, now=now, idle=idle)
+        if now - seen >= users.SESSION_TOUCH:
+            with self.store.write_if_free() as conn:
+                if conn is not None:
+                    users.touch_session(conn, session_id, now)
+        return user, csrf
 
     def authenticate_token(self, secret: str) -> User:
         """The user behind a Bearer token."""
@@ -601,13 +759,19 @@ class Hub:
     # -- duplicates (dedupe.py, merging.py) ------------------------------------------------------
 
     def check_duplicates(
-        self, name: str | None, email: str | None = None, phone: str | None = None
+        self,
+        name: str | None,
+        email: str | None = None,
+        phone: str | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
     ) -> list[DuplicateCandidate]:
-        """The live customers a customer with these values would look like, and why."""
+        """The live customers a customer with these values (and extra attributes) would look
+        like, the most likely first, and why."""
         with self._read() as conn:
             email_clean = customers.clean_email(email)[0] if email else None
             phone_clean = customers.clean_phone(phone, self.region)[0] if phone else None
-            return dedupe.entry_candidates(conn, name, email_clean, phone_clean)
+            return dedupe.entry_candidates(conn, name, email_clean, phone_clean, extra)
 
     def find_duplicates(
         self,
@@ -631,7 +795,7 @@ class Hub:
             attributes = self._duplicate_attributes(conn, wanted, auto_fields)
             columns = dedupe.read_live(conn, attributes)
             dismissed = dedupe.all_dismissed(conn)
-        return dedupe.find(
+        report, model = dedupe.find(
             columns,
             threshold=chosen,
             attributes=attributes,
@@ -640,6 +804,12 @@ class Hub:
             train=train,
             params=params,
         )
+        if "write" in ROLES[self.role]:
+            # The check on entry scores with what find used from now on (same verdicts).
+            with self.store.write() as conn:
+                dedupe_scorer.store_model(conn, model, report.customers)
+                dedupe.set_live_count(conn, report.customers)
+        return report
 
     @staticmethod
     def _duplicate_attributes(
@@ -667,9 +837,16 @@ class Hub:
         with self._read() as conn:
             attributes = self._duplicate_attributes(conn, wanted, auto_fields)
             columns = dedupe.read_live(conn, attributes)
-        names, compared, _left_out = dedupe_fields.choose(columns, attributes, params)
+            stored = dedupe_scorer.active_model(conn, params)
+        chosen, compared, _left_out = dedupe_fields.choose(columns, attributes, params)
+        names = [f.name for f in compared if f.source == "built-in" and f.name != "name"]
+        names += [a.name for a in chosen]
+        comparisons = dedupe_model.comparisons(names)
+        # The m and u find last used (trained on this database), where they cover these fields.
+        trained = stored.mu if stored.stored else None
+        mu = dedupe_model.mu_of(comparisons, params, trained)
         data, settings = dedupe_model.export(
-            columns, fields=names, params=params, out_dir=out_dir, dialect=dialect
+            columns, fields=names, params=params, mu=mu, out_dir=out_dir, dialect=dialect
         )
         return data, settings, compared
 
@@ -796,10 +973,18 @@ class Hub:
         error and warning counts, and the first failing rows. ``imported`` counts valid rows."""
         self._require("read")
         options = options or ImportOptions()
-        with self.store.engine.connect() as conn:
-            return imports.run_import(
-                conn, Path(path), options, actor=self.actor, region=self.region, load=False
-            )
+        # A private in-memory database: the check needs no customer, and the user's database
+        # is neither created nor migrated by it.
+        engine = create_engine("sqlite://")
+        try:
+            with engine.connect() as conn:
+                # The duplicate check reads its model from here: none stored, the shipped one.
+                schema.duplicate_model.create(conn)
+                return imports.run_import(
+                    conn, Path(path), options, actor=self.actor, region=self.region, load=False
+                )
+        finally:
+            engine.dispose()
 
     def list_imports(self, *, limit: int = 100) -> list[ImportBatch]:
         """Past imports, the most recent first."""
@@ -810,13 +995,17 @@ class Hub:
         with self._read() as conn:
             return imports.get_batch(conn, batch_id)
 
-    def revert_import(self, batch_id: int) -> ImportBatch:
-        """Undo an import exactly: its new customers go, its updated ones get their old values."""
+    def revert_import(self, batch_id: int, *, skip_changed: bool = False) -> RevertResult:
+        """Undo an import exactly: its new customers go (their IDs free again for a file that
+        gives them), its updated ones get their old values, and each one's history says so.
+        Refused, naming them, when some cannot be undone (changed since, or holding tickets);
+        with ``skip_changed`` those stay and the rest is undone."""
         with self._write() as conn:
             before = imports.get_batch(conn, batch_id)
             created, updated = imports.touched(conn, batch_id)
-            batch = imports.revert(conn, batch_id, actor=self.actor)
+            batch = imports.revert(conn, batch_id, actor=self.actor, skip_changed=skip_changed)
             dedupe.reindex(conn, updated)  # created ones are gone, their keys with them
+            dedupe.set_live_count(conn)  # the duplicates model's n
             search.refresh(conn, [*created, *updated])
             audit.record(
                 conn,
@@ -825,7 +1014,8 @@ class Hub:
                 entity=imports.ENTITY,
                 entity_id=batch_id,
                 before=before.model_dump(mode="json"),
-                after=batch.model_dump(mode="json"),
+                after=batch.model_dump(mode="json", exclude={"kept"})
+                | {"kept": [k.id for k in batch.kept]},
             )
             return batch
 

@@ -67,6 +67,21 @@ class TestCustomers:
         assert [e["action"] for e in history] == ["create", "update"]
         assert {"cli-test"} == {e["actor"] for e in history}
 
+    def test_extra_attributes_past_the_limits_are_one_line_exit_1(self, cli: Cli) -> None:
+        """Issue 15: extra attributes are bounded here as in the API."""
+        many = [a for i in range(101) for a in ("--extra", f"k{i}=v")]
+        too_many = "error: extra: 101 attributes; a customer has at most 100\n"
+        result = cli("customers", "add", "--name", "Bo", "--email", "bo@x.io", *many, code=1)
+        assert too_many == result.stderr
+        key = "k" * 101 + "=v"
+        result = cli(
+            "customers", "add", "--name", "Bo", "--email", "b@x.io", "--extra", key, code=1
+        )
+        assert 1 == len(result.stderr.splitlines())
+        added = cli.json("customers", "add", "--name", "Bo", "--email", "bo@x.io", *many[2:])
+        result = cli("customers", "update", str(added["id"]), "--extra", "one=more", code=1)
+        assert too_many == result.stderr
+
     def test_table_output_and_messages_on_stderr(self, cli: Cli) -> None:
         result = cli("customers", "add", "--name", "Bo", "--email", "bo@x.io")
         assert result.stdout == "" and "added customer 1" in result.stderr
@@ -260,11 +275,13 @@ class TestEntryPoints:
             timeout=60,
             check=False,
         )
-        assert (
-            proc.returncode,
-            proc.stderr,
-            proc.stdout,
-        ) == (1, "error: no customer with ID 9\n", "")
+        # A database that is not there is not created by a mistyped path (only init does).
+        assert (proc.returncode, proc.stderr, proc.stdout) == (
+            1,
+            f"error: no database at {tmp_path / 's.db'}; run `customer-flow init` to create one\n",
+            "",
+        )
+        assert not (tmp_path / "s.db").exists()
 
     def test_every_command_has_help_text(self) -> None:
         """Docstrings are the --help text: a command without one fails this test."""
@@ -281,3 +298,17 @@ class TestEntryPoints:
 
         walk(group, [])
         assert missing == []
+
+
+class TestHistoryAfterAMerge:
+    def test_each_entry_says_which_customer_it_is_about(self, cli: Cli) -> None:
+        cli("customers", "add", "--name", "Ana Lima", "--email", "ana@lima.pt")
+        cli("customers", "add", "--name", "Rui Costa", "--email", "rui@costa.pt")
+        plain = cli("customers", "history", "1").stdout
+        assert "Customer" not in plain and "(merged)" not in plain
+        cli("duplicates", "merge", "1", "2")
+        shown = cli("customers", "history", "1").stdout
+        assert "Customer" in shown
+        rows = [line for line in shown.splitlines() if "create" in line]
+        assert 2 == len(rows), shown
+        assert any("2 (merged)" in r for r in rows) and any("(merged)" not in r for r in rows)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import xlsx_support
 from customer_flow.cli.main import app
 from customer_flow.data.sorted_keys import SortedKeys
 
@@ -142,12 +143,13 @@ class TestValidateCommand:
 
 class TestExportCommand:
     def test_export_to_stdout_neutralises_formulas(self, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-        """export - writes CSV to stdout; formula-like cells get an apostrophe unless --raw."""
+        """export - writes CSV to stdout; formula-like cells get an apostrophe unless --raw;
+        an E.164 phone is a number, not a formula, and stays as it is."""
         run("import", str(write(tmp_path, "m.csv", MESSY)))
         safe = run("export", "-")
         assert safe.exit_code == 0
         assert "'=cmd" in safe.stdout
-        assert "'+14155550123" in safe.stdout
+        assert ",+14155550123," in safe.stdout
         raw = run("export", "-", "--raw")
         assert "\n3,=cmd" in raw.stdout
 
@@ -163,3 +165,22 @@ class TestExportCommand:
         assert result.exit_code == 0, result.output
         lines = out.read_text().splitlines()
         assert [json.loads(line)["name"] for line in lines] == ["John Smith"]
+
+
+class TestXlsxBomb:
+    @pytest.mark.parametrize("command", ["import", "validate"])
+    def test_a_bomb_is_one_line_and_exit_1_in_bounded_memory(
+        self, db_url: str, xlsx_bomb: Path, tmp_path: Path, command: str
+    ) -> None:
+        """A 1 MB XLSX that unpacks to 1 GiB (openpyxl took a server to 22.7 GB with one):
+        one line on stderr, exit 1, and the process's memory hardly moves."""
+        args = ["--db", db_url, command, str(xlsx_bomb)]
+        proc, grew = xlsx_support.run_measured(
+            f"sys.argv = ['customer-flow', *{args!r}]\nmain()",
+            warm="from customer_flow.cli.main import main",
+            tmp_path=tmp_path,
+        )
+        assert 1 == proc.returncode, proc.stderr[-2000:]
+        [line] = proc.stderr.splitlines()
+        assert line.startswith("error: bomb.xlsx: part xl/sharedStrings.xml unpacks to 1,073,7")
+        assert grew < 100, f"peak memory grew {grew:.0f} MB"

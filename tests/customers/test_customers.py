@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from customer_flow.core.errors import ConflictError, NotFoundError, StateError, ValidationError
+from customer_flow.customers.extra import MAX_ATTRIBUTES, MAX_KEY, MAX_VALUE
 from customer_flow.customers.models import CustomerCreate, CustomerQuery, CustomerUpdate
 from customer_flow.customers.records import clean_email, clean_name, clean_phone, collapse
 from customer_flow.hub import Hub
@@ -114,7 +118,9 @@ class TestRules:
             ("415-555-2671 ext. 12", "US", "+14155552671;ext=12", set()),
             ("555-1234", "US", "555-1234", {"phone_local_only"}),
             ("12", "US", "12", {"phone_impossible"}),
-            ("+1 555 555 1234", "US", "+15555551234", {"phone_invalid"}),
+            ("+1 555 555 1234", "US", "+1 555 555 1234", {"phone_invalid"}),
+            # An invalid number keeps the value given: +10612345678 was never in the input.
+            ("06 12 34 56 78", "US", "06 12 34 56 78", {"phone_invalid"}),
             ("", "US", None, set()),
         ],
     )
@@ -185,6 +191,61 @@ class TestUpdate:
     def test_updating_a_missing_customer_is_not_found(self, hub: Hub) -> None:
         with pytest.raises(NotFoundError):
             hub.update_customer(999, CustomerUpdate(name="X"))
+
+
+class TestExtraLimits:
+    """Issue 15: extra attributes are bounded in count, name length and value length."""
+
+    def test_at_the_limits_is_accepted(self, hub: Hub) -> None:
+        many = {f"k{i}": "v" for i in range(MAX_ATTRIBUTES - 1)}
+        edge = {"n" * MAX_KEY: "x" * MAX_VALUE, **many}
+        assert MAX_ATTRIBUTES == len(add(hub, extra=edge).extra)
+
+    @pytest.mark.parametrize(
+        ("extra", "field", "says"),
+        [
+            ({f"k{i}": "v" for i in range(MAX_ATTRIBUTES + 1)}, "extra", "101 attributes"),
+            ({"n" * (MAX_KEY + 1): "v"}, "extra", "has 101 characters"),
+            ({"": "v"}, "extra", "names have 1 to 100"),
+            ({"  ": "v"}, "extra", "not all blank"),
+            ({"notes": "x" * (MAX_VALUE + 1)}, "extra.notes", "10,001 characters"),
+            ({"list": ["x" * 5000, "y" * 5000]}, "extra.list", "10,008 characters"),
+        ],
+        ids=["count", "key", "empty-key", "blank-key", "value", "json-value"],
+    )
+    def test_past_a_limit_is_refused_and_nothing_is_written(
+        self, hub: Hub, extra: dict[str, object], field: str, says: str
+    ) -> None:
+        before = audit_count(hub)
+        with pytest.raises(ValidationError) as exc:
+            add(hub, extra=extra)
+        assert ("extra_too_large", field) == (exc.value.code, exc.value.field)
+        assert says in exc.value.message and "\n" not in exc.value.message
+        assert (0, before) == (hub.count_customers(), audit_count(hub))
+
+    def test_an_update_may_not_grow_past_the_limit(self, hub: Hub) -> None:
+        """Updates merge: the result counts, not the change alone."""
+        c = add(hub, extra={f"k{i}": "v" for i in range(MAX_ATTRIBUTES)})
+        with pytest.raises(ValidationError) as exc:
+            hub.update_customer(c.id, CustomerUpdate(extra={"one more": "v"}))
+        assert "extra_too_large" == exc.value.code
+        swapped = hub.update_customer(c.id, CustomerUpdate(extra={"k0": None, "new": "v"}))
+        assert MAX_ATTRIBUTES == len(swapped.extra)
+        with pytest.raises(ValidationError):
+            hub.update_customer(c.id, CustomerUpdate(extra={"new": "x" * (MAX_VALUE + 1)}))
+
+    def test_a_customer_stored_over_the_limits_can_still_be_trimmed(self, hub: Hub) -> None:
+        """One stored before the limits (45,000 attributes were once accepted) can be changed
+        and trimmed, as long as a change does not make it bigger."""
+        c = add(hub)
+        legacy = {f"k{i}": "v" for i in range(MAX_ATTRIBUTES + 50)} | {"long": "x" * 20_000}
+        with hub.store.write() as conn:
+            conn.execute(customers.update().where(customers.c.id == c.id).values(extra=legacy))
+        assert "Ana M. Lima" == hub.update_customer(c.id, CustomerUpdate(name="Ana M. Lima")).name
+        trimmed = hub.update_customer(c.id, CustomerUpdate(extra={"k0": None, "k1": "w"}))
+        assert MAX_ATTRIBUTES + 50 == len(trimmed.extra)
+        with pytest.raises(ValidationError):
+            hub.update_customer(c.id, CustomerUpdate(extra={"k0": "back", "k-new": "v"}))
 
 
 class TestTrash:
@@ -297,6 +358,30 @@ class TestList:
         with pytest.raises(ValidationError) as exc:
             hub.list_customers(CustomerQuery(after="not-a-cursor"))
         assert exc.value.field == "after"
+
+    @pytest.mark.parametrize(
+        ("sort", "value", "row_id"),
+        [
+            ("name", 5, 1),  # a number where the name goes: a 500 on PostgreSQL
+            ("name", [1], 1),
+            ("name", "a\x00", 1),  # a NUL: a 500 on PostgreSQL, hidden from the edge by base64
+            ("name", "a", 10**30),  # past any 64-bit ID: a 500 (OverflowError) on SQLite
+            ("id", None, 2**63),
+            ("id", None, True),
+            ("-id", [1], "7"),
+            ("created", "2026-01-01", -(2**70)),
+        ],
+    )
+    def test_a_forged_cursor_is_a_validation_error(
+        self, hub: Hub, sort: str, value: object, row_id: object
+    ) -> None:
+        """A cursor that decodes but holds what no page of this list ends with: the sort
+        value of another type, or an ID no row can have."""
+        add(hub)
+        forged = base64.urlsafe_b64encode(json.dumps([value, row_id]).encode()).decode()
+        with pytest.raises(ValidationError) as exc:
+            hub.list_customers(CustomerQuery(sort=sort, after=forged))  # type: ignore[arg-type]
+        assert (exc.value.field, exc.value.code) == ("after", "bad_cursor")
 
     def test_with_warnings_lists_only_flagged_customers(self, hub: Hub) -> None:
         add(hub)

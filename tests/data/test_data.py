@@ -130,19 +130,29 @@ class TestReading:
         assert "PNG" in exc.value.message
 
     def test_duplicate_header_names_are_refused(self, tmp_path: Path) -> None:
-        """Two columns with one name would make a value ambiguous: refused, naming both."""
+        """Two columns with one name would make a value ambiguous: refused, naming both. Names
+        that differ in case are two extra attributes, or refused if they are one field."""
         with pytest.raises(ValidationError) as exc:
-            data.open_source(write(tmp_path, "d.csv", "Name,Email,email\nA,a@x.io,b@x.io\n"))
+            data.open_source(write(tmp_path, "d.csv", "Name,Email,Email\nA,a@x.io,b@x.io\n"))
         assert exc.value.code == "duplicate_header"
         assert "columns 2 and 3" in exc.value.message
+        with data.open_source(write(tmp_path, "t.csv", "Name,Tier,tier\nA,x,y\n")) as source:
+            assert data.plan_columns(source.header).extras == ["Tier", "tier"]
+        with pytest.raises(ValidationError) as exc:
+            data.plan_columns(["Name", "Email", "email"])
+        assert exc.value.code == "ambiguous_columns"
 
-    def test_nul_bytes_are_removed_and_noted(self, tmp_path: Path) -> None:
-        """NUL bytes (which PostgreSQL cannot store) are removed, and the report counts them."""
-        path = write(tmp_path, "z.csv", b"Name,Email\nAn\x00a,a@x.io\n")
+    def test_nul_bytes_are_removed_with_a_warning_on_the_row(self, tmp_path: Path) -> None:
+        """NUL bytes (which PostgreSQL cannot store) are removed by cleaning, which counts them
+        and warns on the row (not a note on the whole file)."""
+        path = write(tmp_path, "z.csv", b"Name,Email\nAn\x00a,a@x.io\nBo,b@x.io\n")
         with data.open_source(path) as source:
-            assert source.notes == ["1 NUL bytes removed"]
-        df, _ = cleaned(path)
-        assert df["__name"].to_list() == ["Ana"]
+            assert source.notes == []
+        df, ctx = cleaned(path)
+        assert df["__name"].to_list() == ["Ana", "Bo"]
+        assert ctx.changed["control_characters"] == 1
+        codes = [[w["code"] for w in (x or [])] for x in df["__warnings"].to_list()]
+        assert codes == [["control_characters"], []]
 
     def test_unterminated_quote_is_an_error_naming_the_row(self, tmp_path: Path) -> None:
         """A quote that is never closed stops the read with the row number."""
@@ -351,7 +361,7 @@ class TestFastPathAgreesWithTheLibraries:
 
     def test_phones(self) -> None:
         """On a large random sample (generated formats and random digit strings), every value
-        the fast path decides gets the library's E.164 and validity."""
+        the fast path decides gets the library's validity, and its E.164 form when valid."""
         values = self._phones(15_000)
         fast = phone_fast(pl.Series(values), "US")
         assert fast.decided.sum() > len(values) * 0.5
@@ -361,8 +371,32 @@ class TestFastPathAgreesWithTheLibraries:
             if not decided:
                 continue
             lib, warnings = customers.clean_phone(v, "US")
-            assert (v, lib) == (v, e164)
             assert (v, valid) == (v, not any(w.code == "phone_invalid" for w in warnings))
+            if valid:
+                assert (v, lib) == (v, e164)
+
+    def test_cleaning_stores_what_clean_phone_stores(self) -> None:
+        """The import's phone step (fast path and library) stores the value, warning code and
+        message that ``clean_phone`` gives, on the same sample: an invalid number keeps the
+        value given, on both paths ("06 12 34 56 78" in the US is not +10612345678)."""
+        from customer_flow.data.cleaning import normalise_phones
+
+        values = [*self._phones(6000), "06 12 34 56 78", "+1 415 123 4567", "415 123 4567"]
+        values = [" ".join(v.split()) for v in values if v.strip()]
+        frame = normalise_phones(pl.DataFrame({"__phone": values}), Context(region="US"))
+        fast = phone_fast(pl.Series(values), "US")
+        assert fast.decided.filter(~fast.valid).sum() > 100  # both paths are exercised
+        rows = frame.select("__phone", "__phone_warning", "__phone_warning_message").iter_rows()
+        for v, (got, code, message) in zip(values, rows, strict=True):
+            try:
+                lib, warnings = customers.clean_phone(v, "US")
+            except ValidationError:
+                continue
+            want = (warnings[0].code, warnings[0].message) if warnings else (None, None)
+            assert (v, lib, *want) == (v, got, code, message)
+        stored = dict(zip(values, frame["__phone"], strict=True))
+        assert stored["06 12 34 56 78"] == "06 12 34 56 78"
+        assert stored["+1 415 123 4567"] == "+1 415 123 4567"
 
     def test_phones_in_another_default_region(self) -> None:
         """The fast path follows the region's own metadata (GB: national prefix 0, IDD 00)."""

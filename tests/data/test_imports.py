@@ -55,9 +55,7 @@ class TestImport:
         """imported + updated + unchanged + rejected = rows read, on a messy generated file,
         and the imported count is what the database holds."""
         made = generate(3000, seed=11, out_dir=tmp_path)
-        report = hub.import_file(
-            made.data, opts(rejects_path=tmp_path / "rej.csv", allow_duplicate=True)
-        )
+        report = hub.import_file(made.data, opts(rejects_path=tmp_path / "rej.csv"))
         truth = pl.read_csv(made.truth, infer_schema=False)
         assert report.rows_read == 3000
         assert report.accounted
@@ -70,11 +68,13 @@ class TestImport:
     def test_possible_duplicates_are_rejected_and_accounted_for(
         self, hub: Hub, tmp_path: Path
     ) -> None:
-        """Without allow_duplicate, the generator's near-duplicates that share a phone with
+        """With reject_duplicates, the generator's near-duplicates that share a phone with
         their original are rejected as possible_duplicate, named in the rejects file, and
         counted: imported + possible duplicates = the rows the truth expects to load."""
         made = generate(3000, seed=11, out_dir=tmp_path)
-        report = hub.import_file(made.data, opts(rejects_path=tmp_path / "rej.csv"))
+        report = hub.import_file(
+            made.data, opts(rejects_path=tmp_path / "rej.csv", reject_duplicates=True)
+        )
         truth = pl.read_csv(made.truth, infer_schema=False)
         assert report.accounted
         assert report.possible_duplicates == report.errors["possible_duplicate"] > 0
@@ -283,6 +283,67 @@ class TestConflicts:
         assert "was purged" in report.rejects[1].message
 
 
+class TestExtraLimits:
+    """Issue 15: the import keeps extra attributes within the customers' limits."""
+
+    def test_an_update_that_would_overflow_the_extras_is_a_rejected_row(
+        self, hub: Hub, tmp_path: Path
+    ) -> None:
+        """Extras merge on --on-conflict update: a row that would leave its customer with more
+        than 100 attributes is rejected with extra_too_large, counted and in the rejects file;
+        the other rows load."""
+        hub.add_customer(
+            CustomerCreate(id=1, name="Ana Lima", extra={f"old{i}": "v" for i in range(90)})
+        )
+        hub.add_customer(CustomerCreate(id=2, name="Bo Berg", extra={"old": "v"}))
+        head = "ID,Name," + ",".join(f"new{i}" for i in range(20))
+        cells = ",".join("x" for _ in range(20))
+        path = write(tmp_path, "u.csv", f"{head}\n1,Ana Lima,{cells}\n2,Bo Berg,{cells}\n")
+        rejects = tmp_path / "u.rejects.csv"
+        report = hub.import_file(path, opts(on_conflict="update", rejects_path=rejects))
+        assert (1, 1, {"extra_too_large": 1}) == (report.updated, report.rejected, report.errors)
+        [problem] = report.rejects
+        assert (1, "extra_too_large") == (problem.row, problem.code)
+        assert "would give it 110 extra attributes; at most 100" in problem.message
+        assert ",extra_too_large," in rejects.read_text().splitlines()[1]
+        assert (90, 21) == (len(hub.get_customer(1).extra), len(hub.get_customer(2).extra))
+
+    def test_a_column_name_too_long_for_an_attribute_is_refused(
+        self, hub: Hub, tmp_path: Path
+    ) -> None:
+        path = write(tmp_path, "k.csv", f"Name,{'n' * 101}\nAna Lima,x\n")
+        with pytest.raises(ValidationError) as exc:
+            hub.import_file(path)
+        assert "extra_too_large" == exc.value.code
+        assert "at most 100" in exc.value.message and "--ignore-unknown" in exc.value.message
+        assert 1 == hub.import_file(path, opts(ignore_unknown=True)).imported
+
+    def test_more_extra_columns_than_attributes_are_refused(self, hub: Hub, tmp_path: Path) -> None:
+        head = "Name," + ",".join(f"c{i}" for i in range(101))
+        path = write(tmp_path, "w.csv", head + "\nAna Lima" + ",x" * 101 + "\n")
+        with pytest.raises(ValidationError) as exc:
+            hub.import_file(path)
+        assert "too_many_columns" == exc.value.code
+        assert "at most 100" in exc.value.message
+
+
+class TestControlCharacters:
+    def test_extras_lose_their_control_characters(self, hub: Hub, tmp_path: Path) -> None:
+        """Issue 15: a NUL in an extra attribute (JSON Lines can carry one) was stored, and on
+        PostgreSQL then broke the duplicate finder. Control characters go from extras' names
+        and values as from the fields, counted; tab and newline stay."""
+        rows = [
+            {"Name": "Ana Lima", "Note": "a\x00b", "Ta\x01g": "x\x1by", "Multi": "a\tb\nc"},
+            {"Name": "Bo Berg", "Path": "C:\\u0000dir"},
+        ]
+        path = write(tmp_path, "c.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+        report = hub.import_file(path)
+        assert (2, 0) == (report.imported, report.rejected)
+        assert 1 == report.cleaning["control_characters"]
+        assert {"Note": "ab", "Tag": "xy", "Multi": "a\tb\nc"} == hub.get_customer(1).extra
+        assert {"Path": "C:\\u0000dir"} == hub.get_customer(2).extra
+
+
 class TestRevert:
     def test_revert_undoes_creates_and_updates_exactly(self, hub: Hub, tmp_path: Path) -> None:
         """After revert, the customers are exactly as before the import."""
@@ -408,19 +469,24 @@ class TestExport:
     def test_no_exported_cell_starts_with_a_formula_trigger(
         self, hub: Hub, names: list[str]
     ) -> None:
-        """Property: whatever the values, no exported CSV cell starts with = + - @ tab CR,
-        unless --raw."""
+        """Property: whatever the values, no exported CSV cell starts with = or @, nor with
+        +, -, tab or CR before anything but a plain number (an E.164 phone is a number), unless
+        --raw."""
         import csv
+        import re
 
         with hub.store.write() as conn:
             conn.execute(customers.delete())
         for i, name in enumerate(names):
             if name.strip():
                 hub.add_customer(
-                    CustomerCreate(name=name, phone=f"+1415555{i:04d}", extra={"k": name})
+                    CustomerCreate(name=name, phone=f"+1415555{i:04d}", extra={"k": name}),
+                    allow_duplicate=True,  # one name and phones one digit apart: alike
                 )
+        plain = re.compile(r"[+\-\t\r][0-9]+(?:\.[0-9]+)?(?:;ext=[0-9]+)?")
         cells = [c for row in csv.reader(io.StringIO(export_text(hub))) for c in row]
-        assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+        formulas = [c for c in cells if c[:1] in ("=", "@", "+", "-", "\t", "\r")]
+        assert not [c for c in formulas if not plain.fullmatch(c)]
         raw_cells = [c for row in csv.reader(io.StringIO(export_text(hub, raw=True))) for c in row]
         assert any(c.startswith("+1415") for c in raw_cells) or not any(n.strip() for n in names)
 

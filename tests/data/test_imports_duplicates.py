@@ -1,8 +1,8 @@
-"""Possible duplicates on import (issue 7, point 1), on real SQLite and PostgreSQL.
+"""Possible duplicates on import (issues 7 and 14), on real SQLite and PostgreSQL.
 
-A new row that looks like a live customer or an earlier row of the file, by the rules of the
-check on entry, is rejected (``possible_duplicate``, the candidates named), or with
-``allow_duplicate`` imported with a warning and listed in the report.
+A new row that looks like a live customer or an earlier row of the file, by the duplicates
+model of the check on entry, is imported with a warning and listed in the report, or with
+``reject_duplicates`` rejected (``possible_duplicate``, the candidates named).
 """
 
 from __future__ import annotations
@@ -20,21 +20,22 @@ from typer.testing import CliRunner
 
 from conftest import new_pg_database
 from customer_flow.cli.main import app
+from customer_flow.core.errors import DuplicateError
 from customer_flow.customers.models import CustomerCreate, CustomerQuery
-from customer_flow.data import duplicate_check as import_duplicates
 from customer_flow.data.imports import ImportOptions
-from customer_flow.duplicates import find as dedupe
 from customer_flow.hub import Hub
 
 HEADER = "ID,Name,Email,Phone\n"
-# Rows 2-5 each look like row 1 or customer 900 by one rule; row 6 is nobody's double.
+# Rows 2-5 each look like row 1 or a customer already there (900, 901); rows 6 and 7 are
+# nobody's double (7 shares Ana Lima's surname, office phone and domain, not her first name).
 ROWS = (
     "1,Ana Lima,ana@lima.pt,+1 415 555 2671\n"
-    '2,"Lima, Ana",ana+news@lima.pt,\n'  # same email once normalised (and name + domain)
-    "3,Rui Costa,rui@costa.pt,(415) 555-2671\n"  # same phone as row 1
-    "4,Jane Rowe,jr@work.io,+44 20 7946 0188\n"  # similar name, same last 7 digits as 900
-    "5,Bob Smith,bob@acme.io,\n"  # Robert Smith at acme.io (900): nickname, same domain
+    '2,"Lima, Ana",ana+news@lima.pt,\n'  # the same email once normalised
+    "3,Ana Lima,al@costa.pt,(415) 555-2671\n"  # the same name and phone as row 1
+    "4,Jane Rowe,jr@work.io,+44 20 7946 0188\n"  # 901: a surname typo, the same last 7 digits
+    "5,Bob Smith,rsmith@globex.com,\n"  # 900 Robert Smith: a nickname, the same local part
     "6,Zoe Quinn,zoe@quinn.io,+1 212 555 0199\n"
+    "7,Tomasz Lima,tomasz@lima.pt,+1 415 555 2671\n"
 )
 
 
@@ -47,7 +48,7 @@ def write(tmp_path: Path, text: str, name: str = "in.csv") -> Path:
 @pytest.fixture
 def existing(hub: Hub) -> Hub:
     hub.add_customer(
-        CustomerCreate(id=900, name="Robert Smith", email="rs@acme.io", phone="+1 646 794 6018")
+        CustomerCreate(id=900, name="Robert Smith", email="rsmith@acme.io", phone="+1 646 794 6018")
     )
     hub.add_customer(CustomerCreate(id=901, name="Jane Roe", phone="+1 646 946 0188"))
     return hub
@@ -57,54 +58,60 @@ def opts(tmp_path: Path, **kw: object) -> ImportOptions:
     return ImportOptions.model_validate({"rejects_path": tmp_path / "rej.csv", **kw})
 
 
+def rejected(tmp_path: Path, **kw: object) -> ImportOptions:
+    return opts(tmp_path, reject_duplicates=True, **kw)
+
+
 class TestRejected:
+    """With ``reject_duplicates`` (``--reject-duplicates``) likely duplicates are refused."""
+
     def test_rows_like_a_customer_or_an_earlier_row_are_rejected_naming_them(
         self, existing: Hub, tmp_path: Path
     ) -> None:
-        report = existing.import_file(write(tmp_path, HEADER + ROWS), opts(tmp_path))
-        assert (report.imported, report.rejected, report.rows_read) == (2, 4, 6)
+        report = existing.import_file(write(tmp_path, HEADER + ROWS), rejected(tmp_path))
+        assert (report.imported, report.rejected, report.rows_read) == (3, 4, 7)
         assert report.accounted
         assert report.errors == {"possible_duplicate": 4} and report.possible_duplicates == 4
         rejects = pl.read_csv(tmp_path / "rej.csv", infer_schema=False)
         why = dict(zip(rejects["row"].to_list(), rejects["message"].to_list(), strict=True))
         assert set(rejects["code"]) == {"possible_duplicate"}
-        assert why["2"].startswith("possible duplicate of row 1 of this file (Ana Lima): same")
-        assert "same email (ana@lima.pt)" in why["2"]
-        assert "row 1 of this file (Ana Lima): same phone (+14155552671)" in why["3"]
-        assert why["4"] == (
-            "possible duplicate of customer 901 (Jane Roe): similar name ('Jane Roe') and the "
-            "same last 7 phone digits"
+        assert why["2"].startswith(
+            "possible duplicate of row 1 of this file (Ana Lima), probability 1.000: email: same ("
         )
-        assert why["5"] == (
-            "possible duplicate of customer 900 (Robert Smith): similar name ('Robert Smith') "
-            "and the same email domain (acme.io)"
+        assert why["3"].startswith(
+            "possible duplicate of row 1 of this file (Ana Lima), probability 1.000: phone: same ("
         )
-        assert sorted(c.id for c in existing.list_customers().items) == [1, 6, 900, 901]
+        assert why["4"].startswith("possible duplicate of customer 901 (Jane Roe), probability")
+        assert "phone: same last 7 digits (+" in why["4"] and "surname: typo (+" in why["4"]
+        assert why["5"].startswith("possible duplicate of customer 900 (Robert Smith)")
+        assert "email: same local part, another domain (+" in why["5"]
+        assert "first name: nickname (+" in why["5"]
+        assert sorted(c.id for c in existing.list_customers().items) == [1, 6, 7, 900, 901]
 
-    def test_a_free_mail_domain_is_not_a_shared_domain(self, hub: Hub, tmp_path: Path) -> None:
-        """Two Maria Smiths at gmail.com are two people until something else matches; at a
-        company domain the second is a possible duplicate, as on entry."""
+    def test_a_shared_surname_domain_and_phone_are_not_one_person(
+        self, hub: Hub, tmp_path: Path
+    ) -> None:
+        """Colleagues at one company, some with one office phone, and a family at one free-mail
+        provider: nobody is a possible duplicate (a different first name is evidence against)."""
         path = write(
             tmp_path,
             HEADER
-            + "1,Maria Smith,maria.smith@gmail.com,\n"
-            + '2,"Smith, Maria",msmith77@googlemail.com,\n'
-            + "3,Maria Smith,maria@yahoo.com,\n"
-            + "4,Maria Smith,maria@acme.io,\n"
-            + "5,Maria Smith,ms@acme.io,\n",
+            + "1,Noah Johnson,noah@acme-corp.com,\n"
+            + "2,Zoe Johnson,zoe@acme-corp.com,\n"
+            + "3,Oona Okafor,oona@acme-corp.com,+1 415 555 0100\n"
+            + "4,Tomasz Okafor,tomasz@acme-corp.com,+1 415 555 0100\n"
+            + "5,Maria Smith,maria.smith@gmail.com,\n"
+            + '6,"Smith, John",john.smith@gmail.com,\n',
         )
-        report = hub.import_file(path, opts(tmp_path))
-        assert (report.imported, report.possible_duplicates) == (4, 1)
-        rejects = pl.read_csv(tmp_path / "rej.csv", infer_schema=False)
-        assert rejects["row"].to_list() == ["5"]
-        assert "the same email domain (acme.io)" in rejects["message"].item()
+        report = hub.import_file(path, rejected(tmp_path))
+        assert (report.imported, report.possible_duplicates) == (6, 0)
 
     def test_an_earlier_batch_is_named_by_its_new_customer_id(
         self, hub: Hub, tmp_path: Path
     ) -> None:
         """Rows checked in a later batch name the customer an earlier batch created."""
         path = write(tmp_path, HEADER + ROWS)
-        report = hub.import_file(path, opts(tmp_path, batch_rows=2))
+        report = hub.import_file(path, rejected(tmp_path, batch_rows=2))
         assert report.possible_duplicates == 2  # rows 2 and 3 (4 and 5 need customers 900/901)
         rejects = pl.read_csv(tmp_path / "rej.csv", infer_schema=False)
         message = rejects.filter(pl.col("row") == "3")["message"].item()
@@ -116,93 +123,120 @@ class TestRejected:
         """With customers already there, the database is asked each batch; the customers
         this import created are still named as rows of this file, once."""
         path = write(tmp_path, HEADER + ROWS)
-        existing.import_file(path, opts(tmp_path, batch_rows=2))
+        existing.import_file(path, rejected(tmp_path, batch_rows=2))
         rejects = pl.read_csv(tmp_path / "rej.csv", infer_schema=False)
         message = rejects.filter(pl.col("row") == "3")["message"].item()
-        assert message == (
-            "possible duplicate of customer 1 (Ana Lima, row 1 of this file): "
-            "same phone (+14155552671)"
+        assert message.startswith(
+            "possible duplicate of customer 1 (Ana Lima, row 1 of this file), probability 1.000: "
+            "phone: same (+22.8); first name: same (+5.3); surname: same (+5.2)"
         )
+        assert message.count("customer 1 ") == 1
 
     def test_a_rejected_row_of_an_earlier_batch_is_named_by_its_values(
         self, hub: Hub, tmp_path: Path
     ) -> None:
-        """Row 2 is rejected (like row 1: similar name, same domain), so never created; row 3,
-        in the next batch, has row 2's phone: it is named by the values the check kept."""
+        """Row 2 is rejected (like row 1: the same email), so never created; row 3, in the next
+        batch, has row 2's phone: it is named by the values the check kept."""
         path = write(
             tmp_path,
-            HEADER + "1,Ana Lima,ana@lima.pt,\n2,Ana Lima,al@lima.pt,+1 415 555 2671\n"
-            "3,Rui Costa,rui@costa.pt,(415) 555-2671\n",
+            HEADER + "1,Ana Lima,ana@lima.pt,\n2,Ana Lima,ana+x@lima.pt,+1 415 555 2671\n"
+            '3,"Lima, Ana",other@costa.pt,(415) 555-2671\n',
         )
-        report = hub.import_file(path, opts(tmp_path, batch_rows=2))
+        report = hub.import_file(path, rejected(tmp_path, batch_rows=2))
         assert (report.imported, report.possible_duplicates) == (1, 2)
         rejects = pl.read_csv(tmp_path / "rej.csv", infer_schema=False)
         message = rejects.filter(pl.col("row") == "3")["message"].item()
-        assert message == (
-            "possible duplicate of row 2 of this file (Ana Lima): same phone (+14155552671)"
+        assert message.startswith(
+            "possible duplicate of row 2 of this file (Ana Lima), probability 1.000: phone: same"
         )
 
     def test_matches_under_on_conflict_are_updates_not_duplicates(
         self, existing: Hub, tmp_path: Path
     ) -> None:
-        path = write(tmp_path, HEADER + "900,Robert Smith,rs@acme.io,+1 646 794 6019\n")
-        report = existing.import_file(path, opts(tmp_path, on_conflict="update"))
+        path = write(tmp_path, HEADER + "900,Robert Smith,rsmith@acme.io,+1 646 794 6019\n")
+        report = existing.import_file(path, rejected(tmp_path, on_conflict="update"))
         assert (report.updated, report.rejected, report.possible_duplicates) == (1, 0, 0)
 
     def test_a_customer_in_the_trash_is_no_candidate(self, existing: Hub, tmp_path: Path) -> None:
         existing.delete_customer(900)
-        path = write(tmp_path, HEADER + "5,Bob Smith,bob@acme.io,\n")
-        report = existing.import_file(path, opts(tmp_path))
+        path = write(tmp_path, HEADER + "5,Bob Smith,rsmith@globex.com,\n")
+        report = existing.import_file(path, rejected(tmp_path))
         assert (report.imported, report.possible_duplicates) == (1, 0)
 
 
-class TestAllowed:
+class TestFlagged:
+    """By default likely duplicates are imported, each with a warning, and listed."""
+
     def test_they_are_imported_flagged_and_listed(self, existing: Hub, tmp_path: Path) -> None:
         path = write(tmp_path, HEADER + ROWS)
-        report = existing.import_file(path, opts(tmp_path, allow_duplicate=True))
-        assert (report.imported, report.rejected) == (6, 0)
+        report = existing.import_file(path, opts(tmp_path))
+        assert (report.imported, report.rejected) == (7, 0)
         assert report.warnings["possible_duplicate"] == report.possible_duplicates == 4
         listed = {d.row: d for d in report.duplicates}
         assert sorted(listed) == [2, 3, 4, 5]
         assert listed[3].id == 3
         assert [(c.id, c.row) for c in listed[3].candidates] == [(1, 1)]
-        assert listed[3].candidates[0].reasons == ["same phone (+14155552671)"]
+        assert listed[3].candidates[0].reasons[0] == "phone: same (+22.8)"
+        assert listed[3].candidates[0].probability == pytest.approx(1.0, abs=1e-3)
         assert [(c.id, c.row) for c in listed[5].candidates] == [(900, None)]
         flagged = existing.list_customers(CustomerQuery(with_warnings=True)).items
         assert sorted(c.id for c in flagged) == [2, 3, 4, 5]
         three = existing.get_customer(3)
         assert [(w.field, w.code) for w in three.warnings] == [("duplicate", "possible_duplicate")]
         assert three.warnings[0].message == (
-            "may be the same as customer 1 (Ana Lima): same phone (+14155552671)"
+            "may be the same as customer 1 (Ana Lima), probability 1.000: phone: same (+22.8); "
+            "first name: same (+5.3); surname: same (+5.2); email: different (-2.7)"
         )
 
     def test_the_warning_reads_like_the_one_on_entry(self, existing: Hub, tmp_path: Path) -> None:
-        """The same customer entered by hand with --allow-duplicate gets the same warning."""
-        path = write(tmp_path, HEADER + "5,Bob Smith,bob@acme.io,\n")
-        existing.import_file(path, opts(tmp_path, allow_duplicate=True))
+        """The same customer entered by hand with allow_duplicate gets the same warning."""
+        path = write(tmp_path, HEADER + "5,Bob Smith,rsmith@globex.com,\n")
+        existing.import_file(path, opts(tmp_path))
         by_hand = existing.add_customer(
-            CustomerCreate(name="Bob Smith", email="bob2@acme.io"), allow_duplicate=True
+            CustomerCreate(name="Bob Smith", email="rsmith@initech.com"), allow_duplicate=True
         )
         imported = existing.get_customer(5)
         assert [w.message for w in imported.warnings] == [
-            "may be the same as customer 900 (Robert Smith): similar name ('Robert Smith') and "
-            "the same email domain (acme.io)"
+            "may be the same as customer 900 (Robert Smith), probability 1.000: email: same local "
+            "part, another domain (+19.3); surname: same (+5.2); first name: nickname (+3.0)"
         ]
         assert imported.warnings[0].message in [w.message for w in by_hand.warnings]
+
+    def test_extra_columns_recognised_as_fields_are_compared(
+        self, hub: Hub, tmp_path: Path
+    ) -> None:
+        """A date of birth and a postcode in the file are compared as on entry: the same name
+        there is one person; twins (one date of birth, one address) are two."""
+        path = write(
+            tmp_path,
+            "Name,Date of Birth,Zip Code,Address\n"
+            "Connor Lutz,1970-03-12,2600,5 Main Street\n"
+            "Cononr Lutz,19700312,2600,5 main street\n"
+            "Kylie Dearing,1980-01-01,2272,12 Herschell Circuit\n"
+            "Lachlan Dearing,1980-01-01,2272,12 Herschell Circuit\n",
+        )
+        report = hub.import_file(path, opts(tmp_path))
+        assert [(d.row, [c.row for c in d.candidates]) for d in report.duplicates] == [(2, [1])]
+        with pytest.raises(DuplicateError, match="Kylie Dearing"):
+            hub.add_customer(
+                CustomerCreate(
+                    name="Dearing, Kylie", extra={"dob": "1980/01/01", "postcode": "2272"}
+                )
+            )
 
     def test_a_dry_run_reports_the_same_and_writes_nothing(
         self, existing: Hub, tmp_path: Path
     ) -> None:
         path = write(tmp_path, HEADER + ROWS)
-        preview = existing.preview_import(path, opts(tmp_path, allow_duplicate=True))
+        preview = existing.preview_import(path, opts(tmp_path))
         assert existing.count_customers() == 2
-        real = existing.import_file(path, opts(tmp_path, allow_duplicate=True))
+        real = existing.import_file(path, opts(tmp_path))
         assert preview.duplicates == real.duplicates
         assert preview.possible_duplicates == real.possible_duplicates == 4
 
     def test_revert_removes_them_and_their_keys(self, existing: Hub, tmp_path: Path) -> None:
         path = write(tmp_path, HEADER + ROWS)
-        report = existing.import_file(path, opts(tmp_path, allow_duplicate=True))
+        report = existing.import_file(path, opts(tmp_path))
         assert report.batch_id is not None
         assert [c.id for c in existing.check_duplicates("Zoe Quinn", "zoe@quinn.io")] == [6]
         existing.revert_import(report.batch_id)
@@ -224,19 +258,19 @@ class TestAgreesWithTheCheckOnEntry:
     def test_each_row_is_flagged_as_adding_it_by_hand_would_flag_it(
         self, hub: Hub, tmp_path: Path, second_url: str
     ) -> None:
-        """Import a generated file with allow_duplicate; add the same customers one by one
-        through the check on entry, in row order, into a second database. A row is flagged
+        """Import a generated file (likely duplicates flagged); add the same customers one by
+        one through the check on entry, in row order, into a second database. A row is flagged
         by the import exactly when entry flags it, and the import names only customers that
-        entry names too (it names the earliest of each group, at most five)."""
+        entry names too (at most five, the most likely)."""
         made = generate(700, seed=5, out_dir=tmp_path)
         rows = pl.read_csv(made.data, infer_schema=False).drop("Customer ID")
-        # Same names at a shared domain are rare at this size: add a few on purpose.
+        # An email typo, colleagues of one surname, two Ana Limas: a few on purpose.
         more = pl.DataFrame(
             {
-                "Full Name": ["Maria Smith", "Smith, Maria", "Jon Smith", "John Smith", "Ana Lima",
-                              "Ana Lima"],
-                "E-mail": ["m.s@acme.io", "other@acme.io", "jon@globex.com", "john@globex.com",
-                           "al1@x.io", "al2@y.io"],
+                "Full Name": ["Maria Smith", "Smith, Maria", "Noah Johnson", "Zoe Johnson",
+                              "Ana Lima", "Ana Lima"],
+                "E-mail": ["m.smith@acme.io", "m.smyth@acme.io", "noah@acme-corp.com",
+                           "zoe@acme-corp.com", "al1@x.io", "al2@y.io"],
                 "Phone Number": [None] * 6,
             },
             schema={c: pl.String for c in rows.columns},
@@ -244,7 +278,7 @@ class TestAgreesWithTheCheckOnEntry:
         path = tmp_path / "no_ids.csv"
         pl.concat([rows, more]).write_csv(path)
         # Without an ID column, IDs follow the rows: the entry replay keeps the file's order.
-        report = hub.import_file(path, opts(tmp_path, allow_duplicate=True))
+        report = hub.import_file(path, opts(tmp_path))
         assert report.possible_duplicates > 20
         customers = sorted(
             hub.list_customers(CustomerQuery(limit=1000, sort="id")).items, key=lambda c: c.id
@@ -263,23 +297,23 @@ class TestAgreesWithTheCheckOnEntry:
             assert bool(named) == bool(flagged_entry[cid]), (cid, named, flagged_entry[cid])
             assert named <= flagged_entry[cid], (cid, named, flagged_entry[cid])
         by_email = {c.email: c.id for c in customers}
-        assert flagged_import[by_email["other@acme.io"]] == {by_email["m.s@acme.io"]}
-        assert flagged_import[by_email["john@globex.com"]] == {by_email["jon@globex.com"]}
+        assert flagged_import[by_email["m.smyth@acme.io"]] == {by_email["m.smith@acme.io"]}
+        assert flagged_import[by_email["zoe@acme-corp.com"]] == set()
         assert flagged_import[by_email["al2@y.io"]] == set()
 
 
 class TestBatchesAgree:
-    @pytest.mark.parametrize("allow", [True, False], ids=["allowed", "rejected"])
+    @pytest.mark.parametrize("reject", [False, True], ids=["flagged", "rejected"])
     def test_small_batches_flag_and_name_exactly_as_one_batch(
-        self, hub: Hub, tmp_path: Path, second_url: str, allow: bool
+        self, hub: Hub, tmp_path: Path, second_url: str, reject: bool
     ) -> None:
-        """What the check keeps between batches (the earliest row of each group, by hash,
-        named from the database or from the values kept for rows not created) gives the very
-        warnings and rejects of a single batch: the same file in batches of 37 rows."""
+        """What the check keeps between batches (the first rows of each key, by hash, and the
+        values of every row checked) gives the very warnings and rejects of a single batch:
+        the same file in batches of 37 rows."""
         made = generate(700, seed=11, out_dir=tmp_path)
-        one = hub.import_file(made.data, opts(tmp_path, allow_duplicate=allow))
+        one = hub.import_file(made.data, opts(tmp_path, reject_duplicates=reject))
         small_opts = ImportOptions.model_validate(
-            {"rejects_path": tmp_path / "rej37.csv", "allow_duplicate": allow, "batch_rows": 37}
+            {"rejects_path": tmp_path / "rej37.csv", "reject_duplicates": reject, "batch_rows": 37}
         )
         with Hub.open(second_url, actor="t", default_region="US") as other:
             small = other.import_file(made.data, small_opts)
@@ -315,38 +349,46 @@ def _named(warnings: list[Any]) -> set[int]:
 
 
 class TestCommandLine:
-    def test_allow_duplicate_flag_and_json_report(self, db_url: str, tmp_path: Path) -> None:
+    def test_flagged_by_default_rejected_on_request_and_json_report(
+        self, db_url: str, tmp_path: Path
+    ) -> None:
         runner = CliRunner()
         path = write(tmp_path, HEADER + ROWS)
-        refused = runner.invoke(app, ["--db", db_url, "import", str(path)])
-        assert refused.exit_code == 0, refused.output
-        assert "4 imported + 0 updated + 0 unchanged + 2 rejected = 6 rows read" in refused.stderr
-        assert "possible_duplicate" in refused.stderr
-        again = write(tmp_path, HEADER + ROWS.replace("1,Ana", "11,Ana"), "again.csv")
-        allowed = runner.invoke(
-            app, ["--db", db_url, "import", str(again), "--allow-duplicate", "--json"]
-        )
-        assert allowed.exit_code == 0, allowed.output
-        data = json.loads(allowed.stdout)
-        assert data["possible_duplicates"] == len(data["duplicates"]) > 0
+        flagged = runner.invoke(app, ["--db", db_url, "import", str(path), "--json"])
+        assert flagged.exit_code == 0, flagged.output
+        data = json.loads(flagged.stdout)
+        assert data["possible_duplicates"] == len(data["duplicates"]) == 2
         first = data["duplicates"][0]
         assert {"row", "id", "candidates"} <= first.keys()
-        assert first["candidates"][0]["reasons"]
+        assert first["candidates"][0]["reasons"] and first["candidates"][0]["probability"] > 0.9
+        again = write(
+            tmp_path, HEADER + "20,Ana Lima,ana.l@else.pt,415 555 2671\n21,Zed Zero,z@zero.io,\n"
+        )
+        refused = runner.invoke(app, ["--db", db_url, "import", str(again), "--reject-duplicates"])
+        assert refused.exit_code == 0, refused.output
+        assert "1 imported + 0 updated + 0 unchanged + 1 rejected = 2 rows read" in refused.stderr
+        assert "--reject-duplicates" in refused.stderr
+        old = runner.invoke(app, ["--db", db_url, "import", str(again), "--allow-duplicate"])
+        assert old.exit_code == 0, old.output  # accepted: what an import does now anyway
 
 
-def test_vectorised_keys_agree_with_keys_for_on_a_large_random_sample() -> None:
-    """dedupe.keys_frame (Polars for ASCII, the scalar functions for the rest) writes exactly
-    the keys dedupe.keys_for gives, on random names, emails and phones with accents, other
-    scripts, tags, Gmail dots, extensions and junk."""
+def test_vectorised_features_and_keys_agree_with_the_scalar_ones() -> None:
+    """features.features_frame (Polars for ASCII, the scalar functions for the rest) gives the
+    very features of features_one, and scorer.keys_frame the keys of keys_of, on random names,
+    emails, phones and extra values with accents, other scripts, tags, Gmail dots,
+    extensions, long values and junk."""
     import random
 
-    from customer_flow.duplicates import find as dedupe
+    from customer_flow.duplicates import model as dedupe_model
+    from customer_flow.duplicates.features import KINDS, features_frame, features_one
+    from customer_flow.duplicates.scorer import keys_frame, keys_of
 
     rng = random.Random(5)
-    alphabet = "abcXYZ019._%+-@ éÜß'Σς\u0301\t;="
-    names = ["Ana Lima", "Lima, Ána", "O'Brien-Smith Jr", "Nguyễn Văn", "ΣΊΣΥΦΟΣ", "straße", "A"]
+    alphabet = "abcXYZ019._%+-@ éÜß'Σς\u0301\t;=,"
+    names = ["Ana Lima", "Lima, Ána", "O'Brien-Smith Jr", "Nguyễn Văn", "ΣΊΣΥΦΟΣ", "van der Berg"]
     emails = ["A.Na+shop@GoogleMail.com", " x@Y.com ", "+t@x.io", "a@b@c", "@", "é@x.com"]
     phones = ["+14155552671;ext=12", "555-1234", "+4420", "١٢٣٤٥٦٧٨", "abc", "(415) 555 2671"]
+    values = ["1980-02-03", " 26 00 ", "12  Main   St", "NSW", "Ünïcode Straße 5", "x" * 300]
 
     def pick(pool: list[str], width: int) -> str | None:
         r = rng.random()
@@ -356,43 +398,22 @@ def test_vectorised_keys_agree_with_keys_for_on_a_large_random_sample() -> None:
             return rng.choice(pool)
         return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, width)))
 
-    rows = [(i, pick(names, 15), pick(emails, 20), pick(phones, 18)) for i in range(20_000)]
+    rows = [
+        (i, pick(names, 15), pick(emails, 20), pick(phones, 18), *(pick(values, 12) for _ in KINDS))
+        for i in range(20_000)
+    ]
     frame = pl.DataFrame(
         rows,
-        schema={"id": pl.Int64, "name": pl.String, "email": pl.String, "phone": pl.String},
+        schema={"unique_id": pl.Int64, "name": pl.String, "email": pl.String, "phone": pl.String,
+                **dict.fromkeys(KINDS, pl.String)},
         orient="row",
-    )
-    got = set(dedupe.keys_frame(frame).iter_rows())
-    want = {(k, v, i) for i, n, e, p in rows for k, v in dedupe.keys_for(n, e, p)}
+    )  # fmt: skip
+    fast = features_frame(frame, list(KINDS))
+    slow = [
+        features_one(r[1], r[2], r[3], dict(zip(KINDS, r[4:], strict=True)), r[0]) for r in rows
+    ]
+    assert fast.to_dicts() == [{c: f[c] for c in fast.columns} for f in slow]
+    got = set(keys_frame(fast, dedupe_model.RULES).iter_rows())
+    want = {(k, v, f["unique_id"]) for f in slow for k, v in keys_of(f, dedupe_model.RULES)}
     assert len(want) > 20_000
     assert got == want
-
-
-def test_the_name_memo_answers_as_the_comparison_and_stays_bounded(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """``_Names.similar`` through its memo (one int key per pair, either order) gives what
-    ``dedupe.names_similar`` gives for every pair, and the memo starts afresh at its bound."""
-    monkeypatch.setattr(import_duplicates, "MEMO", 50)
-    names = import_duplicates._Names()
-    raw = [
-        "Ana Lima",
-        "Ana Lyma",
-        "Anna Lima",
-        "Lima Ana",
-        "Bob Stone",
-        "Robert Stone",
-        "Bob Stones",
-        "Jo 2",
-        "Jo 3",
-        "Zoë Brandão",
-        "Zoe Brandao",
-        "Mia van der Berg",
-    ]
-    tokens = pl.Series([dedupe.name_tokens(n) for n in raw], dtype=pl.List(pl.String))
-    sigs = names.add(tokens).to_list()
-    for _ in range(2):  # the second pass answers from the memo (and its restarts)
-        for i, a in enumerate(sigs):
-            for j, b in enumerate(sigs):
-                assert names.similar(a, b) == dedupe.names_similar(raw[i], raw[j]), (raw[i], raw[j])
-                assert len(names.memo) <= 50

@@ -62,6 +62,19 @@ class TestMerge:
             result.merge.fields
         )
 
+    def test_a_merge_may_not_grow_the_extras_past_the_limit(self, hub: Hub) -> None:
+        """Two customers of 60 attributes each would make one of 120: refused, nothing moves;
+        one of 60 and one of 40 merge."""
+        a = add(hub, "Ana Lima", "ana@lima.pt", **{f"a{i}": "v" for i in range(60)})
+        b = add(hub, "Ana Lima", "ana@lima.com", **{f"b{i}": "v" for i in range(60)})
+        c = add(hub, "Ana Lima", "ana@lima.io", **{f"c{i}": "v" for i in range(40)})
+        with pytest.raises(ValidationError) as exc:
+            hub.merge_customers(a, [b])
+        assert ("extra_too_large", "extra") == (exc.value.code, exc.value.field)
+        assert "120 attributes" in exc.value.message
+        assert (None, None) == (merged_into(hub, a), merged_into(hub, b))
+        assert 100 == len(hub.merge_customers(a, [c]).survivor.extra)
+
     def test_the_users_choice_wins(self, hub: Hub, pair: tuple[int, int]) -> None:
         """--take email=A keeps A's email though B's is newer."""
         a, b = pair

@@ -6,7 +6,7 @@ import pytest
 
 from customer_flow.customers.models import CustomerCreate
 from customer_flow.hub import Hub
-from customer_flow.tickets.models import TicketCreate
+from customer_flow.tickets.models import TicketCreate, TicketUpdate
 
 
 @pytest.fixture
@@ -50,3 +50,28 @@ class TestMergeMovesTickets:
         later = hub.open_ticket(TicketCreate(customer_id=keep, type="question", subject="After"))
         hub.unmerge_customers(result.merge.id)
         assert keep == hub.get_ticket(later.id).customer_id
+
+    def test_unmerge_gives_an_untouched_ticket_its_updated_at_back(
+        self, hub: Hub, pair: tuple[int, int]
+    ) -> None:
+        keep, other = pair
+        theirs = hub.open_ticket(TicketCreate(customer_id=other, type="question", subject="Theirs"))
+        before = hub.get_ticket(theirs.id).updated_at
+        result = hub.merge_customers(keep, [other])
+        assert before != hub.get_ticket(theirs.id).updated_at
+        hub.unmerge_customers(result.merge.id)
+        assert before == hub.get_ticket(theirs.id).updated_at
+
+    def test_a_ticket_changed_after_the_merge_keeps_that_change_s_time(
+        self, hub: Hub, pair: tuple[int, int]
+    ) -> None:
+        keep, other = pair
+        theirs = hub.open_ticket(TicketCreate(customer_id=other, type="question", subject="Theirs"))
+        before = hub.get_ticket(theirs.id).updated_at
+        result = hub.merge_customers(keep, [other])
+        hub.update_ticket(theirs.id, TicketUpdate(subject="Changed after the merge"))
+        changed = hub.get_ticket(theirs.id).updated_at
+        hub.unmerge_customers(result.merge.id)
+        after = hub.get_ticket(theirs.id)
+        assert (other, "Changed after the merge") == (after.customer_id, after.subject)
+        assert before != after.updated_at and changed <= after.updated_at

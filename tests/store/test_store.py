@@ -191,5 +191,6 @@ class TestErrors:
         with store.write() as conn:
             conn.execute(text("UPDATE counters SET value = 5 WHERE name = 'customer'"))
         with store.read() as conn:
-            assert conn.execute(text("SELECT value FROM counters")).scalar() == 5
+            value = conn.execute(text("SELECT value FROM counters WHERE name = 'customer'"))
+            assert value.scalar() == 5
         store.close()

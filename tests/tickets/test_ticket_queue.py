@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,6 +93,17 @@ class TestFilters:
         """A cursor not from this list is refused."""
         with pytest.raises(ValidationError, match="after: not a cursor"):
             qh.list_tickets(TicketQuery(after="garbage!"))
+
+    @pytest.mark.parametrize(
+        ("sort", "value", "row_id"),
+        [("id", None, 2**64), ("-id", None, 1.5), ("due", None, 1), ("due", 7, 1)],
+    )
+    def test_a_forged_cursor_is_refused(
+        self, qh: Hub, sort: str, value: object, row_id: object
+    ) -> None:
+        forged = base64.urlsafe_b64encode(json.dumps([value, row_id]).encode()).decode()
+        with pytest.raises(ValidationError, match="after: not a cursor"):
+            qh.list_tickets(TicketQuery(sort=sort, after=forged))  # type: ignore[arg-type]
 
 
 class TestPagination:

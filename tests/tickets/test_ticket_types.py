@@ -156,6 +156,18 @@ class TestSync:
         assert [t.key for t in hub.list_ticket_types()] == ["a"]
         assert hub.get_ticket_type("a").name == "A"
 
+    def test_a_nul_in_the_file_is_refused_on_both_databases(self, hub: Hub, tmp_path: Path) -> None:
+        """Issue 15: on PostgreSQL a NUL in a type's name was a traceback. Any control
+        character is now a one-line ConfigError naming where it is, and nothing changes."""
+        hub.load_ticket_types(write(tmp_path, {"a": "A"}))
+        for name in ("Bill\x00ing", "Bill\x1bing"):
+            bad = write(tmp_path, {"a": "A", "billing": {"name": name}})
+            with pytest.raises(ConfigError) as exc:
+                hub.load_ticket_types(bad)
+            assert "control_character" == exc.value.code
+            assert "billing.name: contains a control character" in exc.value.message
+        assert ["a"] == [t.key for t in hub.list_ticket_types()]
+
     def test_an_unknown_type_is_not_found(self, hub: Hub) -> None:
         with pytest.raises(NotFoundError):
             hub.get_ticket_type("nope")

@@ -30,7 +30,7 @@ from customer_flow.customers.models import CustomerCreate
 from customer_flow.tickets.models import TicketCreate
 from customer_flow.web import uploads
 
-from .conftest import Team
+from .conftest import PASSWORD, Team
 from .tickets_web_support import EXAMPLES
 
 ALL = {"admin", "agent", "viewer"}
@@ -73,7 +73,14 @@ ROUTES = [
     ),
     Route("GET", "/api/v1/users/me", None, ALL, ALL, "none"),
     Route("GET", "/api/v1/users/{id}", None, ALL, ADMIN, "user"),
-    Route("PUT", "/api/v1/users/{id}/password", {"password": "a new secret"}, ALL, ADMIN, "user"),
+    Route(
+        "PUT",
+        "/api/v1/users/{id}/password",
+        {"password": "a new secret", "current_password": PASSWORD},
+        ALL,
+        ADMIN,
+        "user",
+    ),
     Route("POST", "/api/v1/users/{id}/disable", None, ADMIN, ADMIN, "user"),
     Route("GET", "/api/v1/tokens?user_id={id}", None, ALL, ADMIN, "user"),
     Route("POST", "/api/v1/tokens", {"name": "for {id}", "user_id": "{id}"}, ALL, ADMIN, "user"),

@@ -59,7 +59,9 @@ def _target(team: Team, route: Route, role: str, whose: str, n: int) -> tuple[in
     maker = hub if owner.user.role != "viewer" else team.hub
     if route.target == "none":
         return (0, 0)
-    phone = f"+35191{n:07d}"
+    # Each cell's pair has its own phone, far from the other cells' (a one-digit typo would
+    # make the cells' pairs look like one another to the duplicates model).
+    phone = f"+35191{n * 7_654_321 % 10**7:07d}"
     a = maker.add_customer(CustomerCreate(name=f"Pat {whose} {role}", phone=phone))
     b = maker.add_customer(
         CustomerCreate(name=f"{role} {whose}, Pat", phone=phone), allow_duplicate=True

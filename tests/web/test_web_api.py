@@ -6,8 +6,10 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from customer_flow.users.accounts import THROTTLE_FAILURES
+from customer_flow.customers.extra import MAX_ATTRIBUTES, MAX_KEY, MAX_VALUE
+from customer_flow.users.throttle import PAIR
 
 from .conftest import PASSWORD, Team, login
 
@@ -31,6 +33,29 @@ class TestCustomersApi:
         history = c.get(f"/api/v1/customers/{cid}/history", headers=h).json()
         assert [e["action"] for e in history] == ["create", "update", "delete", "restore"]
         assert {"agent@team.example.org"} == {e["actor"] for e in history}
+
+    def test_extra_attributes_are_bounded(self, team: Team) -> None:
+        """Issue 15: 45,000 attributes were accepted. Now count, name and value length are
+        bounded (422 extra_too_large), on create and on update, and the schema says so."""
+        c, h = team.client, team["agent"].headers
+        for extra in (
+            {f"k{i}": "v" for i in range(MAX_ATTRIBUTES + 1)},
+            {"n" * (MAX_KEY + 1): "v"},
+            {"notes": "x" * (MAX_VALUE + 1)},
+        ):
+            r = c.post("/api/v1/customers", json={"name": "Ana", "extra": extra}, headers=h)
+            assert (422, "extra_too_large") == (r.status_code, r.json()["code"]), r.text
+        full = {f"k{i}": "v" for i in range(MAX_ATTRIBUTES)}
+        r = c.post("/api/v1/customers", json={"name": "Ana", "extra": full}, headers=h)
+        assert 201 == r.status_code, r.text
+        more = c.patch(f"/api/v1/customers/{r.json()['id']}", json={"extra": {"x": 1}}, headers=h)
+        assert (422, "extra_too_large") == (more.status_code, more.json()["code"])
+        schema = c.get("/api/openapi.json").json()["components"]["schemas"]["CustomerCreate"]
+        extra = schema["properties"]["extra"]
+        assert (MAX_ATTRIBUTES, MAX_KEY) == (
+            extra["maxProperties"],
+            extra["propertyNames"]["maxLength"],
+        )
 
     def test_search_and_keyset_pagination(self, team: Team) -> None:
         """Pages follow the `next` cursor without gaps or repeats; search narrows the list."""
@@ -168,32 +193,27 @@ class TestAuthApi:
         )
         assert r.status_code == 201
 
-    def test_wrong_password_twenty_times_through_the_login_form(self, team: Team) -> None:
-        """The form answers 401 ten times, then 429, even for the right password."""
+    def test_wrong_passwords_through_the_login_form_then_429(self, team: Team) -> None:
+        """The form answers 401 five times, then 429 with Retry-After (a backoff, not a lock),
+        even for the right password from the same address; another address is not kept out
+        (test_web_logins, test_web_users)."""
         c = team.client
-        statuses = []
-        for _ in range(20):
+
+        def attempt(password: str) -> Any:
             page = c.get("/login")
             token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
-            r = c.post(
-                "/login",
-                data={
-                    "email": "agent@team.example.org",
-                    "password": "not it at all",
-                    "csrf_token": token,
-                },
-            )
+            data = {"email": "agent@team.example.org", "password": password, "csrf_token": token}
+            return c.post("/login", data=data, follow_redirects=False)
+
+        statuses = []
+        for _ in range(PAIR.free):
+            r = attempt("not it at all")
             statuses.append(r.status_code)
-            assert "wrong email or password" in r.text or "too many" in r.text
-        assert statuses == [401] * THROTTLE_FAILURES + [429] * 10
-        page = c.get("/login")
-        token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
-        r = c.post(
-            "/login",
-            data={"email": "agent@team.example.org", "password": PASSWORD, "csrf_token": token},
-            follow_redirects=False,
-        )
+            assert "wrong email or password" in r.text
+        assert [401] * PAIR.free == statuses
+        r = attempt(PASSWORD)
         assert r.status_code == 429 and "cf_session" not in r.headers.get("set-cookie", "")
+        assert "too many failed logins" in r.text and "1" == r.headers["retry-after"]
 
 
 class TestTicketTypesAndExports:

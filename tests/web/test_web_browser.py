@@ -38,7 +38,7 @@ ARGS = [
     "--no-first-run",
 ]
 PAYLOADS = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>']
-AGENT = ("agent@team.example.org", "agent password")
+AGENT = ("agent@team.example.org", "field worker pass")
 
 pytestmark = pytest.mark.browser
 

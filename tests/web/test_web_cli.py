@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from customer_flow.cli.main import app
 from customer_flow.core.config import Settings
+from customer_flow.core.errors import AuthenticationError
 from customer_flow.hub import Hub
 
 runner = CliRunner()
@@ -30,7 +32,7 @@ class TestUsersCli:
             "init",
             "--admin-email",
             "root@team.example.org",
-            env={"CUSTOMER_FLOW_ADMIN_PASSWORD": "root password"},
+            env={"CUSTOMER_FLOW_ADMIN_PASSWORD": "first key holder"},
         )
         assert code == 0 and "first admin created" in err
         code, _, err = _run(
@@ -51,7 +53,7 @@ class TestUsersCli:
             "--role",
             "viewer",
             "--password",
-            "ana password",
+            "viewer secret",
             "--json",
         )
         assert code == 0 and json.loads(out)["role"] == "viewer"
@@ -115,6 +117,37 @@ class TestUsersCli:
         assert code == 0 and "revoked" in err
         code, _, err = _run(db_url, "users", "token", "revoke", str(listed[0]["id"]))
         assert code == 1 and "already revoked" in err
+
+    def test_set_password_revoke_tokens(self, db_url: str) -> None:
+        """`set-password --revoke-tokens` revokes the user's tokens; without it they stay."""
+        _run(db_url, "users", "add", "ana@team.example.org", "--password", "first of many")
+        first = _run(db_url, "users", "token", "create", "ana@team.example.org", "--name", "a")[1]
+        code, _, err = _run(
+            db_url, "users", "set-password", "ana@team.example.org", "--password", "2nd go at it"
+        )
+        assert code == 0 and "0 session(s) ended" in err
+        settings = Settings(database_url=db_url)
+        with Hub(settings) as hub:
+            assert hub.authenticate_token(first.strip()).email == "ana@team.example.org"
+        code, _, err = _run(
+            db_url,
+            "users",
+            "set-password",
+            "ana@team.example.org",
+            "--password",
+            "third go at it",
+            "--revoke-tokens",
+        )
+        assert code == 0 and "1 API token(s) revoked" in err
+        with Hub(settings) as hub, pytest.raises(AuthenticationError, match="revoked"):
+            hub.authenticate_token(first.strip())
+
+    def test_set_password_refuses_a_common_one(self, db_url: str) -> None:
+        _run(db_url, "users", "add", "ana@team.example.org", "--password", "first of many")
+        code, _, err = _run(
+            db_url, "users", "set-password", "ana@team.example.org", "--password", "iloveyou"
+        )
+        assert code == 1 and err.startswith("error: password: too easy to guess")
 
 
 class TestServeCli:

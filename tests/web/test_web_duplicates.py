@@ -47,11 +47,12 @@ class TestFindApi:
         r = client.get("/api/v1/duplicates", headers=auth)
         assert r.status_code == 200, r.text
         found = r.json()
-        assert found["customers"] == 3 and found["threshold"] == 0.95
+        assert found["customers"] == 3 and found["threshold"] == 0.9
         assert [c["ids"] for c in found["clusters"]] == [[pair.a, pair.b]]
         evidence = found["clusters"][0]["pairs"][0]["explanation"]
-        assert {"name", "email", "phone"} <= set(evidence)
-        assert evidence["phone"]["weight"] > 0
+        assert {"first_name", "last_name", "email", "phone"} == set(evidence)
+        assert evidence["phone"] == {"level": "same", "weight": 22.838, "verdict": "agrees"}
+        assert evidence["email"]["verdict"] == "disagrees" and evidence["email"]["weight"] < 0
 
     def test_the_threshold_is_checked(self, team: Team, pair: Pair) -> None:
         client, auth = _api(team, "viewer")
@@ -84,7 +85,7 @@ class TestFindFieldsApi:
             ("name", "built-in"),
             ("email", "built-in"),
             ("phone", "built-in"),
-            ("postal_code", "auto"),
+            ("postcode", "auto"),
         ]
         assert found["fields"][-1]["keys"] == ["Postal Code"] and found["auto_fields"] is True
         assert "compared automatically" in found["fields"][-1]["why"]
@@ -210,6 +211,12 @@ class TestPages:
         assert f'name="take_email" value="{pair.b}"' in text
         assert 'name="take_email" value="" id="take-email-auto" checked' in text
         assert "How they compare" in text and "Not a duplicate" in text
+        # The evidence per field: which agreed, which disagreed, and the weight of each.
+        agrees = r'data-verdict="agrees"><th scope="row">phone</th><td>same</td><td>agrees</td>'
+        assert re.search(agrees + r'<td class="weight-plus">\+22\.8</td>', text)
+        differs = r'data-verdict="disagrees"><th scope="row">email</th><td>different</td>'
+        assert re.search(differs + r'<td>disagrees</td><td class="weight-minus">-2\.7</td>', text)
+        assert '<th scope="row">first name</th>' in text
         r = client.post(
             "/duplicates/merge",
             data={
@@ -242,8 +249,10 @@ class TestPages:
         login(client, "viewer@team.example.org")
         queue = client.get("/duplicates")
         assert queue.status_code == 200
-        assert "Fields compared: name, email, phone, postal_code." in queue.text
-        assert 'data-field="postal_code">postal_code: recognised as a postcode' in queue.text
+        assert "Fields compared: name, email, phone, postcode." in queue.text
+        assert 'data-field="postcode">postcode: recognised as a postcode (extra key Postal' in (
+            queue.text
+        )
 
     def test_not_a_duplicate_leaves_the_queue_for_good(self, team: Team, pair: Pair) -> None:
         client = team.client

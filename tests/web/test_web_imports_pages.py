@@ -60,30 +60,48 @@ class TestImportPages:
         assert rejects.text.startswith("row,column,code,message,Full Name,E-mail,Phone Number")
         assert "Bad Row" in rejects.text
 
-    def test_allow_duplicate_is_carried_from_the_form_to_the_result(
+    def test_past_the_row_limit_the_page_says_use_the_cli(
         self, team: Team, agent: tuple[TestClient, str]
     ) -> None:
-        """The checkbox goes through the preview to the import; the result lists the row."""
+        """A preview past ``web_import_max_rows`` is the upload page again (413) with one
+        line that says to use the CLI or split the file; nothing is staged."""
+        client, csrf = agent
+        team.hub.settings.web_import_max_rows = 2
+        r = client.post("/imports/preview", data={"csrf_token": csrf}, files=upload())
+        assert 413 == r.status_code
+        assert "people.csv: more than 2 rows" in r.text and "split the file" in r.text
+        staged = Path(client.app.state.import_dir) / "uploads"  # type: ignore[attr-defined]
+        assert [] == (list(staged.iterdir()) if staged.exists() else [])
+
+    def test_reject_duplicates_is_carried_from_the_form_to_the_result(
+        self, team: Team, agent: tuple[TestClient, str]
+    ) -> None:
+        """By default a likely duplicate is imported and listed; the checkbox (reject them)
+        goes through the preview to the import."""
         from .test_web_imports_api import DOUBLES
 
         client, csrf = agent
         page = client.get("/imports")
-        assert 'name="allow_duplicate"' in page.text
-        data = {"csrf_token": csrf, "allow_duplicate": "1"}
+        assert 'name="reject_duplicates"' in page.text
+        flagged = client.post(
+            "/imports/preview", data={"csrf_token": csrf}, files=upload(body=DOUBLES)
+        )
+        assert "2 imported + 0 updated + 0 unchanged + 0 rejected = 2 rows read" in flagged.text
+        assert "Imported as possible duplicates" in flagged.text
+        data = {"csrf_token": csrf, "reject_duplicates": "1"}
         r = client.post("/imports/preview", data=data, files=upload(body=DOUBLES))
-        assert "2 imported + 0 updated + 0 unchanged + 0 rejected = 2 rows read" in r.text
-        assert "Imported as possible duplicates" in r.text
-        assert "1" == hidden(r.text, "allow_duplicate")
+        assert "1 imported + 0 updated + 0 unchanged + 1 rejected = 2 rows read" in r.text
+        assert "1" == hidden(r.text, "reject_duplicates")
         done = client.post(
             "/imports/commit",
-            data={**data, "upload": hidden(r.text, "upload")},
+            data={"csrf_token": csrf, "upload": hidden(flagged.text, "upload")},
             follow_redirects=False,
         )
         assert 303 == done.status_code, done.text
         result = client.get(done.headers["location"])
         assert "Imported as possible duplicates" in result.text
         assert 'href="/customers/2"' in result.text
-        assert "same phone (+442079460000)" in result.text
+        assert "phone: same (+22.8)" in result.text
         assert 2 == team.hub.count_customers()
 
     def test_revert_from_the_list(self, team: Team, agent: tuple[TestClient, str]) -> None:

@@ -7,6 +7,7 @@ import re
 
 from fastapi.testclient import TestClient
 
+from customer_flow.hub import Hub
 from customer_flow.web.app import create_app
 
 from .conftest import PASSWORD, Team, csrf_of, login
@@ -38,7 +39,9 @@ class TestLogin:
         )
         assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
 
-    def test_cookie_is_secure_behind_https(self, team: Team) -> None:
+    def test_cookie_is_secure_and_host_prefixed_behind_https(self, team: Team) -> None:
+        """Over https the cookie is `__Host-cf_session`: Secure, Path=/, no Domain; and the
+        session works with it."""
         c = TestClient(create_app(hub=team.hub), base_url="https://testserver")
         r = c.post(
             "/login",
@@ -49,12 +52,18 @@ class TestLogin:
             },
             follow_redirects=False,
         )
-        cookie = next(
-            v
+        cookies = [v for k, v in r.headers.multi_items() if k == "set-cookie"]
+        cookie = next(v for v in cookies if v.startswith("__Host-cf_session="))
+        assert "Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie
+        assert not any(v.startswith("cf_session=") for v in cookies)
+        assert 200 == c.get("/api/v1/users/me").status_code
+        r = c.post("/logout", data={"csrf_token": csrf_of(c)}, follow_redirects=False)
+        assert any(
+            v.startswith('__Host-cf_session=""') and "Secure" in v
             for k, v in r.headers.multi_items()
-            if k == "set-cookie" and v.startswith("cf_session=")
+            if k == "set-cookie"
         )
-        assert "Secure" in cookie
+        assert 401 == c.get("/api/v1/users/me").status_code
 
     def test_login_issues_a_new_session_id_and_ends_the_planted_one(self, team: Team) -> None:
         """A session id set before login (fixation) is replaced, and the old one stops."""
@@ -159,6 +168,39 @@ class TestSecurity:
     def test_page_without_session_redirects_to_login(self, team: Team) -> None:
         r = team.client.get("/customers/1", follow_redirects=False)
         assert (r.status_code, r.headers["location"]) == (303, "/login?next=/customers/1")
+
+
+class TestCaching:
+    def test_no_store_on_pages_api_and_downloads_not_on_static(self, team: Team) -> None:
+        c = team.client
+        login(c, "agent@team.example.org")
+        for path in (
+            "/customers",
+            "/login",
+            "/api/v1/customers",
+            "/api/v1/exports/customers?format=csv",
+            "/api/openapi.json",
+        ):
+            r = c.get(path)
+            assert 200 == r.status_code, path
+            assert "no-store" == r.headers["cache-control"], path
+        assert "no-store" not in c.get("/static/app.css").headers.get("cache-control", "")
+        refused = c.get("/api/v1/users/me", headers={"Authorization": "Bearer nope"})
+        assert "no-store" == refused.headers["cache-control"]
+
+
+class TestHsts:
+    def test_sent_over_https_only(self, team: Team) -> None:
+        https = TestClient(create_app(hub=team.hub), base_url="https://testserver")
+        assert "max-age=31536000" == https.get("/login").headers["strict-transport-security"]
+        assert "strict-transport-security" not in team.client.get("/login").headers
+
+    def test_zero_turns_it_off(self, team: Team) -> None:
+        changed = Hub(
+            team.hub.settings.model_copy(update={"hsts_seconds": 0}), store=team.hub.store
+        )
+        https = TestClient(create_app(hub=changed), base_url="https://testserver")
+        assert "strict-transport-security" not in https.get("/login").headers
 
 
 class TestCustomerPages:

@@ -134,12 +134,46 @@ def test_serve_runs_uvicorn_with_the_apps_protocol(
     )
     for name in ("DATABASE_URL", "DEFAULT_REGION", "ACTOR"):  # set by serve for its workers
         monkeypatch.delenv(f"CUSTOMER_FLOW_{name}", raising=False)
-    r = CliRunner().invoke(app, ["--db", db_url, "serve", "--workers", str(workers)])
+    port = str(_free_port())
+    r = CliRunner().invoke(
+        app, ["--db", db_url, "serve", "--workers", str(workers), "--port", port]
+    )
     assert r.exit_code == 0, r.output
     (kw,) = calls
     assert kw.get("workers", 1) == workers
     if workers == 1 or not serving.can_share_port():
         assert kw["http"] is HttpProtocol
+        # uvicorn must not trust X-Forwarded-For from 127.0.0.1 by itself: the app decides,
+        # from CUSTOMER_FLOW_TRUSTED_PROXIES only.
+        assert kw["proxy_headers"] is False
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("reuse_port", [False, True])
+def test_serve_on_a_port_in_use_says_so_in_one_line_and_exits_1(
+    workers: int, reuse_port: bool, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before it says "serving": a port held by another socket, whether that one allows
+    sharing (another `serve --workers`) or not, is reported, and nothing starts."""
+    for name in ("DATABASE_URL", "DEFAULT_REGION", "ACTOR"):
+        monkeypatch.delenv(f"CUSTOMER_FLOW_{name}", raising=False)
+    with socket.socket() as taken:
+        if reuse_port:
+            taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        r = CliRunner().invoke(
+            app, ["--db", db_url, "serve", "--port", str(port), "--workers", str(workers)]
+        )
+    assert 1 == r.exit_code, r.output
+    assert [f"error: port {port} on 127.0.0.1 is in use"] == r.stderr.splitlines()
+
+
+def test_cannot_listen_names_other_reasons() -> None:
+    assert serving.cannot_listen("127.0.0.1", _free_port()) is None
+    problem = serving.cannot_listen("192.0.2.1", _free_port())  # not an address of this host
+    assert problem is not None and problem.startswith("cannot listen on 192.0.2.1:")
 
 
 # -- workers -----------------------------------------------------------------------------------

@@ -22,14 +22,15 @@ err = Console(stderr=True, soft_wrap=True)
 class State:
     """Options of the root command; the Hub is opened on first use, so --help needs no DB."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, create: bool = False) -> None:
         self.settings = settings
+        self.create = create  # only init and --create make a database that is not there
         self._hub: Hub | None = None
 
     @property
     def hub(self) -> Hub:
         if self._hub is None:
-            self._hub = Hub(self.settings)
+            self._hub = Hub(self.settings, create=self.create)
         return self._hub
 
     def close(self) -> None:

@@ -101,8 +101,8 @@ def customers_add(
 ) -> None:
     """Add a customer.
 
-    A customer that looks like a live one (same email or phone; or a similar name with the same
-    email domain or phone digits) is refused, naming the candidates and why, unless
+    A customer that looks like a live one (the duplicates model's probability at or above its
+    threshold: see `duplicates find`) is refused, naming the candidates and why, unless
     --allow-duplicate: then it is added and keeps a warning naming them.
     """
     new = parse(
@@ -263,6 +263,10 @@ def customers_history(ctx: typer.Context, customer_id: IdArg, as_json: JsonOpt =
         return
     table = Table(title=f"History of customer {customer_id}")
     table.add_column("When", no_wrap=True)
+    # After a merge, the history holds the merged customers' entries too: say whose each is.
+    merged = any(e.entity_id != str(customer_id) for e in entries)
+    if merged:
+        table.add_column("Customer")
     table.add_column("Who")
     table.add_column("What")
     table.add_column("Changes")
@@ -274,7 +278,9 @@ def customers_history(ctx: typer.Context, customer_id: IdArg, as_json: JsonOpt =
             for k in keys
             if k not in ("id", "warnings")
         )
-        table.add_row(e.at.isoformat(timespec="seconds"), e.actor, e.action, changes)
+        whose = [f"{e.entity_id}" + ("" if e.entity_id == str(customer_id) else " (merged)")]
+        when = e.at.isoformat(timespec="seconds")
+        table.add_row(when, *(whose if merged else []), e.actor, e.action, changes)
     out.print(table)
 
 

@@ -37,7 +37,9 @@ IgnoreOpt = Annotated[
 FormatInOpt = Annotated[
     str | None,
     typer.Option(
-        "--format", help="csv, tsv, xlsx or jsonl (default: from the file).", show_default=False
+        "--format",
+        help="csv, tsv, xlsx, jsonl or parquet (default: from the file).",
+        show_default=False,
     ),
 ]
 EncodingOpt = Annotated[
@@ -145,7 +147,8 @@ def _show_report(report: Any, *, validating: bool = False, first: int = 10) -> N
                 table.add_row(
                     str(d.row) if i == 0 else "",
                     str(d.id) if i == 0 else "",
-                    f"{who}: {c.name}",
+                    f"{who}: {c.name}"
+                    + (f", probability {c.probability:.3f}" if c.probability is not None else ""),
                     "; ".join(c.reasons),
                 )
         err.print(table)
@@ -154,8 +157,9 @@ def _show_report(report: Any, *, validating: bool = False, first: int = 10) -> N
     if report.errors.get("possible_duplicate"):
         say(
             f"{report.errors['possible_duplicate']:,} rows look like existing customers or "
-            "earlier rows and were not imported (possible_duplicate); merge them, or use "
-            "--allow-duplicate to import them with a warning"
+            "earlier rows and were not imported (possible_duplicate, --reject-duplicates); "
+            "without that option they are imported with a warning, to review with "
+            "`duplicates find`"
         )
     if report.rejects_file:
         say(f"rejected rows written to {report.rejects_file}")
@@ -181,7 +185,7 @@ def _progress(as_json: bool) -> Any:
 
 def import_file(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="CSV, TSV, XLSX or JSON Lines file.")],
+    path: Annotated[Path, typer.Argument(help="CSV, TSV, XLSX, JSON Lines or Parquet file.")],
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would happen; write nothing.")
     ] = False,
@@ -209,13 +213,21 @@ def import_file(
             show_default=False,
         ),
     ] = None,
-    allow_duplicate: Annotated[
+    reject_duplicates: Annotated[
+        bool,
+        typer.Option(
+            "--reject-duplicates",
+            help="Reject rows that look like an existing customer or an earlier row (the "
+            "duplicates model's probability at or above its threshold) instead of importing "
+            "them, each with a warning naming the candidates, for review.",
+        ),
+    ] = False,
+    _allow_duplicate: Annotated[
         bool,
         typer.Option(
             "--allow-duplicate",
-            help="Import rows that look like an existing customer or an earlier row (same "
-            "email or phone, or a similar name with the same email domain or last phone "
-            "digits), each with a warning naming the candidates, instead of rejecting them.",
+            hidden=True,
+            help="What an import does by default now (kept so that older scripts run).",
         ),
     ] = False,
     fmt: FormatInOpt = None,
@@ -238,7 +250,7 @@ def import_file(
         delimiter,
         on_conflict=on_conflict,
         max_errors=max_errors,
-        allow_duplicate=allow_duplicate,
+        reject_duplicates=reject_duplicates,
         # A dry run writes nothing unless asked to: no rejects file beside the input by default.
         rejects_path=rejects or (None if dry_run else path.with_name(f"{path.stem}.rejects.csv")),
     )
@@ -264,7 +276,7 @@ def import_file(
 
 def validate_file(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="CSV, TSV, XLSX or JSON Lines file.")],
+    path: Annotated[Path, typer.Argument(help="CSV, TSV, XLSX, JSON Lines or Parquet file.")],
     mapping: MapOpt = None,
     ignore_unknown: IgnoreOpt = False,
     first: Annotated[int, typer.Option(help="How many failing rows to show.", min=0)] = 10,
@@ -343,17 +355,35 @@ def imports_list(
 def imports_revert(
     ctx: typer.Context,
     batch_id: Annotated[int, typer.Argument(help="The import's number (see imports list).", min=1)],
+    skip_changed: Annotated[
+        bool,
+        typer.Option(
+            "--skip-changed",
+            help="Leave as they are the customers that cannot be undone (changed since the "
+            "import, or holding tickets) and revert the rest; the report lists what stayed.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Undo an import exactly: remove the customers it created, restore the ones it updated."""
-    batch = get_hub(ctx).revert_import(batch_id)
+    """Undo an import exactly: remove the customers it created, restore the ones it updated.
+
+    A revert that some customers block (changed since, or holding tickets) is refused, naming
+    them; --skip-changed reverts the others. The IDs of the removed customers are free again:
+    a file that gives them may use them."""
+    result = get_hub(ctx).revert_import(batch_id, skip_changed=skip_changed)
     if as_json:
-        print_json(batch)
-    else:
-        say(
-            f"import {batch_id} reverted: {batch.imported:,} customers removed, "
-            f"{batch.updated:,} restored"
-        )
+        print_json(result)
+        return
+    say(
+        f"import {batch_id} {result.status}: {result.removed:,} customers removed, "
+        f"{result.restored:,} restored"
+    )
+    if result.kept:
+        say(f"{len(result.kept):,} customers stayed as they are:")
+        for k in result.kept[:20]:
+            say(f"  customer {k.id}{f' ({k.name})' if k.name else ''}: {k.reason}")
+        if len(result.kept) > 20:
+            say(f"  and {len(result.kept) - 20:,} more (--json lists them all)")
 
 
 def export(

@@ -49,7 +49,7 @@ def duplicates_find(
     threshold: Annotated[
         float | None,
         typer.Option(
-            help="Match probability a pair needs, between 0 and 1 (default: the model's, 0.95).",
+            help="Match probability a pair needs, between 0 and 1 (default: the model's, 0.9).",
             show_default=False,
         ),
     ] = None,
@@ -67,7 +67,9 @@ def duplicates_find(
         bool | None,
         typer.Option(
             "--train/--no-train",
-            help="Re-estimate u by random sampling (default: only with 50,000+ customers).",
+            help="Train the model on this database: u by random sampling and m by EM "
+            "(default: u from 1,000 live customers, m too from 5,000; --no-train: the shipped "
+            "parameters).",
             show_default=False,
         ),
     ] = None,
@@ -75,9 +77,10 @@ def duplicates_find(
 ) -> None:
     """Find likely duplicates over all live customers (Splink): clusters with a score and the
     evidence per field. Pairs marked "not a duplicate" are left out. Besides name, email and
-    phone, extra attributes that identify a person (postcode, zip, address, date of birth...)
-    are compared when at least 5 % (or 1,000) of the customers have one; the output says which
-    fields were compared and why."""
+    phone, extra attributes that identify a person (date of birth, postcode, address, suburb,
+    state, ID number, under any usual key) are compared when at least 5 % (or 1,000) of the
+    customers have one; the output says which fields were compared and why. The check on entry
+    then scores with the same parameters."""
     report = get_hub(ctx).find_duplicates(
         threshold=threshold, fields=field or [], auto_fields=auto_fields, train=train
     )
@@ -94,16 +97,24 @@ def _show_fields(compared: list[ComparedField], left_out: list[ComparedField], a
         if f.source != "built-in":
             say(f"  {f.name}: {f.why}")
     for f in left_out:
-        say(f"  not compared: {f.name}: {f.why}")
+        say(f"  {f.name}: {f.why}")  # the why ends "not compared (...)"
     if not auto:
         say("  identifying extra attributes were not looked for (--no-auto-fields)")
+
+
+_TRAINING = {
+    "shipped": "shipped parameters",
+    "u": "u trained on this database, m shipped",
+    "full": "u and m trained on this database",
+}
+_VERDICT = {"agrees": "agree", "disagrees": "disagree", "missing": "missing on one side"}
 
 
 def _show_report(report: DuplicateReport) -> None:
     say(
         f"{report.customers:,} customers, {report.pairs_compared:,} pairs compared, "
         f"{len(report.clusters):,} clusters at or above {report.threshold} "
-        f"({'trained' if report.trained else 'shipped'} parameters, {report.seconds:.1f} s)"
+        f"({_TRAINING[report.training]}, {report.seconds:.1f} s)"
     )
     _show_fields(report.fields, report.fields_not_compared, report.auto_fields)
     for n, cluster in enumerate(report.clusters, 1):
@@ -114,8 +125,12 @@ def _show_report(report: DuplicateReport) -> None:
             table.add_row(str(c.id), c.name, c.email or "", c.phone or "")
         out.print(table)
         for p in cluster.pairs:
-            why = "; ".join(f"{f}: {e.level} ({e.weight:+.1f})" for f, e in p.explanation.items())
-            out.print(f"  {p.a} ~ {p.b}: {p.probability:.4f} — {why}", markup=False)
+            out.print(f"  {p.a} ~ {p.b}: {p.probability:.4f} (weight {p.weight:+.1f})")
+            for verdict in ("agrees", "disagrees", "missing"):
+                shown = [(f, e) for f, e in p.explanation.items() if e.verdict == verdict]
+                if shown:
+                    why = ", ".join(f"{f} {e.level} ({e.weight:+.1f})" for f, e in shown)
+                    out.print(f"    {_VERDICT[verdict]}: {why}", markup=False)
 
 
 @duplicates_app.command("export")
@@ -157,7 +172,11 @@ def duplicates_check(
     if not found:
         say("no likely duplicates")
     for c in found:
-        out.print(f"{c.id} {c.name}: {'; '.join(c.reasons)}", markup=False, highlight=False)
+        out.print(
+            f"{c.id} {c.name}, probability {c.probability or 0:.3f}: {'; '.join(c.reasons)}",
+            markup=False,
+            highlight=False,
+        )
 
 
 def _show_merge(result: MergeResult, verb: str, as_json: bool) -> None:

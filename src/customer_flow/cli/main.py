@@ -26,7 +26,7 @@ from customer_flow.cli.common import (
     say,
 )
 from customer_flow.core.config import Settings
-from customer_flow.core.errors import ConfigError, CustomerFlowError
+from customer_flow.core.errors import ConfigError, CustomerFlowError, DuplicateError
 from customer_flow.hub import Hub, InitReport
 
 __all__ = ["app", "main"]
@@ -40,6 +40,13 @@ class _Group(typer.core.TyperGroup):
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
+        except DuplicateError as exc:
+            err.print(
+                f"error: {exc.message}. Merge them, or use --allow-duplicate to go on",
+                markup=False,
+                highlight=False,
+            )
+            raise typer.Exit(1) from None
         except CustomerFlowError as exc:
             for line in getattr(exc, "problems", [exc.message]):
                 err.print(f"error: {line}", markup=False, highlight=False)
@@ -89,6 +96,14 @@ def root(
             help="Who the audit log names for changes (default: your login).", show_default=False
         ),
     ] = None,
+    create: Annotated[
+        bool,
+        typer.Option(
+            "--create",
+            help="Create the database if there is none (init always does; other commands "
+            "refuse a database that is not there, so that a mistyped --db creates nothing).",
+        ),
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
@@ -105,7 +120,7 @@ def root(
         settings = Settings(**overrides)
     except Exception as exc:  # pydantic-settings reports a bad environment value
         raise ConfigError(f"settings: {str(exc).splitlines()[0]}") from exc
-    state = State(settings)
+    state = State(settings, create=create or ctx.invoked_subcommand == "init")
     ctx.obj = state
     ctx.call_on_close(state.close)
 
@@ -191,7 +206,8 @@ def db_upgrade(ctx: typer.Context) -> None:
 @db_app.command("where")
 def db_where(ctx: typer.Context) -> None:
     """Print the database URL in use."""
-    out.print(get_hub(ctx).settings.resolved_database_url(), markup=False, highlight=False)
+    state: State = ctx.find_root().obj
+    out.print(state.settings.resolved_database_url(), markup=False, highlight=False)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from customer_flow.cli.common import JsonOpt, ask_password, get_hub, out, print_json, say
+from customer_flow.cli.common import JsonOpt, ask_password, fail, get_hub, out, print_json, say
 from customer_flow.core.models import parse
 from customer_flow.users.models import User, UserCreate
 
@@ -79,11 +79,25 @@ def users_disable(ctx: typer.Context, email: EmailArg, as_json: JsonOpt = False)
 
 
 @users_app.command("set-password")
-def users_set_password(ctx: typer.Context, email: EmailArg, password: PasswordOpt = None) -> None:
-    """Set a user's password; their sessions end."""
+def users_set_password(
+    ctx: typer.Context,
+    email: EmailArg,
+    password: PasswordOpt = None,
+    revoke_tokens: Annotated[
+        bool, typer.Option("--revoke-tokens", help="Also revoke the user's API tokens.")
+    ] = False,
+) -> None:
+    """Reset a user's password (as an admin); their sessions end. Common passwords and ones
+    holding the email are refused."""
     hub = get_hub(ctx)
-    user = hub.set_password(hub.find_user(email).id, ask_password(password))
-    say(f"password of {user.email} changed")
+    changed = hub.set_password(
+        hub.find_user(email).id, ask_password(password), revoke_tokens=revoke_tokens
+    )
+    tokens = f"; {changed.tokens_revoked} API token(s) revoked" if revoke_tokens else ""
+    say(
+        f"password of {changed.user.email} changed; "
+        f"{changed.sessions_ended} session(s) ended{tokens}"
+    )
 
 
 @tokens_app.command("create")
@@ -164,6 +178,9 @@ def serve(
     from customer_flow.web.app import create_app
 
     hub = get_hub(ctx)
+    problem = serving.cannot_listen(host, port)  # before saying "serving": see web/serving.py
+    if problem:
+        fail(problem)
     if not hub.list_users():
         say("no users yet: create one with `customer-flow users add EMAIL --role admin`")
     say(f"serving {hub.store.url} on http://{host}:{port}/ (API docs at /api/docs)")
@@ -173,6 +190,7 @@ def serve(
             host=host,
             port=port,
             http=serving.HttpProtocol,  # Nagle's algorithm off: see web/serving.py
+            proxy_headers=False,  # the app reads them, from trusted proxies only
             log_level="warning",
         )
         return
@@ -197,6 +215,7 @@ def serve(
         port=port,
         workers=workers,
         http=serving.HttpProtocol,
+        proxy_headers=False,
         log_level="warning",
     )
 

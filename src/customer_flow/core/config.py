@@ -7,11 +7,14 @@ read the environment: they are handed the values they need.
 from __future__ import annotations
 
 import getpass
+import hashlib
+import ipaddress
 from pathlib import Path
+from typing import Annotated
 
 from platformdirs import user_data_dir
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings", "default_database_url", "normalise_database_url"]
 
@@ -55,15 +58,33 @@ class Settings(BaseSettings):
     actor: str = Field(default_factory=_default_actor)
     secret_key: str | None = None
     # -- web (issue 5) --
-    #: How long a login session lasts, in hours.
+    #: How long a login session lasts, in hours, however busy.
     session_hours: float = Field(default=12.0, gt=0)
+    #: A session ends after this many minutes without a request.
+    session_idle_minutes: float = Field(default=60.0, gt=0)
     #: argon2id parameters; below m = 19456 KiB or t = 2 they are refused.
     password_memory_kib: int = 65536
     password_time_cost: int = 3
-    #: Mark cookies Secure. ``None``: when the request came over https.
+    #: Mark cookies Secure (and name the session cookie ``__Host-cf_session``). ``None``: when
+    #: the request came over https.
     cookie_secure: bool | None = None
+    #: ``Strict-Transport-Security: max-age=...`` on responses over https; 0 sends none (say,
+    #: when the proxy in front sets it).
+    hsts_seconds: int = Field(default=365 * 24 * 3600, ge=0)
+    #: Addresses or networks of the reverse proxies in front of the app, comma-separated
+    #: (``10.0.0.5, 10.1.0.0/16``). Only requests from them may name the client's address and
+    #: scheme (``X-Forwarded-For``, ``X-Forwarded-Proto``); by default nobody may.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: The largest request body the web app accepts, in bytes (uploads included).
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    #: Where the web app stages uploads between preview and import, and keeps the rejects
+    #: files of its imports. ``None``: ``imports/<hash of the database URL>`` in the user data
+    #: folder. Created with mode 0700; the files in it are 0600.
+    import_dir: Path | None = None
+    #: The most rows (records, blank ones included) an import preview or import in the web app
+    #: reads; past it the answer is 413, "use the CLI or split the file". It bounds the CPU one
+    #: request can take (a 100,000-row preview takes seconds; 2,000,000 rows took minutes).
+    web_import_max_rows: int = Field(default=100_000, ge=1)
 
     # -- tickets: the SLA policy (see sla.py) ----------------------------------------------------
     #: A JSON business calendar (time zone, working hours, holidays); None means 24×7 UTC.
@@ -73,5 +94,28 @@ class Settings(BaseSettings):
     #: Share of a target that, once used, makes it "at risk".
     sla_at_risk_share: float = 0.75
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for item in value:
+                try:
+                    ipaddress.ip_network(str(item), strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"trusted_proxies: {item!r} is not an IP address or network"
+                    ) from None
+        return value
+
     def resolved_database_url(self) -> str:
         return normalise_database_url(self.database_url)
+
+    def resolved_import_dir(self) -> Path:
+        """``import_dir``, or the default: one folder per database in the user data folder, so
+        that two databases never share import batch folders."""
+        if self.import_dir is not None:
+            return Path(self.import_dir).expanduser()
+        key = hashlib.sha256(self.resolved_database_url().encode()).hexdigest()[:16]
+        return Path(user_data_dir(APP_NAME)) / "imports" / key

@@ -6,6 +6,7 @@ and, where one field is at fault, the name of that ``field``::
 
     CustomerFlowError                 any error the user can act on (CLI exit 1)
      ├── ValidationError              a value breaks a rule            (HTTP 422)
+     │    └── TooLargeError           more than this door reads at once (HTTP 413)
      ├── NotFoundError                no such record                   (HTTP 404)
      ├── ConflictError                clashes with what is stored      (HTTP 409)
      │    ├── StateError              not allowed in the record's current state
@@ -31,9 +32,23 @@ __all__ = [
     "PermissionDeniedError",
     "StateError",
     "StorageError",
+    "TooLargeError",
     "TooManyAttemptsError",
     "ValidationError",
+    "cut",
 ]
+
+
+#: An error's message is one line a person reads: longer ones are cut (a file's 50 MB header
+#: would otherwise be quoted whole).
+MAX_MESSAGE = 1000
+
+
+def cut(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text``, cut to about ``limit`` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… (cut: {len(text):,} characters)"
 
 
 class CustomerFlowError(Exception):
@@ -43,6 +58,7 @@ class CustomerFlowError(Exception):
     http_status = 400
 
     def __init__(self, message: str, *, code: str | None = None, field: str | None = None):
+        message = cut(message)
         super().__init__(message)
         self.message = message
         if code is not None:
@@ -70,6 +86,14 @@ class ValidationError(CustomerFlowError):
 
     code = "invalid"
     http_status = 422
+
+
+class TooLargeError(ValidationError):
+    """The input is more than is read here: a web import past its row limit, say. The same
+    input may be fine elsewhere (the CLI has no row limit)."""
+
+    code = "too_large"
+    http_status = 413
 
 
 class NotFoundError(CustomerFlowError):
@@ -124,10 +148,22 @@ class AuthenticationError(CustomerFlowError):
 
 
 class TooManyAttemptsError(CustomerFlowError):
-    """Too many failed logins for one account in the throttling window."""
+    """Too many failed logins: throttled for ``retry_after`` seconds (HTTP 429 with a
+    ``Retry-After`` header)."""
 
     code = "too_many_attempts"
     http_status = 429
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: int = 1,
+        code: str | None = None,
+        field: str | None = None,
+    ):
+        super().__init__(message, code=code, field=field)
+        self.retry_after = retry_after
 
 
 # -- duplicates ----------------------------------------------------------------------------------

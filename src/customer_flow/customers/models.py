@@ -4,11 +4,45 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
-from customer_flow.core.models import RecordWarning
+from customer_flow.core.models import EMAIL, NOT_BLANK, NOT_NULL, WHITESPACE, RecordWarning, Spec
+from customer_flow.customers import extra as extras
+
+#: A customer's name: ``clean_name`` trims it and refuses it blank.
+Name = Annotated[str, Field(max_length=300), NOT_BLANK]
+_BLANK = {"pattern": f"^[{WHITESPACE}]*$"}
+#: ``clean_email``: an address email-validator takes, or blank (no email).
+Email = Annotated[
+    str,
+    Field(max_length=320, description="An email address; blank or null for none."),
+    Spec.of(anyOf=[dict(EMAIL.keywords), _BLANK]),
+]
+#: ``clean_phone``: a phone number phonenumbers can read (kept as given, with a warning, when
+#: it cannot normalise it), or blank (no phone). JSON Schema cannot state phonenumbers' rule,
+#: so the spec names the format: digits with the usual punctuation, ``+`` for a country code.
+Phone = Annotated[
+    str,
+    Field(
+        max_length=64,
+        description="A phone number, such as +351 912 345 678 or (415) 555-2671 ext. 12; "
+        "blank or null for none. A value with no phone number in it is refused.",
+    ),
+    Spec.of(format="phone"),
+]
+#: The format once more beside ``anyOf``: a tool that reads the field's outer schema only
+#: (schemathesis' constants, for one) then knows it is no free text either.
+OptionalPhone = Annotated[Phone | None, Spec.of(format="phone")]
+
+_EXTRA_DOC = (
+    f"Extra attributes: at most {extras.MAX_ATTRIBUTES}, names of 1 to {extras.MAX_KEY} "
+    f"characters, values of at most {extras.MAX_VALUE:,} characters (a value that is not a "
+    "string counts as its JSON text); past them, 422 `extra_too_large`."
+)
+_EXTRA_NAMES: JsonDict = {"minLength": 1, "maxLength": extras.MAX_KEY}
 
 
 class CustomerCreate(BaseModel):
@@ -17,10 +51,14 @@ class CustomerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: int | None = Field(default=None, ge=1, le=2**53)
-    name: str = Field(max_length=300)
-    email: str | None = Field(default=None, max_length=320)
-    phone: str | None = Field(default=None, max_length=64)
-    extra: dict[str, Any] = Field(default_factory=dict)
+    name: Name
+    email: Email | None = None
+    phone: OptionalPhone = None
+    extra: dict[str, Any] = Field(
+        default_factory=dict,
+        description=_EXTRA_DOC,
+        json_schema_extra={"maxProperties": extras.MAX_ATTRIBUTES, "propertyNames": _EXTRA_NAMES},
+    )
 
 
 class CustomerUpdate(BaseModel):
@@ -28,10 +66,14 @@ class CustomerUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, max_length=300)
-    email: str | None = Field(default=None, max_length=320)
-    phone: str | None = Field(default=None, max_length=64)
-    extra: dict[str, Any] | None = None
+    name: Annotated[Name | None, NOT_NULL] = None
+    email: Email | None = None
+    phone: OptionalPhone = None
+    extra: dict[str, Any] | None = Field(
+        default=None,
+        description=f"Set these attributes; null removes one. {_EXTRA_DOC}",
+        json_schema_extra={"propertyNames": _EXTRA_NAMES},
+    )
 
 
 class Customer(BaseModel):

@@ -7,8 +7,8 @@ writes its audit entry on that same connection. Rules:
 - an email is checked by email-validator (no DNS) and is unique, ignoring case, among live
   customers; a documentation domain such as example.com is kept with a warning;
 - a phone is normalised to E.164 with phonenumbers in a default region; a phone that cannot be
-  normalised (a local number with no area code, say) is kept as given with a warning, while a
-  value that is not a phone number at all is refused;
+  normalised (a local number with no area code, say) or is not a valid number is kept as given
+  with a warning, while a value that is not a phone number at all is refused;
 - IDs are given or assigned, unique, and never reused, even after a purge.
 """
 
@@ -37,8 +37,9 @@ from sqlalchemy import (
 
 from customer_flow.core.errors import ConflictError, NotFoundError, StateError, ValidationError
 from customer_flow.core.models import AuditEntry, Page, RecordWarning
-from customer_flow.core.paging import decode_cursor, encode_cursor
+from customer_flow.core.paging import SortValue, decode_cursor, encode_cursor
 from customer_flow.customers import search
+from customer_flow.customers.extra import check_extra
 from customer_flow.customers.models import Customer, CustomerCreate, CustomerQuery, CustomerUpdate
 from customer_flow.store import audit
 from customer_flow.store.schema import counters, customer_ids, customers
@@ -139,13 +140,19 @@ def clean_phone(value: str | None, region: str) -> tuple[str | None, list[Record
         return raw, [
             _phone_warning("phone_impossible", f"{raw!r} has the wrong length; kept as given")
         ]
+    if not phonenumbers.is_valid_number(number):
+        # Its E.164 form would be a number that was never given ("06 12 34 56 78" in the US
+        # reads as +10612345678): keep what was given.
+        return raw, [_phone_warning("phone_invalid", invalid_phone_message(raw))]
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if number.extension:
         e164 = f"{e164};ext={number.extension}"
-    warnings = []
-    if not phonenumbers.is_valid_number(number):
-        warnings.append(_phone_warning("phone_invalid", f"{e164} is not an assigned number range"))
-    return e164, warnings
+    return e164, []
+
+
+def invalid_phone_message(raw: str) -> str:
+    """The ``phone_invalid`` warning's message (the import's fast path writes the same)."""
+    return f"{raw!r} is not in an assigned number range; kept as given"
 
 
 def _phone_warning(code: str, message: str) -> RecordWarning:
@@ -227,6 +234,10 @@ def get(conn: Connection, customer_id: int) -> Customer:
             select(customer_ids.c.id).where(customer_ids.c.id == customer_id)
         ).first()
         suffix = " (it was purged)" if purged else ""
+        if not purged:  # removed by a revert, perhaps: its history says
+            last = audit.history(conn, ENTITY, customer_id)[-1:]
+            if last and last[0].action == "revert" and last[0].after is None:
+                suffix = f" (removed: {last[0].note}; `customers history` shows it)"
         raise NotFoundError(f"no customer with ID {customer_id}{suffix}", field="id")
     return to_customer(row)
 
@@ -242,6 +253,7 @@ def _get_live(conn: Connection, customer_id: int, doing: str) -> Customer:
 
 
 _SORTS = {"id": customers.c.id, "name": customers.c.name, "created": customers.c.created_at}
+_CURSOR: dict[str, SortValue] = {"id": "id", "name": "text", "created": "timestamp"}
 
 
 def filter_conditions(
@@ -338,9 +350,7 @@ def list_customers(conn: Connection, query: CustomerQuery) -> Page[Customer]:
         assert shape is not None
         params.update(search.values(shape, term, plan))
     if query.after:
-        params["after_value"], params["after_id"] = decode_cursor(
-            query.after, timestamp=sort == "created"
-        )
+        params["after_value"], params["after_id"] = decode_cursor(query.after, sort=_CURSOR[sort])
     stmt = _page(dialect, query.trash, query.with_warnings, query.sort, bool(query.after), shape)
     rows = conn.execute(stmt, params).all()
     items = [to_customer(r) for r in rows[: query.limit]]
@@ -385,6 +395,7 @@ def _check_email_free(conn: Connection, email: str | None, exclude_id: int | Non
 def create(conn: Connection, data: CustomerCreate, *, actor: str, region: str) -> Customer:
     """Create a customer; its ID is ``data.id`` when given, the next free one otherwise."""
     name = clean_name(data.name)
+    check_extra(data.extra)
     email, email_warnings = clean_email(data.email)
     phone, phone_warnings = clean_phone(data.phone, region)
     _check_email_free(conn, email, None)
@@ -446,6 +457,7 @@ def update_customer(
         # Merge: a key set to None is removed, the others are set.
         extra = {**current.extra, **changes.extra}
         values["extra"] = {k: v for k, v in extra.items() if v is not None}
+        check_extra(values["extra"], before=current.extra)
     values = {k: v for k, v in values.items() if getattr(current, k) != v}
     # Warnings of the fields that were given are replaced; the others' stay.
     warnings_now = [w for w in current.warnings if w.field not in given] + fresh

@@ -12,15 +12,18 @@ Emails and phones use the vectorised fast paths of ``data_phone`` and fall back 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import polars as pl
 
-from customer_flow.core.errors import ValidationError
+from customer_flow.core.errors import ValidationError, cut
+from customer_flow.customers import extra as extra_rules
 from customer_flow.customers import records as customers
 from customer_flow.data.phones import email_fast, phone_fast
+from customer_flow.data.report import TRIGGER
 from customer_flow.data.sorted_keys import SortedKeys
 
 __all__ = [
@@ -50,7 +53,7 @@ COLUMN_OF = {"__id": "ID", "__name": "Name", "__email": "Email", "__phone": "Pho
 PARTICLES = ("van", "der", "de", "la", "da", "von", "del", "di", "du", "dos", "le")
 NAME_SUFFIXES = ("jr", "sr", "ii", "iii", "iv", "phd", "md", "inc", "llc", "ltd", "esq")
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-MAX_EXTRA_VALUE = 10_000
+MAX_EXTRA_VALUE = extra_rules.MAX_VALUE
 
 CLEAN_RULES = {
     "unicode_nfc": "Unicode NFC (a decomposed é becomes one character)",
@@ -71,6 +74,8 @@ ERROR_CODES = {
     "phone_not_a_number": "not a phone number",
     "phone_too_long": "a phone has at most 64 characters",
     "value_too_long": f"an extra value has at most {MAX_EXTRA_VALUE:,} characters",
+    "extra_too_large": f"updating the customer would give it more than "
+    f"{extra_rules.MAX_ATTRIBUTES} extra attributes",
     "wrong_field_count": "the row has more fields than the header",
     "bad_json": "the line is not a JSON object",
     "duplicate_row": "an exact duplicate of an earlier row",
@@ -79,18 +84,19 @@ ERROR_CODES = {
     "id_taken": "the ID belongs to a customer in the trash or purged; IDs are never reused",
     "email_taken": "another customer has this email",
     "conflict": "matches an existing customer and --on-conflict is fail",
-    "possible_duplicate": "looks like a customer or an earlier row (same email or phone, or a "
-    "similar name with the same email domain or last 7 phone digits); --allow-duplicate "
-    "imports it with a warning",
+    "possible_duplicate": "looks like a customer or an earlier row (the duplicates model's "
+    "probability at or above its threshold); rejected because of --reject-duplicates",
 }
 WARNING_CODES = {
     "email_example_domain": "the email's domain is reserved for examples",
     "phone_local_only": "a local number with no area code; kept as given",
     "phone_impossible": "the phone has the wrong length; kept as given",
     "phone_unparsed": "the phone could not be read; kept as given",
-    "phone_invalid": "the phone is not in an assigned number range",
+    "phone_invalid": "the phone is not in an assigned number range; kept as given",
     "formula_like": "the name starts with =, +, -, @; neutralised on export",
-    "possible_duplicate": "looks like a customer or an earlier row; imported (--allow-duplicate)",
+    "control_characters": "NUL or other control characters were removed from a value",
+    "possible_duplicate": "looks like a customer or an earlier row; imported with a warning, "
+    "for review",
 }
 
 
@@ -99,6 +105,7 @@ class Context:
     """What cleaning needs across batches: the region, the counts, the rows seen."""
 
     region: str
+    unquote: bool = True  # take off the apostrophe a CSV export puts before a formula
     changed: Counter[str] = field(default_factory=Counter)
     seen: SortedKeys = field(default_factory=lambda: SortedKeys(["first"]))  # row hash -> row
 
@@ -129,15 +136,60 @@ def normalise_unicode(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     return _apply(df, ctx, "unicode_nfc", ["__name", "__extra"], lambda e: e.str.normalize("NFC"))
 
 
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1b\x7f]"
+_CONTROL_RE = re.compile(_CONTROL)
+# How a control character looks in the JSON text of ``__extra`` (a candidate, checked in Python).
+_CONTROL_JSON = r"\\u00[01][0-9a-fA-F]|\\[bf]|\x7f"
+
+
 def remove_control_characters(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
-    """Remove NUL and other control characters (tabs and newlines become spaces next)."""
-    return _apply(
-        df,
-        ctx,
-        "control_characters",
-        list(FIELDS),
-        lambda e: e.str.replace_all(r"[\x00-\x08\x0b\x0c\x0e-\x1b\x7f]", ""),
+    """Remove NUL and other control characters (tabs and newlines become spaces next), from
+    the fields and the extra attributes. ``__controls`` lists, per row, where some were removed
+    (a warning on the row, ``control_characters``), so that nothing is removed silently."""
+    out = _apply(
+        df, ctx, "control_characters", list(FIELDS), lambda e: e.str.replace_all(_CONTROL, "")
     )
+    where: list[pl.Expr] = [
+        pl.when(df[f].ne_missing(out[f])).then(pl.lit(f.removeprefix("__")))
+        for f in FIELDS
+        if df[f].ne_missing(out[f]).any()
+    ]
+    extra = df["__extra"]
+    maybe = extra.str.contains(_CONTROL_JSON).fill_null(False)
+    if maybe.any():
+        idx = maybe.arg_true()
+        fixed: list[str | None] = []
+        keys: list[str | None] = []
+        for text in extra.gather(idx).to_list():
+            new, removed = _strip_extra(text)
+            fixed.append(new)
+            keys.append(", ".join(removed) or None)
+        ctx.changed["control_characters"] += sum(k is not None for k in keys)
+        out = out.with_columns(extra.scatter(idx, fixed).alias("__extra"))
+        touched = pl.Series("k", [None] * len(df), dtype=pl.String).scatter(idx, keys)
+        where.append(pl.lit(touched))
+    if not where:
+        return out
+    listed = out.select(pl.concat_str(where, separator=", ", ignore_nulls=True).alias("c"))["c"]
+    return out.with_columns(pl.when(listed != "").then(listed).alias("__controls"))
+
+
+def _strip_extra(text: str) -> tuple[str | None, list[str]]:
+    """The JSON object of extra attributes without control characters, and the attributes that
+    had some (a value left empty is dropped, as an empty cell is)."""
+    values = json.loads(text)
+    out: dict[str, str] = {}
+    removed: list[str] = []
+    for key, value in values.items():
+        clean_key = _CONTROL_RE.sub("", key)
+        clean = _CONTROL_RE.sub("", value)
+        if clean_key != key or clean != value:
+            removed.append(clean_key)
+        if clean_key and clean:
+            out[clean_key] = clean
+    if not removed:
+        return text, []
+    return (json.dumps(out, ensure_ascii=False, separators=(",", ":")) if out else None), removed
 
 
 def collapse_whitespace(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
@@ -152,15 +204,20 @@ def collapse_whitespace(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
 
 
 _LAST_FIRST = r"^([^,]+),\s*([^,]+)$"
+#: What a part of a person's name is made of: letters, apostrophes, dots, hyphens, spaces.
+_NAME_PART = r"^\p{L}[\p{L}\p{M}'’ .\-]*$"
 
 
 def fix_name_order(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
-    """ "Last, First" becomes "First Last" (not "Smith, Jr." or "Acme, Inc.")."""
+    """ "Last, First" becomes "First Last" (not "Smith, Jr." or "Acme, Inc."), only when both
+    parts look like a person's name: a formula (``=HYPERLINK("…","click")``), a number or an
+    address is left as it is."""
     name = pl.col("__name")
     last = name.str.extract(_LAST_FIRST, 1).str.strip_chars(" ")
     first = name.str.extract(_LAST_FIRST, 2).str.strip_chars(" ")
     suffix = first.str.to_lowercase().str.replace_all(r"[.\s]", "").is_in(list(NAME_SUFFIXES))
-    swap = last.is_not_null() & first.is_not_null() & (first != "") & ~suffix
+    person = last.str.contains(_NAME_PART) & first.str.contains(_NAME_PART)
+    swap = last.is_not_null() & first.is_not_null() & (first != "") & ~suffix & person
     out = df.with_columns(
         pl.when(swap).then(pl.concat_str(first, pl.lit(" "), last)).otherwise(name).alias("__name")
     )
@@ -201,14 +258,39 @@ def fix_name_case(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     return out
 
 
+#: A value with the apostrophe a CSV export puts before a formula (``report.neutralise``).
+_QUOTED = "^'" + TRIGGER.removeprefix("^")
+_QUOTED_RE = re.compile(_QUOTED)
+# How such a value starts in the JSON text of ``__extra`` (a candidate, checked in Python).
+_QUOTED_JSON = r"\"'+(?:[=+\-@]|\\[tr])"
+
+
 def _unneutralise(e: pl.Expr) -> pl.Expr:
     """A leading apostrophe that export added before a formula trigger is removed again."""
-    return pl.when(e.str.contains(r"^'[=+\-@\t\r]")).then(e.str.slice(1)).otherwise(e)
+    return pl.when(e.str.contains(_QUOTED)).then(e.str.slice(1)).otherwise(e)
 
 
 def strip_export_quotes(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
-    """Undo export's formula neutralising ('=x becomes =x), so an export re-imports as it was."""
-    return _apply(df, ctx, "export_quote", list(FIELDS), _unneutralise)
+    """Undo a CSV export's formula neutralising ('=x becomes =x, ''=x becomes '=x), in the
+    fields and the extra attributes, so that an export re-imports as it was. Only for CSV
+    (``ctx.unquote``): the other formats hold values as they are, and are written so."""
+    if not ctx.unquote:
+        return df
+    out = _apply(df, ctx, "export_quote", list(FIELDS), _unneutralise)
+    extra = out["__extra"]
+    maybe = extra.str.contains(_QUOTED_JSON).fill_null(False)
+    if not maybe.any():
+        return out
+    idx = maybe.arg_true()
+    fixed: list[str] = []
+    for text in extra.gather(idx).to_list():
+        values = json.loads(text)
+        for key, value in values.items():
+            if _QUOTED_RE.match(value):
+                values[key] = value[1:]
+                ctx.changed["export_quote"] += 1
+        fixed.append(json.dumps(values, ensure_ascii=False, separators=(",", ":")))
+    return out.with_columns(extra.scatter(idx, fixed).alias("__extra"))
 
 
 def normalise_emails(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
@@ -226,7 +308,7 @@ def normalise_emails(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
                 norm, warnings = customers.clean_email(v)
                 lib[v] = (norm, None, bool(warnings))
             except ValidationError as exc:
-                lib[v] = (None, exc.message, False)
+                lib[v] = (None, cut(exc.message, 300), False)
         idx = undecided.arg_true()
         vals = emails.gather(idx).to_list()
         result = result.scatter(idx, [lib[v][0] for v in vals])
@@ -247,12 +329,14 @@ def normalise_phones(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     present = phones.is_not_null()
     fast = phone_fast(phones.fill_null(""), ctx.region)
     decided = fast.decided & present
-    tmp = pl.DataFrame({"d": decided, "ok": fast.valid, "e": fast.e164})
+    tmp = pl.DataFrame({"d": decided, "ok": fast.valid, "e": fast.e164, "raw": phones})
     flagged = pl.col("d") & ~pl.col("ok")
+    # An invalid number keeps the value given, as ``clean_phone`` does (the fast path decides
+    # only plain digit groups, whose repr is the value in single quotes).
     tmp = tmp.select(
-        "e",
+        pl.when(flagged).then(pl.col("raw")).otherwise(pl.col("e")).alias("e"),
         pl.when(flagged).then(pl.lit("phone_invalid")).alias("c"),
-        pl.when(flagged).then(pl.col("e") + " is not an assigned number range").alias("m"),
+        pl.when(flagged).then(pl.format(customers.invalid_phone_message("{}"), "raw")).alias("m"),
     )
     result, codes, messages = tmp["e"], tmp["c"], tmp["m"]
     errors = pl.Series("e", [None] * len(df), dtype=pl.String)
@@ -265,7 +349,7 @@ def normalise_phones(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
                 w = warnings[0] if warnings else None
                 lib[v] = (norm, None, w.code if w else None, w.message if w else None)
             except ValidationError as exc:
-                lib[v] = (None, exc.message, None, None)
+                lib[v] = (None, cut(exc.message, 300), None, None)
         idx = undecided.arg_true()
         vals = phones.gather(idx).to_list()
         result = result.scatter(idx, [lib[v][0] for v in vals])
@@ -286,6 +370,8 @@ def drop_duplicate_rows(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     """Mark rows that repeat an earlier row of the file exactly (after cleaning): they are not
     imported, and the rejects file names the row they repeat."""
     hashed = df.select(pl.col("__row"), pl.struct([*FIELDS, "__extra"]).hash(seed=7).alias("h"))
+    if "__bad_json" in df.columns:  # a line that is not an object has no values to compare
+        hashed = hashed.filter(df["__bad_json"].is_null())
     first_here = hashed.group_by("h", maintain_order=True).agg(
         pl.col("__row").min().alias("__here")
     )
@@ -294,9 +380,9 @@ def drop_duplicate_rows(df: pl.DataFrame, ctx: Context) -> pl.DataFrame:
         before, on="h", how="left", maintain_order="left"
     )
     first = pl.coalesce(pl.col("__first"), pl.col("__here"))
-    dup = joined.select(pl.when(first != pl.col("__row")).then(first).alias("__dup_of"))
+    dup = joined.select("__row", pl.when(first != pl.col("__row")).then(first).alias("__dup_of"))
     ctx.seen.add(first_here.join(before, on="h", how="anti").rename({"__here": "first"}))
-    out = df.with_columns(dup["__dup_of"])
+    out = df.join(dup, on="__row", how="left", maintain_order="left")
     ctx.changed["duplicate_rows"] += int(out["__dup_of"].is_not_null().sum())
     return out
 
@@ -324,10 +410,18 @@ def _problem(
     )
 
 
-def validate(df: pl.DataFrame, plan_columns: dict[str, str], extras: list[str]) -> pl.DataFrame:
+def validate(
+    df: pl.DataFrame,
+    plan_columns: dict[str, str],
+    extras: list[str],
+    *,
+    name_optional: bool = False,
+) -> pl.DataFrame:
     """Add ``__id_int``, ``__errors`` and ``__warnings`` (lists of {column, code, message}).
 
-    ``plan_columns`` maps ID/Name/Email/Phone to the file's column names, for the report.
+    ``plan_columns`` maps ID/Name/Email/Phone to the file's column names, for the report. With
+    ``name_optional`` (an update), a row without a name is not refused here: the loader refuses
+    it only if it would create a customer (``Loader.settle``).
     """
     name_of = {f: plan_columns.get(COLUMN_OF[f], COLUMN_OF[f]) for f in FIELDS}
     raw_id = pl.col("__id")
@@ -348,10 +442,18 @@ def validate(df: pl.DataFrame, plan_columns: dict[str, str], extras: list[str]) 
             raw_id.is_not_null() & ~id_ok.fill_null(False),
             name_of["__id"],
             "id_invalid",
-            pl.format("ID {} is not a whole number from 1 to 2^53", raw_id),
+            pl.format(
+                "ID {} is not a whole number from 1 to 2^53",
+                pl.when(raw_id.str.len_chars() > 40)
+                .then(raw_id.str.slice(0, 40) + pl.lit("…"))
+                .otherwise(raw_id),
+            ),
         ),
         _problem(
-            name.is_null(), name_of["__name"], "name_missing", pl.lit("a customer needs a name")
+            name.is_null() & pl.lit(not name_optional),
+            name_of["__name"],
+            "name_missing",
+            pl.lit("a customer needs a name"),
         ),
         _problem(
             name.str.len_chars() > 300,
@@ -418,6 +520,14 @@ def validate(df: pl.DataFrame, plan_columns: dict[str, str], extras: list[str]) 
             "phone",
             pl.col("__phone_warning"),
             pl.col("__phone_warning_message"),
+        ),
+        _problem(
+            pl.col("__controls").is_not_null() if "__controls" in df.columns else pl.lit(False),
+            "*",
+            "control_characters",
+            pl.format("NUL or other control characters removed from {}", pl.col("__controls"))
+            if "__controls" in df.columns
+            else pl.lit(""),
         ),
         _problem(
             name.str.contains(r"^[=+\-@\t\r]"),

@@ -1,415 +1,434 @@
-"""The duplicate check on entry, for a whole import at once (issue 7, point 1).
+"""The duplicate check on entry, for a whole import at once.
 
-A new row of an import is a *possible duplicate* when it looks like a live customer or an earlier
-row of the same file by the rules of the check on entry (``dedupe.check_batch``): the same
-normalised email or phone; or a similar name (``dedupe.names_similar``) together with the same
-email domain (and a shared name token, as the ``dn`` keys require) or the same last 7 phone
-digits. Rows that match a customer by ID or email under ``--on-conflict`` are updates, not
-duplicates, and are not checked.
+A new row of an import is a *possible duplicate* when the duplicates model gives it a match
+probability at or above the default threshold with a live customer or an earlier row of the
+same file: the model ``duplicates find`` last used (or the shipped one), the same blocking keys,
+the same comparisons and the same parameters as the check on entry (``duplicates.scorer``).
+Rows that match a customer by ID or email under ``--on-conflict`` are updates, not duplicates,
+and are not checked.
 
 Vectorised, per batch, never a query per row:
 
-- the live customers: one query per batch joins the batch's distinct keys with ``match_keys``
-  (skipped when the database held no customer when the import started);
-- the earlier rows of the file: only the earliest row of each group, as its key's 64-bit hash,
-  its row and its ID (``SortedKeys``: about 75 MB for 1,000,000 rows, beyond that in mapped
-  files); a created one is named from the database, and only rows never created keep their
-  name, email and phone, in a private temporary SQLite database (``_Kept``) that spills to
-  disk past a few MB;
-- names: compared once per pair of distinct name signatures (sorted, accent-free tokens) that
-  share a token, with RapidFuzz's Jaro-Winkler over whole groups at once (``dedupe.jaro_winkler``
-  is the same implementation), and remembered for the rest of the import.
+- **keys**: each row's blocking keys (``scorer.keys_frame``), as a 64-bit hash;
+- **earlier rows of the file**: for each key, the first ``MAX_PER_KEY`` rows that had it
+  (``SortedKeys``: a hash and a row number, about 16 bytes each), and each row's name, email,
+  phone and compared extra fields in a private temporary SQLite database (``_Kept``) that
+  spills to disk past a few MB;
+- **the live customers** (when there were any when the import began): one query per batch
+  joins the batch's distinct keys with ``match_keys``; at most ``MAX_PER_KEY`` customers per key;
+- **scoring**: every candidate pair at once in DuckDB, with the SQL of the model's levels
+  (the very conditions Splink runs in ``find``) and the weights of the active model.
 
-Within each group of rows that share a key (an email, a phone, a domain and a name signature,
-last digits and a name signature), the earliest is the one named: a row of a file of a thousand
-"Maria Smith"s at one domain names the first, not the other 998.
+The one difference from the check on entry: a key shared by more than ``MAX_PER_KEY`` earlier
+records (one office phone across a large file) is compared with its first ``MAX_PER_KEY`` only,
+so that a file of a thousand colleagues does not cost a million comparisons. ``duplicates
+find`` afterwards compares them all.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import polars as pl
-from rapidfuzz import process
-from rapidfuzz.distance import JaroWinkler
 from sqlalchemy import Connection
 
 from customer_flow.data.sorted_keys import SortedKeys
 from customer_flow.duplicates import find as dedupe
+from customer_flow.duplicates import model as dedupe_model
+from customer_flow.duplicates import scorer as dedupe_scorer
+from customer_flow.duplicates.features import KINDS, features_frame
+from customer_flow.duplicates.fields import field_values, recognised_keys
+from customer_flow.duplicates.models import FIELD_WORDS
 
-__all__ = ["FLAT", "MAX_NAMED", "DuplicateCheck", "reject_messages", "warning_items", "who"]
+__all__ = [
+    "FLAT",
+    "MAX_NAMED",
+    "MAX_PER_KEY",
+    "DuplicateCheck",
+    "reject_messages",
+    "score_pairs",
+    "warning_items",
+    "who",
+]
 
-#: Candidates named per row (the strongest first).
+#: Candidates named per row (the most likely first).
 MAX_NAMED = 5
-_REF = {
-    "rank": pl.Int64,
-    "id": pl.Int64,
-    "name": pl.String,
-    "email": pl.String,
-    "phone": pl.String,
-    "ekey": pl.String,
-    "digits": pl.String,
-    "domain": pl.String,
-    "sig": pl.Int64,
-}
-
-
-_PAIR = {"sig": pl.Int64, "other": pl.Int64}
-#: Name pairs the tail rule remembers comparing before it starts afresh (memory stays flat:
-#: about 35 MB when full, a pair being one int key).
-MEMO = 500_000
-
-
-def _sig_hash() -> pl.Expr:
-    return pl.col("sig").hash(seed=0x516)
-
-
-class _Names:
-    """Distinct name signatures seen in this import, and which pairs of them are similar."""
-
-    def __init__(self) -> None:
-        self.ids: dict[str, int] = {}
-        self.sig: list[str] = []
-        self.canon: list[str] = []
-        self.nums: list[str] = []
-        self.by_token: dict[str, list[int]] = defaultdict(list)
-        # Similar and sharing a token (the dn rule), both ways, by the hash of ``sig``: arrays,
-        # not a set of tuples, so that millions of pairs cost 24 bytes each.
-        self.pairs = SortedKeys(["sig", "other"])
-        # Any similar pair (the tail rule), remembered up to MEMO pairs, then forgotten.
-        self.memo: dict[int, bool] = {}  # (smaller << 32 | larger signature) -> similar
-
-    def add(self, tokens: pl.Series) -> pl.Series:
-        """The signature ID of each list of name tokens (null for a name without tokens); new
-        signatures are compared with every known one that shares a token."""
-        sigs = pl.select(
-            pl.when(tokens.list.len() > 0).then(
-                tokens.list.eval(pl.element().sort()).list.join(" ")
-            )
-        ).to_series()
-        distinct = sigs.drop_nulls().unique().to_list()
-        fresh: list[int] = []
-        nick = dedupe.nicknames()
-        for sig in distinct:
-            if sig in self.ids:
-                continue
-            known = self.ids[sig] = len(self.sig)
-            ordered = sig.split(" ")
-            self.sig.append(sig)
-            self.canon.append(" ".join(sorted(nick.get(t, t) for t in ordered)))
-            self.nums.append(" ".join(sorted({t for t in ordered if t.isdigit()})))
-            for t in {t for t in ordered if len(t) > 1}:
-                self.by_token[t].append(known)
-            fresh.append(known)
-        if fresh:
-            self._compare(fresh)
-        return sigs.replace_strict(
-            {s: self.ids[s] for s in distinct}, default=None, return_dtype=pl.Int64
-        )
-
-    def _compare(self, fresh: list[int]) -> None:
-        found_a: list[int] = []
-        found_b: list[int] = []
-        todo: dict[str, list[int]] = defaultdict(list)
-        for i in fresh:
-            for t in {t for t in self.sig[i].split(" ") if len(t) > 1}:
-                todo[t].append(i)
-        for token, new in todo.items():
-            group = self.by_token[token]
-            a_sig = [self.sig[i] for i in new]
-            b_sig = [self.sig[j] for j in group]
-            hit = _cdist(a_sig, b_sig) | _cdist(
-                [self.canon[i] for i in new], [self.canon[j] for j in group]
-            )
-            xs, ys = np.nonzero(hit)
-            for x, y in zip(xs.tolist(), ys.tolist(), strict=True):
-                a, b = new[x], group[y]
-                if self.nums[a] == self.nums[b]:
-                    found_a.append(a)
-                    found_b.append(b)
-        if found_a:
-            # Each new pair has a new signature: only pairs found twice here can repeat.
-            both = pl.DataFrame(
-                {"sig": found_a + found_b, "other": found_b + found_a}, schema=_PAIR
-            ).unique()
-            self.pairs.add(both.with_columns(_sig_hash().alias("h")))
-
-    def similar(self, a: int, b: int) -> bool:
-        """``dedupe.names_similar`` of two signatures."""
-        if a == b:
-            return True
-        key = (a << 32 | b) if a < b else (b << 32 | a)
-        found = self.memo.get(key)
-        if found is None:
-            if len(self.memo) >= MEMO:
-                self.memo.clear()
-            found = self.nums[a] == self.nums[b] and (
-                dedupe.jaro_winkler(self.sig[a], self.sig[b]) >= 0.9
-                or dedupe.jaro_winkler(self.canon[a], self.canon[b]) >= 0.9
-            )
-            self.memo[key] = found
-        return found
-
-    def pair_frame(self, sigs: list[int]) -> pl.DataFrame:
-        """(sig, other) for every similar pair sharing a token, ``sig`` among ``sigs``; each
-        signature with a token of two or more characters is paired with itself too."""
-        same = [a for a in sigs if any(len(t) > 1 for t in self.sig[a].split(" "))]
-        asked = pl.DataFrame({"sig": sigs}, schema={"sig": pl.Int64})
-        known = self.pairs.lookup(asked.select(_sig_hash()).to_series())
-        return pl.concat(
-            [
-                known.select("sig", "other").join(asked, on="sig", how="semi"),
-                pl.DataFrame({"sig": same, "other": same}, schema=_PAIR),
-            ]
-        ).unique()
-
-
-def _cdist(a: list[str], b: list[str]) -> Any:
-    return (
-        process.cdist(
-            a, b, scorer=JaroWinkler.similarity, score_cutoff=0.9, dtype=np.float64, workers=1
-        )
-        > 0
-    )
-
-
-#: The groups of each rule: the columns that make the key, and whether names must be similar.
-_GROUPS: dict[str, list[str]] = {
-    "ekey": ["ekey"],
-    "digits": ["digits"],
-    "tail": ["tail", "sig"],
-    "dn": ["domain", "sig"],
-}
-#: The columns a rule looks a group up by: the tail rule finds every name under a phone tail,
-#: then compares the names.
-_LOOKUP: dict[str, list[str]] = {**_GROUPS, "tail": ["tail"]}
+#: Earlier records compared per key (see the module's docstring).
+MAX_PER_KEY = 50
 #: Customers of the database rank before every row: their rank is their ID minus this.
 _DB = 1 << 62
 _SEED = 0x5EED
-#: The flat candidates ``check`` returns: one row per (row, candidate), strongest first.
+#: The candidates ``check`` returns: one row per (row, candidate), the most likely first.
 FLAT: dict[str, Any] = {
     "__row": pl.Int64,
     "c_rank": pl.Int64,
     "c_id": pl.Int64,
     "c_name": pl.String,
+    "probability": pl.Float64,
+    "p_text": pl.String,
     "reasons": pl.List(pl.String),
     "why": pl.String,
 }
+_RAW = {"rank": pl.Int64, "id": pl.Int64, "name": pl.String, "email": pl.String, "phone": pl.String}
 
 
-def _hash(cols: list[str]) -> pl.Expr:
-    """The 64-bit hash of a group's lookup key (one string, or several joined by a separator
-    no key holds). Two keys share a hash by chance with odds about n / 2**64 per lookup: about
-    one in 10**6 over every lookup of a 5,000,000-row import, and then a row names one
-    candidate too many, never one too few."""
-    if len(cols) == 1:
-        return pl.col(cols[0]).hash(seed=_SEED)
-    return pl.concat_str([pl.col(c).cast(pl.String) for c in cols], separator="\x1f").hash(
-        seed=_SEED
-    )
+def _key_hash() -> pl.Expr:
+    return pl.concat_str("kind", "value", separator="\x1f").hash(seed=_SEED).alias("h")
 
 
 class DuplicateCheck:
     """The possible duplicates of an import's new rows, batch after batch.
 
-    What it keeps between batches grows with the groups, not with their members: for each
-    rule, the earliest row of each group (``SortedKeys``: its key's hash, rank and ID), and the
-    name, email and phone of the earliest rows that were not created (rejected as possible
-    duplicates); a created one is named from the database."""
+    ``extras`` are the file's extra columns: those recognised as a model field (``dob``,
+    ``postcode``, ...) are compared and give keys, as on entry."""
 
-    def __init__(self, conn: Connection, *, existing: bool) -> None:
+    def __init__(self, conn: Connection, *, existing: bool, extras: Sequence[str] = ()) -> None:
         self.conn = conn
         self.existing = existing  # the database had customers when the import began
-        self.names = _Names()
-        # Only the tail rule's groups have a name signature (its groups are tail and name).
-        self.firsts = {
-            kind: SortedKeys(["sig", "rank", "id"] if kind == "tail" else ["rank", "id"])
-            for kind in _GROUPS
+        self.params = dedupe_model.load_params()
+        self.model = dedupe_scorer.active_model(conn, self.params)
+        self.active = {r.kind for r in self.model.rules}
+        self.comparisons = dedupe_model.comparisons(self.model.fields)
+        self.weights = dedupe_model.weights(self.model.mu)
+        self.threshold = float(self.params["default_threshold"])
+        self.share = float(self.params["expected_duplicate_share"])
+        # Where each value the model reads comes from: a field's keys in the file's extras.
+        self.fields = recognised_keys(extras)
+        self.generic = {
+            name: [k for k in keys if k in extras] for name, keys in self.model.keys.items()
         }
-        self.kept = _Kept()  # rank -> name, email, phone of rows not created
-        self._batch = pl.DataFrame(schema=_REF)
-        self._new_firsts: dict[str, pl.DataFrame] = {}
-        self._parts = pl.DataFrame()
+        self.columns = [*KINDS, *(f"x_{g}" for g in self.generic)]
+        self.n = dedupe.live_count(conn) if existing else 0
+        self.seen = SortedKeys(["rank", "id"])  # the first MAX_PER_KEY rows of each key
+        self.kept = _Kept(self.columns)  # rank -> name, email, phone, fields of rows not created
         self.created = SortedKeys(["id"])  # IDs this import created, when there were others
+        self._keys = pl.DataFrame()
+        self._people: pl.DataFrame | None = None  # the batch's candidates from the database
+        self._shown: pl.DataFrame | None = None  # its candidates from earlier batches
+        self._raw = pl.DataFrame()
+        self._firsts = pl.DataFrame(schema={"h": pl.UInt64, "rank": pl.Int64})
+
+    # -- a batch -------------------------------------------------------------------------------
+
+    def _values(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """``rows`` (``__row``, ``__name``, ``__email``, ``__phone``, ``__extra``) as the
+        model's raw input: ``unique_id``, ``name``, ``email``, ``phone`` and a column per field."""
+        wanted = sorted(
+            {k for keys in self.fields.values() for k in keys}
+            | {k for keys in self.generic.values() for k in keys}
+        )
+        extra = pl.col("__extra")
+        if wanted:
+            decoded = extra.str.json_decode(pl.Struct({k: pl.String for k in wanted}))
+            parts = {
+                f: pl.coalesce([decoded.struct.field(k) for k in self.fields.get(f, ())])
+                if self.fields.get(f)
+                else pl.lit(None, dtype=pl.String)
+                for f in KINDS
+            }
+            parts.update(
+                {
+                    f"x_{g}": pl.coalesce([decoded.struct.field(k) for k in keys])
+                    if keys
+                    else pl.lit(None, dtype=pl.String)
+                    for g, keys in self.generic.items()
+                }
+            )
+        else:
+            parts = {c: pl.lit(None, dtype=pl.String) for c in self.columns}
+        return rows.select(
+            pl.col("__row").alias("unique_id"),
+            pl.col("__name").alias("name"),
+            pl.col("__email").alias("email"),
+            pl.col("__phone").alias("phone"),
+            *(v.alias(k) for k, v in parts.items()),
+        )
 
     def check(self, rows: pl.DataFrame) -> pl.DataFrame:
-        """``rows``: ``__row, __name, __email, __phone`` of the batch's new rows. Returns the
-        candidates of the rows that have some (``FLAT``): ``c_rank`` is the candidate's row in
-        the file, or negative for a customer already in the database; ``c_id`` its ID when
-        known; ``why`` its reasons."""
-        refs = self._refs(
-            rows.select(
-                pl.col("__row").alias("rank"),
-                pl.lit(None, dtype=pl.Int64).alias("id"),
-                pl.col("__name").alias("name"),
-                pl.col("__email").alias("email"),
-                pl.col("__phone").alias("phone"),
-            ),
-            keep=True,
+        """``rows``: ``__row, __name, __email, __phone, __extra`` of the batch's new rows.
+        Returns the candidates of the rows that have some (``FLAT``): ``c_rank`` is the
+        candidate's row in the file, or negative for a customer already in the database;
+        ``c_id`` its ID when known."""
+        # The prior's n for each row is what the check on entry would see if the rows were
+        # added one by one: the customers there before, the rows checked before, and itself.
+        order = rows.select(
+            pl.col("__row").alias("row"), (self.n + pl.int_range(1, pl.len() + 1)).alias("n")
         )
-        self._batch = refs
-        found = [refs]
+        self.n += rows.height
+        raw = self._values(rows)
+        self._raw = raw
+        feats = features_frame(raw, self.columns)
+        keys = dedupe_scorer.keys_frame(feats, dedupe_model.RULES)
+        self._keys = keys
+        mine = keys.filter(pl.col("kind").is_in(list(self.active))).with_columns(_key_hash())
+        mine = mine.rename({"customer_id": "row"})
+        earlier, known = self._earlier(mine)
+        pairs = [earlier]
+        cand = [feats]
         if self.existing:
-            found.insert(0, self._database(rows))
-        every = _with_tail(pl.concat(found))
-        # The pairs of similar names (sharing a token) that the dn rule may join on.
-        mine = refs.filter(pl.col("domain").is_not_null() & pl.col("sig").is_not_null())
-        pairs = self.names.pair_frame(mine["sig"].unique().to_list())
-        wanted = {
-            "ekey": refs.select(_hash(["ekey"])),
-            "digits": refs.select(_hash(["digits"])),
-            "tail": _with_tail(refs).select(_hash(["tail"])),  # any name: compared after
-            "dn": mine.select("domain", "sig")
-            .join(pairs, on="sig")
-            .select(_hash(["domain", "other"])),
-        }
-        firsts = {}
-        earlier = []
-        for kind, cols in _GROUPS.items():
-            has = every.select("rank", *cols).filter(
-                pl.all_horizontal(pl.col(c).is_not_null() for c in cols)
+            db_pairs, db_feats = self._database(mine)
+            pairs.append(db_pairs)
+            cand.append(db_feats)
+        found = pl.concat(pairs).unique()
+        if found.height == 0:
+            return pl.DataFrame(schema=FLAT)
+        before = (
+            found.filter(
+                (pl.col("c_rank") > 0) & ~pl.col("c_rank").is_in(feats["unique_id"].to_list())
             )
-            here = (
-                has.sort("rank")
-                .group_by(cols, maintain_order=True)
-                .agg(pl.col("rank").first())
-                .select(
-                    _hash(_LOOKUP[kind]).alias("h"),
-                    (pl.col("sig") if kind == "tail" else pl.lit(None, dtype=pl.Int64)).alias(
-                        "sig"
-                    ),
-                    "rank",
-                )
-            )
-            before = self.firsts[kind].lookup(pl.concat([wanted[kind].to_series(), here["h"]]))
-            if kind != "tail":
-                before = before.with_columns(pl.lit(None, dtype=pl.Int64).alias("sig"))
-            group = ["h", "sig"] if kind == "tail" else ["h"]
-            self._new_firsts[kind] = here.join(before, on=group, how="anti", nulls_equal=True)
-            earlier.append(before.select("rank", "id"))
-            firsts[kind] = (
-                pl.concat([before.select("h", "sig", "rank"), here])
-                .sort("rank")
-                .group_by(group, maintain_order=True)
-                .agg(pl.col("rank").first())
-            )
-        shown = pl.concat(
-            [self._shown(pl.concat(earlier).unique("rank")), every.select(list(_SHOWN))]
+            .select("c_rank")
+            .unique()
+            .join(known, left_on="c_rank", right_on="rank", how="left")
         )
-        refs = _with_tail(refs)
-        hits = pl.concat(
-            [
-                self._exact(refs, firsts["ekey"], shown, "ekey", "same email ({})", "email"),
-                self._exact(refs, firsts["digits"], shown, "digits", "same phone ({})", "phone"),
-                self._tail(refs, firsts["tail"], shown),
-                self._domain(mine, pairs, firsts["dn"], shown),
+        self._shown = None
+        if before.height:
+            raw_before = self._earlier_rows(before)
+            self._shown = raw_before.select("rank", "id", "name")
+            cand.append(features_frame(raw_before.drop("rank", "id"), self.columns))
+        others = pl.concat(cand).unique("unique_id")
+        found = found.join(order, on="row")
+        scored = score_pairs(found, feats, others, self.comparisons, self.weights, self.share)
+        hits = scored.filter(pl.col("probability") >= self.threshold)
+        if hits.height == 0:
+            return pl.DataFrame(schema=FLAT)
+        hits = hits.sort(["row", "probability", "c_rank"], descending=[False, True, False]).filter(
+            pl.int_range(pl.len()).over("row") < MAX_NAMED
+        )
+        return self._named(hits)
+
+    def _earlier(self, mine: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(row, c_rank) of each row and the earlier rows of the file that share a key with
+        it, among the first ``MAX_PER_KEY`` of that key; and the (rank, id) of the earlier
+        batches' rows among them. The batch's own firsts are remembered in ``remember``, with
+        the IDs they were given."""
+        none = pl.DataFrame(schema={"rank": pl.Int64, "id": pl.Int64})
+        self._firsts = pl.DataFrame(schema={"h": pl.UInt64, "rank": pl.Int64})
+        if mine.height == 0:
+            return pl.DataFrame(schema={"row": pl.Int64, "c_rank": pl.Int64}), none
+        before = self.seen.lookup(mine["h"])
+        members = (
+            pl.concat([before.select("h", "rank"), mine.select("h", pl.col("row").alias("rank"))])
+            .unique()
+            .sort("h", "rank")
+            .filter(pl.int_range(pl.len()).over("h") < MAX_PER_KEY)
+        )
+        self._firsts = members.join(before.select("h", "rank"), on=["h", "rank"], how="anti")
+        pairs = (
+            mine.select("h", "row")
+            .join(members.rename({"rank": "c_rank"}), on="h")
+            .filter(pl.col("c_rank") < pl.col("row"))
+            .select("row", "c_rank")
+        )
+        return pairs, before.select("rank", "id").unique("rank")
+
+    def _earlier_rows(self, before: pl.DataFrame) -> pl.DataFrame:
+        """The model's raw input of earlier batches' rows (``c_rank``, ``id``): a created one
+        from the database by its ID (one query), any other from what ``remember`` kept."""
+        created = before.filter(pl.col("id").is_not_null())
+        parts = [self.kept.get(before.filter(pl.col("id").is_null())["c_rank"])]
+        if created.height:
+            people = _people(self.conn, created["id"].to_list())
+            people = people.join(
+                created.select(pl.col("c_rank").alias("rank"), "id"), on="id", how="inner"
+            )
+            parts.append(
+                self._raw_of(people, pl.col("rank"))
+                .with_columns(pl.col("unique_id").alias("rank"))
+                .select(parts[0].columns)
+            )
+        return pl.concat(parts)
+
+    def _database(self, mine: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(row, c_rank) of each row and the live customers that share a key with it (not
+        created by this import), and those customers' features."""
+        wanted = mine.select("kind", "value").unique()
+        hits = _fetch(self.conn, wanted) if wanted.height else pl.DataFrame(schema=_HIT)
+        if len(self.created) and hits.height:
+            mine_ids = self.created.lookup(hits["customer_id"].hash(seed=_SEED)).select("id")
+            hits = hits.join(mine_ids.rename({"id": "customer_id"}), on="customer_id", how="anti")
+        hits = hits.sort("kind", "value", "customer_id").filter(
+            pl.int_range(pl.len()).over("kind", "value") < MAX_PER_KEY
+        )
+        pairs = (
+            mine.select("kind", "value", "row")
+            .join(hits.select("kind", "value", "customer_id"), on=["kind", "value"])
+            .select("row", (pl.col("customer_id") - _DB).alias("c_rank"))
+        )
+        ids = hits["customer_id"].unique().to_list()
+        people = _people(self.conn, ids)
+        raw = self._raw_of(people, pl.col("id") - _DB)
+        self._people = people.select((pl.col("id") - _DB).alias("rank"), "id", "name")
+        return pairs, features_frame(raw, self.columns)
+
+    def _raw_of(self, people: pl.DataFrame, unique_id: pl.Expr) -> pl.DataFrame:
+        """The model's raw input of customers read from the database (``id``, ``name``,
+        ``email``, ``phone``, ``extra`` as JSON text): their fields read as on entry; ``id``
+        kept."""
+        extras = [_extra(e) for e in people["extra"].to_list()]
+        values = [field_values(e) for e in extras]
+        return people.select(
+            unique_id.alias("unique_id"), "id", "name", "email", "phone"
+        ).with_columns(
+            *(
+                pl.Series(k, [None if v.get(k) is None else str(v[k]) for v in values], pl.String)
+                for k in KINDS
+            ),
+            *(
+                pl.Series(f"x_{g}", [_first(e, keys) for e in extras], pl.String)
+                for g, keys in self.model.keys.items()
+            ),
+        )
+
+    def _named(self, hits: pl.DataFrame) -> pl.DataFrame:
+        """The hits with their candidates' IDs and names, and the evidence in words."""
+        names = [
+            self._raw.select(
+                pl.col("unique_id").alias("rank"), pl.lit(None, pl.Int64).alias("id"), "name"
+            )
+        ]
+        if self._shown is not None:
+            names.append(self._shown)
+        if self._people is not None:
+            names.append(self._people)
+        hits = hits.join(
+            pl.concat(names)
+            .unique("rank")
+            .rename({"rank": "c_rank", "id": "c_id", "name": "c_name"}),
+            on="c_rank",
+            how="left",
+        )
+        # The evidence in words, as scorer.reasons writes it on entry (the same order and
+        # rounding), without building the per-field objects of 10,000s of hits.
+        words = [
+            (FIELD_WORDS.get(c.name, c.name), c.labels, [round(w, 3) for w in self.weights[c.name]])
+            for c in self.comparisons
+        ]
+        why: list[list[str]] = []
+        for levels in hits.select([f"g_{c.name}" for c in self.comparisons]).iter_rows():
+            shown: list[tuple[float, str]] = [
+                (weights[lv], f"{word}: {labels[lv]} ({weights[lv]:+.1f})")
+                for (word, labels, weights), lv in zip(words, levels, strict=True)
+                if lv is not None and lv >= 0
             ]
-        )
-        return _candidates(hits)
+            shown.sort(key=lambda s: -s[0])
+            why.append([text for _w, text in shown])
+        p_text = [f"{round(p, 6):.3f}" for p in hits["probability"].to_list()]
+        return hits.select(
+            pl.col("row").alias("__row"),
+            "c_rank",
+            "c_id",
+            "c_name",
+            "probability",
+            pl.Series("p_text", p_text, dtype=pl.String),
+            pl.Series("reasons", why, dtype=pl.List(pl.String)),
+        ).with_columns(pl.col("reasons").list.join("; ").alias("why"))
+
+    def keys(self, ids: pl.DataFrame) -> pl.DataFrame:
+        """The ``match_keys`` rows of the batch's rows just created (``__row``, ``__id_int``),
+        from the features the check already computed."""
+        out = self._keys.join(
+            ids.select(pl.col("__row").alias("customer_id"), pl.col("__id_int").alias("_id")),
+            on="customer_id",
+        ).select("kind", "value", pl.col("_id").alias("customer_id"))
+        return out
 
     def remember(self, ids: pl.DataFrame) -> None:
-        """Keep what later batches need of the batch just checked: the earliest row of each
-        new group, with the ID it was given if it was created (``__row``, ``__id_int``)."""
+        """Note the IDs the batch's rows were given (``__row``, ``__id_int``) once created."""
         given = ids.select(pl.col("__row").alias("rank"), pl.col("__id_int").alias("id"))
-        ranks = []
-        for kind, new in self._new_firsts.items():
-            new = new.filter(pl.col("rank") > 0)  # the database's customers are asked again
-            new = new.join(given, on="rank", how="left")
-            self.firsts[kind].add(new)
-            ranks.append(new.filter(pl.col("id").is_null()).select("rank"))
-        if ranks:
-            # Rows that were not created cannot be named from the database: keep their values.
-            wanted = pl.concat(ranks).unique()
-            kept = self._batch.join(wanted, on="rank", how="semi").select(
-                "rank", pl.lit(None, dtype=pl.Int64).alias("id"), "name", "email", "phone"
+        self.seen.add(self._firsts.join(given, on="rank", how="left"))
+        # Rows that were not created cannot be read back from the database: keep their values.
+        self.kept.add(
+            self._raw.join(given.drop_nulls("id"), left_on="unique_id", right_on="rank", how="anti")
+        )
+        created = ids.filter(pl.col("__id_int").is_not_null())
+        if self.existing and created.height:
+            self.created.add(
+                created.select(
+                    pl.col("__id_int").hash(seed=_SEED).alias("h"), pl.col("__id_int").alias("id")
+                )
             )
-            self.kept.add(kept)
-        if self.existing:
-            created = ids.select(pl.col("__id_int").alias("id")).drop_nulls()
-            self.created.add(created.with_columns(pl.col("id").hash(seed=_SEED).alias("h")))
-        self._new_firsts = {}
-        self._batch = pl.DataFrame(schema=_REF)
+        self._keys = pl.DataFrame()
+        self._people = None
+        self._shown = None
+        self._raw = pl.DataFrame()
+        self._firsts = pl.DataFrame(schema={"h": pl.UInt64, "rank": pl.Int64})
 
     def close(self) -> None:
         self.kept.close()
 
-    def _shown(self, earlier: pl.DataFrame) -> pl.DataFrame:
-        """``rank, id, name, email, phone`` of earlier rows (``rank, id``): a created one from
-        the database by its ID (one query), any other from what ``remember`` kept."""
-        created = earlier.filter(pl.col("id").is_not_null())
-        kept = self.kept.get(earlier.filter(pl.col("id").is_null())["rank"])
-        if created.height == 0:
-            return kept
-        ids = created["id"].to_list()
-        if self.conn.dialect.name == "postgresql":
-            sql = "SELECT id, name, email, phone FROM customers WHERE id = ANY(%s)"
-            param: Any = ids
-        else:
-            sql = (
-                "SELECT id, name, email, phone FROM customers "
-                "WHERE id IN (SELECT value FROM json_each(?))"
-            )
-            param = json.dumps(ids)
-        values = _people(self.conn, sql, (param,))
-        return pl.concat([created.join(values, on="id").select(list(_SHOWN)), kept])
 
-    # -- the references: the batch, and the database's customers -------------------------------
+_HIT = {"kind": pl.String, "value": pl.String, "customer_id": pl.Int64}
 
-    def _refs(self, rows: pl.DataFrame, *, keep: bool = False) -> pl.DataFrame:
-        parts = dedupe.key_parts(rows)
-        if keep:  # the batch's own rows: their keys are written once they are created
-            self._parts = parts.select("rank", "_tokens", "_ekey", "_domain", "_digits")
-        sig = self.names.add(parts["_tokens"])
-        return parts.select(
-            "rank",
-            "id",
-            "name",
-            "email",
-            "phone",
-            pl.col("_ekey").alias("ekey"),
-            pl.col("_digits").alias("digits"),
-            # A free-mail domain is no shared domain (dedupe.FREE_MAIL_DOMAINS): no dn group.
-            pl.when(pl.col("_domain").is_in(list(dedupe.FREE_MAIL_DOMAINS)))
-            .then(None)
-            .otherwise(pl.col("_domain"))
-            .alias("domain"),
-            sig.alias("sig"),
+
+def _extra(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        value = json.loads(value) if value else {}
+    return value if isinstance(value, dict) else {}
+
+
+def _first(extra: dict[str, Any], keys: Sequence[str]) -> str | None:
+    for k in keys:
+        v = extra.get(k)
+        if v is not None and v != "":
+            return v if isinstance(v, str) else str(v)
+    return None
+
+
+def score_pairs(
+    pairs: pl.DataFrame,
+    left: pl.DataFrame,
+    right: pl.DataFrame,
+    comparisons: Sequence[dedupe_model.Comparison],
+    weights: dict[str, list[float]],
+    share: float,
+) -> pl.DataFrame:
+    """Score ``pairs`` (``row``, ``c_rank``, and ``n`` for the prior) of ``left`` rows
+    (features, ``unique_id`` = ``row``) and ``right`` ones (``unique_id`` = ``c_rank``) in
+    DuckDB, with the SQL of the model's levels: ``row, c_rank, g_<comparison>`` (the level
+    index, −1 missing), ``weight`` and ``probability``."""
+    import duckdb
+
+    both = pairs.join(
+        left.rename({c: f"{c}_l" for c in left.columns}), left_on="row", right_on="unique_id_l"
+    ).join(
+        right.rename({c: f"{c}_r" for c in right.columns}), left_on="c_rank", right_on="unique_id_r"
+    )
+    sql = dedupe_model.Sql()
+    cases = ", ".join(f"{c.case_sql(sql)} AS g_{c.name}" for c in comparisons)
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads TO 1")
+        con.register("pairs", both.to_arrow())
+        levels = pl.from_arrow(
+            con.sql(f"SELECT row, c_rank, n, {cases} FROM pairs").to_arrow_table()
         )
+    finally:
+        con.close()
+    assert isinstance(levels, pl.DataFrame)
+    # λ = min(0.5, 2 × share / (n − 1)) as dedupe_model.prior, as log2 odds.
+    lam = pl.min_horizontal(pl.lit(0.5), 2 * share / (pl.col("n") - 1).clip(lower_bound=1))
+    total = (lam / (1 - lam)).log(2)
+    for c in comparisons:
+        mapping = {i: w for i, w in enumerate(weights[c.name])}
+        mapping[-1] = 0.0
+        total = total + pl.col(f"g_{c.name}").replace_strict(mapping, return_dtype=pl.Float64)
+    return levels.with_columns(total.alias("weight")).with_columns(
+        (1.0 / (1.0 + pl.lit(2.0).pow(-pl.col("weight").clip(-1000, 1000)))).alias("probability")
+    )
 
-    def keys(self, ids: pl.DataFrame) -> pl.DataFrame:
-        """The ``match_keys`` rows of the batch's rows just created (``__row``, ``__id_int``),
-        from the parts the check already computed."""
-        parts = ids.select(
-            pl.col("__row").alias("rank"), pl.col("__id_int").alias("customer_id")
-        ).join(self._parts, on="rank", how="left")
-        self._parts = pl.DataFrame()  # written once: let the memory go
-        return dedupe.keys_from_parts(parts)
 
-    def _database(self, rows: pl.DataFrame) -> pl.DataFrame:
-        """Live customers that share a key with a row of the batch, not created by this
-        import (its own rows are kept here): one query."""
-        keys = (
-            dedupe.keys_frame(
-                rows.select(
-                    pl.col("__row").alias("id"),
-                    pl.col("__name").alias("name"),
-                    pl.col("__email").alias("email"),
-                    pl.col("__phone").alias("phone"),
-                )
-            )
-            .select("kind", "value")
-            .unique()
-        )
-        if keys.height == 0:
-            return pl.DataFrame(schema=_REF)
-        if self.conn.dialect.name == "postgresql":
-            hits = _people(
-                self.conn,
-                "SELECT DISTINCT c.id, c.name, c.email, c.phone "
+def _fetch(conn: Connection, keys: pl.DataFrame) -> pl.DataFrame:
+    """``kind, value, customer_id`` of the live customers' keys among ``keys``: one query."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cur = raw.cursor()
+    try:
+        if conn.dialect.name == "postgresql":
+            cur.execute(
+                "SELECT mk.kind, mk.value, mk.customer_id "
                 "FROM unnest(%s::text[], %s::text[]) AS j(kind, value) "
                 "JOIN match_keys mk ON mk.kind = j.kind AND mk.value = j.value "
                 "JOIN customers c ON c.id = mk.customer_id WHERE c.deleted_at IS NULL",
@@ -418,234 +437,106 @@ class DuplicateCheck:
         else:
             # CROSS JOIN fixes the order: each key, then its index entries, then the
             # customer. Left to itself SQLite walked every live customer for each key.
-            hits = _people(
-                self.conn,
-                "SELECT DISTINCT c.id, c.name, c.email, c.phone FROM json_each(?) j "
+            cur.execute(
+                "SELECT mk.kind, mk.value, mk.customer_id FROM json_each(?) j "
                 "CROSS JOIN match_keys mk ON mk.kind = json_extract(j.value, '$[0]') "
                 "AND mk.value = json_extract(j.value, '$[1]') "
                 "CROSS JOIN customers c ON c.id = mk.customer_id WHERE c.deleted_at IS NULL",
                 (json.dumps(keys.rows()),),
             )
-        if len(self.created):
-            mine = self.created.lookup(hits["id"].hash(seed=_SEED)).select("id")
-            hits = hits.join(mine, on="id", how="anti")
-        if hits.height == 0:
-            return pl.DataFrame(schema=_REF)
-        return self._refs(hits.with_columns((pl.col("id") - _DB).alias("rank")))
-
-    # -- the rules ---------------------------------------------------------------------------
-
-    def _exact(
-        self,
-        refs: pl.DataFrame,
-        first: pl.DataFrame,
-        shown: pl.DataFrame,
-        key: str,
-        reason: str,
-        field: str,
-    ) -> pl.DataFrame:
-        found = _earlier(
-            refs.filter(pl.col(key).is_not_null()).select("rank", _hash([key]).alias("h")),
-            first,
-            shown,
-        )
-        return _hits(found, pl.format(reason, pl.col(f"c_{field}")))
-
-    def _tail(self, refs: pl.DataFrame, first: pl.DataFrame, shown: pl.DataFrame) -> pl.DataFrame:
-        long = pl.col("digits").str.len_chars() >= dedupe.TAIL_DIGITS
-        pairs = _earlier(
-            refs.filter(long & pl.col("sig").is_not_null()).select(
-                "rank", "digits", "sig", _hash(["tail"]).alias("h")
-            ),
-            first.rename({"sig": "c_sig"}),
-            shown,
-        ).filter(_digits_expr("c_phone") != pl.col("digits"))
-        if pairs.height == 0:
-            return _no_hits()
-        ok = [
-            self.names.similar(a, b)
-            for a, b in zip(pairs["sig"].to_list(), pairs["c_sig"].to_list(), strict=True)
-        ]
-        reason = pl.format(
-            "similar name ({}) and the same last {} phone digits",
-            _quoted("c_name"),
-            pl.lit(dedupe.TAIL_DIGITS),
-        )
-        return _hits(pairs.filter(pl.Series(ok, dtype=pl.Boolean)), reason)
-
-    def _domain(
-        self, mine: pl.DataFrame, pairs: pl.DataFrame, first: pl.DataFrame, shown: pl.DataFrame
-    ) -> pl.DataFrame:
-        if mine.height == 0:
-            return _no_hits()
-        found = _earlier(
-            mine.select("rank", "domain", "sig")
-            .join(pairs, on="sig")
-            .with_columns(_hash(["domain", "other"]).alias("h")),
-            first,
-            shown,
-        )
-        reason = pl.format(
-            "similar name ({}) and the same email domain ({})", _quoted("c_name"), pl.col("domain")
-        )
-        return _hits(found, reason)
-
-
-def _earlier(rows: pl.DataFrame, first: pl.DataFrame, shown: pl.DataFrame) -> pl.DataFrame:
-    """``rows`` (``rank``, ``h``, ...) joined with the first row of their group (``first``: ``h``,
-    ``rank``) when that one came before them, and with its ID and values (``c_*``)."""
-    return (
-        rows.join(first.rename({"rank": "c_rank"}), on="h")
-        .filter(pl.col("c_rank") < pl.col("rank"))
-        .join(_show(shown), on="c_rank")
-    )
-
-
-def _hits(found: pl.DataFrame, reason: pl.Expr) -> pl.DataFrame:
-    """The hits of a rule: each row, its candidate, and why."""
-    return found.select(
-        pl.col("rank").alias("__row"), "c_rank", "c_id", "c_name", reason.alias("reason")
-    )
-
-
-_SHOWN = {
-    "rank": pl.Int64,
-    "id": pl.Int64,
-    "name": pl.String,
-    "email": pl.String,
-    "phone": pl.String,
-}
-
-
-def _people(conn: Connection, sql: str, params: tuple[Any, ...]) -> pl.DataFrame:
-    """``id, name, email, phone`` of the customers a raw query selects (in that order), through
-    the driver itself: one statement, however many keys or IDs it is given."""
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    cur = raw.cursor()
-    try:
-        cur.execute(sql, params)
         found = cur.fetchall()
     finally:
         cur.close()
     return pl.DataFrame(
         found,
-        schema={"id": pl.Int64, "name": pl.String, "email": pl.String, "phone": pl.String},
+        schema={"kind": pl.String, "value": pl.String, "customer_id": pl.Int64},
         orient="row",
     )
 
 
-def _with_tail(frame: pl.DataFrame) -> pl.DataFrame:
-    """The ``tail`` of each long-enough phone, as the ``tail`` rule compares it."""
-    digits = pl.col("digits")
-    return frame.with_columns(
-        pl.when(digits.str.len_chars() >= dedupe.TAIL_DIGITS)
-        .then(digits.str.slice(-dedupe.TAIL_DIGITS))
-        .alias("tail")
-    )
-
-
-def _show(shown: pl.DataFrame) -> pl.DataFrame:
-    return shown.select(
-        pl.col("rank").alias("c_rank"),
-        pl.col("id").alias("c_id"),
-        pl.col("name").alias("c_name"),
-        pl.col("email").alias("c_email"),
-        pl.col("phone").alias("c_phone"),
-    )
-
-
-def _digits_expr(col: str) -> pl.Expr:
-    """``dedupe.phone_digits`` of a stored phone (E.164, or as given)."""
-    return pl.col(col).str.split(";ext=").list.first().str.replace_all(r"\D", "")
-
-
-def _quoted(col: str) -> pl.Expr:
-    """``repr`` of a name, as the check on entry writes it: single quotes, unless the name has
-    one and no double quote (Python's rule); names needing escapes go through ``repr``."""
-    name = pl.col(col)
-    plain = ~name.str.contains(r"[\\\x00-\x1f\x7f-\x9f]") & ~(
-        name.str.contains("'", literal=True) & name.str.contains('"', literal=True)
-    )
-    simple = (
-        pl.when(name.str.contains("'", literal=True))
-        .then(pl.lit('"') + name + pl.lit('"'))
-        .otherwise(pl.lit("'") + name + pl.lit("'"))
-    )
-    return pl.when(plain).then(simple).otherwise(name.map_elements(repr, return_dtype=pl.String))
-
-
-def _no_hits() -> pl.DataFrame:
+def _people(conn: Connection, ids: list[int]) -> pl.DataFrame:
+    """``id, name, email, phone, extra`` (JSON text) of these customers: one query."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cur = raw.cursor()
+    try:
+        if conn.dialect.name == "postgresql":
+            cur.execute(
+                "SELECT id, name, email, phone, extra::text FROM customers WHERE id = ANY(%s)",
+                (ids,),
+            )
+        else:
+            cur.execute(
+                "SELECT id, name, email, phone, extra FROM customers "
+                "WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps(ids),),
+            )
+        found = cur.fetchall()
+    finally:
+        cur.close()
     return pl.DataFrame(
+        found,
         schema={
-            "__row": pl.Int64,
-            "c_rank": pl.Int64,
-            "c_id": pl.Int64,
-            "c_name": pl.String,
-            "reason": pl.String,
-        }
+            "id": pl.Int64,
+            "name": pl.String,
+            "email": pl.String,
+            "phone": pl.String,
+            "extra": pl.String,
+        },
+        orient="row",
     )
 
 
 class _Kept:
-    """``rank -> name, email, phone`` of earlier rows that were not created, to name them: in
-    a private temporary SQLite database (an empty file name), which lives in its small page
-    cache and spills to a temporary file beyond it, and is gone when closed. In a Polars frame
-    they cost about 70 bytes a row for the whole import (400,000 rows of a 1,000,000-row file
-    whose possible duplicates were rejected)."""
+    """``rank -> name, email, phone`` and the compared field values of the rows checked but not
+    created (a created row is read back from the database by its ID), to score later rows
+    against them and to name them: in a private temporary SQLite database
+    (an empty file name), which lives in its small page cache and spills to a temporary file
+    beyond it, and is gone when closed."""
 
-    def __init__(self) -> None:
+    def __init__(self, columns: Sequence[str]) -> None:
+        self.columns = list(columns)
         self.db = sqlite3.connect("")
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute(
-            "CREATE TABLE kept (rank INTEGER PRIMARY KEY, name TEXT, email TEXT, phone TEXT)"
+            "CREATE TABLE kept (rank INTEGER PRIMARY KEY, id INTEGER, name TEXT, email TEXT, "
+            "phone TEXT, fields TEXT)"
         )
 
-    def add(self, rows: pl.DataFrame) -> None:
-        """``rank, name, email, phone`` rows."""
+    def add(self, raw: pl.DataFrame) -> None:
+        """Rows of the model's raw input (``unique_id`` is the row)."""
+        fields = raw.select(
+            pl.struct(self.columns).struct.json_encode().alias("fields")
+        ).to_series()
+        rows = raw.select("unique_id", "name", "email", "phone").with_columns(fields)
         with self.db:
             self.db.executemany(
-                "INSERT INTO kept VALUES (?, ?, ?, ?)",
-                rows.select("rank", "name", "email", "phone").iter_rows(),
+                "INSERT INTO kept (rank, name, email, phone, fields) VALUES (?, ?, ?, ?, ?)",
+                rows.iter_rows(),
             )
 
     def get(self, ranks: pl.Series) -> pl.DataFrame:
-        """``_SHOWN`` rows of the kept rows among ``ranks`` (``id`` null)."""
+        """The raw input of the kept rows among ``ranks``, with ``rank`` and ``id``."""
         found = self.db.execute(
-            "SELECT rank, NULL, name, email, phone FROM kept "
+            "SELECT rank, id, name, email, phone, fields FROM kept "
             "WHERE rank IN (SELECT value FROM json_each(?))",
             (json.dumps(ranks.to_list()),),
         ).fetchall()
-        return pl.DataFrame(found, schema=_SHOWN, orient="row")
+        frame = pl.DataFrame(found, schema={**_RAW, "fields": pl.String}, orient="row")
+        struct = pl.Struct({c: pl.String for c in self.columns})
+        return frame.select(
+            "rank",
+            "id",
+            pl.col("rank").alias("unique_id"),
+            "name",
+            "email",
+            "phone",
+            pl.col("fields").str.json_decode(struct).alias("_f"),
+        ).unnest("_f")
 
     def close(self) -> None:
         self.db.close()
-
-
-def _candidates(hits: pl.DataFrame) -> pl.DataFrame:
-    """One row per (checked row, candidate), the strongest first (a "same ..." reason), then
-    customers already in the database, then earlier rows; at most ``MAX_NAMED`` per row. A
-    candidate's reasons keep the rules' order (email, phone, last digits, domain), the "same"
-    ones first."""
-    if hits.height == 0:
-        return pl.DataFrame(schema=FLAT)
-    per = (
-        hits.with_row_index("_i")
-        .with_columns(pl.col("reason").str.starts_with("same ").alias("_strong"))
-        .sort("__row", "c_rank", "_strong", "_i", descending=[False, False, True, False])
-        .group_by("__row", "c_rank", maintain_order=True)
-        .agg(
-            pl.col("c_id").first(),
-            pl.col("c_name").first(),
-            pl.col("reason").alias("reasons"),
-            pl.col("_strong").first(),
-        )
-        .sort("__row", "_strong", "c_rank", descending=[False, True, False])
-    )
-    if per.height > per["__row"].n_unique():  # some row has several: keep the first few
-        per = per.filter(pl.int_range(pl.len()).over("__row") < MAX_NAMED)
-    return per.with_columns(pl.col("reasons").list.join("; ").alias("why")).select(list(FLAT))
 
 
 def who(rank: pl.Expr, cid: pl.Expr, name: pl.Expr) -> pl.Expr:
@@ -661,7 +552,12 @@ def who(rank: pl.Expr, cid: pl.Expr, name: pl.Expr) -> pl.Expr:
 
 def reject_messages(flat: pl.DataFrame) -> pl.DataFrame:
     """``__row`` and the ``possible_duplicate`` error message of each row with candidates."""
-    each = pl.format("{}: {}", who(pl.col("c_rank"), pl.col("c_id"), pl.col("c_name")), "why")
+    each = pl.format(
+        "{}, probability {}: {}",
+        who(pl.col("c_rank"), pl.col("c_id"), pl.col("c_name")),
+        "p_text",
+        "why",
+    )
     return (
         flat.with_columns(each.alias("_each"))
         .group_by("__row", maintain_order=True)
@@ -676,7 +572,13 @@ def reject_messages(flat: pl.DataFrame) -> pl.DataFrame:
 def warning_items(flat: pl.DataFrame) -> pl.DataFrame:
     """``__row`` and the row's ``possible_duplicate`` warnings as stored (JSON objects joined
     by commas), in the words of ``dedupe.duplicate_warnings``; ``c_id`` must be filled in."""
-    message = pl.format("may be the same as customer {} ({}): {}", "c_id", "c_name", "why")
+    message = pl.format(
+        "may be the same as customer {} ({}), probability {}: {}",
+        "c_id",
+        "c_name",
+        "p_text",
+        "why",
+    )
     item = pl.struct(
         pl.lit("duplicate").alias("field"),
         pl.lit(dedupe.DUPLICATE_WARNING).alias("code"),

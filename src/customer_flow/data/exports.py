@@ -6,14 +6,19 @@ same customers.
 
 CSV is ``ID,Name,Email,Phone`` and then one column per extra attribute (sorted by name), UTF-8,
 LF line endings, quoting only where needed: a clean id.csv that is imported and exported comes
-back byte-identical. A cell that a spreadsheet would run as a formula (starting with ``=``, ``+``,
-``-``, ``@``, tab or CR) gets a leading apostrophe, unless ``raw``; importing such a file takes
-the apostrophe off again.
+back byte-identical. A cell that a spreadsheet would run as a formula (``report.neutralise``:
+``=`` or ``@`` first, or ``+``, ``-``, tab or CR before anything but a plain number) gets a
+leading apostrophe, unless ``raw``; importing such a file takes the apostrophe off again.
+
+Every format re-imports to the same stored values (a property test checks it): an extra
+attribute is written under its own name unless an import would read that name as something
+else (``Mobile``, ``created_at``, ...), and then as ``extra.NAME`` (``sources.extra_column``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -25,6 +30,8 @@ from customer_flow.core.errors import ValidationError
 from customer_flow.customers.models import CustomerQuery
 from customer_flow.customers.records import filter_conditions
 from customer_flow.data.imports import csv_line, neutralise
+from customer_flow.data.report import sweep
+from customer_flow.data.sources import extra_column
 from customer_flow.store import audit
 from customer_flow.store.schema import customers
 
@@ -104,18 +111,32 @@ def export_customers(
         raise ValidationError(f"{format} is written to a file, not a stream", code="bad_format")
     name = str(out) if isinstance(out, Path) else "-"
     keys = _extra_keys(conn, query) if format in ("csv", "xlsx", "parquet") else []
-    columns = ["ID", "Name", "Email", "Phone", *keys]
-    if format == "csv":
-        rows, neutralised = _write_csv(conn, out, query, keys, raw)
-    elif format in ("json", "jsonl"):
-        rows, neutralised = _write_json(conn, out, query, lines=format == "jsonl"), 0
-        columns = ["id", "name", "email", "phone", "extra", "warnings", "created_at", "updated_at"]
-    elif format == "xlsx":
-        assert isinstance(out, Path)
-        rows, neutralised = _write_xlsx(conn, out, query, columns, keys), 0
-    else:
-        assert isinstance(out, Path)
-        rows, neutralised = _write_parquet(conn, out, query, keys), 0
+    columns = ["ID", "Name", "Email", "Phone", *(extra_column(k) for k in keys)]
+    # A file is written beside its place and renamed there when whole: a failed export leaves
+    # no truncated file behind (and the one it would replace as it was).
+    target: Path | IO[str] = out
+    if isinstance(out, Path):
+        sweep(out.parent, f".{out.name}.", ".part")  # what a killed export left
+        target = out.with_name(f".{out.name}.{os.getpid()}.part")
+    try:
+        if format == "csv":
+            rows, neutralised = _write_csv(conn, target, query, keys, raw)
+        elif format in ("json", "jsonl"):
+            rows, neutralised = _write_json(conn, target, query, lines=format == "jsonl"), 0
+            columns = [
+                "id", "name", "email", "phone", "extra", "warnings", "created_at", "updated_at"
+            ]  # fmt: skip
+        elif format == "xlsx":
+            assert isinstance(target, Path)
+            rows, neutralised = _write_xlsx(conn, target, query, columns, keys), 0
+        else:
+            assert isinstance(target, Path)
+            rows, neutralised = _write_parquet(conn, target, query, keys), 0
+        if isinstance(target, Path):
+            os.replace(target, out)  # type: ignore[arg-type]
+    finally:
+        if isinstance(target, Path):
+            target.unlink(missing_ok=True)
     return ExportReport(
         path=name, format=format, rows=rows, columns=columns, neutralised=neutralised
     )
@@ -133,7 +154,8 @@ def _write_csv(
     fh, owned = _open(out)
     n = neutralised = 0
     try:
-        fh.write(csv_line(["ID", "Name", "Email", "Phone", *keys]))
+        header = ["ID", "Name", "Email", "Phone", *(extra_column(k) for k in keys)]
+        fh.write(csv_line(header if raw else [neutralise(c) for c in header]))
         for r in _rows(conn, query):
             extra = r["extra"] or {}
             cells = [
@@ -226,7 +248,7 @@ def _write_parquet(conn: Connection, out: Path, query: CustomerQuery, keys: list
             ("name", pa.string()),
             ("email", pa.string()),
             ("phone", pa.string()),
-            *((k, pa.string()) for k in keys),
+            *((extra_column(k), pa.string()) for k in keys),
             ("warnings", pa.string()),
             ("created_at", pa.timestamp("us", tz="UTC")),
             ("updated_at", pa.timestamp("us", tz="UTC")),
@@ -243,7 +265,10 @@ def _write_parquet(conn: Connection, out: Path, query: CustomerQuery, keys: list
                     "name": r["name"],
                     "email": r["email"],
                     "phone": r["phone"],
-                    **{k: None if extra.get(k) is None else _cell(extra[k]) for k in keys},
+                    **{
+                        extra_column(k): None if extra.get(k) is None else _cell(extra[k])
+                        for k in keys
+                    },
                     "warnings": json.dumps(r["warnings"] or [], ensure_ascii=False),
                     "created_at": audit.aware(r["created_at"]),
                     "updated_at": audit.aware(r["updated_at"]),

@@ -16,14 +16,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 import polars as pl
 from sqlalchemy import Connection, select, update
 
-from customer_flow.core.errors import ConflictError
+from customer_flow.core.errors import ConflictError, ValidationError
+from customer_flow.customers import extra as extra_rules
 from customer_flow.data.cleaning import warnings_json
 from customer_flow.data.duplicate_check import DuplicateCheck, reject_messages, warning_items
 from customer_flow.data.report import (
@@ -46,7 +47,10 @@ from customer_flow.store.schema import (
     import_changes,
 )
 
-__all__ = ["BULK_ROWS", "Loader", "chunks", "stamp_sql"]
+__all__ = ["BULK_ROWS", "ENTITY", "Loader", "chunks", "stamp_sql", "write_audit"]
+
+ENTITY = "customer"  # the audit log's name for a customer (as ``customers.records`` writes it)
+_AUDIT = ("at", "actor", "action", "entity", "entity_id", "before", "after", "note")
 
 BULK_ROWS = 20_000  # a first chunk this big into an empty table: load, then index
 _COLS = (
@@ -125,10 +129,11 @@ class Loader:
         columns: dict[str, str],
         *,
         write: bool = True,
-        allow_duplicate: bool = False,
+        reject_duplicates: bool = False,
+        extras: Sequence[str] = (),
     ):
         self.conn = conn
-        self.allow_duplicate = allow_duplicate
+        self.reject_duplicates = reject_duplicates
         self.duplicates: DuplicateCheck | None = None
         self._dups: pl.DataFrame | None = None  # the batch's candidates, when allowed
         self.write = write  # False: check the file against itself only (validate)
@@ -136,6 +141,7 @@ class Loader:
         self.on_conflict = on_conflict
         self.actor = actor
         self.id_col = columns.get("ID", "ID")
+        self.name_col = columns.get("Name", "Name")
         self.email_col = columns.get("Email", "Email")
         self.stamp = audit.now()
         self.stamp_sql = stamp_sql(self.dialect, self.stamp)
@@ -149,13 +155,16 @@ class Loader:
         self.batch_id = 0
         self.empty_at_start = True
         if not write:
+            # Checking a file alone (validate): its rows against its earlier rows, as an
+            # import into an empty database would.
+            self.duplicates = DuplicateCheck(conn, existing=False)
             return
         if self.dialect == "sqlite":
             # A big page cache for the bulk insert's index updates; put back in close().
             self._pragma("PRAGMA cache_size=-65536")
         # With no customer ID ever issued, only this import's own rows can clash: no lookups.
         self.empty_at_start = conn.execute(select(customer_ids.c.id).limit(1)).first() is None
-        self.duplicates = DuplicateCheck(conn, existing=not self.empty_at_start)
+        self.duplicates = DuplicateCheck(conn, existing=not self.empty_at_start, extras=extras)
         self.batch_id = conn.execute(
             import_batches.insert()
             .values(
@@ -246,6 +255,10 @@ class Loader:
                 "Use --on-conflict skip or update",
                 code="conflict",
             )
+        if match and self.on_conflict == "update":
+            for row, problem in self._too_many_extras(batch, match).items():
+                extra_errors[row] = problem
+                del match[row]
         if extra_errors:
             problems = list(extra_errors.values())
             extra = pl.DataFrame(
@@ -275,23 +288,40 @@ class Loader:
                 .with_columns(pl.col("__m").alias("__match"))
                 .drop("__m")
             )
+        if self.on_conflict == "update":
+            # A row without a name updates the customer it matches (its name left as it is);
+            # one that would create a customer needs a name.
+            nameless = batch.filter(
+                _no_errors() & pl.col("__name").is_null() & pl.col("__match").is_null()
+            ).select(
+                "__row",
+                pl.concat_list(
+                    pl.struct(
+                        pl.lit(self.name_col).alias("column"),
+                        pl.lit("name_missing").alias("code"),
+                        pl.lit("a new customer needs a name").alias("message"),
+                    )
+                ).alias("__more"),
+            )
+            if nameless.height:
+                batch = _with_errors(batch, nameless)
         return batch
 
     def check_duplicates(self, batch: pl.DataFrame) -> pl.DataFrame:
-        """The on-entry duplicate check for the batch's new rows (``import_duplicates``).
-        Without ``allow_duplicate`` a row that looks like a live customer or an earlier row of
-        the file is rejected (``possible_duplicate``, naming the candidates); with it, it is
-        imported with a warning (``_create``)."""
+        """The on-entry duplicate check for the batch's new rows (``duplicate_check``). A row
+        that looks like a live customer or an earlier row of the file is imported with a
+        ``possible_duplicate`` warning naming the candidates (``_create``), or with
+        ``reject_duplicates`` rejected (``possible_duplicate``, naming them)."""
         self._dups = None
         if self.duplicates is None:
             return batch
         new = batch.filter(_no_errors() & pl.col("__match").is_null()).select(
-            "__row", "__name", "__email", "__phone"
+            "__row", "__name", "__email", "__phone", "__extra"
         )
         found = self.duplicates.check(new)
         if found.height == 0:
             return batch
-        if self.allow_duplicate:
+        if not self.reject_duplicates:
             self._dups = found
             return batch
         extra = reject_messages(found).select(
@@ -412,6 +442,37 @@ class Loader:
         if self.write and self.dialect == "sqlite":
             self._pragma("PRAGMA cache_size=-2000")
 
+    def _too_many_extras(
+        self, batch: pl.DataFrame, match: dict[int, int]
+    ) -> dict[int, dict[str, str]]:
+        """The rows whose update would leave their customer with more extra attributes than
+        a customer may have (the row's extras merge with the stored ones): rejected with
+        ``extra_too_large``, as the API refuses such an update."""
+        rows = batch.filter(
+            pl.col("__row").is_in(list(match)) & pl.col("__extra").is_not_null()
+        ).select("__row", "__extra")
+        if rows.height == 0:
+            return {}
+        stored: dict[int, dict[str, Any]] = {}
+        for chunk in chunks(sorted({match[r] for r in rows["__row"].to_list()})):
+            query = select(customers.c.id, customers.c.extra).where(customers.c.id.in_(chunk))
+            stored.update((cid, extra or {}) for cid, extra in self.conn.execute(query))
+        out: dict[int, dict[str, str]] = {}
+        for row, text in rows.iter_rows():
+            cid = match[row]
+            had = stored.get(cid, {})
+            count = len(had.keys() | json.loads(text).keys())
+            try:
+                extra_rules.check_count(count, had=len(had))
+            except ValidationError:
+                out[row] = {
+                    "column": "*",
+                    "code": extra_rules.CODE,
+                    "message": f"updating customer {cid} would give it {count:,} extra "
+                    f"attributes; at most {extra_rules.MAX_ATTRIBUTES}",
+                }
+        return out
+
     def _fetch(self, sql: str, param: Any) -> list[tuple[Any, ...]]:
         raw = self.conn.connection.driver_connection
         assert raw is not None
@@ -436,7 +497,14 @@ class Loader:
         )
         if not self.write:
             report.imported += good.height  # for validate: the rows that would load
+            if self._dups is not None:  # they would load with a possible_duplicate warning
+                flagged = self._dups.join(good.select("__row"), on="__row", how="semi")
+                report.possible_duplicates += flagged["__row"].n_unique()
             self._touch(good.with_columns(pl.col("__id_int").fill_null(-1)))
+            if self.duplicates is not None:  # none is created: each is named by its values
+                self.duplicates.remember(
+                    good.select("__row", pl.lit(None, dtype=pl.Int64).alias("__id_int"))
+                )
             return
         new = good.filter(pl.col("__match").is_null())
         matched = good.filter(pl.col("__match").is_not_null())
@@ -482,19 +550,38 @@ class Loader:
                 tuples.iter_rows(),
             )
         self._change("created", new["__id_int"].to_list(), None)
+        # Each customer's history starts here: one audit entry per customer, in one bulk insert.
+        after = (
+            pl.struct(
+                pl.col("__id_int").alias("id"),
+                pl.col("__name").alias("name"),
+                pl.col("__email").alias("email"),
+                pl.col("__phone").alias("phone"),
+            )
+            .struct.json_encode()
+            .str.strip_suffix("}")
+            + pl.lit(',"extra":')
+            + pl.col("__extra").fill_null("{}")
+            + pl.lit(',"warnings":')
+            + pl.col("__wjson")
+            + pl.lit(',"deleted_at":null}')
+        )
+        self._audit(
+            new.select(
+                pl.col("__id_int").cast(pl.String).alias("entity_id"),
+                pl.lit("create").alias("action"),
+                pl.lit(None, dtype=pl.String).alias("before"),
+                after.alias("after"),
+            )
+        )
         # The duplicate check's keys, in the same transaction: imported customers are found on
         # entry (and by the next batches of this import).
         if self.duplicates is not None:
             dedupe.write_keys(self.conn, self.duplicates.keys(new.select("__row", "__id_int")))
         else:
-            dedupe.index_frame(
+            dedupe.index_rows(
                 self.conn,
-                new.select(
-                    pl.col("__id_int").alias("id"),
-                    pl.col("__name").alias("name"),
-                    pl.col("__email").alias("email"),
-                    pl.col("__phone").alias("phone"),
-                ),
+                new.select("__id_int", "__name", "__email", "__phone", "__extra").rows(),
                 fresh=True,
             )
         self._touch(new)
@@ -515,8 +602,8 @@ class Loader:
         return new
 
     def _flag_duplicates(self, new: pl.DataFrame, report: ImportReport) -> pl.DataFrame:
-        """Rows imported although they look like other customers (``allow_duplicate``): fill in
-        the IDs of candidates from this batch, add the warnings, list the first rows."""
+        """Rows imported although they look like other customers (the default): fill in the
+        IDs of candidates from this batch, add the warnings, list the first rows."""
         assert self._dups is not None
         ids = new.select(pl.col("__row").alias("c_rank"), pl.col("__id_int").alias("_id"))
         flat = (
@@ -549,13 +636,17 @@ class Loader:
                 new.select("__row", "__id_int"), on="__row", how="left", maintain_order="left"
             )
             grouped: dict[int, DuplicateRow] = {}
-            for row, cid, c_rank, c_id, c_name, reasons in rows.select(
-                "__row", "__id_int", "c_rank", "c_id", "c_name", "reasons"
+            for row, cid, c_rank, c_id, c_name, p, reasons in rows.select(
+                "__row", "__id_int", "c_rank", "c_id", "c_name", "probability", "reasons"
             ).iter_rows():
                 entry = grouped.setdefault(row, DuplicateRow(row=row, id=cid, candidates=[]))
                 entry.candidates.append(
                     DuplicateRef(
-                        id=c_id, row=c_rank if c_rank > 0 else None, name=c_name, reasons=reasons
+                        id=c_id,
+                        row=c_rank if c_rank > 0 else None,
+                        name=c_name,
+                        probability=round(p, 6),
+                        reasons=reasons,
                     )
                 )
             report.duplicates.extend(grouped.values())
@@ -587,6 +678,26 @@ class Loader:
         for sql in self.dropped or []:
             self.conn.exec_driver_sql(sql)
         self.dropped = []
+
+    def _audit(self, entries: pl.DataFrame) -> None:
+        """Write one audit entry per row of ``entries`` (``entity_id, action, before, after``, the
+        snapshots as JSON text) for customers this import changed: one bulk insert, stamped with
+        the import's instant and noted with its number (``customers history`` shows them)."""
+        if entries.height == 0:
+            return
+        rows = entries.select(
+            pl.lit(self.stamp_sql if self.dialect == "sqlite" else self.stamp.isoformat()).alias(
+                "at"
+            ),
+            pl.lit(self.actor).alias("actor"),
+            "action",
+            pl.lit(ENTITY).alias("entity"),
+            "entity_id",
+            "before",
+            "after",
+            pl.lit(f"import {self.batch_id}").alias("note"),
+        )
+        write_audit(self.conn, rows)
 
     def _copy_customers(self, rows: pl.DataFrame) -> None:
         stamp = self.stamp.isoformat()
@@ -688,12 +799,14 @@ class Loader:
         changed_ids: list[int] = []
         changed_rows: list[int] = []
         changed_keys: list[str | None] = []
+        audits: list[tuple[str, str, str]] = []  # ID, before, after (the history's snapshots)
         for row in matched.iter_rows(named=True):
             r: dict[str, Any] = row
             cid = r["__match"]
             cur = current[cid]
             new = _merged(cur, r)
-            differs = any(new[k] != cur[k] for k in new)
+            r = {**r, "__name": new["name"]}  # for the report, when the row gives none
+            differs = any(not _same(k, new[k], cur[k]) for k in new)
             if self.on_conflict != "update" or not differs:
                 report.unchanged += 1
                 action: Literal["unchanged", "skip"] = "skip" if differs else "unchanged"
@@ -709,6 +822,7 @@ class Loader:
             diff = {
                 k: [cur[k], new[k]] for k in ("name", "email", "phone", "extra") if new[k] != cur[k]
             }
+            audits.append((str(cid), _snapshot(cid, cur), _snapshot(cid, new)))
             self._outcome(report, r, "update", cid, diff)
             changes.append(
                 (
@@ -735,17 +849,14 @@ class Loader:
             changes,
         )
         self._change("updated", changed_ids, befores)
-        dedupe.index_frame(
-            self.conn,
+        self._audit(
             pl.DataFrame(
-                {
-                    "id": changed_ids,
-                    "name": [c[0] for c in changes],
-                    "email": [c[1] for c in changes],
-                    "phone": [c[3] for c in changes],
-                },
-                schema={"id": pl.Int64, "name": pl.String, "email": pl.String, "phone": pl.String},
-            ),
+                audits, schema=["entity_id", "before", "after"], orient="row"
+            ).with_columns(pl.lit("update").alias("action"))
+        )
+        dedupe.index_rows(
+            self.conn,
+            [(cid, c[0], c[1], c[3], c[4]) for cid, c in zip(changed_ids, changes, strict=True)],
         )
         self._touch(
             pl.DataFrame(
@@ -779,6 +890,7 @@ class Loader:
     def record(self, report: ImportReport) -> int:
         """Fill in the batch row with the report; returns the batch ID."""
         self.finish()
+        dedupe.set_live_count(self.conn)  # the duplicates model's n, counted once
         self.conn.execute(
             update(import_batches)
             .where(import_batches.c.id == self.batch_id)
@@ -797,23 +909,70 @@ class Loader:
         return int(self.batch_id)
 
 
+def write_audit(conn: Connection, rows: pl.DataFrame) -> None:
+    """Insert audit entries in bulk (``at, actor, action, entity, entity_id, before, after,
+    note``; ``at`` as the driver takes it, the snapshots as JSON text): ``executemany`` on
+    SQLite, ``COPY`` on PostgreSQL, as the customers are written."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    if conn.dialect.name == "postgresql":
+        text = rows.write_csv(include_header=False, null_value="\\N", quote_style="necessary")
+        with (
+            raw.cursor() as cur,
+            cur.copy(
+                f"COPY audit_log ({', '.join(_AUDIT)}) FROM STDIN (FORMAT csv, NULL '\\N')"
+            ) as copy,
+        ):
+            copy.write(text)
+    else:
+        raw.cursor().executemany(
+            f"INSERT INTO audit_log ({', '.join(_AUDIT)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows.iter_rows(),
+        )
+
+
+def _snapshot(cid: int, values: dict[str, Any]) -> str:
+    """A customer as its audit entries record it (``customers.records``' snapshot)."""
+    return json.dumps(
+        {
+            "id": cid,
+            "name": values["name"],
+            "email": values["email"],
+            "phone": values["phone"],
+            "extra": values["extra"] or {},
+            "warnings": values["warnings"] or [],
+            "deleted_at": None,
+        },
+        ensure_ascii=False,
+    )
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return audit.aware(value).isoformat()  # type: ignore[union-attr]
     return value
 
 
+def _same(field: str, new: Any, current: Any) -> bool:
+    """Whether an update leaves ``field`` as it is: warnings are the same set in any order (an
+    update puts the row's own after the ones it keeps)."""
+    if field == "warnings":
+        key = lambda w: json.dumps(w, sort_keys=True)  # noqa: E731
+        return sorted(map(key, new or [])) == sorted(map(key, current or []))
+    return bool(new == current)
+
+
 def _merged(cur: dict[str, Any], r: dict[str, Any]) -> dict[str, Any]:
     """The customer's values after an update from row ``r``: empty cells leave a field as it
     is; extras merge; the warnings of the fields given are replaced."""
-    given = {"name"} | {f for f in ("email", "phone") if r[f"__{f}"] is not None}
+    given = {f for f in ("name", "email", "phone") if r[f"__{f}"] is not None}
     extra = dict(cur["extra"] or {})
     if r["__extra"]:
         extra.update(json.loads(r["__extra"]))
     row_warnings = json.loads(r["__wjson"])
     kept = [w for w in (cur["warnings"] or []) if w.get("field") not in given]
     return {
-        "name": r["__name"],
+        "name": r["__name"] if r["__name"] is not None else cur["name"],
         "email": r["__email"] if r["__email"] is not None else cur["email"],
         "phone": r["__phone"] if r["__phone"] is not None else cur["phone"],
         "extra": extra,

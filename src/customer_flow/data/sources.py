@@ -10,9 +10,10 @@ The pipeline is plain functions over Polars frames, one batch at a time so memor
 
 This module reads CSV/TSV (delimiter sniffed; UTF-8 with or without BOM, UTF-16, cp1252/latin-1
 and files that mix UTF-8 and cp1252 line by line; quoted fields may hold newlines), XLSX and JSON
-Lines. Every oddity it repairs (a mixed encoding, NUL bytes, lone CR line endings) is named in
-``Source.notes``; a file it cannot read is refused with a one-line ``ValidationError``. The seed's
-``read_id_csv`` stays for callers that want the strict ``id.csv`` format.
+Lines. Every oddity it repairs (a mixed encoding, lone CR line endings) is named in
+``Source.notes``; NUL bytes are left in the values for cleaning, which removes them with a
+warning on the row. A file it cannot read is refused with a one-line ``ValidationError``. The
+seed's ``read_id_csv`` stays for callers that want the strict ``id.csv`` format.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ import codecs
 import csv
 import io
 import json
+import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -32,14 +34,22 @@ from typing import Any
 
 import polars as pl
 
-from customer_flow.core.errors import ValidationError
+from customer_flow.core.errors import TooLargeError, ValidationError, cut
+from customer_flow.customers import extra as extra_rules
 from customer_flow.customers.models import CustomerCreate
+from customer_flow.data import xlsx
+from customer_flow.data.report import TRIGGER, listing, sweep
 
 __all__ = [
+    "EXTRA_PREFIX",
     "ID_CSV_COLUMNS",
+    "SYSTEM_COLUMNS",
     "TARGETS",
     "ColumnPlan",
     "Source",
+    "check_row_limit",
+    "extra_column",
+    "extra_key",
     "map_columns",
     "max_id",
     "open_source",
@@ -53,8 +63,18 @@ ID_CSV_COLUMNS = ("ID", "Name", "Email", "Phone")
 ROW = "__row"
 #: The customer fields a column can map to.
 TARGETS = ("ID", "Name", "Email", "Phone", "First Name", "Last Name")
-MAX_EXTRA_COLUMNS = 200
+MAX_EXTRA_COLUMNS = extra_rules.MAX_ATTRIBUTES
+MAX_KEYS = 10_000  # different keys in a JSON Lines file
+#: Columns Customer_Flow writes itself in an export (JSON Lines, Parquet): an import leaves
+#: them out (listed as ignored), unless ``--map`` says otherwise.
+SYSTEM_COLUMNS = ("warnings", "created_at", "updated_at", "deleted_at")
+#: A column ``extra.KEY`` is the extra attribute ``KEY``, whatever KEY looks like. An export
+#: names an extra attribute so when its own name would be read as something else.
+EXTRA_PREFIX = "extra."
 _SCAN_CHUNK = 1 << 20
+Batches = Generator[pl.DataFrame, None, None]
+_XLSX_BATCH_CELLS = 5_000_000
+_XLSX_BATCH_CHARS = 64 << 20
 _MAGIC = {
     b"\x89PNG": "a PNG image",
     b"%PDF": "a PDF document",
@@ -108,6 +128,8 @@ class Source:
     header: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     text_path: Path | None = None  # a UTF-8 copy, when the file needed transcoding
+    sheet: str | None = None  # XLSX: the sheet read (None: the first worksheet)
+    max_rows: int | None = None  # refuse the file past this many records (the web's limit)
     _tmp: tempfile.TemporaryDirectory[str] | None = None
 
     def close(self) -> None:
@@ -129,10 +151,14 @@ def open_source(
     encoding: str | None = None,
     delimiter: str | None = None,
     sheet: str | None = None,
+    max_rows: int | None = None,
 ) -> Source:
     """Sniff ``path``: its format, encoding, delimiter and header. Refuses an empty, binary or
-    unreadable file, and a header with duplicate names, with a one-line ``ValidationError``."""
+    unreadable file, and a header with duplicate names, with a one-line ``ValidationError``.
+    With ``max_rows``, reading its batches stops with ``TooLargeError`` past that many records
+    (blank ones included)."""
     path = Path(path)
+    sweep(Path(tempfile.gettempdir()), "customer-flow-")  # what a killed run left
     try:
         size = path.stat().st_size
         with path.open("rb") as fh:
@@ -146,25 +172,40 @@ def open_source(
     if fmt is None:
         if suffix in (".xlsx", ".xlsm") or head.startswith(b"PK\x03\x04"):
             fmt = "xlsx"
-        elif suffix in (".jsonl", ".ndjson"):
+        elif suffix in (".parquet", ".pq") or head.startswith(b"PAR1"):
+            fmt = "parquet"
+        elif suffix in (".jsonl", ".ndjson", ".json"):
             fmt = "jsonl"
         else:
             fmt = "csv"
     if fmt == "tsv":
         fmt, delimiter = "csv", delimiter or "\t"
-    if fmt not in ("csv", "xlsx", "jsonl"):
+    if fmt == "json":
+        fmt = "jsonl"
+    if fmt not in ("csv", "xlsx", "jsonl", "parquet"):
         raise ValidationError(
-            f"--format: {format!r} is not one of csv, tsv, xlsx, jsonl", code="bad_format"
+            f"--format: {format!r} is not one of csv, tsv, xlsx, jsonl, parquet", code="bad_format"
         )
+    if fmt == "jsonl" and re.match(rb"\s*\[\s*(?:\{|\]|$)", head.lstrip(codecs.BOM_UTF8)):
+        raise ValidationError(
+            f"{path.name}: JSON arrays are not supported; use jsonl (export --format jsonl "
+            "writes one object a line)",
+            code="json_array",
+        )
+    if fmt == "parquet":
+        source = Source(path=path, format=fmt, encoding="parquet", header=_parquet_header(path))
+        _check_header(source)
+        return source
     for magic, what in _MAGIC.items():
         if head.startswith(magic):
             raise ValidationError(
                 f"{path.name}: this is not a text file; it looks like {what}", code="binary_file"
             )
-    source = Source(path=path, format=fmt, delimiter=delimiter)
+    source = Source(path=path, format=fmt, delimiter=delimiter, max_rows=max_rows)
     if fmt == "xlsx":
         source.encoding = "xlsx"
-        source.header = _xlsx_header(path, sheet)
+        source.sheet = sheet
+        source.header = xlsx.xlsx_header(path, sheet)
     else:
         _prepare_text(source, head, encoding)
         if fmt == "csv":
@@ -176,14 +217,16 @@ def open_source(
 
 
 def _check_header(source: Source) -> None:
+    # Names that differ only in case are two columns (two extra attributes, "Tier" and "tier");
+    # two that map to one customer field are refused by ``plan_columns``.
     seen: dict[str, int] = {}
     for i, name in enumerate(source.header):
         if not name:
             source.header[i] = name = f"column_{i + 1}"
-        key = name.casefold()
+        key = name
         if key in seen:
             raise ValidationError(
-                f"{source.path.name}: the header names {name!r} twice "
+                f"{source.path.name}: the header names {cut(name, 60)!r} twice "
                 f"(columns {seen[key] + 1} and {i + 1}); rename one",
                 code="duplicate_header",
             )
@@ -207,11 +250,15 @@ def _prepare_text(source: Source, head: bytes, encoding: str | None) -> None:
     """Decide the encoding; when the file is not clean UTF-8, write a UTF-8 copy to read."""
     if encoding:
         try:
-            codecs.lookup(encoding)
+            text_encoding = codecs.lookup(encoding)._is_text_encoding
         except LookupError as exc:
             raise ValidationError(
-                f"--encoding: unknown encoding {encoding!r}", code="bad_encoding"
+                f"--encoding: unknown encoding {cut(encoding, 60)!r}", code="bad_encoding"
             ) from exc
+        if not text_encoding:  # base64, zlib, ...: bytes to bytes
+            raise ValidationError(
+                f"--encoding: {encoding!r} is not a text encoding", code="bad_encoding"
+            )
         source.encoding = encoding
         _transcode(source, encoding)
         return
@@ -244,7 +291,8 @@ def _prepare_text(source: Source, head: bytes, encoding: str | None) -> None:
                 break
             joined = prev + chunk
             # A CR followed by something other than LF (a CR at the very end is seen next time).
-            if b"\x00" in chunk or re.search(rb"\r(?=[^\n])", joined):
+            # NUL bytes stay: cleaning removes them from the values, with a warning on the row.
+            if re.search(rb"\r(?=[^\n])", joined):
                 clean = False
                 break
             prev = chunk[-1:]
@@ -261,14 +309,15 @@ def _prepare_text(source: Source, head: bytes, encoding: str | None) -> None:
 
 
 def _workdir(source: Source) -> Path:
+    """A temporary folder for the file's UTF-8 copy, named with this process's ID: a run that
+    was killed leaves its folder behind, and the next run removes it (``report.sweep``)."""
     if source._tmp is None:
-        source._tmp = tempfile.TemporaryDirectory(prefix="customer-flow-")
+        source._tmp = tempfile.TemporaryDirectory(prefix=f"customer-flow-{os.getpid()}-")
     return Path(source._tmp.name)
 
 
 def _transcode(source: Source, encoding: str) -> None:
     target = _workdir(source) / "utf8.txt"
-    nuls = 0
     try:
         with (
             source.path.open(encoding=encoding, newline="") as src,
@@ -277,23 +326,21 @@ def _transcode(source: Source, encoding: str) -> None:
             while chunk := src.read(_SCAN_CHUNK):
                 if chunk.startswith("\ufeff") and src.tell() <= _SCAN_CHUNK * 4:
                     chunk = chunk[1:]
-                nuls += chunk.count("\x00")
-                dst.write(chunk.replace("\x00", ""))
+                dst.write(chunk)
     except (UnicodeDecodeError, UnicodeError) as exc:
         raise ValidationError(
             f"{source.path.name}: not readable as {encoding}: {exc}", code="bad_encoding"
         ) from exc
-    if nuls:
-        source.notes.append(f"{nuls} NUL bytes removed")
     source.text_path = target
     _fix_line_endings(source)
 
 
 def _repair(source: Source) -> None:
     """Write a UTF-8 copy: each line read as UTF-8 or else cp1252 (latin-1 for the bytes cp1252
-    leaves undefined), NUL bytes removed and lone CR line endings made LF."""
+    leaves undefined), and lone CR line endings made LF."""
     target = _workdir(source) / "utf8.txt"
-    counts = {"utf-8": 0, "cp1252": 0, "nul": 0, "cr": 0}
+    counts = {"utf-8": 0, "cp1252": 0}
+    breaks = _LineBreaks(csv=source.format == "csv")
     with source.path.open("rb") as src, target.open("w", encoding="utf-8", newline="") as dst:
         first = True
         for raw in _lines(src):
@@ -301,12 +348,7 @@ def _repair(source: Source) -> None:
             if first:
                 line = line.removeprefix(codecs.BOM_UTF8)
                 first = False
-            if b"\x00" in line:
-                counts["nul"] += line.count(b"\x00")
-                line = line.replace(b"\x00", b"")
-            if b"\r" in line.rstrip(b"\r\n"):
-                counts["cr"] += len(re.findall(rb"\r(?!\n)", line.rstrip(b"\n")))
-                line = re.sub(rb"\r(?!\n)", b"\n", line)
+            line = breaks.fix(line)
             try:
                 text = line.decode("utf-8")
                 if not line.isascii():
@@ -328,11 +370,46 @@ def _repair(source: Source) -> None:
         else:
             source.encoding = "cp1252"
             source.notes.append("the file is not UTF-8: read as cp1252 (Windows Western)")
-    if counts["nul"]:
-        source.notes.append(f"{counts['nul']} NUL bytes removed")
-    if counts["cr"]:
-        source.notes.append(f"{counts['cr']} old Mac line endings (CR) read as line breaks")
+    if breaks.count:
+        source.notes.append(f"{breaks.count} old Mac line endings (CR) read as line breaks")
     source.text_path = target
+
+
+class _LineBreaks:
+    """Makes lone CRs (old Mac line endings) LF, a line at a time. In CSV, a CR inside a quoted
+    field belongs to the value (an export writes one so) and stays: a quote opens a field at
+    the start of a line or after a delimiter (any of , ; tab |), a doubled quote inside is a
+    quote, and a single one closes the field."""
+
+    def __init__(self, *, csv: bool) -> None:
+        self.csv = csv
+        self.quoted = False
+        self.count = 0
+
+    def fix(self, line: bytes) -> bytes:
+        if not self.csv or (not self.quoted and b'"' not in line):
+            if b"\r" in line.rstrip(b"\r\n"):
+                self.count += len(re.findall(rb"\r(?!\n)", line.rstrip(b"\n")))
+                line = re.sub(rb"\r(?!\n)", b"\n", line)
+            return line
+        out = bytearray(line)
+        skip = -1
+        for m in re.finditer(rb'"|\r(?!\n)', line):
+            i = m.start()
+            if i == skip:
+                continue
+            if line[i] == 0x0D:  # a lone CR
+                if not self.quoted:
+                    out[i] = 0x0A
+                    self.count += 1
+            elif self.quoted:
+                if line[i + 1 : i + 2] == b'"':
+                    skip = i + 1
+                else:
+                    self.quoted = False
+            elif i == 0 or line[i - 1 : i] in (b",", b";", b"\t", b"|", b"\r", b"\n"):
+                self.quoted = True
+        return bytes(out)
 
 
 def _lines(fh: io.BufferedReader) -> Iterator[bytes]:
@@ -351,9 +428,12 @@ def _fix_line_endings(source: Source) -> None:
     assert source.text_path is not None
     data = source.text_path.read_bytes() if source.text_path.stat().st_size < 1 << 28 else b""
     if data and re.search(rb"\r(?!\n)", data):
-        n = len(re.findall(rb"\r(?!\n)", data))
-        source.text_path.write_bytes(re.sub(rb"\r(?!\n)", b"\n", data))
-        source.notes.append(f"{n} old Mac line endings (CR) read as line breaks")
+        breaks = _LineBreaks(csv=source.format == "csv")
+        lines = data.split(b"\n")
+        fixed = b"\n".join(breaks.fix(line + b"\n")[:-1] for line in lines)
+        source.text_path.write_bytes(fixed)
+        if breaks.count:
+            source.notes.append(f"{breaks.count} old Mac line endings (CR) read as line breaks")
 
 
 def _text_path(source: Source) -> Path:
@@ -384,7 +464,13 @@ def _sniff_csv(source: Source, suffix: str) -> None:
         raise ValidationError(
             f"{source.path.name}: no header: the first line is empty", code="empty_file"
         )
-    source.header = [h.strip() for h in header]
+    # A header cell a CSV export neutralised ("'=x", an extra attribute's name) loses the
+    # apostrophe, as a value does.
+    source.header = [_unquote(h.strip()) for h in header]
+
+
+def _unquote(name: str) -> str:
+    return name[1:] if re.match("'" + TRIGGER.removeprefix("^"), name) else name
 
 
 # -- reading batches -----------------------------------------------------------------------
@@ -393,16 +479,37 @@ def _sniff_csv(source: Source, suffix: str) -> None:
 def read_batches(source: Source, batch_rows: int = 100_000) -> Iterator[pl.DataFrame]:
     """Yield the file's records as frames of string columns named by the header, plus
     ``__row``. Short rows are padded with nulls; a row with more fields than the header
-    carries them in ``__overflow`` (it is rejected later, never cut silently)."""
+    carries them in ``__overflow`` (it is rejected later, never cut silently). Past
+    ``source.max_rows`` records, raises ``TooLargeError``."""
+    batches: Batches
     if source.format == "xlsx":
-        yield from _xlsx_batches(source, batch_rows)
+        batches = _xlsx_batches(source, batch_rows)
     elif source.format == "jsonl":
-        yield from _jsonl_batches(source, batch_rows)
+        batches = _jsonl_batches(source, batch_rows)
+    elif source.format == "parquet":
+        batches = _parquet_batches(source, batch_rows)
     else:
-        yield from _csv_batches(source, batch_rows)
+        batches = _csv_batches(source, batch_rows)
+    limit = source.max_rows
+    for batch in batches:
+        if limit is not None and batch.height and batch[ROW][-1] > limit:
+            batches.close()
+            raise TooLargeError(
+                f"{source.path.name}: more than {limit:,} rows; this is the most read here "
+                "(use the CLI's `customer-flow import`, or split the file)",
+                code="too_many_rows",
+            )
+        yield batch
 
 
-def _csv_batches(source: Source, batch_rows: int) -> Iterator[pl.DataFrame]:
+def check_row_limit(source: Source) -> None:
+    """Raise ``TooLargeError`` now if the file has more than ``source.max_rows`` records: one
+    quick read (no cleaning, no loading), stopped as soon as the limit is passed."""
+    for _ in read_batches(source, 50_000):
+        pass
+
+
+def _csv_batches(source: Source, batch_rows: int) -> Batches:
     assert source.delimiter is not None
     done = 0
     lf = pl.scan_csv(
@@ -458,8 +565,9 @@ def _csv_batches_python(source: Source, batch_rows: int, skip: int) -> Iterator[
                     yield _frame(source.header, rows, numbers, overflow)
                     rows, numbers, overflow = [], [], []
         except csv.Error as exc:
+            # ``n`` counts the records read whole: the error is in the next one.
             raise ValidationError(
-                f"{source.path.name}: row {n}: {exc} (is a quote never closed?)",
+                f"{source.path.name}: row {n + 1}: {exc} (is a quote never closed?)",
                 code="bad_csv",
             ) from exc
     if rows:
@@ -495,59 +603,28 @@ def _cell(value: Any) -> str | None:
     return text if text != "" else None
 
 
-def _open_sheet(path: Path, sheet: str | None) -> Any:
-    import openpyxl
-
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a broken workbook
-        raise ValidationError(
-            f"{path.name}: not a readable XLSX workbook: {exc}", code="bad_xlsx"
-        ) from exc
-    if sheet is not None and sheet not in wb.sheetnames:
-        raise ValidationError(
-            f"--sheet: no sheet {sheet!r}; sheets: {', '.join(wb.sheetnames)}", code="bad_sheet"
-        )
-    return wb, wb[sheet] if sheet else wb.worksheets[0]
-
-
-def _xlsx_header(path: Path, sheet: str | None) -> list[str]:
-    wb, ws = _open_sheet(path, sheet)
-    try:
-        for row in ws.iter_rows(max_row=1, values_only=True):
-            header = [(_cell(v) or "").strip() for v in row]
-            while header and not header[-1]:
-                header.pop()
-            if header:
-                return header
-    finally:
-        wb.close()
-    raise ValidationError(f"{path.name}: the first sheet is empty", code="empty_file")
-
-
-def _xlsx_batches(source: Source, batch_rows: int) -> Iterator[pl.DataFrame]:
-    wb, ws = _open_sheet(source.path, None)
+def _xlsx_batches(source: Source, batch_rows: int) -> Batches:
+    """Frames of the sheet's rows after the header (``xlsx.xlsx_rows``), of at most
+    ``batch_rows`` rows, ``_XLSX_BATCH_CELLS`` cells and ``_XLSX_BATCH_CHARS`` characters: a
+    very wide sheet, or one of long cells, gets smaller frames instead of a multi-GB one."""
     width = len(source.header)
+    per_batch = max(1, min(batch_rows, _XLSX_BATCH_CELLS // max(1, width)))
     rows: list[list[str | None]] = []
     numbers: list[int] = []
     overflow: list[str | None] = []
-    try:
-        for n, row in enumerate(ws.iter_rows(min_row=2, values_only=True), start=1):
-            values = [_cell(v) for v in row]
-            extra = [v for v in values[width:] if v is not None]
-            values = values[:width] + [None] * max(0, width - len(values))
-            rows.append(values)
-            numbers.append(n)
-            overflow.append(
-                f"the row has values in {width + len(extra)} columns; the header has {width}"
-                if extra
-                else None
-            )
-            if len(rows) >= batch_rows:
-                yield _frame(source.header, rows, numbers, overflow)
-                rows, numbers, overflow = [], [], []
-    finally:
-        wb.close()
+    chars = 0
+    for n, values, extra in xlsx.xlsx_rows(source.path, width, source.sheet):
+        rows.append(values)
+        numbers.append(n)
+        overflow.append(
+            f"the row has values in {width + extra} columns; the header has {width}"
+            if extra
+            else None
+        )
+        chars += sum(len(v) for v in values if v is not None)
+        if len(rows) >= per_batch or chars >= _XLSX_BATCH_CHARS:
+            yield _frame(source.header, rows, numbers, overflow)
+            rows, numbers, overflow, chars = [], [], [], 0
     if rows:
         yield _frame(source.header, rows, numbers, overflow)
 
@@ -561,26 +638,55 @@ def _jsonl_records(source: Source) -> Iterator[tuple[int, dict[str, Any] | str]]
                 continue
             n += 1
             try:
-                obj = json.loads(line)
+                obj = json.loads(line, strict=False)  # a control character is data
             except json.JSONDecodeError as exc:
-                yield n, f"not JSON: {exc.msg} at column {exc.colno}"
+                yield n, f"not JSON: {exc.msg} (column {exc.colno}): {_snippet(line)}"
                 continue
-            yield n, obj if isinstance(obj, dict) else f"a JSON {type(obj).__name__}, not an object"
+            if not isinstance(obj, dict):
+                obj = f"a JSON {_json_kind(obj)}, not an object: {_snippet(line)}"
+            elif isinstance(obj.get("extra"), dict):
+                # An export's shape: the extra attributes in one object, each read as a column
+                # of its own, named so that it is never taken for a customer field.
+                nested = obj.pop("extra")
+                obj.update({f"{EXTRA_PREFIX}{k}": v for k, v in nested.items()})
+            yield n, obj
+
+
+def _snippet(line: str, width: int = 80) -> str:
+    """The start of a line, for a message (the rejects file has no other trace of it)."""
+    text = line.strip()
+    return text if len(text) <= width else f"{text[:width]}… ({len(text):,} characters)"
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return "number"
 
 
 def _jsonl_header(source: Source) -> list[str]:
+    """Every key of every line, in the order first seen: a key that only a late line has is a
+    column like the others (one pass over the file, keys only kept)."""
     header: dict[str, None] = {}
-    for i, (_, obj) in enumerate(_jsonl_records(source)):
+    for _, obj in _jsonl_records(source):
         if isinstance(obj, dict):
             header.update(dict.fromkeys(str(k).strip() for k in obj))
-        if i >= 1000:
-            break
+            if len(header) > MAX_KEYS:
+                raise ValidationError(
+                    f"{source.path.name}: more than {MAX_KEYS:,} different keys; a customer "
+                    "file has a few",
+                    code="too_many_columns",
+                )
     if not header:
         raise ValidationError(f"{source.path.name}: no JSON objects found", code="empty_file")
     return list(header)
 
 
-def _jsonl_batches(source: Source, batch_rows: int) -> Iterator[pl.DataFrame]:
+def _jsonl_batches(source: Source, batch_rows: int) -> Batches:
     rows: list[list[str | None]] = []
     numbers: list[int] = []
     bad: list[str | None] = []
@@ -591,9 +697,6 @@ def _jsonl_batches(source: Source, batch_rows: int) -> Iterator[pl.DataFrame]:
         if isinstance(obj, str):
             problem = obj
         else:
-            unknown = [k for k in obj if str(k).strip() not in index]
-            if unknown:
-                problem = f"keys not seen in the first 1,000 lines: {', '.join(unknown[:5])}"
             for k, v in obj.items():
                 i = index.get(str(k).strip())
                 if i is not None:
@@ -612,6 +715,56 @@ def _jsonl_batches(source: Source, batch_rows: int) -> Iterator[pl.DataFrame]:
         )
 
 
+def _parquet_header(path: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+    except Exception as exc:  # pyarrow raises several kinds for a broken file
+        raise ValidationError(
+            f"{path.name}: not a readable Parquet file: {exc}", code="bad_parquet"
+        ) from exc
+    if not names:
+        raise ValidationError(f"{path.name}: the Parquet file has no columns", code="empty_file")
+    return [str(n).strip() for n in names]
+
+
+def _parquet_batches(source: Source, batch_rows: int) -> Batches:
+    """A row group at a time (pyarrow's batches), every column as text, as ``_cell`` writes a
+    value; an empty text is no value."""
+    import pyarrow.parquet as pq
+
+    done = 0
+    with pq.ParquetFile(source.path) as pf:
+        for batch in pf.iter_batches(batch_size=batch_rows):
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)
+            named = zip(source.header, frame, strict=True)
+            columns = [_as_text(s).alias(name) for name, s in named]
+            numbers = pl.int_range(done + 1, done + 1 + frame.height, eager=True)
+            yield pl.DataFrame([numbers.alias(ROW), *columns])
+            done += frame.height
+
+
+def _as_text(s: pl.Series) -> pl.Series:
+    if s.dtype == pl.String:
+        text = s
+    elif s.dtype == pl.Boolean:
+        text = s.replace_strict({True: "TRUE", False: "FALSE"}, return_dtype=pl.String)
+    elif s.dtype.is_float():
+        whole = (s == s.round()) & (s.abs() < 2**53)
+        text = pl.select(
+            pl.when(whole)
+            .then(s.cast(pl.Int64, strict=False).cast(pl.String))
+            .otherwise(s.cast(pl.String))
+        ).to_series()
+    elif s.dtype.is_numeric() or s.dtype == pl.Utf8:
+        text = s.cast(pl.String)
+    else:  # dates, nested values: as the other readers write them
+        text = pl.Series([_cell(v) for v in s.to_list()], dtype=pl.String)
+    return pl.select(pl.when(text != "").then(text)).to_series()
+
+
 # -- mapping columns -----------------------------------------------------------------------
 
 
@@ -628,6 +781,36 @@ class ColumnPlan:
         out.update(dict.fromkeys(self.extras, "extra"))
         out.update(dict.fromkeys(self.ignored, "ignored"))
         return out
+
+
+def _column_role(header: str) -> str:
+    """What a file column is without ``--map``: a customer field (by alias), "extra", or ""
+    (ignored: a column Customer_Flow writes itself)."""
+    if header.casefold().startswith(EXTRA_PREFIX):
+        return "extra"
+    if header.casefold() in SYSTEM_COLUMNS:
+        return ""
+    return _BY_ALIAS.get(_norm(header), "extra")
+
+
+def extra_key(column: str) -> str:
+    """The extra attribute a column holds: its name, less a leading ``extra.``."""
+    return column[len(EXTRA_PREFIX) :] if column.casefold().startswith(EXTRA_PREFIX) else column
+
+
+def extra_column(key: str) -> str:
+    """The column an export writes the extra attribute ``key`` under: its own name when an
+    import reads that name back as this attribute, else ``extra.KEY`` (a name that is a
+    customer field or an alias of one, such as ``Mobile``; a column the export writes itself,
+    such as ``created_at``; a name with spaces around it or starting with ``extra.`` or ``__``)."""
+    plain = (
+        key != ""
+        and key == key.strip()
+        and not key.startswith("__")
+        and _column_role(key) == "extra"
+        and extra_key(key) == key
+    )
+    return key if plain else f"{EXTRA_PREFIX}{key}"
 
 
 def parse_mapping(pairs: list[str]) -> dict[str, str]:
@@ -657,10 +840,15 @@ def _target(name: str) -> str | None:
 
 
 def plan_columns(
-    header: list[str], mapping: dict[str, str] | None = None, *, ignore_unknown: bool = False
+    header: list[str],
+    mapping: dict[str, str] | None = None,
+    *,
+    ignore_unknown: bool = False,
+    require_name: bool = True,
 ) -> ColumnPlan:
     """Map the header to customer fields by alias (case and spaces ignored); ``mapping``
-    overrides. Refuses a file with no name column, or two columns for one field."""
+    overrides. Refuses two columns for one field, and a file with no name column unless not
+    ``require_name`` (an update: then only rows that would create a customer need a name)."""
     mapping = mapping or {}
     by_norm = {_norm(h): h for h in header}
     chosen: dict[str, str] = {}  # source -> target ("" ignored, "extra")
@@ -668,7 +856,7 @@ def plan_columns(
         col = src if src in header else by_norm.get(_norm(src))
         if col is None:
             raise ValidationError(
-                f"--map: the file has no column {src!r} (columns: {', '.join(header)})",
+                f"--map: the file has no column {cut(src, 60)!r} (columns: {listing(header)})",
                 code="bad_mapping",
             )
         target = _target(wanted)
@@ -681,7 +869,7 @@ def plan_columns(
         chosen[col] = target
     for h in header:
         if h not in chosen:
-            chosen[h] = _BY_ALIAS.get(_norm(h), "extra")
+            chosen[h] = _column_role(h)
     targets: dict[str, str] = {}
     for src, target in chosen.items():
         if target in ("", "extra"):
@@ -694,14 +882,24 @@ def plan_columns(
             )
         targets[target] = src
     extras = [h for h, t in chosen.items() if t == "extra"]
+    keys: dict[str, str] = {}
+    for h in extras:
+        other = keys.setdefault(extra_key(h), h)
+        if other != h:
+            raise ValidationError(
+                f"both {other!r} and {h!r} are the extra attribute {extra_key(h)!r}; "
+                f"ignore one with --map '{h}='",
+                code="ambiguous_columns",
+            )
     ignored = [h for h, t in chosen.items() if t == ""]
     if "Name" in targets:
         for part in ("First Name", "Last Name"):
             if part in targets:
                 extras.append(targets.pop(part))
-    if "Name" not in targets and not ({"First Name", "Last Name"} & targets.keys()):
+    has_name = "Name" in targets or {"First Name", "Last Name"} & targets.keys()
+    if require_name and not has_name:
         raise ValidationError(
-            f"no name column: found {', '.join(header)}; name one with --map 'COLUMN=Name'",
+            f"no name column: found {listing(header)}; name one with --map 'COLUMN=Name'",
             code="missing_column",
         )
     if ignore_unknown:
@@ -713,6 +911,14 @@ def plan_columns(
             "kept as extra attributes); use --ignore-unknown, or --map the ones you need",
             code="too_many_columns",
         )
+    for col in extras:
+        if len(col) > extra_rules.MAX_KEY:
+            raise ValidationError(
+                f"the column {col[:40]!r}... has a name of {len(col):,} characters; an extra "
+                f"attribute's name has at most {extra_rules.MAX_KEY}: rename the column, or "
+                "leave it out with --ignore-unknown",
+                code=extra_rules.CODE,
+            )
     return ColumnPlan(targets=targets, extras=extras, ignored=ignored)
 
 
@@ -739,7 +945,10 @@ def map_columns(batch: pl.DataFrame, plan: ColumnPlan) -> pl.DataFrame:
     if plan.extras:
         pieces = [
             pl.when(pl.col(c).is_not_null() & (pl.col(c) != "")).then(
-                pl.struct(pl.col(c)).struct.json_encode().str.slice(1).str.strip_suffix("}")
+                pl.struct(pl.col(c).alias(extra_key(c)))
+                .struct.json_encode()
+                .str.slice(1)
+                .str.strip_suffix("}")
             )
             for c in plan.extras
         ]

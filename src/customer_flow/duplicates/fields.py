@@ -1,8 +1,9 @@
 """Which extra attributes ``duplicates find`` compares besides name, email and phone, and why.
 
 Name, email and phone cannot tell every pair apart: a record that kept only "Maria Silva" shares
-its name with every other Maria Silva, and at 50,000 customers there are dozens. A postcode, an
-address or a date of birth decides such pairs: shared (and rare), one person; different, two.
+its name with every other Maria Silva, and at 50,000 customers there are dozens. A date of
+birth, a postcode, an address, a suburb, a state or an ID number decides such pairs: shared, one
+person; different, two.
 Customer files often carry them as extra attributes, under many spellings (an import keeps an
 unknown column under its header: "Zip Code", "postcode", "POSTAL_CODE").
 
@@ -11,20 +12,22 @@ So ``find`` compares, unless told not to, the extra attributes it recognises as 
 other attribute. The user does not need to know the option exists for the common case.
 
 An attribute is its key up to case and separators (:func:`squash`): "Zip Code" and "zip_code"
-are one attribute, read from whichever key a customer has (the most common key first).
+are one attribute, and so are "zip" and "postcode": each recognised key is one of the model's
+fields, read from whichever key a customer has (in a fixed order, :func:`recognised_keys`).
 Nothing here prints, reads the environment or commits.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
 
 from customer_flow.core.errors import ValidationError
+from customer_flow.duplicates.features import KINDS
 from customer_flow.duplicates.models import ComparedField
 
 __all__ = [
@@ -33,15 +36,22 @@ __all__ = [
     "candidates",
     "check_fields",
     "choose",
+    "field_values",
     "key_counts",
+    "recognised_keys",
     "squash",
 ]
 
 #: Extra attributes recognised as identifying a person, by squashed key (:func:`squash`), and
-#: what each identifies. Only these are compared without being asked for: a city or a company
-#: is shared by too many people to separate anyone, and guessing at other keys would change the
-#: model under the user's feet.
+#: the model's field each one is (``features.KINDS``). Only these are compared without being
+#: asked for, each with comparisons and blocking rules of its own: a city or a company is shared
+#: by too many people to separate anyone, and guessing at other keys would change the model under
+#: the user's feet. The order is the order in which a customer's keys are read when it has
+#: several for one field (its first non-empty value counts), in ``find`` and on entry alike.
 IDENTIFYING = {
+    "dateofbirth": "dob",
+    "dob": "dob",
+    "birthdate": "dob",
     "postcode": "postcode",
     "zip": "postcode",
     "zipcode": "postcode",
@@ -51,10 +61,20 @@ IDENTIFYING = {
     "streetaddress": "address",
     "addressline1": "address",
     "address1": "address",
-    "dateofbirth": "date of birth",
-    "dob": "date of birth",
-    "birthdate": "date of birth",
+    "suburb": "suburb",
+    "locality": "suburb",
+    "state": "state",
+    "province": "state",
+    "idnumber": "id_number",
+    "nationalid": "id_number",
+    "nationalidnumber": "id_number",
+    "ssn": "id_number",
+    "socialsecuritynumber": "id_number",
+    "socsecid": "id_number",
+    "passportnumber": "id_number",
+    "taxid": "id_number",
 }
+_RANK = {k: i for i, k in enumerate(IDENTIFYING)}
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _SEPARATORS = re.compile(r"[^a-z0-9]+")
 BUILT_IN = ("name", "email", "phone")
@@ -90,14 +110,25 @@ def check_fields(fields: Sequence[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Attribute:
-    """An extra attribute as the model compares it: ``name`` names its comparison and its input
-    column ``x_<name>``; ``keys`` are the ``extra`` keys its value is read from, in order;
-    ``kind`` is what a recognised attribute identifies."""
+    """An extra attribute as the model compares it. ``name`` names its comparison; ``field`` is
+    the model's field when it is recognised (``dob``, ``postcode``, ...: ``name`` is then the
+    same), None for another attribute asked for with ``--field``; ``keys`` are the ``extra``
+    keys its value is read from, in order (the first non-empty one counts)."""
 
     name: str
     keys: tuple[str, ...]
     requested: bool
-    kind: str | None
+    field: str | None
+
+    @property
+    def column(self) -> str:
+        """Its column in the model's input: the field's name, or ``x_<name>``."""
+        return self.field or f"x_{self.name}"
+
+    @property
+    def kind(self) -> str | None:
+        """What a recognised attribute is, in words ("date of birth")."""
+        return KINDS[self.field] if self.field else None
 
 
 def key_counts(conn: Connection) -> dict[str, int]:
@@ -132,22 +163,53 @@ def _snake(key: str) -> str:
     return name if _FIELD_NAME.match(name) else squash(key)
 
 
+def recognised_keys(keys: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """The model field each recognised key is, with its keys in reading order (``IDENTIFYING``
+    order, then the key itself): the same order on entry and in ``find``."""
+    out: dict[str, list[str]] = {}
+    for key in sorted(keys, key=lambda k: (_RANK.get(squash(k), 0), k)):
+        field = IDENTIFYING.get(squash(key))
+        if field is not None:
+            out.setdefault(field, []).append(key)
+    return {f: tuple(k) for f, k in out.items()}
+
+
+def field_values(extra: dict[str, Any] | None) -> dict[str, Any]:
+    """The recognised fields of one customer's extra attributes: per field, the first
+    non-empty value among its keys (in ``recognised_keys`` order)."""
+    out: dict[str, Any] = {}
+    if not extra:
+        return out
+    for field, keys in recognised_keys(extra).items():
+        for key in keys:
+            value = extra[key]
+            if value is not None and value != "":
+                out[field] = value
+                break
+    return out
+
+
 def candidates(counts: dict[str, int], requested: Sequence[str], *, auto: bool) -> list[Attribute]:
     """The attributes to read: those requested (``check_fields``), then, when ``auto``, every
-    recognised one some live customer has (:func:`choose` decides which are compared)."""
+    recognised field some live customer has (:func:`choose` decides which are compared)."""
+    present = [k for k, n in counts.items() if n > 0]
+    fields = recognised_keys(present)
     groups: dict[str, list[str]] = {}
     for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         if n > 0:
             groups.setdefault(squash(key), []).append(key)
-    out = [
-        Attribute(f, tuple(groups.get(squash(f), [f])), True, IDENTIFYING.get(squash(f)))
-        for f in requested
-    ]
+    out: list[Attribute] = []
+    for f in requested:
+        field = IDENTIFYING.get(squash(f))
+        if field is not None:
+            if all(a.field != field for a in out):
+                out.append(Attribute(field, fields.get(field, (f,)), True, field))
+        else:
+            out.append(Attribute(f, tuple(groups.get(squash(f), [f])), True, None))
     if auto:
-        taken = {squash(f) for f in requested}
-        for squashed, keys in groups.items():
-            if squashed in IDENTIFYING and squashed not in taken:
-                out.append(Attribute(_snake(keys[0]), tuple(keys), False, IDENTIFYING[squashed]))
+        for field, keys in fields.items():
+            if all(a.field != field for a in out):
+                out.append(Attribute(field, keys, False, field))
     return out
 
 
@@ -155,38 +217,49 @@ def _present(values: list[Any]) -> int:
     return sum(v is not None and v != "" for v in values)
 
 
+def _article(words: str) -> str:
+    """ "a postcode", "an address", "an ID number"."""
+    return f"an {words}" if words[0].lower() in "aeiou" or words.startswith("ID") else f"a {words}"
+
+
 def choose(
     columns: dict[str, list[Any]], attributes: Sequence[Attribute], params: dict[str, Any]
-) -> tuple[list[str], list[ComparedField], list[ComparedField]]:
-    """Decide which of the attributes read into ``columns`` (as ``x_<name>``) are compared:
-    every requested one; a recognised one when at least ``auto_fields_min_share`` (5 %) of the
-    live customers have a value, or at least ``auto_fields_min_customers`` (1,000) do, and
-    always at least two (one value cannot join a pair). Drops the columns of the others.
+) -> tuple[list[Attribute], list[ComparedField], list[ComparedField]]:
+    """Decide which of the attributes read into ``columns`` (under ``Attribute.column``) are
+    compared: every requested one; a recognised one when at least ``auto_fields_min_share``
+    (5 %) of the live customers have a value, or at least ``auto_fields_min_customers`` (1,000)
+    do, and always at least two (one value cannot join a pair). Drops the columns of the others.
 
-    Returns the names compared, the report's ``fields`` (built-ins first) and its
+    Email and phone are compared when at least two live customers have one (the name always).
+    Returns the attributes compared, the report's ``fields`` (built-ins first) and its
     ``fields_not_compared``."""
     n = len(columns["unique_id"])
     share_floor = float(params["auto_fields_min_share"])
     count_floor = int(params["auto_fields_min_customers"])
-    tf_floor = int(params["min_values_for_term_frequencies"])
-    compared: list[ComparedField] = [
-        ComparedField(
+    compared: list[ComparedField] = []
+    left_out: list[ComparedField] = []
+    for b in BUILT_IN:
+        values = _present(columns[b])
+        entry = ComparedField(
             name=b,
             source="built-in",
-            values=_present(columns[b]),
-            share=round(_present(columns[b]) / n, 4) if n else 0.0,
-            why="always compared",
+            values=values,
+            share=round(values / n, 4) if n else 0.0,
+            why="always compared"
+            if b == "name"
+            else "compared when at least 2 live customers have one"
+            if values >= 2
+            else f"{values} live customer{'s' if values != 1 else ''} ha"
+            f"{'ve' if values != 1 else 's'} one: not compared",
         )
-        for b in BUILT_IN
-    ]
-    left_out: list[ComparedField] = []
-    names: list[str] = []
+        (compared if b == "name" or values >= 2 else left_out).append(entry)
+    chosen: list[Attribute] = []
     floors = f"{100 * share_floor:g} % or {count_floor:,}"
     for a in attributes:
-        values = _present(columns[f"x_{a.name}"])
+        values = _present(columns[a.column])
         share = values / n if n else 0.0
         spread = f"{values:,} of {n:,} live customers ({_percent(share)}) have a value"
-        what = f"recognised as a {a.kind}" if a.kind else "an extra attribute"
+        what = f"recognised as {_article(a.kind)}" if a.kind else "an extra attribute"
         if list(a.keys) != [a.name]:
             what += f" (extra {'keys' if len(a.keys) > 1 else 'key'} {', '.join(a.keys)})"
         enough = values >= 2 and (share >= share_floor or values >= count_floor)
@@ -203,20 +276,19 @@ def choose(
                     f"(--field {a.name} compares it)",
                 )
             )
-            del columns[f"x_{a.name}"]
+            del columns[a.column]
             continue
-        tf = values >= tf_floor
-        weighing = (
-            "an exact match weighs by how rare the shared value is"
-            if tf
-            else f"shipped weights (fewer than {tf_floor:,} values)"
+        how = (
+            "it also picks the pairs to compare"
+            if a.field
+            else "it weighs on the pairs other fields pick (not used to find pairs)"
         )
         why = (
-            f"requested (--field); {what}; {spread}; {weighing}"
+            f"requested (--field); {what}; {spread}; {how}"
             if a.requested
-            else f"{what}; {spread}, at least {floors}: compared automatically; {weighing}"
+            else f"{what}; {spread}, at least {floors}: compared automatically; {how}"
         )
-        names.append(a.name)
+        chosen.append(a)
         compared.append(
             ComparedField(
                 name=a.name,
@@ -225,11 +297,10 @@ def choose(
                 kind=a.kind,
                 values=values,
                 share=round(share, 4),
-                term_frequencies=tf,
                 why=why,
             )
         )
-    return names, compared, left_out
+    return chosen, compared, left_out
 
 
 def _percent(share: float) -> str:

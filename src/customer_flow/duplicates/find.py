@@ -1,169 +1,143 @@
 """Duplicates: find customers that are likely the same person, on entry and over the database.
 
-Two ways in, one vocabulary:
+Two ways in, one model (``model.py``):
 
-- **On entry** (``entry_candidates``): a handful of index lookups in ``match_keys`` when a
-  customer is created, updated or imported. Rules: the same normalised email or phone; or a
-  similar name together with a shared email domain or the same last seven phone digits.
-- **Over the database** (``find``): a probabilistic model on Splink (DuckDB here; the same
-  settings run on Spark). Blocking rules keep it far from n²; default m/u parameters ship in
-  ``dedupe_model.json`` so that a small database gives stable results, and u is re-estimated by
-  random sampling only when there is enough data. Pairs above the threshold (minus the pairs a
-  person dismissed as "not a duplicate") are grouped into clusters with a per-field explanation.
+- **On entry** (:func:`entry_candidates`): the customers that share a blocking key with the one
+  at hand (``match_keys``, index lookups), scored in Python with the parameters ``find`` last
+  used (``scorer.py``). A candidate at or above the default threshold is a possible duplicate.
+- **Over the database** (:func:`find`): the model on Splink (DuckDB here; the same settings run
+  on Spark). Pairs at or above the threshold, minus those a person dismissed as "not a
+  duplicate", are grouped into clusters, each pair with its evidence per field.
 
-Merging lives in ``merging.py``. Nothing here prints, reads the environment or commits.
+Merging lives in ``merge.py``. Nothing here prints, reads the environment or commits.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
-import unicodedata
 from collections.abc import Iterable, Sequence
-from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
-from rapidfuzz.distance import JaroWinkler
-from sqlalchemy import Connection, and_, delete, select, tuple_
+from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_
 
 from customer_flow.core.errors import ValidationError
 from customer_flow.core.models import RecordWarning
-from customer_flow.duplicates.fields import Attribute, check_fields, choose
+from customer_flow.duplicates import model as dedupe_model
+from customer_flow.duplicates.features import (
+    KINDS,
+    features_frame,
+    normalise_email,
+    phone_digits,
+)
+from customer_flow.duplicates.fields import Attribute, check_fields, choose, field_values
 from customer_flow.duplicates.models import (
     DuplicateCandidate,
     DuplicateCluster,
     DuplicatePair,
     DuplicateReport,
 )
-from customer_flow.duplicates.names import nicknames
-from customer_flow.store.schema import customers, duplicate_dismissals, match_keys
+from customer_flow.duplicates.scorer import (
+    ActiveModel,
+    Scorer,
+    active_model,
+    keys_frame,
+    keys_of,
+    reasons,
+    record_features,
+)
+from customer_flow.store.schema import counters, customers, duplicate_dismissals, match_keys
 
 __all__ = [
     "DUPLICATE_WARNING",
     "all_dismissed",
-    "check_batch",
     "check_fields",
     "duplicate_warnings",
     "entry_candidates",
+    "exact_live_count",
     "find",
     "index_customers",
-    "index_frame",
     "index_rows",
     "is_dismissed",
-    "jaro_winkler",
-    "key_parts",
-    "keys_for",
-    "keys_frame",
-    "keys_from_parts",
+    "live_count",
     "load_params",
-    "name_tokens",
-    "names_similar",
-    "nicknames",
     "normalise_email",
     "phone_digits",
     "read_live",
+    "rebuild_keys",
     "reindex",
+    "set_live_count",
     "write_keys",
 ]
 
 #: The ``RecordWarning.code`` a customer carries while it looks like another live one.
 DUPLICATE_WARNING = "possible_duplicate"
-_NON_ALNUM = re.compile(r"[\W_]+")
-#: Providers that ignore dots in the local part.
-_DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
-TAIL_DIGITS = 7
-#: Free email providers: sharing one says nothing about two people, so a similar name at one of
-#: these domains is not evidence (the "similar name and the same email domain" rule is for
-#: company domains). Gmail's googlemail.com is folded into gmail.com first.
-FREE_MAIL_DOMAINS = frozenset(
-    {
-        "gmail.com", "yahoo.com", "yahoo.co.uk", "yahoo.fr", "ymail.com", "outlook.com",
-        "hotmail.com", "hotmail.co.uk", "hotmail.fr", "live.com", "msn.com", "icloud.com",
-        "me.com", "mac.com", "aol.com", "proton.me", "protonmail.com", "gmx.com", "gmx.de",
-        "gmx.net", "web.de", "mail.com", "yandex.ru", "mail.ru", "qq.com", "163.com",
-        "zoho.com", "fastmail.com", "tutanota.com", "orange.fr", "free.fr", "libero.it",
-    }
-)  # fmt: skip
+load_params = dedupe_model.load_params
 
 
-# -- normalising -------------------------------------------------------------------------------
+# -- match keys --------------------------------------------------------------------------------
 
 
-def name_tokens(name: str | None) -> list[str]:
-    """Lower-case, accent-free tokens of letters and digits (any script) of a name, sorted:
-    "Lima, Ana" = "Ana Lima"."""
-    if not name:
-        return []
-    plain = unicodedata.normalize("NFKD", name.casefold())
-    plain = "".join(c for c in plain if not unicodedata.combining(c))
-    return sorted(t for t in _NON_ALNUM.split(plain) if t)
+def _extra(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        value = json.loads(value) if value else {}
+    return value if isinstance(value, dict) else {}
 
 
-def normalise_email(email: str | None) -> tuple[str, str, str] | None:
-    """(key, local part, domain): lower-cased, ``+tag`` dropped, dots dropped at Gmail."""
-    if not email or "@" not in email:
-        return None
-    local, _, domain = email.strip().lower().rpartition("@")
-    local = local.split("+", 1)[0] or local
-    domain = _DOTLESS.get(domain, domain)
-    if domain == "gmail.com":
-        local = local.replace(".", "")
-    return f"{local}@{domain}", local, domain
+def key_rows(rows: Sequence[tuple[int, str | None, str | None, str | None, Any]]) -> pl.DataFrame:
+    """``kind, value, customer_id`` of ``(id, name, email, phone, extra)`` rows, for every
+    blocking rule (the check on entry picks the rules of the active model among them). A few
+    rows (an add, an update) go through the scalar functions, many through Polars: the same
+    keys (a test checks both agree)."""
+    if len(rows) < _FEW:
+        return pl.DataFrame(
+            _few_keys(rows),
+            schema={"kind": pl.String, "value": pl.String, "customer_id": pl.Int64},
+            orient="row",
+        )
+    values = [field_values(_extra(r[4])) for r in rows]
+    frame = pl.DataFrame(
+        {
+            "unique_id": [r[0] for r in rows],
+            "name": [r[1] for r in rows],
+            "email": [r[2] for r in rows],
+            "phone": [r[3] for r in rows],
+            **{k: [None if v.get(k) is None else str(v[k]) for v in values] for k in KINDS},
+        },
+        schema={
+            "unique_id": pl.Int64,
+            "name": pl.String,
+            "email": pl.String,
+            "phone": pl.String,
+            **dict.fromkeys(KINDS, pl.String),
+        },
+    )
+    return keys_frame(features_frame(frame, list(KINDS)), dedupe_model.RULES)
 
 
-def phone_digits(phone: str | None) -> str | None:
-    """The digits of a stored phone, without any extension."""
-    if not phone:
-        return None
-    digits = re.sub(r"\D", "", phone.split(";ext=", 1)[0])
-    return digits or None
+#: Fewer rows than this are keyed through the scalar functions (Polars costs more for a few).
+_FEW = 20
 
 
-def jaro_winkler(a: str, b: str) -> float:
-    """Jaro-Winkler similarity in [0, 1], by RapidFuzz (prefix weight 0.1 over at most 4
-    characters, applied above a Jaro similarity of 0.7). The import's vectorised check calls the
-    same implementation on whole groups of names at once, so both agree on every pair."""
-    return float(JaroWinkler.similarity(a, b))
+def _few_keys(
+    rows: Sequence[tuple[int, str | None, str | None, str | None, Any]],
+) -> list[tuple[str, str, int]]:
+    return sorted(
+        {
+            (kind, value, r[0])
+            for r in rows
+            for kind, value in keys_of(
+                record_features(None, r[1], r[2], r[3], _extra(r[4])), dedupe_model.RULES
+            )
+        }
+    )
 
 
-def names_similar(a: str | None, b: str | None) -> bool:
-    """Whether two names look like one person's: close spelling in any word order, nicknames
-    read as the given name. Numbers must agree ("Customer 1" is not "Customer 2")."""
-    ta, tb = name_tokens(a), name_tokens(b)
-    if not ta or not tb:
-        return False
-    if {t for t in ta if t.isdigit()} != {t for t in tb if t.isdigit()}:
-        return False
-    if jaro_winkler(" ".join(ta), " ".join(tb)) >= 0.9:
-        return True
-    nick = nicknames()
-    ca = sorted(nick.get(t, t) for t in ta)
-    cb = sorted(nick.get(t, t) for t in tb)
-    return jaro_winkler(" ".join(ca), " ".join(cb)) >= 0.9
-
-
-def keys_for(name: str | None, email: str | None, phone: str | None) -> list[tuple[str, str]]:
-    """The ``match_keys`` rows of one customer: (kind, value)."""
-    keys: list[tuple[str, str]] = []
-    normal = normalise_email(email)
-    if normal:
-        keys.append(("email", normal[0][:400]))
-        tokens = set() if normal[2] in FREE_MAIL_DOMAINS else set(name_tokens(name))
-        for token in {t for t in tokens if len(t) > 1}:
-            keys.append(("dn", f"{normal[2]} {token}"[:400]))
-    digits = phone_digits(phone)
-    if digits:
-        # One key serves both phone rules: the whole number is compared on the customer found.
-        keys.append(("tail", digits[-TAIL_DIGITS:]))
-    return keys
-
-
-def index_customers(conn: Connection, rows: Iterable[Any]) -> None:
+def index_customers(conn: Connection, rows: Iterable[Any], *, fresh: bool = False) -> None:
     """(Re)write the match keys of customers (objects with ``id``, ``name``, ``email``,
-    ``phone``, such as ``Customer``)."""
-    index_rows(conn, [(r.id, r.name, r.email, r.phone) for r in rows])
+    ``phone`` and ``extra``, such as ``Customer``); ``fresh``: just created, no old keys."""
+    index_rows(conn, [(r.id, r.name, r.email, r.phone, r.extra) for r in rows], fresh=fresh)
 
 
 def reindex(conn: Connection, ids: Sequence[int], *, fresh: bool = False) -> None:
@@ -171,53 +145,77 @@ def reindex(conn: Connection, ids: Sequence[int], *, fresh: bool = False) -> Non
     bulk path (an import's revert) calls once for everything it changed."""
     for start in range(0, len(ids), 5000):
         rows = conn.execute(
-            select(customers.c.id, customers.c.name, customers.c.email, customers.c.phone).where(
-                customers.c.id.in_(ids[start : start + 5000])
-            )
+            select(
+                customers.c.id,
+                customers.c.name,
+                customers.c.email,
+                customers.c.phone,
+                customers.c.extra,
+            ).where(customers.c.id.in_(ids[start : start + 5000]))
         ).all()
         index_rows(conn, [tuple(r) for r in rows], fresh=fresh)
 
 
+def rebuild_keys(conn: Connection, batch: int = 50_000) -> None:
+    """Every customer's match keys, rebuilt from the table (migration 0011)."""
+    conn.execute(delete(match_keys))
+    last = None
+    while True:
+        stmt = (
+            select(
+                customers.c.id,
+                customers.c.name,
+                customers.c.email,
+                customers.c.phone,
+                customers.c.extra,
+            )
+            .order_by(customers.c.id)
+            .limit(batch)
+        )
+        if last is not None:
+            stmt = stmt.where(customers.c.id > last)
+        rows = [tuple(r) for r in conn.execute(stmt)]
+        if not rows:
+            set_live_count(conn)
+            return
+        write_keys(conn, key_rows(rows))
+        last = rows[-1][0]
+
+
 def index_rows(
     conn: Connection,
-    rows: Sequence[tuple[int, str | None, str | None, str | None]],
+    rows: Sequence[tuple[int, str | None, str | None, str | None, Any]],
     *,
     fresh: bool = False,
 ) -> None:
-    """(Re)write the match keys of ``(id, name, email, phone)`` rows; ``fresh`` (rows just
-    inserted) skips deleting old keys."""
+    """(Re)write the match keys of ``(id, name, email, phone, extra)`` rows; ``fresh`` (rows
+    just inserted) skips deleting old keys."""
     if not rows:
         return
-    frame = pl.DataFrame(
-        rows,
-        schema={"id": pl.Int64, "name": pl.String, "email": pl.String, "phone": pl.String},
-        orient="row",
-    )
-    index_frame(conn, frame, fresh=fresh)
-
-
-def index_frame(conn: Connection, frame: pl.DataFrame, *, fresh: bool = False) -> None:
-    """(Re)write the match keys of the customers in ``frame`` (columns ``id``, ``name``,
-    ``email``, ``phone``): the bulk path, keys built vectorised by ``keys_frame``."""
-    if frame.height == 0:
-        return
     if not fresh:
-        ids = frame["id"].to_list()
+        ids = [r[0] for r in rows]
         for start in range(0, len(ids), 500):
             conn.execute(
                 delete(match_keys).where(match_keys.c.customer_id.in_(ids[start : start + 500]))
             )
-    write_keys(conn, keys_frame(frame))
+    if len(rows) < _FEW:
+        keys = _few_keys(rows)
+        if keys:
+            conn.execute(
+                insert(match_keys),
+                [{"kind": k, "value": v, "customer_id": c} for k, v, c in keys],
+            )
+        return
+    write_keys(conn, key_rows(rows))
 
 
 def write_keys(conn: Connection, keys: pl.DataFrame) -> None:
     """Insert ``(kind, value, customer_id)`` rows, in key order, through the driver itself:
-    ``executemany`` on tuples (SQLite; measured here as fast as one ``INSERT ... SELECT`` over
-    a JSON array) or ``COPY`` (PostgreSQL). An import writes several keys per customer, and
-    random-order inserts into the text primary key dominated its time."""
+    ``executemany`` on tuples (SQLite) or ``COPY`` (PostgreSQL). An import writes several keys
+    per customer, and random-order inserts into the text primary key dominated its time."""
     if keys.height == 0:
         return
-    keys = keys.sort("kind", "value", "customer_id")
+    keys = keys.select("kind", "value", "customer_id").sort("kind", "value", "customer_id")
     raw = conn.connection.driver_connection
     assert raw is not None
     if conn.dialect.name == "postgresql":
@@ -237,175 +235,37 @@ def write_keys(conn: Connection, keys: pl.DataFrame) -> None:
         cur.close()
 
 
-_ASCII = r"^[\x00-\x7f]*$"
-_KEYS_SCHEMA = {"kind": pl.String, "value": pl.String, "customer_id": pl.Int64}
-
-
-def keys_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """The ``match_keys`` rows of many customers at once: ``id, name, email, phone`` in,
-    distinct ``(kind, value, customer_id)`` out. The very keys of ``keys_for``, vectorised:
-    ASCII values in Polars expressions, any other value through ``keys_for``'s own functions,
-    once per distinct value (a test checks both agree on a large random sample)."""
-    df = key_parts(frame.rename({"id": "customer_id"}))
-    return keys_from_parts(df)
-
-
-def key_parts(frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` (with ``name``, ``email``, ``phone``) plus what its keys are made of:
-    ``_tokens`` (``name_tokens``), ``_ekey`` and ``_domain`` (``normalise_email``) and
-    ``_digits`` (``phone_digits``)."""
-    df = frame.with_columns(
-        pl.col("name").cast(pl.String),
-        pl.col("email").cast(pl.String),
-        pl.col("phone").cast(pl.String),
-    )
-    df = _email_parts(df).with_columns(
-        _tokens_expr(pl.col("name")).alias("_tokens"),
-        _digits_expr(pl.col("phone")).alias("_digits"),
-    )
-    return _slow_values(df)
-
-
-def keys_from_parts(df: pl.DataFrame) -> pl.DataFrame:
-    """The ``(kind, value, customer_id)`` rows of a frame made by ``key_parts``."""
-    has_email = df.filter(pl.col("_ekey").is_not_null())
-    parts = [
-        has_email.select(
-            pl.lit("email").alias("kind"),
-            pl.col("_ekey").str.slice(0, 400).alias("value"),
-            "customer_id",
-        ),
-        has_email.filter(~pl.col("_domain").is_in(list(FREE_MAIL_DOMAINS)))
-        .select("customer_id", "_domain", pl.col("_tokens").list.unique())
-        .explode("_tokens")
-        .filter(pl.col("_tokens").str.len_chars() > 1)
-        .select(
-            pl.lit("dn").alias("kind"),
-            (pl.col("_domain") + " " + pl.col("_tokens")).str.slice(0, 400).alias("value"),
-            "customer_id",
-        ),
-        df.filter(pl.col("_digits").is_not_null()).select(
-            pl.lit("tail").alias("kind"),
-            pl.col("_digits").str.slice(-TAIL_DIGITS).alias("value"),
-            "customer_id",
-        ),
-    ]
-    keys = pl.concat(parts).cast(_KEYS_SCHEMA)  # type: ignore[arg-type]
-    # A customer's keys are distinct by construction, unless cutting at 400 characters made
-    # two of them one.
-    if keys.height and int(keys["value"].str.len_chars().max() or 0) >= 400:  # type: ignore[arg-type]
-        keys = keys.unique(maintain_order=True)
-    return keys
-
-
-_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"  # what str.strip() strips, within ASCII
-
-
-def _email_parts(df: pl.DataFrame) -> pl.DataFrame:
-    """``normalise_email`` of the ASCII emails of ``email``: ``_ekey`` (null when there is
-    none) and ``_domain``, in steps (each intermediate column computed once)."""
-    email = pl.col("email")
-    df = df.with_columns(
-        (
-            email.str.contains("@", literal=True).fill_null(False)
-            & (email.str.len_bytes() == email.str.len_chars())
-        ).alias("_usable"),
-        email.str.strip_chars(_SPACE).str.to_lowercase().alias("_lower"),
-    ).with_columns(pl.col("_lower").str.extract(r"@([^@]*)$", 1).alias("_domain"))
-    df = df.with_columns(
-        pl.col("_lower")
-        .str.head(pl.col("_lower").str.len_chars() - pl.col("_domain").str.len_chars() - 1)
-        .alias("_local"),
-        pl.when(pl.col("_domain") == "googlemail.com")
-        .then(pl.lit("gmail.com"))
-        .otherwise(pl.col("_domain"))
-        .alias("_domain"),
-    ).with_columns(pl.col("_local").str.extract(r"^([^+]*)", 1).alias("_untagged"))
-    local = pl.when(pl.col("_untagged") != "").then(pl.col("_untagged")).otherwise("_local")
-    local = (
-        pl.when(pl.col("_domain") == "gmail.com")
-        .then(local.str.replace_all(".", "", literal=True))
-        .otherwise(local)
-    )
-    return df.with_columns(
-        pl.when("_usable").then(pl.concat_str(local, pl.lit("@"), "_domain")).alias("_ekey"),
-        pl.when("_usable").then("_domain").alias("_domain"),
-    ).drop("_usable", "_lower", "_local", "_untagged")
-
-
-def _tokens_expr(name: pl.Expr) -> pl.Expr:
-    """``name_tokens`` for ASCII names (casefold, NFKD and accents change nothing there)."""
-    return pl.when(name.str.len_bytes() == name.str.len_chars()).then(
-        name.str.to_lowercase().str.extract_all(r"[a-z0-9]+")
-    )
-
-
-def _digits_expr(phone: pl.Expr) -> pl.Expr:
-    """``phone_digits`` for ASCII phones."""
-    digits = phone.str.split(";ext=").list.first().str.replace_all(r"[^0-9]", "")
-    return pl.when((phone.str.len_bytes() == phone.str.len_chars()) & (digits != "")).then(digits)
-
-
-def _slow_values(df: pl.DataFrame) -> pl.DataFrame:
-    """Fill in, through the scalar functions, what the ASCII expressions left undecided."""
-    name_todo = df["name"].filter(df["_tokens"].is_null() & df["name"].is_not_null()).unique()
-    if len(name_todo):
-        names = name_todo.to_list()
-        found = pl.DataFrame(
-            {"name": names, "_t2": [name_tokens(n) for n in names]},
-            schema={"name": pl.String, "_t2": pl.List(pl.String)},
-        )
-        df = (
-            df.join(found, on="name", how="left", maintain_order="left")
-            .with_columns(pl.coalesce("_tokens", "_t2").alias("_tokens"))
-            .drop("_t2")
-        )
-    todo = (
-        df["email"]
-        .filter(
-            df["_ekey"].is_null() & df["email"].str.contains("@", literal=True).fill_null(False)
-        )
-        .unique()
-    )
-    if len(todo):
-        emails = todo.to_list()
-        normal = [normalise_email(e) for e in emails]
-        found = pl.DataFrame(
-            {
-                "email": emails,
-                "_e2": [n[0] if n else None for n in normal],
-                "_d2": [n[2] if n else None for n in normal],
-            },
-            schema={"email": pl.String, "_e2": pl.String, "_d2": pl.String},
-        )
-        df = (
-            df.join(found, on="email", how="left", maintain_order="left")
-            .with_columns(
-                pl.coalesce("_ekey", "_e2").alias("_ekey"),
-                pl.coalesce("_domain", "_d2").alias("_domain"),
-            )
-            .drop("_e2", "_d2")
-        )
-    todo = (
-        df["phone"]
-        .filter(df["_digits"].is_null() & ~df["phone"].str.contains(_ASCII).fill_null(True))
-        .unique()
-    )
-    if len(todo):
-        phones = todo.to_list()
-        found = pl.DataFrame(
-            {"phone": phones, "_p2": [phone_digits(p) for p in phones]},
-            schema={"phone": pl.String, "_p2": pl.String},
-        )
-        df = (
-            df.join(found, on="phone", how="left", maintain_order="left")
-            .with_columns(pl.coalesce("_digits", "_p2").alias("_digits"))
-            .drop("_p2")
-        )
-    return df
-
-
 # -- on entry ----------------------------------------------------------------------------------
+
+
+#: The ``counters`` row holding the live customers' number as of the last ``find`` or import.
+LIVE = "live_customers"
+
+
+def live_count(conn: Connection) -> int:
+    """The ``n`` of the model's prior: the live customers counted by the last ``find`` or
+    import (``set_live_count``), else counted now. Counting a million rows costs more than the
+    whole check on entry, and the prior needs only the size's order: a database twice as big
+    as counted moves every weight by one bit (the threshold is about 3 bits)."""
+    found = conn.execute(select(counters.c.value).where(counters.c.name == LIVE)).first()
+    if found is not None:
+        return int(found.value)
+    return exact_live_count(conn)
+
+
+def exact_live_count(conn: Connection) -> int:
+    return int(
+        conn.execute(
+            select(func.count()).select_from(customers).where(customers.c.deleted_at.is_(None))
+        ).scalar_one()
+    )
+
+
+def set_live_count(conn: Connection, n: int | None = None) -> None:
+    """Remember ``n`` (default: counted now) as the live customers' number."""
+    n = exact_live_count(conn) if n is None else n
+    conn.execute(delete(counters).where(counters.c.name == LIVE))
+    conn.execute(insert(counters).values(name=LIVE, value=n))
 
 
 def entry_candidates(
@@ -413,100 +273,80 @@ def entry_candidates(
     name: str | None,
     email: str | None,
     phone: str | None,
+    extra: dict[str, Any] | None = None,
     *,
     exclude_id: int | None = None,
+    params: dict[str, Any] | None = None,
 ) -> list[DuplicateCandidate]:
-    """Live customers that look like the one described, each with why; index lookups only."""
-    return check_batch(conn, [(name, email, phone, exclude_id)])[0]
-
-
-def check_batch(
-    conn: Connection, rows: Sequence[tuple[str | None, str | None, str | None, int | None]]
-) -> list[list[DuplicateCandidate]]:
-    """For each (name, email, phone, own ID or None): the live customers it may duplicate.
-
-    One indexed query per batch, whatever its size, so the import pipeline can call it for each
-    batch it loads and list the rows in its report. Dismissed pairs are not reported.
-    """
-    wanted: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    for i, (name, email, phone, _own) in enumerate(rows):
-        for kind, value in keys_for(name, email, phone):
-            wanted.setdefault((kind, value), []).append((i, kind))
-    found: list[dict[int, list[str]]] = [{} for _ in rows]
-    if not wanted:
-        return [[] for _ in rows]
-    hits: list[Any] = []
-    by_kind: dict[str, list[str]] = {}
-    for kind, value in wanted:
-        by_kind.setdefault(kind, []).append(value)
-    for kind, values in sorted(by_kind.items()):
-        for start in range(0, len(values), 500):
-            # "kind = ? AND value IN (...)" is a range of the primary key. The trash is left out
-            # here, not in SQL: with a pair IN list, or with "deleted_at IS NULL", SQLite
-            # walked every key or every live customer instead (0.2 s a check at 200,000).
-            hits += [
-                hit
-                for hit in conn.execute(
-                    select(match_keys.c.kind, match_keys.c.value, customers)
-                    .join(customers, customers.c.id == match_keys.c.customer_id)
-                    .where(
-                        match_keys.c.kind == kind,
-                        match_keys.c.value.in_(values[start : start + 500]),
-                    )
-                )
-                if hit.deleted_at is None
-            ]
-    info: dict[int, Any] = {}
-    for hit in hits:
-        info[hit.id] = hit
-        for i, kind in wanted[(hit.kind, hit.value)]:
-            name, email, phone, own = rows[i]
-            if hit.id == own:
-                continue
-            why = _reason(kind, hit, name, email, phone)
-            if why and why not in found[i].setdefault(hit.id, []):
-                found[i][hit.id].append(why)
-    dismissed = _dismissed_among(conn, {(i, o) for f in found for i in f for o in _owns(rows)})
-    result: list[list[DuplicateCandidate]] = []
-    for (_n, _e, _p, own), reasons in zip(rows, found, strict=True):
-        result.append(
-            [
-                DuplicateCandidate(
-                    id=cid,
-                    name=info[cid].name,
-                    email=info[cid].email,
-                    phone=info[cid].phone,
-                    reasons=why,
-                )
-                for cid, why in sorted((c, _tidy(w)) for c, w in reasons.items())
-                if why and (own is None or _pair(own, cid) not in dismissed)
-            ]
+    """Live customers that look like the one described (at or above the default threshold),
+    the most likely first, each with its probability, evidence per field and reasons."""
+    params = params or load_params()
+    model = active_model(conn, params)
+    mine = record_features(model, name, email, phone, extra)
+    keys = keys_of(mine, model.rules)
+    if not keys:
+        return []
+    found = [r for r in _candidates(conn, keys) if r.id != exclude_id]
+    if not found:
+        return []
+    scorer = Scorer(model, live_count(conn), float(params["expected_duplicate_share"]))
+    threshold = float(params["default_threshold"])
+    hits = []
+    for r in found:
+        theirs = record_features(model, r.name, r.email, r.phone, r.extra)
+        p = scorer.probability(scorer.weight(mine, theirs))
+        if p >= threshold:
+            hits.append((p, r, theirs))
+    if exclude_id is not None and hits:
+        dismissed = _dismissed_among(conn, {(exclude_id, r.id) for _p, r, _t in hits})
+        hits = [h for h in hits if _pair(exclude_id, h[1].id) not in dismissed]
+    hits.sort(key=lambda h: (-h[0], h[1].id))
+    out = []
+    for p, r, theirs in hits:
+        explanation = scorer.explain(mine, theirs)
+        out.append(
+            DuplicateCandidate(
+                id=r.id,
+                name=r.name,
+                email=r.email,
+                phone=r.phone,
+                reasons=reasons(explanation),
+                probability=round(p, 6),
+                explanation=explanation,
+            )
         )
-    return result
+    return out
 
 
-def _tidy(reasons: list[str]) -> list[str]:
-    """Strongest first; the same last digits say nothing more when the whole phone is the same."""
-    if any(r.startswith("same phone") for r in reasons):
-        reasons = [r for r in reasons if "phone digits" not in r]
-    return sorted(reasons, key=lambda r: not r.startswith("same "))
+class _Person(NamedTuple):
+    id: int
+    name: str
+    email: str | None
+    phone: str | None
+    extra: dict[str, Any]
 
 
-def _owns(rows: Sequence[tuple[Any, Any, Any, int | None]]) -> set[int]:
-    return {r[3] for r in rows if r[3] is not None}
+def _candidates(conn: Connection, keys: list[tuple[str, str]]) -> list[_Person]:
+    """The live customers with any of these keys: one statement, each key a range of the
+    primary key of ``match_keys`` (written in SQL here: building it with SQLAlchemy's
+    expressions cost more than running it)."""
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    one = f"SELECT customer_id FROM match_keys WHERE kind = {mark} AND value = {mark}"
+    sql = (
+        "SELECT id, name, email, phone, extra FROM customers WHERE deleted_at IS NULL AND id IN ("
+        + " UNION ".join([one] * len(keys))
+        + ")"
+    )
+    params = tuple(v for key in keys for v in key)
+    rows = conn.exec_driver_sql(sql, params).all()
+    return [_Person(r[0], r[1], r[2], r[3], _extra(r[4])) for r in rows]
 
 
-def _reason(kind: str, hit: Any, name: str | None, email: str | None, phone: str | None) -> str:
-    if kind == "email":
-        return f"same email ({hit.email})"
-    if kind == "tail" and phone_digits(hit.phone) == phone_digits(phone):
-        return f"same phone ({hit.phone})"
-    if not names_similar(name, hit.name):
-        return ""
-    if kind == "dn":
-        domain = (normalise_email(email) or ("", "", "?"))[2]
-        return f"similar name ({hit.name!r}) and the same email domain ({domain})"
-    return f"similar name ({hit.name!r}) and the same last {TAIL_DIGITS} phone digits"
+def warning_message(cid: int, name: str, probability: float, why: Sequence[str]) -> str:
+    """The words of a ``possible_duplicate`` warning (the import writes the same)."""
+    return f"may be the same as customer {cid} ({name}), probability {probability:.3f}: " + (
+        "; ".join(why)
+    )
 
 
 def duplicate_warnings(candidates: Sequence[DuplicateCandidate]) -> list[RecordWarning]:
@@ -515,7 +355,7 @@ def duplicate_warnings(candidates: Sequence[DuplicateCandidate]) -> list[RecordW
         RecordWarning(
             field="duplicate",
             code=DUPLICATE_WARNING,
-            message=f"may be the same as customer {c.id} ({c.name}): {'; '.join(c.reasons)}",
+            message=warning_message(c.id, c.name, c.probability or 0.0, c.reasons),
         )
         for c in candidates
     ]
@@ -553,21 +393,12 @@ def is_dismissed(conn: Connection, a: int, b: int) -> bool:
     return conn.execute(select(duplicate_dismissals.c.low_id).where(cond)).first() is not None
 
 
-# -- over the whole database: Splink -----------------------------------------------------------
-
-
-def load_params() -> dict[str, Any]:
-    """The shipped default model parameters (``dedupe_model.json``)."""
-    text = (resources.files(__package__) / "model.json").read_text()
-    params: dict[str, Any] = json.loads(text)
-    return params
-
-
 def read_live(conn: Connection, attributes: Sequence[Attribute]) -> dict[str, list[Any]]:
-    """The live customers as columns, each extra attribute as ``x_<name>``: the first non-empty
-    value among its keys, as text. Read in batches through the driver's own cursor, the values
-    taken out of ``extra`` by the database's JSON functions: at a million rows, SQLAlchemy's row
-    objects (or parsing every object in Python) would cost more than the whole model."""
+    """The live customers as columns, each extra attribute under its ``column``: the first
+    non-empty value among its keys, as text. Read in batches through the driver's own cursor,
+    the values taken out of ``extra`` by the database's JSON functions: at a million rows,
+    SQLAlchemy's row objects (or parsing every object in Python) would cost more than the whole
+    model."""
     cols: dict[str, list[Any]] = {"unique_id": [], "name": [], "email": [], "phone": []}
     names = ["unique_id", "name", "email", "phone"]
     wanted, params = ["id", "name", "email", "phone"], []
@@ -582,8 +413,8 @@ def read_live(conn: Connection, attributes: Sequence[Attribute]) -> dict[str, li
                 parts.append("nullif(json_extract(extra, ?), '')")
                 params.append(f'$."{key}"')
         wanted.append(f"coalesce({', '.join(parts)})" if len(parts) > 1 else parts[0])
-        names.append(f"x_{a.name}")
-        cols[f"x_{a.name}"] = []
+        names.append(a.column)
+        cols[a.column] = []
     cursor = conn.connection.cursor()
     try:
         cursor.execute(
@@ -591,13 +422,16 @@ def read_live(conn: Connection, attributes: Sequence[Attribute]) -> dict[str, li
         )
         while batch := cursor.fetchmany(100_000):
             for key, part in zip(names, zip(*batch, strict=True), strict=True):
-                if key.startswith("x_"):
+                if key not in ("unique_id", "name", "email", "phone"):
                     # SQLite gives JSON numbers as numbers; the model compares text.
                     part = tuple(v if v is None or isinstance(v, str) else str(v) for v in part)
                 cols[key].extend(part)
     finally:
         cursor.close()
     return cols
+
+
+# -- over the whole database: Splink -----------------------------------------------------------
 
 
 def find(
@@ -609,16 +443,15 @@ def find(
     dismissed: set[tuple[int, int]] | None = None,
     train: bool | None = None,
     params: dict[str, Any] | None = None,
-) -> DuplicateReport:
+) -> tuple[DuplicateReport, ActiveModel]:
     """Score the pairs the blocking rules pick out, keep those at or above ``threshold``, drop
     dismissed pairs, and group the rest into clusters (connected components).
 
     ``attributes`` are the extra attributes read into ``columns`` (``read_live``);
-    ``dedupe_fields.choose`` decides which of them are compared, and the report says which
-    fields were compared and why (``auto_fields`` says whether identifying attributes were
-    looked for at all)."""
-    from customer_flow.duplicates import model as dedupe_model
-
+    ``fields.choose`` decides which of them are compared, and the report says which fields
+    were compared and why (``auto_fields`` says whether identifying attributes were looked for
+    at all). Returns the report and the model it used (fields, m and u), which the check on
+    entry then uses too."""
     if not 0.0 < threshold < 1.0:
         raise ValidationError(
             f"threshold: {threshold} must be between 0 and 1 (exclusive)",
@@ -628,7 +461,11 @@ def find(
     params = params or load_params()
     started = time.perf_counter()
     n = len(columns["unique_id"])
-    fields, compared, left_out = choose(columns, attributes, params)
+    chosen, compared, left_out = choose(columns, attributes, params)
+    usable = {f.name for f in compared if f.values >= 2}
+    fields = [f.name for f in compared if f.source == "built-in" and f.name != "name"]
+    fields += [a.name for a in chosen]
+    mode = dedupe_model.training_mode(n, train, params)
     report = DuplicateReport(
         customers=n,
         pairs_compared=0,
@@ -639,19 +476,23 @@ def find(
         fields_not_compared=left_out,
         clusters=[],
     )
+    keys = {a.name: list(a.keys) for a in chosen if a.field is None}
     if n < 2:
-        return report
+        mu = dedupe_model.mu_of(dedupe_model.comparisons(fields), params)
+        return report, ActiveModel(fields=fields, keys=keys, mu=mu, training="shipped")
     scored = dedupe_model.score(
-        columns, fields=fields, params=params, threshold=threshold, train=train
+        columns, fields=fields, params=params, threshold=threshold, train_mode=mode, usable=usable
     )
     dismissed = dismissed or set()
     pairs = [p for p in scored.pairs if _pair(p.a, p.b) not in dismissed]
     report.clusters = _cluster(pairs, columns)
     report.pairs_compared = scored.pairs_compared
-    report.trained = scored.trained
+    report.training = scored.training  # type: ignore[assignment]
+    report.trained = scored.training != "shipped"
     report.seconds = round(time.perf_counter() - started, 3)
     report.blocking_seconds = round(scored.blocking_seconds, 3)
-    return report
+    report.training_seconds = round(scored.training_seconds, 3)
+    return report, ActiveModel(fields=fields, keys=keys, mu=scored.mu, training=scored.training)
 
 
 def _cluster(pairs: list[DuplicatePair], columns: dict[str, list[Any]]) -> list[DuplicateCluster]:

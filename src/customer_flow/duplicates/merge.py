@@ -26,6 +26,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from customer_flow.core.errors import ConflictError, NotFoundError, StateError, ValidationError
 from customer_flow.core.models import RecordWarning
+from customer_flow.customers.extra import check_count
 from customer_flow.customers.models import Customer
 from customer_flow.customers.records import ENTITY, get
 from customer_flow.duplicates import find as dedupe
@@ -160,6 +161,7 @@ def merge(
         if not _empty(value):
             extra[key] = value
             chosen[f"extra.{key}"] = src
+    check_count(len(extra), had=max(len(raws[i]["extra"] or {}) for i in ids))
     warnings = [
         w
         for w in before[keep_id].warnings
@@ -394,12 +396,16 @@ def refresh_duplicate_warnings(conn: Connection, customer_id: int, *, allow: boo
     found = []
     if not current.in_trash:
         found = dedupe.entry_candidates(
-            conn, current.name, current.email, current.phone, exclude_id=customer_id
+            conn, current.name, current.email, current.phone, current.extra, exclude_id=customer_id
         )
     if found and not allow:
-        listed = "; ".join(f"customer {c.id} ({c.name}): {', '.join(c.reasons)}" for c in found)
+        listed = "; ".join(
+            f"customer {c.id} ({c.name}), probability {c.probability or 0:.3f}: "
+            f"{', '.join(c.reasons)}"
+            for c in found
+        )
         raise DuplicateError(
-            f"possible duplicate of {listed}. Merge them, or use --allow-duplicate to go on",
+            f"possible duplicate of {listed}",
             candidates=list(found),
         )
     kept = [w for w in current.warnings if w.code != dedupe.DUPLICATE_WARNING]

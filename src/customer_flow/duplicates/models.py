@@ -12,22 +12,51 @@ from customer_flow.customers.models import Customer
 # -- duplicates (dedupe.py, merging.py) ----------------------------------------------------------
 
 
+Verdict = Literal["agrees", "disagrees", "missing", "neutral"]
+#: A verdict in words.
+VERDICTS: dict[str, str] = {
+    "agrees": "agrees",
+    "disagrees": "disagrees",
+    "missing": "missing on one side",
+    "neutral": "no evidence",
+}
+#: How each of the model's comparisons is named to a person (another attribute: its name).
+FIELD_WORDS: dict[str, str] = {
+    "first_name": "first name",
+    "last_name": "surname",
+    "email": "email",
+    "phone": "phone",
+    "dob": "date of birth",
+    "postcode": "postcode",
+    "address": "address",
+    "suburb": "suburb",
+    "state": "state",
+    "id_number": "ID number",
+}
+
+
+class FieldEvidence(BaseModel):
+    """How one field of a pair compared: the level it fell in, its match weight (log2 of the
+    Bayes factor: above 0 the field says "same", below 0 "different") and that verdict in a
+    word: ``agrees``, ``disagrees``, ``missing`` (one side has no value: no evidence) or
+    ``neutral`` (a weight of 0)."""
+
+    level: str
+    weight: float
+    verdict: Verdict = "neutral"
+
+
 class DuplicateCandidate(BaseModel):
-    """A live customer that looks like another one, with the reasons why."""
+    """A live customer that looks like another one, with the reasons why: the model's
+    probability that they are one person, the evidence per field, and the same in words."""
 
     id: int
     name: str
     email: str | None = None
     phone: str | None = None
     reasons: list[str] = Field(default_factory=list)
-
-
-class FieldEvidence(BaseModel):
-    """How one field of a pair compared: the level it fell in and its match weight (log2 of the
-    Bayes factor: above 0 the field says "same", below 0 "different")."""
-
-    level: str
-    weight: float
+    probability: float | None = None
+    explanation: dict[str, FieldEvidence] = Field(default_factory=dict)
 
 
 class DuplicatePair(BaseModel):
@@ -59,13 +88,12 @@ class ComparedField(BaseModel):
     source: Literal["built-in", "auto", "requested"]
     #: The ``extra`` keys it is read from (equal up to case and separators); none for built-ins.
     keys: list[str] = Field(default_factory=list)
-    #: What a recognised attribute identifies: ``postcode``, ``address`` or ``date of birth``.
+    #: What a recognised attribute is: ``date of birth``, ``postcode``, ``address``, ``suburb``,
+    #: ``state`` or ``ID number``.
     kind: str | None = None
     #: Live customers with a value, and their share of all live customers.
     values: int
     share: float
-    #: Whether an exact match weighs by how rare the shared value is (enough values).
-    term_frequencies: bool = False
     why: str
 
 
@@ -76,7 +104,11 @@ class DuplicateReport(BaseModel):
     pairs_compared: int
     threshold: float
     trained: bool
+    #: Where m and u came from: ``shipped`` (the defaults in the package), ``u`` (u estimated
+    #: by random sampling on this database, m shipped) or ``full`` (u by sampling, m by EM).
+    training: Literal["shipped", "u", "full"] = "shipped"
     seconds: float = 0.0
+    training_seconds: float = 0.0
     blocking_seconds: float = 0.0
     #: Whether identifying extra attributes were looked for (off: ``--no-auto-fields``).
     auto_fields: bool = True
@@ -110,6 +142,8 @@ class MergeResult(BaseModel):
 
 
 __all__ = [
+    "FIELD_WORDS",
+    "VERDICTS",
     "ComparedField",
     "DuplicateCandidate",
     "DuplicateCluster",
@@ -118,4 +152,5 @@ __all__ = [
     "FieldEvidence",
     "Merge",
     "MergeResult",
+    "Verdict",
 ]

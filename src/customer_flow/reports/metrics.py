@@ -39,12 +39,10 @@ Definitions (the period is ``[since, until)``, instants in UTC):
 - **customers**: created in the period; live (created, not in the trash) at its start and end.
 - **data quality**, now and for live customers: an email with no warning on it; a phone in
   E.164 form (``+`` and digits, not kept as given); any open warning; and **likely
-  duplicates**: the live customers that share a normalised email or phone number (duplicate
-  detection's ``email`` and ``phone`` match keys: lower case, ``+tag`` and Gmail dots dropped;
-  the phone's digits) with at least one other live customer, leaving out the pairs a person
-  marked "not a duplicate". It counts customers, not pairs: three records with one email are
-  three likely duplicates. Fuzzier matches (a similar name and email domain) are for
-  ``duplicates find``, not for this count.
+  duplicates**: the live customers that the check on entry flagged as a possible duplicate of
+  another (their ``possible_duplicate`` warning; a merge, an edit or "not a duplicate" clears
+  it). It counts the records a merge would fold away: of two records of one person, one is
+  flagged. It is read in the same pass as the other figures, never by pairing customers.
 
 Time steps (day, ISO week starting Monday, month) are cut in UTC.
 
@@ -75,7 +73,6 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
-    exists,
     func,
     literal_column,
     or_,
@@ -83,7 +80,6 @@ from sqlalchemy import (
     text,
     union_all,
 )
-from sqlalchemy.orm import aliased
 
 from customer_flow.core.models import PRIORITIES
 from customer_flow.reports import rollup as report_rollup
@@ -109,7 +105,7 @@ from customer_flow.reports.period import (
     steps,
 )
 from customer_flow.reports.rollup import RESOLUTION_BUCKETS, UNASSIGNED, step_of
-from customer_flow.store.schema import customers, duplicate_dismissals, match_keys, tickets
+from customer_flow.store.schema import customers, tickets
 
 __all__ = [
     "AGE_BUCKETS",
@@ -117,7 +113,6 @@ __all__ = [
     "MAX_STEPS",
     "RESOLUTION_BUCKETS",
     "build_report",
-    "likely_duplicates",
     "parse_bound",
     "parse_group_by",
     "resolve_period",
@@ -498,71 +493,24 @@ def _data_quality(conn: Connection) -> DataQuality:
             ),
         ),
     )
-    stmt = select(func.count(), _flag(email_ok), _flag(phone_ok), _flag(c.warning_count > 0)).where(
-        c.deleted_at.is_(None)
-    )
-    total, email, phone, warned = conn.execute(stmt).one()
+    # A likely duplicate is a customer the check on entry flagged (its ``possible_duplicate``
+    # warning): counted in the same pass, so the figure costs nothing more per report.
+    flagged = and_(~clean, warned_text.contains('"possible_duplicate"', autoescape=True))
+    stmt = select(
+        func.count(),
+        _flag(email_ok),
+        _flag(phone_ok),
+        _flag(c.warning_count > 0),
+        _flag(flagged),
+    ).where(c.deleted_at.is_(None))
+    total, email, phone, warned, duplicates = conn.execute(stmt).one()
     return DataQuality(
         customers=int(total),
         valid_email=int(email or 0),
         e164_phone=int(phone or 0),
         with_warnings=int(warned or 0),
-        likely_duplicates=likely_duplicates(conn),
+        likely_duplicates=int(duplicates or 0),
     )
-
-
-def likely_duplicates(conn: Connection) -> int:
-    """Live customers sharing an ``email`` match key, or a phone (the ``tail`` key of its last
-    digits, and the same stored number), with another live customer, unless that pair was
-    dismissed as "not a duplicate" (see the module docstring).
-
-    Only keys held by two customers or more are looked at: the primary key of ``match_keys``
-    is in (kind, value) order, so finding them is one pass over its index, with no sort.
-    """
-    c = customers.c
-    shared = (
-        select(match_keys.c.kind, match_keys.c.value)
-        .where(match_keys.c.kind.in_(("email", "tail")))
-        .group_by(match_keys.c.kind, match_keys.c.value)
-        .having(func.count() > 1)
-        .subquery("shared")
-    )
-    a, b = aliased(match_keys, name="a"), aliased(match_keys, name="b")
-    ca, cb = aliased(customers, name="ca"), aliased(customers, name="cb")
-    low = case((a.c.customer_id < b.c.customer_id, a.c.customer_id), else_=b.c.customer_id)
-    high = case((a.c.customer_id < b.c.customer_id, b.c.customer_id), else_=a.c.customer_id)
-    dismissed = (
-        exists()
-        .where(duplicate_dismissals.c.low_id == low, duplicate_dismissals.c.high_id == high)
-        .correlate(a, b)
-    )
-    partner = (
-        exists()
-        .where(
-            b.c.kind == a.c.kind,
-            b.c.value == a.c.value,
-            b.c.customer_id != a.c.customer_id,
-            cb.c.id == b.c.customer_id,
-            cb.c.deleted_at.is_(None),
-            # One key serves both phone rules (dedupe.keys_for): the same last digits are the
-            # same phone only when the whole numbers agree.
-            or_(a.c.kind != "tail", cb.c.phone == ca.c.phone),
-            ~dismissed,
-        )
-        .correlate(a, ca)
-    )
-    stmt = (
-        select(func.count(func.distinct(a.c.customer_id)))
-        .select_from(shared)
-        .join(a, and_(a.c.kind == shared.c.kind, a.c.value == shared.c.value))
-        .join(ca, ca.c.id == a.c.customer_id)
-        .where(ca.c.deleted_at.is_(None), partner)
-    )
-    del c
-    return int(conn.execute(stmt).scalar_one())
-
-
-# -- medians and 90th percentiles ----------------------------------------------------------------
 
 
 def _ranks(n: int) -> list[int]:

@@ -15,8 +15,9 @@ PostgreSQL (psycopg 3) is the server for teams; the same code runs on both.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,53 @@ def _describe(url: str) -> str:
     if u.get_backend_name() == "sqlite":
         return f"SQLite file {u.database}"
     return f"PostgreSQL at {u.host or 'localhost'}:{u.port or 5432}/{u.database or ''}"
+
+
+def require_database(url: str) -> None:
+    """Raise ``StorageError`` (``no_database``) unless ``url`` names a Customer_Flow database
+    that exists (one a migration made): opening one with ``Store`` would create it, which only
+    ``init`` (or an explicit choice) should do. A server that cannot be reached is left to
+    ``Store``, which names it."""
+    try:
+        u = make_url(url)
+    except ArgumentError as exc:
+        raise StorageError(f"not a database URL: {url!r}") from exc
+    where = u.database or ""
+    found = True
+    if u.get_backend_name() == "sqlite":
+        if where in ("", ":memory:") or where.startswith("file:"):
+            return
+        path = Path(where)
+        found = path.is_file() and path.stat().st_size > 0 and _sqlite_migrated(path)
+    elif u.get_backend_name() == "postgresql":
+        where = _describe(url).removeprefix("PostgreSQL at ")
+        engine = create_engine(url, connect_args={"connect_timeout": 5})
+        try:
+            with engine.connect() as conn:
+                regclass = conn.execute(text("SELECT to_regclass('alembic_version')")).scalar()
+                found = regclass is not None
+        except (OperationalError, DBAPIError) as exc:
+            if "does not exist" not in str(getattr(exc, "orig", exc)):
+                return  # unreachable: Store says so
+            found = False
+        finally:
+            engine.dispose()
+    if not found:
+        raise StorageError(
+            f"no database at {where}; run `customer-flow init` to create one",
+            code="no_database",
+        )
+
+
+def _sqlite_migrated(path: Path) -> bool:
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            row = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            ).fetchone()
+    except sqlite3.Error:
+        return True  # not a database we can read: Store says what is wrong with it
+    return row is not None
 
 
 def _on_pg_connect(dbapi_conn: Any, _record: Any) -> None:

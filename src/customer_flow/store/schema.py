@@ -33,6 +33,7 @@ __all__ = [
     "customer_search",
     "customers",
     "duplicate_dismissals",
+    "duplicate_model",
     "import_batches",
     "import_changes",
     "login_failures",
@@ -226,6 +227,8 @@ sessions = Table(
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+    # The last request seen, kept to the minute (the idle timeout); NULL: none since created_at.
+    Column("last_seen_at", DateTime(timezone=True)),
     Index("ix_sessions_user_id", "user_id"),
 )
 
@@ -244,15 +247,18 @@ api_tokens = Table(
     Index("ix_api_tokens_user_id", "user_id"),
 )
 
-#: Failed logins, per account, for throttling; kept in the database so every app server sees
-#: the same count.
+#: Failed logins, per account and client address, for throttling (users/throttle.py); kept in
+#: the database so every app server sees the same counts.
 login_failures = Table(
     "login_failures",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     Column("email_key", String(320), nullable=False),
+    Column("address", String(64), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
-    Index("ix_login_failures_email_key_at", "email_key", "at"),
+    # Per account and address (and, by its first column, per account); per address.
+    Index("ix_login_failures_email_key_address_at", "email_key", "address", "at"),
+    Index("ix_login_failures_address_at", "address", "at"),
 )
 
 #: Live customers in ID order straight from an index: without it SQLite picks
@@ -308,6 +314,21 @@ duplicate_dismissals = Table(
     Column("high_id", BigInteger, primary_key=True, autoincrement=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("actor", String(200), nullable=False),
+)
+
+#: The duplicates model ``duplicates find`` last used (one row, ``id`` 1): the fields it compared
+#: and m and u per level, as shipped or trained on this database. The check on entry scores with
+#: it, so that the same evidence gets the same verdict at the door and in ``find``.
+duplicate_model = Table(
+    "duplicate_model",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    # Live customers when it was made, and how m and u were obtained (shipped, u, full).
+    Column("customers", BigInteger, nullable=False),
+    Column("training", String(10), nullable=False),
+    # {"fields": [...], "keys": {attribute: [extra keys]}, "mu": {comparison: [[m, u], ...]}}
+    Column("model", JSON, nullable=False),
 )
 
 # -- reports ---------------------------------------------------------------------------------

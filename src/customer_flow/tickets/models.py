@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from customer_flow.core.models import Priority
+from customer_flow.core.models import NOT_BLANK, NOT_NULL, WHITESPACE, Priority, Spec
 
 
 class TicketType(BaseModel):
@@ -35,6 +35,15 @@ TicketStatus = Literal["new", "open", "pending", "resolved", "closed"]
 TICKET_STATUSES: tuple[TicketStatus, ...] = ("new", "open", "pending", "resolved", "closed")
 SlaState = Literal["none", "on_track", "at_risk", "breached", "met"]
 TicketSort = Literal["id", "-id", "due"]
+#: A ticket's subject: ``clean_subject`` trims it and refuses it blank.
+Subject = Annotated[str, Field(max_length=300), NOT_BLANK]
+#: A ticket type's key, as ticket_types.schema.json has it (another is 404: no such type).
+TypeKey = Annotated[str, Field(max_length=64), Spec.of(pattern="^[a-z][a-z0-9_-]{0,63}$")]
+#: ``rules.clean_tags``: at most 20 tags of at most 50 characters (``MAX_TAGS``,
+#: ``MAX_TAG_LENGTH``; counted once trimmed, lower-cased and without repeats).
+Tags = Annotated[list[Annotated[str, Spec.of(maxLength=50)]], Spec.of(maxItems=20)]
+#: ``rules.clean_fields``: the extra fields the ticket's type defines, typed as it says.
+FIELDS = "The extra fields the ticket's type defines (see /ticket-types), with their types."
 
 
 class TicketCreate(BaseModel):
@@ -42,14 +51,14 @@ class TicketCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: int = Field(ge=1)
-    type: str = Field(max_length=64)
-    subject: str = Field(max_length=300)
+    customer_id: int = Field(ge=1, le=2**53)
+    type: TypeKey
+    subject: Subject
     description: str = Field(default="", max_length=100_000)
     priority: Priority | None = None
-    tags: list[str] = Field(default_factory=list)
+    tags: Tags = Field(default_factory=list)
     assignee: str | None = Field(default=None, max_length=200)
-    fields: dict[str, Any] = Field(default_factory=dict)
+    fields: dict[str, Any] = Field(default_factory=dict, description=FIELDS)
 
 
 class TicketUpdate(BaseModel):
@@ -57,11 +66,11 @@ class TicketUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    subject: str | None = Field(default=None, max_length=300)
+    subject: Annotated[Subject | None, NOT_NULL] = None
     description: str | None = Field(default=None, max_length=100_000)
     priority: Priority | None = None
-    tags: list[str] | None = None
-    fields: dict[str, Any] | None = None
+    tags: Tags | None = None
+    fields: dict[str, Any] | None = Field(default=None, description=FIELDS)
 
 
 class SlaTarget(BaseModel):
@@ -115,11 +124,29 @@ class Ticket(BaseModel):
 class CommentCreate(BaseModel):
     """A comment: a public reply (default) or an internal note, by an agent or the customer."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # ``records.add_comment``: a customer's comment is public; only it names an author.
+        json_schema_extra={
+            "anyOf": [
+                {
+                    "required": ["by_customer"],
+                    "properties": {"by_customer": {"const": True}, "public": {"const": True}},
+                },
+                {
+                    "properties": {
+                        "by_customer": {"const": False},
+                        "author": {"anyOf": [{"type": "null"}, {"pattern": f"^[{WHITESPACE}]*$"}]},
+                    }
+                },
+            ]
+        },
+    )
 
-    body: str = Field(max_length=100_000)
-    public: bool = True
-    by_customer: bool = False
+    body: Annotated[str, Field(max_length=100_000), NOT_BLANK]
+    # Strict: the spec says boolean, so 0 or "no" is refused rather than read as false.
+    public: StrictBool = True
+    by_customer: StrictBool = False
     #: Who wrote a customer's comment (e.g. the name on their email). An agent's comment is
     #: always by the acting user, so naming another author is refused.
     author: str | None = Field(default=None, max_length=200)

@@ -151,7 +151,9 @@ def list_tickets(
             column = t.id + 0
         order = [column.desc() if query.sort == "-id" else column]
     if query.after:
-        value, after_id = decode_cursor(query.after, timestamp=query.sort == "due")
+        value, after_id = decode_cursor(
+            query.after, sort="timestamp" if query.sort == "due" else "id"
+        )
         cond: BinaryExpression[bool] | ColumnElement[bool]
         if query.sort == "due":
             cond = key > tuple_(

@@ -561,25 +561,44 @@ def purge_for_customer(
 # tickets back. Each move is on the ticket's timeline, in the merge's transaction.
 
 
-def _move_tickets(conn: Connection, from_id: int, to_id: int, actor: str) -> list[int]:
-    moved = [
-        r.id for r in conn.execute(select(tickets.c.id).where(tickets.c.customer_id == from_id))
+def _move_tickets(conn: Connection, from_id: int, to_id: int, actor: str) -> list[Any]:
+    """Move a merged customer's tickets to the survivor. Each is remembered with the
+    ``updated_at`` it had and the time of the move, so that an unmerge can give it back."""
+    rows = conn.execute(
+        select(tickets.c.id, tickets.c.updated_at).where(tickets.c.customer_id == from_id)
+    ).all()
+    if not rows:
+        return []
+    stamp = _repoint(
+        conn, [r.id for r in rows], from_id, to_id, actor, "moved by a merge of customers"
+    )
+    return [
+        {"id": r.id, "updated_at": _iso(r.updated_at), "moved_at": stamp.isoformat()} for r in rows
     ]
-    if moved:
-        _repoint(conn, moved, from_id, to_id, actor, "moved by a merge of customers")
-    return moved
 
 
 def _move_tickets_back(conn: Connection, moved: list[Any], from_id: int, actor: str) -> None:
-    ids = [int(i) for i in moved]
-    rows = conn.execute(select(tickets.c.id, tickets.c.customer_id).where(tickets.c.id.in_(ids)))
+    """Move tickets back to the customer an unmerge restores. A ticket that nobody changed since
+    the merge gets back the ``updated_at`` it had before it, so the undo is exact; one changed
+    since keeps that change's time. (Merges made before this remembered bare IDs.)"""
+    kept = {int(m["id"]): m for m in moved if isinstance(m, dict)}
+    ids = [int(m["id"]) if isinstance(m, dict) else int(m) for m in moved]
+    rows = conn.execute(
+        select(tickets.c.id, tickets.c.customer_id, tickets.c.updated_at).where(
+            tickets.c.id.in_(ids)
+        )
+    )
     for row in rows.all():  # a ticket purged since is simply gone
+        untouched = row.id in kept and _iso(audit.aware(row.updated_at)) == kept[row.id]["moved_at"]
         _repoint(conn, [row.id], row.customer_id, from_id, actor, "moved back by an unmerge")
+        if untouched:
+            restored = datetime.fromisoformat(kept[row.id]["updated_at"])
+            conn.execute(update(tickets).where(tickets.c.id == row.id).values(updated_at=restored))
 
 
 def _repoint(
     conn: Connection, ids: list[int], from_id: int, to_id: int, actor: str, note: str
-) -> None:
+) -> datetime:
     stamp = audit.now()
     conn.execute(
         update(tickets).where(tickets.c.id.in_(ids)).values(customer_id=to_id, updated_at=stamp)
@@ -596,6 +615,7 @@ def _repoint(
             note=note,
             at=stamp,
         )
+    return stamp
 
 
 merging.register_repointer("tickets", move=_move_tickets, move_back=_move_tickets_back)

@@ -24,11 +24,20 @@ from jsonschema import ValidationError as SchemaError
 from sqlalchemy import Connection, select, update
 
 from customer_flow.core.errors import ConfigError, NotFoundError
+from customer_flow.core.text import describe, find_control
 from customer_flow.store import audit
 from customer_flow.store.schema import ticket_types
 from customer_flow.tickets.models import TicketType, TicketTypeSync
 
-__all__ = ["MAX_FILE_BYTES", "get", "list_types", "parse_duration", "read_file", "sync"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "document_schema",
+    "get",
+    "list_types",
+    "parse_duration",
+    "read_file",
+    "sync",
+]
 
 ENTITY = "ticket_type"
 MAX_FILE_BYTES = 1_000_000
@@ -51,10 +60,37 @@ def format_duration(seconds: int) -> str:
     return " ".join(parts) or "0m"
 
 
+def _schema() -> dict[str, Any]:
+    text = (resources.files(__package__) / "ticket_types.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
 @cache
 def _validator() -> Draft202012Validator:
-    text = (resources.files(__package__) / "ticket_types.schema.json").read_text()
-    return Draft202012Validator(json.loads(text))
+    return Draft202012Validator(_schema())
+
+
+def document_schema() -> dict[str, Any]:
+    """The schema of a ticket_types.json with its ``$ref``s written out, to be embedded where
+    they would not resolve (the API's OpenAPI spec)."""
+    schema = _schema()
+    defs = schema.pop("$defs")
+    for key in ("$schema", "$id"):
+        schema.pop(key)
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    inlined: dict[str, Any] = inline(schema)
+    return inlined
 
 
 def _got(value: Any) -> str:
@@ -110,6 +146,10 @@ def check(document: Any, source: str = "ticket_types.json") -> dict[str, TicketT
         exc = ConfigError(problems[0], code="ticket_types_invalid")
         exc.problems = problems  # type: ignore[attr-defined]
         raise exc
+    # A NUL cannot be stored on PostgreSQL; no control character belongs in a type (issue 15).
+    hit = find_control(document)
+    if hit is not None:
+        raise ConfigError(f"{source}: {describe(*hit)}", code="control_character")
     types: dict[str, TicketType] = {}
     for key, spec in document.items():
         if isinstance(spec, str):

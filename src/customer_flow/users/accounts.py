@@ -1,20 +1,17 @@
-"""Users, passwords, login sessions and API tokens: the rules and their storage.
+"""Users, login sessions and API tokens: the rules and their storage.
 
 Every function works on a connection inside the caller's transaction (the Hub owns it).
+Passwords (rules and hashing) are ``passwords.py``; login throttling is ``throttle.py``. The
+Hub checks a password outside any write transaction (argon2 takes a while on purpose), then
+records the outcome here in a short one.
 
-- Passwords are hashed with argon2id (argon2-cffi). The parameters default to RFC 9106's
-  low-memory profile (m = 64 MiB, t = 3, p = 4) and may never go below m = 19 MiB, t = 2 (the
-  OWASP floor). A stored hash made with other parameters is rehashed at the next good login.
-- A password has 8 characters or more and at most 1024; it is never truncated: a longer one is
-  refused, not cut.
-- Login throttling: after ``THROTTLE_FAILURES`` failed logins for one account within
-  ``THROTTLE_WINDOW``, further logins for that account are refused with
-  ``TooManyAttemptsError`` (HTTP 429), right password or not, until the oldest failure leaves
-  the window. Failures are rows in ``login_failures``, so every app server sees the same count.
-  A good login clears the account's failures.
 - Sessions and tokens are random 256-bit secrets; only their SHA-256 is stored, so a copy of
-  the database does not let anyone log in. Logging out deletes the session; disabling a user
-  deletes all their sessions, and their tokens stop working while they are disabled.
+  the database does not let anyone log in. A session ends at its absolute expiry, or after an
+  idle time without a request (its ``last_seen_at`` is kept to the minute, so a request does
+  not write every time). Logging out deletes the session; disabling a user deletes all their
+  sessions, and their tokens stop working while they are disabled.
+- A password change ends the user's other sessions (all of them for an admin's reset of
+  someone else's password) and, when asked, revokes their API tokens.
 """
 
 from __future__ import annotations
@@ -25,111 +22,70 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from argon2 import PasswordHasher, Type
-from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from customer_flow.core.errors import (
     AuthenticationError,
     ConflictError,
     NotFoundError,
     StateError,
-    TooManyAttemptsError,
     ValidationError,
 )
 from customer_flow.store import audit
-from customer_flow.store.schema import api_tokens, login_failures, sessions, users
-from customer_flow.users.models import ApiToken, LoginSession, NewApiToken, User, UserCreate
+from customer_flow.store.schema import api_tokens, sessions, users
+from customer_flow.users.models import (
+    ApiToken,
+    LoginSession,
+    NewApiToken,
+    PasswordChange,
+    User,
+    UserCreate,
+)
+from customer_flow.users.passwords import (
+    MIN_MEMORY_KIB,
+    MIN_PASSWORD,
+    MIN_TIME_COST,
+    Passwords,
+    check_password_rule,
+)
 
 __all__ = [
+    "BAD_LOGIN",
     "MIN_MEMORY_KIB",
     "MIN_PASSWORD",
     "MIN_TIME_COST",
-    "THROTTLE_FAILURES",
-    "THROTTLE_WINDOW",
+    "SESSION_TOUCH",
+    "Credentials",
     "Passwords",
     "authenticate_session",
     "authenticate_token",
     "check_password_rule",
     "create",
     "create_token",
+    "credentials",
     "disable",
     "end_session",
     "get",
     "list_tokens",
     "list_users",
-    "login",
+    "login_key",
+    "open_session",
     "revoke_token",
     "set_password",
+    "touch_session",
 ]
 
 ENTITY = "user"
-MIN_PASSWORD = 8
-MAX_PASSWORD = 1024
-MIN_MEMORY_KIB = 19 * 1024
-MIN_TIME_COST = 2
-THROTTLE_FAILURES = 10
-THROTTLE_WINDOW = timedelta(minutes=15)
 TOKEN_PREFIX = "cf_"
 #: Wrong email or wrong password: one message, so the answer does not tell which accounts exist.
 BAD_LOGIN = "wrong email or password"
-
-
-@dataclass(frozen=True)
-class Passwords:
-    """The argon2id parameters in force; ``hasher`` hashes and verifies with them."""
-
-    memory_kib: int = 65536
-    time_cost: int = 3
-    parallelism: int = 4
-
-    def __post_init__(self) -> None:
-        if self.memory_kib < MIN_MEMORY_KIB or self.time_cost < MIN_TIME_COST:
-            raise ValidationError(
-                f"argon2 parameters below the floor (m >= {MIN_MEMORY_KIB} KiB, "
-                f"t >= {MIN_TIME_COST})",
-                code="weak_password_hash",
-            )
-
-    @property
-    def hasher(self) -> PasswordHasher:
-        return PasswordHasher(
-            time_cost=self.time_cost,
-            memory_cost=self.memory_kib,
-            parallelism=self.parallelism,
-            type=Type.ID,
-        )
-
-
-# A hash to verify against when the account does not exist, so both cases take as long.
-_DUMMY: dict[Passwords, str] = {}
-
-
-def _dummy_hash(passwords: Passwords) -> str:
-    if passwords not in _DUMMY:
-        _DUMMY[passwords] = passwords.hasher.hash(secrets.token_hex(16))
-    return _DUMMY[passwords]
+#: A session's ``last_seen_at`` is written at most this often.
+SESSION_TOUCH = timedelta(minutes=1)
 
 
 def _sha256(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def check_password_rule(password: str) -> None:
-    """Refuse a password that is too short or too long (never truncate it)."""
-    if len(password) < MIN_PASSWORD:
-        raise ValidationError(
-            f"password: use at least {MIN_PASSWORD} characters",
-            field="password",
-            code="password_too_short",
-        )
-    if len(password) > MAX_PASSWORD:
-        raise ValidationError(
-            f"password: use at most {MAX_PASSWORD} characters",
-            field="password",
-            code="password_too_long",
-        )
 
 
 def clean_email(value: str) -> str:
@@ -137,6 +93,11 @@ def clean_email(value: str) -> str:
         return validate_email(value.strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise ValidationError(f"email: {exc}", field="email", code="email_invalid") from exc
+
+
+def login_key(email: str) -> str:
+    """What a login names an account by: the email, trimmed and lower-cased."""
+    return email.strip().lower()[:320]
 
 
 def _to_user(row: Any) -> User:
@@ -159,10 +120,10 @@ def _snapshot(user: User) -> dict[str, Any]:
 # -- users ---------------------------------------------------------------------------------
 
 
-def create(conn: Connection, new: UserCreate, *, passwords: Passwords, actor: str) -> User:
-    """Add a user; the email is unique, ignoring case."""
+def create(conn: Connection, new: UserCreate, *, password_hash: str, actor: str) -> User:
+    """Add a user; the email is unique, ignoring case. The caller has checked the password
+    (``check_new_user``) and hashed it."""
     email = clean_email(new.email)
-    check_password_rule(new.password)
     key = email.lower()
     if conn.execute(select(users.c.id).where(users.c.email_key == key)).first():
         raise ConflictError(
@@ -176,7 +137,7 @@ def create(conn: Connection, new: UserCreate, *, passwords: Passwords, actor: st
             email_key=key,
             name=" ".join(new.name.split()),
             role=new.role,
-            password_hash=passwords.hasher.hash(new.password),
+            password_hash=password_hash,
             active=True,
             created_at=stamp,
             updated_at=stamp,
@@ -244,108 +205,167 @@ def disable(conn: Connection, user_id: int, *, actor: str) -> User:
     return after
 
 
+def check_new_user(new: UserCreate) -> str:
+    """Check a new user's email and password before the password is hashed; the clean email."""
+    email = clean_email(new.email)
+    check_password_rule(new.password, email=email)
+    return email
+
+
 def set_password(
-    conn: Connection, user_id: int, password: str, *, passwords: Passwords, actor: str
-) -> User:
-    """Set a new password; every session of the user ends (they log in again)."""
-    check_password_rule(password)
-    user = get(conn, user_id)
+    conn: Connection,
+    user_id: int,
+    password_hash: str,
+    *,
+    reset: bool,
+    keep_session: str | None = None,
+    revoke_tokens: bool = False,
+    actor: str,
+) -> PasswordChange:
+    """Store a new password (hashed by the caller). The user's sessions end, but for
+    ``keep_session`` (the one making the change); with ``revoke_tokens`` their API tokens are
+    revoked too. ``reset``: an admin set another user's password (audited as such)."""
+    get(conn, user_id)  # the user exists
     stamp = audit.now()
     conn.execute(
         update(users)
         .where(users.c.id == user_id)
-        .values(password_hash=passwords.hasher.hash(password), updated_at=stamp)
+        .values(password_hash=password_hash, updated_at=stamp)
     )
-    conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
+    ended = conn.execute(
+        delete(sessions).where(
+            sessions.c.user_id == user_id,
+            sessions.c.id_hash != (_sha256(keep_session) if keep_session else ""),
+        )
+    ).rowcount
+    revoked = 0
+    if revoke_tokens:
+        live = select(api_tokens.c.id).where(
+            api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None)
+        )
+        for token_id in conn.execute(live).scalars().all():
+            revoke_token(conn, token_id, actor=actor)
+            revoked += 1
+    kept = "other " if keep_session else ""
     audit.record(
         conn,
         actor=actor,
-        action="set_password",
+        action="reset_password" if reset else "change_password",
         entity=ENTITY,
         entity_id=user_id,
         before=None,
         after=None,
-        note="password changed; sessions ended",
+        note=(
+            f"password {'reset by ' + actor if reset else 'changed by the user'}; "
+            f"{ended} {kept}session(s) ended; {revoked} API token(s) revoked"
+        ),
         at=stamp,
     )
-    return user
+    return PasswordChange(
+        user=get(conn, user_id), reset=reset, sessions_ended=ended, tokens_revoked=revoked
+    )
 
 
 # -- logins and sessions -------------------------------------------------------------------
 
 
-def _recent_failures(conn: Connection, key: str, at: datetime) -> int:
-    stmt = select(func.count()).where(
-        login_failures.c.email_key == key, login_failures.c.at > at - THROTTLE_WINDOW
-    )
-    return int(conn.execute(stmt).scalar_one())
+@dataclass(frozen=True)
+class Credentials:
+    """What a login checks: the stored hash, and whether the account may log in."""
+
+    user_id: int
+    password_hash: str
+    active: bool
 
 
-def login(
+def credentials(conn: Connection, key: str) -> Credentials | None:
+    """The credentials of the account with login key ``key`` (see ``login_key``), if any."""
+    row = conn.execute(
+        select(users.c.id, users.c.password_hash, users.c.active).where(users.c.email_key == key)
+    ).first()
+    if row is None:
+        return None
+    return Credentials(user_id=row.id, password_hash=row.password_hash, active=bool(row.active))
+
+
+def open_session(
     conn: Connection,
-    email: str,
-    password: str,
+    checked: Credentials,
     *,
-    passwords: Passwords,
-    session_ttl: timedelta,
-) -> LoginSession | AuthenticationError | TooManyAttemptsError:
-    """Check a login and open a session. A failure is *returned*, not raised, so the caller
-    commits the failure record before raising it."""
-    key = email.strip().lower()[:320]
-    stamp = audit.now()
-    if _recent_failures(conn, key, stamp) >= THROTTLE_FAILURES:
-        minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
-        return TooManyAttemptsError(
-            f"too many failed logins for this account; try again within {minutes} minutes"
-        )
-    row = conn.execute(select(users).where(users.c.email_key == key)).first()
-    stored = row._mapping["password_hash"] if row is not None else _dummy_hash(passwords)
-    hasher = passwords.hasher
-    try:
-        hasher.verify(stored, password)
-        good = row is not None and bool(row._mapping["active"])
-    except (VerificationError, InvalidHashError):
-        good = False
-    if not good or row is None:
-        conn.execute(insert(login_failures).values(email_key=key, at=stamp))
-        return AuthenticationError(BAD_LOGIN, code="bad_login")
+    now: datetime,
+    ttl: timedelta,
+    idle: timedelta,
+    new_hash: str | None = None,
+) -> LoginSession | None:
+    """Open a session for the account whose password was checked against ``checked`` (outside
+    this transaction). ``None`` when the account changed since (disabled, or a new password).
+    ``new_hash``: the same password hashed with the parameters now in force."""
+    row = conn.execute(select(users).where(users.c.id == checked.user_id)).first()
+    if row is None or not row.active or row.password_hash != checked.password_hash:
+        return None
     user = _to_user(row)
-    if hasher.check_needs_rehash(stored):
-        conn.execute(
-            update(users).where(users.c.id == user.id).values(password_hash=hasher.hash(password))
-        )
-    conn.execute(delete(login_failures).where(login_failures.c.email_key == key))
-    # Old failure rows of every account are dropped now and then, so the table stays small.
-    conn.execute(delete(login_failures).where(login_failures.c.at < stamp - THROTTLE_WINDOW))
+    if new_hash is not None:
+        conn.execute(update(users).where(users.c.id == user.id).values(password_hash=new_hash))
     session_id = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
-    expires = stamp + session_ttl
+    expires = now + ttl
     conn.execute(
         insert(sessions).values(
             id_hash=_sha256(session_id),
             user_id=user.id,
             csrf_token=csrf,
-            created_at=stamp,
+            created_at=now,
             expires_at=expires,
+            last_seen_at=now,
         )
     )
-    conn.execute(delete(sessions).where(sessions.c.expires_at < stamp))
+    # Sessions past their end are deleted now and then (here), so the table stays small.
+    conn.execute(
+        delete(sessions).where(
+            or_(
+                sessions.c.expires_at < now,
+                func.coalesce(sessions.c.last_seen_at, sessions.c.created_at) < now - idle,
+            )
+        )
+    )
     return LoginSession(session_id=session_id, csrf_token=csrf, user=user, expires_at=expires)
 
 
-def authenticate_session(conn: Connection, session_id: str) -> tuple[User, str]:
-    """The user behind a session cookie and the session's CSRF token."""
+def authenticate_session(
+    conn: Connection, session_id: str, *, now: datetime, idle: timedelta
+) -> tuple[User, str, datetime]:
+    """The user behind a session cookie, the session's CSRF token and when it was last seen."""
     stmt = (
-        select(users, sessions.c.csrf_token, sessions.c.expires_at)
+        select(
+            users,
+            sessions.c.csrf_token,
+            sessions.c.expires_at,
+            func.coalesce(sessions.c.last_seen_at, sessions.c.created_at).label("seen"),
+        )
         .join(sessions, sessions.c.user_id == users.c.id)
         .where(sessions.c.id_hash == _sha256(session_id))
     )
     row = conn.execute(stmt).first()
     if row is None or not row._mapping["active"]:
         raise AuthenticationError("not logged in, or the session has ended", code="no_session")
-    if audit.aware(row._mapping["expires_at"]) <= audit.now():  # type: ignore[operator]
+    if audit.aware(row._mapping["expires_at"]) <= now:  # type: ignore[operator]
         raise AuthenticationError("the session has expired; log in again", code="no_session")
-    return _to_user(row), str(row._mapping["csrf_token"])
+    seen = audit.aware(row._mapping["seen"])
+    assert seen is not None
+    if seen + idle <= now:
+        minutes = round(idle.total_seconds() / 60)
+        raise AuthenticationError(
+            f"the session has ended after {minutes} minutes without use; log in again",
+            code="no_session",
+        )
+    return _to_user(row), str(row._mapping["csrf_token"]), seen
+
+
+def touch_session(conn: Connection, session_id: str, now: datetime) -> None:
+    """Note that the session was used now (the idle timeout counts from here)."""
+    conn.execute(
+        update(sessions).where(sessions.c.id_hash == _sha256(session_id)).values(last_seen_at=now)
+    )
 
 
 def end_session(conn: Connection, session_id: str) -> bool:

@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from customer_flow.core.models import EMAIL, Spec
 
 # -- users, sessions and API tokens (web issue) ---------------------------------------------
 
 Role = Literal["admin", "agent", "viewer"]
+#: ``accounts.check_password_rule``: 8 to 1024 characters (``MIN_PASSWORD``, ``MAX_PASSWORD``).
+PASSWORD = Spec.of(minLength=8, maxLength=1024)
 
 
 class UserCreate(BaseModel):
-    """A new login. The password is checked (8 characters or more) and hashed, never stored."""
+    """A new login. The password is checked (8 characters or more, not a common one) and hashed,
+    never stored."""
 
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(max_length=320)
+    email: Annotated[str, EMAIL] = Field(max_length=320)
     name: str = Field(default="", max_length=200)
     role: Role = "agent"
-    password: str = Field(repr=False)
+    password: Annotated[str, PASSWORD] = Field(repr=False)
 
 
 class User(BaseModel):
@@ -44,6 +49,16 @@ class LoginSession(BaseModel):
     expires_at: datetime
 
 
+class PasswordChange(BaseModel):
+    """What a password change did besides setting the password."""
+
+    user: User
+    #: ``reset``: an admin set another user's password; else the user changed their own.
+    reset: bool
+    sessions_ended: int
+    tokens_revoked: int
+
+
 class ApiToken(BaseModel):
     """An API token as listed: its ``prefix`` identifies it; the secret is never stored."""
 
@@ -62,4 +77,12 @@ class NewApiToken(ApiToken):
     token: str = Field(repr=False)
 
 
-__all__ = ["ApiToken", "LoginSession", "NewApiToken", "Role", "User", "UserCreate"]
+__all__ = [
+    "ApiToken",
+    "LoginSession",
+    "NewApiToken",
+    "PasswordChange",
+    "Role",
+    "User",
+    "UserCreate",
+]

@@ -1,6 +1,7 @@
 """The app factory: ``create_app(hub=...)`` or ``create_app(settings=...)``.
 
-It wires the security middleware, the API routers under ``/api/v1``, the page routers, the
+It wires the security middleware (and, with ``CUSTOMER_FLOW_TRUSTED_PROXIES``, uvicorn's
+proxy-headers middleware), the API routers under ``/api/v1``, the page routers, the
 static files, and the error handlers: API errors become RFC 9457 problem details; page errors
 become an HTML page with the same message (or a redirect to the login page).
 """
@@ -10,11 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from customer_flow import __version__
 from customer_flow.core.config import Settings
@@ -23,6 +27,7 @@ from customer_flow.core.errors import ConfigError, CustomerFlowError
 from ..hub import Hub
 from . import pages
 from .api import api_router
+from .controls import document_controls, refuse_control_characters
 from .pages.common import LoginRequired, login_url, render
 from .problems import from_error, problem_response
 from .security import SecurityMiddleware
@@ -55,6 +60,24 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method the routes of this request's path take, for the ``Allow`` header of a 405
+    (RFC 9110 15.5.6). Starlette names only the methods of the first route whose path matched,
+    and FastAPI makes one route per method: ``PUT /api/v1/customers`` said ``Allow: GET``
+    where the path takes GET and POST."""
+    scope = request.scope
+    # The path as the app's router saw it: a mount that matched has moved ``root_path``.
+    root = {"type": "http", "method": scope["method"], "path": scope["path"]}
+    root["root_path"] = scope.get("app_root_path", scope.get("root_path", ""))
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        match, _ = route.matches(root)
+        if match is not Match.NONE:
+            # A route without methods is the static files' mount, which serves GET and HEAD.
+            methods.update(route.methods or ("GET", "HEAD"))
+    return ", ".join(sorted(methods))
+
+
 def _warm_sla_policy(hub: Hub) -> str | None:
     """Read the SLA policy (the calendar file) once, so every request's Hub shares it
     (``Hub.as_actor`` copies it). A bad calendar must not break the customer pages: the
@@ -79,12 +102,24 @@ def create_app(hub: Hub | None = None, *, settings: Settings | None = None) -> F
             "Lists use keyset pagination: pass `next` as `after`."
         ),
         openapi_url="/api/openapi.json",
+        # Every route refuses text with a NUL or another control character (issue 15).
+        dependencies=[Depends(refuse_control_characters)],
         docs_url=None,
         redoc_url=None,
     )
     app.state.hub = hub
     app.state.sla_problem = _warm_sla_policy(hub)
-    app.add_middleware(SecurityMiddleware, max_body=hub.settings.max_upload_bytes)
+    app.add_middleware(
+        SecurityMiddleware,
+        max_body=hub.settings.max_upload_bytes,
+        hsts_seconds=hub.settings.hsts_seconds,
+        cookie_secure=hub.settings.cookie_secure,
+    )
+    if hub.settings.trusted_proxies:
+        # Added last, so it runs first: the client's address and scheme are the ones a trusted
+        # proxy names (X-Forwarded-For, X-Forwarded-Proto) before anything else looks at them.
+        # `serve` turns uvicorn's own reading of these headers off: this is the only one.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=hub.settings.trusted_proxies)
 
     @app.exception_handler(CustomerFlowError)
     async def on_error(request: Request, exc: CustomerFlowError) -> Response:
@@ -112,16 +147,29 @@ def create_app(hub: Hub | None = None, *, settings: Settings | None = None) -> F
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
         codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
         if _is_api(request) or exc.status_code == 413:
             return problem_response(
                 exc.status_code,
                 codes.get(exc.status_code, "error"),
                 str(exc.detail),
-                headers=getattr(exc, "headers", None),
+                headers=headers or None,
             )
-        return _error_page(request, exc.status_code, str(exc.detail))
+        page = _error_page(request, exc.status_code, str(exc.detail))
+        page.headers.update(headers)
+        return page
 
     app.include_router(api_router())
+    _openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_controls(_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     for router in pages.ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -24,16 +24,46 @@ from ..hub import ROLES, Hub
 from .security import SAFE_METHODS
 
 __all__ = [
+    "SECURE_SESSION_COOKIE",
     "SESSION_COOKIE",
     "Auth",
     "CurrentAuth",
     "HubDep",
     "UserHub",
+    "client_address",
     "get_hub",
+    "is_secure",
     "requires",
+    "session_cookie",
+    "session_id_of",
 ]
 
 SESSION_COOKIE = "cf_session"
+#: The session cookie's name over https: the browser then only takes it Secure, for the whole
+#: site (Path=/) and from this host alone (no Domain), so a sibling subdomain cannot set one.
+SECURE_SESSION_COOKIE = "__Host-cf_session"
+
+
+def is_secure(request: Request) -> bool:
+    """Whether cookies are Secure: the setting, else whether the request came over https (as
+    a trusted proxy reports it, see ``app.py``)."""
+    configured: bool | None = request.app.state.hub.settings.cookie_secure
+    return configured if configured is not None else request.url.scheme == "https"
+
+
+def session_cookie(request: Request) -> str:
+    """The session cookie's name for this request (``__Host-`` over https)."""
+    return SECURE_SESSION_COOKIE if is_secure(request) else SESSION_COOKIE
+
+
+def session_id_of(request: Request) -> str | None:
+    """The session id the request's cookie carries, if any."""
+    return request.cookies.get(session_cookie(request)) or None
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address: the peer's, or the one a trusted proxy names (``app.py``)."""
+    return request.client.host if request.client else None
 
 
 # Dependencies that do no I/O are ``async``: FastAPI runs them on the event loop instead of
@@ -57,6 +87,8 @@ class Auth:
     via: Literal["token", "session"]
     hub: Hub
     csrf_token: str | None = None
+    #: The session's id (the cookie), when the request came with one.
+    session_id: str | None = None
 
 
 def csrf_ok(expected: str | None, given: str | None) -> bool:
@@ -76,11 +108,17 @@ def authenticate(request: Request, hub: Hub) -> Auth:
         user = hub.authenticate_token(secret.strip())
         auth = Auth(user=user, via="token", hub=hub.for_user(user))
     else:
-        session_id = request.cookies.get(SESSION_COOKIE)
+        session_id = session_id_of(request)
         if not session_id:
             raise AuthenticationError("not logged in", code="no_session")
         user, csrf = hub.authenticate_session(session_id)
-        auth = Auth(user=user, via="session", hub=hub.for_user(user), csrf_token=csrf)
+        auth = Auth(
+            user=user,
+            via="session",
+            hub=hub.for_user(user),
+            csrf_token=csrf,
+            session_id=session_id,
+        )
     request.state.auth = auth
     return auth
 

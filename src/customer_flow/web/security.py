@@ -7,7 +7,11 @@
   a route (``Sec-Fetch-Site: cross-site`` or an ``Origin`` that is not this host); routes check
   the per-session CSRF token as well;
 - a request body over ``max_body`` bytes is refused with 413, whether it declares its length
-  or streams it.
+  or streams it;
+- ``Cache-Control: no-store`` on every response but the static files: pages, API answers and
+  downloads hold personal data, which no browser or proxy cache should keep;
+- ``Strict-Transport-Security`` on responses over https (or with Secure cookies configured,
+  for a proxy that terminates TLS), for ``hsts_seconds`` (0: none).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: The static files (CSS, scripts): the same for everyone, so caches may keep them.
+STATIC = "/static/"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -49,7 +55,9 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, _too_large(limit))
 
 
-async def _problem(send: Send, status: int, code: str, detail: str) -> None:
+async def _problem(
+    send: Send, status: int, code: str, detail: str, extra: list[tuple[bytes, bytes]]
+) -> None:
     titles = {403: "Forbidden", 413: "Content Too Large"}
     body = json.dumps(
         {
@@ -68,6 +76,7 @@ async def _problem(send: Send, status: int, code: str, detail: str) -> None:
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),
                 *HEADERS,
+                *extra,
             ],
         }
     )
@@ -90,21 +99,46 @@ def is_cross_site(scope: Scope) -> bool:
 class SecurityMiddleware:
     """Security headers, the cross-site check and the body size limit (see the module doc)."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body: int,
+        hsts_seconds: int = 0,
+        cookie_secure: bool | None = None,
+    ) -> None:
         self.app = app
         self.max_body = max_body
+        self.hsts = f"max-age={hsts_seconds}".encode() if hsts_seconds > 0 else None
+        self.cookie_secure = cookie_secure
+
+    def _headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        """The headers this response gets besides ``HEADERS``."""
+        extra = []
+        if not scope["path"].startswith(STATIC):
+            extra.append((b"cache-control", b"no-store"))
+        secure = scope.get("scheme") == "https" or self.cookie_secure is True
+        if self.hsts is not None and secure:
+            extra.append((b"strict-transport-security", self.hsts))
+        return extra
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         if scope["method"] not in SAFE_METHODS and is_cross_site(scope):
-            await _problem(send, 403, "cross_site", "cross-site requests may not change data")
+            await _problem(
+                send,
+                403,
+                "cross_site",
+                "cross-site requests may not change data",
+                self._headers(scope),
+            )
             return
         declared = next((v for k, v in scope["headers"] if k.lower() == b"content-length"), None)
         limit = self.max_body
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _problem(send, 413, "too_large", _too_large(limit))
+            await _problem(send, 413, "too_large", _too_large(limit), self._headers(scope))
             return
         received = 0
         started = False
@@ -118,20 +152,25 @@ class SecurityMiddleware:
                     raise BodyTooLarge(limit)
             return message
 
+        always = self._headers(scope)
+        forced = {k for k, _ in always}
+
         async def secured_send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                present = {k.lower() for k, _ in message.get("headers", [])}
+                # A route's own Cache-Control (a download's, say) gives way to no-store.
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in forced]
+                present = {k.lower() for k, _ in kept}
                 extra = [(k, v) for k, v in HEADERS if k not in present]
-                message["headers"] = [*message.get("headers", []), *extra]
+                message["headers"] = [*kept, *extra, *always]
             await send(message)
 
         try:
             await self.app(scope, counting_receive, secured_send)
         except BodyTooLarge:
             if not started:
-                await _problem(send, 413, "too_large", _too_large(limit))
+                await _problem(send, 413, "too_large", _too_large(limit), always)
 
 
 def _too_large(limit: int) -> str:

@@ -28,6 +28,7 @@ uvicorn's.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import multiprocessing
 import signal
@@ -40,7 +41,14 @@ from types import FrameType
 import uvicorn
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-__all__ = ["APP", "HttpProtocol", "can_share_port", "no_delay", "serve_workers"]
+__all__ = [
+    "APP",
+    "HttpProtocol",
+    "can_share_port",
+    "cannot_listen",
+    "no_delay",
+    "serve_workers",
+]
 
 #: The app factory each worker process imports (settings come from the environment).
 APP = "customer_flow.web.app:create_app"
@@ -92,9 +100,28 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def cannot_listen(host: str, port: int) -> str | None:
+    """Why ``serve`` could not listen on ``host:port`` (``None``: it can), asked before it says
+    it is serving. The port is bound once, as uvicorn binds it (``SO_REUSEADDR``, which only
+    lets a port in TIME_WAIT be reused) and never with ``SO_REUSEPORT``: so a port that any
+    other socket holds, ``SO_REUSEPORT`` or not (another ``serve --workers``), is found taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return f"port {port} on {host} is in use"
+        return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    return None
+
+
 def _worker(app: str, host: str, port: int, log_level: str) -> None:
     """One worker process: uvicorn on a listening socket of its own."""
-    config = uvicorn.Config(app, factory=True, http=HttpProtocol, log_level=log_level)
+    config = uvicorn.Config(
+        app, factory=True, http=HttpProtocol, proxy_headers=False, log_level=log_level
+    )
     try:
         sock = _bind(host, port)
     except OSError as exc:

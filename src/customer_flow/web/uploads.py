@@ -8,19 +8,21 @@ files the web app keeps for each import. Files only: no database, no Hub.
 - When an import commits, its rejects file moves to ``<root>/batches/<id>/`` with the report,
   and the staged upload is deleted.
 
-``<root>`` is ``app.state.import_dir`` when set, else a folder in the system temp directory
-keyed by the database URL. Several app servers must share that folder (a network mount) for a
-preview on one to be imported on another; the README says so.
+``<root>`` is ``app.state.import_dir`` when set, else the ``import_dir`` setting, else a folder
+in the user data folder keyed by the database URL (``Settings.resolved_import_dir``). The files
+hold personal data (rejected rows), so every folder here is made 0700 and every file 0600, and
+staged uploads past their time to live are removed when the next one arrives. Several app
+servers must share that folder (a network mount) for a preview on one to be imported on
+another; the README says so.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
 import re
 import secrets
 import shutil
-import tempfile
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -49,10 +51,14 @@ __all__ = [
     "stage",
 ]
 
-ALLOWED_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".xlsx", ".xlsm", ".jsonl", ".ndjson")
+ALLOWED_SUFFIXES = (
+    ".csv", ".tsv", ".tab", ".txt", ".xlsx", ".xlsm", ".jsonl", ".ndjson", ".json", ".parquet"
+)  # fmt: skip
 PREVIEW_TTL = 3600
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 _OWNER = "owner.json"
+DIR_MODE = 0o700
+FILE_MODE = 0o600
 
 
 @dataclass(frozen=True)
@@ -87,11 +93,27 @@ def root_of(app: FastAPI) -> Path:
     state = app.state
     found = getattr(state, "import_dir", None)
     if found is None:
-        url = str(state.hub.settings.database_url)
-        key = hashlib.sha256(url.encode()).hexdigest()[:16]
-        found = Path(tempfile.gettempdir()) / "customer_flow_imports" / key
+        found = state.hub.settings.resolved_import_dir()
         state.import_dir = found
     return Path(found)
+
+
+def _private_dir(path: Path) -> None:
+    """Make ``path`` (and missing parents) a folder only its owner may open. The mode is set
+    after creating, since ``mkdir`` applies the umask and ignores ``mode`` for parents."""
+    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    os.chmod(path, DIR_MODE)
+
+
+def _private_file(path: Path) -> IO[bytes]:
+    """A new file only its owner may read, opened for writing (never an existing one)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    return os.fdopen(fd, "wb")
+
+
+def _write_private(path: Path, text: str) -> None:
+    with _private_file(path) as out:
+        out.write(text.encode("utf-8"))
 
 
 def safe_name(filename: str | None) -> str:
@@ -120,11 +142,12 @@ def stage(base: Path, source: IO[bytes], filename: str | None, user_id: int) -> 
     token = secrets.token_urlsafe(24)
     folder = base / "uploads" / token
     staged = Staged(token=token, folder=folder, name=name)
-    staged.path.parent.mkdir(parents=True, mode=0o700)
-    with staged.path.open("wb") as out:
+    for level in (base, base / "uploads", folder, staged.path.parent):
+        _private_dir(level)
+    with _private_file(staged.path) as out:
         shutil.copyfileobj(source, out, 1 << 20)
     owner = {"user_id": user_id, "name": name, "created": time.time()}
-    (folder / _OWNER).write_text(json.dumps(owner), encoding="utf-8")
+    _write_private(folder / _OWNER, json.dumps(owner))
     return staged
 
 
@@ -172,9 +195,11 @@ def import_options(
     ignore_unknown: bool = False,
     max_errors: int | None = None,
     rejects_path: Path | None = None,
-    allow_duplicate: bool = False,
+    reject_duplicates: bool = False,
+    max_rows: int | None = None,
 ) -> ImportOptions:
-    """The import's options from form fields; ``mapping`` holds ``Source=Target`` lines."""
+    """The import's options from form fields; ``mapping`` holds ``Source=Target`` lines.
+    ``max_rows`` is the web's row limit (``Settings.web_import_max_rows``)."""
     pairs: dict[str, str] = {}
     for item in mapping or []:
         for line in item.splitlines():
@@ -198,7 +223,8 @@ def import_options(
         on_conflict=on_conflict,
         max_errors=max_errors,
         rejects_path=rejects_path,
-        allow_duplicate=allow_duplicate,
+        reject_duplicates=reject_duplicates,
+        max_rows=max_rows,
     )
 
 
@@ -210,7 +236,7 @@ def public(report: ImportReport, staged: Staged) -> ImportReport:
 def scrubbed(exc: ValidationError, staged: Staged) -> ValidationError:
     """The error with the staged folder's paths taken out of its message."""
     message = re.sub(r"; see \S*" + re.escape(staged.token) + r"\S*", "", exc.message)
-    return ValidationError(message, code=exc.code, field=exc.field)
+    return type(exc)(message, code=exc.code, field=exc.field)  # a TooLargeError stays 413
 
 
 def keep_batch(base: Path, staged: Staged, report: ImportReport) -> None:
@@ -218,11 +244,12 @@ def keep_batch(base: Path, staged: Staged, report: ImportReport) -> None:
     assert report.batch_id is not None
     folder = base / "batches" / str(report.batch_id)
     shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True, mode=0o700)
+    for level in (base, base / "batches", folder):
+        _private_dir(level)
     if staged.import_rejects.exists():
         staged.import_rejects.replace(folder / "rejects.csv")
     kept = {**public(report, staged).model_dump(mode="json"), "kept_at": time.time()}
-    (folder / "report.json").write_text(json.dumps(kept), encoding="utf-8")
+    _write_private(folder / "report.json", json.dumps(kept))
     discard(staged)
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from customer_flow.core.models import AuditEntry, Page
+from customer_flow.core.models import CURSOR, AuditEntry, Page
 from customer_flow.customers.models import (
     Customer,
     CustomerCreate,
@@ -22,6 +22,13 @@ __all__ = ["router"]
 router = APIRouter(prefix="/customers", tags=["customers"])
 
 CustomerId = Annotated[int, Path(ge=1, le=2**53, description="The customer's ID.")]
+AllowDuplicate = Annotated[
+    bool,
+    Query(
+        description="Save it even if it looks like a live customer (409 `possible_duplicate` "
+        "otherwise); it keeps a `possible_duplicate` warning naming them, for review."
+    ),
+]
 
 
 @router.get("", response_model=Page[Customer], summary="List or search customers")
@@ -38,7 +45,8 @@ def list_customers(
     ] = "id",
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     after: Annotated[
-        str | None, Query(max_length=500, description="The `next` cursor of the previous page.")
+        Annotated[Annotated[str, CURSOR] | None, CURSOR],
+        Query(max_length=500, description="The `next` cursor of the previous page."),
     ] = None,
 ) -> Response:
     """A page of customers, by keyset: pass the returned `next` as `after` for the next one."""
@@ -61,9 +69,15 @@ def list_customers(
     dependencies=[requires("write")],
     summary="Create a customer",
 )
-def create_customer(hub: UserHub, body: CustomerCreate) -> Customer:
-    """Create a customer; its ID is the one given or the next free one."""
-    return hub.add_customer(body)
+def create_customer(
+    hub: UserHub, body: CustomerCreate, allow_duplicate: AllowDuplicate = False
+) -> Customer:
+    """Create a customer; its ID is the one given or the next free one.
+
+    A customer that looks like a live one is refused with 409 `possible_duplicate`, naming the
+    `candidates` and why; send `allow_duplicate=true` to create it anyway (it keeps a
+    `possible_duplicate` warning naming them, for review)."""
+    return hub.add_customer(body, allow_duplicate=allow_duplicate)
 
 
 @router.get("/{customer_id}", response_model=Customer, summary="Get a customer")
@@ -78,9 +92,16 @@ def get_customer(hub: UserHub, customer_id: CustomerId) -> Customer:
     dependencies=[requires("write")],
     summary="Change a customer",
 )
-def update_customer(hub: UserHub, customer_id: CustomerId, body: CustomerUpdate) -> Customer:
-    """Change the fields that are present in the body; `null` clears email or phone."""
-    return hub.update_customer(customer_id, body)
+def update_customer(
+    hub: UserHub,
+    customer_id: CustomerId,
+    body: CustomerUpdate,
+    allow_duplicate: AllowDuplicate = False,
+) -> Customer:
+    """Change the fields that are present in the body; `null` clears email or phone. A change
+    that makes it look like another live customer is refused with 409 `possible_duplicate`
+    unless `allow_duplicate=true`."""
+    return hub.update_customer(customer_id, body, allow_duplicate=allow_duplicate)
 
 
 @router.delete(
@@ -119,6 +140,6 @@ def purge_customer(hub: UserHub, customer_id: CustomerId) -> Customer:
     "/{customer_id}/history", response_model=list[AuditEntry], summary="A customer's history"
 )
 def customer_history(hub: UserHub, customer_id: CustomerId) -> list[AuditEntry]:
-    """Every change to the customer, oldest first."""
-    hub.get_customer(customer_id)  # 404 for an ID that never was a customer
+    """Every change to the customer, oldest first; a customer purged, or removed by reverting
+    its import, keeps its history (404 for an ID that never was a customer)."""
     return hub.customer_history(customer_id)

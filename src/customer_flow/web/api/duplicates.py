@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from customer_flow.core.models import Spec
 from customer_flow.customers.models import Customer
 from customer_flow.duplicates.models import DuplicateReport, Merge, MergeResult
 
@@ -24,6 +25,25 @@ merges = APIRouter(prefix="/merges", tags=["duplicates"])
 
 CustomerRef = Annotated[int, Field(ge=1, le=2**53)]
 MergeId = Annotated[int, Path(ge=1, le=2**53, description="The merge's number.")]
+#: ``merge``: the keys of ``take`` are fields of the customer (``MERGE_FIELDS``) or ``extra.KEY``.
+Take = Annotated[
+    dict[Annotated[str, Field(min_length=1, max_length=200)], CustomerRef],
+    Spec.of(
+        propertyNames={
+            "minLength": 1,
+            "maxLength": 200,
+            "pattern": "^(name|email|phone|extra\\..+)$",
+        }
+    ),
+]
+#: ``fields.check_fields``: an attribute name, not one of those always compared.
+FieldName = Annotated[
+    str,
+    Spec.of(
+        pattern="^[A-Za-z_][A-Za-z0-9_]{0,62}$",
+        **{"not": {"pattern": "^([nN][aA][mM][eE]|[eE][mM][aA][iI][lL]|[pP][hH][oO][nN][eE])$"}},
+    ),
+]
 
 
 class MergeRequest(BaseModel):
@@ -34,9 +54,15 @@ class MergeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     keep: CustomerRef
-    others: list[CustomerRef] = Field(min_length=1, max_length=100)
-    take: dict[Annotated[str, Field(min_length=1, max_length=200)], CustomerRef] = Field(
-        default_factory=dict, max_length=100
+    others: list[CustomerRef] = Field(
+        min_length=1,
+        max_length=100,
+        description="The customers folded into `keep`; `keep` itself may not be one of them.",
+    )
+    take: Take = Field(
+        default_factory=dict,
+        max_length=100,
+        description="Field -> the customer whose value it takes: `keep` or one of `others`.",
     )
 
 
@@ -46,7 +72,7 @@ class DismissRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     a: CustomerRef
-    b: CustomerRef
+    b: CustomerRef = Field(description="Another customer than `a`.")
 
 
 @router.get("", response_model=DuplicateReport, summary="Find likely duplicate customers")
@@ -57,22 +83,28 @@ def find_duplicates(
         Query(gt=0, lt=1, description="Match probability to link a pair. Default: the model's."),
     ] = None,
     field: Annotated[
-        list[str] | None,
-        Query(max_length=20, description="Extra attributes to compare too (repeatable)."),
+        list[FieldName] | None,
+        Query(
+            max_length=20,
+            description="Extra attributes to compare too (repeatable): attribute names "
+            "(letters, digits, _), not name, email or phone, which are always compared.",
+        ),
     ] = None,
     auto_fields: Annotated[
         bool,
         Query(
-            description="Compare the extra attributes recognised as identifying (postcode, "
-            "zip, address, date of birth...) when at least 5 % (or 1,000) of the customers "
-            "have one. false: name, email, phone and `field` only."
+            description="Compare the extra attributes recognised as identifying (date of "
+            "birth, postcode, address, suburb, state, ID number, under their usual keys) when "
+            "at least 5 % (or 1,000) of the customers have one. false: name, email, phone and "
+            "`field` only."
         ),
     ] = True,
 ) -> DuplicateReport:
     """Clusters of live customers linked by pairs at or above the threshold, each pair with its
-    match weight per field. Pairs marked "not a duplicate" are left out. `fields` lists the
-    fields compared and why; `fields_not_compared` the identifying attributes too few
-    customers have."""
+    probability and, per field, the level it fell in, its match weight and its verdict
+    (`agrees`, `disagrees`, `missing`). Pairs marked "not a duplicate" are left out. `fields`
+    lists the fields compared and why; `fields_not_compared` the identifying attributes too
+    few customers have. The check on entry then scores with the model this used."""
     return hub.find_duplicates(threshold=threshold, fields=field or [], auto_fields=auto_fields)
 
 

@@ -14,10 +14,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile, status
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from customer_flow.core.errors import NotFoundError, ValidationError
-from customer_flow.data.report import ImportBatch, ImportReport
+from customer_flow.core.models import NOT_NULL, WHITESPACE, Spec
+from customer_flow.data.report import ImportBatch, ImportReport, RevertResult
 
 from .. import uploads
 from ..deps import CurrentAuth, UserHub, requires
@@ -40,20 +41,58 @@ OnConflict = Annotated[
         description="On a matching ID or email: skip the row, update the customer, or fail.",
     ),
 ]
+# ``uploads.import_options``: a blank line, or a column of the file (not blank, no "=") then
+# "=" then a field (not blank). The spec states one line per item; the server also splits an
+# item into its lines. Whether the column is in the file, the spec cannot know.
+_LINE_BREAKS = "\\n\\r\\u000b\\u000c\\u001c-\\u001e\\u0085\\u2028\\u2029"
+_MAPPING_LINE = (
+    f"^([{WHITESPACE}]*|[^={_LINE_BREAKS}]*[^={WHITESPACE}][^={_LINE_BREAKS}]*"
+    f"=[^{_LINE_BREAKS}]*[^{WHITESPACE}][^{_LINE_BREAKS}]*)$"
+)
+# A form field cannot be null (multipart has no null): the spec says sent or left out.
 Mapping = Annotated[
-    list[str] | None,
-    Form(description="`Source column=Field`, repeated (or one per line): overrides the header."),
+    list[Annotated[str, Spec.of(pattern=_MAPPING_LINE)]] | None,
+    NOT_NULL,
+    Form(
+        description="`Source column=Field`, repeated (or one per line): overrides the header. "
+        "The column must be one of the file's; the field is ID, Name, Email, Phone, First Name, "
+        "Last Name, `extra`, or `ignore`."
+    ),
 ]
 IgnoreUnknown = Annotated[
     bool, Form(description="Unknown columns are listed in the report instead of kept.")
 ]
-AllowDuplicate = Annotated[
+RejectDuplicates = Annotated[
     bool,
     Form(
-        description="Import rows that look like an existing customer or an earlier row, each "
-        "with a `possible_duplicate` warning, instead of rejecting them (`possible_duplicate`)."
+        description="Reject rows that look like a live customer or an earlier row of the file "
+        "(error `possible_duplicate`, naming the candidates). By default they are imported, each "
+        "with a `possible_duplicate` warning naming them, for review."
     ),
 ]
+
+
+FILE = (
+    "CSV, TSV, XLSX or JSON Lines, known by the file name's extension (.csv, .tsv, .tab, .txt, "
+    ".xlsx, .xlsm, .jsonl, .ndjson), with a header that names a Name column (or First Name and "
+    "Last Name)."
+)
+#: A multipart part cannot be null: the file is sent, or left out.
+FILE_PART = WithJsonSchema({"type": "string", "contentMediaType": "application/octet-stream"})
+#: The file part's ``Content-Disposition``: its file name's extension tells the format.
+FILE_ENCODING = {
+    "file": {
+        "headers": {
+            "Content-Disposition": {
+                "description": "The file name's extension tells the file's format.",
+                "schema": {
+                    "type": "string",
+                    "example": 'form-data; name="file"; filename="customers.csv"',
+                },
+            }
+        }
+    }
+}
 
 
 class ImportPreview(BaseModel):
@@ -78,15 +117,18 @@ class ImportResult(BaseModel):
     response_model=ImportPreview,
     dependencies=[requires("write")],
     summary="Upload a file for a dry run",
+    openapi_extra={
+        "requestBody": {"content": {"multipart/form-data": {"encoding": FILE_ENCODING}}}
+    },
 )
 def preview_import(
     request: Request,
     auth: CurrentAuth,
-    file: Annotated[UploadFile, File(description="CSV, TSV, XLSX or JSON Lines.")],
+    file: Annotated[UploadFile, File(description=FILE)],
     on_conflict: OnConflict = "skip",
     mapping: Mapping = None,
     ignore_unknown: IgnoreUnknown = False,
-    allow_duplicate: AllowDuplicate = False,
+    reject_duplicates: RejectDuplicates = False,
 ) -> ImportPreview:
     """The import runs and is rolled back: counts (imported + updated + unchanged + rejected =
     rows read), per-rule cleaning counts and the first problems row by row. Nothing is written;
@@ -99,7 +141,8 @@ def preview_import(
             mapping=mapping,
             ignore_unknown=ignore_unknown,
             rejects_path=staged.preview_rejects,
-            allow_duplicate=allow_duplicate,
+            reject_duplicates=reject_duplicates,
+            max_rows=auth.hub.settings.web_import_max_rows,
         )
         report = auth.hub.preview_import(staged.path, options)
     except BaseException:
@@ -120,21 +163,41 @@ def preview_import(
     status_code=status.HTTP_201_CREATED,
     dependencies=[requires("write")],
     summary="Import a file (or a previewed upload)",
+    # ``file``, or the ``upload`` token of a preview: one of the two (else 422 ``no_file``).
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "anyOf": [
+                            {"required": ["file"]},
+                            {"required": ["upload"], "properties": {"upload": {"minLength": 1}}},
+                        ]
+                    },
+                    "encoding": FILE_ENCODING,
+                }
+            }
+        }
+    },
 )
 def import_file(
     request: Request,
     auth: CurrentAuth,
-    file: Annotated[UploadFile | None, File(description="The file, when not previewed.")] = None,
+    file: Annotated[
+        UploadFile | None, FILE_PART, File(description="The file, when not previewed. " + FILE)
+    ] = None,
     upload: Annotated[
-        str | None, Form(max_length=64, description="The `upload` token of a preview.")
+        str | None, NOT_NULL, Form(max_length=64, description="The `upload` token of a preview.")
     ] = None,
     on_conflict: OnConflict = "skip",
     mapping: Mapping = None,
     ignore_unknown: IgnoreUnknown = False,
     max_errors: Annotated[
-        int | None, Form(ge=0, le=2**53, description="Refuse the import past this many rejects.")
+        int | None,
+        NOT_NULL,
+        Form(ge=0, le=2**53, description="Refuse the import past this many rejects."),
     ] = None,
-    allow_duplicate: AllowDuplicate = False,
+    reject_duplicates: RejectDuplicates = False,
 ) -> ImportResult:
     """One transaction, recorded as a batch: it all lands, or (past `max_errors`, or a match
     with `on_conflict=fail`) nothing does."""
@@ -152,7 +215,8 @@ def import_file(
             ignore_unknown=ignore_unknown,
             max_errors=max_errors,
             rejects_path=staged.import_rejects,
-            allow_duplicate=allow_duplicate,
+            reject_duplicates=reject_duplicates,
+            max_rows=auth.hub.settings.web_import_max_rows,
         )
         report = auth.hub.import_file(staged.path, options)
     except ValidationError as exc:
@@ -195,25 +259,37 @@ def list_imports(
     return hub.list_imports(limit=limit)
 
 
-@router.get("/{batch_id}", response_model=ImportBatch, summary="One past import")
+@router.get("/{batch_id:int}", response_model=ImportBatch, summary="One past import")
 def get_import(hub: UserHub, batch_id: BatchId) -> ImportBatch:
     return hub.get_import(batch_id)
 
 
 @router.post(
-    "/{batch_id}/revert",
-    response_model=ImportBatch,
+    "/{batch_id:int}/revert",
+    response_model=RevertResult,
     dependencies=[requires("write")],
     summary="Undo an import exactly",
 )
-def revert_import(hub: UserHub, batch_id: BatchId) -> ImportBatch:
-    """Its new customers go and its updated ones get their old values back; refused (409) when
-    any of them changed since, or when it was reverted already."""
-    return hub.revert_import(batch_id)
+def revert_import(
+    hub: UserHub,
+    batch_id: BatchId,
+    skip_changed: Annotated[
+        bool,
+        Query(
+            description="Leave the customers that cannot be undone (changed since the import, "
+            "or holding tickets) as they are, and revert the rest; `kept` lists them."
+        ),
+    ] = False,
+) -> RevertResult:
+    """Its new customers go (their IDs free again for a file that gives them) and its updated
+    ones get their old values back; each customer's history records it. Refused (409
+    `changed_since_import`, naming the customers and why) when some cannot be undone, unless
+    `skip_changed`; 409 `already_reverted` when it was reverted already."""
+    return hub.revert_import(batch_id, skip_changed=skip_changed)
 
 
 @router.get(
-    "/{batch_id}/rejects",
+    "/{batch_id:int}/rejects",
     response_class=FileResponse,
     responses=CSV_RESPONSE,
     summary="An import's rejects file (CSV)",

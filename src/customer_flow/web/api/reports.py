@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from customer_flow.core.errors import ValidationError
+from customer_flow.core.models import WHITESPACE, Spec
 from customer_flow.reports.models import GroupBy, Interval, Report, ReportQuery
 from customer_flow.reports.period import parse_bound
 
@@ -56,19 +57,37 @@ TableName = Literal[
 _EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 _LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
+# The spec states the years a day inside the window: 1901 to 8998, so that no offset takes a
+# bound past 1900 or 9000 once read in UTC.
+_YEAR = "^(190[1-9]|19[1-9][0-9]|[2-7][0-9]{3}|8[0-8][0-9]{2}|899[0-8])-"
+#: ``parse_bound`` reads a date or an ISO date-time; the spec names the two RFC 3339 forms
+#: (``date``, ``date-time``). Blank is the default.
+Bound = Annotated[
+    str,
+    Spec.of(
+        anyOf=[
+            {"format": "date", "pattern": _YEAR},
+            {"format": "date-time", "pattern": _YEAR},
+            {"pattern": f"^[{WHITESPACE}]*$"},
+        ]
+    ),
+]
 Since = Annotated[
-    str | None,
+    Bound | None,
     Query(
         max_length=40,
-        description="Start of the period: 2026-11-01 or 2026-11-01T09:00 (UTC unless an offset "
-        "is given). Default: 30 days before `until`.",
+        description="Start of the period: a date (2026-11-01) or a date-time (2026-11-01T09:00Z; "
+        "UTC unless it names an offset, and the offset may be left out), in the years 1901 to "
+        "8998. Default: 30 days before `until`. It must come before `until`, and the period "
+        "may hold at most 10,000 steps of the timeline's interval.",
     ),
 ]
 Until = Annotated[
-    str | None,
+    Bound | None,
     Query(
         max_length=40,
-        description="End of the period (excluded); a bare date includes that day. Default: now.",
+        description="End of the period (excluded), in the same forms as `since`; a bare date "
+        "includes that day. Default: now.",
     ),
 ]
 GroupByQ = Annotated[GroupBy, Query(description="day, week, month, type, priority or assignee.")]

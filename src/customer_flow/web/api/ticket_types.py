@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
+from pydantic import WithJsonSchema
 
 from customer_flow.tickets.models import TicketType, TicketTypeSync
+from customer_flow.tickets.types import document_schema
 
 from ..deps import UserHub, requires
 
@@ -38,7 +40,13 @@ def get_ticket_type(
 )
 def sync_ticket_types(
     hub: UserHub,
-    document: Annotated[dict[str, Any], Body(description="The content of a ticket_types.json.")],
+    document: Annotated[
+        dict[str, Any],
+        # The document's own schema, which the hub checks it against (with messages that
+        # name the JSON path); Pydantic only checks that it is an object.
+        WithJsonSchema(document_schema()),
+        Body(description="The content of a ticket_types.json."),
+    ],
 ) -> TicketTypeSync:
     """Make the stored types match the document; types missing from it are deactivated."""
     return hub.sync_ticket_types(document)

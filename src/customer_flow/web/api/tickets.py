@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from customer_flow.core.models import AuditEntry, Page, Priority
+from customer_flow.core.models import CURSOR, AuditEntry, Page, Priority
 from customer_flow.tickets.models import (
     Comment,
     CommentCreate,
@@ -84,7 +84,8 @@ def list_tickets(
     sort: Annotated[TicketSort, Query(description="id, -id or due (soonest first).")] = "id",
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     after: Annotated[
-        str | None, Query(max_length=500, description="The `next` cursor of the previous page.")
+        Annotated[Annotated[str, CURSOR] | None, CURSOR],
+        Query(max_length=500, description="The `next` cursor of the previous page."),
     ] = None,
 ) -> Response:
     """A page of tickets, by keyset: pass the returned `next` as `after` for the next one.

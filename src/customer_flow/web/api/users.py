@@ -1,8 +1,8 @@
 """``/api/v1/users`` and ``/api/v1/tokens``: logins and API tokens.
 
-Object checks (in the Hub): a user may see themself, change their own password and manage
-their own tokens; an admin may do all of it for anyone, and alone may list, add and disable
-users.
+Object checks (in the Hub): a user may see themself, change their own password (giving the
+current one) and manage their own tokens; an admin may do all of it for anyone (another user's
+password is reset, without theirs), and alone may list, add and disable users.
 """
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from customer_flow.users.models import ApiToken, NewApiToken, User, UserCreate
+from customer_flow.core.models import NOT_BLANK
+from customer_flow.users.models import PASSWORD, ApiToken, NewApiToken, User, UserCreate
 
-from ..deps import CurrentAuth, UserHub, requires
+from ..deps import CurrentAuth, UserHub, client_address, requires
 
 __all__ = ["router", "tokens"]
 
@@ -29,14 +30,33 @@ TokenId = Annotated[int, Path(ge=1, le=2**53, description="The token's ID.")]
 class PasswordChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    password: str = Field(description="At least 8 characters; never truncated.")
+    password: Annotated[str, PASSWORD] = Field(
+        description=(
+            "The new password: 8 to 1024 characters, never truncated; not one of the 3,000 "
+            "most common passwords, and without the user's email."
+        )
+    )
+    current_password: str | None = Field(
+        default=None,
+        max_length=4096,
+        description=(
+            "Your current password: required to change your own (a wrong one is a 403 "
+            "`wrong_password`, counted and throttled like a failed login). Not used when an "
+            "admin resets another user's password."
+        ),
+    )
+    revoke_tokens: bool = Field(
+        default=False, description="Also revoke every API token of the user."
+    )
 
 
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(max_length=200, description="What the token is for.")
-    expires_at: datetime | None = Field(default=None, description="When it stops working.")
+    name: Annotated[str, NOT_BLANK] = Field(max_length=200, description="What the token is for.")
+    expires_at: datetime | None = Field(
+        default=None, description="When it stops working: a time in the future."
+    )
     user_id: int | None = Field(
         default=None, ge=1, le=2**53, description="Whose token (admin only; default: yours)."
     )
@@ -82,11 +102,28 @@ def disable_user(hub: UserHub, user_id: UserId) -> User:
 @router.put(
     "/{user_id}/password",
     response_model=User,
-    summary="Set a password (your own, or admin)",
+    summary="Change your password (with current_password), or reset another user's (admin)",
 )
-def set_password(hub: UserHub, user_id: UserId, body: PasswordChange) -> User:
-    """Every session of the user ends; they log in again with the new password."""
-    return hub.set_password(user_id, body.password)
+def set_password(
+    request: Request, auth: CurrentAuth, user_id: UserId, body: PasswordChange
+) -> User:
+    """Your own account: give `current_password`; your other sessions end (the one making
+    the call, when it is a browser session, stays).
+
+    Another user's account (admins only): a password reset, audited as `reset_password`;
+    all their sessions end and their failed logins are forgotten.
+
+    With `revoke_tokens: true`, every API token of the user is revoked too, the one making
+    the call included."""
+    changed = auth.hub.set_password(
+        user_id,
+        body.password,
+        current_password=body.current_password,
+        revoke_tokens=body.revoke_tokens,
+        keep_session=auth.session_id,
+        client=client_address(request),
+    )
+    return changed.user
 
 
 @tokens.get("", response_model=list[ApiToken], summary="List API tokens")

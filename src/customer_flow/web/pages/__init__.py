@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from customer_flow.web.pages import (
+    account,
     auth,
     customers,
     duplicates,
@@ -23,6 +24,7 @@ __all__ = ["ROUTERS"]
 #: Every page router.
 ROUTERS: list[APIRouter] = [
     auth.router,
+    account.router,
     customers.router,
     ticket_types.router,
     tickets.router,

@@ -14,7 +14,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from customer_flow.core.errors import ConfigError, CustomerFlowError, ValidationError
+from customer_flow.core.errors import (
+    ConfigError,
+    CustomerFlowError,
+    DuplicateError,
+    NotFoundError,
+    ValidationError,
+)
 from customer_flow.core.models import Page, parse
 from customer_flow.customers.models import CustomerCreate, CustomerQuery, CustomerUpdate
 from customer_flow.tickets.models import Ticket, TicketQuery
@@ -81,6 +87,7 @@ def _form(
     customer_id: int | None = None,
     errors: dict[str, str] | None = None,
     error: str | None = None,
+    candidates: list[Any] | None = None,
     status_code: int = 200,
 ) -> Response:
     return render(
@@ -91,6 +98,7 @@ def _form(
             "customer_id": customer_id,
             "errors": errors or {},
             "error": error,
+            "candidates": candidates or [],
         },
         auth=auth,
         status_code=status_code,
@@ -103,6 +111,8 @@ def _rejected(
     errors, error = form_error(
         exc, lambda f: f.split(".")[0] if f.split(".")[0] in FIELDS else None
     )
+    # A likely duplicate: the form lists who it looks like and offers to go on anyway.
+    candidates = exc.candidates if isinstance(exc, DuplicateError) else None
     return _form(
         request,
         auth,
@@ -110,6 +120,7 @@ def _rejected(
         customer_id=cid,
         errors=errors,
         error=error,
+        candidates=candidates,
         status_code=exc.http_status,
     )
 
@@ -126,6 +137,7 @@ def create_customer(
     name: Annotated[str, Form()] = "",
     email: Annotated[str, Form()] = "",
     phone: Annotated[str, Form()] = "",
+    allow_duplicate: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     check_form_csrf(auth, {"csrf_token": csrf_token})
@@ -135,7 +147,7 @@ def create_customer(
             CustomerCreate,
             {"name": name, "email": email.strip() or None, "phone": phone.strip() or None},
         )
-        customer = auth.hub.add_customer(new)
+        customer = auth.hub.add_customer(new, allow_duplicate=bool(allow_duplicate))
     except CustomerFlowError as exc:
         return _rejected(request, auth, exc, values, None)
     return RedirectResponse(f"/customers/{customer.id}", status_code=303)
@@ -143,7 +155,18 @@ def create_customer(
 
 @router.get("/customers/{customer_id}")
 def customer_detail(request: Request, auth: PageAuth, customer_id: CustomerId) -> Response:
-    customer = auth.hub.get_customer(customer_id)
+    try:
+        customer = auth.hub.get_customer(customer_id)
+    except NotFoundError as gone:
+        # A customer removed by a revert (or purged) keeps its history: show that, as 404.
+        history = auth.hub.customer_history(customer_id)  # NotFoundError when none
+        return render(
+            request,
+            "customers/gone.html",
+            {"customer_id": customer_id, "message": gone.message, "history": history[::-1]},
+            auth=auth,
+            status_code=404,
+        )
     history = auth.hub.customer_history(customer_id)
     tickets, problem = _customer_tickets(auth, customer_id)
     return render(
@@ -184,6 +207,7 @@ def edit_customer(
     name: Annotated[str, Form()] = "",
     email: Annotated[str, Form()] = "",
     phone: Annotated[str, Form()] = "",
+    allow_duplicate: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     check_form_csrf(auth, {"csrf_token": csrf_token})
@@ -193,7 +217,7 @@ def edit_customer(
             CustomerUpdate,
             {"name": name, "email": email.strip() or None, "phone": phone.strip() or None},
         )
-        auth.hub.update_customer(customer_id, changes)
+        auth.hub.update_customer(customer_id, changes, allow_duplicate=bool(allow_duplicate))
     except CustomerFlowError as exc:
         return _rejected(request, auth, exc, values, customer_id)
     return RedirectResponse(f"/customers/{customer_id}", status_code=303)

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from customer_flow.core.errors import NotFoundError, ValidationError
-from customer_flow.duplicates.models import DuplicateCluster, MergeResult
+from customer_flow.duplicates.models import FIELD_WORDS, VERDICTS, DuplicateCluster, MergeResult
 
 from .common import PageAuth, check_form_csrf, render
 
@@ -97,7 +97,14 @@ def review(
     return render(
         request,
         "duplicates/review.html",
-        {"cluster": cluster, "fields": FIELDS, "threshold": threshold, "names": names},
+        {
+            "cluster": cluster,
+            "fields": FIELDS,
+            "threshold": threshold,
+            "names": names,
+            "field_words": FIELD_WORDS,
+            "verdicts": VERDICTS,
+        },
         auth=auth,
     )
 

@@ -48,7 +48,7 @@ def _options(form: Any) -> dict[str, Any]:
         "on_conflict": str(form.get("on_conflict") or "skip"),
         "mapping": str(form.get("mapping") or ""),
         "ignore_unknown": bool(form.get("ignore_unknown")),
-        "allow_duplicate": bool(form.get("allow_duplicate")),
+        "reject_duplicates": bool(form.get("reject_duplicates")),
         "max_errors": str(form.get("max_errors") or "").strip(),
     }
 
@@ -118,7 +118,8 @@ async def preview(request: Request, auth: PageAuth) -> Response:
             mapping=[options["mapping"]],
             ignore_unknown=options["ignore_unknown"],
             rejects_path=staged.preview_rejects,
-            allow_duplicate=options["allow_duplicate"],
+            reject_duplicates=options["reject_duplicates"],
+            max_rows=auth.hub.settings.web_import_max_rows,
         )
         report = await run_in_threadpool(auth.hub.preview_import, staged.path, opts)
     except CustomerFlowError as exc:
@@ -151,7 +152,8 @@ async def commit(request: Request, auth: PageAuth) -> Response:
             ignore_unknown=options["ignore_unknown"],
             max_errors=_max_errors(options["max_errors"]),
             rejects_path=staged.import_rejects,
-            allow_duplicate=options["allow_duplicate"],
+            reject_duplicates=options["reject_duplicates"],
+            max_rows=auth.hub.settings.web_import_max_rows,
         )
         report = await run_in_threadpool(auth.hub.import_file, staged.path, opts)
     except ValidationError as exc:
@@ -164,14 +166,14 @@ async def commit(request: Request, auth: PageAuth) -> Response:
     return RedirectResponse(f"/imports/{report.batch_id}", status_code=303)
 
 
-@router.get("/imports/{batch_id}")
+@router.get("/imports/{batch_id:int}")
 def result(request: Request, auth: PageAuth, batch_id: BatchId) -> Response:
     batch = auth.hub.get_import(batch_id)
     report = uploads.batch_report(uploads.root(request), batch)
     return render(request, "imports/result.html", {"batch": batch, "report": report}, auth=auth)
 
 
-@router.get("/imports/{batch_id}/rejects.csv")
+@router.get("/imports/{batch_id:int}/rejects.csv")
 def batch_rejects(request: Request, auth: PageAuth, batch_id: BatchId) -> Response:
     path = uploads.batch_rejects(uploads.root(request), auth.hub.get_import(batch_id))
     return FileResponse(path, media_type=CSV, filename=f"import-{batch_id}-rejects.csv")
@@ -187,10 +189,11 @@ def preview_rejects(request: Request, auth: PageAuth, upload: str) -> Response:
     )
 
 
-@router.post("/imports/{batch_id}/revert")
+@router.post("/imports/{batch_id:int}/revert")
 async def revert(request: Request, auth: PageAuth, batch_id: BatchId) -> Response:
     _writer(auth)
     form = await request.form()
     check_form_csrf(auth, form)
-    await run_in_threadpool(auth.hub.revert_import, batch_id)
+    skip = form.get("skip_changed") == "1"
+    await run_in_threadpool(lambda: auth.hub.revert_import(batch_id, skip_changed=skip))
     return RedirectResponse(f"/imports/{batch_id}", status_code=303)

@@ -63,20 +63,8 @@ def upgrade() -> None:
 
 
 def _backfill_match_keys() -> None:
-    """Index the customers that already exist, a batch at a time."""
-    from customer_flow.duplicates.find import keys_for
-
-    conn = op.get_bind()
-    rows = conn.execute(sa.text("SELECT id, name, email, phone FROM customers"))
-    table = sa.table("match_keys", sa.column("kind"), sa.column("value"), sa.column("customer_id"))
-    while batch := rows.fetchmany(5000):
-        keys = [
-            {"kind": kind, "value": value, "customer_id": r.id}
-            for r in batch
-            for kind, value in keys_for(r.name, r.email, r.phone)
-        ]
-        if keys:
-            conn.execute(table.insert(), keys)
+    """Nothing: the keys of the customers that exist are built by revision 0011, with the rules
+    of the model in force (this revision's rules were replaced there)."""
 
 
 def downgrade() -> None:
