@@ -206,7 +206,8 @@ class TestFlagged:
         self, hub: Hub, tmp_path: Path
     ) -> None:
         """A date of birth and a postcode in the file are compared as on entry: the same name
-        there is one person; twins (one date of birth, one address) are two."""
+        there is one person; twins (one date of birth, one address) are a pair for review,
+        their first names weighing against it."""
         path = write(
             tmp_path,
             "Name,Date of Birth,Zip Code,Address\n"
@@ -216,7 +217,12 @@ class TestFlagged:
             "Lachlan Dearing,1980-01-01,2272,12 Herschell Circuit\n",
         )
         report = hub.import_file(path, opts(tmp_path))
-        assert [(d.row, [c.row for c in d.candidates]) for d in report.duplicates] == [(2, [1])]
+        found = [(d.row, [c.row for c in d.candidates]) for d in report.duplicates]
+        assert found == [(2, [1]), (4, [3])]
+        assert any(
+            r.startswith("first name: different, same birth date (-")
+            for r in report.duplicates[1].candidates[0].reasons
+        )
         with pytest.raises(DuplicateError, match="Kylie Dearing"):
             hub.add_customer(
                 CustomerCreate(

@@ -73,16 +73,40 @@ def test_two_people_at_one_address_with_one_surname(hub: Hub) -> None:
 
 
 def test_twins_with_one_birth_date_and_different_first_names(hub: Hub) -> None:
-    """Twins share a surname, a birth date, an address and a phone; their first names differ:
-    two people, on entry and in find. The same twin entered twice is one."""
+    """Twins share a surname, a birth date, an address and a phone; only their first names
+    differ. Nothing in the data tells them from one person whose first name was entered wrong
+    (FEBRL's corruption does exactly that), so they are a pair for review, the first name
+    weighing against it; once dismissed they stay two. The same twin entered twice is one."""
     home = {"address": "5 Main Street", "postcode": "2600", "dob": "1990-07-14"}
     kylie = add(hub, "Kylie Dearing", phone="+61 2 6123 4567", extra=home)
-    add(hub, "Dearing, Lachlan", phone="+61 2 6123 4567", extra=home)
+    with pytest.raises(DuplicateError) as caught:
+        add(hub, "Dearing, Lachlan", phone="+61 2 6123 4567", extra=home)
+    (candidate,) = caught.value.candidates  # type: ignore[attr-defined]
+    first = candidate.explanation["first_name"]
+    assert (first.level, first.verdict) == ("different, same birth date", "disagrees")
+    assert first.weight < 0
+    lachlan = add(hub, "Dearing, Lachlan", phone="+61 2 6123 4567", extra=home, allow=True)
+    assert pairs(hub) == [[kylie, lachlan]]
+    hub.dismiss_duplicate(kylie, lachlan)
     assert pairs(hub) == []
     with pytest.raises(DuplicateError) as caught:
         add(hub, "Kylie Dearing", extra=home)
-    assert [c.id for c in caught.value.candidates] == [kylie]  # type: ignore[attr-defined]
-    assert caught.value.candidates[0].explanation["dob"].verdict == "agrees"  # type: ignore[attr-defined]
+    found = caught.value.candidates  # type: ignore[attr-defined]
+    # Kylie first (her first name agrees); her twin, whom only the first name tells apart, next.
+    assert [c.id for c in found] == [kylie, lachlan]
+    assert found[0].explanation["first_name"].level == "same"
+    assert found[1].explanation["first_name"].level == "different, same birth date"
+
+
+def test_a_different_first_name_without_one_birth_date_is_two_people(hub: Hub) -> None:
+    """A family at one address with one home phone and one surname, no birth dates known (or
+    two): the different first names keep them apart, on entry and in find."""
+    home = {"address": "5 Main Street", "postcode": "2600"}
+    add(hub, "Kylie Dearing", phone="+61 2 6123 4567", extra=home)
+    add(hub, "Dearing, Lachlan", phone="+61 2 6123 4567", extra=home)
+    add(hub, "Rose Dearing", phone="+61 2 6123 4567", extra={**home, "dob": "1961-02-03"})
+    add(hub, "Tom Dearing", phone="+61 2 6123 4567", extra={**home, "dob": "1959-10-30"})
+    assert pairs(hub) == []
 
 
 @pytest.mark.parametrize(

@@ -118,10 +118,10 @@ def test_the_check_on_entry_finds_a_customer_by_the_rebuilt_keys(empty_url: str)
     with Hub.open(empty_url, actor="t") as hub:  # opening migrates to head
         found = hub.check_duplicates("Dearing, Kylie")
         assert found == []  # a name alone is never enough
-        twin = hub.add_customer(
-            CustomerCreate(name="Lachlan Dearing", extra={"dob": "1980-01-01", "postcode": "2272"})
+        brother = hub.add_customer(
+            CustomerCreate(name="Lachlan Dearing", extra={"dob": "1982-05-17", "postcode": "2272"})
         )
-        assert twin.warnings == []  # twins: one birth date and address, two first names
+        assert brother.warnings == []  # one surname and postcode, two first names and birth dates
         with pytest.raises(Exception, match="Kylie Dearing"):
             hub.add_customer(
                 CustomerCreate(name="Kylie Dearing", extra={"dob": "01.01.1980", "zip": "2272"})

@@ -141,3 +141,22 @@ def test_duckdb_string_functions_are_rapidfuzz_s() -> None:
         assert jw == pytest.approx(JaroWinkler.similarity(a, b), abs=1e-9), (a, b)
         assert dl == DamerauLevenshtein.distance(a, b), (a, b)
     assert round(got[-1][0], 3) == 0.961
+
+
+def test_different_first_name_with_one_birth_date_keeps_its_shipped_weight() -> None:
+    """The "different, same birth date" level exists only where a birth date is compared; its
+    m and u are the plain "different" level's and training never changes them (it would count
+    the birth date twice); a stored model trained for other levels falls back to the shipped."""
+    params = load_params()
+    (plain,) = [c for c in dedupe_model.comparisons(["email"]) if c.name == "first_name"]
+    (with_dob,) = [c for c in dedupe_model.comparisons(["dob"]) if c.name == "first_name"]
+    assert "different, same birth date" not in plain.labels
+    assert with_dob.labels[-2:] == ["different, same birth date", "different"]
+    shipped = dedupe_model.mu_of([with_dob], params)["first_name"]
+    trained = {"first_name": [[0.5, 0.5]] * len(shipped)}
+    mu = dedupe_model.mu_of([with_dob], params, trained)["first_name"]
+    assert mu[-2] == shipped[-2] == params["comparisons"]["first_name"][-1]
+    assert mu[0] == [0.5, 0.5]  # the other levels take what training found
+    assert mu[-1][0] == dedupe_model.FIRST_NAME_DIFFERENT_M  # the veto stays
+    stale = {"first_name": [[0.5, 0.5]] * (len(shipped) - 1)}
+    assert dedupe_model.mu_of([with_dob], params, stale)["first_name"] == shipped

@@ -62,11 +62,11 @@ Row = Mapping[str, Any]
 #: m of the first name's "different" level: 1e-20, fixed (EM cannot raise it). Its u is about
 #: 0.98, so the level weighs about −66 bits: a veto. Two customers whose first names are neither
 #: the same, swapped, a nickname, a typo nor an initial of each other are two people, whatever
-#: else they share (twins with one birth date, a family at one address, colleagues with one
-#: office phone). The cost, measured on FEBRL (docs/duplicates.md): 8.8 % (FEBRL1) and 12 %
-#: (FEBRL2) of its true pairs have two different first names, because FEBRL's corruption
-#: replaces given names; those pairs are not found. ``None`` would use the shipped or trained m
-#: (about −3 bits) instead: FEBRL's recall targets are then met, and twins are merged.
+#: else they share (a family at one address, colleagues with one office phone), unless they
+#: share a birth date: that is the level before it, ``_DIFFERENT_SAME_DOB`` (about −3 bits).
+#: FEBRL's corruption replaces given names in 8.8 % (FEBRL1) and 12 % (FEBRL2) of its true
+#: pairs, nearly always keeping the birth date (docs/duplicates.md). ``None`` would use the
+#: shipped or trained m everywhere (families at one address would pair up).
 FIRST_NAME_DIFFERENT_M: float | None = 1e-20
 #: Splink backends the exported settings can be written for.
 DIALECTS = ("spark", "duckdb", "postgres", "sqlite", "athena")
@@ -120,6 +120,8 @@ class Level:
     label: str
     sql: Callable[[Sql], str]
     test: Callable[[Row, Row], bool]
+    #: m and u stay the shipped ones: training never changes them (see ``_first_name``).
+    fixed: bool = False
 
 
 @dataclass(frozen=True)
@@ -233,8 +235,26 @@ def _jw_at(col: str, at: float, label: str) -> Level:
     )
 
 
-def _first_name() -> Comparison:
+#: A different first name where the birth date is the same: m and u of the plain "different"
+#: level, fixed. Splink's independence assumption would count the birth date twice here (once
+#: in this level's u, once in the date of birth's own comparison); with the plain level's m and
+#: u the level weighs what a different first name weighs among pairs that share a birth date,
+#: about −3 bits.
+_DIFFERENT_SAME_DOB = Level(
+    "different, same birth date",
+    lambda s: "dob_l = dob_r",
+    lambda a, b: a["dob"] is not None and a["dob"] == b["dob"],
+    fixed=True,
+)
+
+
+def _first_name(with_dob: bool = False) -> Comparison:
+    """The first name. "Different" is a veto (``FIRST_NAME_DIFFERENT_M``) unless the two
+    share a birth date: then it is evidence against, of the weight training finds for a
+    different first name (FEBRL's corruption replaces given names; twins share a birth date
+    too, and are told apart by an email or a phone, which disagree)."""
     null_sql, is_null = _null("given")
+    dob = (_DIFFERENT_SAME_DOB,) if with_dob else ()
     return Comparison(
         "first_name",
         null_sql,
@@ -267,8 +287,9 @@ def _first_name() -> Comparison:
                 ),
                 lambda a, b: a["given"].startswith(b["given"]) or b["given"].startswith(a["given"]),
             ),
+            *dob,
         ),
-        "first_name",
+        "first_name_dob" if with_dob else "first_name",
     )
 
 
@@ -304,8 +325,8 @@ def comparisons(fields: Sequence[str]) -> list[Comparison]:
     """The comparisons of a model comparing ``fields``: always the first name and the surname,
     then ``email``, ``phone`` and the known extra fields (``features.KINDS``) among ``fields``,
     then any other field (``x_<name>`` in the input) by exact value and Jaro-Winkler ≥ 0.9."""
-    out = [_first_name(), _last_name()]
     wanted = set(fields)
+    out = [_first_name("dob" in wanted), _last_name()]
     if "email" in wanted:
         out.append(
             _simple(
@@ -502,9 +523,12 @@ def mu_of(
         if len(base) != len(c.levels) + 1:
             raise ValueError(f"model.json: {c.params} needs {len(c.levels) + 1} m/u pairs")
         got = (trained or {}).get(c.name)
+        if got is not None and len(got) != len(base):
+            got = None  # trained for another set of levels (a model stored before a change)
+        fixed = {i for i, lv in enumerate(c.levels) if lv.fixed}
         levels = []
         for i, (m, u) in enumerate(base):
-            if got is not None and i < len(got):
+            if got is not None and i < len(got) and i not in fixed:
                 tm, tu = got[i]
                 m = max(tm, _FLOOR) if isinstance(tm, float | int) and math.isfinite(tm) else m
                 u = max(tu, _FLOOR) if isinstance(tu, float | int) and math.isfinite(tu) else u
@@ -543,6 +567,9 @@ def splink_settings(
         levels.append(cll.ElseLevel().configure(label_for_charts="different"))
         for level, (m, u) in zip(levels[1:], mu[c.name], strict=True):
             level.configure(m_probability=m, u_probability=u)
+        for level, lv in zip(levels[1:], c.levels, strict=False):
+            if lv.fixed:
+                level.configure(fix_m_probability=True, fix_u_probability=True)
         if c.name == "first_name" and FIRST_NAME_DIFFERENT_M is not None:
             levels[-1].configure(m_probability=FIRST_NAME_DIFFERENT_M, fix_m_probability=True)
         out.append(cl.CustomComparison(levels, output_column_name=c.name))
