@@ -532,8 +532,16 @@ def _cluster(pairs: list[DuplicatePair], columns: dict[str, list[Any]]) -> list[
                 ids=members,
                 score=min(p.probability for p in edges),
                 customers=[
+                    # Every field given: model_construct resolves a missing default_factory
+                    # through inspect.signature, seconds over 100,000s of customers.
                     DuplicateCandidate.model_construct(
-                        id=m, name=names[m][0], email=names[m][1], phone=names[m][2], reasons=[]
+                        id=m,
+                        name=names[m][0],
+                        email=names[m][1],
+                        phone=names[m][2],
+                        reasons=[],
+                        probability=None,
+                        explanation={},
                     )
                     for m in members
                 ],

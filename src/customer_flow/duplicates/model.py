@@ -755,6 +755,7 @@ def score(
     finally:
         con.close()
     w = weights(mu)
+    labels = {c.name: c.labels for c in comps}  # built once: there are 100,000s of pairs
     pairs = []
     for row in rows:
         evidence: dict[str, FieldEvidence] = {}
@@ -766,7 +767,7 @@ def score(
             weight = 0.0 if level is None else w[c.name][level]
             # model_construct: these values are ours and typed; validating 100,000s costs seconds.
             evidence[c.name] = FieldEvidence.model_construct(
-                level="missing" if level is None else c.labels[level],
+                level="missing" if level is None else labels[c.name][level],
                 weight=round(weight, 3),
                 verdict=verdict(level, weight),
             )
@@ -787,7 +788,7 @@ def score(
         mu=mu,
         blocking_seconds=blocking_seconds,
         training_seconds=training_seconds,
-        labels={c.name: c.labels for c in comps},
+        labels=labels,
     )
 
 
