@@ -122,6 +122,8 @@ class TestRevertCommand:
         entries = json.loads(history.stdout)
         assert [e["action"] for e in entries] == ["create", "revert"]
         assert entries[-1]["before"]["name"] == "Bo Berg"
+        table = run("customers", "history", "201")
+        assert "create (import 1)" in " ".join(table.stdout.split()), table.stdout
         shown = run("customers", "show", "202")
         assert shown.exit_code == 1 and "purged" not in shown.stderr
         assert "import 1 reverted" in shown.stderr

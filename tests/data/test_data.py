@@ -129,6 +129,22 @@ class TestReading:
         assert exc.value.code == "binary_file"
         assert "PNG" in exc.value.message
 
+    def test_random_bytes_are_refused_as_binary(self, tmp_path: Path) -> None:
+        """Bytes with no known signature, neither UTF-8 nor text in a single-byte encoding."""
+        noise = random.Random(7).randbytes(64 * 1024)
+        with pytest.raises(ValidationError) as exc:
+            data.open_source(write(tmp_path, "noise.csv", noise))
+        assert exc.value.code == "binary_file"
+
+    def test_a_cp1252_file_dense_with_accents_is_text(self, tmp_path: Path) -> None:
+        """Every name with accents, in cp1252: not UTF-8, but no binary data either (it was
+        refused as binary: each byte UTF-8 could not read counted against it)."""
+        rows = "".join(f"José Núñez Ãçôé{i},jn{i}@example.org\n" for i in range(200))
+        path = write(tmp_path, "w.csv", ("Name,Email\n" + rows).encode("cp1252"))
+        df, _ = cleaned(path)
+        assert df.height == 200
+        assert df["__name"][0] == "José Núñez Ãçôé0"
+
     def test_duplicate_header_names_are_refused(self, tmp_path: Path) -> None:
         """Two columns with one name would make a value ambiguous: refused, naming both. Names
         that differ in case are two extra attributes, or refused if they are one field."""

@@ -264,15 +264,22 @@ class TestSmallThings:
         assert (hub.get_customer(2).name, hub.get_customer(2).phone) == ("Bo Berg", "+14155550123")
 
     def test_error_and_note_texts_are_bounded(self, hub: Hub, tmp_path: Path) -> None:
-        """A 200,000-character header gives a short error naming how long it was; the note
-        listing many extra columns names the first ones and counts the rest."""
+        """A 200,000-character header gives a short error saying it is too long (it was cut
+        silently at 65,536); a note cuts a long column name, saying how long it was, and names
+        the first of many extra columns and counts the rest."""
         from customer_flow.core.errors import ValidationError
 
         huge = "x" * 200_000
         with pytest.raises(ValidationError) as exc:
             hub.import_file(write(tmp_path, "h.csv", f"{huge},Email\n1,a@x.io\n"))
-        assert exc.value.code == "missing_column"
-        assert len(exc.value.message) < 1200 and "…" in exc.value.message
+        assert exc.value.code == "bad_header"
+        assert "longer than 65,536 characters" in exc.value.message
+        assert len(exc.value.message) < 200
+        # A long column name in a note is cut, saying how long it was.
+        long_name = "y" * 90
+        report = hub.validate_file(write(tmp_path, "n.csv", f"Name,{long_name}\nAna,1\n"))
+        note = next(n for n in report.notes if n.startswith("kept as extra attributes"))
+        assert "… (90 characters)" in note and len(note) < 200
         # 100 extra columns, the most a customer may have.
         header = ",".join(["Name", *(f"Col{i}" for i in range(100))])
         report = hub.validate_file(write(tmp_path, "w.csv", header + "\nAna" + "," * 100 + "\n"))

@@ -161,6 +161,33 @@ class TestRoundTrip:
             assert (fmt, stored(other)) == (fmt, before)
 
 
+class TestCustomersMadeElsewhere:
+    def test_extras_given_as_numbers_booleans_or_empty_round_trip_too(
+        self, fresh: Callable[[], Hub], tmp_path: Path
+    ) -> None:
+        """A customer made through the API or the CLI keeps its extra attributes as text, as
+        an import does (5 is "5", true is "true", an object its JSON; "" and null are no
+        value): every export of it reads back the same, and changes nothing on update."""
+        from customer_flow.customers.models import CustomerCreate, CustomerUpdate
+
+        hub = fresh()
+        given = {"n": 5, "b": True, "x": 1.5, "e": "", "z": None, "o": {"a": [1]}, "t": " t "}
+        ana = hub.add_customer(CustomerCreate(name="Ana Lima", extra=given))
+        text = {"n": "5", "b": "true", "x": "1.5", "o": '{"a":[1]}', "t": " t "}
+        assert text == ana.extra
+        changed = hub.update_customer(ana.id, CustomerUpdate(extra={"n": 6, "b": "", "o": None}))
+        assert {"n": "6", "x": "1.5", "t": " t "} == changed.extra
+        hub.add_customer(CustomerCreate(name="Bo Berg", extra={"k": 0, "f": False}))
+        before = stored(hub)
+        for fmt in FORMATS:
+            hub.export_customers(tmp_path / f"out.{fmt}", format=fmt)
+            again = hub.import_file(tmp_path / f"out.{fmt}", opts(on_conflict="update"))
+            assert (fmt, again.updated, again.unchanged) == (fmt, 0, 2)
+            other = fresh()
+            other.import_file(tmp_path / f"out.{fmt}", opts(allow_duplicate=True))
+            assert (fmt, stored(other)) == (fmt, before)
+
+
 def write(tmp_path: Path, name: str, content: str) -> Path:
     path = tmp_path / name
     path.write_text(content, encoding="utf-8", newline="")

@@ -280,7 +280,9 @@ def customers_history(ctx: typer.Context, customer_id: IdArg, as_json: JsonOpt =
         )
         whose = [f"{e.entity_id}" + ("" if e.entity_id == str(customer_id) else " (merged)")]
         when = e.at.isoformat(timespec="seconds")
-        table.add_row(when, *(whose if merged else []), e.actor, e.action, changes)
+        # The note says where a change came from ("import 12", a merge): part of what it was.
+        what = f"{e.action} ({e.note})" if e.note else e.action
+        table.add_row(when, *(whose if merged else []), e.actor, what, changes)
     out.print(table)
 
 

@@ -1,5 +1,8 @@
 """A customer's extra attributes: the limits, and the one check every writer applies.
 
+Values are text, as an import stores them (:func:`as_text`: a number from the API is kept as
+its JSON text, an empty value is no value), so that every export reads back the same.
+
 A customer holds at most ``MAX_ATTRIBUTES`` extra attributes, each named by 1 to ``MAX_KEY``
 characters, each value at most ``MAX_VALUE`` characters (a value that is not a string counts as
 its JSON text). The API schema states them (``models``), ``records`` checks them on add and
@@ -21,6 +24,8 @@ from customer_flow.core.errors import ValidationError
 
 __all__ = [
     "CODE",
+    "as_text",
+    "as_texts",
     "MAX_ATTRIBUTES",
     "MAX_KEY",
     "MAX_VALUE",
@@ -34,6 +39,29 @@ MAX_KEY = 100
 #: The same limit as the import's ``value_too_long`` rule has always had.
 MAX_VALUE = 10_000
 CODE = "extra_too_large"
+
+
+def as_text(value: Any) -> str | None:
+    """An extra attribute's value as it is stored: text, as an import stores it, so that an
+    export reads back the same. A number or a boolean is its JSON text (``5``, ``true``), an
+    object or a list its JSON; an empty string or null is no value (``None``), as an empty cell
+    is."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def as_texts(extra: Mapping[str, Any], *, keep_removals: bool = False) -> dict[str, Any]:
+    """``extra`` with every value :func:`as_text`. Values that become no value are left out,
+    or with ``keep_removals`` (an update, where null removes an attribute) kept as ``None``."""
+    out: dict[str, Any] = {}
+    for key, value in extra.items():
+        text = as_text(value)
+        if text is not None or keep_removals:
+            out[key] = text
+    return out
 
 
 def value_length(value: Any) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.config import JsonDict
 
 from customer_flow.core.models import EMAIL, NOT_BLANK, NOT_NULL, WHITESPACE, RecordWarning, Spec
@@ -38,7 +38,10 @@ Phone = Annotated[
 OptionalPhone = Annotated[Phone | None, Spec.of(format="phone")]
 
 _EXTRA_DOC = (
-    f"Extra attributes: at most {extras.MAX_ATTRIBUTES}, names of 1 to {extras.MAX_KEY} "
+    "Extra attributes, kept as text (as an import keeps them): a number or a boolean is stored "
+    "as its JSON text (`5`, `true`), an object or a list as its JSON, and an empty string or "
+    "null is no value. "
+    f"At most {extras.MAX_ATTRIBUTES}, names of 1 to {extras.MAX_KEY} "
     f"characters, values of at most {extras.MAX_VALUE:,} characters (a value that is not a "
     "string counts as its JSON text); past them, 422 `extra_too_large`."
 )
@@ -60,6 +63,11 @@ class CustomerCreate(BaseModel):
         json_schema_extra={"maxProperties": extras.MAX_ATTRIBUTES, "propertyNames": _EXTRA_NAMES},
     )
 
+    @field_validator("extra")
+    @classmethod
+    def _extra_as_text(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return extras.as_texts(value)
+
 
 class CustomerUpdate(BaseModel):
     """A partial update: only the fields that are set change. ``None`` clears email or phone."""
@@ -71,9 +79,14 @@ class CustomerUpdate(BaseModel):
     phone: OptionalPhone = None
     extra: dict[str, Any] | None = Field(
         default=None,
-        description=f"Set these attributes; null removes one. {_EXTRA_DOC}",
+        description=f"Set these attributes; null (or an empty string) removes one. {_EXTRA_DOC}",
         json_schema_extra={"propertyNames": _EXTRA_NAMES},
     )
+
+    @field_validator("extra")
+    @classmethod
+    def _extra_as_text(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else extras.as_texts(value, keep_removals=True)
 
 
 class Customer(BaseModel):

@@ -213,9 +213,11 @@ def neutralise(value: str) -> str:
 
 
 def listing(names: list[str], limit: int = 20, width: int = 60) -> str:
-    """Names for a message or a note: the first ``limit``, each cut to ``width`` characters,
-    and how many more."""
-    shown = [n if len(n) <= width else f"{n[:width]}…" for n in names[:limit]]
+    """Names for a message or a note: the first ``limit``, each cut to ``width`` characters
+    (saying how long it was), and how many more."""
+    shown = [
+        n if len(n) <= width else f"{n[:width]}… ({len(n):,} characters)" for n in names[:limit]
+    ]
     more = f" and {len(names) - limit:,} more" if len(names) > limit else ""
     return ", ".join(shown) + more
 

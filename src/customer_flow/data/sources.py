@@ -272,6 +272,9 @@ def _prepare_text(source: Source, head: bytes, encoding: str | None) -> None:
         _transcode(source, utf16)
         return
     text = head.decode("utf-8", errors="replace")
+    if text.count("\ufffd") > 1:  # not UTF-8 (one may be a character cut at the end)
+        # Read as a single-byte text: a cp1252 file dense with accents is text, not binary.
+        text = head.decode("cp1252", errors="replace")
     controls = sum(1 for c in text if ord(c) < 32 and c not in "\t\r\n\f\x00") + text.count(
         "\ufffd"
     )
@@ -440,10 +443,22 @@ def _text_path(source: Source) -> Path:
     return source.text_path or source.path
 
 
+#: How much of a CSV file the header and the delimiter are read from.
+_HEADER_SAMPLE = 65536
+
+
 def _sniff_csv(source: Source, suffix: str) -> None:
     enc = "utf-8-sig"
     with _text_path(source).open(encoding=enc, newline="") as fh:
-        sample = fh.read(65536)
+        sample = fh.read(_HEADER_SAMPLE)
+        longer = bool(fh.read(1))
+    if longer and "\n" not in sample and "\r" not in sample:
+        # The header is read from this sample: a longer first line would be cut silently.
+        raise ValidationError(
+            f"{source.path.name}: the first line (the header) is longer than "
+            f"{_HEADER_SAMPLE:,} characters; is this a CSV file?",
+            code="bad_header",
+        )
     first_line = sample.split("\n", 1)[0]
     if source.delimiter is None:
         if suffix in (".tsv", ".tab"):
