@@ -24,11 +24,11 @@ from customer_flow.core.errors import ValidationError
 
 __all__ = [
     "CODE",
-    "as_text",
-    "as_texts",
     "MAX_ATTRIBUTES",
     "MAX_KEY",
     "MAX_VALUE",
+    "as_text",
+    "as_texts",
     "check_count",
     "check_extra",
     "value_length",
