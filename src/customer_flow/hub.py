@@ -921,12 +921,14 @@ class Hub:
         options: ImportOptions | None = None,
         *,
         dry_run: bool = False,
-        progress: Callable[[int], None] | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
     ) -> ImportReport:
         """Import a customer file in one transaction, recorded as a batch (``imports list``).
 
         With ``dry_run`` the very same import runs and is rolled back: the report says what
-        would be created, updated and rejected, and nothing is written."""
+        would be created, updated and rejected, and nothing is written. ``progress`` is told,
+        batch after batch, the records read and about how many the file holds (None when
+        unknown)."""
         options = options or ImportOptions()
         outcome: list[ImportReport] = []
         try:

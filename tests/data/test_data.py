@@ -486,3 +486,47 @@ class TestGeneratorTruth:
             "missing_fields",
             "email_domain",
         } <= kinds
+
+
+class TestProgress:
+    """The import's progress: records read so far, and about how many the file has."""
+
+    def _estimate(self, path: Path) -> int | None:
+        with data.open_source(path) as source:
+            return data.estimate_rows(source)
+
+    def test_a_small_file_is_counted_and_a_big_one_estimated(self, tmp_path: Path) -> None:
+        small = write(tmp_path, "s.csv", "Name,Email\nAna,a@x.io\nBo,b@x.io\nCy,c@x.io")
+        assert 3 == self._estimate(small)
+        rng = random.Random(3)
+        rows = "".join(f"{'x' * rng.randint(5, 40)},{i}@example.org\n" for i in range(120_000))
+        big = write(tmp_path, "b.csv", "Name,Email\n" + rows)
+        estimate = self._estimate(big)
+        assert estimate is not None and abs(estimate - 120_000) < 120_000 * 0.05
+        lines = write(tmp_path, "j.jsonl", '{"Name": "Ana"}\n{"Name": "Bo"}\n')
+        assert 2 == self._estimate(lines)
+
+    def test_parquet_is_exact_and_xlsx_unknown(self, tmp_path: Path) -> None:
+        parquet = tmp_path / "p.parquet"
+        pl.DataFrame({"Name": [f"N{i}" for i in range(1234)]}).write_parquet(parquet)
+        assert 1234 == self._estimate(parquet)
+        import xlsxwriter
+
+        xlsx = tmp_path / "x.xlsx"
+        wb = xlsxwriter.Workbook(str(xlsx))
+        ws = wb.add_worksheet()
+        ws.write(0, 0, "Name")
+        ws.write(1, 0, "Ana")
+        wb.close()
+        assert self._estimate(xlsx) is None
+
+    def test_the_import_tells_rows_read_and_the_total(self, hub: Hub, tmp_path: Path) -> None:
+        rows = "".join(f"Person {i},p{i}@example.org\n" for i in range(2500))
+        path = write(tmp_path, "p.csv", "Name,Email\n" + rows)
+        told: list[tuple[int, int | None]] = []
+        hub.import_file(
+            path,
+            ImportOptions(batch_rows=1000),
+            progress=lambda n, total: told.append((n, total)),
+        )
+        assert [(1000, 2500), (2000, 2500), (2500, 2500)] == told

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -172,15 +173,35 @@ def _progress(as_json: bool) -> Any:
 
     if as_json or not err.is_terminal:
         return nullcontext(None)
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(
         SpinnerColumn(),
-        TextColumn("importing: {task.completed:,.0f} rows"),
+        TextColumn("importing: {task.completed:,.0f}{task.fields[of]} rows"),
+        BarColumn(),
+        TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
         console=err,
         transient=True,
     )
+
+
+def _of(total: int | None) -> str:
+    """ " of about 1,000,000" for the progress bar, or nothing when the total is unknown."""
+    return "" if total is None else f" of about {total:,}"
+
+
+def _rate(rows: int, seconds: float) -> str:
+    return f"{rows / seconds:,.0f} rows/s" if seconds > 0 and rows else ""
 
 
 def import_file(
@@ -256,11 +277,17 @@ def import_file(
     )
     hub = get_hub(ctx)
     with _progress(as_json) as bar:
-        task = bar.add_task("import", total=None) if bar is not None else None
+        task = bar.add_task("import", total=None, of="", rate="") if bar is not None else None
+        started = time.perf_counter()
 
-        def tick(rows: int) -> None:
+        def tick(rows: int, total: int | None) -> None:
             if bar is not None:
-                bar.update(task, completed=rows)
+                # An estimate a little low must not show more done than the whole.
+                total = None if total is None else max(total, rows)
+                elapsed = time.perf_counter() - started
+                bar.update(
+                    task, completed=rows, total=total, of=_of(total), rate=_rate(rows, elapsed)
+                )
 
         report = hub.import_file(path, options, dry_run=dry_run, progress=tick)
     if as_json:

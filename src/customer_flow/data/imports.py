@@ -121,6 +121,7 @@ def run_import(
             report.notes.append(f"columns ignored: {listing(plan.ignored)}")
         if plan.extras:
             report.notes.append(f"kept as extra attributes: {listing(plan.extras)}")
+        expected = data.estimate_rows(source) if progress is not None else None
         loader = Loader(
             conn,
             options.on_conflict,
@@ -198,7 +199,7 @@ def run_import(
                     real_rejects += len(real)
                     loader.load(batch, report)
                     if progress is not None:
-                        progress(report.rows_read)
+                        progress(report.rows_read + report.blank_rows, expected)
             if load and report.rows_read == 0:
                 what = "blank rows" if report.blank_rows else "a header"
                 raise ValidationError(

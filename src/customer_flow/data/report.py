@@ -186,7 +186,8 @@ class RevertResult(ImportBatch):
     )
 
 
-Progress = Callable[[int], None]
+#: Told the rows read so far and about how many the file has (None: unknown).
+Progress = Callable[[int, int | None], None]
 
 
 # -- the rejects file ----------------------------------------------------------------------
