@@ -11,7 +11,7 @@ transaction, checks the actor's permission, calls the domain modules (``customer
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -24,13 +24,15 @@ from sqlalchemy.exc import IntegrityError
 from customer_flow.core.config import Settings
 from customer_flow.core.errors import (
     AuthenticationError,
+    ConfigError,
     ConflictError,
+    MailServerError,
     NotFoundError,
     PermissionDeniedError,
     StateError,
     ValidationError,
 )
-from customer_flow.core.models import AuditEntry, Page
+from customer_flow.core.models import AuditEntry, Page, RecordWarning
 from customer_flow.customers import records as customers
 from customer_flow.customers import search
 from customer_flow.customers.models import Customer, CustomerCreate, CustomerQuery, CustomerUpdate
@@ -48,6 +50,21 @@ from customer_flow.duplicates.models import (
     DuplicateReport,
     Merge,
     MergeResult,
+)
+from customer_flow.mail import accounts as mail_accounts
+from customer_flow.mail import inbound as mail_inbound
+from customer_flow.mail import outbox as mail_outbox
+from customer_flow.mail import parsing as mail_parsing
+from customer_flow.mail import quotes as mail_quotes
+from customer_flow.mail import transport as mail_transport
+from customer_flow.mail.models import (
+    FetchReport,
+    InboundMessage,
+    MailAccount,
+    MailAccountCreate,
+    OutgoingMail,
+    ParsedMail,
+    SendReport,
 )
 from customer_flow.reports import metrics as reports
 from customer_flow.reports import rollup as report_rollup
@@ -79,7 +96,7 @@ from customer_flow.users.models import (
     UserCreate,
 )
 
-__all__ = ["ROLES", "Hub", "InitReport"]
+__all__ = ["ROLES", "Hub", "InitReport", "MailCheck"]
 
 #: What each role may do. The web issue adds users; locally the CLI acts as an admin.
 ROLES: dict[str, frozenset[str]] = {
@@ -112,6 +129,16 @@ class _Attempt:
     @property
     def good(self) -> bool:
         return self.account is not None
+
+
+@dataclass(frozen=True)
+class MailCheck:
+    """One mail server as ``Hub.test_mail`` found it."""
+
+    name: str
+    kind: str
+    ok: bool
+    message: str
 
 
 def bundled_example(name: str) -> Path:
@@ -453,12 +480,17 @@ class Hub:
             )
 
     def add_comment(self, ticket_id: int, new: CommentCreate) -> Comment:
-        """Add a public reply or an internal note; the first agent reply is the first response."""
+        """Add a public reply or an internal note; the first agent reply is the first response.
+
+        An agent's public reply to a customer with an email goes to the outbox in the same
+        transaction when an SMTP server is set (``send_mail`` sends it)."""
         policy = self.sla_policy
         with self._write() as conn:
-            comment, _ = tickets.add_comment(
+            comment, ticket = tickets.add_comment(
                 conn, ticket_id, new, policy, self._now(), actor=self.actor
             )
+            if comment.public and not comment.by_customer:
+                self._queue_reply(conn, ticket, comment)
             return comment
 
     def list_comments(self, ticket_id: int, *, include_notes: bool = True) -> list[Comment]:
@@ -1032,6 +1064,405 @@ class Hub:
             return exports.export_customers(
                 conn, out, query or CustomerQuery(), format=format, raw=raw
             )
+
+    # -- mail (issue 18) -----------------------------------------------------------------------
+
+    def save_mail_account(self, new: MailAccountCreate) -> MailAccount:
+        """Add a mail server (an IMAP mailbox or the SMTP server) or replace the one of that
+        name. Its password stays where it names: an environment variable or a file."""
+        with self._write("admin") as conn:
+            known = {t.key for t in ticket_types.list_types(conn)}
+            return mail_accounts.save(conn, new, self._now(), actor=self.actor, known_types=known)
+
+    def list_mail_accounts(self) -> list[MailAccount]:
+        """The mail servers, IMAP mailboxes first."""
+        self._require("admin")
+        with self._read() as conn:
+            return mail_accounts.list_accounts(conn)
+
+    def remove_mail_account(self, name: str) -> MailAccount:
+        """Forget a mail server; what it read and sent stays."""
+        with self._write("admin") as conn:
+            return mail_accounts.remove(conn, name, self._now(), actor=self.actor)
+
+    @staticmethod
+    def mail_password(account: MailAccount) -> str:
+        """The account's password, read from its environment variable or file; an error names
+        where it looked, never the value."""
+        import os
+
+        if account.password_env:
+            value = os.environ.get(account.password_env)
+            if not value:
+                raise ConfigError(
+                    f"mail account {account.name}: the environment variable "
+                    f"{account.password_env} is not set",
+                    code="mail_password_missing",
+                )
+            return value
+        path = Path(account.password_file or "").expanduser()
+        try:
+            with path.open("rb") as handle:
+                data = handle.read(4097)
+        except OSError as exc:
+            raise ConfigError(
+                f"mail account {account.name}: cannot read the password file {path}: "
+                f"{exc.strerror or exc}",
+                code="mail_password_missing",
+            ) from None
+        value = data[:4096].decode("utf-8", "replace").rstrip("\r\n")
+        if not value or len(data) > 4096:
+            raise ConfigError(
+                f"mail account {account.name}: the password file {path} is empty or too long",
+                code="mail_password_missing",
+            )
+        return value
+
+    def _our_addresses(self, conn: Connection) -> set[str]:
+        return {a.address for a in mail_accounts.list_accounts(conn)}
+
+    def _queue_reply(self, conn: Connection, ticket: Ticket, comment: Comment) -> None:
+        """Write an agent's public reply to the outbox, if it can go anywhere."""
+        smtp = mail_accounts.smtp_account(conn)
+        if smtp is None:
+            return
+        customer = customers.get(conn, ticket.customer_id)
+        if not customer.email:
+            return
+        in_reply_to, references = mail_inbound.thread_ids(conn, ticket.id)
+        mail_outbox.enqueue(
+            conn,
+            ticket_id=ticket.id,
+            comment_id=comment.id,
+            to_address=customer.email,
+            subject=mail_outbox.reply_subject(ticket.id, ticket.subject),
+            body=comment.body,
+            domain=smtp.address.rsplit("@", 1)[-1],
+            in_reply_to=in_reply_to,
+            references=references,
+            now=self._now(),
+        )
+
+    def receive_mail(
+        self, account: MailAccount, fetched: mail_transport.Fetched
+    ) -> InboundMessage | None:
+        """File one message read from a mailbox: a new ticket, a customer comment on the ticket
+        it answers, or nothing (a machine's message, a flood, one read before). None when this
+        (mailbox, UIDVALIDITY, UID) was read already.
+
+        Everything happens in one transaction with the message's row, whose unique keys make
+        a second reader fail instead of filing it twice."""
+        parsed = mail_parsing.parse(fetched.raw, headers_only=not fetched.whole)
+        if not fetched.whole:
+            parsed.text = (
+                f"(This message is {fetched.size:,} bytes, over the limit of "
+                f"{self.settings.mail_max_message_bytes:,}: only its header was read. It stays "
+                f"in the mailbox {account.name}.)"
+            )
+        policy = self.sla_policy
+        now = self._now()
+        actor = f"mail:{account.name}"
+        with self._write() as conn:
+            if mail_inbound.is_known(conn, account.name, fetched.uidvalidity, fetched.uid):
+                return None
+            seen = parsed.message_id is not None and mail_inbound.message_known(
+                conn, parsed.message_id
+            )
+            row = mail_inbound.claim(
+                conn,
+                account.name,
+                fetched.uidvalidity,
+                fetched.uid,
+                parsed,
+                fetched.raw,
+                fetched.size,
+                now,
+                keep_message_id=not seen,
+            )
+            outcome, reason, ticket_id, comment_id = self._file_mail(
+                conn, account, parsed, seen, policy, now, actor
+            )
+            mail_inbound.finish(
+                conn, row, outcome, reason, ticket_id=ticket_id, comment_id=comment_id
+            )
+            return mail_inbound.get(conn, row)
+
+    def _file_mail(
+        self,
+        conn: Connection,
+        account: MailAccount,
+        parsed: ParsedMail,
+        seen: bool,
+        policy: sla.SlaPolicy,
+        now: datetime,
+        actor: str,
+    ) -> tuple[str, str, int | None, int | None]:
+        """What becomes of a message: (outcome, reason, ticket, comment)."""
+        if seen:
+            return "duplicate", "a message with this Message-ID was read before", None, None
+        reason = parsed.automatic
+        if reason is None and parsed.sender in self._our_addresses(conn):
+            reason = f"from our own address {parsed.sender}"
+        if reason is not None or parsed.sender is None:
+            return "ignored", reason or "no sender address", None, None
+        sender = parsed.sender
+        hour = now - timedelta(hours=1)
+        limit = self.settings.mail_sender_hourly_limit
+        if mail_inbound.recent_count(conn, sender, hour) >= limit:
+            return (
+                "rate_limited",
+                f"{sender} sent more than {limit} messages in an hour",
+                None,
+                None,
+            )
+        body = mail_quotes.trim_quoted(parsed.text) or "(no text)"
+        if parsed.attachments:
+            names = ", ".join(f"{a.filename} ({a.size:,} bytes)" for a in parsed.attachments[:20])
+            more = len(parsed.attachments) - 20
+            body += f"\n\n[attachments: {names}{f' and {more} more' if more > 0 else ''}]"
+        body = body[:99_000]
+        ticket_id = mail_inbound.thread_ticket(conn, parsed.in_reply_to + parsed.references)
+        if ticket_id is None:
+            token = mail_quotes.subject_token(parsed.subject)
+            # A token alone is trusted only from the ticket's own customer.
+            if token is not None and self._ticket_customer_email(conn, token) == sender:
+                ticket_id = token
+        note = ""
+        if ticket_id is not None:
+            try:
+                current: Ticket | None = tickets.get(conn, ticket_id, policy, now, detail=False)
+            except NotFoundError:
+                current, note = None, f"(A reply to ticket #{ticket_id}, which is gone.)\n\n"
+            if current is not None and current.status == "closed":
+                current, note = None, f"(A reply to closed ticket #{ticket_id}.)\n\n"
+            if current is not None:
+                author = parsed.sender_name or sender
+                comment, _ = tickets.add_comment(
+                    conn,
+                    ticket_id,
+                    CommentCreate(body=body, by_customer=True, author=author[:200]),
+                    policy,
+                    now,
+                    actor=actor,
+                )
+                if current.status == "resolved":
+                    tickets.set_status(
+                        conn, ticket_id, "open", policy, now, actor=actor,
+                        note="the customer replied by email",
+                    )  # fmt: skip
+                return "comment", "", ticket_id, comment.id
+        customer = customers.find_by_email(conn, sender) or self._mail_customer(
+            conn, sender, parsed.sender_name, actor
+        )
+        if customer is None:
+            return "ignored", f"the sender address {sender!r} is not valid", None, None
+        if customer.in_trash:
+            return "ignored", f"the sender's customer {customer.id} is in the trash", None, None
+        ticket = tickets.create(
+            conn,
+            TicketCreate(
+                customer_id=customer.id,
+                type=account.default_type or "",
+                subject=mail_quotes.ticket_subject(parsed.subject),
+                description=(note + body)[:100_000],
+            ),
+            policy,
+            now,
+            actor=actor,
+        )
+        return "ticket", "", ticket.id, None
+
+    @staticmethod
+    def _ticket_customer_email(conn: Connection, ticket_id: int) -> str | None:
+        from sqlalchemy import select
+
+        row = conn.execute(
+            select(schema.customers.c.email_key)
+            .join(schema.tickets, schema.tickets.c.customer_id == schema.customers.c.id)
+            .where(schema.tickets.c.id == ticket_id)
+        ).first()
+        return None if row is None else row.email_key
+
+    def _mail_customer(
+        self, conn: Connection, address: str, name: str, actor: str
+    ) -> Customer | None:
+        """A new customer for an unknown sender: through the duplicate check on entry (kept
+        with a warning naming look-alikes), and flagged for someone to check."""
+        try:
+            customers.clean_email(address)
+        except ValidationError:
+            return None
+        created = None
+        for candidate in (name, address.split("@")[0], address):
+            try:
+                created = customers.create(
+                    conn,
+                    CustomerCreate(name=candidate or address, email=address),
+                    actor=actor,
+                    region=self.region,
+                )
+                break
+            except ValidationError as exc:
+                if exc.field != "name":
+                    return None
+        if created is None:
+            return None
+        dedupe.index_customers(conn, [created], fresh=True)
+        merging.refresh_duplicate_warnings(conn, created.id, allow=True)
+        return customers.add_warning(
+            conn,
+            created.id,
+            RecordWarning(
+                field="email",
+                code="from_unknown_sender",
+                message="created from an email by an unknown sender: check the name and "
+                "whether it is someone we know",
+            ),
+        )
+
+    def _last_uid(self, mailbox: str, uidvalidity: int) -> int:
+        with self._read() as conn:
+            return mail_inbound.last_uid(conn, mailbox, uidvalidity)
+
+    def fetch_mail(self, mailbox: str | None = None) -> FetchReport:
+        """Read the new messages of every active mailbox (or the one named) into tickets and
+        comments. A server that fails is reported and the others are still read; what was
+        filed before a failure stays filed, and the next fetch goes on from there."""
+        self._require("write")
+        with self._read() as conn:
+            boxes = [
+                a
+                for a in mail_accounts.list_accounts(conn, "imap")
+                if (a.active and mailbox is None) or a.name == mailbox
+            ]
+        if mailbox is not None and not boxes:
+            raise NotFoundError(f"no mailbox named {mailbox!r}", code="mail_account_not_found")
+        report = FetchReport()
+        for account in boxes:
+            try:
+                self._fetch_one(account, report)
+            except (MailServerError, ConfigError) as exc:
+                report.errors.append(str(exc))
+        return report
+
+    def _fetch_one(self, account: MailAccount, report: FetchReport) -> None:
+        password = self.mail_password(account)
+        with mail_transport.imap_session(account, password) as box:
+            for fetched in mail_transport.read_new(
+                box,
+                account,
+                lambda validity: self._last_uid(account.name, validity),
+                max_bytes=self.settings.mail_max_message_bytes,
+                limit=self.settings.mail_fetch_batch,
+            ):
+                try:
+                    filed = self.receive_mail(account, fetched)
+                except ConflictError:
+                    # Another fetch filed it at the same moment: the unique keys held.
+                    report.duplicates += 1
+                    continue
+                if filed is None:
+                    report.duplicates += 1
+                    continue
+                report.read += 1
+                if filed.outcome == "ticket" and filed.ticket_id is not None:
+                    report.tickets.append(filed.ticket_id)
+                elif filed.outcome == "comment" and filed.comment_id is not None:
+                    report.comments.append(filed.comment_id)
+                elif filed.outcome == "rate_limited":
+                    if filed.sender and filed.sender not in report.rate_limited:
+                        report.rate_limited.append(filed.sender)
+                elif filed.outcome == "duplicate":
+                    report.duplicates += 1
+                else:
+                    report.ignored += 1
+
+    def send_mail(self, *, limit: int = 100) -> SendReport:
+        """Send what the outbox holds that is due: a 4xx answer or a lost connection is tried
+        again later (1, 2, 4, ... minutes), a 5xx answer or the last attempt fails the message
+        and says so on its ticket as an internal note."""
+        report = SendReport()
+        self._require("write")
+        with self._read() as conn:
+            smtp = mail_accounts.smtp_account(conn)
+        if smtp is None:
+            report.errors.append("no SMTP server is set: customer-flow mail add-smtp")
+            return report
+        password = self.mail_password(smtp)
+        for _ in range(limit):
+            now = self._now()
+            with self._write() as conn:
+                mail = mail_outbox.claim_next(conn, now)
+            if mail is None:
+                break
+            message = mail_outbox.compose(mail, smtp.address, "Customer_Flow", now)
+            try:
+                mail_transport.send_message(smtp, password, message)
+            except MailServerError as exc:
+                self._send_failed(mail, exc, report)
+                if exc.temporary and exc.code == "mail_server" and "cannot connect" in str(exc):
+                    break  # the server is down: the rest waits for the next pass
+                continue
+            with self._write() as conn:
+                mail_outbox.mark_sent(conn, mail.id, self._now())
+            report.sent.append(mail.id)
+        return report
+
+    def _send_failed(self, mail: OutgoingMail, exc: MailServerError, report: SendReport) -> None:
+        report.errors.append(f"message {mail.id} (ticket #{mail.ticket_id}): {exc}")
+        now = self._now()
+        with self._write() as conn:
+            if exc.temporary and mail.attempts < self.settings.mail_send_attempts:
+                mail_outbox.mark_retry(conn, mail, str(exc), now)
+                report.retrying.append(mail.id)
+                return
+            mail_outbox.mark_failed(conn, mail.id, str(exc))
+            report.failed.append(mail.id)
+            # A purged ticket takes no note: the outbox row keeps the failure.
+            with suppress(NotFoundError):
+                tickets.add_comment(
+                    conn,
+                    mail.ticket_id,
+                    CommentCreate(
+                        body=f"The email to {mail.to_address} could not be sent (after "
+                        f"{mail.attempts} attempt{'s' if mail.attempts != 1 else ''}): {exc}",
+                        public=False,
+                    ),
+                    self.sla_policy,
+                    now,
+                    actor="mail",
+                )
+
+    def list_inbound_mail(
+        self, *, limit: int = 100, outcome: str | None = None
+    ) -> list[InboundMessage]:
+        """The messages read, newest first, with what became of each."""
+        with self._read() as conn:
+            return mail_inbound.list_inbound(conn, limit=limit, outcome=outcome)
+
+    def list_outbox(self, *, ticket_id: int | None = None, limit: int = 100) -> list[OutgoingMail]:
+        """The messages to send and sent, newest first; a ticket's with ``ticket_id``."""
+        with self._read() as conn:
+            return mail_outbox.list_outbox(conn, ticket_id=ticket_id, limit=limit)
+
+    def test_mail(self) -> list[MailCheck]:
+        """Log in to every mail server (IMAP: open the folder; SMTP: log in, send nothing)
+        and say, for each, what failed."""
+        checks = []
+        for account in self.list_mail_accounts():
+            try:
+                password = self.mail_password(account)
+                if account.kind == "imap":
+                    with mail_transport.imap_session(account, password) as box:
+                        status = box.folder.status(account.folder, ["MESSAGES"])
+                    message = f"logged in; {account.folder} holds {status['MESSAGES']} messages"
+                else:
+                    mail_transport.smtp_check(account, password)
+                    message = "logged in; ready to send"
+                checks.append(MailCheck(account.name, account.kind, True, message))
+            except (MailServerError, ConfigError) as exc:
+                checks.append(MailCheck(account.name, account.kind, False, str(exc)))
+        return checks
 
 
 class _RollBack(Exception):
