@@ -1388,7 +1388,11 @@ class Hub:
         if smtp is None:
             report.errors.append("no SMTP server is set: customer-flow mail add-smtp")
             return report
-        password = self.mail_password(smtp)
+        try:
+            password = self.mail_password(smtp)
+        except ConfigError as exc:
+            report.errors.append(str(exc))
+            return report
         for _ in range(limit):
             now = self._now()
             with self._write() as conn:
@@ -1399,9 +1403,13 @@ class Hub:
             try:
                 mail_transport.send_message(smtp, password, message)
             except MailServerError as exc:
+                if exc.code in ("mail_unreachable", "mail_login"):
+                    # The server's trouble, not the message's: it waits, its attempt uncounted.
+                    with self._write() as conn:
+                        mail_outbox.release(conn, mail, str(exc), self._now())
+                    report.errors.append(str(exc))
+                    break
                 self._send_failed(mail, exc, report)
-                if exc.temporary and exc.code == "mail_server" and "cannot connect" in str(exc):
-                    break  # the server is down: the rest waits for the next pass
                 continue
             with self._write() as conn:
                 mail_outbox.mark_sent(conn, mail.id, self._now())

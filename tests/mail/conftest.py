@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from mail_servers import Dovecot, SmtpServer, start_dovecot, start_smtp
+from mail_servers import Dovecot, SmtpServer, self_signed_cert, start_dovecot, start_smtp
 
 from customer_flow.hub import Hub
 from customer_flow.mail.models import MailAccountCreate
@@ -34,11 +34,14 @@ def dovecot() -> Iterator[Dovecot]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def smtp_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return self_signed_cert(tmp_path_factory.mktemp("smtp"))
+
+
 @pytest.fixture
-def smtp(tmp_path: Path) -> Iterator[SmtpServer]:
-    folder = tmp_path / "smtp"
-    folder.mkdir()
-    server = start_smtp(folder, SMTP_USER, SMTP_PASSWORD)
+def smtp(smtp_cert: tuple[Path, Path]) -> Iterator[SmtpServer]:
+    server = start_smtp(*smtp_cert, SMTP_USER, SMTP_PASSWORD)
     yield server
     server.stop()
 

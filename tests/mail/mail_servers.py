@@ -198,13 +198,13 @@ class SmtpServer:
     def stop(self) -> None:
         if self.controller is not None:
             self.controller.stop()
+            self.controller = None
 
 
-def start_smtp(root: Path, user: str, password: str) -> SmtpServer:
+def start_smtp(cert: Path, key: Path, user: str, password: str) -> SmtpServer:
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
-    cert, key = self_signed_cert(root)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(str(cert), str(key))
     server = SmtpServer(port=free_port(), cert=cert)
@@ -225,7 +225,8 @@ def start_smtp(root: Path, user: str, password: str) -> SmtpServer:
             and data.login.decode() == user
             and data.password.decode() == password
         )
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd then answers 535 itself (True would leave the client waiting).
+        return AuthResult(success=ok, handled=False)
 
     controller = Controller(
         Handler(),

@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, select, update
 
 from customer_flow.mail.models import OutgoingMail
 from customer_flow.store.schema import mail_outbox
@@ -30,6 +30,7 @@ __all__ = [
     "mark_failed",
     "mark_retry",
     "mark_sent",
+    "release",
     "reply_subject",
 ]
 
@@ -134,10 +135,25 @@ def mark_retry(conn: Connection, mail: OutgoingMail, error: str, now: datetime) 
     )
 
 
+def release(conn: Connection, mail: OutgoingMail, error: str, now: datetime) -> None:
+    """Give a message back untried (the server, not the message, was at fault): its attempt
+    does not count, and it is due again in a minute."""
+    conn.execute(
+        update(mail_outbox)
+        .where(mail_outbox.c.id == mail.id, mail_outbox.c.status == "sending")
+        .values(
+            status="pending",
+            next_attempt_at=now + timedelta(minutes=1),
+            attempts=mail_outbox.c.attempts - 1,
+            last_error=error,
+        )
+    )
+
+
 def mark_failed(conn: Connection, mail_id: int, error: str) -> None:
     conn.execute(
         update(mail_outbox)
-        .where(mail_outbox.c.id == mail_id, or_(mail_outbox.c.status == "sending"))
+        .where(mail_outbox.c.id == mail_id, mail_outbox.c.status == "sending")
         .values(status="failed", last_error=error)
     )
 

@@ -125,24 +125,44 @@ def _smtp(account: MailAccount, password: str) -> Iterator[smtplib.SMTP]:
             client = smtplib.SMTP(account.host, account.port, timeout=TIMEOUT)
             client.starttls(context=_context(account))
     except (OSError, smtplib.SMTPException) as exc:
-        raise MailServerError(f"{_where(account)}: cannot connect: {_clean(exc)}") from None
+        raise MailServerError(
+            f"{_where(account)}: cannot connect: {_clean(exc)}", code="mail_unreachable"
+        ) from None
     try:
         try:
-            client.login(account.username, password)
+            _login(client, account.username, password)
         except smtplib.SMTPAuthenticationError as exc:
             raise MailServerError(
-                f"{_where(account)}: login refused ({exc.smtp_code})", temporary=False
+                f"{_where(account)}: login refused ({exc.smtp_code})", code="mail_login"
             ) from None
-        except smtplib.SMTPException as exc:
-            raise MailServerError(f"{_where(account)}: login failed: {_clean(exc)}") from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise MailServerError(
+                f"{_where(account)}: login failed: {_clean(exc)}", code="mail_login"
+            ) from None
         yield client
     finally:
         with suppress(OSError, smtplib.SMTPException):
             client.quit()  # may be disconnected already
 
 
+def _login(client: smtplib.SMTP, username: str, password: str) -> None:
+    """Log in with PLAIN when offered (one try: ``login`` would try every mechanism in turn
+    with a wrong password), else with what ``login`` picks."""
+    client.ehlo_or_helo_if_needed()
+    offered = client.esmtp_features.get("auth", "").upper().split()
+    if "PLAIN" not in offered:
+        client.login(username, password)
+        return
+    client.user, client.password = username, password
+    code, answer = client.auth("PLAIN", client.auth_plain)
+    if code not in (235, 503):
+        raise smtplib.SMTPAuthenticationError(code, answer)
+
+
 def send_message(account: MailAccount, password: str, message: EmailMessage) -> None:
-    """Send one message. A 4xx answer or a lost connection is temporary, 5xx is not."""
+    """Send one message. A 4xx answer or a lost connection is temporary, 5xx is not. The
+    server's trouble rather than the message's has its own code: ``mail_unreachable`` (no
+    connection) or ``mail_login`` (the login was refused)."""
     try:
         with _smtp(account, password) as client:
             client.send_message(message)
