@@ -39,6 +39,7 @@ CAPABILITIES = [
     "reports",
     "users",
     "mail",
+    "jobs",
 ]
 
 

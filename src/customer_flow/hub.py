@@ -51,6 +51,8 @@ from customer_flow.duplicates.models import (
     Merge,
     MergeResult,
 )
+from customer_flow.jobs import failures as job_failures
+from customer_flow.jobs.failures import JobFailure
 from customer_flow.mail import accounts as mail_accounts
 from customer_flow.mail import inbound as mail_inbound
 from customer_flow.mail import outbox as mail_outbox
@@ -1386,7 +1388,8 @@ class Hub:
         with self._read() as conn:
             smtp = mail_accounts.smtp_account(conn)
         if smtp is None:
-            report.errors.append("no SMTP server is set: customer-flow mail add-smtp")
+            report.configured = False
+            report.errors.append("no SMTP server is set: customer-flow mail set-smtp")
             return report
         try:
             password = self.mail_password(smtp)
@@ -1471,6 +1474,19 @@ class Hub:
             except (MailServerError, ConfigError) as exc:
                 checks.append(MailCheck(account.name, account.kind, False, str(exc)))
         return checks
+
+    # -- background jobs (issue 18) ------------------------------------------------------------
+
+    def record_job_failure(self, job: str, error: str, attempts: int) -> JobFailure:
+        """Keep a job the worker gave up on (after its retries) for admins to see."""
+        with self._write() as conn:
+            return job_failures.record(conn, job, error, attempts, self._now())
+
+    def list_job_failures(self, *, limit: int = 100) -> list[JobFailure]:
+        """The jobs that failed for good, newest first (admins)."""
+        self._require("admin")
+        with self._read() as conn:
+            return job_failures.list_failures(conn, limit=limit)
 
 
 class _RollBack(Exception):

@@ -105,11 +105,16 @@ class Settings(BaseSettings):
     mail_sender_hourly_limit: int = Field(default=20, ge=1)
     #: Sending attempts before a message fails for good (4xx answers and lost connections).
     mail_send_attempts: int = Field(default=8, ge=1)
-    #: The worker's queue (huey): ``None`` stores it in SQLite under the data folder;
-    #: ``redis://host:6379/0`` uses Redis (a team server).
+    #: The worker's queue (huey): ``None`` stores it in SQLite under the data folder
+    #: (``queue.db`` beside the database's import folder), ``sqlite:///path/queue.db`` in that
+    #: file, ``redis://host:6379/0`` in Redis (a team server).
     queue_url: str | None = None
-    #: How often the worker fetches mail and sends the outbox, in seconds.
-    mail_poll_seconds: int = Field(default=60, ge=5)
+    #: How often the worker fetches mail and sends the outbox, in minutes.
+    mail_poll_minutes: int = Field(default=1, ge=1, le=59)
+    #: A failed job is tried again this many times, this many seconds apart, then kept for
+    #: admins to see (``customer-flow worker failures``).
+    job_retries: int = Field(default=3, ge=0)
+    job_retry_delay: int = Field(default=30, ge=0)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -130,8 +130,9 @@ class FetchReport(BaseModel):
 
 
 class SendReport(BaseModel):
-    """What one pass over the outbox did."""
+    """What one pass over the outbox did (``configured``: an SMTP server is set)."""
 
+    configured: bool = True
     sent: list[int] = Field(default_factory=list)
     retrying: list[int] = Field(default_factory=list)
     failed: list[int] = Field(default_factory=list)

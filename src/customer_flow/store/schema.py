@@ -573,3 +573,19 @@ mail_outbox = Table(
     Index("ix_mail_outbox_status_next_attempt_at", "status", "next_attempt_at"),
     Index("ix_mail_outbox_ticket_id", "ticket_id"),
 )
+
+# -- background jobs (issue 18) ----------------------------------------------------------------
+
+__all__ += ["job_failures"]
+
+#: Jobs the worker gave up on after their retries, for admins to see.
+job_failures = Table(
+    "job_failures",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("job", String(100), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("failed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_job_failures_failed_at", "failed_at"),
+)

@@ -1,4 +1,4 @@
-"""Mail (issue 18): the mail servers, every message read, and the outbox.
+"""Mail (issue 18): the mail servers, every message read, the outbox, and failed jobs.
 
 Revision ID: 0014
 Revises: 0013
@@ -97,9 +97,20 @@ def upgrade() -> None:
         "ix_mail_outbox_status_next_attempt_at", "mail_outbox", ["status", "next_attempt_at"]
     )
     op.create_index("ix_mail_outbox_ticket_id", "mail_outbox", ["ticket_id"])
+    op.create_table(
+        "job_failures",
+        sa.Column("id", _id, nullable=False),
+        sa.Column("job", sa.String(100), nullable=False),
+        sa.Column("error", sa.Text(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("failed_at", _at, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_job_failures"),
+    )
+    op.create_index("ix_job_failures_failed_at", "job_failures", ["failed_at"])
 
 
 def downgrade() -> None:
+    op.drop_table("job_failures")
     op.drop_table("mail_outbox")
     op.drop_table("mail_inbound")
     op.drop_table("mail_accounts")
