@@ -54,6 +54,7 @@ from customer_flow.duplicates.models import (
 from customer_flow.jobs import failures as job_failures
 from customer_flow.jobs.failures import JobFailure
 from customer_flow.mail import accounts as mail_accounts
+from customer_flow.mail import files as mail_files
 from customer_flow.mail import inbound as mail_inbound
 from customer_flow.mail import outbox as mail_outbox
 from customer_flow.mail import parsing as mail_parsing
@@ -536,6 +537,7 @@ class Hub:
                     f"ticket {ticket_id} is {current.status}: close it before you purge it",
                     code="not_closed",
                 )
+            mail_files.forget_ticket(conn, ticket_id)
             return tickets.purge(conn, ticket_id, policy, self._now(), actor=self.actor)
 
     # -- users, logins and API tokens (web issue) ----------------------------------------------
@@ -1187,6 +1189,8 @@ class Hub:
             mail_inbound.finish(
                 conn, row, outcome, reason, ticket_id=ticket_id, comment_id=comment_id
             )
+            if ticket_id is not None and fetched.whole and parsed.attachments:
+                self._keep_attachments(conn, fetched.raw, ticket_id, comment_id, row, now)
             return mail_inbound.get(conn, row)
 
     def _file_mail(
@@ -1219,9 +1223,7 @@ class Hub:
             )
         body = mail_quotes.trim_quoted(parsed.text) or "(no text)"
         if parsed.attachments:
-            names = ", ".join(f"{a.filename} ({a.size:,} bytes)" for a in parsed.attachments[:20])
-            more = len(parsed.attachments) - 20
-            body += f"\n\n[attachments: {names}{f' and {more} more' if more > 0 else ''}]"
+            body += "\n\n" + self._attachment_note(parsed)
         body = body[:99_000]
         ticket_id = mail_inbound.thread_ticket(conn, parsed.in_reply_to + parsed.references)
         if ticket_id is None:
@@ -1273,6 +1275,79 @@ class Hub:
             actor=actor,
         )
         return "ticket", "", ticket.id, None
+
+    def _attachment_kept(self, index: int, size: int) -> bool:
+        return (
+            index < self.settings.mail_max_attachments
+            and size <= self.settings.mail_max_attachment_bytes
+        )
+
+    def _attachment_note(self, parsed: ParsedMail) -> str:
+        """The attachments named on the comment, saying which were not kept and why."""
+        names = []
+        for index, a in enumerate(parsed.attachments[:20]):
+            kept = self._attachment_kept(index, a.size)
+            names.append(f"{a.filename} ({a.size:,} bytes{'' if kept else ', not kept'})")
+        more = len(parsed.attachments) - 20
+        dropped = sum(
+            1 for i, a in enumerate(parsed.attachments) if not self._attachment_kept(i, a.size)
+        )
+        note = f"[attachments: {', '.join(names)}{f' and {more} more' if more > 0 else ''}]"
+        if dropped:
+            note += (
+                f"\n[{dropped} not kept: over {self.settings.mail_max_attachments} files or "
+                f"{self.settings.mail_max_attachment_bytes:,} bytes each; the message stays in "
+                "the mailbox]"
+            )
+        return note
+
+    def _keep_attachments(
+        self,
+        conn: Connection,
+        raw: bytes,
+        ticket_id: int,
+        comment_id: int | None,
+        inbound_id: int,
+        now: datetime,
+    ) -> None:
+        store = mail_files.FileStore(self.settings.resolved_attachment_dir())
+        for index, (meta, content) in enumerate(mail_parsing.attachment_parts(raw)):
+            if not self._attachment_kept(index, meta.size):
+                continue
+            mail_files.add(
+                conn,
+                ticket_id=ticket_id,
+                comment_id=comment_id,
+                inbound_id=inbound_id,
+                sha256=store.put(content),
+                size=meta.size,
+                filename=meta.filename,
+                content_type=meta.content_type,
+                now=now,
+            )
+
+    def list_attachments(self, ticket_id: int) -> list[mail_files.StoredAttachment]:
+        """The files kept with a ticket, oldest first."""
+        policy = self.sla_policy
+        with self._read() as conn:
+            tickets.get(conn, ticket_id, policy, self._now(), detail=False)  # 404 if none
+            return mail_files.list_for_ticket(conn, ticket_id)
+
+    def open_attachment(
+        self, ticket_id: int, attachment_id: int
+    ) -> tuple[mail_files.StoredAttachment, Path]:
+        """One of a ticket's files and where its bytes are (for a download)."""
+        policy = self.sla_policy
+        with self._read() as conn:
+            tickets.get(conn, ticket_id, policy, self._now(), detail=False)
+            found = mail_files.get(conn, ticket_id, attachment_id)
+        path = mail_files.FileStore(self.settings.resolved_attachment_dir()).path(found.sha256)
+        if not path.is_file():
+            raise NotFoundError(
+                f"the file of attachment {attachment_id} is missing from the store",
+                code="attachment_missing",
+            )
+        return found, path
 
     @staticmethod
     def _ticket_customer_email(conn: Connection, ticket_id: int) -> str | None:

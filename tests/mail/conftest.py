@@ -95,7 +95,7 @@ def desk(
     ) as box:
         box.folder.create(folder)
     monkeypatch.setenv("CF_TEST_IMAP_PASSWORD", MAIL_USERS["support"])
-    hub = make_hub(db_url, tmp_path)
+    hub = make_hub(db_url, tmp_path, attachment_dir=tmp_path / "files")
     hub.save_mail_account(
         MailAccountCreate(
             name="support",

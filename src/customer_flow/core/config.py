@@ -98,6 +98,13 @@ class Settings(BaseSettings):
     #: The largest message a fetch reads whole, in bytes; a larger one opens its ticket from the
     #: headers alone and says so (the message stays in the mailbox).
     mail_max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    #: Attachments kept per message, and the largest file kept, in bytes; the others are
+    #: named on the ticket as not kept (the message stays in the mailbox).
+    mail_max_attachments: int = Field(default=50, ge=0)
+    mail_max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    #: Where attachments are kept (content-addressed, SHA-256). ``None``: ``attachments/`` in
+    #: the database's data folder.
+    attachment_dir: Path | None = None
     #: The most messages one fetch reads per mailbox (the next fetch goes on from there).
     mail_fetch_batch: int = Field(default=200, ge=1)
     #: Messages one sender may turn into tickets or comments per hour; past it they are kept
@@ -138,6 +145,11 @@ class Settings(BaseSettings):
         """The folder of this database's files (its worker queue): one per database."""
         key = hashlib.sha256(self.resolved_database_url().encode()).hexdigest()[:16]
         return Path(user_data_dir(APP_NAME)) / "data" / key
+
+    def resolved_attachment_dir(self) -> Path:
+        if self.attachment_dir is not None:
+            return Path(self.attachment_dir).expanduser()
+        return self.data_dir() / "attachments"
 
     def resolved_import_dir(self) -> Path:
         """``import_dir``, or the default: one folder per database in the user data folder, so

@@ -21,6 +21,7 @@ from customer_flow.mail.models import Attachment, ParsedMail
 
 __all__ = [
     "MAX_TEXT",
+    "attachment_parts",
     "automatic_reason",
     "html_to_text",
     "message_ids",
@@ -148,6 +149,39 @@ def parse_headers(msg: Message) -> tuple[str | None, str]:
     return address, name[:200]
 
 
+def _filename(value: str | None) -> str:
+    """An attachment's name fit to show and to send back: decoded, no folders, no control
+    characters, at most 255 characters."""
+    name = header_text(value or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if c.isprintable()).strip(" .")
+    return name[:255] or "attachment"
+
+
+def _is_attachment(part: Message) -> bool:
+    disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+    return disposition == "attachment" or bool(part.get_filename())
+
+
+def attachment_parts(raw: bytes) -> list[tuple[Attachment, bytes]]:
+    """The attachments with their bytes, in the order ``parse`` lists them."""
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    found: list[tuple[Attachment, bytes]] = []
+    for count, part in enumerate(msg.walk()):
+        if count >= MAX_PARTS:
+            break
+        if part.is_multipart() or not _is_attachment(part):
+            continue
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        meta = Attachment(
+            filename=_filename(part.get_filename()),
+            content_type=part.get_content_type()[:100],
+            size=len(data),
+        )
+        found.append((meta, data))
+    return found
+
+
 def parse(raw: bytes, *, headers_only: bool = False) -> ParsedMail:
     """A raw message read into a ``ParsedMail``; never raises on malformed input.
 
@@ -167,14 +201,12 @@ def parse(raw: bytes, *, headers_only: bool = False) -> ParsedMail:
                 break
             if part.is_multipart():
                 continue
-            disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
-            filename = part.get_filename()
             ctype = part.get_content_type()
-            if disposition == "attachment" or filename:
+            if _is_attachment(part):
                 payload = part.get_payload(decode=True)
                 attachments.append(
                     Attachment(
-                        filename=header_text(filename or "")[:255] or "attachment",
+                        filename=_filename(part.get_filename()),
                         content_type=ctype[:100],
                         size=len(payload) if isinstance(payload, bytes) else 0,
                     )

@@ -589,3 +589,22 @@ job_failures = Table(
     Column("failed_at", DateTime(timezone=True), nullable=False),
     Index("ix_job_failures_failed_at", "failed_at"),
 )
+
+#: Files that came with a ticket's mail: the bytes live outside the database in a
+#: content-addressed store (``mail/files.py``: SHA-256, each file once); a row per appearance.
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("ticket_id", BigInteger, nullable=False),
+    Column("comment_id", BigInteger),
+    Column("inbound_id", BigInteger),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_attachments_ticket_id_id", "ticket_id", "id"),
+    Index("ix_attachments_sha256", "sha256"),
+)
+__all__ += ["attachments"]

@@ -1,4 +1,5 @@
-"""Mail (issue 18): the mail servers, every message read, the outbox, and failed jobs.
+"""Mail (issue 18): the mail servers, every message read, the outbox, attachments and failed
+jobs.
 
 Revision ID: 0014
 Revises: 0013
@@ -107,9 +108,25 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_job_failures"),
     )
     op.create_index("ix_job_failures_failed_at", "job_failures", ["failed_at"])
+    op.create_table(
+        "attachments",
+        sa.Column("id", _id, nullable=False),
+        sa.Column("ticket_id", sa.BigInteger(), nullable=False),
+        sa.Column("comment_id", sa.BigInteger()),
+        sa.Column("inbound_id", sa.BigInteger()),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("filename", sa.String(255), nullable=False),
+        sa.Column("content_type", sa.String(100), nullable=False),
+        sa.Column("created_at", _at, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_attachments"),
+    )
+    op.create_index("ix_attachments_ticket_id_id", "attachments", ["ticket_id", "id"])
+    op.create_index("ix_attachments_sha256", "attachments", ["sha256"])
 
 
 def downgrade() -> None:
+    op.drop_table("attachments")
     op.drop_table("job_failures")
     op.drop_table("mail_outbox")
     op.drop_table("mail_inbound")
