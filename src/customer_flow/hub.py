@@ -59,6 +59,7 @@ from customer_flow.mail import inbound as mail_inbound
 from customer_flow.mail import outbox as mail_outbox
 from customer_flow.mail import parsing as mail_parsing
 from customer_flow.mail import quotes as mail_quotes
+from customer_flow.mail import templates as mail_templates
 from customer_flow.mail import transport as mail_transport
 from customer_flow.mail.models import (
     FetchReport,
@@ -1134,18 +1135,50 @@ class Hub:
         if not customer.email:
             return
         in_reply_to, references = mail_inbound.thread_ids(conn, ticket.id)
+        context = self._reply_context(ticket, comment, customer)
+        override = self.settings.mail_template_dir
         mail_outbox.enqueue(
             conn,
             ticket_id=ticket.id,
             comment_id=comment.id,
             to_address=customer.email,
             subject=mail_outbox.reply_subject(ticket.id, ticket.subject),
-            body=comment.body,
+            body=mail_templates.render("reply.txt", context, override),
+            html=mail_templates.render("reply.html", context, override),
             domain=smtp.address.rsplit("@", 1)[-1],
             in_reply_to=in_reply_to,
             references=references,
             now=self._now(),
         )
+
+    def _reply_context(
+        self, ticket: Ticket, comment: Comment, customer: Customer
+    ) -> dict[str, Any]:
+        """What the reply templates may use: the reply's text, who wrote it, the ticket (its ID,
+        subject, status, priority, type) and the customer's name."""
+        return {
+            "body": comment.body,
+            "agent": comment.author,
+            "team": self.settings.mail_team_name,
+            "customer": {"name": customer.name},
+            "ticket": {
+                "id": ticket.id,
+                "subject": ticket.subject,
+                "status": ticket.status,
+                "priority": ticket.priority,
+                "type": ticket.type,
+            },
+        }
+
+    def check_mail_templates(self) -> list[str]:
+        """What is wrong with the admin's mail templates (empty: they all render)."""
+        sample = {
+            "body": "Thank you for writing.", "agent": "agent@example.org",
+            "team": self.settings.mail_team_name, "customer": {"name": "Ana Lima"},
+            "ticket": {"id": 1, "subject": "A question", "status": "open",
+                       "priority": "normal", "type": "support"},
+        }  # fmt: skip
+        return mail_templates.check(self.settings.mail_template_dir, sample)
 
     def receive_mail(
         self, account: MailAccount, fetched: mail_transport.Fetched
@@ -1477,7 +1510,7 @@ class Hub:
                 mail = mail_outbox.claim_next(conn, now)
             if mail is None:
                 break
-            message = mail_outbox.compose(mail, smtp.address, "Customer_Flow", now)
+            message = mail_outbox.compose(mail, smtp.address, self.settings.mail_team_name, now)
             try:
                 mail_transport.send_message(smtp, password, message)
             except MailServerError as exc:

@@ -8,6 +8,7 @@ unless ``CUSTOMER_FLOW_REQUIRE_MAIL=1``, which makes them fail instead.
 from __future__ import annotations
 
 import contextlib
+import email.policy
 import os
 import pwd
 import shutil
@@ -214,7 +215,9 @@ def start_smtp(cert: Path, key: Path, user: str, password: str) -> SmtpServer:
             if server.answers:
                 return server.answers.pop(0)
             server.envelopes.append(envelope)
-            server.received.append(message_from_bytes(envelope.original_content))
+            server.received.append(
+                message_from_bytes(envelope.original_content, policy=email.policy.default)
+            )
             return "250 OK"
 
     def authenticate(

@@ -29,7 +29,7 @@ def test_mail_ticket_reply_answer_round_trip(desk_smtp: MailDesk) -> None:
     assert "jose@reis.pt" == sent["To"]
     assert f"Re: Invoice 42 is wrong [#{ticket_id}]" == sent["Subject"]
     assert "<invoice-42@reis.pt>" == sent["In-Reply-To"] == sent["References"]
-    assert "We will send a corrected invoice today." in sent.get_payload()
+    assert "We will send a corrected invoice today." in sent.get_body(("plain",)).get_content()
 
     # The customer's mail program answers: In-Reply-To our Message-ID, and it quotes us.
     desk_smtp.deliver(

@@ -87,7 +87,7 @@ class TestSending:
         assert "<ask@reis.pt>" == first["References"]
         assert f"<ask@reis.pt> {first['Message-ID']}" == second["References"]
         assert first["Message-ID"].endswith("@desk.test>")
-        assert "First answer" in first.get_payload()
+        assert "First answer" in first.get_body(("plain",)).get_content()
         assert {"sent"} == {m.status for m in desk_smtp.hub.list_outbox()}
         assert ["rita@reis.pt"] == desk_smtp.smtp.envelopes[0].rcpt_tos
 

@@ -164,14 +164,19 @@ def send(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 @mail_app.command("test")
 def test(ctx: typer.Context) -> None:
-    """Log in to every mail server and say what failed (exit 1 if any did)."""
-    checks = get_hub(ctx).test_mail()
+    """Log in to every mail server, render the admin's mail templates, and say what failed
+    (exit 1 if anything did)."""
+    hub = get_hub(ctx)
+    checks = hub.test_mail()
     if not checks:
         fail("no mail server is set: mail add-mailbox, mail set-smtp")
     for check in checks:
         state = "ok" if check.ok else "FAILED"
         out.print(f"{check.kind} {check.name}: {state}: {check.message}", markup=False)
-    if not all(c.ok for c in checks):
+    problems = hub.check_mail_templates()
+    for problem in problems:
+        out.print(f"template: FAILED: {problem}", markup=False)
+    if problems or not all(c.ok for c in checks):
         raise typer.Exit(1)
 
 

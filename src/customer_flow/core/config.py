@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     #: Where attachments are kept (content-addressed, SHA-256). ``None``: ``attachments/`` in
     #: the database's data folder.
     attachment_dir: Path | None = None
+    #: A folder of mail templates that replace the shipped ones of the same name
+    #: (``reply.txt``, ``reply.html``: Jinja2, see ``mail/templates/``).
+    mail_template_dir: Path | None = None
+    #: The name replies are signed with and sent from.
+    mail_team_name: str = "Customer_Flow support"
     #: The most messages one fetch reads per mailbox (the next fetch goes on from there).
     mail_fetch_batch: int = Field(default=200, ge=1)
     #: Messages one sender may turn into tickets or comments per hour; past it they are kept

@@ -106,6 +106,7 @@ class OutgoingMail(BaseModel):
     to_address: str
     subject: str
     body: str
+    html: str | None = None
     message_id: str
     in_reply_to: str | None
     references: str | None

@@ -60,6 +60,7 @@ def enqueue(
     to_address: str,
     subject: str,
     body: str,
+    html: str | None = None,
     domain: str,
     in_reply_to: str | None,
     references: list[str],
@@ -74,6 +75,7 @@ def enqueue(
             to_address=to_address,
             subject=subject,
             body=body,
+            html=html,
             message_id=message_id,
             in_reply_to=in_reply_to,
             references=" ".join(f"<{r}>" for r in references) or None,
@@ -174,4 +176,6 @@ def compose(mail: OutgoingMail, sender: str, sender_name: str, now: datetime) ->
     msg["Auto-Submitted"] = "no"
     msg["X-Auto-Response-Suppress"] = "All"
     msg.set_content(mail.body)
+    if mail.html:
+        msg.add_alternative(mail.html, subtype="html")
     return msg

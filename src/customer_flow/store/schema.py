@@ -558,7 +558,9 @@ mail_outbox = Table(
     Column("comment_id", BigInteger),
     Column("to_address", String(320), nullable=False),
     Column("subject", String(400), nullable=False),
+    # The text part, and the HTML part (None: text only), rendered from the templates.
     Column("body", Text, nullable=False),
+    Column("html", Text),
     # Without angle brackets; unique, so a reply's headers find their ticket.
     Column("message_id", String(255), nullable=False, unique=True),
     Column("in_reply_to", Text),

@@ -82,6 +82,7 @@ def upgrade() -> None:
         sa.Column("to_address", sa.String(320), nullable=False),
         sa.Column("subject", sa.String(400), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("html", sa.Text()),
         sa.Column("message_id", sa.String(255), nullable=False),
         sa.Column("in_reply_to", sa.Text()),
         sa.Column("references", sa.Text()),
