@@ -26,6 +26,7 @@ from customer_flow.core.errors import (
     AuthenticationError,
     ConfigError,
     ConflictError,
+    CustomerFlowError,
     MailServerError,
     NotFoundError,
     PermissionDeniedError,
@@ -56,6 +57,7 @@ from customer_flow.jobs.failures import JobFailure
 from customer_flow.mail import accounts as mail_accounts
 from customer_flow.mail import files as mail_files
 from customer_flow.mail import inbound as mail_inbound
+from customer_flow.mail import notifications as mail_notifications
 from customer_flow.mail import outbox as mail_outbox
 from customer_flow.mail import parsing as mail_parsing
 from customer_flow.mail import quotes as mail_quotes
@@ -428,7 +430,9 @@ class Hub:
         """Open a ticket for a live customer, of an active type; its SLA clock starts."""
         policy = self.sla_policy
         with self._write() as conn:
-            return tickets.create(conn, new, policy, self._now(), actor=self.actor)
+            ticket = tickets.create(conn, new, policy, self._now(), actor=self.actor)
+            self._notify_new_ticket(conn, ticket)
+            return ticket
 
     def get_ticket(self, ticket_id: int) -> Ticket:
         """One ticket with its SLA state and the business time used (a purged one is gone)."""
@@ -454,7 +458,14 @@ class Hub:
         """Give a ticket to someone, or take it from them with None."""
         policy = self.sla_policy
         with self._write() as conn:
-            return tickets.assign(conn, ticket_id, assignee, policy, self._now(), actor=self.actor)
+            ticket = tickets.assign(
+                conn, ticket_id, assignee, policy, self._now(), actor=self.actor
+            )
+            person = self._user_by_email(conn, ticket.assignee)
+            if person is not None:
+                key = f"{ticket.id}:{self._now().isoformat()}"
+                self._notify(conn, "assigned", ticket, key, [person])
+            return ticket
 
     def set_ticket_status(self, ticket_id: int, status: str, *, note: str | None = None) -> Ticket:
         """Move a ticket along its lifecycle; an error names the allowed next statuses."""
@@ -1172,13 +1183,158 @@ class Hub:
 
     def check_mail_templates(self) -> list[str]:
         """What is wrong with the admin's mail templates (empty: they all render)."""
-        sample = {
+        ticket = {"id": 1, "subject": "A question", "status": "open", "priority": "normal",
+                  "type": "support", "assignee": "agent@example.org"}  # fmt: skip
+        reply = {
             "body": "Thank you for writing.", "agent": "agent@example.org",
             "team": self.settings.mail_team_name, "customer": {"name": "Ana Lima"},
-            "ticket": {"id": 1, "subject": "A question", "status": "open",
-                       "priority": "normal", "type": "support"},
+            "ticket": ticket,
         }  # fmt: skip
-        return mail_templates.check(self.settings.mail_template_dir, sample)
+        notify = {"headline": "Assigned to you", "detail": "", "link": "",
+                  "team": self.settings.mail_team_name, "ticket": ticket}  # fmt: skip
+        return mail_templates.check(
+            self.settings.mail_template_dir,
+            {"reply.txt": reply, "reply.html": reply, "notify.txt": notify},
+        )
+
+    # -- notifications -------------------------------------------------------------------------
+
+    _HEADLINES: dict[str, str] = {  # noqa: RUF012 -- read only
+        "new_ticket": "New ticket",
+        "assigned": "Assigned to you",
+        "customer_replied": "The customer replied",
+        "sla_at_risk": "SLA at risk",
+        "sla_breached": "SLA breached",
+    }
+
+    def _user_by_email(self, conn: Connection, email: str | None) -> User | None:
+        if not email:
+            return None
+        try:
+            return users.find_by_email(conn, email)
+        except NotFoundError:
+            return None
+
+    def _notify(
+        self,
+        conn: Connection,
+        event: str,
+        ticket: Ticket,
+        key: str,
+        people: list[User],
+        *,
+        detail: str = "",
+    ) -> None:
+        """Queue ``event``'s notification for each of ``people`` who wants it, once per event
+        (``key``), never to the one who caused it. Nothing without an SMTP server."""
+        smtp = mail_accounts.smtp_account(conn)
+        if smtp is None:
+            return
+        now = self._now()
+        headline = self._HEADLINES[event]
+        for person in people:
+            if not person.active or person.email == self.actor or person.id == self.user_id:
+                continue
+            if not mail_notifications.enabled_for(conn, person.id)[event]:
+                continue
+            if not mail_notifications.claim(conn, person.id, f"{event}:{key}", now):
+                continue
+            context = {
+                "headline": headline,
+                "detail": detail,
+                "link": "",
+                "team": self.settings.mail_team_name,
+                "ticket": {
+                    "id": ticket.id, "subject": ticket.subject, "status": ticket.status,
+                    "priority": ticket.priority, "type": ticket.type,
+                    "assignee": ticket.assignee,
+                },
+            }  # fmt: skip
+            mail_outbox.enqueue(
+                conn,
+                ticket_id=ticket.id,
+                comment_id=None,
+                to_address=person.email,
+                subject=f"[#{ticket.id}] {headline}: {ticket.subject}"[:400],
+                body=mail_templates.render("notify.txt", context, self.settings.mail_template_dir),
+                kind="notification",
+                domain=smtp.address.rsplit("@", 1)[-1],
+                in_reply_to=None,
+                references=[],
+                now=now,
+            )
+
+    def _notify_new_ticket(self, conn: Connection, ticket: Ticket) -> None:
+        if mail_accounts.smtp_account(conn) is None:
+            return
+        # Teams (when they come) narrow this to the ticket's team; today it is every agent.
+        people = [u for u in users.list_users(conn) if u.role != "viewer"]
+        self._notify(conn, "new_ticket", ticket, str(ticket.id), people)
+
+    def notify_sla(self) -> int:
+        """Queue the SLA notifications (at risk, breached) of open assigned tickets, once per
+        ticket, target and due time; the worker runs it with every mail pass. How many."""
+        policy = self.sla_policy
+        queued = 0
+        with self._write() as conn:
+            if mail_accounts.smtp_account(conn) is None:
+                return 0
+            from sqlalchemy import func, select
+
+            before = conn.execute(
+                select(func.count()).select_from(schema.notifications_sent)
+            ).scalar_one()
+            for state, event in (("at_risk", "sla_at_risk"), ("breached", "sla_breached")):
+                after: str | None = None
+                while True:
+                    page = ticket_queue.list_tickets(
+                        conn, TicketQuery(sla=state, limit=500, after=after), policy, self._now()
+                    )
+                    for ticket in page.items:
+                        person = self._user_by_email(conn, ticket.assignee)
+                        if person is None:
+                            continue
+                        for target in ("first_response", "resolution"):
+                            t = getattr(ticket.sla, target)
+                            if t.state != state or t.due_at is None:
+                                continue
+                            name = target.replace("_", " ")
+                            self._notify(
+                                conn, event, ticket,
+                                f"{ticket.id}:{target}:{t.due_at.isoformat()}", [person],
+                                detail=f"{name} due {t.due_at:%Y-%m-%d %H:%M} UTC",
+                            )  # fmt: skip
+                    after = page.next
+                    if not after:
+                        break
+            queued = (
+                conn.execute(
+                    select(func.count()).select_from(schema.notifications_sent)
+                ).scalar_one()
+                - before
+            )
+        return int(queued)
+
+    def notification_choices(self, user_id: int) -> dict[str, bool]:
+        """Which notifications a user gets by email (themself or an admin)."""
+        self._require_self_or_admin(user_id, "see the notifications of")
+        with self._read() as conn:
+            users.get(conn, user_id)
+            return mail_notifications.enabled_for(conn, user_id)
+
+    def set_notification_choices(self, user_id: int, choices: dict[str, bool]) -> dict[str, bool]:
+        """Turn notifications on or off for a user (themself or an admin)."""
+        unknown = sorted(set(choices) - set(mail_notifications.EVENTS))
+        if unknown:
+            raise ValidationError(
+                f"events: unknown {', '.join(unknown)}; the events are "
+                f"{', '.join(mail_notifications.EVENTS)}",
+                field="events",
+            )
+        self._require_self_or_admin(user_id, "change the notifications of")
+        with self._write() as conn:
+            users.get(conn, user_id)
+            return mail_notifications.set_choices(conn, user_id, choices)
 
     def receive_mail(
         self, account: MailAccount, fetched: mail_transport.Fetched
@@ -1282,6 +1438,12 @@ class Hub:
                     now,
                     actor=actor,
                 )
+                person = self._user_by_email(conn, current.assignee)
+                if person is not None:
+                    self._notify(
+                        conn, "customer_replied", current, str(comment.id), [person],
+                        detail=body[:2000],
+                    )  # fmt: skip
                 if current.status == "resolved":
                     tickets.set_status(
                         conn, ticket_id, "open", policy, now, actor=actor,
@@ -1307,6 +1469,7 @@ class Hub:
             now,
             actor=actor,
         )
+        self._notify_new_ticket(conn, ticket)
         return "ticket", "", ticket.id, None
 
     def _attachment_kept(self, index: int, size: int) -> bool:
@@ -1466,11 +1629,20 @@ class Hub:
                 limit=self.settings.mail_fetch_batch,
             ):
                 try:
-                    filed = self.receive_mail(account, fetched)
-                except ConflictError:
-                    # Another fetch filed it at the same moment: the unique keys held.
-                    report.duplicates += 1
-                    continue
+                    try:
+                        filed = self.receive_mail(account, fetched)
+                    except ConflictError:
+                        # Another fetch filed it (or its sender) at the same moment: once
+                        # more, and the unique keys say what is there now.
+                        filed = self.receive_mail(account, fetched)
+                except CustomerFlowError as exc:
+                    # Never skip a message: the next fetch starts from the highest UID
+                    # filed, so this mailbox stops here until the message can be filed.
+                    report.errors.append(
+                        f"{account.name}: message UID {fetched.uid} could not be filed ({exc}); "
+                        "the mailbox waits until it can"
+                    )
+                    break
                 if filed is None:
                     report.duplicates += 1
                     continue

@@ -312,3 +312,25 @@ class TestServerTrouble:
         desk.deliver(mail(body="x" * 5000))
         ticket = desk.hub.get_ticket(desk.hub.fetch_mail().tickets[0])
         assert "over the limit of 2,000" in ticket.description
+
+
+class TestNeverSkipped:
+    def test_a_message_that_cannot_be_filed_stops_the_mailbox_until_it_can(
+        self, desk: MailDesk
+    ) -> None:
+        """The mailbox's ticket type is made inactive: the first message cannot open a ticket.
+        The fetch says so and files nothing after it; once the type is back, both are filed."""
+        from tickets_support import TYPES, write_json
+
+        desk.deliver(mail(sender="first@reis.pt"))
+        desk.deliver(mail(sender="second@reis.pt"))
+        others = {k: v for k, v in TYPES.items() if k != "support"}
+        folder = desk.hub.settings.attachment_dir
+        assert folder is not None
+        desk.hub.load_ticket_types(write_json(folder.parent / "less.json", others))
+        report = desk.hub.fetch_mail()
+        assert ([], 1) == (report.tickets, len(report.errors))
+        assert "the mailbox waits" in report.errors[0]
+        assert [] == desk.hub.list_inbound_mail()
+        desk.hub.load_ticket_types(write_json(folder.parent / "all.json", TYPES))
+        assert 2 == len(desk.hub.fetch_mail().tickets)

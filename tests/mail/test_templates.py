@@ -43,7 +43,7 @@ def test_an_override_wins(tmp_path: Path) -> None:
 def test_a_broken_override_falls_back_and_is_reported(tmp_path: Path, source: str) -> None:
     (tmp_path / "reply.txt").write_text(source)
     assert "Fixed" in templates.render("reply.txt", CONTEXT, tmp_path)
-    [problem] = templates.check(tmp_path, CONTEXT)
+    [problem] = templates.check(tmp_path, {"reply.txt": CONTEXT})
     assert str(tmp_path / "reply.txt") in problem
 
 

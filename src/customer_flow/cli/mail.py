@@ -229,6 +229,37 @@ def outbox(
     out.print(table)
 
 
+@mail_app.command("notifications")
+def notifications(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The user's email.")],
+    on: Annotated[
+        list[str] | None,
+        typer.Option("--on", help="Turn an event on (repeatable).", show_default=False),
+    ] = None,
+    off: Annotated[
+        list[str] | None,
+        typer.Option("--off", help="Turn an event off (repeatable).", show_default=False),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show or change which notifications a user gets by email: new_ticket, assigned,
+    customer_replied, sla_at_risk, sla_breached."""
+    hub = get_hub(ctx)
+    user = hub.find_user(email)
+    changes = {event: True for event in on or []} | {event: False for event in off or []}
+    choices = (
+        hub.set_notification_choices(user.id, changes)
+        if changes
+        else hub.notification_choices(user.id)
+    )
+    if as_json:
+        print_json(choices)
+        return
+    for event, enabled in choices.items():
+        out.print(f"{event}: {'on' if enabled else 'off'}", markup=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``mail`` to the root app."""
     app.add_typer(mail_app, name="mail")

@@ -71,6 +71,7 @@ def _jobs(huey: Huey, settings: Settings) -> None:
     @huey.task(name="mail_send", **retry)
     def mail_send() -> dict[str, Any]:
         with _hub(settings) as hub:
+            hub.notify_sla()
             report = hub.send_mail()
         # A message's own failure lives in the outbox (and on its ticket); the job fails only
         # when the server could not be used at all.
@@ -112,7 +113,9 @@ def worker(
         return
     hub = get_hub(ctx)
     if once:
-        fetched, sent = hub.fetch_mail(), hub.send_mail()
+        fetched = hub.fetch_mail()
+        hub.notify_sla()
+        sent = hub.send_mail()
         say(f"fetched {len(fetched.tickets)} tickets, {len(fetched.comments)} comments; "
             f"sent {len(sent.sent)}")  # fmt: skip
         errors = fetched.errors + (sent.errors if sent.configured else [])

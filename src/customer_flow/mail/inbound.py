@@ -141,7 +141,7 @@ def thread_ticket(conn: Connection, ids: list[str]) -> int | None:
         return None
     sent = conn.execute(
         select(mail_outbox.c.ticket_id)
-        .where(mail_outbox.c.message_id.in_(ids))
+        .where(mail_outbox.c.message_id.in_(ids), mail_outbox.c.kind == "reply")
         .order_by(mail_outbox.c.id.desc())
         .limit(1)
     ).scalar()
@@ -172,7 +172,7 @@ def thread_ids(
     ).all()
     outbound = conn.execute(
         select(mail_outbox.c.id, mail_outbox.c.created_at, mail_outbox.c.message_id)
-        .where(mail_outbox.c.ticket_id == ticket_id)
+        .where(mail_outbox.c.ticket_id == ticket_id, mail_outbox.c.kind == "reply")
         .order_by(mail_outbox.c.id.desc())
         .limit(limit)
     ).all()

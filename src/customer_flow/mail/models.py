@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "Attachment",
@@ -26,7 +26,9 @@ class MailAccountCreate(BaseModel):
     """A mail server: an IMAP mailbox read for tickets, or the SMTP server replies go out on.
 
     The password is never stored: name the environment variable (``password_env``) or the
-    file (``password_file``) that holds it."""
+    file (``password_file``) that holds it. Unknown fields (a ``password``) are refused."""
+
+    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     kind: Kind
@@ -105,6 +107,7 @@ class OutgoingMail(BaseModel):
     comment_id: int | None
     to_address: str
     subject: str
+    kind: Literal["reply", "notification"] = "reply"
     body: str
     html: str | None = None
     message_id: str

@@ -16,8 +16,9 @@ from jinja2.sandbox import SandboxedEnvironment
 
 __all__ = ["NAMES", "check", "render"]
 
-#: The templates there are: a reply to the customer, as text and as HTML.
-NAMES = ("reply.txt", "reply.html")
+#: The templates there are: a reply to the customer, as text and as HTML, and an agent's
+#: notification (text).
+NAMES = ("reply.txt", "reply.html", "notify.txt")
 
 
 def _environment(override: Path | None, *, shipped_only: bool = False) -> SandboxedEnvironment:
@@ -41,14 +42,15 @@ def render(name: str, context: dict[str, Any], override: Path | None) -> str:
         return _environment(None, shipped_only=True).get_template(name).render(**context)
 
 
-def check(override: Path | None, context: dict[str, Any]) -> list[str]:
-    """What is wrong with the overrides, one line each (empty when they all render)."""
+def check(override: Path | None, contexts: dict[str, dict[str, Any]]) -> list[str]:
+    """What is wrong with the overrides, one line each (empty when they all render with the
+    sample ``contexts`` by template name)."""
     problems = []
     for name in NAMES:
         if override is None or not (override / name).is_file():
             continue
         try:
-            _environment(override).get_template(name).render(**context)
+            _environment(override).get_template(name).render(**contexts[name])
         except TemplateError as exc:
             line = getattr(exc, "lineno", None)
             problems.append(f"{override / name}{f':{line}' if line else ''}: {exc.message}")

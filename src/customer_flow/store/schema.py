@@ -558,6 +558,8 @@ mail_outbox = Table(
     Column("comment_id", BigInteger),
     Column("to_address", String(320), nullable=False),
     Column("subject", String(400), nullable=False),
+    # reply (to the customer: its thread finds the ticket) or notification (to an agent)
+    Column("kind", String(12), nullable=False, default="reply"),
     # The text part, and the HTML part (None: text only), rendered from the templates.
     Column("body", Text, nullable=False),
     Column("html", Text),
@@ -610,3 +612,24 @@ attachments = Table(
     Index("ix_attachments_sha256", "sha256"),
 )
 __all__ += ["attachments"]
+
+#: Each user's choice of notifications by email; a missing row is the event's default.
+notification_settings = Table(
+    "notification_settings",
+    metadata,
+    Column("user_id", BigInteger, ForeignKey("users.id"), primary_key=True),
+    Column("event", String(30), primary_key=True),
+    Column("enabled", Boolean, nullable=False),
+)
+
+#: Every notification sent: unique per user and event, so none goes out twice.
+notifications_sent = Table(
+    "notifications_sent",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("event_key", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("uq_notifications_sent_user_id_event_key", "user_id", "event_key", unique=True),
+)
+__all__ += ["notification_settings", "notifications_sent"]

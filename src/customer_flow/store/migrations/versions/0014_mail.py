@@ -81,6 +81,7 @@ def upgrade() -> None:
         sa.Column("comment_id", sa.BigInteger()),
         sa.Column("to_address", sa.String(320), nullable=False),
         sa.Column("subject", sa.String(400), nullable=False),
+        sa.Column("kind", sa.String(12), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("html", sa.Text()),
         sa.Column("message_id", sa.String(255), nullable=False),
@@ -124,9 +125,35 @@ def upgrade() -> None:
     )
     op.create_index("ix_attachments_ticket_id_id", "attachments", ["ticket_id", "id"])
     op.create_index("ix_attachments_sha256", "attachments", ["sha256"])
+    op.create_table(
+        "notification_settings",
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("event", sa.String(30), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name="fk_notification_settings_user_id_users"
+        ),
+        sa.PrimaryKeyConstraint("user_id", "event", name="pk_notification_settings"),
+    )
+    op.create_table(
+        "notifications_sent",
+        sa.Column("id", _id, nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("event_key", sa.String(200), nullable=False),
+        sa.Column("created_at", _at, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_notifications_sent"),
+    )
+    op.create_index(
+        "uq_notifications_sent_user_id_event_key",
+        "notifications_sent",
+        ["user_id", "event_key"],
+        unique=True,
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("notifications_sent")
+    op.drop_table("notification_settings")
     op.drop_table("attachments")
     op.drop_table("job_failures")
     op.drop_table("mail_outbox")
