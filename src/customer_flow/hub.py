@@ -1332,7 +1332,7 @@ class Hub:
                 field="events",
             )
         self._require_self_or_admin(user_id, "change the notifications of")
-        with self._write() as conn:
+        with self._auth_write() as conn:  # a viewer may choose their own too
             users.get(conn, user_id)
             return mail_notifications.set_choices(conn, user_id, choices)
 

@@ -1,4 +1,5 @@
-"""``/api/v1/mail``: the mail servers (admin) and each user's notification choices.
+"""``/api/v1/mail``: the mail servers (admin; set with ``customer-flow mail``), the messages
+read and sent, and each user's notification choices.
 
 Passwords never travel through the API: a server names the environment variable or the file
 that holds its password on the machine that fetches and sends.
@@ -9,9 +10,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StrictBool
 
-from customer_flow.mail.models import InboundMessage, MailAccount, MailAccountCreate, OutgoingMail
+from customer_flow.mail.models import InboundMessage, MailAccount, OutgoingMail
 
 from ..deps import UserHub, requires
 
@@ -19,7 +20,6 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/mail", tags=["mail"])
 
-AccountName = Annotated[str, Path(max_length=64, description="The mail server's name.")]
 UserId = Annotated[int, Path(ge=1, le=2**53, description="The user's ID.")]
 
 
@@ -28,11 +28,11 @@ class NotificationChoices(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    new_ticket: bool | None = None
-    assigned: bool | None = None
-    customer_replied: bool | None = None
-    sla_at_risk: bool | None = None
-    sla_breached: bool | None = None
+    new_ticket: StrictBool | None = None
+    assigned: StrictBool | None = None
+    customer_replied: StrictBool | None = None
+    sla_at_risk: StrictBool | None = None
+    sla_breached: StrictBool | None = None
 
 
 class Notifications(BaseModel):
@@ -55,29 +55,6 @@ def list_accounts(hub: UserHub) -> list[MailAccount]:
     """IMAP mailboxes and the SMTP server; where each password is read from, never the
     password."""
     return hub.list_mail_accounts()
-
-
-@router.post(
-    "/accounts",
-    response_model=MailAccount,
-    dependencies=[requires("admin")],
-    summary="Add or replace a mail server (admin)",
-)
-def save_account(hub: UserHub, body: MailAccountCreate) -> MailAccount:
-    """Name exactly one of `password_env` and `password_file`; an IMAP mailbox needs the
-    `default_type` of the tickets it opens; one SMTP server may be active."""
-    return hub.save_mail_account(body)
-
-
-@router.delete(
-    "/accounts/{name}",
-    response_model=MailAccount,
-    dependencies=[requires("admin")],
-    summary="Forget a mail server (admin)",
-)
-def remove_account(hub: UserHub, name: AccountName) -> MailAccount:
-    """What it read and sent stays."""
-    return hub.remove_mail_account(name)
 
 
 @router.get("/inbound", response_model=list[InboundMessage], summary="The messages read")
