@@ -494,16 +494,42 @@ class Hub:
                 conn, ticket_id, "open", policy, self._now(), actor=self.actor, note=note
             )
 
-    def add_comment(self, ticket_id: int, new: CommentCreate) -> Comment:
+    def add_comment(
+        self,
+        ticket_id: int,
+        new: CommentCreate,
+        *,
+        files: list[tuple[str, bytes, str]] | None = None,
+    ) -> Comment:
         """Add a public reply or an internal note; the first agent reply is the first response.
 
         An agent's public reply to a customer with an email goes to the outbox in the same
-        transaction when an SMTP server is set (``send_mail`` sends it)."""
+        transaction when an SMTP server is set (``send_mail`` sends it), with ``files``
+        (name, bytes, content type) attached; they are kept with the ticket either way."""
+        files = files or []
+        limit, most = self.settings.mail_max_attachment_bytes, self.settings.mail_max_attachments
+        if len(files) > most:
+            raise ValidationError(f"files: at most {most} per comment", field="files")
+        for name, content, _ in files:
+            if len(content) > limit:
+                raise ValidationError(
+                    f"files: {name} is {len(content):,} bytes, over the limit of {limit:,}",
+                    field="files",
+                )
         policy = self.sla_policy
         with self._write() as conn:
             comment, ticket = tickets.add_comment(
                 conn, ticket_id, new, policy, self._now(), actor=self.actor
             )
+            if files:
+                store = mail_files.FileStore(self.settings.resolved_attachment_dir())
+                for name, content, ctype in files:
+                    mail_files.add(
+                        conn, ticket_id=ticket_id, comment_id=comment.id, inbound_id=None,
+                        sha256=store.put(content), size=len(content),
+                        filename=mail_parsing.clean_filename(name), content_type=ctype,
+                        now=self._now(),
+                    )  # fmt: skip
             if comment.public and not comment.by_customer:
                 self._queue_reply(conn, ticket, comment)
             return comment
@@ -1683,6 +1709,8 @@ class Hub:
             if mail is None:
                 break
             message = mail_outbox.compose(mail, smtp.address, self.settings.mail_team_name, now)
+            if mail.kind == "reply" and mail.comment_id is not None:
+                self._attach_files(message, mail)
             try:
                 mail_transport.send_message(smtp, password, message)
             except MailServerError as exc:
@@ -1698,6 +1726,20 @@ class Hub:
                 mail_outbox.mark_sent(conn, mail.id, self._now())
             report.sent.append(mail.id)
         return report
+
+    def _attach_files(self, message: Any, mail: OutgoingMail) -> None:
+        """Put the reply's files on its message (read from the store one at a time)."""
+        store = mail_files.FileStore(self.settings.resolved_attachment_dir())
+        with self._read() as conn:
+            kept = mail_files.list_for_comment(conn, mail.comment_id or 0)
+        for a in kept:
+            maintype, _, subtype = a.content_type.partition("/")
+            message.add_attachment(
+                store.path(a.sha256).read_bytes(),
+                maintype=maintype or "application",
+                subtype=subtype or "octet-stream",
+                filename=a.filename,
+            )
 
     def _send_failed(self, mail: OutgoingMail, exc: MailServerError, report: SendReport) -> None:
         report.errors.append(f"message {mail.id} (ticket #{mail.ticket_id}): {exc}")

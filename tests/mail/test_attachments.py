@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -156,3 +157,40 @@ def test_ticket_page_lists_the_files_with_download_links(desk: MailDesk) -> None
     link = re.search(rf'href="(/api/v1/tickets/{ticket_id}/attachments/\d+)" download', page.text)
     assert link is not None
     assert b"x" == client.get(link.group(1)).content
+
+
+def test_an_agent_attaches_files_to_a_reply_and_the_customer_gets_them(
+    desk_smtp: MailDesk, tmp_path: Path
+) -> None:
+    """``tickets comment --attach``: the files are kept with the ticket and go out with the
+    reply; one over the size limit is refused before it is read, and nothing is written."""
+    from typer.testing import CliRunner
+
+    from customer_flow.cli.main import app
+
+    assert desk_smtp.smtp is not None
+    desk_smtp.deliver(with_files([]))
+    [ticket_id] = desk_smtp.hub.fetch_mail().tickets
+    guide = tmp_path / "guide.pdf"
+    guide.write_bytes(b"%PDF-1.4 the guide")
+    settings = desk_smtp.hub.settings
+    env = {"CUSTOMER_FLOW_ATTACHMENT_DIR": str(settings.attachment_dir)}
+    base = ["--db", settings.database_url, "tickets", "comment", str(ticket_id)]
+    result = CliRunner().invoke(app, [*base, "See the guide", "--attach", str(guide)], env=env)
+    assert 0 == result.exit_code, result.stderr
+    assert ["guide.pdf"] == [a.filename for a in desk_smtp.hub.list_attachments(ticket_id)]
+    assert 1 == len(desk_smtp.hub.send_mail().sent)
+    [sent] = desk_smtp.smtp.received
+    [part] = list(sent.iter_attachments())
+    assert ("guide.pdf", "application/pdf", b"%PDF-1.4 the guide") == (
+        part.get_filename(),
+        part.get_content_type(),
+        part.get_content(),
+    )
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"x" * 2000)
+    env["CUSTOMER_FLOW_MAIL_MAX_ATTACHMENT_BYTES"] = "1000"
+    result = CliRunner().invoke(app, [*base, "Too big", "--attach", str(big)], env=env)
+    assert 1 == result.exit_code
+    assert "over the limit of 1,000" in result.stderr
+    assert 1 == len(desk_smtp.hub.list_comments(ticket_id))

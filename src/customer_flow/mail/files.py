@@ -19,7 +19,8 @@ from sqlalchemy import Connection, select
 from customer_flow.core.errors import NotFoundError
 from customer_flow.store.schema import attachments
 
-__all__ = ["FileStore", "StoredAttachment", "add", "forget_ticket", "get", "list_for_ticket"]
+__all__ = ["FileStore", "StoredAttachment", "add", "forget_ticket", "get", "list_for_comment",
+           "list_for_ticket"]  # fmt: skip
 
 
 class StoredAttachment(BaseModel):
@@ -99,6 +100,15 @@ def forget_ticket(conn: Connection, ticket_id: int) -> None:
 def list_for_ticket(conn: Connection, ticket_id: int) -> list[StoredAttachment]:
     rows = conn.execute(
         select(attachments).where(attachments.c.ticket_id == ticket_id).order_by(attachments.c.id)
+    )
+    return [StoredAttachment.model_validate(dict(r._mapping)) for r in rows]
+
+
+def list_for_comment(conn: Connection, comment_id: int) -> list[StoredAttachment]:
+    rows = conn.execute(
+        select(attachments)
+        .where(attachments.c.comment_id == comment_id, attachments.c.inbound_id.is_(None))
+        .order_by(attachments.c.id)
     )
     return [StoredAttachment.model_validate(dict(r._mapping)) for r in rows]
 

@@ -23,6 +23,7 @@ __all__ = [
     "MAX_TEXT",
     "attachment_parts",
     "automatic_reason",
+    "clean_filename",
     "html_to_text",
     "message_ids",
     "normalise_id",
@@ -149,7 +150,7 @@ def parse_headers(msg: Message) -> tuple[str | None, str]:
     return address, name[:200]
 
 
-def _filename(value: str | None) -> str:
+def clean_filename(value: str | None) -> str:
     """An attachment's name fit to show and to send back: decoded, no folders, no control
     characters, at most 255 characters."""
     name = header_text(value or "").replace("\\", "/").rsplit("/", 1)[-1]
@@ -174,7 +175,7 @@ def attachment_parts(raw: bytes) -> list[tuple[Attachment, bytes]]:
         payload = part.get_payload(decode=True)
         data = payload if isinstance(payload, bytes) else b""
         meta = Attachment(
-            filename=_filename(part.get_filename()),
+            filename=clean_filename(part.get_filename()),
             content_type=part.get_content_type()[:100],
             size=len(data),
         )
@@ -206,7 +207,7 @@ def parse(raw: bytes, *, headers_only: bool = False) -> ParsedMail:
                 payload = part.get_payload(decode=True)
                 attachments.append(
                     Attachment(
-                        filename=_filename(part.get_filename()),
+                        filename=clean_filename(part.get_filename()),
                         content_type=ctype[:100],
                         size=len(payload) if isinstance(payload, bytes) else 0,
                     )
