@@ -24,6 +24,7 @@ DEMO_PASSWORD ?= customer-flow-demo
 PORT          ?= 8000
 
 ## run: set up, initialise the demo database (embedded SQLite default) if needed, and serve it
+## with one background worker (mail fetch and send; its queue is SQLite in the data folder)
 run: $(VENV)/.runtime
 	CUSTOMER_FLOW_ADMIN_PASSWORD='$(DEMO_PASSWORD)' $(BIN)/customer-flow init --demo --admin-email '$(DEMO_ADMIN)'
 	@echo ""
@@ -32,6 +33,8 @@ run: $(VENV)/.runtime
 	@echo "  (on a database that already had users, use theirs; reset one with"
 	@echo "   .venv/bin/customer-flow users set-password EMAIL). Stop with Ctrl-C."
 	@echo ""
+	$(BIN)/customer-flow worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/customer-flow serve --port $(PORT)
 
 ## test: set up the dev tools and run the whole suite (SQLite and PostgreSQL)

@@ -29,7 +29,18 @@ def test_the_import_contracts_hold() -> None:
 
 #: The capability packages: they hold the rules, so they never print, exit or read the
 #: environment (the doors do that, and hand them what they need).
-CAPABILITIES = ["core", "store", "customers", "data", "tickets", "duplicates", "reports", "users"]
+CAPABILITIES = [
+    "core",
+    "store",
+    "customers",
+    "data",
+    "tickets",
+    "duplicates",
+    "reports",
+    "users",
+    "mail",
+    "jobs",
+]
 
 
 def test_capabilities_never_print_exit_or_read_the_environment() -> None:

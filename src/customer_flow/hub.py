@@ -11,7 +11,7 @@ transaction, checks the actor's permission, calls the domain modules (``customer
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -24,13 +24,16 @@ from sqlalchemy.exc import IntegrityError
 from customer_flow.core.config import Settings
 from customer_flow.core.errors import (
     AuthenticationError,
+    ConfigError,
     ConflictError,
+    CustomerFlowError,
+    MailServerError,
     NotFoundError,
     PermissionDeniedError,
     StateError,
     ValidationError,
 )
-from customer_flow.core.models import AuditEntry, Page
+from customer_flow.core.models import AuditEntry, Page, RecordWarning
 from customer_flow.customers import records as customers
 from customer_flow.customers import search
 from customer_flow.customers.models import Customer, CustomerCreate, CustomerQuery, CustomerUpdate
@@ -48,6 +51,26 @@ from customer_flow.duplicates.models import (
     DuplicateReport,
     Merge,
     MergeResult,
+)
+from customer_flow.jobs import failures as job_failures
+from customer_flow.jobs.failures import JobFailure
+from customer_flow.mail import accounts as mail_accounts
+from customer_flow.mail import files as mail_files
+from customer_flow.mail import inbound as mail_inbound
+from customer_flow.mail import notifications as mail_notifications
+from customer_flow.mail import outbox as mail_outbox
+from customer_flow.mail import parsing as mail_parsing
+from customer_flow.mail import quotes as mail_quotes
+from customer_flow.mail import templates as mail_templates
+from customer_flow.mail import transport as mail_transport
+from customer_flow.mail.models import (
+    FetchReport,
+    InboundMessage,
+    MailAccount,
+    MailAccountCreate,
+    OutgoingMail,
+    ParsedMail,
+    SendReport,
 )
 from customer_flow.reports import metrics as reports
 from customer_flow.reports import rollup as report_rollup
@@ -79,7 +102,7 @@ from customer_flow.users.models import (
     UserCreate,
 )
 
-__all__ = ["ROLES", "Hub", "InitReport"]
+__all__ = ["ROLES", "Hub", "InitReport", "MailCheck"]
 
 #: What each role may do. The web issue adds users; locally the CLI acts as an admin.
 ROLES: dict[str, frozenset[str]] = {
@@ -112,6 +135,16 @@ class _Attempt:
     @property
     def good(self) -> bool:
         return self.account is not None
+
+
+@dataclass(frozen=True)
+class MailCheck:
+    """One mail server as ``Hub.test_mail`` found it."""
+
+    name: str
+    kind: str
+    ok: bool
+    message: str
 
 
 def bundled_example(name: str) -> Path:
@@ -397,7 +430,9 @@ class Hub:
         """Open a ticket for a live customer, of an active type; its SLA clock starts."""
         policy = self.sla_policy
         with self._write() as conn:
-            return tickets.create(conn, new, policy, self._now(), actor=self.actor)
+            ticket = tickets.create(conn, new, policy, self._now(), actor=self.actor)
+            self._notify_new_ticket(conn, ticket)
+            return ticket
 
     def get_ticket(self, ticket_id: int) -> Ticket:
         """One ticket with its SLA state and the business time used (a purged one is gone)."""
@@ -423,7 +458,14 @@ class Hub:
         """Give a ticket to someone, or take it from them with None."""
         policy = self.sla_policy
         with self._write() as conn:
-            return tickets.assign(conn, ticket_id, assignee, policy, self._now(), actor=self.actor)
+            ticket = tickets.assign(
+                conn, ticket_id, assignee, policy, self._now(), actor=self.actor
+            )
+            person = self._user_by_email(conn, ticket.assignee)
+            if person is not None:
+                key = f"{ticket.id}:{self._now().isoformat()}"
+                self._notify(conn, "assigned", ticket, key, [person])
+            return ticket
 
     def set_ticket_status(self, ticket_id: int, status: str, *, note: str | None = None) -> Ticket:
         """Move a ticket along its lifecycle; an error names the allowed next statuses."""
@@ -452,13 +494,44 @@ class Hub:
                 conn, ticket_id, "open", policy, self._now(), actor=self.actor, note=note
             )
 
-    def add_comment(self, ticket_id: int, new: CommentCreate) -> Comment:
-        """Add a public reply or an internal note; the first agent reply is the first response."""
+    def add_comment(
+        self,
+        ticket_id: int,
+        new: CommentCreate,
+        *,
+        files: list[tuple[str, bytes, str]] | None = None,
+    ) -> Comment:
+        """Add a public reply or an internal note; the first agent reply is the first response.
+
+        An agent's public reply to a customer with an email goes to the outbox in the same
+        transaction when an SMTP server is set (``send_mail`` sends it), with ``files``
+        (name, bytes, content type) attached; they are kept with the ticket either way."""
+        files = files or []
+        limit, most = self.settings.mail_max_attachment_bytes, self.settings.mail_max_attachments
+        if len(files) > most:
+            raise ValidationError(f"files: at most {most} per comment", field="files")
+        for name, content, _ in files:
+            if len(content) > limit:
+                raise ValidationError(
+                    f"files: {name} is {len(content):,} bytes, over the limit of {limit:,}",
+                    field="files",
+                )
         policy = self.sla_policy
         with self._write() as conn:
-            comment, _ = tickets.add_comment(
+            comment, ticket = tickets.add_comment(
                 conn, ticket_id, new, policy, self._now(), actor=self.actor
             )
+            if files:
+                store = mail_files.FileStore(self.settings.resolved_attachment_dir())
+                for name, content, ctype in files:
+                    mail_files.add(
+                        conn, ticket_id=ticket_id, comment_id=comment.id, inbound_id=None,
+                        sha256=store.put(content), size=len(content),
+                        filename=mail_parsing.clean_filename(name), content_type=ctype,
+                        now=self._now(),
+                    )  # fmt: skip
+            if comment.public and not comment.by_customer:
+                self._queue_reply(conn, ticket, comment)
             return comment
 
     def list_comments(self, ticket_id: int, *, include_notes: bool = True) -> list[Comment]:
@@ -502,6 +575,7 @@ class Hub:
                     f"ticket {ticket_id} is {current.status}: close it before you purge it",
                     code="not_closed",
                 )
+            mail_files.forget_ticket(conn, ticket_id)
             return tickets.purge(conn, ticket_id, policy, self._now(), actor=self.actor)
 
     # -- users, logins and API tokens (web issue) ----------------------------------------------
@@ -1034,6 +1108,709 @@ class Hub:
             return exports.export_customers(
                 conn, out, query or CustomerQuery(), format=format, raw=raw
             )
+
+    # -- mail (issue 18) -----------------------------------------------------------------------
+
+    def save_mail_account(self, new: MailAccountCreate) -> MailAccount:
+        """Add a mail server (an IMAP mailbox or the SMTP server) or replace the one of that
+        name. Its password stays where it names: an environment variable or a file."""
+        with self._write("admin") as conn:
+            known = {t.key for t in ticket_types.list_types(conn)}
+            return mail_accounts.save(conn, new, self._now(), actor=self.actor, known_types=known)
+
+    def list_mail_accounts(self) -> list[MailAccount]:
+        """The mail servers, IMAP mailboxes first."""
+        self._require("admin")
+        with self._read() as conn:
+            return mail_accounts.list_accounts(conn)
+
+    def remove_mail_account(self, name: str) -> MailAccount:
+        """Forget a mail server; what it read and sent stays."""
+        with self._write("admin") as conn:
+            return mail_accounts.remove(conn, name, self._now(), actor=self.actor)
+
+    @staticmethod
+    def mail_password(account: MailAccount) -> str:
+        """The account's password, read from its environment variable or file; an error names
+        where it looked, never the value."""
+        import os
+
+        if account.password_env:
+            value = os.environ.get(account.password_env)
+            if not value:
+                raise ConfigError(
+                    f"mail account {account.name}: the environment variable "
+                    f"{account.password_env} is not set",
+                    code="mail_password_missing",
+                )
+            return value
+        path = Path(account.password_file or "").expanduser()
+        try:
+            with path.open("rb") as handle:
+                data = handle.read(4097)
+        except OSError as exc:
+            raise ConfigError(
+                f"mail account {account.name}: cannot read the password file {path}: "
+                f"{exc.strerror or exc}",
+                code="mail_password_missing",
+            ) from None
+        value = data[:4096].decode("utf-8", "replace").rstrip("\r\n")
+        if not value or len(data) > 4096:
+            raise ConfigError(
+                f"mail account {account.name}: the password file {path} is empty or too long",
+                code="mail_password_missing",
+            )
+        return value
+
+    def _our_addresses(self, conn: Connection) -> set[str]:
+        return {a.address for a in mail_accounts.list_accounts(conn)}
+
+    def _queue_reply(self, conn: Connection, ticket: Ticket, comment: Comment) -> None:
+        """Write an agent's public reply to the outbox, if it can go anywhere."""
+        smtp = mail_accounts.smtp_account(conn)
+        if smtp is None:
+            return
+        customer = customers.get(conn, ticket.customer_id)
+        if not customer.email:
+            return
+        in_reply_to, references = mail_inbound.thread_ids(conn, ticket.id)
+        context = self._reply_context(ticket, comment, customer)
+        override = self.settings.mail_template_dir
+        mail_outbox.enqueue(
+            conn,
+            ticket_id=ticket.id,
+            comment_id=comment.id,
+            to_address=customer.email,
+            subject=mail_outbox.reply_subject(ticket.id, ticket.subject),
+            body=mail_templates.render("reply.txt", context, override),
+            html=mail_templates.render("reply.html", context, override),
+            domain=smtp.address.rsplit("@", 1)[-1],
+            in_reply_to=in_reply_to,
+            references=references,
+            now=self._now(),
+        )
+
+    def _reply_context(
+        self, ticket: Ticket, comment: Comment, customer: Customer
+    ) -> dict[str, Any]:
+        """What the reply templates may use: the reply's text, who wrote it, the ticket (its ID,
+        subject, status, priority, type) and the customer's name."""
+        return {
+            "body": comment.body,
+            "agent": comment.author,
+            "team": self.settings.mail_team_name,
+            "customer": {"name": customer.name},
+            "ticket": {
+                "id": ticket.id,
+                "subject": ticket.subject,
+                "status": ticket.status,
+                "priority": ticket.priority,
+                "type": ticket.type,
+            },
+        }
+
+    def check_mail_templates(self) -> list[str]:
+        """What is wrong with the admin's mail templates (empty: they all render)."""
+        ticket = {"id": 1, "subject": "A question", "status": "open", "priority": "normal",
+                  "type": "support", "assignee": "agent@example.org"}  # fmt: skip
+        reply = {
+            "body": "Thank you for writing.", "agent": "agent@example.org",
+            "team": self.settings.mail_team_name, "customer": {"name": "Ana Lima"},
+            "ticket": ticket,
+        }  # fmt: skip
+        notify = {"headline": "Assigned to you", "detail": "", "link": "",
+                  "team": self.settings.mail_team_name, "ticket": ticket}  # fmt: skip
+        return mail_templates.check(
+            self.settings.mail_template_dir,
+            {"reply.txt": reply, "reply.html": reply, "notify.txt": notify},
+        )
+
+    # -- notifications -------------------------------------------------------------------------
+
+    _HEADLINES: dict[str, str] = {  # noqa: RUF012 -- read only
+        "new_ticket": "New ticket",
+        "assigned": "Assigned to you",
+        "customer_replied": "The customer replied",
+        "sla_at_risk": "SLA at risk",
+        "sla_breached": "SLA breached",
+    }
+
+    def _user_by_email(self, conn: Connection, email: str | None) -> User | None:
+        if not email:
+            return None
+        try:
+            return users.find_by_email(conn, email)
+        except NotFoundError:
+            return None
+
+    def _notify(
+        self,
+        conn: Connection,
+        event: str,
+        ticket: Ticket,
+        key: str,
+        people: list[User],
+        *,
+        detail: str = "",
+    ) -> None:
+        """Queue ``event``'s notification for each of ``people`` who wants it, once per event
+        (``key``), never to the one who caused it. Nothing without an SMTP server."""
+        smtp = mail_accounts.smtp_account(conn)
+        if smtp is None:
+            return
+        now = self._now()
+        headline = self._HEADLINES[event]
+        for person in people:
+            if not person.active or person.email == self.actor or person.id == self.user_id:
+                continue
+            if not mail_notifications.enabled_for(conn, person.id)[event]:
+                continue
+            if not mail_notifications.claim(conn, person.id, f"{event}:{key}", now):
+                continue
+            context = {
+                "headline": headline,
+                "detail": detail,
+                "link": "",
+                "team": self.settings.mail_team_name,
+                "ticket": {
+                    "id": ticket.id, "subject": ticket.subject, "status": ticket.status,
+                    "priority": ticket.priority, "type": ticket.type,
+                    "assignee": ticket.assignee,
+                },
+            }  # fmt: skip
+            mail_outbox.enqueue(
+                conn,
+                ticket_id=ticket.id,
+                comment_id=None,
+                to_address=person.email,
+                subject=f"[#{ticket.id}] {headline}: {ticket.subject}"[:400],
+                body=mail_templates.render("notify.txt", context, self.settings.mail_template_dir),
+                kind="notification",
+                domain=smtp.address.rsplit("@", 1)[-1],
+                in_reply_to=None,
+                references=[],
+                now=now,
+            )
+
+    def _notify_new_ticket(self, conn: Connection, ticket: Ticket) -> None:
+        if mail_accounts.smtp_account(conn) is None:
+            return
+        # Teams (when they come) narrow this to the ticket's team; today it is every agent.
+        people = [u for u in users.list_users(conn) if u.role != "viewer"]
+        self._notify(conn, "new_ticket", ticket, str(ticket.id), people)
+
+    def notify_sla(self) -> int:
+        """Queue the SLA notifications (at risk, breached) of open assigned tickets, once per
+        ticket, target and due time; the worker runs it with every mail pass. How many."""
+        policy = self.sla_policy
+        queued = 0
+        with self._write() as conn:
+            if mail_accounts.smtp_account(conn) is None:
+                return 0
+            from sqlalchemy import func, select
+
+            before = conn.execute(
+                select(func.count()).select_from(schema.notifications_sent)
+            ).scalar_one()
+            for state, event in (("at_risk", "sla_at_risk"), ("breached", "sla_breached")):
+                after: str | None = None
+                while True:
+                    page = ticket_queue.list_tickets(
+                        conn, TicketQuery(sla=state, limit=500, after=after), policy, self._now()
+                    )
+                    for ticket in page.items:
+                        person = self._user_by_email(conn, ticket.assignee)
+                        if person is None:
+                            continue
+                        for target in ("first_response", "resolution"):
+                            t = getattr(ticket.sla, target)
+                            if t.state != state or t.due_at is None:
+                                continue
+                            name = target.replace("_", " ")
+                            self._notify(
+                                conn, event, ticket,
+                                f"{ticket.id}:{target}:{t.due_at.isoformat()}", [person],
+                                detail=f"{name} due {t.due_at:%Y-%m-%d %H:%M} UTC",
+                            )  # fmt: skip
+                    after = page.next
+                    if not after:
+                        break
+            queued = (
+                conn.execute(
+                    select(func.count()).select_from(schema.notifications_sent)
+                ).scalar_one()
+                - before
+            )
+        return int(queued)
+
+    def notification_choices(self, user_id: int) -> dict[str, bool]:
+        """Which notifications a user gets by email (themself or an admin)."""
+        self._require_self_or_admin(user_id, "see the notifications of")
+        with self._read() as conn:
+            users.get(conn, user_id)
+            return mail_notifications.enabled_for(conn, user_id)
+
+    def set_notification_choices(self, user_id: int, choices: dict[str, bool]) -> dict[str, bool]:
+        """Turn notifications on or off for a user (themself or an admin)."""
+        unknown = sorted(set(choices) - set(mail_notifications.EVENTS))
+        if unknown:
+            raise ValidationError(
+                f"events: unknown {', '.join(unknown)}; the events are "
+                f"{', '.join(mail_notifications.EVENTS)}",
+                field="events",
+            )
+        self._require_self_or_admin(user_id, "change the notifications of")
+        with self._auth_write() as conn:  # a viewer may choose their own too
+            users.get(conn, user_id)
+            return mail_notifications.set_choices(conn, user_id, choices)
+
+    def receive_mail(
+        self, account: MailAccount, fetched: mail_transport.Fetched
+    ) -> InboundMessage | None:
+        """File one message read from a mailbox: a new ticket, a customer comment on the ticket
+        it answers, or nothing (a machine's message, a flood, one read before). None when this
+        (mailbox, UIDVALIDITY, UID) was read already.
+
+        Everything happens in one transaction with the message's row, whose unique keys make
+        a second reader fail instead of filing it twice."""
+        parsed = mail_parsing.parse(fetched.raw, headers_only=not fetched.whole)
+        if not fetched.whole:
+            parsed.text = (
+                f"(This message is {fetched.size:,} bytes, over the limit of "
+                f"{self.settings.mail_max_message_bytes:,}: only its header was read. It stays "
+                f"in the mailbox {account.name}.)"
+            )
+        policy = self.sla_policy
+        now = self._now()
+        actor = f"mail:{account.name}"
+        with self._write() as conn:
+            if mail_inbound.is_known(conn, account.name, fetched.uidvalidity, fetched.uid):
+                return None
+            seen = parsed.message_id is not None and mail_inbound.message_known(
+                conn, parsed.message_id
+            )
+            row = mail_inbound.claim(
+                conn,
+                account.name,
+                fetched.uidvalidity,
+                fetched.uid,
+                parsed,
+                fetched.raw,
+                fetched.size,
+                now,
+                keep_message_id=not seen,
+            )
+            outcome, reason, ticket_id, comment_id = self._file_mail(
+                conn, account, parsed, seen, policy, now, actor
+            )
+            mail_inbound.finish(
+                conn, row, outcome, reason, ticket_id=ticket_id, comment_id=comment_id
+            )
+            if ticket_id is not None and fetched.whole and parsed.attachments:
+                self._keep_attachments(conn, fetched.raw, ticket_id, comment_id, row, now)
+            return mail_inbound.get(conn, row)
+
+    def _file_mail(
+        self,
+        conn: Connection,
+        account: MailAccount,
+        parsed: ParsedMail,
+        seen: bool,
+        policy: sla.SlaPolicy,
+        now: datetime,
+        actor: str,
+    ) -> tuple[str, str, int | None, int | None]:
+        """What becomes of a message: (outcome, reason, ticket, comment)."""
+        if seen:
+            return "duplicate", "a message with this Message-ID was read before", None, None
+        reason = parsed.automatic
+        if reason is None and parsed.sender in self._our_addresses(conn):
+            reason = f"from our own address {parsed.sender}"
+        if reason is not None or parsed.sender is None:
+            return "ignored", reason or "no sender address", None, None
+        sender = parsed.sender
+        hour = now - timedelta(hours=1)
+        limit = self.settings.mail_sender_hourly_limit
+        if mail_inbound.recent_count(conn, sender, hour) >= limit:
+            return (
+                "rate_limited",
+                f"{sender} sent more than {limit} messages in an hour",
+                None,
+                None,
+            )
+        body = mail_quotes.trim_quoted(parsed.text) or "(no text)"
+        if parsed.attachments:
+            body += "\n\n" + self._attachment_note(parsed)
+        body = body[:99_000]
+        ticket_id = mail_inbound.thread_ticket(conn, parsed.in_reply_to + parsed.references)
+        if ticket_id is None:
+            token = mail_quotes.subject_token(parsed.subject)
+            # A token alone is trusted only from the ticket's own customer.
+            if token is not None and self._ticket_customer_email(conn, token) == sender:
+                ticket_id = token
+        note = ""
+        if ticket_id is not None:
+            try:
+                current: Ticket | None = tickets.get(conn, ticket_id, policy, now, detail=False)
+            except NotFoundError:
+                current, note = None, f"(A reply to ticket #{ticket_id}, which is gone.)\n\n"
+            if current is not None and current.status == "closed":
+                current, note = None, f"(A reply to closed ticket #{ticket_id}.)\n\n"
+            if current is not None:
+                author = parsed.sender_name or sender
+                comment, _ = tickets.add_comment(
+                    conn,
+                    ticket_id,
+                    CommentCreate(body=body, by_customer=True, author=author[:200]),
+                    policy,
+                    now,
+                    actor=actor,
+                )
+                person = self._user_by_email(conn, current.assignee)
+                if person is not None:
+                    self._notify(
+                        conn, "customer_replied", current, str(comment.id), [person],
+                        detail=body[:2000],
+                    )  # fmt: skip
+                if current.status == "resolved":
+                    tickets.set_status(
+                        conn, ticket_id, "open", policy, now, actor=actor,
+                        note="the customer replied by email",
+                    )  # fmt: skip
+                return "comment", "", ticket_id, comment.id
+        customer = customers.find_by_email(conn, sender) or self._mail_customer(
+            conn, sender, parsed.sender_name, actor
+        )
+        if customer is None:
+            return "ignored", f"the sender address {sender!r} is not valid", None, None
+        if customer.in_trash:
+            return "ignored", f"the sender's customer {customer.id} is in the trash", None, None
+        ticket = tickets.create(
+            conn,
+            TicketCreate(
+                customer_id=customer.id,
+                type=account.default_type or "",
+                subject=mail_quotes.ticket_subject(parsed.subject),
+                description=(note + body)[:100_000],
+            ),
+            policy,
+            now,
+            actor=actor,
+        )
+        self._notify_new_ticket(conn, ticket)
+        return "ticket", "", ticket.id, None
+
+    def _attachment_kept(self, index: int, size: int) -> bool:
+        return (
+            index < self.settings.mail_max_attachments
+            and size <= self.settings.mail_max_attachment_bytes
+        )
+
+    def _attachment_note(self, parsed: ParsedMail) -> str:
+        """The attachments named on the comment, saying which were not kept and why."""
+        names = []
+        for index, a in enumerate(parsed.attachments[:20]):
+            kept = self._attachment_kept(index, a.size)
+            names.append(f"{a.filename} ({a.size:,} bytes{'' if kept else ', not kept'})")
+        more = len(parsed.attachments) - 20
+        dropped = sum(
+            1 for i, a in enumerate(parsed.attachments) if not self._attachment_kept(i, a.size)
+        )
+        note = f"[attachments: {', '.join(names)}{f' and {more} more' if more > 0 else ''}]"
+        if dropped:
+            note += (
+                f"\n[{dropped} not kept: over {self.settings.mail_max_attachments} files or "
+                f"{self.settings.mail_max_attachment_bytes:,} bytes each; the message stays in "
+                "the mailbox]"
+            )
+        return note
+
+    def _keep_attachments(
+        self,
+        conn: Connection,
+        raw: bytes,
+        ticket_id: int,
+        comment_id: int | None,
+        inbound_id: int,
+        now: datetime,
+    ) -> None:
+        store = mail_files.FileStore(self.settings.resolved_attachment_dir())
+        for index, (meta, content) in enumerate(mail_parsing.attachment_parts(raw)):
+            if not self._attachment_kept(index, meta.size):
+                continue
+            mail_files.add(
+                conn,
+                ticket_id=ticket_id,
+                comment_id=comment_id,
+                inbound_id=inbound_id,
+                sha256=store.put(content),
+                size=meta.size,
+                filename=meta.filename,
+                content_type=meta.content_type,
+                now=now,
+            )
+
+    def list_attachments(self, ticket_id: int) -> list[mail_files.StoredAttachment]:
+        """The files kept with a ticket, oldest first."""
+        policy = self.sla_policy
+        with self._read() as conn:
+            tickets.get(conn, ticket_id, policy, self._now(), detail=False)  # 404 if none
+            return mail_files.list_for_ticket(conn, ticket_id)
+
+    def open_attachment(
+        self, ticket_id: int, attachment_id: int
+    ) -> tuple[mail_files.StoredAttachment, Path]:
+        """One of a ticket's files and where its bytes are (for a download)."""
+        policy = self.sla_policy
+        with self._read() as conn:
+            tickets.get(conn, ticket_id, policy, self._now(), detail=False)
+            found = mail_files.get(conn, ticket_id, attachment_id)
+        path = mail_files.FileStore(self.settings.resolved_attachment_dir()).path(found.sha256)
+        if not path.is_file():
+            raise NotFoundError(
+                f"the file of attachment {attachment_id} is missing from the store",
+                code="attachment_missing",
+            )
+        return found, path
+
+    @staticmethod
+    def _ticket_customer_email(conn: Connection, ticket_id: int) -> str | None:
+        from sqlalchemy import select
+
+        row = conn.execute(
+            select(schema.customers.c.email_key)
+            .join(schema.tickets, schema.tickets.c.customer_id == schema.customers.c.id)
+            .where(schema.tickets.c.id == ticket_id)
+        ).first()
+        return None if row is None else row.email_key
+
+    def _mail_customer(
+        self, conn: Connection, address: str, name: str, actor: str
+    ) -> Customer | None:
+        """A new customer for an unknown sender: through the duplicate check on entry (kept
+        with a warning naming look-alikes), and flagged for someone to check."""
+        try:
+            customers.clean_email(address)
+        except ValidationError:
+            return None
+        created = None
+        for candidate in (name, address.split("@")[0], address):
+            try:
+                created = customers.create(
+                    conn,
+                    CustomerCreate(name=candidate or address, email=address),
+                    actor=actor,
+                    region=self.region,
+                )
+                break
+            except ValidationError as exc:
+                if exc.field != "name":
+                    return None
+        if created is None:
+            return None
+        dedupe.index_customers(conn, [created], fresh=True)
+        merging.refresh_duplicate_warnings(conn, created.id, allow=True)
+        return customers.add_warning(
+            conn,
+            created.id,
+            RecordWarning(
+                field="email",
+                code="from_unknown_sender",
+                message="created from an email by an unknown sender: check the name and "
+                "whether it is someone we know",
+            ),
+        )
+
+    def _last_uid(self, mailbox: str, uidvalidity: int) -> int:
+        with self._read() as conn:
+            return mail_inbound.last_uid(conn, mailbox, uidvalidity)
+
+    def fetch_mail(self, mailbox: str | None = None) -> FetchReport:
+        """Read the new messages of every active mailbox (or the one named) into tickets and
+        comments. A server that fails is reported and the others are still read; what was
+        filed before a failure stays filed, and the next fetch goes on from there."""
+        self._require("write")
+        with self._read() as conn:
+            boxes = [
+                a
+                for a in mail_accounts.list_accounts(conn, "imap")
+                if (a.active and mailbox is None) or a.name == mailbox
+            ]
+        if mailbox is not None and not boxes:
+            raise NotFoundError(f"no mailbox named {mailbox!r}", code="mail_account_not_found")
+        report = FetchReport()
+        for account in boxes:
+            try:
+                self._fetch_one(account, report)
+            except (MailServerError, ConfigError) as exc:
+                report.errors.append(str(exc))
+        return report
+
+    def _fetch_one(self, account: MailAccount, report: FetchReport) -> None:
+        password = self.mail_password(account)
+        with mail_transport.imap_session(account, password) as box:
+            for fetched in mail_transport.read_new(
+                box,
+                account,
+                lambda validity: self._last_uid(account.name, validity),
+                max_bytes=self.settings.mail_max_message_bytes,
+                limit=self.settings.mail_fetch_batch,
+            ):
+                try:
+                    try:
+                        filed = self.receive_mail(account, fetched)
+                    except ConflictError:
+                        # Another fetch filed it (or its sender) at the same moment: once
+                        # more, and the unique keys say what is there now.
+                        filed = self.receive_mail(account, fetched)
+                except CustomerFlowError as exc:
+                    # Never skip a message: the next fetch starts from the highest UID
+                    # filed, so this mailbox stops here until the message can be filed.
+                    report.errors.append(
+                        f"{account.name}: message UID {fetched.uid} could not be filed ({exc}); "
+                        "the mailbox waits until it can"
+                    )
+                    break
+                if filed is None:
+                    report.duplicates += 1
+                    continue
+                report.read += 1
+                if filed.outcome == "ticket" and filed.ticket_id is not None:
+                    report.tickets.append(filed.ticket_id)
+                elif filed.outcome == "comment" and filed.comment_id is not None:
+                    report.comments.append(filed.comment_id)
+                elif filed.outcome == "rate_limited":
+                    if filed.sender and filed.sender not in report.rate_limited:
+                        report.rate_limited.append(filed.sender)
+                elif filed.outcome == "duplicate":
+                    report.duplicates += 1
+                else:
+                    report.ignored += 1
+
+    def send_mail(self, *, limit: int = 100) -> SendReport:
+        """Send what the outbox holds that is due: a 4xx answer or a lost connection is tried
+        again later (1, 2, 4, ... minutes), a 5xx answer or the last attempt fails the message
+        and says so on its ticket as an internal note."""
+        report = SendReport()
+        self._require("write")
+        with self._read() as conn:
+            smtp = mail_accounts.smtp_account(conn)
+        if smtp is None:
+            report.configured = False
+            report.errors.append("no SMTP server is set: customer-flow mail set-smtp")
+            return report
+        try:
+            password = self.mail_password(smtp)
+        except ConfigError as exc:
+            report.errors.append(str(exc))
+            return report
+        for _ in range(limit):
+            now = self._now()
+            with self._write() as conn:
+                mail = mail_outbox.claim_next(conn, now)
+            if mail is None:
+                break
+            message = mail_outbox.compose(mail, smtp.address, self.settings.mail_team_name, now)
+            if mail.kind == "reply" and mail.comment_id is not None:
+                self._attach_files(message, mail)
+            try:
+                mail_transport.send_message(smtp, password, message)
+            except MailServerError as exc:
+                if exc.code in ("mail_unreachable", "mail_login"):
+                    # The server's trouble, not the message's: it waits, its attempt uncounted.
+                    with self._write() as conn:
+                        mail_outbox.release(conn, mail, str(exc), self._now())
+                    report.errors.append(str(exc))
+                    break
+                self._send_failed(mail, exc, report)
+                continue
+            with self._write() as conn:
+                mail_outbox.mark_sent(conn, mail.id, self._now())
+            report.sent.append(mail.id)
+        return report
+
+    def _attach_files(self, message: Any, mail: OutgoingMail) -> None:
+        """Put the reply's files on its message (read from the store one at a time)."""
+        store = mail_files.FileStore(self.settings.resolved_attachment_dir())
+        with self._read() as conn:
+            kept = mail_files.list_for_comment(conn, mail.comment_id or 0)
+        for a in kept:
+            maintype, _, subtype = a.content_type.partition("/")
+            message.add_attachment(
+                store.path(a.sha256).read_bytes(),
+                maintype=maintype or "application",
+                subtype=subtype or "octet-stream",
+                filename=a.filename,
+            )
+
+    def _send_failed(self, mail: OutgoingMail, exc: MailServerError, report: SendReport) -> None:
+        report.errors.append(f"message {mail.id} (ticket #{mail.ticket_id}): {exc}")
+        now = self._now()
+        with self._write() as conn:
+            if exc.temporary and mail.attempts < self.settings.mail_send_attempts:
+                mail_outbox.mark_retry(conn, mail, str(exc), now)
+                report.retrying.append(mail.id)
+                return
+            mail_outbox.mark_failed(conn, mail.id, str(exc))
+            report.failed.append(mail.id)
+            # A purged ticket takes no note: the outbox row keeps the failure.
+            with suppress(NotFoundError):
+                tickets.add_comment(
+                    conn,
+                    mail.ticket_id,
+                    CommentCreate(
+                        body=f"The email to {mail.to_address} could not be sent (after "
+                        f"{mail.attempts} attempt{'s' if mail.attempts != 1 else ''}): {exc}",
+                        public=False,
+                    ),
+                    self.sla_policy,
+                    now,
+                    actor="mail",
+                )
+
+    def list_inbound_mail(
+        self, *, limit: int = 100, outcome: str | None = None
+    ) -> list[InboundMessage]:
+        """The messages read, newest first, with what became of each."""
+        with self._read() as conn:
+            return mail_inbound.list_inbound(conn, limit=limit, outcome=outcome)
+
+    def list_outbox(self, *, ticket_id: int | None = None, limit: int = 100) -> list[OutgoingMail]:
+        """The messages to send and sent, newest first; a ticket's with ``ticket_id``."""
+        with self._read() as conn:
+            return mail_outbox.list_outbox(conn, ticket_id=ticket_id, limit=limit)
+
+    def test_mail(self) -> list[MailCheck]:
+        """Log in to every mail server (IMAP: open the folder; SMTP: log in, send nothing)
+        and say, for each, what failed."""
+        checks = []
+        for account in self.list_mail_accounts():
+            try:
+                password = self.mail_password(account)
+                if account.kind == "imap":
+                    with mail_transport.imap_session(account, password) as box:
+                        status = box.folder.status(account.folder, ["MESSAGES"])
+                    message = f"logged in; {account.folder} holds {status['MESSAGES']} messages"
+                else:
+                    mail_transport.smtp_check(account, password)
+                    message = "logged in; ready to send"
+                checks.append(MailCheck(account.name, account.kind, True, message))
+            except (MailServerError, ConfigError) as exc:
+                checks.append(MailCheck(account.name, account.kind, False, str(exc)))
+        return checks
+
+    # -- background jobs (issue 18) ------------------------------------------------------------
+
+    def record_job_failure(self, job: str, error: str, attempts: int) -> JobFailure:
+        """Keep a job the worker gave up on (after its retries) for admins to see."""
+        with self._write() as conn:
+            return job_failures.record(conn, job, error, attempts, self._now())
+
+    def list_job_failures(self, *, limit: int = 100) -> list[JobFailure]:
+        """The jobs that failed for good, newest first (admins)."""
+        self._require("admin")
+        with self._read() as conn:
+            return job_failures.list_failures(conn, limit=limit)
 
 
 class _RollBack(Exception):

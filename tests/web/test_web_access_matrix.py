@@ -105,6 +105,12 @@ ROUTES = [
     Route("GET", "/api/v1/tickets/{id}/comments", None, ALL, ALL, "ticket"),
     Route("POST", "/api/v1/tickets/{id}/comments", {"body": "Hi"}, WRITERS, WRITERS, "ticket"),
     Route("GET", "/api/v1/tickets/{id}/history", None, ALL, ALL, "ticket"),
+    Route("GET", "/api/v1/tickets/{id}/attachments", None, ALL, ALL, "ticket"),
+    Route("GET", "/api/v1/mail/accounts", None, ADMIN, ADMIN, "none"),
+    Route("GET", "/api/v1/mail/inbound", None, ALL, ALL, "none"),
+    Route("GET", "/api/v1/mail/outbox", None, ALL, ALL, "none"),
+    Route("GET", "/api/v1/mail/notifications/{id}", None, ALL, ADMIN, "user"),
+    Route("PUT", "/api/v1/mail/notifications/{id}", {"new_ticket": True}, ALL, ADMIN, "user"),
     Route("POST", "/api/v1/tickets/{id}/purge", None, ADMIN, ADMIN, "closed"),
     # -- imports ({id}: a batch made through the API, or a preview's upload token)
     Route("GET", "/api/v1/imports", None, ALL, ALL, "none"),

@@ -14,7 +14,17 @@ from typing import Annotated, Any
 import typer
 
 from customer_flow import __version__
-from customer_flow.cli import customers, data, duplicates, reports, ticket_types, tickets, users
+from customer_flow.cli import (
+    customers,
+    data,
+    duplicates,
+    mail,
+    reports,
+    ticket_types,
+    tickets,
+    users,
+    worker,
+)
 from customer_flow.cli.common import (
     JsonOpt,
     State,
@@ -226,3 +236,5 @@ duplicates.register(app)
 data.register(app)
 reports.register(app)
 users.register(app)
+mail.register(app)
+worker.register(app)

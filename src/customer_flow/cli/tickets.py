@@ -7,12 +7,13 @@ and error handling (a ``CustomerFlowError`` is one line on stderr and exit 1).
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from customer_flow.cli.common import JsonOpt, get_hub, out, print_json, say, short
+from customer_flow.cli.common import JsonOpt, fail, get_hub, out, print_json, say, short
 from customer_flow.core.models import parse
 from customer_flow.tickets.models import (
     CommentCreate,
@@ -291,14 +292,36 @@ def tickets_comment(
             show_default=False,
         ),
     ] = None,
+    attach: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--attach",
+            help="A file to attach (repeatable); a public reply sends it to the customer.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Add a public reply or, with --note, an internal note."""
+    import mimetypes
+
     new = parse(
         CommentCreate,
         {"body": body, "public": not note, "by_customer": by_customer, "author": author},
     )
-    comment = get_hub(ctx).add_comment(ticket_id, new)
+    hub = get_hub(ctx)
+    files = []
+    for path in attach or []:
+        size = path.stat().st_size
+        if size > hub.settings.mail_max_attachment_bytes:  # refused before it is read
+            fail(f"{path}: {size:,} bytes, over the limit of "
+                 f"{hub.settings.mail_max_attachment_bytes:,}")  # fmt: skip
+        ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        files.append((path.name, path.read_bytes(), ctype))
+    comment = hub.add_comment(ticket_id, new, files=files)
     if as_json:
         print_json(comment)
     else:

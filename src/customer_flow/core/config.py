@@ -94,6 +94,40 @@ class Settings(BaseSettings):
     #: Share of a target that, once used, makes it "at risk".
     sla_at_risk_share: float = 0.75
 
+    # -- mail (issue 18) ---------------------------------------------------------------------------
+    #: The largest message a fetch reads whole, in bytes; a larger one opens its ticket from the
+    #: headers alone and says so (the message stays in the mailbox).
+    mail_max_message_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    #: Attachments kept per message, and the largest file kept, in bytes; the others are
+    #: named on the ticket as not kept (the message stays in the mailbox).
+    mail_max_attachments: int = Field(default=50, ge=0)
+    mail_max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    #: Where attachments are kept (content-addressed, SHA-256). ``None``: ``attachments/`` in
+    #: the database's data folder.
+    attachment_dir: Path | None = None
+    #: A folder of mail templates that replace the shipped ones of the same name
+    #: (``reply.txt``, ``reply.html``: Jinja2, see ``mail/templates/``).
+    mail_template_dir: Path | None = None
+    #: The name replies are signed with and sent from.
+    mail_team_name: str = "Customer_Flow support"
+    #: The most messages one fetch reads per mailbox (the next fetch goes on from there).
+    mail_fetch_batch: int = Field(default=200, ge=1)
+    #: Messages one sender may turn into tickets or comments per hour; past it they are kept
+    #: and reported, not opened.
+    mail_sender_hourly_limit: int = Field(default=20, ge=1)
+    #: Sending attempts before a message fails for good (4xx answers and lost connections).
+    mail_send_attempts: int = Field(default=8, ge=1)
+    #: The worker's queue (huey): ``None`` stores it in SQLite under the data folder
+    #: (``queue.db`` beside the database's import folder), ``sqlite:///path/queue.db`` in that
+    #: file, ``redis://host:6379/0`` in Redis (a team server).
+    queue_url: str | None = None
+    #: How often the worker fetches mail and sends the outbox, in minutes.
+    mail_poll_minutes: int = Field(default=1, ge=1, le=59)
+    #: A failed job is tried again this many times, this many seconds apart, then kept for
+    #: admins to see (``customer-flow worker failures``).
+    job_retries: int = Field(default=3, ge=0)
+    job_retry_delay: int = Field(default=30, ge=0)
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _proxies(cls, value: object) -> object:
@@ -111,6 +145,16 @@ class Settings(BaseSettings):
 
     def resolved_database_url(self) -> str:
         return normalise_database_url(self.database_url)
+
+    def data_dir(self) -> Path:
+        """The folder of this database's files (its worker queue): one per database."""
+        key = hashlib.sha256(self.resolved_database_url().encode()).hexdigest()[:16]
+        return Path(user_data_dir(APP_NAME)) / "data" / key
+
+    def resolved_attachment_dir(self) -> Path:
+        if self.attachment_dir is not None:
+            return Path(self.attachment_dir).expanduser()
+        return self.data_dir() / "attachments"
 
     def resolved_import_dir(self) -> Path:
         """``import_dir``, or the default: one folder per database in the user data folder, so

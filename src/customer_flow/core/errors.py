@@ -14,6 +14,7 @@ and, where one field is at fault, the name of that ``field``::
      ├── PermissionDeniedError        the actor's role does not allow it (HTTP 403)
      ├── ConfigError                  a settings or ticket-types file is wrong
      ├── StorageError                 the database cannot be reached or opened
+ ├── MailServerError              a mail server cannot be reached or refuses (HTTP 502)
      ├── AuthenticationError          no valid login, session or token  (HTTP 401)
      └── TooManyAttemptsError         login throttled                   (HTTP 429)
 """
@@ -28,6 +29,7 @@ __all__ = [
     "ConflictError",
     "CustomerFlowError",
     "DuplicateError",
+    "MailServerError",
     "NotFoundError",
     "PermissionDeniedError",
     "StateError",
@@ -135,6 +137,18 @@ class StorageError(CustomerFlowError):
 
     code = "storage"
     http_status = 503
+
+
+class MailServerError(CustomerFlowError):
+    """A mail server (IMAP or SMTP) cannot be reached, refuses the login or the message.
+    ``temporary``: worth trying again later (a 4xx answer, a lost connection)."""
+
+    code = "mail_server"
+    http_status = 502
+
+    def __init__(self, message: str, *, temporary: bool = True, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.temporary = temporary
 
 
 # -- logins (web issue) ---------------------------------------------------------------------

@@ -374,7 +374,29 @@ def history(conn: Connection, customer_id: int) -> list[AuditEntry]:
     return entries
 
 
+def find_by_email(conn: Connection, email: str) -> Customer | None:
+    """The live customer whose email is ``email`` (compared lower-cased), or None."""
+    row = conn.execute(
+        select(customers).where(
+            customers.c.email_key == email.lower(), customers.c.deleted_at.is_(None)
+        )
+    ).first()
+    return None if row is None else to_customer(row)
+
+
 # -- writing -------------------------------------------------------------------------------
+
+
+def add_warning(conn: Connection, customer_id: int, warning: RecordWarning) -> Customer:
+    """Flag a customer with one more warning (kept until someone edits the record's field)."""
+    current = get(conn, customer_id)
+    kept = [w for w in current.warnings if w.code != warning.code] + [warning]
+    conn.execute(
+        update(customers)
+        .where(customers.c.id == customer_id)
+        .values(warnings=[w.model_dump() for w in kept], warning_count=len(kept))
+    )
+    return get(conn, customer_id)
 
 
 def _check_email_free(conn: Connection, email: str | None, exclude_id: int | None) -> None:

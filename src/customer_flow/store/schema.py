@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -481,3 +482,154 @@ customer_search = Table(
     Column("email", Text),
     Column("phone", Text),
 )
+
+# -- mail (issue 18) ---------------------------------------------------------------------------
+
+__all__ += ["mail_accounts", "mail_inbound", "mail_outbox"]
+
+#: The mail servers: IMAP mailboxes read for tickets (``kind`` imap) and the SMTP server that
+#: sends replies (``kind`` smtp, at most one active). Passwords are never stored: only the name
+#: of the environment variable or the file that holds one.
+mail_accounts = Table(
+    "mail_accounts",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("kind", String(8), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("port", Integer, nullable=False),
+    # tls (implicit, 993/465), starttls (143/587)
+    Column("security", String(10), nullable=False),
+    Column("username", String(320), nullable=False),
+    Column("password_env", String(100)),
+    Column("password_file", String(1000)),
+    # Our address: the mailbox's own (mail from it is never turned into a ticket) or From.
+    Column("address", String(320), nullable=False),
+    Column("folder", String(200), nullable=False, default="INBOX"),
+    # The type of the tickets a new message opens (imap only).
+    Column("default_type", String(64)),
+    # A CA bundle that signs the server's certificate (a private CA); None: the system's.
+    Column("ca_file", String(1000)),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Every message read from a mailbox, once: the (mailbox, UIDVALIDITY, UID) key and the
+#: Message-ID are unique, so a fetch killed halfway or two fetches at once never make two
+#: tickets of one message. ``raw`` is the original, kept whole.
+mail_inbound = Table(
+    "mail_inbound",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("mailbox", String(64), nullable=False),
+    Column("uidvalidity", BigInteger, nullable=False),
+    Column("uid", BigInteger, nullable=False),
+    Column("message_id", Text),
+    # SHA-256 of the Message-ID (without its angle brackets): unique where there is one.
+    Column("message_key", String(64)),
+    Column("sender", String(320)),
+    Column("subject", String(300), nullable=False, default=""),
+    # ticket, comment, ignored, rate_limited, duplicate
+    Column("outcome", String(20), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("ticket_id", BigInteger),
+    Column("comment_id", BigInteger),
+    Column("size", BigInteger, nullable=False, default=0),
+    Column("raw", LargeBinary),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Index("uq_mail_inbound_mailbox_uidvalidity_uid", "mailbox", "uidvalidity", "uid", unique=True),
+    Index(
+        "uq_mail_inbound_message_key",
+        "message_key",
+        unique=True,
+        sqlite_where=text("message_key IS NOT NULL"),
+        postgresql_where=text("message_key IS NOT NULL"),
+    ),
+    Index("ix_mail_inbound_sender_received_at", "sender", "received_at"),
+    Index("ix_mail_inbound_ticket_id", "ticket_id"),
+)
+
+#: The transactional outbox: a public reply and its message commit together; the worker sends
+#: it and keeps trying (``next_attempt_at``) until it is sent or fails for good.
+mail_outbox = Table(
+    "mail_outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("ticket_id", BigInteger, nullable=False),
+    Column("comment_id", BigInteger),
+    Column("to_address", String(320), nullable=False),
+    Column("subject", String(400), nullable=False),
+    # reply (to the customer: its thread finds the ticket) or notification (to an agent)
+    Column("kind", String(12), nullable=False, default="reply"),
+    # The text part, and the HTML part (None: text only), rendered from the templates.
+    Column("body", Text, nullable=False),
+    Column("html", Text),
+    # Without angle brackets; unique, so a reply's headers find their ticket.
+    Column("message_id", String(255), nullable=False, unique=True),
+    Column("in_reply_to", Text),
+    Column("references", Text),
+    # pending, sending (claimed until next_attempt_at), sent, failed
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Index("ix_mail_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    Index("ix_mail_outbox_ticket_id", "ticket_id"),
+)
+
+# -- background jobs (issue 18) ----------------------------------------------------------------
+
+__all__ += ["job_failures"]
+
+#: Jobs the worker gave up on after their retries, for admins to see.
+job_failures = Table(
+    "job_failures",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("job", String(100), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("failed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_job_failures_failed_at", "failed_at"),
+)
+
+#: Files that came with a ticket's mail: the bytes live outside the database in a
+#: content-addressed store (``mail/files.py``: SHA-256, each file once); a row per appearance.
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("ticket_id", BigInteger, nullable=False),
+    Column("comment_id", BigInteger),
+    Column("inbound_id", BigInteger),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_attachments_ticket_id_id", "ticket_id", "id"),
+    Index("ix_attachments_sha256", "sha256"),
+)
+__all__ += ["attachments"]
+
+#: Each user's choice of notifications by email; a missing row is the event's default.
+notification_settings = Table(
+    "notification_settings",
+    metadata,
+    Column("user_id", BigInteger, ForeignKey("users.id"), primary_key=True),
+    Column("event", String(30), primary_key=True),
+    Column("enabled", Boolean, nullable=False),
+)
+
+#: Every notification sent: unique per user and event, so none goes out twice.
+notifications_sent = Table(
+    "notifications_sent",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("event_key", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("uq_notifications_sent_user_id_event_key", "user_id", "event_key", unique=True),
+)
+__all__ += ["notification_settings", "notifications_sent"]

@@ -13,6 +13,7 @@ from customer_flow.web.api import (
     duplicates,
     exports,
     imports,
+    mail,
     reports,
     ticket_types,
     tickets,
@@ -34,6 +35,7 @@ ROUTERS: list[APIRouter] = [
     reports.router,
     duplicates.router,
     duplicates.merges,
+    mail.router,
 ]
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from customer_flow.core.models import CURSOR, AuditEntry, Page, Priority
+from customer_flow.mail.files import StoredAttachment
 from customer_flow.tickets.models import (
     Comment,
     CommentCreate,
@@ -33,6 +35,7 @@ router = APIRouter(prefix="/tickets", tags=["tickets"])
 
 TicketSlaFilter = Literal["on_track", "at_risk", "breached"]
 TicketId = Annotated[int, Path(ge=1, le=2**53, description="The ticket's ID.")]
+AttachmentId = Annotated[int, Path(ge=1, le=2**53, description="The attachment's ID.")]
 
 
 class StatusChange(BaseModel):
@@ -197,6 +200,42 @@ def add_comment(hub: UserHub, ticket_id: TicketId, body: CommentCreate) -> Comme
     """`public: false` makes an internal note; the first public agent reply is the first
     response of the SLA."""
     return hub.add_comment(ticket_id, body)
+
+
+@router.get(
+    "/{ticket_id}/attachments",
+    response_model=list[StoredAttachment],
+    summary="The files kept with a ticket (from its mail)",
+)
+def list_attachments(hub: UserHub, ticket_id: TicketId) -> list[StoredAttachment]:
+    """Oldest first; `sha256` names the content (the same file is stored once)."""
+    return hub.list_attachments(ticket_id)
+
+
+@router.get(
+    "/{ticket_id}/attachments/{attachment_id}",
+    summary="Download one of a ticket's files",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "The file, always as a download (`Content-Disposition: attachment`, "
+            "`application/octet-stream`, `nosniff`): never shown in the page.",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+def download_attachment(
+    hub: UserHub, ticket_id: TicketId, attachment_id: AttachmentId
+) -> FileResponse:
+    found, path = hub.open_attachment(ticket_id, attachment_id)
+    return FileResponse(
+        path,
+        media_type="application/octet-stream",
+        filename=found.filename,
+        content_disposition_type="attachment",
+    )
 
 
 @router.get("/{ticket_id}/history", response_model=list[AuditEntry], summary="A ticket's timeline")

@@ -272,6 +272,7 @@ def _ticket_page(
         {
             "ticket": ticket,
             "comments": comments,
+            "attachments": hub.list_attachments(ticket_id),
             "history": list(reversed(history)),
             "moves": moves,
             "comment": comment or {"body": "", "public": True},

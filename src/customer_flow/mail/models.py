@@ -1,0 +1,143 @@
+"""The mail schemas: a mail server's settings, a parsed message, and what fetch and send did."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Attachment",
+    "FetchReport",
+    "InboundMessage",
+    "MailAccount",
+    "MailAccountCreate",
+    "OutgoingMail",
+    "ParsedMail",
+    "SendReport",
+]
+
+Kind = Literal["imap", "smtp"]
+Security = Literal["tls", "starttls"]
+
+
+class MailAccountCreate(BaseModel):
+    """A mail server: an IMAP mailbox read for tickets, or the SMTP server replies go out on.
+
+    The password is never stored: name the environment variable (``password_env``) or the
+    file (``password_file``) that holds it. Unknown fields (a ``password``) are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    kind: Kind
+    host: str = Field(min_length=1, max_length=255)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Security = "tls"
+    username: str = Field(min_length=1, max_length=320)
+    password_env: str | None = Field(
+        default=None, max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"
+    )
+    password_file: str | None = Field(default=None, max_length=1000)
+    address: str = Field(min_length=3, max_length=320)
+    folder: str = Field(default="INBOX", min_length=1, max_length=200)
+    default_type: str | None = Field(default=None, max_length=64)
+    ca_file: str | None = Field(default=None, max_length=1000)
+    active: bool = True
+
+
+class MailAccount(MailAccountCreate):
+    port: int
+    updated_at: datetime
+
+
+class Attachment(BaseModel):
+    """An attachment as the message names it (the file itself is not kept yet)."""
+
+    filename: str
+    content_type: str
+    size: int
+
+
+class ParsedMail(BaseModel):
+    """What a ticket needs of a message: read with the stdlib ``email`` package."""
+
+    sender: str | None
+    sender_name: str
+    to: list[str] = Field(default_factory=list)
+    subject: str
+    message_id: str | None
+    in_reply_to: list[str] = Field(default_factory=list)
+    references: list[str] = Field(default_factory=list)
+    #: Why no ticket may come of it (an auto-reply, a bounce, a list), or None.
+    automatic: str | None = None
+    #: The text to show: the text part, or the sanitised HTML's text; whole.
+    text: str
+    #: The HTML part sanitised by nh3 (no script, no remote images), or None.
+    html: str | None = None
+    attachments: list[Attachment] = Field(default_factory=list)
+    #: Problems met reading it (a part that would not decode, ...), for the log.
+    defects: list[str] = Field(default_factory=list)
+
+
+class InboundMessage(BaseModel):
+    """A message read from a mailbox, and what became of it."""
+
+    id: int
+    mailbox: str
+    uidvalidity: int
+    uid: int
+    message_id: str | None
+    sender: str | None
+    subject: str
+    outcome: Literal["ticket", "comment", "ignored", "rate_limited", "duplicate"]
+    reason: str
+    ticket_id: int | None
+    comment_id: int | None
+    size: int
+    received_at: datetime
+
+
+class OutgoingMail(BaseModel):
+    """A message in the outbox."""
+
+    id: int
+    ticket_id: int
+    comment_id: int | None
+    to_address: str
+    subject: str
+    kind: Literal["reply", "notification"] = "reply"
+    body: str
+    html: str | None = None
+    message_id: str
+    in_reply_to: str | None
+    references: str | None
+    status: Literal["pending", "sending", "sent", "failed"]
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class FetchReport(BaseModel):
+    """What one fetch did, per outcome, and the problems it met (a server down, a flood)."""
+
+    read: int = 0
+    tickets: list[int] = Field(default_factory=list)
+    comments: list[int] = Field(default_factory=list)
+    ignored: int = 0
+    duplicates: int = 0
+    rate_limited: list[str] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
+
+
+class SendReport(BaseModel):
+    """What one pass over the outbox did (``configured``: an SMTP server is set)."""
+
+    configured: bool = True
+    sent: list[int] = Field(default_factory=list)
+    retrying: list[int] = Field(default_factory=list)
+    failed: list[int] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)

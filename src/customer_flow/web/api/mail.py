@@ -1,0 +1,88 @@
+"""``/api/v1/mail``: the mail servers (admin; set with ``customer-flow mail``), the messages
+read and sent, and each user's notification choices.
+
+Passwords never travel through the API: a server names the environment variable or the file
+that holds its password on the machine that fetches and sends.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, ConfigDict, StrictBool
+
+from customer_flow.mail.models import InboundMessage, MailAccount, OutgoingMail
+
+from ..deps import UserHub, requires
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/mail", tags=["mail"])
+
+UserId = Annotated[int, Path(ge=1, le=2**53, description="The user's ID.")]
+
+
+class NotificationChoices(BaseModel):
+    """Which notifications a user gets by email; an event left out keeps its choice."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    new_ticket: StrictBool | None = None
+    assigned: StrictBool | None = None
+    customer_replied: StrictBool | None = None
+    sla_at_risk: StrictBool | None = None
+    sla_breached: StrictBool | None = None
+
+
+class Notifications(BaseModel):
+    """A user's notification choices, every event named."""
+
+    new_ticket: bool
+    assigned: bool
+    customer_replied: bool
+    sla_at_risk: bool
+    sla_breached: bool
+
+
+@router.get(
+    "/accounts",
+    response_model=list[MailAccount],
+    dependencies=[requires("admin")],
+    summary="The mail servers (admin)",
+)
+def list_accounts(hub: UserHub) -> list[MailAccount]:
+    """IMAP mailboxes and the SMTP server; where each password is read from, never the
+    password."""
+    return hub.list_mail_accounts()
+
+
+@router.get("/inbound", response_model=list[InboundMessage], summary="The messages read")
+def list_inbound(hub: UserHub) -> list[InboundMessage]:
+    """The last 100 messages read from the mailboxes, newest first, and what became of each."""
+    return hub.list_inbound_mail()
+
+
+@router.get("/outbox", response_model=list[OutgoingMail], summary="The messages sent and to send")
+def list_outbox(hub: UserHub) -> list[OutgoingMail]:
+    """The last 100, newest first, with their status, attempts and last error."""
+    return hub.list_outbox()
+
+
+@router.get(
+    "/notifications/{user_id}",
+    response_model=Notifications,
+    summary="A user's notification choices (themself or an admin)",
+)
+def get_notifications(hub: UserHub, user_id: UserId) -> Notifications:
+    return Notifications.model_validate(hub.notification_choices(user_id))
+
+
+@router.put(
+    "/notifications/{user_id}",
+    response_model=Notifications,
+    summary="Change a user's notification choices (themself or an admin)",
+)
+def set_notifications(hub: UserHub, user_id: UserId, body: NotificationChoices) -> Notifications:
+    changes = {k: v for k, v in body.model_dump().items() if v is not None}
+    return Notifications.model_validate(hub.set_notification_choices(user_id, changes))

@@ -1,0 +1,110 @@
+"""Agents' notifications by email: each user's choices, at most once per event, never to the
+one who caused it, and never mistaken for the customer's thread."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from conftest import MailDesk, mail
+from customer_flow.core.errors import ValidationError
+from customer_flow.hub import Hub
+from customer_flow.users.models import User, UserCreate
+
+
+def agent(hub: Hub, name: str, role: str = "agent") -> User:
+    return hub.add_user(
+        UserCreate(email=f"{name}@team.pt", name=name, role=role,  # type: ignore[arg-type]
+                   password="correct horse battery")
+    )  # fmt: skip
+
+
+def notes_to(hub: Hub, address: str) -> list[str]:
+    return [
+        m.subject for m in hub.list_outbox() if m.kind == "notification" and m.to_address == address
+    ]
+
+
+def test_assigned_to_me_once_per_assignment_never_by_myself(desk_smtp: MailDesk) -> None:
+    hub = desk_smtp.hub
+    ana = agent(hub, "ana")
+    desk_smtp.deliver(mail())
+    [ticket_id] = hub.fetch_mail().tickets
+    hub.assign_ticket(ticket_id, "ana@team.pt")
+    assert [f"[#{ticket_id}] Assigned to you: Printer broken"] == notes_to(hub, "ana@team.pt")
+    # Ana takes a ticket herself: no mail to her.
+    desk_smtp.deliver(mail(sender="other@reis.pt"))
+    [second] = hub.fetch_mail().tickets
+    hub.as_actor("ana@team.pt", "agent", user_id=ana.id).assign_ticket(second, "ana@team.pt")
+    assert 1 == len(notes_to(hub, "ana@team.pt"))
+
+
+def test_customer_replied_goes_to_the_assignee(desk_smtp: MailDesk) -> None:
+    hub = desk_smtp.hub
+    agent(hub, "ana")
+    desk_smtp.deliver(mail(message_id="q1@reis.pt"))
+    [ticket_id] = hub.fetch_mail().tickets
+    hub.assign_ticket(ticket_id, "ana@team.pt")
+    desk_smtp.deliver(mail(headers="In-Reply-To: <q1@reis.pt>", body="Any news?"))
+    hub.fetch_mail()
+    assert f"[#{ticket_id}] The customer replied: Printer broken" in notes_to(hub, "ana@team.pt")
+    [note] = [m for m in hub.list_outbox() if "customer replied" in m.subject]
+    assert "Any news?" in note.body
+
+
+def test_choices_per_user(desk_smtp: MailDesk) -> None:
+    hub = desk_smtp.hub
+    ana, bob = agent(hub, "ana"), agent(hub, "bob")
+    assert {"new_ticket": False, "assigned": True} == {
+        k: v for k, v in hub.notification_choices(ana.id).items() if k in ("new_ticket", "assigned")
+    }
+    hub.set_notification_choices(bob.id, {"new_ticket": True, "assigned": False})
+    desk_smtp.deliver(mail())
+    [ticket_id] = hub.fetch_mail().tickets
+    hub.assign_ticket(ticket_id, "bob@team.pt")
+    assert [f"[#{ticket_id}] New ticket: Printer broken"] == notes_to(hub, "bob@team.pt")
+    assert [] == notes_to(hub, "ana@team.pt")
+    with pytest.raises(ValidationError, match="unknown bogus"):
+        hub.set_notification_choices(bob.id, {"bogus": True})
+
+
+def test_sla_breached_once_per_due_time(desk_smtp: MailDesk) -> None:
+    hub = desk_smtp.hub
+    agent(hub, "ana")
+    start = datetime.now(UTC)
+    shift = [timedelta()]
+    hub.set_clock(lambda: start + shift[0])
+    desk_smtp.deliver(mail())
+    [ticket_id] = hub.fetch_mail().tickets
+    hub.assign_ticket(ticket_id, "ana@team.pt")
+    assert 0 == hub.notify_sla()
+    shift[0] = timedelta(hours=5)  # the support type's first response is due in 4 hours
+    assert 1 == hub.notify_sla()
+    assert 0 == hub.notify_sla()
+    assert [f"[#{ticket_id}] SLA breached: Printer broken"] == [
+        s for s in notes_to(hub, "ana@team.pt") if "SLA" in s
+    ]
+
+
+def test_a_reply_to_a_notification_is_no_customer_comment(desk_smtp: MailDesk) -> None:
+    """Threading only follows replies to the customer: an agent answering a notification
+    from their mail program does not post as the customer."""
+    hub = desk_smtp.hub
+    agent(hub, "ana")
+    desk_smtp.deliver(mail())
+    [ticket_id] = hub.fetch_mail().tickets
+    hub.assign_ticket(ticket_id, "ana@team.pt")
+    [note] = [m for m in hub.list_outbox() if m.kind == "notification"]
+    desk_smtp.deliver(mail(sender="ana@team.pt", headers=f"In-Reply-To: <{note.message_id}>"))
+    report = hub.fetch_mail()
+    assert [] == report.comments
+    assert [] == hub.list_comments(ticket_id)
+
+
+def test_no_smtp_no_notifications(desk: MailDesk) -> None:
+    agent(desk.hub, "ana")
+    desk.deliver(mail())
+    [ticket_id] = desk.hub.fetch_mail().tickets
+    desk.hub.assign_ticket(ticket_id, "ana@team.pt")
+    assert [] == desk.hub.list_outbox()

@@ -1,0 +1,203 @@
+"""Mail out: an agent's public reply is written to the outbox with it and sent over SMTP
+(STARTTLS, login) to a real aiosmtpd with threading headers; 4xx answers are retried with
+backoff, a 5xx answer fails the message and says so on the ticket, nothing is lost."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from conftest import SMTP_PASSWORD, MailDesk, mail
+from customer_flow.core.errors import ValidationError
+from customer_flow.hub import Hub
+from customer_flow.mail.models import MailAccountCreate
+from customer_flow.tickets.models import CommentCreate, TicketCreate
+
+
+def clock_of(hub: Hub) -> list[timedelta]:
+    """Make ``hub``'s clock movable: append to the returned list to move it forward."""
+    from datetime import UTC, datetime
+
+    start = datetime.now(UTC)
+    shift: list[timedelta] = []
+    hub.set_clock(lambda: start + sum(shift, timedelta()))
+    return shift
+
+
+def ticket_by_mail(desk: MailDesk, message_id: str = "ask@reis.pt") -> int:
+    desk.deliver(mail(message_id=message_id))
+    return desk.hub.fetch_mail().tickets[0]
+
+
+class TestOutbox:
+    def test_public_reply_goes_to_the_outbox_with_the_comment(self, desk_smtp: MailDesk) -> None:
+        ticket_id = ticket_by_mail(desk_smtp)
+        comment = desk_smtp.hub.add_comment(ticket_id, CommentCreate(body="Try the blue cable."))
+        [queued] = desk_smtp.hub.list_outbox()
+        assert (ticket_id, comment.id, "rita@reis.pt", "pending") == (
+            queued.ticket_id,
+            queued.comment_id,
+            queued.to_address,
+            queued.status,
+        )
+        assert f"Re: Printer broken [#{ticket_id}]" == queued.subject
+
+    def test_notes_and_customer_comments_send_nothing(self, desk_smtp: MailDesk) -> None:
+        ticket_id = ticket_by_mail(desk_smtp)
+        desk_smtp.hub.add_comment(ticket_id, CommentCreate(body="internal", public=False))
+        desk_smtp.hub.add_comment(ticket_id, CommentCreate(body="by phone", by_customer=True))
+        assert [] == desk_smtp.hub.list_outbox()
+
+    def test_no_smtp_server_no_outbox(self, desk: MailDesk) -> None:
+        ticket_id = ticket_by_mail(desk)
+        desk.hub.add_comment(ticket_id, CommentCreate(body="Hello"))
+        assert [] == desk.hub.list_outbox()
+
+    def test_refused_reply_leaves_no_message(self, desk_smtp: MailDesk) -> None:
+        ticket_id = ticket_by_mail(desk_smtp)
+        with pytest.raises(ValidationError):
+            desk_smtp.hub.add_comment(ticket_id, CommentCreate(body="x", author="someone"))
+        assert [] == desk_smtp.hub.list_outbox()
+
+    def test_customer_without_email_gets_no_mail(self, desk_smtp: MailDesk) -> None:
+        from customer_flow.customers.models import CustomerCreate
+
+        walk_in = desk_smtp.hub.add_customer(CustomerCreate(name="Zé Walk-In"))
+        ticket = desk_smtp.hub.open_ticket(
+            TicketCreate(customer_id=walk_in.id, type="support", subject="At the desk")
+        )
+        desk_smtp.hub.add_comment(ticket.id, CommentCreate(body="Done"))
+        assert [] == desk_smtp.hub.list_outbox()
+
+
+class TestSending:
+    def test_sent_with_threading_headers(self, desk_smtp: MailDesk) -> None:
+        assert desk_smtp.smtp is not None
+        ticket_id = ticket_by_mail(desk_smtp, "ask@reis.pt")
+        desk_smtp.hub.add_comment(ticket_id, CommentCreate(body="First answer"))
+        desk_smtp.hub.add_comment(ticket_id, CommentCreate(body="Second answer"))
+        report = desk_smtp.hub.send_mail()
+        assert (2, []) == (len(report.sent), report.errors)
+        first, second = desk_smtp.smtp.received
+        assert f"Re: Printer broken [#{ticket_id}]" == first["Subject"]
+        assert "rita@reis.pt" == first["To"]
+        assert "support@desk.test" in first["From"]
+        assert "<ask@reis.pt>" == first["In-Reply-To"] == second["In-Reply-To"]
+        assert "<ask@reis.pt>" == first["References"]
+        assert f"<ask@reis.pt> {first['Message-ID']}" == second["References"]
+        assert first["Message-ID"].endswith("@desk.test>")
+        assert "First answer" in first.get_body(("plain",)).get_content()
+        assert {"sent"} == {m.status for m in desk_smtp.hub.list_outbox()}
+        assert ["rita@reis.pt"] == desk_smtp.smtp.envelopes[0].rcpt_tos
+
+    def test_4xx_is_retried_with_backoff_then_5xx_fails_on_the_ticket(
+        self, desk_smtp: MailDesk
+    ) -> None:
+        assert desk_smtp.smtp is not None
+        shift = clock_of(desk_smtp.hub)
+        ticket_id = ticket_by_mail(desk_smtp)
+        desk_smtp.hub.add_comment(ticket_id, CommentCreate(body="Answer"))
+        desk_smtp.smtp.answers += ["451 4.3.0 try again later"]
+        report = desk_smtp.hub.send_mail()
+        [queued] = desk_smtp.hub.list_outbox()
+        assert (1, "pending", 1) == (len(report.retrying), queued.status, queued.attempts)
+        assert "451" in (queued.last_error or "")
+        # Not due yet: nothing is tried.
+        assert ([], []) == (desk_smtp.hub.send_mail().sent, desk_smtp.hub.send_mail().failed)
+        shift.append(timedelta(minutes=2))
+        desk_smtp.smtp.answers += ["550 5.1.1 no such mailbox"]
+        report = desk_smtp.hub.send_mail()
+        [queued] = desk_smtp.hub.list_outbox()
+        assert (1, "failed", 2) == (len(report.failed), queued.status, queued.attempts)
+        notes = [c for c in desk_smtp.hub.list_comments(ticket_id) if not c.public]
+        assert 1 == len(notes) and "550" in notes[0].body and "rita@reis.pt" in notes[0].body
+        assert [] == desk_smtp.smtp.received
+
+    def test_4xx_until_the_last_attempt_fails(
+        self, desk_smtp: MailDesk, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        assert desk_smtp.smtp is not None
+        monkeypatch.setattr(desk_smtp.hub.settings, "mail_send_attempts", 3)
+        shift = clock_of(desk_smtp.hub)
+        ticket_id = ticket_by_mail(desk_smtp)
+        desk_smtp.hub.add_comment(ticket_id, CommentCreate(body="Answer"))
+        desk_smtp.smtp.answers += ["421 busy"] * 3
+        for _ in range(3):
+            desk_smtp.hub.send_mail()
+            shift.append(timedelta(hours=3))
+        [queued] = desk_smtp.hub.list_outbox()
+        assert ("failed", 3) == (queued.status, queued.attempts)
+
+    def test_server_down_waits_without_using_attempts(self, desk_smtp: MailDesk) -> None:
+        assert desk_smtp.smtp is not None
+        ticket_id = ticket_by_mail(desk_smtp)
+        desk_smtp.hub.add_comment(ticket_id, CommentCreate(body="Answer"))
+        desk_smtp.smtp.stop()
+        report = desk_smtp.hub.send_mail()
+        [queued] = desk_smtp.hub.list_outbox()
+        assert ("pending", 0) == (queued.status, queued.attempts)
+        assert "cannot connect" in report.errors[0]
+
+    def test_wrong_smtp_password_is_reported_and_the_message_kept(
+        self, desk_smtp: MailDesk, tmp_path: object
+    ) -> None:
+        account = next(a for a in desk_smtp.hub.list_mail_accounts() if a.kind == "smtp")
+        assert account.password_file is not None
+        from pathlib import Path
+
+        Path(account.password_file).write_text("not-" + SMTP_PASSWORD)
+        ticket_id = ticket_by_mail(desk_smtp)
+        desk_smtp.hub.add_comment(ticket_id, CommentCreate(body="Answer"))
+        report = desk_smtp.hub.send_mail()
+        assert "login refused" in report.errors[0]
+        assert SMTP_PASSWORD not in report.errors[0]
+        [queued] = desk_smtp.hub.list_outbox()
+        assert ("pending", 0) == (queued.status, queued.attempts)
+
+    def test_a_message_whose_worker_died_is_sent_after_its_lease(self, desk_smtp: MailDesk) -> None:
+        """A worker claimed it and died before sending: after the lease another sends it."""
+        from customer_flow.mail import outbox
+
+        assert desk_smtp.smtp is not None
+        shift = clock_of(desk_smtp.hub)
+        ticket_id = ticket_by_mail(desk_smtp)
+        desk_smtp.hub.add_comment(ticket_id, CommentCreate(body="Answer"))
+        with desk_smtp.hub.store.write() as conn:
+            assert outbox.claim_next(conn, desk_smtp.hub._now()) is not None
+        assert [] == desk_smtp.hub.send_mail().sent
+        shift.append(outbox.LEASE + timedelta(seconds=1))
+        assert 1 == len(desk_smtp.hub.send_mail().sent)
+        assert 1 == len(desk_smtp.smtp.received)
+
+
+class TestAccounts:
+    def test_one_password_source_required(self, desk: MailDesk) -> None:
+        with pytest.raises(ValidationError, match="exactly one"):
+            desk.hub.save_mail_account(
+                MailAccountCreate(name="x", kind="smtp", host="h", username="u", address="a@b.pt")
+            )
+
+    def test_mailbox_needs_a_known_type(self, desk: MailDesk) -> None:
+        with pytest.raises(ValidationError, match="no ticket type"):
+            desk.hub.save_mail_account(
+                MailAccountCreate(
+                    name="x",
+                    kind="imap",
+                    host="h",
+                    username="u",
+                    password_env="X",
+                    address="a@b.pt",
+                    default_type="nope",
+                )
+            )
+
+    def test_test_mail_says_what_failed(
+        self, desk_smtp: MailDesk, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        checks = {c.name: c for c in desk_smtp.hub.test_mail()}
+        assert (True, True) == (checks["support"].ok, checks["out"].ok)
+        monkeypatch.setenv("CF_TEST_IMAP_PASSWORD", "bad")
+        checks = {c.name: c for c in desk_smtp.hub.test_mail()}
+        assert (False, True) == (checks["support"].ok, checks["out"].ok)
+        assert "refused" in checks["support"].message
