@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from mail_servers import Dovecot, SmtpServer, self_signed_cert, start_dovecot, start_smtp
 
 from customer_flow.hub import Hub
 from customer_flow.mail.models import MailAccountCreate
 from tickets_support import make_hub
+
+from .mail_servers import Dovecot, SmtpServer, self_signed_cert, start_dovecot, start_smtp
 
 MAIL_USERS = {"support": "imap-secret-1", "sales": "imap-secret-2"}
 SMTP_USER, SMTP_PASSWORD = "mailer", "smtp-secret-1"

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import MailDesk
 from customer_flow.users.models import UserCreate
 from customer_flow.web.app import create_app
+
+from .conftest import MailDesk
 
 
 def with_files(files: list[tuple[str, bytes, str]], *, sender: str = "rita@reis.pt") -> bytes:

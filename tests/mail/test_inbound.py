@@ -6,10 +6,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-from mail_servers import CuttableProxy
 from sqlalchemy import select
 
-from conftest import MailDesk, mail
 from customer_flow.core.errors import NotFoundError
 from customer_flow.customers.models import CustomerCreate
 from customer_flow.hub import Hub
@@ -17,6 +15,9 @@ from customer_flow.mail.models import InboundMessage, MailAccount, MailAccountCr
 from customer_flow.mail.transport import Fetched
 from customer_flow.store.schema import mail_inbound
 from customer_flow.tickets.models import CommentCreate, TicketQuery
+
+from .conftest import MailDesk, mail
+from .mail_servers import CuttableProxy
 
 
 def tickets_of(hub: Hub) -> list[int]:
@@ -294,7 +295,7 @@ class TestServerTrouble:
         proxy.close()
 
     def test_server_not_listening(self, desk: MailDesk) -> None:
-        from mail_servers import free_port
+        from .mail_servers import free_port
 
         account = desk.hub.list_mail_accounts()[0]
         desk.hub.save_mail_account(

@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
-from conftest import MAIL_USERS, MailDesk, mail
 from customer_flow.cli.main import app
 from customer_flow.store.schema import job_failures, tickets
+
+from .conftest import MAIL_USERS, MailDesk, mail
 
 
 class Cli:

@@ -4,8 +4,9 @@ answer to that reply lands as a comment on the same ticket."""
 
 from __future__ import annotations
 
-from conftest import MailDesk, mail
 from customer_flow.tickets.models import CommentCreate
+
+from .conftest import MailDesk, mail
 
 
 def test_mail_ticket_reply_answer_round_trip(desk_smtp: MailDesk) -> None:

@@ -12,18 +12,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, inspect, text
 
-
-def _root_conftest() -> object:
-    """The suite's root conftest (this folder's own conftest shadows the name)."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("cf_root_conftest", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from conftest import new_pg_database
 
 MAIL_TABLES = {
     "mail_accounts", "mail_inbound", "mail_outbox", "job_failures", "attachments",
@@ -47,7 +36,7 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'm.db'}"
         return
     request.getfixturevalue("pg_database")  # skips, or fails, without a server
-    with _root_conftest().new_pg_database("cf_mig14") as url:  # type: ignore[attr-defined]
+    with new_pg_database("cf_mig14") as url:
         yield url
 
 

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conftest import MailDesk, mail
 from customer_flow.core.errors import ValidationError
 from customer_flow.hub import Hub
 from customer_flow.users.models import User, UserCreate
+
+from .conftest import MailDesk, mail
 
 
 def agent(hub: Hub, name: str, role: str = "agent") -> User:

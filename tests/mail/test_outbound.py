@@ -8,11 +8,12 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import SMTP_PASSWORD, MailDesk, mail
 from customer_flow.core.errors import ValidationError
 from customer_flow.hub import Hub
 from customer_flow.mail.models import MailAccountCreate
 from customer_flow.tickets.models import CommentCreate, TicketCreate
+
+from .conftest import SMTP_PASSWORD, MailDesk, mail
 
 
 def clock_of(hub: Hub) -> list[timedelta]:

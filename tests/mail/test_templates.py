@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MailDesk, mail
 from customer_flow.mail import templates
 from customer_flow.tickets.models import CommentCreate
+
+from .conftest import MailDesk, mail
 
 CONTEXT = {
     "body": "<script>alert(1)</script> Fixed",

@@ -86,6 +86,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/tokens"): {"name": "ci", "expires_at": "2099-01-01T00:00:00Z"},
     ("post", "/api/v1/duplicates/merge"): {"keep": 1, "others": [2], "take": {"name": 2}},
     ("post", "/api/v1/duplicates/dismiss"): {"a": 1, "b": 2},
+    ("put", "/api/v1/mail/notifications/{user_id}"): {"new_ticket": True, "assigned": False},
 }
 #: Multipart forms: their text fields (files are data, read by the importer).
 FORMS: dict[tuple[str, str], dict[str, str]] = {
