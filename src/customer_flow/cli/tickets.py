@@ -21,7 +21,6 @@ from customer_flow.tickets.models import (
     TicketQuery,
     TicketUpdate,
 )
-from customer_flow.tickets.types import format_duration
 
 __all__ = ["tickets_app"]
 
@@ -101,6 +100,8 @@ def _table(items: list[Ticket]) -> Table:
 
 
 def _show(ticket: Ticket) -> None:
+    from customer_flow.tickets.types import format_duration
+
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
