@@ -177,7 +177,7 @@ def run(report: Report) -> None:
         "Customer_Flow's own modules with their Pydantic models and SQLAlchemy tables, Typer "
         "building all 48 commands to run one, SQLAlchemy's PostgreSQL dialect (the schema's "
         "`postgresql_where` indexes load it on SQLite too), opening the file, the query and the "
-        "table. `--help` imports no SQLAlchemy and no Hub."
+        "table. `--help` imports no SQLAlchemy, no Pydantic and no Hub."
     )
     if rows_peer and _sqlite_utils_pulls_pandas():
         lines.append(

@@ -90,6 +90,12 @@ class TestLightCommands:
         found = {name: why for name, why in HEAVY.items() if name in loaded}
         assert {} == found, f"customer-flow {' '.join(args)} imported {found}"
 
+    def test_help_imports_no_database_or_model_library(self, tmp_path: Path) -> None:
+        """``--help`` lists the commands: it opens no database and parses nothing, so it
+        imports neither SQLAlchemy nor Pydantic (each command imports the models it parses)."""
+        loaded = loaded_modules(tmp_path, "--help")
+        assert set() == loaded & {"sqlalchemy", "pydantic", "pydantic_settings", *HEAVY}
+
 
 class TestTheCheckCanFail:
     def test_a_heavy_command_is_seen_loading_polars(self, db_url: str, tmp_path: Path) -> None:

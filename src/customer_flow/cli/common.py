@@ -9,12 +9,10 @@ import sys
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 
-from customer_flow.core.config import Settings
-
-if TYPE_CHECKING:  # --help imports no Hub, hence no SQLAlchemy
+if TYPE_CHECKING:  # --help imports no Hub (no SQLAlchemy) and no settings (no Pydantic)
+    from customer_flow.core.config import Settings
     from customer_flow.hub import Hub
 
 out = Console(soft_wrap=False)
@@ -48,6 +46,8 @@ def get_hub(ctx: typer.Context) -> Hub:
 
 
 def print_json(value: Any) -> None:
+    from pydantic import BaseModel
+
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     elif isinstance(value, list):

@@ -24,7 +24,6 @@ from customer_flow.cli.common import (
     print_json,
     say,
 )
-from customer_flow.core.config import Settings
 from customer_flow.core.errors import ConfigError, CustomerFlowError, DuplicateError
 
 if TYPE_CHECKING:
@@ -112,6 +111,8 @@ def root(
     ] = False,
 ) -> None:
     """Customer_Flow: customer records and support tickets, kept clean."""
+    from customer_flow.core.config import Settings
+
     overrides: dict[str, Any] = {}
     if db is not None:
         overrides["database_url"] = db

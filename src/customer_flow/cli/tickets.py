@@ -7,20 +7,15 @@ and error handling (a ``CustomerFlowError`` is one line on stderr and exit 1).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from customer_flow.cli.common import JsonOpt, get_hub, out, print_json, say, short
-from customer_flow.core.models import parse
-from customer_flow.tickets.models import (
-    CommentCreate,
-    Ticket,
-    TicketCreate,
-    TicketQuery,
-    TicketUpdate,
-)
+
+if TYPE_CHECKING:  # --help imports no Pydantic: each command imports the models it parses
+    from customer_flow.tickets.models import Ticket
 
 __all__ = ["tickets_app"]
 
@@ -170,6 +165,9 @@ def tickets_open(
     as_json: JsonOpt = False,
 ) -> None:
     """Open a ticket for a customer; its SLA clock starts now."""
+    from customer_flow.core.models import parse
+    from customer_flow.tickets.models import TicketCreate
+
     new = parse(
         TicketCreate,
         {
@@ -228,6 +226,9 @@ def tickets_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List tickets, a page at a time: the open queue unless --status or --all."""
+    from customer_flow.core.models import parse
+    from customer_flow.tickets.models import TicketQuery
+
     query = parse(
         TicketQuery,
         {
@@ -295,6 +296,9 @@ def tickets_comment(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a public reply or, with --note, an internal note."""
+    from customer_flow.core.models import parse
+    from customer_flow.tickets.models import CommentCreate
+
     new = parse(
         CommentCreate,
         {"body": body, "public": not note, "by_customer": by_customer, "author": author},
@@ -387,6 +391,9 @@ def tickets_update(
     as_json: JsonOpt = False,
 ) -> None:
     """Change a ticket's subject, description, priority, tags or extra fields."""
+    from customer_flow.core.models import parse
+    from customer_flow.tickets.models import TicketUpdate
+
     changes: dict[str, Any] = {}
     for key, value in (("subject", subject), ("description", description), ("priority", priority)):
         if value is not None:

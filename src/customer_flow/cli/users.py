@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from customer_flow.cli.common import JsonOpt, ask_password, fail, get_hub, out, print_json, say
-from customer_flow.core.models import parse
 
 if TYPE_CHECKING:
     from customer_flow.users.models import User
@@ -49,6 +48,7 @@ def users_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a login. Passwords have at least 8 characters."""
+    from customer_flow.core.models import parse
     from customer_flow.users.models import UserCreate
 
     new = parse(
