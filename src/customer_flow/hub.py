@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, create_engine
 from sqlalchemy.exc import IntegrityError
@@ -33,25 +33,12 @@ from customer_flow.core.errors import (
     StateError,
     ValidationError,
 )
+from customer_flow.core.lazy import lazy
 from customer_flow.core.models import AuditEntry, Page, RecordWarning
 from customer_flow.customers import records as customers
 from customer_flow.customers import search
 from customer_flow.customers.models import Customer, CustomerCreate, CustomerQuery, CustomerUpdate
-from customer_flow.data import exports, imports
-from customer_flow.data import sources as data
-from customer_flow.data.exports import ExportReport
-from customer_flow.data.imports import ImportBatch, ImportOptions, ImportReport, RevertResult
-from customer_flow.duplicates import fields as dedupe_fields
-from customer_flow.duplicates import find as dedupe
 from customer_flow.duplicates import merge as merging
-from customer_flow.duplicates import scorer as dedupe_scorer
-from customer_flow.duplicates.models import (
-    ComparedField,
-    DuplicateCandidate,
-    DuplicateReport,
-    Merge,
-    MergeResult,
-)
 from customer_flow.jobs import failures as job_failures
 from customer_flow.jobs.failures import JobFailure
 from customer_flow.mail import accounts as mail_accounts
@@ -72,9 +59,6 @@ from customer_flow.mail.models import (
     ParsedMail,
     SendReport,
 )
-from customer_flow.reports import metrics as reports
-from customer_flow.reports import rollup as report_rollup
-from customer_flow.reports.models import Report, ReportQuery
 from customer_flow.store import audit, schema
 from customer_flow.store.engine import Store, require_database
 from customer_flow.tickets import calendar as sla
@@ -91,16 +75,50 @@ from customer_flow.tickets.models import (
     TicketTypeSync,
     TicketUpdate,
 )
-from customer_flow.users import accounts as users
-from customer_flow.users import throttle
-from customer_flow.users.models import (
-    ApiToken,
-    LoginSession,
-    NewApiToken,
-    PasswordChange,
-    User,
-    UserCreate,
-)
+
+# The capabilities a light command never touches (Polars, Splink, matplotlib and argon2 below
+# them) are imported when a method first uses them (core/lazy.py); a test keeps `customers
+# show` and `tickets list` free of them (tests/cli/test_cli_startup.py). ``tickets`` stays
+# eager: importing it registers the re-pointer every merge needs.
+if TYPE_CHECKING:
+    from customer_flow.data import exports, imports
+    from customer_flow.data import sources as data
+    from customer_flow.data.exports import ExportReport
+    from customer_flow.data.imports import ImportBatch, ImportOptions, ImportReport, RevertResult
+    from customer_flow.duplicates import fields as dedupe_fields
+    from customer_flow.duplicates import find as dedupe
+    from customer_flow.duplicates import scorer as dedupe_scorer
+    from customer_flow.duplicates.models import (
+        ComparedField,
+        DuplicateCandidate,
+        DuplicateReport,
+        Merge,
+        MergeResult,
+    )
+    from customer_flow.reports import metrics as reports
+    from customer_flow.reports import rollup as report_rollup
+    from customer_flow.reports.models import Report, ReportQuery
+    from customer_flow.users import accounts as users
+    from customer_flow.users import throttle
+    from customer_flow.users.models import (
+        ApiToken,
+        LoginSession,
+        NewApiToken,
+        PasswordChange,
+        User,
+        UserCreate,
+    )
+else:
+    exports = lazy("customer_flow.data.exports")
+    imports = lazy("customer_flow.data.imports")
+    data = lazy("customer_flow.data.sources")
+    dedupe_fields = lazy("customer_flow.duplicates.fields")
+    dedupe = lazy("customer_flow.duplicates.find")
+    dedupe_scorer = lazy("customer_flow.duplicates.scorer")
+    reports = lazy("customer_flow.reports.metrics")
+    report_rollup = lazy("customer_flow.reports.rollup")
+    users = lazy("customer_flow.users.accounts")
+    throttle = lazy("customer_flow.users.throttle")
 
 __all__ = ["ROLES", "Hub", "InitReport", "MailCheck"]
 
@@ -617,6 +635,8 @@ class Hub:
 
     def create_first_admin(self, email: str, password: str) -> User | None:
         """Create the first admin when there are no users yet; ``None`` if there already are."""
+        from customer_flow.users.models import UserCreate
+
         new = UserCreate(email=email, name="", role="admin", password=password)
         self._require("admin")
         with self._read() as conn:
@@ -964,6 +984,8 @@ class Hub:
         changes marked are recounted into the report rollup (a cache of counts, written without
         an audit entry); if it is busy, the report counts those days itself.
         """
+        from customer_flow.reports.models import ReportQuery
+
         self._require("read")
         self.refresh_report_rollup()
         policy = self.sla_policy
@@ -1003,6 +1025,8 @@ class Hub:
         would be created, updated and rejected, and nothing is written. ``progress`` is told,
         batch after batch, the records read and about how many the file holds (None when
         unknown)."""
+        from customer_flow.data.imports import ImportOptions
+
         options = options or ImportOptions()
         outcome: list[ImportReport] = []
         try:
@@ -1047,6 +1071,8 @@ class Hub:
     def validate_file(self, path: Path, options: ImportOptions | None = None) -> ImportReport:
         """The data-quality report of a file, without the database: per-rule cleaning counts,
         error and warning counts, and the first failing rows. ``imported`` counts valid rows."""
+        from customer_flow.data.imports import ImportOptions
+
         self._require("read")
         options = options or ImportOptions()
         # A private in-memory database: the check needs no customer, and the user's database

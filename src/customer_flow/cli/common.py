@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 
-from customer_flow.core.config import Settings
-from customer_flow.hub import Hub
+if TYPE_CHECKING:  # --help imports no Hub (no SQLAlchemy) and no settings (no Pydantic)
+    from customer_flow.core.config import Settings
+    from customer_flow.hub import Hub
 
 out = Console(soft_wrap=False)
 err = Console(stderr=True, soft_wrap=True)
@@ -30,6 +30,8 @@ class State:
     @property
     def hub(self) -> Hub:
         if self._hub is None:
+            from customer_flow.hub import Hub
+
             self._hub = Hub(self.settings, create=self.create)
         return self._hub
 
@@ -44,6 +46,8 @@ def get_hub(ctx: typer.Context) -> Hub:
 
 
 def print_json(value: Any) -> None:
+    from pydantic import BaseModel
+
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     elif isinstance(value, list):

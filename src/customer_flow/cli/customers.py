@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from customer_flow.cli.common import IdArg, JsonOpt, get_hub, out, print_json, say, short
-from customer_flow.core.models import parse
-from customer_flow.customers.models import Customer, CustomerCreate, CustomerQuery, CustomerUpdate
+
+if TYPE_CHECKING:  # --help imports no Pydantic: each command imports the models it parses
+    from customer_flow.customers.models import Customer
 
 customers_app = typer.Typer(no_args_is_help=True, help="Create, find, change and delete customers.")
 
@@ -105,6 +106,9 @@ def customers_add(
     threshold: see `duplicates find`) is refused, naming the candidates and why, unless
     --allow-duplicate: then it is added and keeps a warning naming them.
     """
+    from customer_flow.core.models import parse
+    from customer_flow.customers.models import CustomerCreate
+
     new = parse(
         CustomerCreate,
         {
@@ -148,6 +152,9 @@ def customers_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List customers, a page at a time."""
+    from customer_flow.core.models import parse
+    from customer_flow.customers.models import CustomerQuery
+
     query = parse(
         CustomerQuery,
         {
@@ -187,6 +194,9 @@ def customers_update(
     A change that makes the customer look like another live one is refused, naming the
     candidates, unless --allow-duplicate.
     """
+    from customer_flow.core.models import parse
+    from customer_flow.customers.models import CustomerUpdate
+
     changes: dict[str, Any] = {}
     if name is not None:
         changes["name"] = name

@@ -11,8 +11,6 @@ import typer
 from rich.table import Table
 
 from customer_flow.cli.common import JsonOpt, err, get_hub, out, print_json, say, short
-from customer_flow.core.models import parse
-from customer_flow.customers.models import CustomerQuery
 
 # -- imports, validate and export (issue 3) ------------------------------------------------
 
@@ -61,6 +59,7 @@ def _import_options(
     delimiter: str | None,
     **more: Any,
 ) -> Any:
+    from customer_flow.core.models import parse
     from customer_flow.data.imports import ImportOptions
     from customer_flow.data.sources import parse_mapping
 
@@ -438,6 +437,8 @@ def export(
     as_json: JsonOpt = False,
 ) -> None:
     """Export customers, with the filters of customers list."""
+    from customer_flow.core.models import parse
+    from customer_flow.customers.models import CustomerQuery
     from customer_flow.data.exports import FORMATS
 
     fmt = fmt.lower()

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from customer_flow.cli.common import IdArg, JsonOpt, get_hub, out, print_json, say
-from customer_flow.duplicates.models import ComparedField, DuplicateReport, MergeResult
+
+if TYPE_CHECKING:
+    from customer_flow.duplicates.models import ComparedField, DuplicateReport, MergeResult
 
 __all__ = ["duplicates_app"]
 

@@ -10,8 +10,6 @@ import typer
 from rich.table import Table
 
 from customer_flow.cli.common import JsonOpt, fail, get_hub, out, print_json, say
-from customer_flow.core.models import parse
-from customer_flow.mail.models import MailAccountCreate
 
 mail_app = typer.Typer(
     no_args_is_help=True, help="Mail: mailboxes into tickets, replies out to customers."
@@ -45,6 +43,9 @@ CaFile = Annotated[
 
 
 def _save(ctx: typer.Context, **values: Any) -> None:
+    from customer_flow.core.models import parse
+    from customer_flow.mail.models import MailAccountCreate
+
     account = get_hub(ctx).save_mail_account(parse(MailAccountCreate, values))
     say(f"saved {account.kind} {account.name}: {account.host}:{account.port} ({account.security})")
 

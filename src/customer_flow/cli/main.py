@@ -9,11 +9,10 @@ A user's mistake never shows a traceback.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from customer_flow import __version__
 from customer_flow.cli import (
     customers,
     data,
@@ -35,9 +34,10 @@ from customer_flow.cli.common import (
     print_json,
     say,
 )
-from customer_flow.core.config import Settings
 from customer_flow.core.errors import ConfigError, CustomerFlowError, DuplicateError
-from customer_flow.hub import Hub, InitReport
+
+if TYPE_CHECKING:
+    from customer_flow.hub import Hub, InitReport
 
 __all__ = ["app", "main"]
 
@@ -80,6 +80,8 @@ db_app = typer.Typer(no_args_is_help=True, help="The database: migrations and wh
 
 def _version(value: bool) -> None:
     if value:
+        from customer_flow import __version__
+
         out.print(f"customer-flow {__version__}")
         raise typer.Exit()
 
@@ -119,6 +121,8 @@ def root(
     ] = False,
 ) -> None:
     """Customer_Flow: customer records and support tickets, kept clean."""
+    from customer_flow.core.config import Settings
+
     overrides: dict[str, Any] = {}
     if db is not None:
         overrides["database_url"] = db

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from customer_flow.cli.common import get_hub, out, print_json, say
 from customer_flow.core.errors import ValidationError
-from customer_flow.reports.metrics import parse_bound, parse_group_by
-from customer_flow.reports.models import Report, ReportQuery
+
+if TYPE_CHECKING:
+    from customer_flow.reports.models import Report
 
 __all__ = ["report"]
 
@@ -124,6 +125,9 @@ def report(
 ) -> None:
     """Ticket and customer metrics for a period: volumes, backlog, response and resolution
     times in business hours, SLA compliance, reopen rate, top customers and data quality."""
+    from customer_flow.reports.metrics import parse_bound, parse_group_by
+    from customer_flow.reports.models import ReportQuery
+
     fmt = "json" if as_json else fmt.strip().lower()
     if fmt not in FORMATS:
         raise ValidationError(f"format: unknown format {fmt!r}; use {', '.join(FORMATS)}")

@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from customer_flow.cli.common import JsonOpt, get_hub, out, print_json, say
-from customer_flow.hub import Hub
 
 types_app = typer.Typer(no_args_is_help=True, help="The ticket types of ticket_types.json.")
 
@@ -79,6 +78,8 @@ def types_validate(
     path: Annotated[Path, typer.Argument(help="The ticket_types.json to check.")],
 ) -> None:
     """Check a ticket_types.json and list every problem, without loading it."""
+    from customer_flow.hub import Hub
+
     types = Hub.check_ticket_types_file(path)
     say(f"{path.name}: ok, {len(types)} ticket types")
 

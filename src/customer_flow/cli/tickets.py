@@ -8,21 +8,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from customer_flow.cli.common import JsonOpt, fail, get_hub, out, print_json, say, short
-from customer_flow.core.models import parse
-from customer_flow.tickets.models import (
-    CommentCreate,
-    Ticket,
-    TicketCreate,
-    TicketQuery,
-    TicketUpdate,
-)
-from customer_flow.tickets.types import format_duration
+
+if TYPE_CHECKING:  # --help imports no Pydantic: each command imports the models it parses
+    from customer_flow.tickets.models import Ticket
 
 __all__ = ["tickets_app"]
 
@@ -102,6 +96,8 @@ def _table(items: list[Ticket]) -> Table:
 
 
 def _show(ticket: Ticket) -> None:
+    from customer_flow.tickets.types import format_duration
+
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
@@ -170,6 +166,9 @@ def tickets_open(
     as_json: JsonOpt = False,
 ) -> None:
     """Open a ticket for a customer; its SLA clock starts now."""
+    from customer_flow.core.models import parse
+    from customer_flow.tickets.models import TicketCreate
+
     new = parse(
         TicketCreate,
         {
@@ -228,6 +227,9 @@ def tickets_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List tickets, a page at a time: the open queue unless --status or --all."""
+    from customer_flow.core.models import parse
+    from customer_flow.tickets.models import TicketQuery
+
     query = parse(
         TicketQuery,
         {
@@ -307,6 +309,9 @@ def tickets_comment(
 ) -> None:
     """Add a public reply or, with --note, an internal note."""
     import mimetypes
+
+    from customer_flow.core.models import parse
+    from customer_flow.tickets.models import CommentCreate
 
     new = parse(
         CommentCreate,
@@ -409,6 +414,9 @@ def tickets_update(
     as_json: JsonOpt = False,
 ) -> None:
     """Change a ticket's subject, description, priority, tags or extra fields."""
+    from customer_flow.core.models import parse
+    from customer_flow.tickets.models import TicketUpdate
+
     changes: dict[str, Any] = {}
     for key, value in (("subject", subject), ("description", description), ("priority", priority)):
         if value is not None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from customer_flow.cli.common import JsonOpt, ask_password, fail, get_hub, out, print_json, say
-from customer_flow.core.models import parse
-from customer_flow.users.models import User, UserCreate
+
+if TYPE_CHECKING:
+    from customer_flow.users.models import User
 
 # -- users, API tokens and the web server (web issue) ---------------------------------------
 
@@ -47,6 +48,9 @@ def users_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a login. Passwords have at least 8 characters."""
+    from customer_flow.core.models import parse
+    from customer_flow.users.models import UserCreate
+
     new = parse(
         UserCreate, {"email": email, "role": role, "name": name, "password": ask_password(password)}
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from huey import Huey, RedisHuey, SqliteHuey, crontab
@@ -22,9 +22,11 @@ from huey.signals import SIGNAL_ERROR
 from rich.table import Table
 
 from customer_flow.cli.common import JsonOpt, get_hub, out, print_json, say
-from customer_flow.core.config import Settings
 from customer_flow.core.errors import ConfigError
-from customer_flow.hub import Hub
+
+if TYPE_CHECKING:  # --help imports no Pydantic or SQLAlchemy (tests/cli/test_cli_startup.py)
+    from customer_flow.core.config import Settings
+    from customer_flow.hub import Hub
 
 __all__ = ["JobError", "make_queue", "register"]
 
@@ -54,6 +56,8 @@ def make_queue(settings: Settings) -> Huey:
 
 
 def _hub(settings: Settings) -> Hub:
+    from customer_flow.hub import Hub
+
     return Hub(settings, actor="worker", create=False)
 
 

@@ -17,10 +17,8 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -36,6 +34,7 @@ from sqlalchemy import (
 )
 
 from customer_flow.core.errors import ConflictError, NotFoundError, StateError, ValidationError
+from customer_flow.core.lazy import lazy
 from customer_flow.core.models import AuditEntry, Page, RecordWarning
 from customer_flow.core.paging import SortValue, decode_cursor, encode_cursor
 from customer_flow.customers import search
@@ -43,6 +42,11 @@ from customer_flow.customers.extra import check_extra
 from customer_flow.customers.models import Customer, CustomerCreate, CustomerQuery, CustomerUpdate
 from customer_flow.store import audit
 from customer_flow.store.schema import counters, customer_ids, customers
+
+if TYPE_CHECKING:
+    import phonenumbers
+else:  # imported by the first phone cleaned: showing or listing customers needs none of it
+    phonenumbers = lazy("phonenumbers")
 
 __all__ = [
     "clean_email",
@@ -86,6 +90,8 @@ def clean_email(value: str | None) -> tuple[str | None, list[RecordWarning]]:
 
     An empty value means no email. An invalid one raises ``ValidationError``.
     """
+    from email_validator import EmailNotValidError, validate_email
+
     raw = collapse(value or "")
     if not raw:
         return None, []

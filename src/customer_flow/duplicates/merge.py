@@ -20,19 +20,24 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert, select, update
 
 from customer_flow.core.errors import ConflictError, NotFoundError, StateError, ValidationError
+from customer_flow.core.lazy import lazy
 from customer_flow.core.models import RecordWarning
 from customer_flow.customers.extra import check_count
 from customer_flow.customers.models import Customer
 from customer_flow.customers.records import ENTITY, get
-from customer_flow.duplicates import find as dedupe
 from customer_flow.duplicates.models import Merge, MergeResult
 from customer_flow.store import audit
 from customer_flow.store.schema import customers, duplicate_dismissals, merges
+
+if TYPE_CHECKING:
+    from customer_flow.duplicates import find as dedupe
+else:  # Polars: tickets import this module to register their re-pointer, and need none of it
+    dedupe = lazy("customer_flow.duplicates.find")
 
 __all__ = [
     "MERGE_FIELDS",

@@ -17,10 +17,8 @@ import re
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema import ValidationError as SchemaError
 from sqlalchemy import Connection, select, update
 
 from customer_flow.core.errors import ConfigError, NotFoundError
@@ -28,6 +26,10 @@ from customer_flow.core.text import describe, find_control
 from customer_flow.store import audit
 from customer_flow.store.schema import ticket_types
 from customer_flow.tickets.models import TicketType, TicketTypeSync
+
+if TYPE_CHECKING:  # jsonschema is imported by the first check: listing tickets needs none
+    from jsonschema import Draft202012Validator
+    from jsonschema import ValidationError as SchemaError
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -68,6 +70,8 @@ def _schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(_schema())
 
 
