@@ -14,7 +14,16 @@ from typing import Annotated, Any
 import typer
 
 from customer_flow import __version__
-from customer_flow.cli import customers, data, duplicates, reports, ticket_types, tickets, users
+from customer_flow.cli import (
+    customers,
+    data,
+    duplicates,
+    reports,
+    teams,
+    ticket_types,
+    tickets,
+    users,
+)
 from customer_flow.cli.common import (
     JsonOpt,
     State,
@@ -217,7 +226,7 @@ def main() -> None:
 
 # -- the commands of the other modules, in the order --help lists them ------------------------
 # Commands and groups are listed apart: init, import, validate, export, report, serve; then
-# customers, ticket-types, db, tickets, duplicates, imports, users.
+# customers, ticket-types, db, tickets, duplicates, imports, users, teams.
 customers.register(app)
 ticket_types.register(app)
 app.add_typer(db_app, name="db")
@@ -226,3 +235,4 @@ duplicates.register(app)
 data.register(app)
 reports.register(app)
 users.register(app)
+teams.register(app)

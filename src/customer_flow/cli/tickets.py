@@ -93,7 +93,7 @@ def _table(items: list[Ticket]) -> Table:
             t.priority,
             t.type,
             t.subject,
-            t.assignee or "—",
+            t.assignee or (f"team {t.team}" if t.team else "—"),
             _state(t),
             _short_when(_next_due(t)),
         )
@@ -111,6 +111,7 @@ def _show(ticket: Ticket) -> None:
         ("Status", ticket.status),
         ("Priority", ticket.priority),
         ("Assignee", ticket.assignee or "—"),
+        ("Team", ticket.team or "—"),
         ("Tags", ", ".join(ticket.tags) or "—"),
     ]
     rows += [(k, str(v)) for k, v in ticket.fields.items()]
@@ -160,7 +161,12 @@ def tickets_open(
     description: Annotated[str, typer.Option(help="The full description.")] = "",
     tag: Annotated[list[str] | None, typer.Option(help="A tag; repeatable.")] = None,
     assignee: Annotated[
-        str | None, typer.Option(help="Who works on it.", show_default=False)
+        str | None,
+        typer.Option(help="The agent who works on it (email or name).", show_default=False),
+    ] = None,
+    team: Annotated[
+        str | None,
+        typer.Option(help="The team (default: the type's default team).", show_default=False),
     ] = None,
     field: Annotated[
         list[str] | None,
@@ -179,6 +185,7 @@ def tickets_open(
             "description": description,
             "tags": tag or [],
             "assignee": assignee,
+            "team": team,
             "fields": _pairs(field or [], "--field"),
         },
     )
@@ -211,6 +218,7 @@ def tickets_list(
         str | None, typer.Option(help="Only this assignee's.", show_default=False)
     ] = None,
     unassigned: Annotated[bool, typer.Option("--unassigned", help="Only unassigned.")] = False,
+    team: Annotated[str | None, typer.Option(help="Only this team's.", show_default=False)] = None,
     sla: Annotated[
         str | None,
         typer.Option("--sla", help="on_track, at_risk or breached.", show_default=False),
@@ -237,6 +245,7 @@ def tickets_list(
             "priority": priority or None,
             "assignee": assignee,
             "unassigned": unassigned,
+            "team": team,
             "sla": sla,
             "search": search,
             "sort": sort,
@@ -310,24 +319,51 @@ def tickets_assign(
     ctx: typer.Context,
     ticket_id: TicketArg,
     assignee: Annotated[
-        str | None, typer.Argument(help="Who works on it; leave out with --unassign.")
+        str | None,
+        typer.Argument(
+            help="An active agent's email or name; leave out with --team or --unassign."
+        ),
+    ] = None,
+    team: Annotated[
+        str | None,
+        typer.Option(
+            help="A team: alone, a round-robin team picks its next agent; with an ASSIGNEE, "
+            "they must be in it.",
+            show_default=False,
+        ),
     ] = None,
     unassign: Annotated[
-        bool, typer.Option("--unassign", help="Take it from its assignee.")
+        bool, typer.Option("--unassign", help="Take it from its agent and team.")
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Give a ticket to someone (a plain name until users exist)."""
-    if (assignee is None) == (not unassign):
-        raise typer.BadParameter("give an ASSIGNEE or --unassign, not both or neither")
-    ticket = get_hub(ctx).assign_ticket(ticket_id, None if unassign else assignee)
+    """Give a ticket to an active agent, to a team, or to both; or take it back."""
+    if (assignee is None and team is None) == (not unassign):
+        raise typer.BadParameter("give an ASSIGNEE, --team or --unassign, not both or neither")
+    ticket = get_hub(ctx).assign_ticket(ticket_id, assignee, team=team)
     if as_json:
         print_json(ticket)
-    else:
-        say(
-            f"ticket {ticket_id} "
-            + (f"assigned to {ticket.assignee}" if ticket.assignee else "unassigned")
-        )
+        return
+    held = [x for x in (ticket.assignee, ticket.team and f"team {ticket.team}") if x]
+    say(f"ticket {ticket_id} " + (f"assigned to {', '.join(held)}" if held else "unassigned"))
+
+
+@tickets_app.command("unmatched-assignees")
+def tickets_unmatched_assignees(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List the free-text assignees the upgrade to agents (migration 0014) matched to no user:
+    their tickets were left unassigned; give each to an agent with ``tickets assign``."""
+    items = get_hub(ctx).unmatched_assignees()
+    if as_json:
+        print_json(items)
+        return
+    table = Table()
+    for col in ("Ticket", "Was assigned to", "Why it was not mapped"):
+        table.add_column(col)
+    for u in items:
+        table.add_row(str(u.ticket_id), u.assignee, u.reason)
+    out.print(table)
+    if not items:
+        say("every assignee matched a user")
 
 
 def _status_done(ticket: Ticket, as_json: bool) -> None:

@@ -8,7 +8,7 @@ declared with the ``tickets`` table in ``schema.py``:
 
 - the open queue by ID or by due time: ``(is_open, id)``, ``(is_open, queue_due_at, id)``;
 - one customer's tickets: ``(customer_id, id)``;
-- by type, assignee or priority within the open queue: ``(<column>, is_open, id)``;
+- by type, assignee, team or priority within the open queue: ``(<column>, is_open, id)``;
 - by status: ``(status, id)``.
 """
 
@@ -112,8 +112,10 @@ def _filters(query: TicketQuery, now: datetime) -> list[ColumnElement[bool]]:
     if query.unassigned:
         conds.append(t.assignee.is_(None))
     elif query.assignee is not None:
-        name = customers.collapse(query.assignee)
+        name = customers.collapse(query.assignee).lower()
         conds.append(t.assignee == name if name else false())
+    if query.team is not None:
+        conds.append(t.team == query.team)
     if query.sla is not None:
         conds.append(sla_condition(query.sla, now))
     if query.search and query.search.strip():

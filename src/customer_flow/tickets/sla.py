@@ -80,6 +80,7 @@ def to_ticket(row: Any, policy: sla.SlaPolicy, now: datetime, *, detail: bool = 
         status=m["status"],
         tags=m["tags"] or [],
         assignee=m["assignee"],
+        team=m["team"],
         fields=m["fields"] or {},
         created_at=_a(m["created_at"]),
         updated_at=_a(m["updated_at"]),

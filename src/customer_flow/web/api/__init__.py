@@ -14,6 +14,7 @@ from customer_flow.web.api import (
     exports,
     imports,
     reports,
+    teams,
     ticket_types,
     tickets,
     users,
@@ -34,6 +35,8 @@ ROUTERS: list[APIRouter] = [
     reports.router,
     duplicates.router,
     duplicates.merges,
+    teams.router,
+    teams.agents,
 ]
 
 

@@ -14,7 +14,9 @@ from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from customer_flow.core.models import CURSOR, AuditEntry, Page, Priority
+from customer_flow.teams.models import UnmatchedAssignee
 from customer_flow.tickets.models import (
+    Assignment,
     Comment,
     CommentCreate,
     Ticket,
@@ -52,14 +54,6 @@ class Note(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
-class Assignment(BaseModel):
-    """Who works the ticket; `null` unassigns it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    assignee: str | None = Field(max_length=200)
-
-
 @router.get("", response_model=Page[Ticket], summary="The ticket queue")
 def list_tickets(
     hub: UserHub,
@@ -73,8 +67,12 @@ def list_tickets(
     ] = None,
     all_statuses: Annotated[bool, Query(description="Every status, closed too.")] = False,
     priority: Annotated[list[Priority] | None, Query(description="Repeat for several.")] = None,
-    assignee: Annotated[str | None, Query(max_length=200)] = None,
+    assignee: Annotated[
+        str | None,
+        Query(max_length=320, description="An agent's email, or a name only one user has."),
+    ] = None,
     unassigned: Annotated[bool, Query(description="Only tickets nobody works.")] = False,
+    team: Annotated[str | None, Query(max_length=64, description="A team's key.")] = None,
     sla: Annotated[
         TicketSlaFilter | None, Query(description="on_track, at_risk or breached.")
     ] = None,
@@ -98,6 +96,7 @@ def list_tickets(
         priority=priority,
         assignee=assignee,
         unassigned=unassigned,
+        team=team,
         sla=sla,
         search=search,
         sort=sort,
@@ -117,6 +116,17 @@ def list_tickets(
 def open_ticket(hub: UserHub, body: TicketCreate) -> Ticket:
     """Open a ticket for a live customer, of an active type; its SLA clock starts."""
     return hub.open_ticket(body)
+
+
+@router.get(
+    "/unmatched-assignees",
+    response_model=list[UnmatchedAssignee],
+    summary="Assignees the upgrade to agents could not map",
+)
+def unmatched_assignees(hub: UserHub) -> list[UnmatchedAssignee]:
+    """The free-text assignees that migration 0014 matched to no user (by email or by a name
+    only one user had), with their tickets, which it left unassigned. Never dropped."""
+    return hub.unmatched_assignees()
 
 
 @router.get("/{ticket_id}", response_model=Ticket, summary="Get a ticket with its SLA state")
@@ -142,7 +152,10 @@ def update_ticket(hub: UserHub, ticket_id: TicketId, body: TicketUpdate) -> Tick
     summary="Assign or unassign a ticket",
 )
 def assign_ticket(hub: UserHub, ticket_id: TicketId, body: Assignment) -> Ticket:
-    return hub.assign_ticket(ticket_id, body.assignee)
+    """`assignee`: an active agent (viewers, disabled users and unknown names are a 422).
+    `team`: alone, a round-robin team gives it to its next active agent; a team with no
+    active agent is a 422. Both: the agent must be in the team. Both null: unassigned."""
+    return hub.assign_ticket(ticket_id, body.assignee, team=body.team)
 
 
 @router.post(

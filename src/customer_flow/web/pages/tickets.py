@@ -41,7 +41,9 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
 TicketId = Annotated[int, Path(ge=1, le=2**53)]
 SLA_STATES = ("on_track", "at_risk", "breached")
-FORM_FIELDS = ("customer_id", "type", "subject", "description", "priority", "tags", "assignee")
+FORM_FIELDS = (
+    "customer_id", "type", "subject", "description", "priority", "tags", "assignee", "team",
+)  # fmt: skip
 FILTERS = ("status", "type", "priority", "assignee", "sla", "customer_id", "search")
 
 
@@ -174,6 +176,8 @@ def _new_form(
         "types": types,
         "chosen": chosen,
         "priorities": PRIORITIES,
+        "agents": [] if fragment else auth.hub.list_agents(),
+        "teams": [] if fragment else auth.hub.list_teams(),
     }
     name = "tickets/_type_fields.html" if fragment else "tickets/new.html"
     return render(request, name, context, auth=auth, status_code=status_code)
@@ -224,6 +228,7 @@ async def open_ticket(request: Request, auth: PageAuth) -> Response:
                 "priority": values["priority"] or None,
                 "tags": [t for t in values["tags"].split(",") if t.strip()],
                 "assignee": values["assignee"].strip() or None,
+                "team": values["team"].strip() or None,
                 "fields": fields,
             },
         )
@@ -259,10 +264,13 @@ def _ticket_page(
     *,
     comment: dict[str, Any] | None = None,
     comment_error: str | None = None,
+    assign_error: str | None = None,
     status_code: int = 200,
 ) -> Response:
     hub = auth.hub
     ticket = hub.get_ticket(ticket_id)
+    agents = hub.list_agents()
+    teams = hub.list_teams()
     comments = hub.list_comments(ticket_id)
     history = hub.ticket_history(ticket_id)
     moves = [s for s in TRANSITIONS[ticket.status]]
@@ -276,6 +284,9 @@ def _ticket_page(
             "moves": moves,
             "comment": comment or {"body": "", "public": True},
             "comment_error": comment_error,
+            "assign_error": assign_error,
+            "agents": agents,
+            "teams": teams,
             "duration": format_duration,
         },
         auth=auth,
@@ -331,13 +342,26 @@ def change_status(
 
 @router.post("/tickets/{ticket_id}/assign")
 def assign(
+    request: Request,
     auth: PageAuth,
     ticket_id: TicketId,
-    assignee: Annotated[str, Form(max_length=200)] = "",
+    assignee: Annotated[str, Form(max_length=320)] = "",
+    team: Annotated[str, Form(max_length=64)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
+    """Give the ticket to an agent, a team or both; a refusal (a viewer, a disabled user, a
+    team with no agents) is shown next to the form, and nothing changes."""
     check_form_csrf(auth, {"csrf_token": csrf_token})
-    auth.hub.assign_ticket(ticket_id, assignee.strip() or None)
+    try:
+        auth.hub.assign_ticket(ticket_id, assignee.strip() or None, team=team.strip() or None)
+    except ValidationError as exc:
+        return _ticket_page(
+            request,
+            auth,
+            ticket_id,
+            assign_error=exc.message.split(": ", 1)[-1],
+            status_code=exc.http_status,
+        )
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
 
 
