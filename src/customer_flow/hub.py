@@ -419,7 +419,10 @@ class Hub:
         self, conn: Connection, assignee: str | None, team: str | None, *, named_team: bool
     ) -> tuple[str | None, str | None]:
         """The (agent's email key, team key) a ticket goes to, checked; see ``open_ticket``."""
-        chosen = team_records.resolve_agent(conn, assignee) if assignee is not None else None
+        # A blank agent is nobody, as the forms send it.
+        chosen = (
+            team_records.resolve_agent(conn, assignee) if assignee and assignee.strip() else None
+        )
         if team is None:
             return (chosen.key if chosen else None), None
         found = team_records.require_team(conn, team)
@@ -454,10 +457,28 @@ class Hub:
         policy = self.sla_policy
         query = query or TicketQuery()
         with self._read() as conn:
+            query = self._resolve_view(conn, query)
             if query.assignee is not None and query.assignee.strip():
                 key = team_records.user_key(conn, query.assignee)
                 query = query.model_copy(update={"assignee": key})
             return ticket_queue.list_tickets(conn, query, policy, self._now())
+
+    def _resolve_view(self, conn: Connection, query: TicketQuery) -> TicketQuery:
+        """A saved view as the filters it means for the acting user: "mine" their tickets,
+        "my_team" their teams' tickets, "unassigned" nobody's, "at_risk" at risk or breached.
+        The acting user is the signed-in user (the web), else the user the actor names."""
+        if query.view is None:
+            return query
+        changes: dict[str, Any] = {"view": None}
+        if query.view == "mine":
+            changes["assignee"] = self.actor
+        elif query.view == "unassigned":
+            changes["unassigned"] = True
+        elif query.view == "at_risk":
+            changes["sla"] = "at_risk_or_breached"
+        else:
+            changes["teams"] = team_records.teams_of(conn, self.actor)
+        return query.model_copy(update=changes)
 
     def update_ticket(self, ticket_id: int, changes: TicketUpdate) -> Ticket:
         """Change a ticket's subject, description, priority, tags or extra fields."""

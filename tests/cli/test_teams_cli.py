@@ -3,9 +3,12 @@ active agent, teams give tickets out in turn, and every refusal is one line with
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from test_tickets_cli import Cli, open_ticket
 
+from customer_flow.cli.main import app
 from customer_flow.core.config import Settings
 from customer_flow.hub import Hub
 from tickets_support import add_agent
@@ -81,3 +84,24 @@ class TestTeams:
         assert cli.ok("tickets", "unmatched-assignees") == []
         result = cli("tickets", "unmatched-assignees")
         assert "every assignee matched a user" in result.stderr
+
+
+class TestQueueViews:
+    def test_views_and_the_triage_columns(self, cli: Cli) -> None:
+        """--view mine (the --actor's tickets), --view unassigned; the rows name the
+        customer and which target falls due next."""
+        open_ticket(cli, "--assignee", "ana")
+        open_ticket(cli)
+        result = cli.runner.invoke(
+            app,
+            ["--db", cli.db_url, "--actor", "ana@team.example", "tickets", "list", "--view",
+             "mine", "--json"],
+        )  # fmt: skip
+        assert 0 == result.exit_code, result.stderr
+        assert [1] == [t["id"] for t in json.loads(result.stdout)]
+        assert [2] == [t["id"] for t in cli.ok("tickets", "list", "--view", "unassigned")]
+        assert "Customer" in cli("tickets", "list").stdout
+        listed = cli.ok("tickets", "list")
+        assert ["first_response"] * 2 == [t["sla"]["next_due"] for t in listed]
+        assert listed[0]["customer_name"]
+        assert "view:" in cli.fails("tickets", "list", "--view", "everything")

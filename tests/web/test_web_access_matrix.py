@@ -109,7 +109,7 @@ ROUTES = [
         WRITERS,
         "ticket",
     ),
-    Route("GET", "/api/v1/tickets/unmatched-assignees", None, ALL, ALL, "none"),
+    Route("GET", "/api/v1/agents/unmatched-assignees", None, ALL, ALL, "none"),
     Route("POST", "/api/v1/tickets/{id}/status", {"status": "pending"}, WRITERS, WRITERS, "ticket"),
     Route("POST", "/api/v1/tickets/{id}/close", None, WRITERS, WRITERS, "ticket"),
     Route("POST", "/api/v1/tickets/{id}/reopen", None, WRITERS, WRITERS, "closed"),

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from customer_flow.customers.models import CustomerCreate
 from customer_flow.teams.models import TeamCreate
 from customer_flow.tickets.models import TicketCreate
 
@@ -99,7 +100,7 @@ class TestTeamsApi:
         assert 404 == c.get("/api/v1/teams/nope", headers=agent).status_code
 
     def test_unmatched_assignees_is_listed(self, team: Team) -> None:
-        r = team.client.get("/api/v1/tickets/unmatched-assignees", headers=team["agent"].headers)
+        r = team.client.get("/api/v1/agents/unmatched-assignees", headers=team["agent"].headers)
         assert (200, []) == (r.status_code, r.json())
 
 
@@ -144,3 +145,73 @@ class TestAssignForm:
             data={**data, "assignee": "viewer@team.example.org", "csrf_token": csrf},
         )
         assert 422 == r.status_code and 'id="assignee-error"' in r.text
+
+
+class TestQueueViewsApi:
+    def test_view_mine_is_the_callers(self, team: Team) -> None:
+        """``view=mine`` lists the calling user's tickets; the items name their customer and
+        the next due target."""
+        tid = _ticket(team)  # assigned to agent@team.example.org
+        for who, expected in (("agent", [tid]), ("agent2", [])):
+            r = team.client.get(
+                "/api/v1/tickets", params={"view": "mine"}, headers=team[who].headers
+            )
+            assert expected == [t["id"] for t in r.json()["items"]]
+        [item] = team.client.get("/api/v1/tickets", headers=team["agent"].headers).json()["items"]
+        assert ("Ticket Customer", "first_response") == (
+            item["customer_name"],
+            item["sla"]["next_due"],
+        )
+
+
+class TestCustomerBesideTheTicket:
+    def test_the_ticket_page_shows_the_customer_and_their_tickets(self, team: Team) -> None:
+        """Name, email and phone with links; the other open tickets; the recently closed."""
+        cid = team.hub.add_customer(
+            CustomerCreate(name="Rita Pires", email="rita@pires.pt", phone="+351912345678")
+        ).id
+        desk(team)
+
+        def opened(subject: str) -> int:
+            new = TicketCreate(customer_id=cid, type="question", subject=subject)
+            return team.hub.open_ticket(new).id
+
+        this, other, done = opened("This one"), opened("Other open"), opened("Done before")
+        team.hub.close_ticket(done)
+        login(team.client, "viewer@team.example.org")
+        page = team.client.get(f"/tickets/{this}").text
+        card = page.split('class="card customer-card"')[1].split("</aside>")[0]
+        assert f'<a href="/customers/{cid}">Rita Pires</a>' in card
+        assert 'href="mailto:rita@pires.pt"' in card and 'href="tel:+351912345678"' in card
+        opens, recent = card.split("Recently resolved or closed")
+        assert f'href="/tickets/{other}">Other open</a>' in opens
+        assert f'href="/tickets/{this}"' not in card
+        assert f'href="/tickets/{done}">Done before</a>' in recent
+
+
+class TestCustomerSearchInTheNewTicketForm:
+    def test_find_by_name_email_or_phone_then_open(self, team: Team) -> None:
+        """The search fragment lists matches as choices; the form without JavaScript finds
+        them too; the chosen one gets the ticket; no choice is an inline error."""
+        desk(team)
+        cid = team.hub.add_customer(
+            CustomerCreate(name="Rita Pires", email="rita@pires.pt", phone="+351912345678")
+        ).id
+        team.hub.add_customer(CustomerCreate(name="Rui Costa", email="rui@costa.pt"))
+        csrf = login(team.client, "agent@team.example.org")
+        for text in ("rita", "PIRES.pt", "912345678"):
+            r = team.client.get("/tickets/new/customers", params={"customer_q": text})
+            assert [str(cid)] == re.findall(r'name="customer_id" value="(\d+)"', r.text), text
+            assert "<html" not in r.text
+        r = team.client.get("/tickets/new/customers", params={"customer_q": "zzz"})
+        assert "No customer matches zzz." in r.text
+        form = team.client.get("/tickets/new", params={"customer_q": "rita"}).text
+        assert f'name="customer_id" value="{cid}" checked' in form
+        data = {"type": "question", "subject": "Help", "csrf_token": csrf}
+        r = team.client.post("/tickets/new", data={**data, "customer_q": "r"})
+        assert 422 == r.status_code and "choose the customer" in r.text
+        r = team.client.post(
+            "/tickets/new", data={**data, "customer_id": str(cid)}, follow_redirects=False
+        )
+        assert 303 == r.status_code
+        assert [cid] == [t.customer_id for t in team.hub.list_tickets().items]

@@ -65,10 +65,18 @@ def _state(ticket: Ticket) -> str:
 
 
 def _next_due(ticket: Ticket) -> datetime | None:
-    fr, res = ticket.sla.first_response, ticket.sla.resolution
-    if fr.due_at and fr.met_at is None:
-        return fr.due_at
-    return res.due_at if res.met_at is None else None
+    """Whichever running SLA target falls due first."""
+    return ticket.sla.next_due_at
+
+
+_TARGET = {"first_response": "reply", "resolution": "resolve"}
+
+
+def _due_cell(ticket: Ticket) -> str:
+    """The next due time and which target it is: "12-07 14:00 reply"."""
+    if ticket.sla.next_due_at is None or ticket.sla.next_due is None:
+        return "—"
+    return f"{_short_when(ticket.sla.next_due_at)} {_TARGET[ticket.sla.next_due]}"
 
 
 def _short_when(value: datetime | None) -> str:
@@ -81,7 +89,7 @@ def _table(items: list[Ticket]) -> Table:
     table.add_column("ID", justify="right", style="cyan", no_wrap=True, min_width=widest)
     table.add_column("Status", no_wrap=True)
     table.add_column("Pri.", no_wrap=True)
-    table.add_column("Type", overflow="ellipsis", no_wrap=True, max_width=12)
+    table.add_column("Customer", overflow="ellipsis", no_wrap=True, max_width=16)
     table.add_column("Subject", ratio=1, min_width=12)
     table.add_column("Assignee", overflow="ellipsis", no_wrap=True, max_width=10)
     table.add_column("SLA", max_width=10)
@@ -91,11 +99,11 @@ def _table(items: list[Ticket]) -> Table:
             str(t.id),
             t.status,
             t.priority,
-            t.type,
+            t.customer_name or str(t.customer_id),
             t.subject,
             t.assignee or (f"team {t.team}" if t.team else "—"),
             _state(t),
-            _short_when(_next_due(t)),
+            _due_cell(t),
         )
     return table
 
@@ -219,9 +227,20 @@ def tickets_list(
     ] = None,
     unassigned: Annotated[bool, typer.Option("--unassigned", help="Only unassigned.")] = False,
     team: Annotated[str | None, typer.Option(help="Only this team's.", show_default=False)] = None,
+    view: Annotated[
+        str | None,
+        typer.Option(
+            help="A saved view: mine, unassigned, at_risk (at risk or breached) or my_team.",
+            show_default=False,
+        ),
+    ] = None,
     sla: Annotated[
         str | None,
-        typer.Option("--sla", help="on_track, at_risk or breached.", show_default=False),
+        typer.Option(
+            "--sla",
+            help="on_track, at_risk, breached or at_risk_or_breached.",
+            show_default=False,
+        ),
     ] = None,
     search: Annotated[
         str | None, typer.Option(help="Text in subject or description.", show_default=False)
@@ -246,6 +265,7 @@ def tickets_list(
             "assignee": assignee,
             "unassigned": unassigned,
             "team": team,
+            "view": view,
             "sla": sla,
             "search": search,
             "sort": sort,

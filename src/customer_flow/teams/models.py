@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from customer_flow.core.models import NOT_BLANK
+
 #: How a ticket given to a team finds its agent: the next active agent in turn, or nobody (the
 #: ticket waits in the team's queue until someone takes it).
 Assignment = Literal["round_robin", "none"]
@@ -29,7 +31,7 @@ class TeamUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, max_length=200)
+    name: Annotated[str, Field(max_length=200), NOT_BLANK] | None = None
     assignment: Assignment | None = None
 
 

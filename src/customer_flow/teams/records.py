@@ -36,6 +36,7 @@ __all__ = [
     "remove_member",
     "require_team",
     "resolve_agent",
+    "teams_of",
     "update_team",
     "user_key",
 ]
@@ -197,6 +198,22 @@ def require_team(conn: Connection, key: str) -> Team:
             f"team: no team {key!r} (see `teams list`)", field="team", code="team_unknown"
         )
     return _team(conn, row)
+
+
+def teams_of(conn: Connection, given: str) -> list[str]:
+    """The keys of the teams the user ``given`` names is in (none for an unknown name)."""
+    try:
+        row = _find_user(conn, given)
+    except ValidationError:
+        row = None
+    if row is None:
+        return []
+    keys = conn.execute(
+        select(team_members.c.team_key)
+        .where(team_members.c.user_id == row._mapping["id"])
+        .order_by(team_members.c.team_key)
+    ).scalars()
+    return [str(k) for k in keys]
 
 
 def list_teams(conn: Connection) -> list[Team]:

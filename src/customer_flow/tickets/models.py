@@ -37,6 +37,8 @@ TicketStatus = Literal["new", "open", "pending", "resolved", "closed"]
 TICKET_STATUSES: tuple[TicketStatus, ...] = ("new", "open", "pending", "resolved", "closed")
 SlaState = Literal["none", "on_track", "at_risk", "breached", "met"]
 TicketSort = Literal["id", "-id", "due"]
+#: The saved views every user has (``TicketQuery.view``).
+TicketView = Literal["mine", "unassigned", "at_risk", "my_team"]
 #: A ticket's subject: ``clean_subject`` trims it and refuses it blank.
 Subject = Annotated[str, Field(max_length=300), NOT_BLANK]
 #: A ticket type's key, as ticket_types.schema.json has it (another is 404: no such type).
@@ -45,7 +47,7 @@ TypeKey = Annotated[str, Field(max_length=64), Spec.of(pattern="^[a-z][a-z0-9_-]
 #: ``MAX_TAG_LENGTH``; counted once trimmed, lower-cased and without repeats).
 Tags = Annotated[list[Annotated[str, Spec.of(maxLength=50)]], Spec.of(maxItems=20)]
 #: A team's key (``teams.models.TeamKey``): "billing", "level-2".
-TeamKey = Annotated[str, Field(max_length=64), Spec.of(pattern="^[a-z][a-z0-9_-]{0,63}$")]
+TeamKey = Annotated[str, Field(max_length=64, pattern="^[a-z][a-z0-9_-]{0,63}$")]
 #: An agent: an active user who may write, named by email (any case) or by a unique name.
 ASSIGNEE = (
     "An active agent (a user whose role is agent or admin), by email or by a name only one user"
@@ -125,6 +127,9 @@ class TicketSla(BaseModel):
     paused_seconds: int
     first_response: SlaTarget
     resolution: SlaTarget
+    #: The next due time of a running target (whichever falls due first), and which it is.
+    next_due_at: datetime | None = None
+    next_due: Literal["first_response", "resolution"] | None = None
 
 
 class Ticket(BaseModel):
@@ -151,6 +156,8 @@ class Ticket(BaseModel):
     paused_at: datetime | None
     reopened_count: int
     sla: TicketSla
+    #: The customer's name, where a list shows it (the queue); None elsewhere.
+    customer_name: str | None = None
 
 
 class CommentCreate(BaseModel):
@@ -209,7 +216,12 @@ class TicketQuery(BaseModel):
     assignee: str | None = None
     unassigned: bool = False
     team: str | None = None
-    sla: Literal["on_track", "at_risk", "breached"] | None = None
+    #: Only the tickets of these teams (a saved view, "My team", resolves to this).
+    teams: list[str] | None = None
+    sla: Literal["on_track", "at_risk", "breached", "at_risk_or_breached"] | None = None
+    #: A saved view: "mine" (assigned to the acting user), "unassigned", "at_risk" (at risk or
+    #: breached) or "my_team" (the teams the acting user is in); combines with the filters.
+    view: TicketView | None = None
     search: str | None = None
     sort: TicketSort = "id"
     limit: int = Field(default=50, ge=1, le=1000)
@@ -232,4 +244,5 @@ __all__ = [
     "TicketType",
     "TicketTypeSync",
     "TicketUpdate",
+    "TicketView",
 ]

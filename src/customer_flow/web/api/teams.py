@@ -11,7 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from customer_flow.teams.models import Agent, Team, TeamCreate, TeamUpdate
+from customer_flow.core.models import NOT_BLANK
+from customer_flow.teams.models import Agent, Team, TeamCreate, TeamUpdate, UnmatchedAssignee
 
 from ..deps import UserHub, requires
 
@@ -34,7 +35,7 @@ class MemberAdd(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    agent: str = Field(
+    agent: Annotated[str, NOT_BLANK] = Field(
         max_length=320,
         description="An active agent's email (any case), or a name only one user has. A "
         "viewer, a disabled user or an unknown name is refused (422).",
@@ -46,6 +47,17 @@ def list_agents(hub: UserHub) -> list[Agent]:
     """Active users whose role is agent or admin, by name; `key` is what a ticket's
     `assignee` holds."""
     return hub.list_agents()
+
+
+@agents.get(
+    "/unmatched-assignees",
+    response_model=list[UnmatchedAssignee],
+    summary="Assignees the upgrade to agents could not map",
+)
+def unmatched_assignees(hub: UserHub) -> list[UnmatchedAssignee]:
+    """The free-text assignees that migration 0014 matched to no user (by email or by a name
+    only one user had), with their tickets, which it left unassigned. Never dropped."""
+    return hub.unmatched_assignees()
 
 
 @router.get("", response_model=list[Team], summary="The teams")

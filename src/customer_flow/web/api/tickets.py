@@ -14,7 +14,6 @@ from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from customer_flow.core.models import CURSOR, AuditEntry, Page, Priority
-from customer_flow.teams.models import UnmatchedAssignee
 from customer_flow.tickets.models import (
     Assignment,
     Comment,
@@ -25,6 +24,7 @@ from customer_flow.tickets.models import (
     TicketSort,
     TicketStatus,
     TicketUpdate,
+    TicketView,
 )
 
 from ..deps import UserHub, requires
@@ -33,7 +33,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 
-TicketSlaFilter = Literal["on_track", "at_risk", "breached"]
+TicketSlaFilter = Literal["on_track", "at_risk", "breached", "at_risk_or_breached"]
 TicketId = Annotated[int, Path(ge=1, le=2**53, description="The ticket's ID.")]
 
 
@@ -73,8 +73,16 @@ def list_tickets(
     ] = None,
     unassigned: Annotated[bool, Query(description="Only tickets nobody works.")] = False,
     team: Annotated[str | None, Query(max_length=64, description="A team's key.")] = None,
+    view: Annotated[
+        TicketView | None,
+        Query(
+            description="A saved view, combined with the other filters: `mine` (assigned to "
+            "you), `unassigned`, `at_risk` (at risk or breached) or `my_team` (your teams')."
+        ),
+    ] = None,
     sla: Annotated[
-        TicketSlaFilter | None, Query(description="on_track, at_risk or breached.")
+        TicketSlaFilter | None,
+        Query(description="on_track, at_risk, breached, or at_risk_or_breached."),
     ] = None,
     search: Annotated[
         str | None, Query(max_length=300, description="Text in subject or description.")
@@ -97,6 +105,7 @@ def list_tickets(
         assignee=assignee,
         unassigned=unassigned,
         team=team,
+        view=view,
         sla=sla,
         search=search,
         sort=sort,
@@ -116,17 +125,6 @@ def list_tickets(
 def open_ticket(hub: UserHub, body: TicketCreate) -> Ticket:
     """Open a ticket for a live customer, of an active type; its SLA clock starts."""
     return hub.open_ticket(body)
-
-
-@router.get(
-    "/unmatched-assignees",
-    response_model=list[UnmatchedAssignee],
-    summary="Assignees the upgrade to agents could not map",
-)
-def unmatched_assignees(hub: UserHub) -> list[UnmatchedAssignee]:
-    """The free-text assignees that migration 0014 matched to no user (by email or by a name
-    only one user had), with their tickets, which it left unassigned. Never dropped."""
-    return hub.unmatched_assignees()
 
 
 @router.get("/{ticket_id}", response_model=Ticket, summary="Get a ticket with its SLA state")

@@ -13,7 +13,7 @@ accepted, whether or not such a user existed. Each distinct value is now mapped 
 The assignee column then holds the user's lower-cased email (``users.email_key``), as a
 foreign key. A value that matches no user, or several, is taken off its tickets and kept in
 ``unmatched_assignees`` (ticket, value, reason): never dropped. ``customer-flow tickets
-unmatched-assignees`` (and ``GET /api/v1/tickets/unmatched-assignees``) lists them, and this
+unmatched-assignees`` (and ``GET /api/v1/agents/unmatched-assignees``) lists them, and this
 migration logs a warning per value. The report days that counted the old values are marked for
 a recount, so reports by assignee follow.
 
