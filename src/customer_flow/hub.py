@@ -694,6 +694,11 @@ class Hub:
         with self._write("admin") as conn:
             return users.disable(conn, user_id, actor=self.actor)
 
+    def set_role(self, user_id: int, role: str) -> User:
+        """Change a user's role (admin only); the last active admin keeps theirs."""
+        with self._write("admin") as conn:
+            return users.set_role(conn, user_id, role, actor=self.actor)
+
     def set_password(
         self,
         user_id: int,

@@ -159,3 +159,42 @@ class TestCustomerBesideTheTicket:
             _assert_no_sideways_scroll(tab, f"the ticket page at {width}px")
         finally:
             context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+class TestUserAdminInTheBrowser:
+    def test_add_a_user_and_change_their_role(
+        self, browser: Any, server: Server, width: int
+    ) -> None:
+        """An admin adds an agent, makes them a viewer and disables them; the page fits."""
+        from playwright.sync_api import expect
+
+        from customer_flow.users.models import UserCreate
+
+        admin = (f"admin{width}@team.example.org", "admins own passphrase")
+        server.hub.add_user(UserCreate(email=admin[0], role="admin", password=admin[1]))
+        new = f"person{width}@team.example.org"
+        context = _context(browser, width)
+        tab = context.new_page()
+        try:
+            _login(tab, server, *admin)
+            tab.goto(f"{server.url}/users")
+            _assert_no_sideways_scroll(tab, f"/users at {width}px")
+            tab.get_by_label("Email", exact=True).fill(new)
+            tab.get_by_label("Name", exact=True).fill(f"Person {width}")
+            tab.get_by_label("Role", exact=True).select_option("agent")
+            tab.get_by_label("Password", exact=True).fill("a fine long passphrase")
+            tab.get_by_role("button", name="Add user").click()
+            row = tab.locator("tr", has_text=new)
+            expect(row).to_contain_text(f"Person {width}")
+            row.get_by_label(f"Role of {new}").select_option("viewer")
+            row.get_by_role("button", name="Change role").click()
+            expect(tab.locator("tr", has_text=new).get_by_label(f"Role of {new}")).to_have_value(
+                "viewer"
+            )
+            tab.get_by_role("button", name=f"Disable {new}").click()
+            expect(tab.locator("tr", has_text=new)).to_contain_text("no")
+            assert server.hub.find_user(new).active is False
+            _assert_no_sideways_scroll(tab, f"/users after the changes at {width}px")
+        finally:
+            context.close()
