@@ -35,7 +35,8 @@ from .run import Report
 N = int(os.environ.get("BENCH_TICKETS", "1000000"))
 REPS = int(os.environ.get("BENCH_TICKETS_REPS", "100"))
 CUSTOMERS = 10_000
-AGENTS = [f"agent{i:02d}" for i in range(50)]
+#: The agents (users since issue 17: a ticket's assignee is a user's lower-cased email).
+AGENTS = [f"agent{i:02d}@team.test" for i in range(50)]
 PG_URL = normalise_database_url(
     os.environ.get("CUSTOMER_FLOW_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 )
@@ -177,6 +178,11 @@ def _load(url: str, count: int) -> float:
             ],
         )  # fmt: skip
         cur.execute(f"UPDATE counters SET value = {CUSTOMERS} WHERE name = 'customer'")
+        cur.executemany(
+            "INSERT INTO users (email, email_key, name, role, password_hash, active, created_at, "
+            f"updated_at) VALUES ({', '.join([mark] * 8)})",
+            [(a, a, a.split("@")[0], "agent", "-", True, when, when) for a in AGENTS],
+        )
         marks = ", ".join([mark] * len(COLUMNS))
         sql = f"INSERT INTO tickets ({', '.join(COLUMNS)}) VALUES ({marks})"
         stamped = {i for i, c in enumerate(COLUMNS) if c.endswith("_at")}

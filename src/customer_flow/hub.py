@@ -61,6 +61,8 @@ from customer_flow.mail.models import (
 )
 from customer_flow.store import audit, schema
 from customer_flow.store.engine import Store, require_database
+from customer_flow.teams import records as team_records
+from customer_flow.teams.models import Agent, Team, TeamCreate, TeamUpdate, UnmatchedAssignee
 from customer_flow.tickets import calendar as sla
 from customer_flow.tickets import queue as ticket_queue
 from customer_flow.tickets import records as tickets
@@ -416,6 +418,7 @@ class Hub:
         """Sync a ticket_types.json into the database; missing types are deactivated."""
         wanted = ticket_types.read_file(path)
         with self._write("admin") as conn:
+            _check_default_teams(conn, wanted, path.name)
             return ticket_types.sync(conn, wanted, actor=self.actor)
 
     # -- tickets -------------------------------------------------------------------------------
@@ -445,12 +448,55 @@ class Hub:
         return self._sla_policy
 
     def open_ticket(self, new: TicketCreate) -> Ticket:
-        """Open a ticket for a live customer, of an active type; its SLA clock starts."""
+        """Open a ticket for a live customer, of an active type; its SLA clock starts.
+
+        The ticket goes to the team named, else to its type's default team; with no assignee
+        named, a round-robin team gives it to its next active agent. A named assignee must be
+        an active agent (and a member of the team named with it); a named team with no active
+        agent is refused, while a type's default team without one keeps the ticket unassigned
+        in its queue (a customer's ticket is never refused for the team's make-up)."""
         policy = self.sla_policy
         with self._write() as conn:
+            ttype = ticket_types.get(conn, new.type)
+            team = new.team or ttype.default_team
+            assignee, team = self._assignment(
+                conn, new.assignee, team, named_team=new.team is not None
+            )
+            new = new.model_copy(update={"assignee": assignee, "team": team})
             ticket = tickets.create(conn, new, policy, self._now(), actor=self.actor)
             self._notify_new_ticket(conn, ticket)
             return ticket
+
+    def _assignment(
+        self, conn: Connection, assignee: str | None, team: str | None, *, named_team: bool
+    ) -> tuple[str | None, str | None]:
+        """The (agent's email key, team key) a ticket goes to, checked; see ``open_ticket``."""
+        # A blank agent is nobody, as the forms send it.
+        chosen = (
+            team_records.resolve_agent(conn, assignee) if assignee and assignee.strip() else None
+        )
+        if team is None:
+            return (chosen.key if chosen else None), None
+        found = team_records.require_team(conn, team)
+        if named_team and found.active_members == 0:
+            raise ValidationError(
+                f"team: team {team!r} has no active agents; add one with "
+                f"`teams add-member {team} EMAIL`",
+                field="team",
+                code="team_has_no_agents",
+            )
+        if chosen is not None:
+            if named_team and all(a.id != chosen.id for a in found.members):
+                raise ValidationError(
+                    f"assignee: {chosen.email} is not in team {team!r}",
+                    field="assignee",
+                    code="assignee_not_in_team",
+                )
+            return chosen.key, team
+        if found.active_members == 0:
+            return None, team
+        picked = team_records.next_agent(conn, team)
+        return (picked.key if picked else None), team
 
     def get_ticket(self, ticket_id: int) -> Ticket:
         """One ticket with its SLA state and the business time used (a purged one is gone)."""
@@ -461,8 +507,30 @@ class Hub:
     def list_tickets(self, query: TicketQuery | None = None) -> Page[Ticket]:
         """A page of tickets: the open queue by default, with filters and keyset pagination."""
         policy = self.sla_policy
+        query = query or TicketQuery()
         with self._read() as conn:
-            return ticket_queue.list_tickets(conn, query or TicketQuery(), policy, self._now())
+            query = self._resolve_view(conn, query)
+            if query.assignee is not None and query.assignee.strip():
+                key = team_records.user_key(conn, query.assignee)
+                query = query.model_copy(update={"assignee": key})
+            return ticket_queue.list_tickets(conn, query, policy, self._now())
+
+    def _resolve_view(self, conn: Connection, query: TicketQuery) -> TicketQuery:
+        """A saved view as the filters it means for the acting user: "mine" their tickets,
+        "my_team" their teams' tickets, "unassigned" nobody's, "at_risk" at risk or breached.
+        The acting user is the signed-in user (the web), else the user the actor names."""
+        if query.view is None:
+            return query
+        changes: dict[str, Any] = {"view": None}
+        if query.view == "mine":
+            changes["assignee"] = self.actor
+        elif query.view == "unassigned":
+            changes["unassigned"] = True
+        elif query.view == "at_risk":
+            changes["sla"] = "at_risk_or_breached"
+        else:
+            changes["teams"] = team_records.teams_of(conn, self.actor)
+        return query.model_copy(update=changes)
 
     def update_ticket(self, ticket_id: int, changes: TicketUpdate) -> Ticket:
         """Change a ticket's subject, description, priority, tags or extra fields."""
@@ -472,18 +540,63 @@ class Hub:
                 conn, ticket_id, changes, policy, self._now(), actor=self.actor
             )
 
-    def assign_ticket(self, ticket_id: int, assignee: str | None) -> Ticket:
-        """Give a ticket to someone, or take it from them with None."""
+    def assign_ticket(
+        self, ticket_id: int, assignee: str | None, *, team: str | None = None
+    ) -> Ticket:
+        """Give a ticket to an active agent (by email or name), to a team (round-robin picks
+        its next agent), to both (the agent must be in the team), or to nobody (both None)."""
         policy = self.sla_policy
         with self._write() as conn:
+            key, team_key = self._assignment(conn, assignee, team, named_team=True)
             ticket = tickets.assign(
-                conn, ticket_id, assignee, policy, self._now(), actor=self.actor
+                conn, ticket_id, key, team_key, policy, self._now(), actor=self.actor
             )
             person = self._user_by_email(conn, ticket.assignee)
             if person is not None:
-                key = f"{ticket.id}:{self._now().isoformat()}"
-                self._notify(conn, "assigned", ticket, key, [person])
+                note = f"{ticket.id}:{self._now().isoformat()}"
+                self._notify(conn, "assigned", ticket, note, [person])
             return ticket
+
+    # -- agents and teams (issue 17) -----------------------------------------------------------
+
+    def list_agents(self) -> list[Agent]:
+        """Everyone who can work tickets now: active users whose role is agent or admin."""
+        with self._read() as conn:
+            return team_records.list_agents(conn)
+
+    def list_teams(self) -> list[Team]:
+        """Every team, with its members."""
+        with self._read() as conn:
+            return team_records.list_teams(conn)
+
+    def get_team(self, key: str) -> Team:
+        with self._read() as conn:
+            return team_records.get(conn, key)
+
+    def add_team(self, new: TeamCreate) -> Team:
+        """Add a team (admin only)."""
+        with self._write("admin") as conn:
+            return team_records.create(conn, new, self._now(), actor=self.actor)
+
+    def update_team(self, key: str, changes: TeamUpdate) -> Team:
+        """Rename a team or change its assignment rule (admin only)."""
+        with self._write("admin") as conn:
+            return team_records.update_team(conn, key, changes, self._now(), actor=self.actor)
+
+    def add_team_member(self, key: str, agent: str) -> Team:
+        """Put an active agent (by email or name) in a team (admin only)."""
+        with self._write("admin") as conn:
+            return team_records.add_member(conn, key, agent, self._now(), actor=self.actor)
+
+    def remove_team_member(self, key: str, member: str) -> Team:
+        """Take someone out of a team (admin only); the tickets they hold stay theirs."""
+        with self._write("admin") as conn:
+            return team_records.remove_member(conn, key, member, self._now(), actor=self.actor)
+
+    def unmatched_assignees(self) -> list[UnmatchedAssignee]:
+        """Migration 0015's report: the free-text assignees that matched no user."""
+        with self._read() as conn:
+            return team_records.list_unmatched(conn)
 
     def set_ticket_status(self, ticket_id: int, status: str, *, note: str | None = None) -> Ticket:
         """Move a ticket along its lifecycle; an error names the allowed next statuses."""
@@ -672,6 +785,11 @@ class Hub:
         with self._write("admin") as conn:
             return users.disable(conn, user_id, actor=self.actor)
 
+    def set_role(self, user_id: int, role: str) -> User:
+        """Change a user's role (admin only); the last active admin keeps theirs."""
+        with self._write("admin") as conn:
+            return users.set_role(conn, user_id, role, actor=self.actor)
+
     def set_password(
         self,
         user_id: int,
@@ -848,6 +966,7 @@ class Hub:
         """Sync a ticket_types.json document (already parsed) into the database (admin)."""
         wanted = ticket_types.check(document, "request body")
         with self._write("admin") as conn:
+            _check_default_teams(conn, wanted, "request body")
             return ticket_types.sync(conn, wanted, actor=self.actor)
 
     # -- duplicates (dedupe.py, merging.py) ------------------------------------------------------
@@ -1837,6 +1956,18 @@ class Hub:
         self._require("admin")
         with self._read() as conn:
             return job_failures.list_failures(conn, limit=limit)
+
+
+def _check_default_teams(conn: Connection, wanted: dict[str, TicketType], source: str) -> None:
+    """A type's default team must exist before the file that names it is loaded."""
+    known = {t.key for t in team_records.list_teams(conn)}
+    for key, ttype in wanted.items():
+        if ttype.default_team is not None and ttype.default_team not in known:
+            raise ConfigError(
+                f"{source}: $.{key}.default_team: no team {ttype.default_team!r}; add it first "
+                f"(`teams add {ttype.default_team}`)",
+                code="team_unknown",
+            )
 
 
 class _RollBack(Exception):

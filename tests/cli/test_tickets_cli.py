@@ -11,6 +11,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from customer_flow.cli.main import app
+from customer_flow.core.config import Settings
+from customer_flow.hub import Hub
+from tickets_support import AGENTS, add_agent
 
 
 class Cli:
@@ -43,8 +46,12 @@ class Cli:
 
 @pytest.fixture
 def cli(db_url: str) -> Cli:
+    """A database with the demo customers and the agents ana, bo and bob."""
     c = Cli(db_url)
     c.ok("init", "--demo")
+    with Hub(Settings(database_url=db_url)) as hub:
+        for name in AGENTS:
+            add_agent(hub, name)
     return c
 
 
@@ -73,7 +80,11 @@ class TestCommands:
     def test_fields_tags_assignee(self, cli: Cli) -> None:
         """--field, --tag and --assignee reach the ticket, typed."""
         t = open_ticket(cli, "--field", "amount=12.5", "--tag", "VIP", "--assignee", "bo")
-        assert (t["fields"], t["tags"], t["assignee"]) == ({"amount": 12.5}, ["vip"], "bo")
+        assert (t["fields"], t["tags"], t["assignee"]) == (
+            {"amount": 12.5},
+            ["vip"],
+            "bo@team.example",
+        )
 
     def test_list_is_an_array_with_filters(self, cli: Cli) -> None:
         """list --json prints an array; filters and --all work."""
@@ -111,7 +122,7 @@ class TestCommands:
         assert (note["public"], note["author"]) == (False, "tester")
         reply = cli.ok("tickets", "comment", "1", "Hello!")
         assert (reply["public"], reply["author"]) == (True, "tester")
-        assert cli.ok("tickets", "assign", "1", "ana")["assignee"] == "ana"
+        assert cli.ok("tickets", "assign", "1", "ana")["assignee"] == "ana@team.example"
         assert cli.ok("tickets", "assign", "1", "--unassign")["assignee"] is None
         assert cli.ok("tickets", "status", "1", "pending")["status"] == "pending"
         assert cli.ok("tickets", "close", "1")["status"] == "closed"

@@ -181,8 +181,8 @@ class TestGroupings:
     def test_by_assignee_puts_the_unassigned_last(self, data: Hub) -> None:
         r = report(data, "assignee")
         assert [(g.key, g.opened, g.resolved, g.backlog) for g in r.groups] == [
-            ("ana", 4, 2, 2),
-            ("bob", 2, 2, 0),
+            ("ana@team.example", 4, 2, 2),
+            ("bob@team.example", 2, 2, 0),
             ("(unassigned)", 1, 1, 0),
         ]
 

@@ -77,8 +77,8 @@ class TestOpen:
 
     def test_tags_are_cleaned(self, th: Hub) -> None:
         """Tags are trimmed, lower-cased and deduplicated; an assignee is tidied."""
-        t = th.open_ticket(new(tags=[" VIP ", "vip", "Login"], assignee="  Bo   Li "))
-        assert (t.tags, t.assignee) == (["vip", "login"], "Bo Li")
+        t = th.open_ticket(new(tags=[" VIP ", "vip", "Login"], assignee="  BO@Team.example "))
+        assert (t.tags, t.assignee) == (["vip", "login"], "bo@team.example")
 
     def test_failed_open_writes_nothing(self, th: Hub) -> None:
         """A refused ticket leaves no row and no audit entry behind."""
@@ -195,9 +195,9 @@ class TestLifecycle:
             th.get_ticket(42)
 
     def test_assign_and_unassign(self, th: Hub) -> None:
-        """Assigning sets a plain name; None takes it back."""
+        """Assigning by a user's name stores their email key; None takes it back."""
         t = th.open_ticket(new())
-        assert th.assign_ticket(t.id, "Bo").assignee == "Bo"
+        assert th.assign_ticket(t.id, "Bo").assignee == "bo@team.example"
         assert th.assign_ticket(t.id, None).assignee is None
 
 

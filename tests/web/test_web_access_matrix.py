@@ -5,8 +5,10 @@
   user's. A user may see themself, change their own password and manage their own tokens;
   an admin may do it for anyone, and alone may list, add and disable users.
 - tickets belong to the team too: "own" is a ticket the caller opened (a viewer cannot open
-  one, so an admin opens it for them) and that is assigned to the caller; "other" one another
-  agent opened and holds. Again the role alone decides, and both columns must agree.
+  one, so an admin opens it for them) and that is assigned to the caller (a viewer cannot
+  work tickets, so theirs is unassigned); "other" one another agent opened and holds.
+  Again the role alone decides, and both columns must agree.
+- teams and agents belong to the team: everyone reads them, an admin alone changes teams.
 - imports belong to the team: "own" is a batch the caller imported (a viewer's by an admin),
   "other" one another agent imported; the role alone decides. A preview's staged upload
   belongs to its uploader: only they may read its rejects (anyone else gets 404).
@@ -27,6 +29,7 @@ from typing import Any
 import pytest
 
 from customer_flow.customers.models import CustomerCreate
+from customer_flow.teams.models import TeamCreate
 from customer_flow.tickets.models import TicketCreate
 from customer_flow.web import uploads
 
@@ -98,7 +101,15 @@ ROUTES = [
     ),
     Route("GET", "/api/v1/tickets/{id}", None, ALL, ALL, "ticket"),
     Route("PATCH", "/api/v1/tickets/{id}", {"priority": "high"}, WRITERS, WRITERS, "ticket"),
-    Route("PUT", "/api/v1/tickets/{id}/assignee", {"assignee": "x"}, WRITERS, WRITERS, "ticket"),
+    Route(
+        "PUT",
+        "/api/v1/tickets/{id}/assignee",
+        {"assignee": "agent2@team.example.org"},
+        WRITERS,
+        WRITERS,
+        "ticket",
+    ),
+    Route("GET", "/api/v1/agents/unmatched-assignees", None, ALL, ALL, "none"),
     Route("POST", "/api/v1/tickets/{id}/status", {"status": "pending"}, WRITERS, WRITERS, "ticket"),
     Route("POST", "/api/v1/tickets/{id}/close", None, WRITERS, WRITERS, "ticket"),
     Route("POST", "/api/v1/tickets/{id}/reopen", None, WRITERS, WRITERS, "closed"),
@@ -112,6 +123,23 @@ ROUTES = [
     Route("GET", "/api/v1/mail/notifications/{id}", None, ALL, ADMIN, "user"),
     Route("PUT", "/api/v1/mail/notifications/{id}", {"new_ticket": True}, ALL, ADMIN, "user"),
     Route("POST", "/api/v1/tickets/{id}/purge", None, ADMIN, ADMIN, "closed"),
+    # -- teams and agents ({id}: a team made for the cell)
+    Route("GET", "/api/v1/agents", None, ALL, ALL, "none"),
+    Route("GET", "/api/v1/teams", None, ALL, ALL, "none"),
+    Route("POST", "/api/v1/teams", {"key": "t"}, ADMIN, ADMIN, "none"),
+    Route("GET", "/api/v1/teams/{id}", None, ALL, ALL, "team"),
+    Route("PATCH", "/api/v1/teams/{id}", {"assignment": "none"}, ADMIN, ADMIN, "team"),
+    Route(
+        "POST",
+        "/api/v1/teams/{id}/members",
+        {"agent": "agent@team.example.org"},
+        ADMIN,
+        ADMIN,
+        "team",
+    ),
+    Route(
+        "DELETE", "/api/v1/teams/{id}/members/agent2@team.example.org", None, ADMIN, ADMIN, "team"
+    ),
     # -- imports ({id}: a batch made through the API, or a preview's upload token)
     Route("GET", "/api/v1/imports", None, ALL, ALL, "none"),
     Route("POST", "/api/v1/imports/preview", None, WRITERS, WRITERS, "none", upload=True),
@@ -158,7 +186,7 @@ def _target(team: Team, route: Route, role: str, whose: str) -> int:
             customer_id=customer.id,
             type="question",
             subject=f"{whose} of {role}",
-            assignee=owner.user.email,
+            assignee=owner.user.email if owner.user.role != "viewer" else None,
         )
         ticket = maker.open_ticket(new)
         if route.target == "closed":
@@ -184,6 +212,11 @@ def _target(team: Team, route: Route, role: str, whose: str) -> int:
         staged = uploads.stage(base, io.BytesIO(b"x"), "p.csv", owner.user.id)
         staged.preview_rejects.write_text("row,column,code,message\n", encoding="utf-8")
         return staged.token  # type: ignore[return-value]
+    if route.target == "team":
+        key = f"team-{next(_rows)}"
+        team.hub.add_team(TeamCreate(key=key))
+        team.hub.add_team_member(key, "agent2@team.example.org")
+        return key  # type: ignore[return-value]
     if route.target == "user":
         return owner.user.id
     if route.target == "token":
@@ -210,6 +243,8 @@ class TestAccessMatrix:
                 body = _fill(route.body, object_id)
                 if route.path == "/api/v1/users" and route.method == "POST":
                     body = {**body, "email": f"n-{role}-{whose}@team.example.org"}
+                if route.path == "/api/v1/teams" and route.method == "POST":
+                    body = {"key": f"t-{role}-{whose}"}
                 call: Callable[..., Any] = getattr(team.client, route.method.lower())
                 kwargs: dict[str, Any] = {"headers": team[role].headers}
                 if body is not None:

@@ -77,6 +77,17 @@ class TestUsersCli:
         code, _, err = _run(db_url, "users", "disable", "nobody@team.example.org")
         assert code == 1 and "no user" in err
 
+    def test_set_role_and_the_last_admin_keeps_theirs(self, db_url: str) -> None:
+        """users set-role changes a role; an unknown role or the last admin is one line."""
+        for email, role in (("boss@team.example.org", "admin"), ("ana@team.example.org", "agent")):
+            _run(db_url, "users", "add", email, "--role", role, "--password", "role test pass")
+        code, out, _ = _run(db_url, "users", "set-role", "ana@team.example.org", "viewer", "--json")
+        assert code == 0 and json.loads(out)["role"] == "viewer"
+        code, _, err = _run(db_url, "users", "set-role", "boss@team.example.org", "agent")
+        assert code == 1 and "last active admin" in err
+        code, _, err = _run(db_url, "users", "set-role", "ana@team.example.org", "boss")
+        assert code == 1 and "unknown role 'boss'" in err
+
     def test_bad_role_and_missing_password_are_usage_errors(self, db_url: str) -> None:
         code, _, err = _run(
             db_url,

@@ -19,6 +19,7 @@ from customer_flow.cli import (
     duplicates,
     mail,
     reports,
+    teams,
     ticket_types,
     tickets,
     users,
@@ -231,7 +232,7 @@ def main() -> None:
 
 # -- the commands of the other modules, in the order --help lists them ------------------------
 # Commands and groups are listed apart: init, import, validate, export, report, serve; then
-# customers, ticket-types, db, tickets, duplicates, imports, users.
+# customers, ticket-types, db, tickets, duplicates, imports, users, teams.
 customers.register(app)
 ticket_types.register(app)
 app.add_typer(db_app, name="db")
@@ -242,3 +243,4 @@ reports.register(app)
 users.register(app)
 mail.register(app)
 worker.register(app)
+teams.register(app)

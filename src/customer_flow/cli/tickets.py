@@ -60,10 +60,18 @@ def _state(ticket: Ticket) -> str:
 
 
 def _next_due(ticket: Ticket) -> datetime | None:
-    fr, res = ticket.sla.first_response, ticket.sla.resolution
-    if fr.due_at and fr.met_at is None:
-        return fr.due_at
-    return res.due_at if res.met_at is None else None
+    """Whichever running SLA target falls due first."""
+    return ticket.sla.next_due_at
+
+
+_TARGET = {"first_response": "reply", "resolution": "resolve"}
+
+
+def _due_cell(ticket: Ticket) -> str:
+    """The next due time and which target it is: "12-07 14:00 reply"."""
+    if ticket.sla.next_due_at is None or ticket.sla.next_due is None:
+        return "—"
+    return f"{_short_when(ticket.sla.next_due_at)} {_TARGET[ticket.sla.next_due]}"
 
 
 def _short_when(value: datetime | None) -> str:
@@ -76,7 +84,7 @@ def _table(items: list[Ticket]) -> Table:
     table.add_column("ID", justify="right", style="cyan", no_wrap=True, min_width=widest)
     table.add_column("Status", no_wrap=True)
     table.add_column("Pri.", no_wrap=True)
-    table.add_column("Type", overflow="ellipsis", no_wrap=True, max_width=12)
+    table.add_column("Customer", overflow="ellipsis", no_wrap=True, max_width=16)
     table.add_column("Subject", ratio=1, min_width=12)
     table.add_column("Assignee", overflow="ellipsis", no_wrap=True, max_width=10)
     table.add_column("SLA", max_width=10)
@@ -86,11 +94,11 @@ def _table(items: list[Ticket]) -> Table:
             str(t.id),
             t.status,
             t.priority,
-            t.type,
+            t.customer_name or str(t.customer_id),
             t.subject,
-            t.assignee or "—",
+            t.assignee or (f"team {t.team}" if t.team else "—"),
             _state(t),
-            _short_when(_next_due(t)),
+            _due_cell(t),
         )
     return table
 
@@ -108,6 +116,7 @@ def _show(ticket: Ticket) -> None:
         ("Status", ticket.status),
         ("Priority", ticket.priority),
         ("Assignee", ticket.assignee or "—"),
+        ("Team", ticket.team or "—"),
         ("Tags", ", ".join(ticket.tags) or "—"),
     ]
     rows += [(k, str(v)) for k, v in ticket.fields.items()]
@@ -157,7 +166,12 @@ def tickets_open(
     description: Annotated[str, typer.Option(help="The full description.")] = "",
     tag: Annotated[list[str] | None, typer.Option(help="A tag; repeatable.")] = None,
     assignee: Annotated[
-        str | None, typer.Option(help="Who works on it.", show_default=False)
+        str | None,
+        typer.Option(help="The agent who works on it (email or name).", show_default=False),
+    ] = None,
+    team: Annotated[
+        str | None,
+        typer.Option(help="The team (default: the type's default team).", show_default=False),
     ] = None,
     field: Annotated[
         list[str] | None,
@@ -179,6 +193,7 @@ def tickets_open(
             "description": description,
             "tags": tag or [],
             "assignee": assignee,
+            "team": team,
             "fields": _pairs(field or [], "--field"),
         },
     )
@@ -211,9 +226,21 @@ def tickets_list(
         str | None, typer.Option(help="Only this assignee's.", show_default=False)
     ] = None,
     unassigned: Annotated[bool, typer.Option("--unassigned", help="Only unassigned.")] = False,
+    team: Annotated[str | None, typer.Option(help="Only this team's.", show_default=False)] = None,
+    view: Annotated[
+        str | None,
+        typer.Option(
+            help="A saved view: mine, unassigned, at_risk (at risk or breached) or my_team.",
+            show_default=False,
+        ),
+    ] = None,
     sla: Annotated[
         str | None,
-        typer.Option("--sla", help="on_track, at_risk or breached.", show_default=False),
+        typer.Option(
+            "--sla",
+            help="on_track, at_risk, breached or at_risk_or_breached.",
+            show_default=False,
+        ),
     ] = None,
     search: Annotated[
         str | None, typer.Option(help="Text in subject or description.", show_default=False)
@@ -240,6 +267,8 @@ def tickets_list(
             "priority": priority or None,
             "assignee": assignee,
             "unassigned": unassigned,
+            "team": team,
+            "view": view,
             "sla": sla,
             "search": search,
             "sort": sort,
@@ -338,24 +367,51 @@ def tickets_assign(
     ctx: typer.Context,
     ticket_id: TicketArg,
     assignee: Annotated[
-        str | None, typer.Argument(help="Who works on it; leave out with --unassign.")
+        str | None,
+        typer.Argument(
+            help="An active agent's email or name; leave out with --team or --unassign."
+        ),
+    ] = None,
+    team: Annotated[
+        str | None,
+        typer.Option(
+            help="A team: alone, a round-robin team picks its next agent; with an ASSIGNEE, "
+            "they must be in it.",
+            show_default=False,
+        ),
     ] = None,
     unassign: Annotated[
-        bool, typer.Option("--unassign", help="Take it from its assignee.")
+        bool, typer.Option("--unassign", help="Take it from its agent and team.")
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Give a ticket to someone (a plain name until users exist)."""
-    if (assignee is None) == (not unassign):
-        raise typer.BadParameter("give an ASSIGNEE or --unassign, not both or neither")
-    ticket = get_hub(ctx).assign_ticket(ticket_id, None if unassign else assignee)
+    """Give a ticket to an active agent, to a team, or to both; or take it back."""
+    if (assignee is None and team is None) == (not unassign):
+        raise typer.BadParameter("give an ASSIGNEE, --team or --unassign, not both or neither")
+    ticket = get_hub(ctx).assign_ticket(ticket_id, assignee, team=team)
     if as_json:
         print_json(ticket)
-    else:
-        say(
-            f"ticket {ticket_id} "
-            + (f"assigned to {ticket.assignee}" if ticket.assignee else "unassigned")
-        )
+        return
+    held = [x for x in (ticket.assignee, ticket.team and f"team {ticket.team}") if x]
+    say(f"ticket {ticket_id} " + (f"assigned to {', '.join(held)}" if held else "unassigned"))
+
+
+@tickets_app.command("unmatched-assignees")
+def tickets_unmatched_assignees(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List the free-text assignees the upgrade to agents (migration 0015) matched to no user:
+    their tickets were left unassigned; give each to an agent with ``tickets assign``."""
+    items = get_hub(ctx).unmatched_assignees()
+    if as_json:
+        print_json(items)
+        return
+    table = Table()
+    for col in ("Ticket", "Was assigned to", "Why it was not mapped"):
+        table.add_column(col)
+    for u in items:
+        table.add_row(str(u.ticket_id), u.assignee, u.reason)
+    out.print(table)
+    if not items:
+        say("every assignee matched a user")
 
 
 def _status_done(ticket: Ticket, as_json: bool) -> None:

@@ -71,6 +71,22 @@ def users_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         out.print(_users_table(items))
 
 
+@users_app.command("set-role")
+def users_set_role(
+    ctx: typer.Context,
+    email: EmailArg,
+    role: Annotated[str, typer.Argument(help="admin, agent or viewer.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a user's role; the last active admin keeps theirs."""
+    hub = get_hub(ctx)
+    user = hub.set_role(hub.find_user(email).id, role)
+    if as_json:
+        print_json(user)
+    else:
+        say(f"user {user.email} is now {user.role}")
+
+
 @users_app.command("disable")
 def users_disable(ctx: typer.Context, email: EmailArg, as_json: JsonOpt = False) -> None:
     """Disable a login: its sessions end now and its API tokens stop working."""

@@ -20,6 +20,8 @@ class TicketType(BaseModel):
     sla: dict[str, int] = Field(default_factory=dict)
     fields: dict[str, dict[str, Any]] = Field(default_factory=dict)
     active: bool = True
+    #: The team a new ticket of this type goes to when none is named (issue 17).
+    default_team: str | None = None
 
 
 class TicketTypeSync(BaseModel):
@@ -35,6 +37,8 @@ TicketStatus = Literal["new", "open", "pending", "resolved", "closed"]
 TICKET_STATUSES: tuple[TicketStatus, ...] = ("new", "open", "pending", "resolved", "closed")
 SlaState = Literal["none", "on_track", "at_risk", "breached", "met"]
 TicketSort = Literal["id", "-id", "due"]
+#: The saved views every user has (``TicketQuery.view``).
+TicketView = Literal["mine", "unassigned", "at_risk", "my_team"]
 #: A ticket's subject: ``clean_subject`` trims it and refuses it blank.
 Subject = Annotated[str, Field(max_length=300), NOT_BLANK]
 #: A ticket type's key, as ticket_types.schema.json has it (another is 404: no such type).
@@ -42,6 +46,14 @@ TypeKey = Annotated[str, Field(max_length=64), Spec.of(pattern="^[a-z][a-z0-9_-]
 #: ``rules.clean_tags``: at most 20 tags of at most 50 characters (``MAX_TAGS``,
 #: ``MAX_TAG_LENGTH``; counted once trimmed, lower-cased and without repeats).
 Tags = Annotated[list[Annotated[str, Spec.of(maxLength=50)]], Spec.of(maxItems=20)]
+#: A team's key (``teams.models.TeamKey``): "billing", "level-2".
+TeamKey = Annotated[str, Field(max_length=64, pattern="^[a-z][a-z0-9_-]{0,63}$")]
+#: An agent: an active user who may write, named by email (any case) or by a unique name.
+ASSIGNEE = (
+    "An active agent (a user whose role is agent or admin), by email or by a name only one user"
+    " has; stored as the lower-cased email. A viewer, a disabled user or an unknown name is"
+    " refused (422)."
+)
 #: ``rules.clean_fields``: the extra fields the ticket's type defines, typed as it says.
 FIELDS = "The extra fields the ticket's type defines (see /ticket-types), with their types."
 
@@ -57,8 +69,27 @@ class TicketCreate(BaseModel):
     description: str = Field(default="", max_length=100_000)
     priority: Priority | None = None
     tags: Tags = Field(default_factory=list)
-    assignee: str | None = Field(default=None, max_length=200)
+    assignee: str | None = Field(default=None, max_length=320, description=ASSIGNEE)
+    #: Left out: the type's default team, if it names one. With round-robin and no assignee,
+    #: the team's next agent gets the ticket.
+    team: TeamKey | None = Field(
+        default=None,
+        description="The team the ticket is queued for; left out, the type's default team."
+        " A round-robin team gives it to its next active agent when no assignee is named.",
+    )
     fields: dict[str, Any] = Field(default_factory=dict, description=FIELDS)
+
+
+class Assignment(BaseModel):
+    """Who works a ticket: an agent, a team, both, or (both null) nobody.
+
+    A team alone with round-robin gives the ticket to its next active agent; an agent and a
+    team together must be a member of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    assignee: str | None = Field(default=None, max_length=320, description=ASSIGNEE)
+    team: TeamKey | None = None
 
 
 class TicketUpdate(BaseModel):
@@ -96,6 +127,9 @@ class TicketSla(BaseModel):
     paused_seconds: int
     first_response: SlaTarget
     resolution: SlaTarget
+    #: The next due time of a running target (whichever falls due first), and which it is.
+    next_due_at: datetime | None = None
+    next_due: Literal["first_response", "resolution"] | None = None
 
 
 class Ticket(BaseModel):
@@ -109,7 +143,10 @@ class Ticket(BaseModel):
     priority: Priority
     status: TicketStatus
     tags: list[str]
+    #: The agent's lower-cased email (a user), or None.
     assignee: str | None
+    #: The team's key, or None.
+    team: str | None
     fields: dict[str, Any]
     created_at: datetime
     updated_at: datetime
@@ -119,6 +156,8 @@ class Ticket(BaseModel):
     paused_at: datetime | None
     reopened_count: int
     sla: TicketSla
+    #: The customer's name, where a list shows it (the queue); None elsewhere.
+    customer_name: str | None = None
 
 
 class CommentCreate(BaseModel):
@@ -176,7 +215,13 @@ class TicketQuery(BaseModel):
     priority: list[Priority] | None = None
     assignee: str | None = None
     unassigned: bool = False
-    sla: Literal["on_track", "at_risk", "breached"] | None = None
+    team: str | None = None
+    #: Only the tickets of these teams (a saved view, "My team", resolves to this).
+    teams: list[str] | None = None
+    sla: Literal["on_track", "at_risk", "breached", "at_risk_or_breached"] | None = None
+    #: A saved view: "mine" (assigned to the acting user), "unassigned", "at_risk" (at risk or
+    #: breached) or "my_team" (the teams the acting user is in); combines with the filters.
+    view: TicketView | None = None
     search: str | None = None
     sort: TicketSort = "id"
     limit: int = Field(default=50, ge=1, le=1000)
@@ -184,10 +229,12 @@ class TicketQuery(BaseModel):
 
 
 __all__ = [
+    "Assignment",
     "Comment",
     "CommentCreate",
     "SlaState",
     "SlaTarget",
+    "TeamKey",
     "Ticket",
     "TicketCreate",
     "TicketQuery",
@@ -197,4 +244,5 @@ __all__ = [
     "TicketType",
     "TicketTypeSync",
     "TicketUpdate",
+    "TicketView",
 ]

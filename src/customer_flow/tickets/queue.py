@@ -8,7 +8,7 @@ declared with the ``tickets`` table in ``schema.py``:
 
 - the open queue by ID or by due time: ``(is_open, id)``, ``(is_open, queue_due_at, id)``;
 - one customer's tickets: ``(customer_id, id)``;
-- by type, assignee or priority within the open queue: ``(<column>, is_open, id)``;
+- by type, assignee, team or priority within the open queue: ``(<column>, is_open, id)``;
 - by status: ``(status, id)``.
 """
 
@@ -38,6 +38,7 @@ from customer_flow.core.models import Page
 from customer_flow.core.paging import decode_cursor, encode_cursor
 from customer_flow.customers import records as customers
 from customer_flow.store.schema import OPEN_STATUSES, tickets
+from customer_flow.store.schema import customers as customers_table
 from customer_flow.tickets import calendar as sla
 from customer_flow.tickets.models import Ticket, TicketQuery
 from customer_flow.tickets.sla import to_ticket
@@ -112,9 +113,15 @@ def _filters(query: TicketQuery, now: datetime) -> list[ColumnElement[bool]]:
     if query.unassigned:
         conds.append(t.assignee.is_(None))
     elif query.assignee is not None:
-        name = customers.collapse(query.assignee)
+        name = customers.collapse(query.assignee).lower()
         conds.append(t.assignee == name if name else false())
-    if query.sla is not None:
+    if query.team is not None:
+        conds.append(t.team == query.team)
+    if query.teams is not None:
+        conds.append(t.team.in_(query.teams) if query.teams else false())
+    if query.sla == "at_risk_or_breached":
+        conds.append(or_(sla_condition("at_risk", now), sla_condition("breached", now)))
+    elif query.sla is not None:
         conds.append(sla_condition(query.sla, now))
     if query.search and query.search.strip():
         text = customers.collapse(query.search)
@@ -166,6 +173,21 @@ def list_tickets(
         stmt = stmt.where(cond)
     rows = conn.execute(stmt.order_by(*order).limit(query.limit + 1)).all()
     items = [to_ticket(r, policy, now) for r in rows[: query.limit]]
+    # The customers' names: one lookup by primary key for the page, never a join the planner
+    # could drive from the customers' side.
+    ids = sorted({t.customer_id for t in items})
+    names = (
+        dict(
+            conn.execute(
+                select(customers_table.c.id, customers_table.c.name).where(
+                    customers_table.c.id.in_(ids)
+                )
+            ).all()
+        )
+        if ids
+        else {}
+    )
+    items = [t.model_copy(update={"customer_name": names.get(t.customer_id)}) for t in items]
     next_cursor = None
     if len(rows) > query.limit:
         last = rows[query.limit - 1]._mapping

@@ -205,6 +205,7 @@ def create(
         "is_open": True,
         "tags": clean_tags(new.tags),
         "assignee": clean_assignee(new.assignee),
+        "team": new.team,
         "fields": clean_fields(ttype, new.fields),
         "created_at": now,
         "updated_at": now,
@@ -286,19 +287,19 @@ def assign(
     conn: Connection,
     ticket_id: int,
     assignee: str | None,
+    team: str | None,
     policy: sla.SlaPolicy,
     now: datetime,
     *,
     actor: str,
 ) -> Ticket:
-    """Give a ticket to someone (a plain name until users exist), or unassign it with None."""
+    """Give a ticket to an agent (their email key, checked by the caller) and a team, or to
+    nobody with None for both."""
     row = _row(conn, ticket_id, lock=True)
-    name = clean_assignee(assignee)
-    if row._mapping["assignee"] == name:
+    values = {"assignee": clean_assignee(assignee), "team": team}
+    if all(row._mapping[k] == v for k, v in values.items()):
         return to_ticket(row, policy, now)
-    return _apply(
-        conn, ticket_id, row, {"assignee": name}, policy, now, actor=actor, action="assign"
-    )
+    return _apply(conn, ticket_id, row, values, policy, now, actor=actor, action="assign")
 
 
 def set_status(

@@ -70,6 +70,16 @@ def to_ticket(row: Any, policy: sla.SlaPolicy, now: datetime, *, detail: bool = 
     fr_stop = _a(m["first_response_at"]) or _a(m["resolved_at"])
     fr = _target(policy, m, "first_response", fr_stop, clock, detail)
     res = _target(policy, m, "resolution", _a(m["resolved_at"]), clock, detail)
+    # The next due time: whichever running target falls due first (issue 17; the queue's
+    # "Due" column showed the resolution even when the first response was due sooner).
+    nxt = min(
+        (
+            (t.due_at, name)
+            for name, t in (("first_response", fr), ("resolution", res))
+            if t.due_at is not None and t.met_at is None and t.target_seconds is not None
+        ),
+        default=None,
+    )
     return Ticket(
         id=m["id"],
         customer_id=m["customer_id"],
@@ -80,6 +90,7 @@ def to_ticket(row: Any, policy: sla.SlaPolicy, now: datetime, *, detail: bool = 
         status=m["status"],
         tags=m["tags"] or [],
         assignee=m["assignee"],
+        team=m["team"],
         fields=m["fields"] or {},
         created_at=_a(m["created_at"]),
         updated_at=_a(m["updated_at"]),
@@ -94,7 +105,10 @@ def to_ticket(row: Any, policy: sla.SlaPolicy, now: datetime, *, detail: bool = 
             paused_seconds=int(m["paused_seconds"]),
             first_response=fr,
             resolution=res,
+            next_due_at=nxt[0] if nxt else None,
+            next_due=nxt[1] if nxt else None,
         ),
+        customer_name=m.get("customer_name"),
     )
 
 

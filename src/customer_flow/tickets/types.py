@@ -168,6 +168,7 @@ def check(document: Any, source: str = "ticket_types.json") -> dict[str, TicketT
             sla=sla,
             fields=spec.get("fields", {}),
             active=spec.get("active", True),
+            default_team=spec.get("default_team"),
         )
     return types
 
@@ -219,6 +220,7 @@ def _row_to_type(row: Any) -> TicketType:
         sla=m["sla"] or {},
         fields=m["fields"] or {},
         active=m["active"],
+        default_team=m["default_team"],
     )
 
 

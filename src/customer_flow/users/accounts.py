@@ -73,6 +73,7 @@ __all__ = [
     "open_session",
     "revoke_token",
     "set_password",
+    "set_role",
     "touch_session",
 ]
 
@@ -196,6 +197,33 @@ def disable(conn: Connection, user_id: int, *, actor: str) -> User:
         conn,
         actor=actor,
         action="disable",
+        entity=ENTITY,
+        entity_id=user_id,
+        before=_snapshot(before),
+        after=_snapshot(after),
+        at=stamp,
+    )
+    return after
+
+
+def set_role(conn: Connection, user_id: int, role: str, *, actor: str) -> User:
+    """Change a user's role; the last active admin keeps theirs."""
+    before = get(conn, user_id)
+    if role not in ("admin", "agent", "viewer"):
+        raise ValidationError(
+            f"role: unknown role {role!r}; use admin, agent or viewer", field="role"
+        )
+    if before.role == role:
+        return before
+    if before.role == "admin" and before.active and count_admins(conn) <= 1:
+        raise StateError("cannot change the role of the last active admin", code="last_admin")
+    stamp = audit.now()
+    conn.execute(update(users).where(users.c.id == user_id).values(role=role, updated_at=stamp))
+    after = get(conn, user_id)
+    audit.record(
+        conn,
+        actor=actor,
+        action="set_role",
         entity=ENTITY,
         entity_id=user_id,
         before=_snapshot(before),

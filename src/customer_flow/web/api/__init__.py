@@ -15,6 +15,7 @@ from customer_flow.web.api import (
     imports,
     mail,
     reports,
+    teams,
     ticket_types,
     tickets,
     users,
@@ -36,6 +37,8 @@ ROUTERS: list[APIRouter] = [
     duplicates.router,
     duplicates.merges,
     mail.router,
+    teams.router,
+    teams.agents,
 ]
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from customer_flow.core.models import CURSOR, AuditEntry, Page, Priority
 from customer_flow.mail.files import StoredAttachment
 from customer_flow.tickets.models import (
+    Assignment,
     Comment,
     CommentCreate,
     Ticket,
@@ -25,6 +26,7 @@ from customer_flow.tickets.models import (
     TicketSort,
     TicketStatus,
     TicketUpdate,
+    TicketView,
 )
 
 from ..deps import UserHub, requires
@@ -33,7 +35,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 
-TicketSlaFilter = Literal["on_track", "at_risk", "breached"]
+TicketSlaFilter = Literal["on_track", "at_risk", "breached", "at_risk_or_breached"]
 TicketId = Annotated[int, Path(ge=1, le=2**53, description="The ticket's ID.")]
 AttachmentId = Annotated[int, Path(ge=1, le=2**53, description="The attachment's ID.")]
 
@@ -55,14 +57,6 @@ class Note(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
-class Assignment(BaseModel):
-    """Who works the ticket; `null` unassigns it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    assignee: str | None = Field(max_length=200)
-
-
 @router.get("", response_model=Page[Ticket], summary="The ticket queue")
 def list_tickets(
     hub: UserHub,
@@ -76,10 +70,22 @@ def list_tickets(
     ] = None,
     all_statuses: Annotated[bool, Query(description="Every status, closed too.")] = False,
     priority: Annotated[list[Priority] | None, Query(description="Repeat for several.")] = None,
-    assignee: Annotated[str | None, Query(max_length=200)] = None,
+    assignee: Annotated[
+        str | None,
+        Query(max_length=320, description="An agent's email, or a name only one user has."),
+    ] = None,
     unassigned: Annotated[bool, Query(description="Only tickets nobody works.")] = False,
+    team: Annotated[str | None, Query(max_length=64, description="A team's key.")] = None,
+    view: Annotated[
+        TicketView | None,
+        Query(
+            description="A saved view, combined with the other filters: `mine` (assigned to "
+            "you), `unassigned`, `at_risk` (at risk or breached) or `my_team` (your teams')."
+        ),
+    ] = None,
     sla: Annotated[
-        TicketSlaFilter | None, Query(description="on_track, at_risk or breached.")
+        TicketSlaFilter | None,
+        Query(description="on_track, at_risk, breached, or at_risk_or_breached."),
     ] = None,
     search: Annotated[
         str | None, Query(max_length=300, description="Text in subject or description.")
@@ -101,6 +107,8 @@ def list_tickets(
         priority=priority,
         assignee=assignee,
         unassigned=unassigned,
+        team=team,
+        view=view,
         sla=sla,
         search=search,
         sort=sort,
@@ -145,7 +153,10 @@ def update_ticket(hub: UserHub, ticket_id: TicketId, body: TicketUpdate) -> Tick
     summary="Assign or unassign a ticket",
 )
 def assign_ticket(hub: UserHub, ticket_id: TicketId, body: Assignment) -> Ticket:
-    return hub.assign_ticket(ticket_id, body.assignee)
+    """`assignee`: an active agent (viewers, disabled users and unknown names are a 422).
+    `team`: alone, a round-robin team gives it to its next active agent; a team with no
+    active agent is a 422. Both: the agent must be in the team. Both null: unassigned."""
+    return hub.assign_ticket(ticket_id, body.assignee, team=body.team)
 
 
 @router.post(

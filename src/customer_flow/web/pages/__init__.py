@@ -17,6 +17,7 @@ from customer_flow.web.pages import (
     reports,
     ticket_types,
     tickets,
+    users,
 )
 
 __all__ = ["ROUTERS"]
@@ -31,4 +32,5 @@ ROUTERS: list[APIRouter] = [
     reports.router,
     duplicates.router,
     imports.router,
+    users.router,
 ]

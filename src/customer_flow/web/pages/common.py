@@ -20,6 +20,7 @@ from customer_flow.core.errors import AuthenticationError, CustomerFlowError, Pe
 
 from ...hub import ROLES, Hub
 from ..deps import Auth, HubDep, authenticate, csrf_ok
+from . import history
 
 __all__ = [
     "LoginRequired",
@@ -36,6 +37,8 @@ templates = Environment(
     autoescape=select_autoescape(["html", "xml"], default_for_string=True, default=True),
     auto_reload=False,
 )
+templates.globals["changes"] = history.changes
+templates.globals["action_label"] = history.action_label
 
 
 class LoginRequired(Exception):

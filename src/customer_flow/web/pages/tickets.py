@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from customer_flow.core.errors import ConfigError, CustomerFlowError, ValidationError
 from customer_flow.core.models import PRIORITIES, parse
+from customer_flow.customers.models import Customer, CustomerQuery
 from customer_flow.tickets.models import (
     TICKET_STATUSES,
     CommentCreate,
@@ -41,8 +42,20 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
 TicketId = Annotated[int, Path(ge=1, le=2**53)]
 SLA_STATES = ("on_track", "at_risk", "breached")
-FORM_FIELDS = ("customer_id", "type", "subject", "description", "priority", "tags", "assignee")
-FILTERS = ("status", "type", "priority", "assignee", "sla", "customer_id", "search")
+FORM_FIELDS = (
+    "customer_id", "type", "subject", "description", "priority", "tags", "assignee", "team",
+)  # fmt: skip
+FILTERS = ("view", "status", "type", "priority", "assignee", "team", "sla", "customer_id", "search")
+#: The saved views every user has, as the queue's tabs offer them.
+VIEWS = (
+    ("", "All"),
+    ("mine", "My tickets"),
+    ("unassigned", "Unassigned"),
+    ("at_risk", "At risk or breached"),
+    ("my_team", "My team"),
+)
+#: The sorts the queue's column headers offer: (value, label).
+SORTS = (("id", "Oldest first"), ("-id", "Newest first"), ("due", "Next due first"))
 
 
 def _unavailable(request: Request, auth: Auth, exc: ConfigError) -> Response:
@@ -71,23 +84,32 @@ def tickets_queue(
     status: Annotated[str, Query(max_length=20)] = "",
     type: Annotated[str, Query(max_length=64)] = "",
     priority: Annotated[str, Query(max_length=20)] = "",
-    assignee: Annotated[str, Query(max_length=200)] = "",
+    assignee: Annotated[str, Query(max_length=320)] = "",
+    team: Annotated[str, Query(max_length=64)] = "",
     sla: Annotated[str, Query(max_length=20)] = "",
     customer_id: Annotated[str, Query(max_length=20)] = "",
     search: Annotated[str, Query(max_length=300)] = "",
+    view: Annotated[str, Query(max_length=20)] = "",
+    sort: Annotated[str, Query(max_length=10)] = "",
     after: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
+    """The queue: saved views as tabs, filters that combine with them, columns for triage
+    (the customer, the agent or team, the next due time and which target it is), and a sort
+    (``?sort=id``, ``-id`` or ``due``) that keeps keyset paging."""
     problem = _sla_ready(auth)
     if problem:
         return _unavailable(request, auth, problem)
     filters = {
+        "view": view,
         "status": status,
         "type": type,
         "priority": priority,
         "assignee": assignee,
+        "team": team,
         "sla": sla,
         "customer_id": customer_id,
         "search": search,
+        "sort": sort,
     }
     error = None
     try:
@@ -95,7 +117,7 @@ def tickets_queue(
         page = auth.hub.list_tickets(query)
     except CustomerFlowError as exc:
         error = exc.message
-        query = _query({**filters, **{k: "" for k in FILTERS if k != "search"}}, None)
+        query = _query({**filters, **{k: "" for k in (*FILTERS, "sort") if k != "search"}}, None)
         page = auth.hub.list_tickets(query)
     context = {
         "page": page,
@@ -105,6 +127,11 @@ def tickets_queue(
         "statuses": TICKET_STATUSES,
         "priorities": PRIORITIES,
         "sla_states": SLA_STATES,
+        "views": [(v, label, _queue_url({**filters, "view": v}, None)) for v, label in VIEWS],
+        "sorts": [(s, label, _queue_url({**filters, "sort": s}, None)) for s, label in SORTS],
+        "sort": query.sort,
+        "sort_urls": {s: _queue_url({**filters, "sort": s}, None) for s, _ in SORTS},
+        "teams": auth.hub.list_teams(),
         "types": auth.hub.list_ticket_types(include_inactive=True),
         "first_url": _queue_url(filters, None),
         "next_url": _queue_url(filters, page.next) if page.next else None,
@@ -132,8 +159,11 @@ def _query(filters: dict[str, str], after: str | None) -> TicketQuery:
             "priority": [filters["priority"]] if filters["priority"] else None,
             "assignee": assignee if assignee and assignee != "-" else None,
             "unassigned": assignee == "-",
+            "team": filters["team"] or None,
+            "view": filters["view"] or None,
             "sla": filters["sla"] or None,
             "search": filters["search"] or None,
+            "sort": filters["sort"] or "id",
             "limit": PAGE_SIZE,
             "after": after,
         },
@@ -166,7 +196,10 @@ def _new_form(
 ) -> Response:
     types = _active_types(auth)
     chosen = next((t for t in types if t.key == values.get("type")), types[0] if types else None)
+    customer_q = values.get("customer_q", "")
     context = {
+        "customer_q": customer_q,
+        "customer_matches": [] if fragment else _customer_matches(auth, customer_q, values),
         "values": values,
         "extra": extra or {},
         "errors": errors or {},
@@ -174,9 +207,42 @@ def _new_form(
         "types": types,
         "chosen": chosen,
         "priorities": PRIORITIES,
+        "agents": [] if fragment else auth.hub.list_agents(),
+        "teams": [] if fragment else auth.hub.list_teams(),
     }
     name = "tickets/_type_fields.html" if fragment else "tickets/new.html"
     return render(request, name, context, auth=auth, status_code=status_code)
+
+
+#: How many of the customer's other tickets the ticket page lists (open, and recent closed).
+CUSTOMER_TICKETS = 5
+#: How many customers the new-ticket form offers for a search.
+MATCHES = 8
+
+
+def _customer_matches(auth: Auth, text: str, values: dict[str, str]) -> list[Customer]:
+    """The customers the search finds (live ones), or the one already chosen."""
+    if text.strip():
+        return auth.hub.list_customers(CustomerQuery(search=text, limit=MATCHES)).items
+    chosen = values.get("customer_id", "").strip()
+    if chosen.isdigit():
+        try:
+            return [auth.hub.get_customer(int(chosen))]
+        except CustomerFlowError:
+            return []
+    return []
+
+
+@router.get("/tickets/new/customers")
+def new_ticket_customers(
+    request: Request,
+    auth: PageAuth,
+    customer_q: Annotated[str, Query(max_length=300)] = "",
+) -> Response:
+    """The customers matching what was typed in the new-ticket form (HTMX swaps them in)."""
+    matches = _customer_matches(auth, customer_q, {})
+    context = {"customer_matches": matches, "customer_q": customer_q, "values": {}}
+    return render(request, "tickets/_customer_matches.html", context, auth=auth)
 
 
 @router.get("/tickets/new")
@@ -185,11 +251,16 @@ def new_ticket_form(
     auth: PageAuth,
     customer_id: Annotated[str, Query(max_length=20)] = "",
     type: Annotated[str, Query(max_length=64)] = "",
+    customer_q: Annotated[str, Query(max_length=300)] = "",
 ) -> Response:
     problem = _sla_ready(auth)
     if problem:
         return _unavailable(request, auth, problem)
-    values = {k: "" for k in FORM_FIELDS} | {"customer_id": customer_id, "type": type}
+    values = {k: "" for k in FORM_FIELDS} | {
+        "customer_id": customer_id,
+        "type": type,
+        "customer_q": customer_q,
+    }
     # The type select asks for its extra fields only (HTMX); a plain GET gets the whole form.
     fragment = request.headers.get("hx-target") == "type-fields"
     return _new_form(request, auth, values=values, fragment=fragment)
@@ -199,7 +270,7 @@ def new_ticket_form(
 async def open_ticket(request: Request, auth: PageAuth) -> Response:
     form = await request.form()
     check_form_csrf(auth, form)
-    values = {k: str(form.get(k, "")) for k in FORM_FIELDS}
+    values = {k: str(form.get(k, "")) for k in (*FORM_FIELDS, "customer_q")}
     extra = {
         str(k)[len("fields.") :]: str(v)
         for k, v in form.multi_items()
@@ -209,7 +280,8 @@ async def open_ticket(request: Request, auth: PageAuth) -> Response:
         customer_id = values["customer_id"].strip()
         if not customer_id.isdigit():
             raise ValidationError(
-                "customer_id: give the customer's ID (a number)", field="customer_id"
+                "customer_id: choose the customer: search by name, email or phone",
+                field="customer_id",
             )
         types = {t.key: t for t in await run_in_threadpool(_active_types, auth)}
         spec = types.get(values["type"])
@@ -224,6 +296,7 @@ async def open_ticket(request: Request, auth: PageAuth) -> Response:
                 "priority": values["priority"] or None,
                 "tags": [t for t in values["tags"].split(",") if t.strip()],
                 "assignee": values["assignee"].strip() or None,
+                "team": values["team"].strip() or None,
                 "fields": fields,
             },
         )
@@ -259,10 +332,19 @@ def _ticket_page(
     *,
     comment: dict[str, Any] | None = None,
     comment_error: str | None = None,
+    assign_error: str | None = None,
     status_code: int = 200,
 ) -> Response:
     hub = auth.hub
     ticket = hub.get_ticket(ticket_id)
+    agents = hub.list_agents()
+    teams = hub.list_teams()
+    # The customer beside the ticket: who they are, their other open tickets, their latest.
+    customer = hub.get_customer(ticket.customer_id)
+    theirs = TicketQuery(customer_id=ticket.customer_id, limit=CUSTOMER_TICKETS + 1)
+    other_open = [t for t in hub.list_tickets(theirs).items if t.id != ticket.id]
+    latest = hub.list_tickets(theirs.model_copy(update={"all_statuses": True, "sort": "-id"})).items
+    recent = [t for t in latest if t.id != ticket.id and t.status in ("resolved", "closed")]
     comments = hub.list_comments(ticket_id)
     history = hub.ticket_history(ticket_id)
     moves = [s for s in TRANSITIONS[ticket.status]]
@@ -277,6 +359,12 @@ def _ticket_page(
             "moves": moves,
             "comment": comment or {"body": "", "public": True},
             "comment_error": comment_error,
+            "assign_error": assign_error,
+            "customer": customer,
+            "other_open": other_open[:CUSTOMER_TICKETS],
+            "recent": recent[:CUSTOMER_TICKETS],
+            "agents": agents,
+            "teams": teams,
             "duration": format_duration,
         },
         auth=auth,
@@ -332,13 +420,26 @@ def change_status(
 
 @router.post("/tickets/{ticket_id}/assign")
 def assign(
+    request: Request,
     auth: PageAuth,
     ticket_id: TicketId,
-    assignee: Annotated[str, Form(max_length=200)] = "",
+    assignee: Annotated[str, Form(max_length=320)] = "",
+    team: Annotated[str, Form(max_length=64)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
+    """Give the ticket to an agent, a team or both; a refusal (a viewer, a disabled user, a
+    team with no agents) is shown next to the form, and nothing changes."""
     check_form_csrf(auth, {"csrf_token": csrf_token})
-    auth.hub.assign_ticket(ticket_id, assignee.strip() or None)
+    try:
+        auth.hub.assign_ticket(ticket_id, assignee.strip() or None, team=team.strip() or None)
+    except ValidationError as exc:
+        return _ticket_page(
+            request,
+            auth,
+            ticket_id,
+            assign_error=exc.message.split(": ", 1)[-1],
+            status_code=exc.http_status,
+        )
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
 
 

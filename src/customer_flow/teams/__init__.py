@@ -1,0 +1,1 @@
+"""Teams and agents: who can work tickets, named groups of them, and round-robin assignment."""
