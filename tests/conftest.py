@@ -14,10 +14,13 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from importlib import resources
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from customer_flow.core.config import Settings, normalise_database_url
@@ -76,6 +79,29 @@ def new_pg_database(prefix: str, server_url: str = PG_URL) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def migrate(engine: Engine, target: str, *, down: bool = False) -> None:
+    """Run the app's migrations up (or down) to ``target`` on ``engine``, as a test of one
+    migration needs: the database just before it, rows written by hand, then the step."""
+    cfg = Config()
+    cfg.set_main_option(
+        "script_location", str(resources.files("customer_flow.store") / "migrations")
+    )
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(cfg, target)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables at all, on each backend (for the migration tests)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'm.db'}"
+        return
+    request.getfixturevalue("pg_database")  # skips, or fails, without a server
+    with new_pg_database("cf_mig") as url:
+        yield url
 
 
 def _reset_postgres(url: str) -> None:

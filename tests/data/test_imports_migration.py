@@ -3,44 +3,12 @@ SQLite table loses its rowid; and the check on entry with the keys of today (rev
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from importlib import resources
-from pathlib import Path
-
-import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, text
 
-from conftest import new_pg_database
+from conftest import migrate
 from customer_flow.hub import Hub
 
 _STAMP = "2026-01-01 00:00:00"
-
-
-def _config(conn: object) -> Config:
-    cfg = Config()
-    cfg.set_main_option(
-        "script_location", str(resources.files("customer_flow.store") / "migrations")
-    )
-    cfg.attributes["connection"] = conn
-    return cfg
-
-
-def _migrate(engine: Engine, target: str, *, down: bool = False) -> None:
-    with engine.begin() as conn:
-        (command.downgrade if down else command.upgrade)(_config(conn), target)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database with no tables at all."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'm.db'}"
-        return
-    request.getfixturevalue("pg_database")  # skips, or fails, without a server
-    with new_pg_database("cf_mig") as url:
-        yield url
 
 
 def _keys(engine: Engine) -> set[tuple[str, str, int]]:
@@ -53,7 +21,7 @@ def _keys(engine: Engine) -> set[tuple[str, str, int]]:
 def test_upgrade_folds_phone_keys_and_downgrade_restores_them(empty_url: str) -> None:
     engine = create_engine(empty_url)
     try:
-        _migrate(engine, "0008")
+        migrate(engine, "0008")
         with engine.begin() as conn:
             for cid, phone in ((1, "+14155550100"), (2, "12345"), (3, None)):
                 conn.execute(
@@ -70,7 +38,7 @@ def test_upgrade_folds_phone_keys_and_downgrade_restores_them(empty_url: str) ->
                     "('phone', '14155550100', 1), ('tail', '5550100', 1), ('phone', '12345', 2)"
                 )
             )
-        _migrate(engine, "0009")
+        migrate(engine, "0009")
         assert _keys(engine) == {("tail", "5550100", 1), ("tail", "12345", 2)}
         if engine.dialect.name == "sqlite":
             with engine.connect() as conn:
@@ -78,7 +46,7 @@ def test_upgrade_folds_phone_keys_and_downgrade_restores_them(empty_url: str) ->
                     text("SELECT sql FROM sqlite_master WHERE name = 'match_keys'")
                 ).scalar_one()
             assert "WITHOUT ROWID" in sql
-        _migrate(engine, "0008", down=True)
+        migrate(engine, "0008", down=True)
         assert _keys(engine) == {
             ("phone", "14155550100", 1),
             ("tail", "5550100", 1),

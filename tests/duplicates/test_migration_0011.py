@@ -5,16 +5,11 @@ them, and a downgrade puts the old keys back."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from importlib import resources
-from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, text
 
-from conftest import new_pg_database
+from conftest import migrate
 from customer_flow.customers.models import CustomerCreate
 from customer_flow.duplicates import find as dedupe
 from customer_flow.hub import Hub
@@ -28,31 +23,6 @@ PEOPLE = [
 ]
 
 
-def _config(conn: object) -> Config:
-    cfg = Config()
-    cfg.set_main_option(
-        "script_location", str(resources.files("customer_flow.store") / "migrations")
-    )
-    cfg.attributes["connection"] = conn
-    return cfg
-
-
-def _migrate(engine: Engine, target: str, *, down: bool = False) -> None:
-    with engine.begin() as conn:
-        (command.downgrade if down else command.upgrade)(_config(conn), target)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database with no tables at all."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'm.db'}"
-        return
-    request.getfixturevalue("pg_database")  # skips, or fails, without a server
-    with new_pg_database("cf_mig11") as url:
-        yield url
-
-
 def _keys(engine: Engine) -> set[tuple[str, str, int]]:
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT kind, value, customer_id FROM match_keys"))
@@ -62,7 +32,7 @@ def _keys(engine: Engine) -> set[tuple[str, str, int]]:
 def test_upgrade_rebuilds_the_keys_and_downgrade_restores_the_old_ones(empty_url: str) -> None:
     engine = create_engine(empty_url)
     try:
-        _migrate(engine, "0010")
+        migrate(engine, "0010")
         with engine.begin() as conn:
             for cid, name, email, phone, extra, trashed in PEOPLE:
                 conn.execute(
@@ -84,7 +54,7 @@ def test_upgrade_rebuilds_the_keys_and_downgrade_restores_the_old_ones(empty_url
                 )
             )
         old = _keys(engine)
-        _migrate(engine, "head")
+        migrate(engine, "head")
         want = {(k, v, c) for k, v, c in dedupe.key_rows([p[:5] for p in PEOPLE]).iter_rows()}
         assert _keys(engine) == want
         kinds = {(k, c) for k, _v, c in want}
@@ -93,7 +63,7 @@ def test_upgrade_rebuilds_the_keys_and_downgrade_restores_the_old_ones(empty_url
         assert {("email", 1), ("name_dom", 1), ("phone", 1), ("name_ph6", 1)} <= kinds
         assert {("sur_dob", 2), ("name_pc", 2), ("dob_pc", 2)} <= kinds
         assert ("phone", 3) in kinds
-        _migrate(engine, "0010", down=True)
+        migrate(engine, "0010", down=True)
         assert _keys(engine) == old
     finally:
         engine.dispose()
@@ -102,7 +72,7 @@ def test_upgrade_rebuilds_the_keys_and_downgrade_restores_the_old_ones(empty_url
 def test_the_check_on_entry_finds_a_customer_by_the_rebuilt_keys(empty_url: str) -> None:
     engine = create_engine(empty_url)
     try:
-        _migrate(engine, "0010")
+        migrate(engine, "0010")
         with engine.begin() as conn:
             conn.execute(
                 text(

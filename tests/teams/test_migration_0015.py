@@ -6,17 +6,12 @@ a downgrade puts the unmatched values back."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from importlib import resources
-from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import IntegrityError
 
-from conftest import new_pg_database
+from conftest import migrate
 from customer_flow.hub import Hub
 
 _STAMP = "2026-11-02 10:00:00"
@@ -36,31 +31,6 @@ ASSIGNEES = {
     5: ("zed", None),
     6: (None, None),
 }
-
-
-def _config(conn: object) -> Config:
-    cfg = Config()
-    cfg.set_main_option(
-        "script_location", str(resources.files("customer_flow.store") / "migrations")
-    )
-    cfg.attributes["connection"] = conn
-    return cfg
-
-
-def _migrate(engine: Engine, target: str, *, down: bool = False) -> None:
-    with engine.begin() as conn:
-        (command.downgrade if down else command.upgrade)(_config(conn), target)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database with no tables at all."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'm.db'}"
-        return
-    request.getfixturevalue("pg_database")  # skips, or fails, without a server
-    with new_pg_database("cf_mig14") as url:
-        yield url
 
 
 def _fill(engine: Engine) -> None:
@@ -122,10 +92,10 @@ def test_free_text_assignees_become_users_and_the_rest_are_reported(
     taken off its ticket, kept with a reason, logged, and its report days recounted."""
     engine = create_engine(empty_url)
     try:
-        _migrate(engine, "0014")
+        migrate(engine, "0014")
         _fill(engine)
         with caplog.at_level(logging.WARNING, logger="customer_flow.migrations"):
-            _migrate(engine, "head")
+            migrate(engine, "head")
         assert {t: after for t, (_, after) in ASSIGNEES.items()} == _assignees(engine)
         logged = [r.getMessage() for r in caplog.records]
         assert any("'zed' on 1 ticket(s) matches no user" in m for m in logged)
@@ -139,7 +109,7 @@ def test_free_text_assignees_become_users_and_the_rest_are_reported(
             (4, "Rui", "2 users have this name"),
             (5, "zed", "no user has this email or name"),
         ] == report
-        _migrate(engine, "0014", down=True)
+        migrate(engine, "0014", down=True)
         back = _assignees(engine)
         assert (back[4], back[5], back[1]) == ("Rui", "zed", "ana@team.pt")
     finally:
@@ -151,11 +121,11 @@ def test_the_assignee_is_a_foreign_key_and_ticket_ids_still_never_repeat(empty_u
     swap kept the AUTOINCREMENT sequence, so a purged highest ID is not issued again."""
     engine = create_engine(empty_url)
     try:
-        _migrate(engine, "0014")
+        migrate(engine, "0014")
         _fill(engine)
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM tickets WHERE id = 6"))
-        _migrate(engine, "head")
+        migrate(engine, "head")
     finally:
         engine.dispose()
     with Hub.open(empty_url, actor="t") as hub:
