@@ -286,7 +286,7 @@ def _which(
     )
     way = shape.way if shape is not None else None
     if dialect == "sqlite" and (trash or way == "scan" or way is None) and way != "walk":
-        # SQLite has no statistics on ix_customers_deleted_at (no ANALYZE), so it takes
+        # SQLite has no statistics on ix_customers_deleted_at_id (no ANALYZE), so it takes
         # "IS NULL" for a rare value: it read every live customer through that index and
         # sorted them for a page by name (16 ms at 100,000), and walked the whole name index
         # for a small trash. Say how likely each is. (A search among live customers driven by

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import polars as pl
@@ -85,8 +85,17 @@ class DuplicateCheck:
     ``extras`` are the file's extra columns: those recognised as a model field (``dob``,
     ``postcode``, ...) are compared and give keys, as on entry."""
 
-    def __init__(self, conn: Connection, *, existing: bool, extras: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        existing: bool,
+        extras: Sequence[str] = (),
+        run: Callable[[Callable[[], Any]], Any] | None = None,
+    ) -> None:
         self.conn = conn
+        # How a read runs: on the import's writer thread, after the writes queued before it.
+        self.run: Callable[[Callable[[], Any]], Any] = run or (lambda fn: fn())
         self.existing = existing  # the database had customers when the import began
         self.params = dedupe_model.load_params()
         self.model = dedupe_scorer.active_model(conn, self.params)
@@ -103,7 +112,7 @@ class DuplicateCheck:
         self.columns = [*KINDS, *(f"x_{g}" for g in self.generic)]
         self.n = dedupe.live_count(conn) if existing else 0
         self.seen = SortedKeys(["rank", "id"])  # the first MAX_PER_KEY rows of each key
-        self.kept = _Kept(self.columns)  # rank -> name, email, phone, fields of rows not created
+        self.kept = _Kept(self.columns)  # rank -> ID, name, email, phone, fields of each row
         self.created = SortedKeys(["id"])  # IDs this import created, when there were others
         self._keys = pl.DataFrame()
         self._people: pl.DataFrame | None = None  # the batch's candidates from the database
@@ -225,27 +234,16 @@ class DuplicateCheck:
         return pairs, before.select("rank", "id").unique("rank")
 
     def _earlier_rows(self, before: pl.DataFrame) -> pl.DataFrame:
-        """The model's raw input of earlier batches' rows (``c_rank``, ``id``): a created one
-        from the database by its ID (one query), any other from what ``remember`` kept."""
-        created = before.filter(pl.col("id").is_not_null())
-        parts = [self.kept.get(before.filter(pl.col("id").is_null())["c_rank"])]
-        if created.height:
-            people = _people(self.conn, created["id"].to_list())
-            people = people.join(
-                created.select(pl.col("c_rank").alias("rank"), "id"), on="id", how="inner"
-            )
-            parts.append(
-                self._raw_of(people, pl.col("rank"))
-                .with_columns(pl.col("unique_id").alias("rank"))
-                .select(parts[0].columns)
-            )
-        return pl.concat(parts)
+        """The model's raw input of earlier batches' rows (``c_rank``), with the ID of those
+        created, as ``remember`` kept them."""
+        return self.kept.get(before["c_rank"])
 
     def _database(self, mine: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """(row, c_rank) of each row and the live customers that share a key with it (not
         created by this import), and those customers' features."""
         wanted = mine.select("kind", "value").unique()
-        hits = _fetch(self.conn, wanted) if wanted.height else pl.DataFrame(schema=_HIT)
+        hits = self.run(lambda: _fetch(self.conn, wanted)) if wanted.height else None
+        hits = hits if hits is not None else pl.DataFrame(schema=_HIT)
         if len(self.created) and hits.height:
             mine_ids = self.created.lookup(hits["customer_id"].hash(seed=_SEED)).select("id")
             hits = hits.join(mine_ids.rename({"id": "customer_id"}), on="customer_id", how="anti")
@@ -258,7 +256,7 @@ class DuplicateCheck:
             .select("row", (pl.col("customer_id") - _DB).alias("c_rank"))
         )
         ids = hits["customer_id"].unique().to_list()
-        people = _people(self.conn, ids)
+        people = self.run(lambda: _people(self.conn, ids))
         raw = self._raw_of(people, pl.col("id") - _DB)
         self._people = people.select((pl.col("id") - _DB).alias("rank"), "id", "name")
         return pairs, features_frame(raw, self.columns)
@@ -339,9 +337,16 @@ class DuplicateCheck:
         """Note the IDs the batch's rows were given (``__row``, ``__id_int``) once created."""
         given = ids.select(pl.col("__row").alias("rank"), pl.col("__id_int").alias("id"))
         self.seen.add(self._firsts.join(given, on="rank", how="left"))
-        # Rows that were not created cannot be read back from the database: keep their values.
+        # Every row's values, with the ID of those created: later rows are scored against them
+        # without reading the database, where the writer thread may not have put them yet.
         self.kept.add(
-            self._raw.join(given.drop_nulls("id"), left_on="unique_id", right_on="rank", how="anti")
+            self._raw.join(
+                given.drop_nulls("id"),
+                left_on="unique_id",
+                right_on="rank",
+                how="left",
+                maintain_order="left",
+            )
         )
         created = ids.filter(pl.col("__id_int").is_not_null())
         if self.existing and created.height:
@@ -488,9 +493,9 @@ def _people(conn: Connection, ids: list[int]) -> pl.DataFrame:
 
 
 class _Kept:
-    """``rank -> name, email, phone`` and the compared field values of the rows checked but not
-    created (a created row is read back from the database by its ID), to score later rows
-    against them and to name them: in a private temporary SQLite database
+    """``rank -> ID, name, email, phone`` and the compared field values of the rows checked (the
+    ID of those created), to score later rows against them and to name them: in a private
+    temporary SQLite database
     (an empty file name), which lives in its small page cache and spills to a temporary file
     beyond it, and is gone when closed."""
 
@@ -509,10 +514,13 @@ class _Kept:
         fields = raw.select(
             pl.struct(self.columns).struct.json_encode().alias("fields")
         ).to_series()
-        rows = raw.select("unique_id", "name", "email", "phone").with_columns(fields)
+        ids = raw["id"] if "id" in raw.columns else pl.lit(None, dtype=pl.Int64)
+        rows = raw.select("unique_id", ids.alias("id"), "name", "email", "phone").with_columns(
+            fields
+        )
         with self.db:
             self.db.executemany(
-                "INSERT INTO kept (rank, name, email, phone, fields) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO kept (rank, id, name, email, phone, fields) VALUES (?, ?, ?, ?, ?, ?)",
                 rows.iter_rows(),
             )
 

@@ -140,6 +140,7 @@ def run_import(
         warnings: Counter[str] = Counter()
         real_rejects = 0  # rows rejected for more than repeating an earlier row (--max-errors)
         keep_rejects = False
+        completed = False  # every batch was handed to the loader
 
         cleaned: Counter[str] = Counter()  # ctx.changed of the batches handed over
 
@@ -208,9 +209,10 @@ def run_import(
                     code="no_rows",
                 )
             keep_rejects = True
+            completed = True
         finally:
             rejects.close(keep=keep_rejects)
-            loader.close()
+            loader.close(completed=completed)
         _finish(report, cleaned, errors, warnings, loader, rejects, options)
         if load:
             report.batch_id = loader.record(report)

@@ -16,9 +16,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import polars as pl
 from sqlalchemy import Connection, select, update
@@ -37,6 +37,7 @@ from customer_flow.data.report import (
     RowOutcome,
 )
 from customer_flow.data.sorted_keys import SortedKeys
+from customer_flow.data.writer import Writer
 from customer_flow.duplicates import find as dedupe
 from customer_flow.store import audit
 from customer_flow.store.schema import (
@@ -65,6 +66,7 @@ _COLS = (
     "created_at",
     "updated_at",
 )
+T = TypeVar("T")
 _SNAP = ("name", "email", "email_key", "phone", "extra", "warnings", "warning_count", "updated_at")
 
 
@@ -154,6 +156,8 @@ class Loader:
         self.by_key = SortedKeys(["cid", "first_row"])
         self.batch_id = 0
         self.empty_at_start = True
+        self.writer: Writer | None = None
+        self._counter: int | None = None  # the customer ID counter, once read (``_reserve``)
         if not write:
             # Checking a file alone (validate): its rows against its earlier rows, as an
             # import into an empty database would.
@@ -164,7 +168,9 @@ class Loader:
             self._pragma("PRAGMA cache_size=-65536")
         # With no customer ID ever issued, only this import's own rows can clash: no lookups.
         self.empty_at_start = conn.execute(select(customer_ids.c.id).limit(1)).first() is None
-        self.duplicates = DuplicateCheck(conn, existing=not self.empty_at_start, extras=extras)
+        self.duplicates = DuplicateCheck(
+            conn, existing=not self.empty_at_start, extras=extras, run=self._db
+        )
         self.batch_id = conn.execute(
             import_batches.insert()
             .values(
@@ -182,6 +188,20 @@ class Loader:
             )
             .returning(import_batches.c.id)
         ).scalar_one()
+        # From here on the connection is the writer thread's: batch k is written while batch
+        # k + 1 is settled and checked (``writer``).
+        self.writer = Writer()
+
+    def _db(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` (it uses the connection) after the writes queued so far: reads go through
+        the writer thread too, so that one thread at a time uses the connection, in order."""
+        return self.writer.call(fn) if self.writer is not None else fn()
+
+    def _write(self, fn: Callable[[], object]) -> None:
+        if self.writer is not None:
+            self.writer.submit(fn)
+        else:
+            fn()
 
     # -- settling ------------------------------------------------------------------------------
 
@@ -436,7 +456,16 @@ class Loader:
         assert raw is not None
         raw.execute(sql)
 
-    def close(self) -> None:
+    def close(self, *, completed: bool = False) -> None:
+        """Stop the writer thread: after the last batch (``completed``) once everything queued
+        is written (its first error raised here); otherwise the import is failing and its
+        transaction is about to be rolled back, so what is still queued is dropped."""
+        if self.writer is not None:
+            try:
+                if completed:
+                    self.writer.flush()
+            finally:
+                self.writer.close(discard=True)
         if self.duplicates is not None:
             self.duplicates.close()
         if self.write and self.dialect == "sqlite":
@@ -454,9 +483,13 @@ class Loader:
         if rows.height == 0:
             return {}
         stored: dict[int, dict[str, Any]] = {}
-        for chunk in chunks(sorted({match[r] for r in rows["__row"].to_list()})):
-            query = select(customers.c.id, customers.c.extra).where(customers.c.id.in_(chunk))
-            stored.update((cid, extra or {}) for cid, extra in self.conn.execute(query))
+
+        def read() -> None:
+            for chunk in chunks(sorted({match[r] for r in rows["__row"].to_list()})):
+                query = select(customers.c.id, customers.c.extra).where(customers.c.id.in_(chunk))
+                stored.update((cid, extra or {}) for cid, extra in self.conn.execute(query))
+
+        self._db(read)
         out: dict[int, dict[str, str]] = {}
         for row, text in rows.iter_rows():
             cid = match[row]
@@ -474,14 +507,17 @@ class Loader:
         return out
 
     def _fetch(self, sql: str, param: Any) -> list[tuple[Any, ...]]:
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
-        cur = raw.cursor()
-        try:
-            cur.execute(sql, (param,))
-            return list(cur.fetchall())
-        finally:
-            cur.close()
+        def read() -> list[tuple[Any, ...]]:
+            raw = self.conn.connection.driver_connection
+            assert raw is not None
+            cur = raw.cursor()
+            try:
+                cur.execute(sql, (param,))
+                return list(cur.fetchall())
+            finally:
+                cur.close()
+
+        return self._db(read)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -537,18 +573,24 @@ class Loader:
             pl.col("__wcount"),
         )
         if self.dialect == "postgresql":
-            self._copy_customers(rows)
+            self._write(lambda: self._copy_customers(rows))
         else:
-            self._bulk_mode(rows.height)
-            raw = self.conn.connection.driver_connection
-            assert raw is not None
             stamp = pl.lit(self.stamp_sql, dtype=pl.String)
             # Sorted by ID: the primary key's B-tree is then appended to, not split at random.
             tuples = rows.with_columns(stamp.alias("c"), stamp.alias("u")).sort("__id_int")
-            raw.cursor().executemany(
-                f"INSERT INTO customers ({', '.join(_COLS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                tuples.iter_rows(),
-            )
+            height = rows.height
+
+            def insert() -> None:
+                self._bulk_mode(height)
+                raw = self.conn.connection.driver_connection
+                assert raw is not None
+                raw.cursor().executemany(
+                    f"INSERT INTO customers ({', '.join(_COLS)}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    tuples.iter_rows(),
+                )
+
+            self._write(insert)
         self._change("created", new["__id_int"].to_list(), None)
         # Each customer's history starts here: one audit entry per customer, in one bulk insert.
         after = (
@@ -575,15 +617,12 @@ class Loader:
             )
         )
         # The duplicate check's keys, in the same transaction: imported customers are found on
-        # entry (and by the next batches of this import).
+        # entry once it commits (this import's later batches find them in memory).
         if self.duplicates is not None:
-            dedupe.write_keys(self.conn, self.duplicates.keys(new.select("__row", "__id_int")))
+            self._write_keys(self.duplicates.keys(new.select("__row", "__id_int")))
         else:
-            dedupe.index_rows(
-                self.conn,
-                new.select("__id_int", "__name", "__email", "__phone", "__extra").rows(),
-                fresh=True,
-            )
+            people = new.select("__id_int", "__name", "__email", "__phone", "__extra").rows()
+            self._write(lambda: dedupe.index_rows(self.conn, people, fresh=True))
         self._touch(new)
         report.imported += new.height
         for r in new.head(KEEP).iter_rows(named=True):
@@ -674,10 +713,20 @@ class Loader:
             self.conn.exec_driver_sql(f'DROP INDEX "{name}"')
 
     def finish(self) -> None:
-        """Build again any index dropped for a bulk load."""
-        for sql in self.dropped or []:
+        """Build again any index dropped for a bulk load, with a large page cache for the
+        sorting B-trees."""
+        if self.writer is not None:
+            self.writer.flush()
+        if not self.dropped:
+            self.dropped = []
+            return
+        if self.dialect == "sqlite":
+            self._pragma("PRAGMA cache_size=-262144")
+        for sql in self.dropped:
             self.conn.exec_driver_sql(sql)
         self.dropped = []
+        if self.dialect == "sqlite":
+            self._pragma("PRAGMA cache_size=-2000")
 
     def _audit(self, entries: pl.DataFrame) -> None:
         """Write one audit entry per row of ``entries`` (``entity_id, action, before, after``, the
@@ -697,7 +746,7 @@ class Loader:
             "after",
             pl.lit(f"import {self.batch_id}").alias("note"),
         )
-        write_audit(self.conn, rows)
+        self._write(lambda: write_audit(self.conn, rows))
 
     def _copy_customers(self, rows: pl.DataFrame) -> None:
         stamp = self.stamp.isoformat()
@@ -715,36 +764,42 @@ class Loader:
             copy.write(text)
 
     def _reserve(self, given: pl.Series, missing: int) -> int:
-        """Claim the given IDs and reserve ``missing`` new ones; return the first new one."""
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
+        """Claim the given IDs and reserve ``missing`` new ones; return the first new one.
+
+        The counter is read once (locked for the import's transaction on PostgreSQL; SQLite's
+        write lock is the import's already) and counted here, so that the next batch's IDs
+        are known without waiting for this batch's writes."""
         top = max(int(given.max()) if len(given) else 0, self.reserve_above)  # type: ignore[arg-type]
-        self.conn.execute(
-            update(counters)
-            .where(counters.c.name == "customer", counters.c.value < top)
-            .values(value=top)
-        )
-        first = 0
-        if missing:
+        if self._counter is None:
+            query = select(counters.c.value).where(counters.c.name == "customer")
+            if self.dialect == "postgresql":
+                query = query.with_for_update()
+            self._counter = int(self._db(lambda: self.conn.execute(query).scalar_one()))
+        self._counter = max(self._counter, top)
+        first = self._counter + 1 if missing else 0
+        self._counter += missing
+        value = self._counter
+        ids = sorted([*given.to_list(), *range(first, first + missing)])
+
+        def write() -> None:
             self.conn.execute(
                 update(counters)
-                .where(counters.c.name == "customer")
-                .values(value=counters.c.value + missing)
+                .where(counters.c.name == "customer", counters.c.value < value)
+                .values(value=value)
             )
-            last = self.conn.execute(
-                select(counters.c.value).where(counters.c.name == "customer")
-            ).scalar_one()
-            first = int(last) - missing + 1
-        ids = [*given.to_list(), *range(first, first + missing)]
-        if self.dialect == "postgresql":
-            with raw.cursor() as cur, cur.copy("COPY customer_ids (id) FROM STDIN") as copy:
-                copy.write("".join(f"{i}\n" for i in ids))
-        else:
-            # One statement over a JSON array: the IDs are plain integers, no per-row binding.
-            raw.execute(
-                "INSERT INTO customer_ids (id) SELECT value FROM json_each(?)",
-                (json.dumps(sorted(ids)),),
-            )
+            raw = self.conn.connection.driver_connection
+            assert raw is not None
+            if self.dialect == "postgresql":
+                with raw.cursor() as cur, cur.copy("COPY customer_ids (id) FROM STDIN") as copy:
+                    copy.write("".join(f"{i}\n" for i in ids))
+            else:
+                # One statement over a JSON array: the IDs are plain integers, no per-row binding.
+                raw.execute(
+                    "INSERT INTO customer_ids (id) SELECT value FROM json_each(?)",
+                    (json.dumps(ids),),
+                )
+
+        self._write(write)
         return first
 
     def _touch(self, rows: pl.DataFrame) -> None:
@@ -778,22 +833,34 @@ class Loader:
 
     def _change(self, action: str, ids: list[int], before: list[dict[str, Any]] | None) -> None:
         self.seq += 1
-        self.conn.execute(
-            import_changes.insert().values(
-                batch_id=self.batch_id, seq=self.seq, action=action, customer_ids=ids, before=before
-            )
+        stmt = import_changes.insert().values(
+            batch_id=self.batch_id, seq=self.seq, action=action, customer_ids=ids, before=before
         )
+        self._write(lambda: self.conn.execute(stmt))
+
+    def _write_keys(self, keys: pl.DataFrame) -> None:
+        """Write the match keys of customers just created, each batch in key order.
+
+        Tried: staging them in a temporary table and moving them in one sorted pass at the
+        end. The sort (about 1.2 s of CPU per million keys) then ran after the last batch,
+        alone, where written batch by batch they overlap the checking of the next batch."""
+        if keys.height:
+            self._write(lambda: dedupe.write_keys(self.conn, keys))
 
     def _update(self, matched: pl.DataFrame, report: ImportReport) -> None:
         ids = matched["__match"].to_list()
         current: dict[int, dict[str, Any]] = {}
-        for chunk in chunks(ids):
-            for m in self.conn.execute(
-                select(customers.c.id, *(customers.c[c] for c in _SNAP)).where(
-                    customers.c.id.in_(chunk)
-                )
-            ).mappings():
-                current[m["id"]] = dict(m)
+
+        def read() -> None:
+            for chunk in chunks(ids):
+                for m in self.conn.execute(
+                    select(customers.c.id, *(customers.c[c] for c in _SNAP)).where(
+                        customers.c.id.in_(chunk)
+                    )
+                ).mappings():
+                    current[m["id"]] = dict(m)
+
+        self._db(read)
         changes: list[tuple[Any, ...]] = []
         befores: list[dict[str, Any]] = []
         changed_ids: list[int] = []
@@ -839,25 +906,23 @@ class Loader:
             )
         if not changes:
             return
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
         mark = "%s" if self.dialect == "postgresql" else "?"
         sets = ", ".join(f"{c} = {mark}" for c in _SNAP)
-        with_cursor = raw.cursor()
-        with_cursor.executemany(
-            f"UPDATE customers SET {sets} WHERE id = {mark}",
-            changes,
-        )
+
+        def write() -> None:
+            raw = self.conn.connection.driver_connection
+            assert raw is not None
+            raw.cursor().executemany(f"UPDATE customers SET {sets} WHERE id = {mark}", changes)
+
+        self._write(write)
         self._change("updated", changed_ids, befores)
         self._audit(
             pl.DataFrame(
                 audits, schema=["entity_id", "before", "after"], orient="row"
             ).with_columns(pl.lit("update").alias("action"))
         )
-        dedupe.index_rows(
-            self.conn,
-            [(cid, c[0], c[1], c[3], c[4]) for cid, c in zip(changed_ids, changes, strict=True)],
-        )
+        people = [(i, c[0], c[1], c[3], c[4]) for i, c in zip(changed_ids, changes, strict=True)]
+        self._write(lambda: dedupe.index_rows(self.conn, people))
         self._touch(
             pl.DataFrame(
                 {"__id_int": changed_ids, "__key": changed_keys, "__row": changed_rows},

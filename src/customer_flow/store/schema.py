@@ -97,7 +97,6 @@ customers = Table(
     ),
     Index("ix_customers_name_id", "name", "id"),
     Index("ix_customers_created_at_id", "created_at", "id"),
-    Index("ix_customers_deleted_at", "deleted_at"),
     Index("ix_customers_merged_into", "merged_into"),
 )
 
@@ -265,9 +264,10 @@ login_failures = Table(
     Index("ix_login_failures_address_at", "address", "at"),
 )
 
-#: Live customers in ID order straight from an index: without it SQLite picks
-#: ix_customers_deleted_at and sorts every live row for each page (7 ms → 0.1 ms at 20,000
-#: rows; found by benchmarks/bench_web.py).
+#: Live customers in ID order straight from an index: without it SQLite picked a one-column
+#: index on deleted_at and sorted every live row for each page (7 ms → 0.1 ms at 20,000 rows;
+#: found by benchmarks/bench_web.py). That index went in migration 0019: this one serves its
+#: queries too.
 Index("ix_customers_deleted_at_id", customers.c.deleted_at, customers.c.id)
 # -- duplicates (dedupe.py) ------------------------------------------------------------------
 # ``customers.merged_into`` (above, last column): the survivor a merged customer was folded into.
