@@ -19,7 +19,7 @@ from customer_flow.customers.models import CustomerCreate, CustomerQuery, Custom
 from customer_flow.data import imports
 from customer_flow.data.imports import ImportOptions
 from customer_flow.hub import Hub
-from customer_flow.store.schema import audit_log, counters, customer_ids, customers
+from customer_flow.store.schema import audit_log, counters, customer_ids, customers, match_keys
 
 
 def write(tmp_path: Path, name: str, content: str) -> Path:
@@ -197,36 +197,60 @@ class TestImport:
 
 
 class TestBulkLoad:
-    def _indexes(self, hub: Hub) -> list[tuple[str, str]]:
+    def _schema(self, hub: Hub) -> list[tuple[str, ...]]:
+        """The indexes of customers and match_keys (and, on PostgreSQL, their constraints)."""
         with hub.store.read() as conn:
-            return sorted(
-                conn.exec_driver_sql(
-                    "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'customers' "
-                    "AND type = 'index' AND sql IS NOT NULL"
-                ).all()
-            )
+            if hub.store.dialect == "sqlite":
+                return sorted(
+                    tuple(r)
+                    for r in conn.exec_driver_sql(
+                        "SELECT name, sql FROM sqlite_master WHERE tbl_name IN "
+                        "('customers', 'match_keys') AND type = 'index' AND sql IS NOT NULL"
+                    )
+                )
+            indexes = conn.exec_driver_sql(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                "AND tablename IN ('customers', 'match_keys')"
+            ).all()
+            constraints = conn.exec_driver_sql(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid IN ('customers'::regclass, 'match_keys'::regclass)"
+            ).all()
+            return sorted(tuple(r) for r in [*indexes, *constraints])
 
     def test_indexes_are_rebuilt_after_a_bulk_load(
         self, hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """A big first import into an empty SQLite table loads, then builds the same indexes;
-        a failed one leaves them as they were."""
-        if hub.store.dialect != "sqlite":
-            pytest.skip("the bulk index mode is SQLite's")
+        """A big first import into an empty table loads, then builds the same indexes (and on
+        PostgreSQL the same constraints); a failed one leaves them as they were."""
         from customer_flow.data import loading
 
         monkeypatch.setattr(loading, "BULK_ROWS", 2)
-        before = self._indexes(hub)
-        assert "uq_customers_live_email" in {name for name, _ in before}
+        before = self._schema(hub)
+        names = {r[0] for r in before}
+        assert {"uq_customers_live_email", "ix_match_keys_customer_id"} <= names
+        if hub.store.dialect == "postgresql":
+            assert {"ix_customers_name_trgm", "fk_match_keys_customer_id_customers"} <= names
         bad = write(tmp_path, "b.csv", "Name,Email\nAna,a@x.io\nBo,b@x.io\nCy,bad@\nDi,bad2@\n")
         with pytest.raises(ValidationError):
             hub.import_file(bad, opts(max_errors=0, batch_rows=2))
-        assert before == self._indexes(hub)
+        assert before == self._schema(hub)
         report = hub.import_file(write(tmp_path, "g.csv", "Name,Email\nAna,a@x.io\nBo,b@x.io\n"))
         assert report.imported == 2
-        assert before == self._indexes(hub)
+        assert before == self._schema(hub)
         with pytest.raises(ConflictError):
             hub.add_customer(CustomerCreate(name="Again", email="A@X.IO"))
+        # The rebuilt indexes serve searches, and the keys' foreign key holds again.
+        assert [c.name for c in hub.list_customers(CustomerQuery(search="ana")).items] == ["Ana"]
+        bo = hub.list_customers(CustomerQuery(search="Bo")).items[0].id
+        hub.delete_customer(bo)
+        hub.purge_customer(bo)
+        with hub.store.read() as conn:
+            left = conn.execute(select(func.count()).select_from(match_keys)).scalar_one()
+            ana = conn.execute(
+                select(func.count()).select_from(match_keys).where(match_keys.c.customer_id != bo)
+            ).scalar_one()
+        assert left == ana > 0  # Bo's keys went with Bo
 
 
 class TestConflicts:

@@ -573,7 +573,13 @@ class Loader:
             pl.col("__wcount"),
         )
         if self.dialect == "postgresql":
-            self._write(lambda: self._copy_customers(rows))
+            height = rows.height
+
+            def copy() -> None:
+                self._bulk_mode(height)
+                self._copy_customers(rows)
+
+            self._write(copy)
         else:
             stamp = pl.lit(self.stamp_sql, dtype=pl.String)
             # Sorted by ID: the primary key's B-tree is then appended to, not split at random.
@@ -692,14 +698,23 @@ class Loader:
         return new
 
     def _bulk_mode(self, rows: int) -> None:
-        """Into an empty SQLite table, drop the secondary indexes for the load and build them
-        again at the end (``finish``): sorting once is far cheaper than a million random
-        B-tree inserts. DDL is transactional in SQLite, so a failed import gets them back, and
-        other connections never see the table without them."""
-        if self.dialect != "sqlite" or not self.empty_at_start or self.dropped is not None:
+        """Into an empty table, drop the secondary indexes for the load and build them again
+        at the end (``finish``): sorting once is far cheaper than a million random B-tree
+        inserts. DDL is transactional in both databases, so a failed import gets them back.
+
+        SQLite: other connections never see the table without them. PostgreSQL: also the
+        trigram indexes (each row cost three GIN updates), the match keys' primary key and
+        their foreign key (a trigger per row; added back, it is checked in one join). Until
+        the import commits, the dropped indexes lock the customers table against readers as
+        well as writers: they wait, as they would for any first load, and nothing is refused.
+        """
+        if not self.empty_at_start or self.dropped is not None:
             return
         if rows < BULK_ROWS:
             self.dropped = []
+            return
+        if self.dialect == "postgresql":
+            self._bulk_mode_postgresql()
             return
         # Only the indexes on random keys: created_at and deleted_at grow at their end anyway.
         # The duplicate check's keys are written in key order, so their customer index is not.
@@ -712,6 +727,28 @@ class Loader:
         for name, _ in found:
             self.conn.exec_driver_sql(f'DROP INDEX "{name}"')
 
+    def _bulk_mode_postgresql(self) -> None:
+        constraints = self.conn.exec_driver_sql(
+            "SELECT conname, conrelid::regclass::text, pg_get_constraintdef(oid) "
+            "FROM pg_constraint WHERE conrelid = 'match_keys'::regclass AND contype IN ('p', 'f')"
+        ).all()
+        for name, table, _ in constraints:
+            self.conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        indexes = self.conn.exec_driver_sql(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND tablename IN ('customers', 'match_keys') AND indexname IN ("
+            "'uq_customers_live_email', 'ix_customers_name_id', 'ix_customers_name_trgm', "
+            "'ix_customers_email_trgm', 'ix_customers_phone_trgm', 'ix_match_keys_customer_id')"
+        ).all()
+        for name, _ in indexes:
+            self.conn.exec_driver_sql(f'DROP INDEX "{name}"')
+        # The primary key first: the foreign key is checked with it in place.
+        keys = sorted(constraints, key=lambda c: c[2].startswith("FOREIGN"))
+        self.dropped = [sql for _, sql in indexes] + [
+            f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+            for name, table, definition in keys
+        ]
+
     def finish(self) -> None:
         """Build again any index dropped for a bulk load, with a large page cache for the
         sorting B-trees."""
@@ -722,6 +759,8 @@ class Loader:
             return
         if self.dialect == "sqlite":
             self._pragma("PRAGMA cache_size=-262144")
+        else:  # for the index builds' sorts; back to the server's setting at commit
+            self.conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
         for sql in self.dropped:
             self.conn.exec_driver_sql(sql)
         self.dropped = []
