@@ -58,6 +58,9 @@ __all__ = [
 MAX_NAMED = 5
 #: Earlier records compared per key (see the module's docstring).
 MAX_PER_KEY = 50
+#: Rows of a batch paired and scored at once (memory: up to MAX_PER_KEY pairs per row and key,
+#: each joined with both records' features).
+ROW_SLICE = 5_000
 #: Customers of the database rank before every row: their rank is their ID minus this.
 _DB = 1 << 62
 _SEED = 0x5EED
@@ -174,33 +177,60 @@ class DuplicateCheck:
         self._keys = keys
         mine = keys.filter(pl.col("kind").is_in(list(self.active))).with_columns(_key_hash())
         mine = mine.rename({"customer_id": "row"})
-        earlier, known = self._earlier(mine)
-        pairs = [earlier]
+        members, known = self._earlier(mine)
         cand = [feats]
+        db_keys = None
         if self.existing:
-            db_pairs, db_feats = self._database(mine)
-            pairs.append(db_pairs)
+            db_keys, db_feats = self._database(mine)
             cand.append(db_feats)
-        found = pl.concat(pairs).unique()
-        if found.height == 0:
-            return pl.DataFrame(schema=FLAT)
-        before = (
-            found.filter(
-                (pl.col("c_rank") > 0) & ~pl.col("c_rank").is_in(feats["unique_id"].to_list())
+        batch_rows = set(feats["unique_id"].to_list())
+        shown: list[pl.DataFrame] = []
+        found_hits: list[pl.DataFrame] = []
+        # A slice of the rows at a time: each row is paired with up to MAX_PER_KEY records per
+        # key, and each pair is joined with both sides' features. In a file where many rows
+        # share a block (one phone prefix for a whole city) that is millions of pairs per batch.
+        ranks = mine["row"].unique().sort()
+        for start in range(0, len(ranks), ROW_SLICE):
+            part = mine.filter(pl.col("row").is_in(ranks.slice(start, ROW_SLICE).implode()))
+            pairs = [
+                part.select("h", "row")
+                .join(members.rename({"rank": "c_rank"}), on="h")
+                .filter(pl.col("c_rank") < pl.col("row"))
+                .select("row", "c_rank")
+            ]
+            if db_keys is not None:
+                pairs.append(
+                    part.select("kind", "value", "row")
+                    .join(db_keys, on=["kind", "value"])
+                    .select("row", (pl.col("customer_id") - _DB).alias("c_rank"))
+                )
+            found = pl.concat(pairs).unique()
+            if found.height == 0:
+                continue
+            before = (
+                found.filter((pl.col("c_rank") > 0) & ~pl.col("c_rank").is_in(batch_rows))
+                .select("c_rank")
+                .unique()
+                .join(known, left_on="c_rank", right_on="rank", how="left")
             )
-            .select("c_rank")
-            .unique()
-            .join(known, left_on="c_rank", right_on="rank", how="left")
-        )
-        self._shown = None
-        if before.height:
-            raw_before = self._earlier_rows(before)
-            self._shown = raw_before.select("rank", "id", "name")
-            cand.append(features_frame(raw_before.drop("rank", "id"), self.columns))
-        others = pl.concat(cand).unique("unique_id")
-        found = found.join(order, on="row")
-        scored = score_pairs(found, feats, others, self.comparisons, self.weights, self.share)
-        hits = scored.filter(pl.col("probability") >= self.threshold)
+            others = cand
+            if before.height:
+                raw_before = self._earlier_rows(before)
+                shown.append(raw_before.select("rank", "id", "name"))
+                others = [*cand, features_frame(raw_before.drop("rank", "id"), self.columns)]
+            scored = score_pairs(
+                found.join(order, on="row"),
+                feats,
+                pl.concat(others).unique("unique_id"),
+                self.comparisons,
+                self.weights,
+                self.share,
+            )
+            found_hits.append(scored.filter(pl.col("probability") >= self.threshold))
+        self._shown = pl.concat(shown).unique("rank") if shown else None
+        if not found_hits:
+            return pl.DataFrame(schema=FLAT)
+        hits = pl.concat(found_hits)
         if hits.height == 0:
             return pl.DataFrame(schema=FLAT)
         hits = hits.sort(["row", "probability", "c_rank"], descending=[False, True, False]).filter(
@@ -209,14 +239,14 @@ class DuplicateCheck:
         return self._named(hits)
 
     def _earlier(self, mine: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """(row, c_rank) of each row and the earlier rows of the file that share a key with
-        it, among the first ``MAX_PER_KEY`` of that key; and the (rank, id) of the earlier
-        batches' rows among them. The batch's own firsts are remembered in ``remember``, with
-        the IDs they were given."""
+        """(h, rank): for each key of the batch, the first ``MAX_PER_KEY`` rows of the file that
+        have it (earlier batches' and this one's); and the (rank, id) of the earlier batches'
+        rows among them. The batch's own firsts are remembered in ``remember``, with the IDs
+        they were given."""
         none = pl.DataFrame(schema={"rank": pl.Int64, "id": pl.Int64})
         self._firsts = pl.DataFrame(schema={"h": pl.UInt64, "rank": pl.Int64})
         if mine.height == 0:
-            return pl.DataFrame(schema={"row": pl.Int64, "c_rank": pl.Int64}), none
+            return pl.DataFrame(schema={"h": pl.UInt64, "rank": pl.Int64}), none
         before = self.seen.lookup(mine["h"])
         members = (
             pl.concat([before.select("h", "rank"), mine.select("h", pl.col("row").alias("rank"))])
@@ -225,13 +255,7 @@ class DuplicateCheck:
             .filter(pl.int_range(pl.len()).over("h") < MAX_PER_KEY)
         )
         self._firsts = members.join(before.select("h", "rank"), on=["h", "rank"], how="anti")
-        pairs = (
-            mine.select("h", "row")
-            .join(members.rename({"rank": "c_rank"}), on="h")
-            .filter(pl.col("c_rank") < pl.col("row"))
-            .select("row", "c_rank")
-        )
-        return pairs, before.select("rank", "id").unique("rank")
+        return members, before.select("rank", "id").unique("rank")
 
     def _earlier_rows(self, before: pl.DataFrame) -> pl.DataFrame:
         """The model's raw input of earlier batches' rows (``c_rank``), with the ID of those
@@ -239,8 +263,8 @@ class DuplicateCheck:
         return self.kept.get(before["c_rank"])
 
     def _database(self, mine: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """(row, c_rank) of each row and the live customers that share a key with it (not
-        created by this import), and those customers' features."""
+        """(kind, value, customer_id): the first ``MAX_PER_KEY`` live customers of each of the
+        batch's keys (not created by this import), and those customers' features."""
         wanted = mine.select("kind", "value").unique()
         hits = self.run(lambda: _fetch(self.conn, wanted)) if wanted.height else None
         hits = hits if hits is not None else pl.DataFrame(schema=_HIT)
@@ -250,16 +274,11 @@ class DuplicateCheck:
         hits = hits.sort("kind", "value", "customer_id").filter(
             pl.int_range(pl.len()).over("kind", "value") < MAX_PER_KEY
         )
-        pairs = (
-            mine.select("kind", "value", "row")
-            .join(hits.select("kind", "value", "customer_id"), on=["kind", "value"])
-            .select("row", (pl.col("customer_id") - _DB).alias("c_rank"))
-        )
         ids = hits["customer_id"].unique().to_list()
         people = self.run(lambda: _people(self.conn, ids))
         raw = self._raw_of(people, pl.col("id") - _DB)
         self._people = people.select((pl.col("id") - _DB).alias("rank"), "id", "name")
-        return pairs, features_frame(raw, self.columns)
+        return hits.select("kind", "value", "customer_id"), features_frame(raw, self.columns)
 
     def _raw_of(self, people: pl.DataFrame, unique_id: pl.Expr) -> pl.DataFrame:
         """The model's raw input of customers read from the database (``id``, ``name``,
