@@ -97,6 +97,7 @@ if TYPE_CHECKING:
         Merge,
         MergeResult,
     )
+    from customer_flow.duplicates.spark import SparkEngine
     from customer_flow.reports import metrics as reports
     from customer_flow.reports import rollup as report_rollup
     from customer_flow.reports.models import Report, ReportQuery
@@ -993,9 +994,11 @@ class Hub:
         fields: list[str] | None = None,
         auto_fields: bool = True,
         train: bool | None = None,
+        spark: SparkEngine | None = None,
     ) -> DuplicateReport:
         """Likely duplicates over all live customers, as clusters with a score and the evidence
-        per field (Splink). Pairs marked "not a duplicate" are left out.
+        per field (Splink on DuckDB, or on Spark with ``spark``: the same model, the model
+        ``find`` last stored unless ``train``). Pairs marked "not a duplicate" are left out.
 
         Besides name, email and phone, the model compares the extra attributes ``fields`` names
         and, unless ``auto_fields`` is off, those it recognises as identifying (postcode,
@@ -1008,6 +1011,7 @@ class Hub:
             attributes = self._duplicate_attributes(conn, wanted, auto_fields)
             columns = dedupe.read_live(conn, attributes)
             dismissed = dedupe.all_dismissed(conn)
+            stored = dedupe_scorer.active_model(conn, params) if spark is not None else None
         report, model = dedupe.find(
             columns,
             threshold=chosen,
@@ -1016,6 +1020,8 @@ class Hub:
             dismissed=dismissed,
             train=train,
             params=params,
+            spark=spark,
+            stored=stored,
         )
         if "write" in ROLES[self.role]:
             # The check on entry scores with what find used from now on (same verdicts).
