@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     #: admins to see (``customer-flow worker failures``).
     job_retries: int = Field(default=3, ge=0)
     job_retry_delay: int = Field(default=30, ge=0)
+    #: On a Redis queue, how long a worker that stopped saying it is alive keeps its job before
+    #: another worker takes it again, in seconds (a worker says so every third of it).
+    job_lease_seconds: int = Field(default=60, ge=3)
 
     # -- past one machine (issue 20) ---------------------------------------------------------------
     #: The Spark master ``duplicates find --engine spark`` runs on (``local[*]``: this machine's
