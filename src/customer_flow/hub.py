@@ -31,6 +31,7 @@ from customer_flow.core.errors import (
     NotFoundError,
     PermissionDeniedError,
     StateError,
+    StorageError,
     ValidationError,
 )
 from customer_flow.core.lazy import lazy
@@ -266,6 +267,22 @@ class Hub:
     @property
     def region(self) -> str:
         return self.settings.default_region
+
+    # -- operations ------------------------------------------------------------------------------
+
+    def ready(self) -> str | None:
+        """``None`` when this server can take requests (the database answers, at the code's
+        schema); else why not, in one line."""
+        try:
+            return self.store.ready()
+        except StorageError as exc:
+            return exc.message
+
+    def backup_database(self, dest: Path) -> tuple[int, str]:
+        """A consistent copy of a SQLite database, taken while others write (``Store.backup``):
+        its size in bytes and its integrity check."""
+        self._require("admin")
+        return self.store.backup(dest)
 
     # -- set-up --------------------------------------------------------------------------------
 
