@@ -11,7 +11,6 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from typer.testing import CliRunner
