@@ -458,7 +458,7 @@ def find(
 
     ``spark`` runs the model on Spark instead of DuckDB (``spark.py``). There it scores with
     the model ``find`` last used (``stored``: its m and u where they cover these fields, the
-    shipped ones elsewhere) unless ``train`` is true (then it trains on Spark). The pairs come
+    shipped ones elsewhere); ``train`` true trains on Spark, false uses the shipped values. The pairs come
     back to this same clustering either way."""
     if not 0.0 < threshold < 1.0:
         raise ValidationError(
@@ -502,7 +502,9 @@ def find(
 
         mu: dict[str, list[list[float]]] | None = None
         if train is not True:
-            trained = stored.mu if stored is not None and stored.stored else None
+            # --no-train: the shipped values, as on DuckDB; else the model find last stored.
+            use_stored = train is None and stored is not None and stored.stored
+            trained = stored.mu if use_stored and stored is not None else None
             mu = dedupe_model.mu_of(dedupe_model.comparisons(fields), params, trained)
             mode = stored.training if trained is not None and stored is not None else "shipped"
         scored = on_spark.score(
