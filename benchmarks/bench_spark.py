@@ -24,9 +24,7 @@ from benchmarks.run import Report
 
 SIZES = [int(s) for s in os.environ.get("BENCH_SPARK_SIZES", "100000,1000000").split(",")]
 MASTER = os.environ.get("BENCH_SPARK_MASTER", "local[*]")
-CONF = os.environ.get(
-    "BENCH_SPARK_CONF", "spark.driver.memory=6g,spark.sql.shuffle.partitions=16"
-)
+CONF = os.environ.get("BENCH_SPARK_CONF", "spark.driver.memory=6g,spark.sql.shuffle.partitions=16")
 
 
 def _find(path: Path, args: list[str], out_path: Path) -> tuple[float, float]:

@@ -458,8 +458,8 @@ def find(
 
     ``spark`` runs the model on Spark instead of DuckDB (``spark.py``). There it scores with
     the model ``find`` last used (``stored``: its m and u where they cover these fields, the
-    shipped ones elsewhere); ``train`` true trains on Spark, false uses the shipped values. The pairs come
-    back to this same clustering either way."""
+    shipped ones elsewhere); ``train`` true trains on Spark, false uses the shipped values.
+    The pairs come back to this same clustering either way."""
     if not 0.0 < threshold < 1.0:
         raise ValidationError(
             f"threshold: {threshold} must be between 0 and 1 (exclusive)",
