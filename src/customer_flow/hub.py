@@ -31,6 +31,7 @@ from customer_flow.core.errors import (
     NotFoundError,
     PermissionDeniedError,
     StateError,
+    StorageError,
     ValidationError,
 )
 from customer_flow.core.lazy import lazy
@@ -97,6 +98,7 @@ if TYPE_CHECKING:
         Merge,
         MergeResult,
     )
+    from customer_flow.duplicates.spark import SparkEngine
     from customer_flow.reports import metrics as reports
     from customer_flow.reports import rollup as report_rollup
     from customer_flow.reports.models import Report, ReportQuery
@@ -265,6 +267,22 @@ class Hub:
     @property
     def region(self) -> str:
         return self.settings.default_region
+
+    # -- operations ------------------------------------------------------------------------------
+
+    def ready(self) -> str | None:
+        """``None`` when this server can take requests (the database answers, at the code's
+        schema); else why not, in one line."""
+        try:
+            return self.store.ready()
+        except StorageError as exc:
+            return exc.message
+
+    def backup_database(self, dest: Path) -> tuple[int, str]:
+        """A consistent copy of a SQLite database, taken while others write (``Store.backup``):
+        its size in bytes and its integrity check."""
+        self._require("admin")
+        return self.store.backup(dest)
 
     # -- set-up --------------------------------------------------------------------------------
 
@@ -993,9 +1011,11 @@ class Hub:
         fields: list[str] | None = None,
         auto_fields: bool = True,
         train: bool | None = None,
+        spark: SparkEngine | None = None,
     ) -> DuplicateReport:
         """Likely duplicates over all live customers, as clusters with a score and the evidence
-        per field (Splink). Pairs marked "not a duplicate" are left out.
+        per field (Splink on DuckDB, or on Spark with ``spark``: the same model, the model
+        ``find`` last stored unless ``train``). Pairs marked "not a duplicate" are left out.
 
         Besides name, email and phone, the model compares the extra attributes ``fields`` names
         and, unless ``auto_fields`` is off, those it recognises as identifying (postcode,
@@ -1008,6 +1028,7 @@ class Hub:
             attributes = self._duplicate_attributes(conn, wanted, auto_fields)
             columns = dedupe.read_live(conn, attributes)
             dismissed = dedupe.all_dismissed(conn)
+            stored = dedupe_scorer.active_model(conn, params) if spark is not None else None
         report, model = dedupe.find(
             columns,
             threshold=chosen,
@@ -1016,6 +1037,8 @@ class Hub:
             dismissed=dismissed,
             train=train,
             params=params,
+            spark=spark,
+            stored=stored,
         )
         if "write" in ROLES[self.role]:
             # The check on entry scores with what find used from now on (same verdicts).

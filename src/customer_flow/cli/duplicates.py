@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from customer_flow.cli.common import IdArg, JsonOpt, get_hub, out, print_json, say
+from customer_flow.cli.common import IdArg, JsonOpt, fail, get_hub, out, print_json, say
 
 if TYPE_CHECKING:
     from customer_flow.duplicates.models import ComparedField, DuplicateReport, MergeResult
@@ -75,6 +75,21 @@ def duplicates_find(
             show_default=False,
         ),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="Where Splink runs: duckdb (this process) or spark (a Spark session: "
+            "pip install 'customer-flow[spark]' and a Java runtime).",
+        ),
+    ] = "duckdb",
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            help="The Spark master for --engine spark (default: $CUSTOMER_FLOW_SPARK_MASTER, "
+            "else local[*]); Spark settings come from $CUSTOMER_FLOW_SPARK_CONF.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Find likely duplicates over all live customers (Splink): clusters with a score and the
@@ -82,15 +97,38 @@ def duplicates_find(
     phone, extra attributes that identify a person (date of birth, postcode, address, suburb,
     state, ID number, under any usual key) are compared when at least 5 % (or 1,000) of the
     customers have one; the output says which fields were compared and why. The check on entry
-    then scores with the same parameters."""
+    then scores with the same parameters. With --engine spark the same model runs on Spark
+    (with the parameters the last find stored, unless --train)."""
+    if engine not in ("duckdb", "spark"):
+        raise typer.BadParameter(f"{engine!r} is not duckdb or spark", param_hint="--engine")
+    spark = None
+    if engine == "spark":
+        from customer_flow.duplicates.spark import NO_JAVA, SparkEngine
+
+        if not _java_found():
+            fail(NO_JAVA)
+        settings = ctx.find_root().obj.settings
+        spark = SparkEngine(spark_master or settings.spark_master, settings.spark_conf)
     report = get_hub(ctx).find_duplicates(
-        threshold=threshold, fields=field or [], auto_fields=auto_fields, train=train
+        threshold=threshold, fields=field or [], auto_fields=auto_fields, train=train, spark=spark
     )
     if as_json:
         # Serialised by pydantic-core directly: a million customers can give 50,000 clusters.
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
         return
     _show_report(report)
+
+
+def _java_found() -> bool:
+    """As Spark's launcher looks: ``$JAVA_HOME/bin/java`` when JAVA_HOME is set, else ``java``
+    on the PATH."""
+    import os
+    import shutil
+
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        return os.access(Path(home) / "bin" / "java", os.X_OK)
+    return shutil.which("java") is not None
 
 
 def _show_fields(compared: list[ComparedField], left_out: list[ComparedField], auto: bool) -> None:

@@ -218,6 +218,19 @@ def db_upgrade(ctx: typer.Context) -> None:
     say(f"{hub.store.url}: schema at {hub.store.current_revision()}")
 
 
+@db_app.command("backup")
+def db_backup(
+    ctx: typer.Context,
+    dest: Annotated[Path, typer.Argument(help="The backup file to write (must not exist).")],
+) -> None:
+    """Copy the SQLite database to DEST while it is in use (SQLite's online backup API): the
+    copy is the database as of one instant, checked with PRAGMA integrity_check, and written
+    whole or not at all. Restore: stop the app, put the copy in the database's place. For
+    PostgreSQL use pg_dump (docs/deploy.md)."""
+    size, check = get_hub(ctx).backup_database(dest)
+    say(f"backed up to {dest} ({size:,} bytes, integrity {check})")
+
+
 @db_app.command("where")
 def db_where(ctx: typer.Context) -> None:
     """Print the database URL in use."""

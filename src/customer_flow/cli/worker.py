@@ -5,24 +5,28 @@ that fails is tried again (``job_retries`` times, ``job_retry_delay`` seconds ap
 kept in the database for admins (``customer-flow worker failures``): never lost silently.
 
 The queue is SQLite under the data folder by default (nothing to install), Redis with
-``CUSTOMER_FLOW_QUEUE_URL=redis://host:6379/0`` for a team server. The jobs themselves only
+``CUSTOMER_FLOW_QUEUE_URL=redis://host:6379/0`` for a team server: there several workers share
+the queue, each job is taken by one of them, and a job whose worker died is taken again after
+``job_lease_seconds`` (``jobs/queue.py``). The jobs themselves only
 call the Hub, like any other door.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey import Huey, SqliteHuey, crontab
 from huey.api import Task
 from huey.signals import SIGNAL_ERROR
 from rich.table import Table
 
 from customer_flow.cli.common import JsonOpt, get_hub, out, print_json, say
 from customer_flow.core.errors import ConfigError
+from customer_flow.jobs.queue import ReliableRedisHuey
 
 if TYPE_CHECKING:  # --help imports no Pydantic or SQLAlchemy (tests/cli/test_cli_startup.py)
     from customer_flow.core.config import Settings
@@ -44,7 +48,8 @@ def make_queue(settings: Settings) -> Huey:
     name = f"customer-flow-{settings.data_dir().name}"
     huey: Huey
     if url and url.startswith(("redis://", "rediss://", "unix://")):
-        huey = RedisHuey(name, url=url)
+        # Shared by several workers: a job whose worker dies is taken again (jobs/queue.py).
+        huey = ReliableRedisHuey(name, url=url, lease=settings.job_lease_seconds)
     elif url and not url.startswith("sqlite:///"):
         raise ConfigError(f"queue_url: expected redis://... or sqlite:///..., got {url!r}")
     else:
@@ -89,6 +94,10 @@ def _jobs(huey: Huey, settings: Settings) -> None:
 
     @huey.periodic_task(crontab(minute=f"*/{settings.mail_poll_minutes}"), name="mail_tick")
     def mail_tick() -> None:
+        # Every worker's scheduler enqueues the tick: on a shared queue one of them runs it.
+        minute = datetime.now(UTC).strftime("%Y%m%d%H%M")
+        if isinstance(huey, ReliableRedisHuey) and not huey.once(f"mail_tick:{minute}"):
+            return
         mail_fetch()
         mail_send()
 
@@ -131,8 +140,14 @@ def worker(
     huey = make_queue(hub.settings)
     huey.mail_fetch()
     huey.mail_send()
+    if isinstance(huey, ReliableRedisHuey):
+        huey.start_keeping_alive()
     say(f"worker started (queue: {type(huey).__name__}); stop with Ctrl-C")
-    huey.create_consumer(workers=1, periodic=True).run()
+    try:
+        huey.create_consumer(workers=1, periodic=True).run()
+    finally:
+        if isinstance(huey, ReliableRedisHuey):
+            huey.stop_keeping_alive()
 
 
 @worker_app.command("failures")

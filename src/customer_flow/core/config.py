@@ -9,6 +9,8 @@ from __future__ import annotations
 import getpass
 import hashlib
 import ipaddress
+import json
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -127,6 +129,19 @@ class Settings(BaseSettings):
     #: admins to see (``customer-flow worker failures``).
     job_retries: int = Field(default=3, ge=0)
     job_retry_delay: int = Field(default=30, ge=0)
+    #: On a Redis queue, how long a worker that stopped saying it is alive keeps its job before
+    #: another worker takes it again, in seconds (a worker says so every third of it).
+    job_lease_seconds: int = Field(default=60, ge=3)
+
+    # -- past one machine (issue 20) ---------------------------------------------------------------
+    #: The Spark master ``duplicates find --engine spark`` runs on (``local[*]``: this machine's
+    #: cores; ``spark://host:7077``, ``yarn``, ``k8s://...`` a cluster). ``--spark-master``
+    #: overrides it.
+    spark_master: str = "local[*]"
+    #: Spark settings for that session, as JSON (``{"spark.executor.memory": "8g"}``) or
+    #: ``key=value`` pairs separated by commas or new lines. ``SPARK_HOME``, ``JAVA_HOME`` and
+    #: ``PYSPARK_PYTHON`` are read by Spark itself, as usual.
+    spark_conf: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -141,6 +156,30 @@ class Settings(BaseSettings):
                     raise ValueError(
                         f"trusted_proxies: {item!r} is not an IP address or network"
                     ) from None
+        return value
+
+    @field_validator("spark_conf", mode="before")
+    @classmethod
+    def _spark_conf(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("{"):
+                try:
+                    value = json.loads(text)
+                except ValueError as exc:
+                    raise ValueError(f"spark_conf: not valid JSON ({exc})") from None
+            else:
+                pairs: dict[str, str] = {}
+                for part in re.split(r"[,\n]", text):
+                    if not part.strip():
+                        continue
+                    key, sep, val = part.partition("=")
+                    if not sep or not key.strip():
+                        raise ValueError(f"spark_conf: expected key=value, got {part.strip()!r}")
+                    pairs[key.strip()] = val.strip()
+                value = pairs
+        if isinstance(value, dict):
+            return {str(k): str(v) for k, v in value.items()}
         return value
 
     def resolved_database_url(self) -> str:

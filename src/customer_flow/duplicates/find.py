@@ -47,6 +47,7 @@ from customer_flow.duplicates.scorer import (
     reasons,
     record_features,
 )
+from customer_flow.duplicates.spark import SparkEngine
 from customer_flow.store.schema import counters, customers, duplicate_dismissals, match_keys
 
 __all__ = [
@@ -443,6 +444,8 @@ def find(
     dismissed: set[tuple[int, int]] | None = None,
     train: bool | None = None,
     params: dict[str, Any] | None = None,
+    spark: SparkEngine | None = None,
+    stored: ActiveModel | None = None,
 ) -> tuple[DuplicateReport, ActiveModel]:
     """Score the pairs the blocking rules pick out, keep those at or above ``threshold``, drop
     dismissed pairs, and group the rest into clusters (connected components).
@@ -451,7 +454,12 @@ def find(
     ``fields.choose`` decides which of them are compared, and the report says which fields
     were compared and why (``auto_fields`` says whether identifying attributes were looked for
     at all). Returns the report and the model it used (fields, m and u), which the check on
-    entry then uses too."""
+    entry then uses too.
+
+    ``spark`` runs the model on Spark instead of DuckDB (``spark.py``). There it scores with
+    the model ``find`` last used (``stored``: its m and u where they cover these fields, the
+    shipped ones elsewhere); ``train`` true trains on Spark, false uses the shipped values.
+    The pairs come back to this same clustering either way."""
     if not 0.0 < threshold < 1.0:
         raise ValidationError(
             f"threshold: {threshold} must be between 0 and 1 (exclusive)",
@@ -478,11 +486,37 @@ def find(
     )
     keys = {a.name: list(a.keys) for a in chosen if a.field is None}
     if n < 2:
-        mu = dedupe_model.mu_of(dedupe_model.comparisons(fields), params)
-        return report, ActiveModel(fields=fields, keys=keys, mu=mu, training="shipped")
-    scored = dedupe_model.score(
-        columns, fields=fields, params=params, threshold=threshold, train_mode=mode, usable=usable
-    )
+        shipped = dedupe_model.mu_of(dedupe_model.comparisons(fields), params)
+        return report, ActiveModel(fields=fields, keys=keys, mu=shipped, training="shipped")
+    if spark is None:
+        scored = dedupe_model.score(
+            columns,
+            fields=fields,
+            params=params,
+            threshold=threshold,
+            train_mode=mode,
+            usable=usable,
+        )
+    else:
+        from customer_flow.duplicates import spark as on_spark
+
+        mu: dict[str, list[list[float]]] | None = None
+        if train is not True:
+            # --no-train: the shipped values, as on DuckDB; else the model find last stored.
+            use_stored = train is None and stored is not None and stored.stored
+            trained = stored.mu if use_stored and stored is not None else None
+            mu = dedupe_model.mu_of(dedupe_model.comparisons(fields), params, trained)
+            mode = stored.training if trained is not None and stored is not None else "shipped"
+        scored = on_spark.score(
+            columns,
+            fields=fields,
+            params=params,
+            threshold=threshold,
+            train_mode=mode,
+            usable=usable,
+            mu=mu,
+            engine=spark,
+        )
     dismissed = dismissed or set()
     pairs = [p for p in scored.pairs if _pair(p.a, p.b) not in dismissed]
     report.clusters = _cluster(pairs, columns)

@@ -25,7 +25,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -646,25 +646,27 @@ def _em_rules(fields: Sequence[str], usable: set[str]) -> list[str]:
 
 
 def train(
-    con: Any,
+    source: Callable[[], Any],
     fields: Sequence[str],
     params: dict[str, Any],
     n: int,
     mode: str,
     usable: set[str],
+    dialect: str = "duckdb",
 ) -> dict[str, list[list[float]]]:
-    """m and u for the model on the table ``cf_input`` of ``con``: shipped, or trained as
-    ``mode`` says (u by random sampling; then m by EM)."""
+    """m and u for the model on the input ``source`` registers (a Splink table on any
+    backend, registered anew for each linker): shipped, or trained as ``mode`` says (u by
+    random sampling; then m by EM)."""
     comps = comparisons(fields)
     shipped = mu_of(comps, params)
     if mode == "shipped":
         return shipped
-    from splink import DuckDBAPI, Linker
+    from splink import Linker
 
     lam = prior(n, float(params["expected_duplicate_share"]))
     linker = Linker(
-        DuckDBAPI(con).register("cf_input"),
-        splink_settings(fields, shipped, lam),
+        source(),
+        splink_settings(fields, shipped, lam, dialect),
         log_level=None,
         validate_settings=False,
     )
@@ -696,64 +698,29 @@ def train(
     return mu
 
 
-def score(
-    columns: dict[str, list[Any]],
-    *,
-    fields: Sequence[str],
-    params: dict[str, Any],
-    threshold: float,
-    train_mode: str,
-    usable: set[str],
-    mu: dict[str, list[list[float]]] | None = None,
-) -> Scored:
-    """Run the model on DuckDB over ``columns`` (``unique_id``, ``name``, ``email``, ``phone``
-    and a column per extra field): train it as ``train_mode`` says (or use ``mu``), then score
-    the pairs the blocking rules pick and keep those at or above ``threshold``."""
-    import duckdb
-    from splink import DuckDBAPI, Linker
-
-    logging.getLogger("splink").setLevel(logging.ERROR)
-    n = len(columns["unique_id"])
+def features(columns: dict[str, list[Any]], fields: Sequence[str]) -> pl.DataFrame:
+    """The model's input rows (``features.FEATURE_COLUMNS`` and a column per compared extra
+    field) of ``columns`` (``unique_id``, ``name``, ``email``, ``phone`` and a column per extra
+    field): what every engine scores."""
     extra = [f for f in fields if f not in ("email", "phone")]
     frame = pl.DataFrame(
         columns, schema={k: pl.Int64 if k == "unique_id" else pl.String for k in columns}
     )
-    feats = features_frame(frame, [f if f in KINDS else f"x_{f}" for f in extra])
-    del frame
-    con = duckdb.connect()
-    try:
-        _input_table(con, feats)
-        del feats
-        started = time.perf_counter()
-        if mu is None:
-            mu = train(con, fields, params, n, train_mode, usable)
-        training_seconds = time.perf_counter() - started
-        lam = prior(n, float(params["expected_duplicate_share"]))
-        linker = Linker(
-            DuckDBAPI(con).register("cf_input"),
-            splink_settings(fields, mu, lam),
-            log_level=None,
-            validate_settings=False,
-        )
-        started = time.perf_counter()
-        blocked = linker.inference.compute_blocked_pairs_for_predict()
-        compared = int(
-            con.execute(f"SELECT count(*) FROM {blocked.physical_name}").fetchall()[0][0]
-        )
-        # predict scores these very pairs instead of blocking again.
-        linker.table_management.register_blocked_pairs_for_predict(blocked)
-        blocking_seconds = time.perf_counter() - started
-        predictions = linker.inference.predict(
-            threshold_match_probability=threshold, warning_mode="never"
-        )
-        comps = comparisons(fields)
-        cols = ", ".join(f"gamma_{c.name}" for c in comps)
-        rows = con.execute(
-            f"SELECT unique_id_l, unique_id_r, match_probability, match_weight, {cols} "
-            f"FROM {predictions.physical_name}"
-        ).fetchall()
-    finally:
-        con.close()
+    return features_frame(frame, [f if f in KINDS else f"x_{f}" for f in extra])
+
+
+def predict_columns(fields: Sequence[str]) -> str:
+    """The columns :func:`scored_pairs` reads from Splink's predictions, in its order."""
+    cols = ", ".join(f"gamma_{c.name}" for c in comparisons(fields))
+    return f"unique_id_l, unique_id_r, match_probability, match_weight, {cols}"
+
+
+def scored_pairs(
+    rows: Iterable[Sequence[Any]], fields: Sequence[str], mu: dict[str, list[list[float]]]
+) -> list[DuplicatePair]:
+    """The pairs of Splink's prediction ``rows`` (``predict_columns``), each with its evidence
+    per field: one reading for every engine."""
+    comps = comparisons(fields)
     w = weights(mu)
     labels = {c.name: c.labels for c in comps}  # built once: there are 100,000s of pairs
     pairs = []
@@ -781,14 +748,69 @@ def score(
                 explanation=evidence,
             )
         )
+    return pairs
+
+
+def score(
+    columns: dict[str, list[Any]],
+    *,
+    fields: Sequence[str],
+    params: dict[str, Any],
+    threshold: float,
+    train_mode: str,
+    usable: set[str],
+    mu: dict[str, list[list[float]]] | None = None,
+) -> Scored:
+    """Run the model on DuckDB over ``columns`` (``unique_id``, ``name``, ``email``, ``phone``
+    and a column per extra field): train it as ``train_mode`` says (or use ``mu``), then score
+    the pairs the blocking rules pick and keep those at or above ``threshold``."""
+    import duckdb
+    from splink import DuckDBAPI, Linker
+
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    n = len(columns["unique_id"])
+    feats = features(columns, fields)
+    con = duckdb.connect()
+    try:
+        _input_table(con, feats)
+        del feats
+        started = time.perf_counter()
+        if mu is None:
+            mu = train(
+                lambda: DuckDBAPI(con).register("cf_input"), fields, params, n, train_mode, usable
+            )
+        training_seconds = time.perf_counter() - started
+        lam = prior(n, float(params["expected_duplicate_share"]))
+        linker = Linker(
+            DuckDBAPI(con).register("cf_input"),
+            splink_settings(fields, mu, lam),
+            log_level=None,
+            validate_settings=False,
+        )
+        started = time.perf_counter()
+        blocked = linker.inference.compute_blocked_pairs_for_predict()
+        compared = int(
+            con.execute(f"SELECT count(*) FROM {blocked.physical_name}").fetchall()[0][0]
+        )
+        # predict scores these very pairs instead of blocking again.
+        linker.table_management.register_blocked_pairs_for_predict(blocked)
+        blocking_seconds = time.perf_counter() - started
+        predictions = linker.inference.predict(
+            threshold_match_probability=threshold, warning_mode="never"
+        )
+        rows = con.execute(
+            f"SELECT {predict_columns(fields)} FROM {predictions.physical_name}"
+        ).fetchall()
+    finally:
+        con.close()
     return Scored(
-        pairs=pairs,
+        pairs=scored_pairs(rows, fields, mu),
         pairs_compared=compared,
         training=train_mode,
         mu=mu,
         blocking_seconds=blocking_seconds,
         training_seconds=training_seconds,
-        labels=labels,
+        labels={c.name: c.labels for c in comparisons(fields)},
     )
 
 
@@ -817,11 +839,7 @@ def export(
             f"out: cannot create {out_dir}: {exc.strerror}", field="out", code="bad_path"
         ) from exc
     data, settings_path = out_dir / "customers.parquet", out_dir / "splink_settings.json"
-    extra = [f for f in fields if f not in ("email", "phone")]
-    frame = pl.DataFrame(
-        columns, schema={k: pl.Int64 if k == "unique_id" else pl.String for k in columns}
-    )
-    features_frame(frame, [f if f in KINDS else f"x_{f}" for f in extra]).write_parquet(data)
+    features(columns, fields).write_parquet(data)
     n = len(columns["unique_id"])
     lam = prior(n, float(params["expected_duplicate_share"]))
     settings = splink_settings(fields, mu, lam, dialect).create_settings_dict(dialect)

@@ -334,6 +334,56 @@ class Store:
             return False
         return [r[0] for r in rows] == [head]
 
+    # -- operations ----------------------------------------------------------------------------
+
+    def ready(self) -> str | None:
+        """``None`` when the database answers and its schema is the code's; else what is
+        wrong, in one line (a load balancer's readiness check: no Alembic import)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except DBAPIError as exc:
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()
+            return f"database unreachable: {reason[0] if reason else exc}"
+        if not self._at_head():
+            return "database schema is not the code's: run `customer-flow db upgrade`"
+        return None
+
+    def backup(self, dest: Path) -> tuple[int, str]:
+        """Copy a SQLite database to ``dest`` with SQLite's online backup API, while others go
+        on writing: one step, so the copy is the database as of one instant (in WAL mode
+        writers never wait for it). Written to ``<dest>.partial`` and renamed when the copy
+        passed ``PRAGMA integrity_check``: ``dest`` is whole or absent. Returns its size in
+        bytes and the integrity check's answer. PostgreSQL: ``pg_dump`` (docs/deploy.md)."""
+        if self.dialect != "sqlite":
+            raise StorageError(
+                "backup copies SQLite databases; for PostgreSQL use pg_dump -Fc "
+                "(see docs/deploy.md)",
+                code="use_pg_dump",
+            )
+        if dest.exists():
+            raise StorageError(f"backup: {dest} exists; name a new file", code="backup_exists")
+        partial = dest.with_name(dest.name + ".partial")
+        try:
+            partial.unlink(missing_ok=True)
+            with self.engine.connect() as conn:
+                raw = conn.connection.driver_connection
+                assert isinstance(raw, sqlite3.Connection)
+                with closing(sqlite3.connect(partial)) as target:
+                    raw.backup(target)
+                    answer = str(target.execute("PRAGMA integrity_check").fetchone()[0])
+            if answer != "ok":
+                partial.unlink(missing_ok=True)
+                raise StorageError(f"backup: the copy failed its integrity check: {answer}")
+            partial.replace(dest)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise StorageError(f"backup: cannot write {dest}: {exc.strerror}") from exc
+        except sqlite3.Error as exc:
+            partial.unlink(missing_ok=True)
+            raise StorageError(f"backup: {exc}") from exc
+        return dest.stat().st_size, answer
+
     def current_revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext
 

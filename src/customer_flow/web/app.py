@@ -176,6 +176,16 @@ def create_app(hub: Hub | None = None, *, settings: Settings | None = None) -> F
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
+        """Liveness: the process answers (a proxy or orchestrator restarts it otherwise)."""
+        return JSONResponse({"ok": True})
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        """Readiness: the database answers and its schema is the code's; 503 (and why) while
+        not, so a load balancer sends requests elsewhere (docs/deploy.md)."""
+        problem = hub.ready()
+        if problem is not None:
+            return JSONResponse({"ok": False, "problem": problem}, status_code=503)
         return JSONResponse({"ok": True})
 
     @app.get("/api/docs", include_in_schema=False)
