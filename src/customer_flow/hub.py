@@ -63,14 +63,18 @@ from customer_flow.store import audit, schema
 from customer_flow.store.engine import Store, require_database
 from customer_flow.teams import records as team_records
 from customer_flow.teams.models import Agent, Team, TeamCreate, TeamUpdate, UnmatchedAssignee
+from customer_flow.tickets import bulk as ticket_bulk
 from customer_flow.tickets import calendar as sla
 from customer_flow.tickets import queue as ticket_queue
 from customer_flow.tickets import records as tickets
 from customer_flow.tickets import types as ticket_types
 from customer_flow.tickets.models import (
+    BulkResult,
+    BulkSkip,
     Comment,
     CommentCreate,
     Ticket,
+    TicketBulk,
     TicketCreate,
     TicketQuery,
     TicketType,
@@ -556,6 +560,97 @@ class Hub:
                 note = f"{ticket.id}:{self._now().isoformat()}"
                 self._notify(conn, "assigned", ticket, note, [person])
             return ticket
+
+    def bulk_tickets(self, bulk: TicketBulk) -> BulkResult:
+        """One change to many tickets (assign, set status, set priority or close), in one
+        transaction with one audit entry per ticket changed.
+
+        A ticket whose ``updated_at`` is no longer the one the caller saw was changed by
+        someone meanwhile: it is skipped, not overwritten. So is one the change does not fit
+        (already closed, a move the lifecycle refuses, already so) and one that is gone. A
+        value wrong for every ticket (an unknown or disabled agent, a viewer, a team with no
+        agents) refuses the whole action, and nothing changes."""
+        kind = bulk.action
+        if kind == "status" and bulk.status is None:
+            raise ValidationError("status: say which status to set", field="status")
+        if kind == "priority" and bulk.priority is None:
+            raise ValidationError("priority: say which priority to set", field="priority")
+        policy = self.sla_policy
+        seen: dict[int, datetime | None] = {}
+        for item in bulk.tickets:
+            seen.setdefault(item.id, item.updated_at)
+        result = BulkResult()
+        with self._write() as conn:
+            now = self._now()
+            stored = ticket_bulk.versions(conn, list(seen))
+            if kind == "assign":  # checked once, before any ticket: refused whole
+                self._check_assignment(conn, bulk.assignee, bulk.team)
+            for ticket_id, version in seen.items():
+                if ticket_id not in stored:
+                    result.skipped.append(BulkSkip(
+                        id=ticket_id, code="ticket_not_found", reason="no such ticket",
+                    ))  # fmt: skip
+                    continue
+                before = stored[ticket_id]
+                if version is not None and not ticket_bulk.same_version(version, before.updated_at):
+                    result.skipped.append(BulkSkip(
+                        id=ticket_id, code="changed_meanwhile",
+                        reason="changed by someone else since you saw it; nothing overwritten",
+                    ))  # fmt: skip
+                    continue
+                if kind == "priority" and before.priority == bulk.priority:
+                    result.skipped.append(BulkSkip(
+                        id=ticket_id, code="unchanged", reason=f"already {bulk.priority}",
+                    ))  # fmt: skip
+                    continue
+                try:
+                    after = self._bulk_one(conn, bulk, ticket_id, policy, now)
+                except (StateError, ValidationError) as exc:
+                    result.skipped.append(BulkSkip(id=ticket_id, code=exc.code, reason=exc.message))
+                    continue
+                if kind == "assign" and (after.assignee, after.team) == (
+                    before.assignee,
+                    before.team,
+                ):
+                    result.skipped.append(BulkSkip(
+                        id=ticket_id, code="unchanged", reason="already assigned so",
+                    ))  # fmt: skip
+                    continue
+                result.changed.append(ticket_id)
+                person = self._user_by_email(conn, after.assignee) if kind == "assign" else None
+                if person is not None:
+                    self._notify(
+                        conn, "assigned", after, f"{ticket_id}:{now.isoformat()}", [person]
+                    )
+        return result
+
+    def _check_assignment(self, conn: Connection, assignee: str | None, team: str | None) -> None:
+        """``_assignment``'s refusals, without picking a round-robin team's next agent."""
+        if assignee and assignee.strip():
+            self._assignment(conn, assignee, team, named_team=True)
+        elif team is not None and team_records.require_team(conn, team).active_members == 0:
+            raise ValidationError(
+                f"team: team {team!r} has no active agents; add one with "
+                f"`teams add-member {team} EMAIL`",
+                field="team",
+                code="team_has_no_agents",
+            )
+
+    def _bulk_one(
+        self, conn: Connection, bulk: TicketBulk, ticket_id: int, policy: sla.SlaPolicy,
+        now: datetime,
+    ) -> Ticket:  # fmt: skip
+        """One ticket of ``bulk_tickets``, as the one-ticket use case changes it."""
+        if bulk.action == "assign":
+            key, team_key = self._assignment(conn, bulk.assignee, bulk.team, named_team=True)
+            return tickets.assign(conn, ticket_id, key, team_key, policy, now, actor=self.actor)
+        if bulk.action == "priority":
+            changes = TicketUpdate(priority=bulk.priority)
+            return tickets.update_ticket(conn, ticket_id, changes, policy, now, actor=self.actor)
+        status = "closed" if bulk.action == "close" else str(bulk.status)
+        return tickets.set_status(
+            conn, ticket_id, status, policy, now, actor=self.actor, note=bulk.note
+        )
 
     # -- agents and teams (issue 17) -----------------------------------------------------------
 

@@ -276,3 +276,29 @@ class TestSlaSettingsCli:
         cli.env["CUSTOMER_FLOW_SLA_PRIORITY_FACTORS"] = '{"critical": 0.5}'
         err = cli.fails("tickets", "list")
         assert "sla_priority_factors: unknown priority 'critical'" in err
+
+
+class TestBulk:
+    def test_bulk_close_a_range_and_report_skips(self, cli: Cli) -> None:
+        """`tickets bulk` takes IDs and ranges; skipped tickets are listed and exit 1."""
+        ids = [open_ticket(cli)["id"] for _ in range(3)]
+        done = cli.ok("tickets", "bulk", "close", f"{ids[0]}-{ids[1]}")
+        assert ids[:2] == done["changed"]
+        result = cli("tickets", "bulk", "close", f"{ids[0]},{ids[2]}")
+        assert 1 == result.exit_code
+        assert f"ticket {ids[0]}: ticket {ids[0]} is already closed" in result.stderr
+        assert "1 tickets changed, 1 skipped" in result.stderr
+
+    def test_bulk_versions_and_bad_input(self, cli: Cli) -> None:
+        t = open_ticket(cli)
+        cli.ok("tickets", "assign", str(t["id"]), "bo")
+        stale = f"{t['id']}@{t['updated_at']}"
+        result = cli("tickets", "bulk", "priority", stale, "--priority", "urgent", "--json")
+        assert 1 == result.exit_code
+        done = json.loads(result.stdout)
+        assert [] == done["changed"] and "changed_meanwhile" == done["skipped"][0]["code"]
+        assert "assignee" in cli.fails(
+            "tickets", "bulk", "assign", str(t["id"]), "--assignee", "zed"
+        )
+        cli.fails("tickets", "bulk", "close", "x1", code=2)
+        assert "action" in cli.fails("tickets", "bulk", "explode", str(t["id"]))

@@ -247,6 +247,7 @@ def _repair_import(api: Api, case: schemathesis.Case) -> None:
 REPAIRS: dict[str, Callable[[Api, schemathesis.Case], None]] = {
     "POST /api/v1/tickets": _repair_ticket,
     "PUT /api/v1/tickets/{ticket_id}/assignee": _repair_assignment,
+    "POST /api/v1/bulk/tickets": _repair_assignment,
     "POST /api/v1/teams/{key}/members": _repair_member,
     "PUT /api/v1/ticket-types": _repair_ticket_types,
     "PATCH /api/v1/tickets/{ticket_id}": _repair_ticket,

@@ -396,6 +396,84 @@ def tickets_assign(
     say(f"ticket {ticket_id} " + (f"assigned to {', '.join(held)}" if held else "unassigned"))
 
 
+def _bulk_ids(specs: list[str]) -> list[dict[str, Any]]:
+    """``12``, ``1-5000`` or ``12@2026-12-06T10:00:00+00:00`` (the version seen) as items."""
+    items: list[dict[str, Any]] = []
+    for spec in specs:
+        for part in spec.replace(",", " ").split():
+            ident, _, seen = part.partition("@")
+            low, dash, high = ident.partition("-")
+            if not low.isdigit() or (dash and not high.isdigit()):
+                raise typer.BadParameter(
+                    f"expected ID, FIRST-LAST or ID@UPDATED_AT, got {part!r}", param_hint="IDS"
+                )
+            if dash:
+                if seen:
+                    raise typer.BadParameter(
+                        f"{part!r}: a range cannot carry a version", param_hint="IDS"
+                    )
+                first, last = int(low), int(high)
+                if last < first or last - first >= 10_000:
+                    raise typer.BadParameter(
+                        f"{part!r}: a range runs up, over at most 10,000 IDs", param_hint="IDS"
+                    )
+                items.extend({"id": i} for i in range(first, last + 1))
+            else:
+                items.append({"id": int(low), **({"updated_at": seen} if seen else {})})
+    return items
+
+
+@tickets_app.command("bulk")
+def tickets_bulk(
+    ctx: typer.Context,
+    action: Annotated[str, typer.Argument(help="assign, status, priority or close.")],
+    ids: Annotated[
+        list[str],
+        typer.Argument(
+            help="Ticket IDs: 12, a range 1-5000, or 12@UPDATED_AT to skip the ticket if it "
+            "changed since that version (as `tickets show --json` prints it)."
+        ),
+    ],
+    assignee: Annotated[
+        str | None, typer.Option(help="assign: an active agent's email or name.")
+    ] = None,
+    team: Annotated[str | None, typer.Option(help="assign: a team's key.")] = None,
+    status: Annotated[str | None, typer.Option(help="status: the status to set.")] = None,
+    priority: Annotated[str | None, typer.Option(help="priority: the priority to set.")] = None,
+    note: NoteOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change many tickets at once, in one transaction with one timeline entry per ticket.
+
+    Tickets the change does not fit (already closed, changed since the version given, gone)
+    are skipped and listed; an agent or team that is wrong for all refuses the whole action.
+    Exit 0 when every ticket changed or was already so, 1 when some were skipped otherwise."""
+    from customer_flow.core.models import parse
+    from customer_flow.tickets.models import TicketBulk
+
+    bulk = parse(
+        TicketBulk,
+        {
+            "action": action,
+            "tickets": _bulk_ids(ids),
+            "assignee": assignee,
+            "team": team,
+            "status": status,
+            "priority": priority,
+            "note": note,
+        },
+    )
+    result = get_hub(ctx).bulk_tickets(bulk)
+    if as_json:
+        print_json(result)
+    else:
+        say(f"{len(result.changed):,} tickets changed, {len(result.skipped):,} skipped")
+        for skip in result.skipped:
+            say(f"  ticket {skip.id}: {skip.reason}")
+    if any(s.code != "unchanged" for s in result.skipped):
+        raise typer.Exit(1)
+
+
 @tickets_app.command("unmatched-assignees")
 def tickets_unmatched_assignees(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List the free-text assignees the upgrade to agents (migration 0015) matched to no user:

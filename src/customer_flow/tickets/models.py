@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 from customer_flow.core.models import NOT_BLANK, NOT_NULL, WHITESPACE, Priority, Spec
 
@@ -228,14 +228,97 @@ class TicketQuery(BaseModel):
     after: str | None = None
 
 
+#: The most tickets one bulk action takes (the web's "every matching ticket" stops here too).
+MAX_BULK = 10_000
+BulkKind = Literal["assign", "status", "priority", "close"]
+
+
+def _no_number(value: Any) -> Any:
+    """A version is an ISO 8601 instant, never a number (Pydantic would read it as epoch)."""
+    if isinstance(value, int | float):
+        raise ValueError("give the time as an ISO 8601 string, as the ticket's updated_at is")
+    return value
+
+
+class BulkItem(BaseModel):
+    """One ticket of a bulk action; ``updated_at`` is the version the caller saw: a ticket
+    changed since (by anyone) is skipped, not overwritten. Left out: no check."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int = Field(ge=1, le=2**53)
+    updated_at: Annotated[datetime, BeforeValidator(_no_number)] | None = Field(
+        default=None, description="The `updated_at` the caller saw (the optimistic check)."
+    )
+
+
+class TicketBulk(BaseModel):
+    """One change to many tickets, in one transaction with one audit entry per ticket.
+
+    ``assign``: ``assignee`` and/or ``team`` (both null: unassign); ``status``: ``status``;
+    ``priority``: ``priority``; ``close``: nothing else. A value that is wrong for every
+    ticket (an unknown agent, a team with no agents) refuses the whole action; a ticket the
+    change does not fit (already closed, changed meanwhile, gone) is skipped and reported."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        # ``Hub.bulk_tickets``: "status" needs a status, "priority" a priority.
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"action": {"enum": ["assign", "close"]}}},
+                {
+                    "required": ["status"],
+                    "properties": {"action": {"const": "status"}, "status": {"type": "string"}},
+                },
+                {
+                    "required": ["priority"],
+                    "properties": {
+                        "action": {"const": "priority"},
+                        "priority": {"type": "string"},
+                    },
+                },
+            ]
+        },
+    )
+
+    action: BulkKind
+    tickets: list[BulkItem] = Field(min_length=1, max_length=MAX_BULK)
+    assignee: str | None = Field(default=None, max_length=320, description=ASSIGNEE)
+    team: TeamKey | None = None
+    status: TicketStatus | None = None
+    priority: Priority | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class BulkSkip(BaseModel):
+    """A ticket a bulk action left as it was, and why."""
+
+    id: int
+    code: str
+    reason: str
+
+
+class BulkResult(BaseModel):
+    """What a bulk action did: the tickets it changed and those it skipped."""
+
+    changed: list[int] = Field(default_factory=list)
+    skipped: list[BulkSkip] = Field(default_factory=list)
+
+
 __all__ = [
+    "MAX_BULK",
     "Assignment",
+    "BulkItem",
+    "BulkKind",
+    "BulkResult",
+    "BulkSkip",
     "Comment",
     "CommentCreate",
     "SlaState",
     "SlaTarget",
     "TeamKey",
     "Ticket",
+    "TicketBulk",
     "TicketCreate",
     "TicketQuery",
     "TicketSla",

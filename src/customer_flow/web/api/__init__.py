@@ -30,6 +30,7 @@ ROUTERS: list[APIRouter] = [
     ticket_types.router,
     exports.router,
     tickets.router,
+    tickets.bulk,
     imports.router,
     users.router,
     users.tokens,

@@ -18,9 +18,11 @@ from customer_flow.core.models import CURSOR, AuditEntry, Page, Priority
 from customer_flow.mail.files import StoredAttachment
 from customer_flow.tickets.models import (
     Assignment,
+    BulkResult,
     Comment,
     CommentCreate,
     Ticket,
+    TicketBulk,
     TicketCreate,
     TicketQuery,
     TicketSort,
@@ -31,9 +33,11 @@ from customer_flow.tickets.models import (
 
 from ..deps import UserHub, requires
 
-__all__ = ["router"]
+__all__ = ["bulk", "router"]
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
+#: ``/bulk/tickets``: not under ``/tickets/``, where ``/tickets/{ticket_id}`` would claim it.
+bulk = APIRouter(prefix="/bulk", tags=["tickets"])
 
 TicketSlaFilter = Literal["on_track", "at_risk", "breached", "at_risk_or_breached"]
 TicketId = Annotated[int, Path(ge=1, le=2**53, description="The ticket's ID.")]
@@ -128,6 +132,23 @@ def list_tickets(
 def open_ticket(hub: UserHub, body: TicketCreate) -> Ticket:
     """Open a ticket for a live customer, of an active type; its SLA clock starts."""
     return hub.open_ticket(body)
+
+
+@bulk.post(
+    "/tickets",
+    response_model=BulkResult,
+    dependencies=[requires("write")],
+    summary="Assign, set the status or priority of, or close many tickets at once",
+)
+def bulk_tickets(hub: UserHub, body: TicketBulk) -> BulkResult:
+    """One transaction, one timeline entry per ticket changed; up to 10,000 tickets.
+
+    Give each ticket's `updated_at` as you saw it: a ticket changed since is skipped
+    (`changed_meanwhile`), never overwritten. Tickets the change does not fit (already
+    closed, a move the lifecycle refuses, already so, gone) are skipped too, each with a
+    `code` and a `reason`. A value wrong for every ticket (an unknown or disabled agent, a
+    viewer, a team with no agents) is a 422 and nothing changes."""
+    return hub.bulk_tickets(body)
 
 
 @router.get("/{ticket_id}", response_model=Ticket, summary="Get a ticket with its SLA state")

@@ -25,6 +25,7 @@ from customer_flow.customers.models import Customer, CustomerQuery
 from customer_flow.tickets.models import (
     TICKET_STATUSES,
     CommentCreate,
+    TicketBulk,
     TicketCreate,
     TicketQuery,
     TicketType,
@@ -34,7 +35,7 @@ from customer_flow.tickets.records import TRANSITIONS
 from customer_flow.tickets.types import format_duration
 
 from ..deps import Auth
-from .common import PageAuth, check_form_csrf, form_error, render
+from .common import PageAuth, can, check_form_csrf, form_error, render
 
 __all__ = ["router"]
 
@@ -133,6 +134,9 @@ def tickets_queue(
         "sort_urls": {s: _queue_url({**filters, "sort": s}, None) for s, _ in SORTS},
         "teams": auth.hub.list_teams(),
         "types": auth.hub.list_ticket_types(include_inactive=True),
+        "bulk": can(auth, "write"),
+        "agents": auth.hub.list_agents() if can(auth, "write") else [],
+        "back_url": _queue_url(filters, after),
         "first_url": _queue_url(filters, None),
         "next_url": _queue_url(filters, page.next) if page.next else None,
     }
@@ -174,6 +178,65 @@ def _queue_url(filters: dict[str, str], after: str | None) -> str:
     params = {**filters, "after": after or ""}
     query = urlencode({k: v for k, v in params.items() if v})
     return "/tickets" + (f"?{query}" if query else "")
+
+
+# -- bulk actions ------------------------------------------------------------------------------
+
+
+def _bulk_items(values: list[str]) -> list[dict[str, Any]]:
+    """The checkboxes' ``ID@UPDATED_AT`` values as bulk items (the version the agent saw)."""
+    items: list[dict[str, Any]] = []
+    for value in values:
+        ident, _, seen = value.partition("@")
+        if not ident.isdigit():
+            raise ValidationError(f"tickets: not a ticket: {value[:40]!r}", field="tickets")
+        items.append({"id": int(ident), **({"updated_at": seen} if seen else {})})
+    return items
+
+
+@router.get("/tickets/bulk")
+def bulk_form(auth: PageAuth) -> Response:
+    """The bulk bar lives in the queue: a GET here (a reload of the result) goes back there."""
+    return RedirectResponse("/tickets", status_code=303)
+
+
+@router.post("/tickets/bulk")
+async def bulk_tickets(request: Request, auth: PageAuth) -> Response:
+    """Apply the bulk bar's action to the ticked tickets (or every ticket on the page), then
+    say what changed and what was skipped, with a way back to the same queue."""
+    form = await request.form()
+    check_form_csrf(auth, form)
+    back = str(form.get("back", "/tickets"))
+    if not back.startswith("/tickets") or back.startswith("//"):
+        back = "/tickets"
+    scope = str(form.get("scope", "selected"))
+    chosen = [str(v) for v in form.getlist("page" if scope == "page" else "ticket")]
+    action = str(form.get("action", ""))
+    status_code = 200
+    result = None
+    error = None
+    try:
+        if not chosen:
+            raise ValidationError("tickets: select at least one ticket", field="tickets")
+        bulk = parse(
+            TicketBulk,
+            {
+                "action": action,
+                "tickets": _bulk_items(chosen),
+                "assignee": str(form.get("assignee", "")).strip() or None,
+                "team": str(form.get("team", "")).strip() or None,
+                "status": str(form.get("status", "")) or None if action == "status" else None,
+                "priority": str(form.get("priority", "")) or None if action == "priority" else None,
+            },
+        )
+        if action != "assign":
+            bulk = bulk.model_copy(update={"assignee": None, "team": None})
+        result = await run_in_threadpool(auth.hub.bulk_tickets, bulk)
+    except CustomerFlowError as exc:
+        error = exc.message.split(": ", 1)[-1] if exc.field else exc.message
+        status_code = exc.http_status
+    context = {"result": result, "error": error, "back": back, "action": action}
+    return render(request, "tickets/bulk_done.html", context, auth=auth, status_code=status_code)
 
 
 # -- opening a ticket --------------------------------------------------------------------------

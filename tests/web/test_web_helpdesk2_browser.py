@@ -1,0 +1,94 @@
+"""Issue 17's second half in a real Chromium at a desktop width and at 375 px: bulk actions
+in the queue, driven by the keyboard shortcuts (keys.js) and by "select all". Same server and
+browser as ``test_web_browser.py`` (its fixtures are imported)."""
+
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from customer_flow.customers.models import CustomerCreate
+from customer_flow.tickets.models import TicketCreate
+
+from .test_web_browser import (  # noqa: F401 - browser and server are fixtures
+    Server,
+    _assert_no_sideways_scroll,
+    _login,
+    browser,
+    server,
+)
+
+pytestmark = pytest.mark.browser
+WIDTHS = [1280, 375]
+
+
+def _tab(browser: Any, width: int) -> tuple[Any, Any]:
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    return context, context.new_page()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+class TestBulkInTheBrowser:
+    def test_keyboard_selects_and_bulk_closes(
+        self, browser: Any, server: Server, width: int
+    ) -> None:
+        """j moves to a row, x ticks it, Apply closes only the ticked ticket; / focuses the
+        search and ? opens the shortcut list."""
+        from playwright.sync_api import expect
+
+        hub = server.hub
+        cid = hub.add_customer(CustomerCreate(name=f"Bulk Person {width}")).id
+        made = [
+            hub.open_ticket(TicketCreate(customer_id=cid, type="question", subject=f"B{i}")).id
+            for i in range(3)
+        ]
+        context, tab = _tab(browser, width)
+        try:
+            _login(tab, server)
+            tab.goto(f"{server.url}/tickets?customer_id={cid}")
+            _assert_no_sideways_scroll(tab, f"/tickets with bulk at {width}px")
+            tab.locator("body").press("j")
+            tab.keyboard.press("j")
+            expect(tab.locator("tr.current")).to_have_attribute("data-ticket", str(made[1]))
+            tab.keyboard.press("x")
+            expect(tab.get_by_label(f"Select ticket #{made[1]}")).to_be_checked()
+            tab.get_by_label("Bulk action").select_option("close")
+            tab.get_by_role("button", name="Apply to the selected").click()
+            expect(tab.get_by_role("status")).to_contain_text("1 ticket changed")
+            assert ["new", "closed", "new"] == [hub.get_ticket(i).status for i in made]
+            tab.get_by_role("link", name="Back to the queue").click()
+            tab.keyboard.press("/")
+            expect(tab.locator("#search")).to_be_focused()
+            tab.keyboard.press("Escape")
+            tab.keyboard.press("?")
+            expect(tab.locator("#shortcuts")).to_have_attribute("open", "")
+        finally:
+            context.close()
+
+    def test_select_all_then_set_priority(self, browser: Any, server: Server, width: int) -> None:
+        from playwright.sync_api import expect
+
+        hub = server.hub
+        cid = hub.add_customer(CustomerCreate(name=f"All Person {width}")).id
+        made = [
+            hub.open_ticket(TicketCreate(customer_id=cid, type="question", subject=f"A{i}")).id
+            for i in range(2)
+        ]
+        context, tab = _tab(browser, width)
+        try:
+            _login(tab, server)
+            tab.goto(f"{server.url}/tickets?customer_id={cid}")
+            tab.get_by_label("Select every ticket on this page").check()
+            for i in made:
+                expect(tab.get_by_label(f"Select ticket #{i}")).to_be_checked()
+            tab.get_by_label("Bulk action").select_option("priority")
+            tab.get_by_label("Set priority").select_option("urgent")
+            tab.get_by_role("button", name="Apply to the selected").click()
+            expect(tab.get_by_role("status")).to_contain_text("2 tickets changed")
+            _assert_no_sideways_scroll(tab, f"the bulk result at {width}px")
+            assert {"urgent"} == {hub.get_ticket(i).priority for i in made}
+        finally:
+            context.close()
