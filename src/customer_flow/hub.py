@@ -65,14 +65,19 @@ from customer_flow.teams import records as team_records
 from customer_flow.teams.models import Agent, Team, TeamCreate, TeamUpdate, UnmatchedAssignee
 from customer_flow.tickets import bulk as ticket_bulk
 from customer_flow.tickets import calendar as sla
+from customer_flow.tickets import canned, owned
 from customer_flow.tickets import queue as ticket_queue
 from customer_flow.tickets import records as tickets
 from customer_flow.tickets import types as ticket_types
 from customer_flow.tickets.models import (
     BulkResult,
     BulkSkip,
+    CannedCreate,
+    CannedReply,
+    CannedUpdate,
     Comment,
     CommentCreate,
+    RenderedReply,
     Ticket,
     TicketBulk,
     TicketCreate,
@@ -652,6 +657,82 @@ class Hub:
             conn, ticket_id, status, policy, now, actor=self.actor, note=bulk.note
         )
 
+    # -- canned replies (issue 17) -------------------------------------------------------------
+
+    def _who(self, conn: Connection) -> owned.Who:
+        """The acting user for personal and shared items: the signed-in user (the web), else
+        the user the CLI's actor names (none: shared items only)."""
+        user_id = self.user_id
+        if user_id is None:
+            person = self._user_by_email(conn, self.actor)
+            user_id = person.id if person is not None else None
+        return owned.Who(user_id=user_id, admin="admin" in ROLES[self.role])
+
+    def list_canned_replies(self) -> list[CannedReply]:
+        """The canned replies the acting user sees: the shared ones and their own."""
+        with self._read() as conn:
+            return canned.list_for(conn, self._who(conn))
+
+    def get_canned_reply(self, reply_id: int) -> CannedReply:
+        with self._read() as conn:
+            return canned.get(conn, reply_id, self._who(conn))
+
+    def add_canned_reply(self, new: CannedCreate) -> CannedReply:
+        """Save a canned reply; an unknown placeholder is refused, naming it. Personal by
+        default; only an admin shares one."""
+        with self._write() as conn:
+            return canned.create(conn, new, self._who(conn), self._now(), actor=self.actor)
+
+    def update_canned_reply(self, reply_id: int, changes: CannedUpdate) -> CannedReply:
+        """Change a canned reply: your own, or (admins and its owner) a shared one."""
+        with self._write() as conn:
+            who = self._who(conn)
+            return canned.update_reply(conn, reply_id, changes, who, self._now(), actor=self.actor)
+
+    def delete_canned_reply(self, reply_id: int) -> CannedReply:
+        with self._write() as conn:
+            return canned.remove(conn, reply_id, self._who(conn), self._now(), actor=self.actor)
+
+    def render_canned_replies(
+        self, ticket_id: int, reply_id: int | None = None
+    ) -> list[RenderedReply]:
+        """The canned replies the acting user sees (or the one ``reply_id``), with their
+        placeholders filled in for ``ticket_id`` and the acting agent."""
+        policy = self.sla_policy
+        with self._read() as conn:
+            who = self._who(conn)
+            ticket = tickets.get(conn, ticket_id, policy, self._now(), detail=False)
+            customer = customers.get(conn, ticket.customer_id)
+            agent = self._user_by_email(conn, self.actor) if self.user_id is None else None
+            if self.user_id is not None:
+                agent = users.get(conn, self.user_id)
+            agent_name = (agent.name or agent.email) if agent is not None else self.actor
+            values = {
+                "customer.name": customer.name,
+                "customer.first_name": (customer.name.split() or [""])[0],
+                "customer.email": customer.email or "",
+                "customer.phone": customer.phone or "",
+                "ticket.id": str(ticket.id),
+                "ticket.subject": ticket.subject,
+                "ticket.status": ticket.status,
+                "ticket.priority": ticket.priority,
+                "ticket.type": ticket.type,
+                "agent.name": agent_name,
+                "agent.first_name": (agent_name.split() or [""])[0],
+                "agent.email": agent.email if agent is not None else "",
+            }
+            chosen = (
+                [canned.get(conn, reply_id, who)]
+                if reply_id is not None
+                else canned.list_for(conn, who)
+            )
+            return [
+                RenderedReply(
+                    id=r.id, ticket_id=ticket_id, title=r.title, text=canned.render(r.body, values)
+                )
+                for r in chosen
+            ]
+
     # -- agents and teams (issue 17) -----------------------------------------------------------
 
     def list_agents(self) -> list[Agent]:
@@ -729,9 +810,15 @@ class Hub:
     ) -> Comment:
         """Add a public reply or an internal note; the first agent reply is the first response.
 
+        With ``new.set_status`` ("send and set pending", "send and resolve") the ticket moves
+        to that status in the same transaction; a move the lifecycle refuses saves nothing.
         An agent's public reply to a customer with an email goes to the outbox in the same
         transaction when an SMTP server is set (``send_mail`` sends it), with ``files``
         (name, bytes, content type) attached; they are kept with the ticket either way."""
+        if new.set_status is not None and new.by_customer:
+            raise ValidationError(
+                "set_status: only an agent's comment moves the ticket", field="set_status"
+            )
         files = files or []
         limit, most = self.settings.mail_max_attachment_bytes, self.settings.mail_max_attachments
         if len(files) > most:
@@ -758,6 +845,10 @@ class Hub:
                     )  # fmt: skip
             if comment.public and not comment.by_customer:
                 self._queue_reply(conn, ticket, comment)
+            if new.set_status is not None and ticket.status != new.set_status:
+                tickets.set_status(
+                    conn, ticket_id, new.set_status, policy, self._now(), actor=self.actor
+                )
             return comment
 
     def list_comments(self, ticket_id: int, *, include_notes: bool = True) -> list[Comment]:

@@ -302,3 +302,25 @@ class TestBulk:
         )
         cli.fails("tickets", "bulk", "close", "x1", code=2)
         assert "action" in cli.fails("tickets", "bulk", "explode", str(t["id"]))
+
+
+class TestCanned:
+    def test_add_list_edit_delete_and_fill_in(self, cli: Cli) -> None:
+        """The local CLI (an admin acting as no user) keeps shared replies; as a user, its own."""
+        assert "placeholder" in cli.fails("canned", "add", "Bad", "Dear {custmer.name}", "--shared")
+        assert "belongs to a user" in cli.fails("canned", "add", "Mine", "x")
+        made = cli.ok("canned", "add", "Hi", "Hi {customer.name}, #{ticket.id}", "--shared")
+        t = open_ticket(cli)
+        [filled] = cli.ok("canned", "list", "--ticket", str(t["id"]))
+        assert filled["text"].endswith(f", #{t['id']}")
+        cli.ok("canned", "edit", str(made["id"]), "--title", "Hello")
+        assert ["Hello"] == [r["title"] for r in cli.ok("canned", "list")]
+        cli.ok("canned", "delete", str(made["id"]))
+        assert [] == cli.ok("canned", "list")
+        cli.fails("canned", "delete", str(made["id"]))
+
+    def test_comment_then_resolve(self, cli: Cli) -> None:
+        t = open_ticket(cli)
+        cli.ok("tickets", "comment", str(t["id"]), "Done", "--then", "resolved")
+        assert "resolved" == cli.ok("tickets", "show", str(t["id"]))["status"]
+        assert "set_status" in cli.fails("tickets", "comment", str(t["id"]), "x", "--then", "gone")

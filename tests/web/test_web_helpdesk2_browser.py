@@ -48,7 +48,7 @@ class TestBulkInTheBrowser:
         context, tab = _tab(browser, width)
         try:
             _login(tab, server)
-            tab.goto(f"{server.url}/tickets?customer_id={cid}")
+            tab.goto(f"{server.url}/tickets?customer_id={cid}", wait_until="load")
             _assert_no_sideways_scroll(tab, f"/tickets with bulk at {width}px")
             tab.locator("body").press("j")
             tab.keyboard.press("j")
@@ -60,6 +60,8 @@ class TestBulkInTheBrowser:
             expect(tab.get_by_role("status")).to_contain_text("1 ticket changed")
             assert ["new", "closed", "new"] == [hub.get_ticket(i).status for i in made]
             tab.get_by_role("link", name="Back to the queue").click()
+            tab.wait_for_url(f"{server.url}/tickets?customer_id={cid}")
+            tab.wait_for_load_state("load")
             tab.keyboard.press("/")
             expect(tab.locator("#search")).to_be_focused()
             tab.keyboard.press("Escape")
@@ -90,5 +92,48 @@ class TestBulkInTheBrowser:
             expect(tab.get_by_role("status")).to_contain_text("2 tickets changed")
             _assert_no_sideways_scroll(tab, f"the bulk result at {width}px")
             assert {"urgent"} == {hub.get_ticket(i).priority for i in made}
+        finally:
+            context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+class TestCannedInTheBrowser:
+    def test_save_insert_and_send_and_set_pending(
+        self, browser: Any, server: Server, width: int
+    ) -> None:
+        """/canned refuses an unknown placeholder beside the form; a saved reply is inserted
+        at the cursor (r focuses the reply box), filled in; "Send and set pending" sends it
+        and moves the ticket."""
+        from playwright.sync_api import expect
+
+        hub = server.hub
+        cid = hub.add_customer(CustomerCreate(name=f"Canned Person {width}")).id
+        tid = hub.open_ticket(TicketCreate(customer_id=cid, type="question", subject="Q")).id
+        context, tab = _tab(browser, width)
+        try:
+            _login(tab, server)
+            tab.goto(f"{server.url}/canned")
+            _assert_no_sideways_scroll(tab, f"/canned at {width}px")
+            tab.get_by_label("Title").fill(f"Greet {width}")
+            tab.get_by_label("Text").fill("Dear {custmer.name}")
+            tab.get_by_role("button", name="Save").click()
+            expect(tab.get_by_role("alert")).to_contain_text("unknown placeholder {custmer.name}")
+            tab.get_by_label("Text").fill("Dear {customer.name}, about #{ticket.id}")
+            tab.get_by_role("button", name="Save").click()
+            expect(tab.locator("table.canned")).to_contain_text(f"Greet {width}")
+            tab.goto(f"{server.url}/tickets/{tid}", wait_until="load")
+            _assert_no_sideways_scroll(tab, f"/tickets/{tid} with canned at {width}px")
+            tab.locator("body").press("r")
+            expect(tab.locator("#comment-body")).to_be_focused()
+            tab.keyboard.type("Hello.")
+            tab.get_by_label("Canned reply").select_option(label=f"Greet {width}")
+            tab.get_by_role("button", name="Insert").click()
+            expect(tab.locator("#comment-body")).to_have_value(
+                f"Hello.\n\nDear Canned Person {width}, about #{tid}"
+            )
+            assert tab.url.endswith(f"/tickets/{tid}")  # no round trip with the script
+            tab.get_by_role("button", name="Send and set pending").click()
+            expect(tab.locator("ol.comments")).to_contain_text(f"Dear Canned Person {width}")
+            assert "pending" == hub.get_ticket(tid).status
         finally:
             context.close()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from customer_flow.cli import (
+    canned,
     customers,
     data,
     duplicates,
@@ -244,3 +245,4 @@ users.register(app)
 mail.register(app)
 worker.register(app)
 teams.register(app)
+canned.register(app)

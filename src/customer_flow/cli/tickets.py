@@ -334,6 +334,14 @@ def tickets_comment(
             show_default=False,
         ),
     ] = None,
+    then: Annotated[
+        str | None,
+        typer.Option(
+            "--then",
+            help="pending or resolved: send and set pending, send and resolve (one step).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Add a public reply or, with --note, an internal note."""
@@ -344,7 +352,13 @@ def tickets_comment(
 
     new = parse(
         CommentCreate,
-        {"body": body, "public": not note, "by_customer": by_customer, "author": author},
+        {
+            "body": body,
+            "public": not note,
+            "by_customer": by_customer,
+            "author": author,
+            "set_status": then,
+        },
     )
     hub = get_hub(ctx)
     files = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 
 from customer_flow.core.models import NOT_BLANK, NOT_NULL, WHITESPACE, Priority, Spec
 
@@ -170,7 +170,11 @@ class CommentCreate(BaseModel):
             "anyOf": [
                 {
                     "required": ["by_customer"],
-                    "properties": {"by_customer": {"const": True}, "public": {"const": True}},
+                    "properties": {
+                        "by_customer": {"const": True},
+                        "public": {"const": True},
+                        "set_status": {"type": "null"},
+                    },
                 },
                 {
                     "properties": {
@@ -189,6 +193,14 @@ class CommentCreate(BaseModel):
     #: Who wrote a customer's comment (e.g. the name on their email). An agent's comment is
     #: always by the acting user, so naming another author is refused.
     author: str | None = Field(default=None, max_length=200)
+    #: "Send and set pending", "Send and resolve": the status the ticket moves to with the
+    #: comment, in the same transaction (refused for a customer's comment).
+    set_status: Literal["pending", "resolved"] | None = Field(
+        default=None,
+        description="Move the ticket to this status with the comment, in one transaction "
+        '("send and set pending", "send and resolve"); an agent\'s comment only. A move '
+        "the lifecycle refuses is a 409 and nothing is saved.",
+    )
 
 
 class Comment(BaseModel):
@@ -305,15 +317,87 @@ class BulkResult(BaseModel):
     skipped: list[BulkSkip] = Field(default_factory=list)
 
 
+#: A canned reply's or saved view's title.
+Title = Annotated[str, Field(max_length=200), NOT_BLANK]
+CANNED_BODY = (
+    "The text, with placeholders in braces: {customer.name}, {customer.first_name},"
+    " {customer.email}, {customer.phone}, {ticket.id}, {ticket.subject}, {ticket.status},"
+    " {ticket.priority}, {ticket.type}, {agent.name}, {agent.first_name}, {agent.email}. Any"
+    " other name in braces is refused (422, `placeholder_unknown`)."
+)
+SHARED = (
+    "Shared: everyone sees it and only an admin makes one (its owner or an admin changes it);"
+    " else personal: only you see it."
+)
+
+
+class CannedCreate(BaseModel):
+    """A new canned reply: personal unless ``shared``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    body: Annotated[str, Field(max_length=20_000, description=CANNED_BODY), NOT_BLANK]
+    shared: StrictBool = Field(default=False, description=SHARED)
+
+
+class CannedUpdate(BaseModel):
+    """A change to a canned reply; only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[Title | None, NOT_NULL] = None
+    body: Annotated[
+        Annotated[str, Field(max_length=20_000), NOT_BLANK] | None,
+        NOT_NULL,
+        Field(description=CANNED_BODY),
+    ] = None
+    shared: Annotated[StrictBool | None, NOT_NULL] = Field(default=None, description=SHARED)
+
+    @field_validator("title", "body", "shared")
+    @classmethod
+    def _given_not_null(cls, value: Any) -> Any:
+        """Left out: unchanged; given, never null (the spec says so)."""
+        if value is None:
+            raise ValueError("may not be null: leave the field out to keep it")
+        return value
+
+
+class CannedReply(BaseModel):
+    """A stored canned reply; ``owner`` is its owner's email (None: made by the local CLI)."""
+
+    id: int
+    title: str
+    body: str
+    shared: bool
+    owner: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class RenderedReply(BaseModel):
+    """A canned reply's text with the placeholders filled in for one ticket."""
+
+    id: int
+    ticket_id: int
+    title: str
+    text: str
+
+
 __all__ = [
+    "CANNED_BODY",
     "MAX_BULK",
     "Assignment",
     "BulkItem",
     "BulkKind",
     "BulkResult",
     "BulkSkip",
+    "CannedCreate",
+    "CannedReply",
+    "CannedUpdate",
     "Comment",
     "CommentCreate",
+    "RenderedReply",
     "SlaState",
     "SlaTarget",
     "TeamKey",

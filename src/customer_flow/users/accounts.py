@@ -111,6 +111,7 @@ def _to_user(row: Any) -> User:
         active=m["active"],
         created_at=audit.aware(m["created_at"]),
         updated_at=audit.aware(m["updated_at"]),
+        time_zone=m.get("time_zone"),
     )
 
 

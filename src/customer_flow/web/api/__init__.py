@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from customer_flow.web.api import (
+    canned,
     customers,
     duplicates,
     exports,
@@ -31,6 +32,7 @@ ROUTERS: list[APIRouter] = [
     exports.router,
     tickets.router,
     tickets.bulk,
+    canned.router,
     imports.router,
     users.router,
     users.tokens,

@@ -21,6 +21,7 @@ from customer_flow.tickets.models import (
     BulkResult,
     Comment,
     CommentCreate,
+    RenderedReply,
     Ticket,
     TicketBulk,
     TicketCreate,
@@ -230,8 +231,20 @@ def list_comments(
 )
 def add_comment(hub: UserHub, ticket_id: TicketId, body: CommentCreate) -> Comment:
     """`public: false` makes an internal note; the first public agent reply is the first
-    response of the SLA."""
+    response of the SLA. `set_status` ("pending" or "resolved") moves the ticket in the same
+    transaction: send and set pending, send and resolve."""
     return hub.add_comment(ticket_id, body)
+
+
+@router.get(
+    "/{ticket_id}/canned-replies",
+    response_model=list[RenderedReply],
+    summary="Your canned replies, filled in for this ticket",
+)
+def canned_for_ticket(hub: UserHub, ticket_id: TicketId) -> list[RenderedReply]:
+    """Each canned reply you see, its placeholders replaced by this ticket's customer, the
+    ticket and you: the text to put in a reply."""
+    return hub.render_canned_replies(ticket_id)
 
 
 @router.get(

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from customer_flow.core.errors import ConfigError, CustomerFlowError, ValidationError
+from customer_flow.core.errors import ConfigError, CustomerFlowError, StateError, ValidationError
 from customer_flow.core.models import PRIORITIES, parse
 from customer_flow.customers.models import Customer, CustomerQuery
 from customer_flow.tickets.models import (
@@ -428,6 +428,7 @@ def _ticket_page(
             "recent": recent[:CUSTOMER_TICKETS],
             "agents": agents,
             "teams": teams,
+            "canned": hub.render_canned_replies(ticket_id) if can(auth, "write") else [],
             "duration": format_duration,
         },
         auth=auth,
@@ -450,13 +451,19 @@ def add_comment(
     ticket_id: TicketId,
     body: Annotated[str, Form(max_length=100_000)] = "",
     visibility: Annotated[str, Form(max_length=20)] = "public",
+    set_status: Annotated[str, Form(max_length=20)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
+    """Add the comment; "Send and set pending" and "Send and resolve" move the ticket with it
+    (one Hub call, one transaction)."""
     check_form_csrf(auth, {"csrf_token": csrf_token})
     public = visibility != "internal"
     try:
-        auth.hub.add_comment(ticket_id, CommentCreate(body=body, public=public))
-    except ValidationError as exc:
+        new = parse(
+            CommentCreate, {"body": body, "public": public, "set_status": set_status or None}
+        )
+        auth.hub.add_comment(ticket_id, new)
+    except (ValidationError, StateError) as exc:
         message = exc.message.split(": ", 1)[-1]
         return _ticket_page(
             request,
@@ -467,6 +474,25 @@ def add_comment(
             status_code=exc.http_status,
         )
     return RedirectResponse(f"/tickets/{ticket_id}#comments", status_code=303)
+
+
+@router.post("/tickets/{ticket_id}/canned")
+def insert_canned(
+    request: Request,
+    auth: PageAuth,
+    ticket_id: TicketId,
+    body: Annotated[str, Form(max_length=100_000)] = "",
+    visibility: Annotated[str, Form(max_length=20)] = "public",
+    canned: Annotated[int, Form(ge=1, le=2**53)] = 1,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Insert a canned reply without JavaScript: the page again, with the reply box holding
+    what was typed and the canned text, filled in for this ticket, after it."""
+    check_form_csrf(auth, {"csrf_token": csrf_token})
+    text = auth.hub.render_canned_replies(ticket_id, canned)[0].text
+    joined = f"{body.rstrip()}\n\n{text}" if body.strip() else text
+    comment = {"body": joined, "public": visibility != "internal"}
+    return _ticket_page(request, auth, ticket_id, comment=comment)
 
 
 @router.post("/tickets/{ticket_id}/status")

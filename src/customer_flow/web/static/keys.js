@@ -78,6 +78,26 @@
     }
   });
 
+  // A canned reply goes in at the cursor of the reply box, without a round trip (the button
+  // posts the form to /tickets/{id}/canned when this script is not there).
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest("#canned-insert");
+    if (!button) return;
+    var pick = document.getElementById("canned-pick");
+    var box = document.getElementById("comment-body");
+    var option = pick && pick.options[pick.selectedIndex];
+    if (!option || !box) return;
+    e.preventDefault();
+    var text = option.getAttribute("data-text") || "";
+    var start = box.selectionStart || 0, end = box.selectionEnd || 0;
+    var before = box.value.slice(0, start), after = box.value.slice(end);
+    var sep = before && !/\n$/.test(before) ? "\n\n" : "";
+    box.value = before + sep + text + after;
+    var at = (before + sep + text).length;
+    box.focus();
+    box.setSelectionRange(at, at);
+  });
+
   document.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (typing(e.target)) {
