@@ -324,3 +324,18 @@ class TestCanned:
         cli.ok("tickets", "comment", str(t["id"]), "Done", "--then", "resolved")
         assert "resolved" == cli.ok("tickets", "show", str(t["id"]))["status"]
         assert "set_status" in cli.fails("tickets", "comment", str(t["id"]), "x", "--then", "gone")
+
+
+class TestExport:
+    def test_export_csv_and_xlsx(self, cli: Cli, tmp_path: Path) -> None:
+        t = open_ticket(cli, "--assignee", "bo")
+        open_ticket(cli)
+        out = tmp_path / "mine.csv"
+        report = cli.ok("tickets", "export", str(out), "--assignee", "bo")
+        assert 1 == report["rows"]
+        assert out.read_text().splitlines()[1].startswith(f"{t['id']},")
+        report = cli.ok("tickets", "export", str(tmp_path / "all.xlsx"), "--format", "xlsx")
+        assert 2 == report["rows"] and (tmp_path / "all.xlsx").stat().st_size > 0
+        bad = str(tmp_path / "x.pdf")
+        assert "format" in cli.fails("tickets", "export", bad, "--format", "pdf")
+        assert not (tmp_path / "x.pdf").exists()

@@ -137,3 +137,31 @@ class TestCannedInTheBrowser:
             assert "pending" == hub.get_ticket(tid).status
         finally:
             context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+class TestExportInTheBrowser:
+    def test_queue_and_customers_export_buttons(
+        self, browser: Any, server: Server, width: int
+    ) -> None:
+        """The queue's CSV link downloads the filtered tickets; the customers list's XLSX
+        link downloads the searched customers."""
+        hub = server.hub
+        name = f"Export Person {width}"
+        cid = hub.add_customer(CustomerCreate(name=name)).id
+        hub.open_ticket(TicketCreate(customer_id=cid, type="question", subject=f"E {width}"))
+        context, tab = _tab(browser, width)
+        try:
+            _login(tab, server)
+            tab.goto(f"{server.url}/tickets?customer_id={cid}", wait_until="load")
+            with tab.expect_download() as got:
+                tab.get_by_role("link", name="CSV").click()
+            text = open(got.value.path(), encoding="utf-8").read()  # noqa: SIM115
+            assert f"E {width}" in text and 2 == len(text.splitlines())
+            tab.goto(f"{server.url}/customers?search=Export+Person+{width}", wait_until="load")
+            _assert_no_sideways_scroll(tab, f"/customers with export at {width}px")
+            with tab.expect_download() as got:
+                tab.get_by_role("link", name="Excel (XLSX)").click()
+            assert got.value.suggested_filename == "customers.xlsx"
+        finally:
+            context.close()

@@ -285,6 +285,56 @@ def tickets_list(
         say(f"more: --after {page.next}")
 
 
+@tickets_app.command("export")
+def tickets_export(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Argument(help="The file to write.", dir_okay=False)],
+    format: Annotated[str, typer.Option("--format", help="csv or xlsx.")] = "csv",
+    view: Annotated[
+        str | None,
+        typer.Option(
+            help="A saved view: mine, unassigned, at_risk or my_team.", show_default=False
+        ),
+    ] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this status; repeatable (default: new, open, pending)."),
+    ] = None,
+    all_statuses: Annotated[bool, typer.Option("--all", help="Every status.")] = False,
+    team: Annotated[str | None, typer.Option(help="Only this team's.", show_default=False)] = None,
+    assignee: Annotated[
+        str | None, typer.Option(help="Only this assignee's.", show_default=False)
+    ] = None,
+    search: Annotated[
+        str | None, typer.Option(help="Text in subject or description.", show_default=False)
+    ] = None,
+    sort: Annotated[str, typer.Option(help="As for `tickets list`.")] = "id",
+    as_json: JsonOpt = False,
+) -> None:
+    """Export the tickets a queue view selects (every page) as CSV or XLSX; spreadsheet
+    formulas are defused as in `customer-flow export`."""
+    from customer_flow.core.models import parse
+    from customer_flow.tickets.models import TicketQuery
+
+    query = parse(
+        TicketQuery,
+        {
+            "view": view,
+            "status": status or None,
+            "all_statuses": all_statuses,
+            "team": team,
+            "assignee": assignee,
+            "search": search,
+            "sort": sort,
+        },
+    )
+    report = get_hub(ctx).export_tickets(out, query, format=format)
+    if as_json:
+        print_json(report)
+    else:
+        say(f"exported {report.rows:,} tickets to {out}")
+
+
 @tickets_app.command("show")
 def tickets_show(ctx: typer.Context, ticket_id: TicketArg, as_json: JsonOpt = False) -> None:
     """Show a ticket: its fields, SLA targets with due times, and its comments."""

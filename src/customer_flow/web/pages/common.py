@@ -13,10 +13,15 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from customer_flow.core.errors import AuthenticationError, CustomerFlowError, PermissionDeniedError
+from customer_flow.core.errors import (
+    AuthenticationError,
+    CustomerFlowError,
+    PermissionDeniedError,
+    ValidationError,
+)
 
 from ...hub import ROLES, Hub
 from ..deps import Auth, HubDep, authenticate, csrf_ok
@@ -112,3 +117,37 @@ def form_error(
         return None, exc.message
     message = exc.message.split(": ", 1)[1] if ": " in exc.message else exc.message
     return {field: message}, None
+
+
+#: The media types of the files the pages' export buttons give.
+EXPORT_MEDIA = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def export_file(name: str, fmt: str, write: Callable[[Path], object]) -> Response:
+    """Run ``write`` into a file in a temporary folder and send it as a download, streamed
+    from disk (memory stays flat); the folder goes when the response is sent, or at once
+    when the export fails (its error goes on to the error page)."""
+    import shutil
+    import tempfile
+
+    from fastapi.responses import FileResponse
+    from starlette.background import BackgroundTask
+
+    if fmt not in EXPORT_MEDIA:
+        raise ValidationError(f"format: choose {' or '.join(EXPORT_MEDIA)}", field="format")
+    folder = Path(tempfile.mkdtemp(prefix="cf_export_"))
+    path = folder / f"{name}.{fmt}"
+    try:
+        write(path)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return FileResponse(
+        path,
+        media_type=EXPORT_MEDIA[fmt],
+        filename=path.name,
+        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+    )
