@@ -1019,6 +1019,22 @@ class Hub:
         with self._write("admin") as conn:
             return users.set_role(conn, user_id, role, actor=self.actor)
 
+    def set_time_zone(
+        self, user_id: int, time_zone: str | None, *, only_if_unset: bool = False
+    ) -> User:
+        """Set the time zone a user's pages show times in: yours, or (admin) anyone's. An
+        unknown name is refused; None goes back to UTC. ``only_if_unset``: the browser's
+        guess, which never replaces a zone the user chose."""
+        self._require_self_or_admin(user_id, "change the time zone of")
+        with self._auth_write() as conn:
+            return users.set_time_zone(
+                conn, user_id, time_zone, actor=self.actor, only_if_unset=only_if_unset
+            )
+
+    def set_user_time_zone(self, email: str, time_zone: str | None) -> User:
+        """``set_time_zone`` for the user with this email (the CLI names users by email)."""
+        return self.set_time_zone(self.find_user(email).id, time_zone)
+
     def set_password(
         self,
         user_id: int,

@@ -142,7 +142,20 @@ class TestCommands:
         shown = cli("tickets", "show", "1")
         assert shown.exit_code == 0
         assert "SLA first response" in shown.stdout and "On it" in shown.stdout
-        assert "first_response" in cli("tickets", "history", "1").stdout
+        history = cli("tickets", "history", "1").stdout
+        assert "First response" in history and "first_response" not in history
+
+    def test_history_is_labelled_like_the_page(self, cli: Cli) -> None:
+        """The same labels as the ticket page, times in the zone asked for; a zone that does
+        not exist is refused in one line."""
+        open_ticket(cli)
+        cli.ok("tickets", "status", "1", "pending")
+        result = cli("tickets", "history", "1", "--tz", "Asia/Tokyo")
+        assert result.exit_code == 0
+        assert "Status: open → pending" in result.stdout or "Status: new → pending" in result.stdout
+        assert "Clock paused" in result.stdout and "paused_at" not in result.stdout
+        assert "JST" in result.stdout
+        assert "time zone" in cli.fails("tickets", "history", "1", "--tz", "Mars/Olympus")
 
     def test_due(self, cli: Cli) -> None:
         """due prints the due instant of a target."""

@@ -165,3 +165,36 @@ class TestExportInTheBrowser:
             assert got.value.suggested_filename == "customers.xlsx"
         finally:
             context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+class TestTimeZoneInTheBrowser:
+    def test_the_browsers_zone_then_a_refused_name(
+        self, browser: Any, server: Server, width: int
+    ) -> None:
+        """A user with no zone gets the browser's (Asia/Tokyo here) after their first page;
+        /account/time-zone refuses a zone that does not exist, beside the field."""
+        from playwright.sync_api import expect
+
+        from customer_flow.users.models import UserCreate
+
+        email, password = f"tz{width}@team.example.org", "zone keeper pass"
+        user = server.hub.add_user(UserCreate(email=email, role="agent", password=password))
+        context = browser.new_context(
+            viewport={"width": width, "height": 800}, timezone_id="Asia/Tokyo"
+        )
+        tab = context.new_page()
+        try:
+            _login(tab, server, email, password)
+            expect(tab.get_by_role("link", name="Asia/Tokyo")).to_be_visible()
+            assert "Asia/Tokyo" == server.hub.get_user(user.id).time_zone
+            tab.goto(f"{server.url}/account/time-zone", wait_until="load")
+            _assert_no_sideways_scroll(tab, f"/account/time-zone at {width}px")
+            tab.get_by_label("Time zone").fill("Mars/Olympus_Mons")
+            tab.get_by_role("button", name="Save").click()
+            expect(tab.get_by_role("alert")).to_contain_text("no time zone named")
+            tab.get_by_label("Time zone").fill("America/Sao_Paulo")
+            tab.get_by_role("button", name="Save").click()
+            expect(tab.get_by_role("status")).to_contain_text("America/Sao_Paulo")
+        finally:
+            context.close()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from customer_flow.cli.common import JsonOpt, fail, get_hub, out, print_json, say, short
+from customer_flow.cli.common import JsonOpt, fail, get_hub, out, print_json, say
 
 if TYPE_CHECKING:  # --help imports no Pydantic: each command imports the models it parses
     from customer_flow.tickets.models import Ticket
@@ -650,30 +650,48 @@ def tickets_due(
 
 
 @tickets_app.command("history")
-def tickets_history(ctx: typer.Context, ticket_id: TicketArg, as_json: JsonOpt = False) -> None:
-    """A ticket's timeline: every change and comment, who and when."""
+def tickets_history(
+    ctx: typer.Context,
+    ticket_id: TicketArg,
+    time_zone: Annotated[
+        str,
+        typer.Option("--tz", help="Show times in this IANA time zone, such as Europe/Lisbon."),
+    ] = "UTC",
+    as_json: JsonOpt = False,
+) -> None:
+    """A ticket's timeline: every change and comment, who and when, labelled as the ticket's
+    page labels them ("Status: open → pending", "Clock paused")."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from rich.text import Text
+
+    from customer_flow.core.history import action_label, changes, local
+
+    try:
+        zone = ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"--tz: no time zone named {time_zone!r}; use an IANA name such as Europe/Lisbon")
     entries = get_hub(ctx).ticket_history(ticket_id)
     if as_json:
         print_json(entries)
         return
     table = Table(title=f"Timeline of ticket {ticket_id}")
-    for col in ("When", "Who", "What", "Details"):
+    for col in ("When", "Who", "What", "Changes"):
         table.add_column(col)
     for e in entries:
-        before, after = e.before or {}, e.after or {}
-        if e.action in ("comment", "note"):
-            details = short(after.get("body"))
-        else:
-            keys = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
-            details = "; ".join(
-                f"{k}: {short(before.get(k))} → {short(after.get(k))}"
-                for k in keys
-                if before or k in ("status", "subject")
-            )
+        lines = []
+        for c in changes(e, ("id",), zone):
+            if c.before is not None and e.action != "create":
+                lines.append(f"{c.label}: {c.before} → {c.after}")
+            elif c.after is not None:
+                lines.append(f"{c.label}: {c.after}")
+            else:
+                lines.append(c.label)
         if e.note:
-            details = f"{details} ({e.note})" if details else e.note
-        table.add_row(e.at.isoformat(timespec="seconds"), e.actor, e.action, details)
-    out.print(table)
+            lines.append(f"({e.note})")
+        cells = (local(e.at, zone), e.actor, action_label(e.action), "\n".join(lines))
+        table.add_row(*(Text(c) for c in cells))
+    out.print(table, highlight=False)
 
 
 @tickets_app.command("purge")

@@ -8,14 +8,19 @@ A page without a session sends the browser to ``/login`` (an HTMX request gets a
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from markupsafe import Markup
 
+from customer_flow.core import history
 from customer_flow.core.errors import (
     AuthenticationError,
     CustomerFlowError,
@@ -25,7 +30,6 @@ from customer_flow.core.errors import (
 
 from ...hub import ROLES, Hub
 from ..deps import Auth, HubDep, authenticate, csrf_ok
-from . import history
 
 __all__ = [
     "LoginRequired",
@@ -34,6 +38,7 @@ __all__ = [
     "form_error",
     "render",
     "templates",
+    "user_zone",
 ]
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -42,8 +47,39 @@ templates = Environment(
     autoescape=select_autoescape(["html", "xml"], default_for_string=True, default=True),
     auto_reload=False,
 )
-templates.globals["changes"] = history.changes
 templates.globals["action_label"] = history.action_label
+
+
+def user_zone(user: Any) -> tzinfo:
+    """The signed-in user's time zone (``users.time_zone``), else UTC; a name the system's
+    time zone data no longer knows is UTC too."""
+    name = getattr(user, "time_zone", None)
+    if name:
+        with suppress(ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo(name)
+    return UTC
+
+
+@pass_context
+def _changes(ctx: Any, entry: Any, skip: tuple[str, ...] = ()) -> list[history.Change]:
+    return history.changes(entry, skip, user_zone(ctx.get("user")))
+
+
+@pass_context
+def _when(ctx: Any, value: datetime | None, empty: str = "—") -> Markup | str:
+    """A time as the pages show it: to the minute in the user's zone, in a ``<time>`` whose
+    hover (``title``) and ``datetime`` hold the full instant in ISO 8601 (UTC)."""
+    if value is None:
+        return empty
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    full = value.astimezone(UTC).isoformat()
+    shown = history.local(value, user_zone(ctx.get("user")))
+    return Markup('<time datetime="{0}" title="{0}">{1}</time>').format(full, shown)
+
+
+templates.globals["changes"] = _changes
+templates.filters["when"] = _when
 
 
 class LoginRequired(Exception):
