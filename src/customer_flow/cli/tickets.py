@@ -245,7 +245,13 @@ def tickets_list(
     search: Annotated[
         str | None, typer.Option(help="Text in subject or description.", show_default=False)
     ] = None,
-    sort: Annotated[str, typer.Option(help="id, -id (newest first) or due.")] = "id",
+    sort: Annotated[
+        str,
+        typer.Option(
+            help="id, due, customer, subject, status, priority, assignee, sla, created or "
+            'updated; "-" before one for descending (-id: newest first).'
+        ),
+    ] = "id",
     limit: Annotated[int, typer.Option(help="How many per page.", min=1, max=1000)] = 50,
     after: Annotated[
         str | None,

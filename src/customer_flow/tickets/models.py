@@ -36,7 +36,14 @@ class TicketTypeSync(BaseModel):
 TicketStatus = Literal["new", "open", "pending", "resolved", "closed"]
 TICKET_STATUSES: tuple[TicketStatus, ...] = ("new", "open", "pending", "resolved", "closed")
 SlaState = Literal["none", "on_track", "at_risk", "breached", "met"]
-TicketSort = Literal["id", "-id", "due"]
+#: The queue's sorts: a column, ascending, or with "-" descending; ties by ID. "due" is the
+#: next due time of a running clock; "priority" puts urgent first, "status" follows the
+#: lifecycle, "sla" puts breached first, "assignee" puts the unassigned first.
+TicketSort = Literal[
+    "id", "-id", "due", "-due", "customer", "-customer", "subject", "-subject", "status",
+    "-status", "priority", "-priority", "assignee", "-assignee", "sla", "-sla", "created",
+    "-created", "updated", "-updated",
+]  # fmt: skip
 #: The saved views every user has (``TicketQuery.view``).
 TicketView = Literal["mine", "unassigned", "at_risk", "my_team"]
 #: A ticket's subject: ``clean_subject`` trims it and refuses it blank.

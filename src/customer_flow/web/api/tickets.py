@@ -95,7 +95,14 @@ def list_tickets(
     search: Annotated[
         str | None, Query(max_length=300, description="Text in subject or description.")
     ] = None,
-    sort: Annotated[TicketSort, Query(description="id, -id or due (soonest first).")] = "id",
+    sort: Annotated[
+        TicketSort,
+        Query(
+            description='A column, "-" for descending: id, due (next due first), customer, '
+            "subject, status (lifecycle order), priority (urgent first), assignee (unassigned "
+            "first), sla (breached first), created, updated. Ties by ID; keyset paging."
+        ),
+    ] = "id",
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     after: Annotated[
         Annotated[Annotated[str, CURSOR] | None, CURSOR],

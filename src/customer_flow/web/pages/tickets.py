@@ -56,7 +56,23 @@ VIEWS = (
     ("my_team", "My team"),
 )
 #: The sorts the queue's column headers offer: (value, label).
-SORTS = (("id", "Oldest first"), ("-id", "Newest first"), ("due", "Next due first"))
+SORTS = (
+    ("id", "Oldest first"), ("-id", "Newest first"), ("due", "Next due first"),
+    ("-due", "Next due last"), ("priority", "Most urgent first"),
+    ("-priority", "Least urgent first"), ("sla", "Breached first"), ("-sla", "On track first"),
+    ("customer", "Customer A–Z"), ("-customer", "Customer Z–A"), ("subject", "Subject A–Z"),
+    ("-subject", "Subject Z–A"), ("status", "Status (new first)"),
+    ("-status", "Status (closed first)"), ("assignee", "Agent A–Z (unassigned first)"),
+    ("-assignee", "Agent Z–A"), ("-updated", "Recently updated"),
+    ("updated", "Least recently updated"), ("-created", "Recently opened"),
+    ("created", "Opened earliest"),
+)  # fmt: skip
+#: The queue's columns whose header sorts it: (column, its first sort).
+SORTABLE = {
+    "id": "id", "customer": "customer", "subject": "subject", "status": "status",
+    "priority": "priority", "assignee": "assignee", "sla": "sla", "due": "due",
+    "updated": "-updated",
+}  # fmt: skip
 
 
 def _unavailable(request: Request, auth: Auth, exc: ConfigError) -> Response:
@@ -132,6 +148,7 @@ def tickets_queue(
         "sorts": [(s, label, _queue_url({**filters, "sort": s}, None)) for s, label in SORTS],
         "sort": query.sort,
         "sort_urls": {s: _queue_url({**filters, "sort": s}, None) for s, _ in SORTS},
+        "headers": _headers(filters, query.sort),
         "teams": auth.hub.list_teams(),
         "types": auth.hub.list_ticket_types(include_inactive=True),
         "bulk": can(auth, "write"),
@@ -147,6 +164,22 @@ def tickets_queue(
     if request.headers.get("hx-target") == "results":
         return render(request, "tickets/_results.html", context, auth=auth)
     return render(request, "tickets/queue.html", context, auth=auth)
+
+
+def _headers(filters: dict[str, str], sort: str) -> dict[str, dict[str, str]]:
+    """Per sortable column: the link its header gives (the other direction when the queue is
+    sorted by it already) and its ``aria-sort``."""
+    out: dict[str, dict[str, str]] = {}
+    for column, first in SORTABLE.items():
+        current = sort.lstrip("-") == column
+        descending = sort.startswith("-")
+        flipped = column if descending else f"-{column}"
+        target = flipped if current else first
+        out[column] = {
+            "url": _queue_url({**filters, "sort": target}, None),
+            "aria": ("descending" if descending else "ascending") if current else "",
+        }
+    return out
 
 
 def _query(filters: dict[str, str], after: str | None) -> TicketQuery:
