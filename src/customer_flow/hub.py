@@ -69,6 +69,7 @@ from customer_flow.tickets import canned, owned
 from customer_flow.tickets import queue as ticket_queue
 from customer_flow.tickets import records as tickets
 from customer_flow.tickets import types as ticket_types
+from customer_flow.tickets import views as saved_views
 from customer_flow.tickets.models import (
     BulkResult,
     BulkSkip,
@@ -78,6 +79,9 @@ from customer_flow.tickets.models import (
     Comment,
     CommentCreate,
     RenderedReply,
+    SavedView,
+    SavedViewCreate,
+    SavedViewUpdate,
     Ticket,
     TicketBulk,
     TicketCreate,
@@ -521,7 +525,11 @@ class Hub:
             return ticket_queue.list_tickets(conn, self._queue(conn, query), policy, self._now())
 
     def _queue(self, conn: Connection, query: TicketQuery) -> TicketQuery:
-        """``query`` with its saved view and assignee resolved for the acting user."""
+        """``query`` with its saved views (a user's, then the built-in one it names) and its
+        assignee resolved for the acting user."""
+        if query.saved_view is not None:
+            view = saved_views.get(conn, query.saved_view, self._who(conn))
+            query = saved_views.as_query(view, limit=query.limit, after=query.after)
         query = self._resolve_view(conn, query)
         if query.assignee is not None and query.assignee.strip():
             key = team_records.user_key(conn, query.assignee)
@@ -775,6 +783,33 @@ class Hub:
                 )
                 for r in chosen
             ]
+
+    # -- saved views (issue 17) ---------------------------------------------------------------
+
+    def list_saved_views(self) -> list[SavedView]:
+        """The saved views the acting user sees: the shared ones and their own."""
+        with self._read() as conn:
+            return saved_views.list_for(conn, self._who(conn))
+
+    def get_saved_view(self, view_id: int) -> SavedView:
+        with self._read() as conn:
+            return saved_views.get(conn, view_id, self._who(conn))
+
+    def add_saved_view(self, new: SavedViewCreate) -> SavedView:
+        """Save a queue's filters and sort under a name; personal unless an admin shares it."""
+        with self._write() as conn:
+            return saved_views.create(conn, new, self._who(conn), self._now(), actor=self.actor)
+
+    def update_saved_view(self, view_id: int, changes: SavedViewUpdate) -> SavedView:
+        with self._write() as conn:
+            who = self._who(conn)
+            return saved_views.update_view(
+                conn, view_id, changes, who, self._now(), actor=self.actor
+            )
+
+    def delete_saved_view(self, view_id: int) -> SavedView:
+        with self._write() as conn:
+            return saved_views.remove(conn, view_id, self._who(conn), self._now(), actor=self.actor)
 
     # -- agents and teams (issue 17) -----------------------------------------------------------
 

@@ -24,6 +24,7 @@ from customer_flow.cli import (
     ticket_types,
     tickets,
     users,
+    views,
     worker,
 )
 from customer_flow.cli.common import (
@@ -246,3 +247,4 @@ mail.register(app)
 worker.register(app)
 teams.register(app)
 canned.register(app)
+views.register(app)

@@ -257,6 +257,14 @@ def tickets_list(
         str | None,
         typer.Option(help="The cursor printed after the previous page.", show_default=False),
     ] = None,
+    saved_view: Annotated[
+        int | None,
+        typer.Option(
+            "--saved-view",
+            help="A saved view's ID (`views list`): its filters and sort replace these.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List tickets, a page at a time: the open queue unless --status or --all."""
@@ -280,6 +288,7 @@ def tickets_list(
             "sort": sort,
             "limit": limit,
             "after": after,
+            "saved_view": saved_view,
         },
     )
     page = get_hub(ctx).list_tickets(query)

@@ -245,6 +245,8 @@ class TicketQuery(BaseModel):
     sort: TicketSort = "id"
     limit: int = Field(default=50, ge=1, le=1000)
     after: str | None = None
+    #: A view a user saved (``SavedView``): its filters and sort replace these.
+    saved_view: int | None = Field(default=None, ge=1, le=2**53)
 
 
 #: The most tickets one bulk action takes (the web's "every matching ticket" stops here too).
@@ -391,9 +393,61 @@ class RenderedReply(BaseModel):
     text: str
 
 
+#: What a saved view keeps of a ``TicketQuery``: its filters and sort (not paging).
+VIEW_FIELDS = (
+    "customer_id", "type", "status", "all_statuses", "priority", "assignee", "unassigned",
+    "team", "view", "sla", "search", "sort",
+)  # fmt: skip
+
+
+class SavedViewCreate(BaseModel):
+    """A named queue: the filters and sort of ``query`` (its paging is not kept)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    query: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The queue's filters and sort, as `GET /api/v1/tickets` takes them: "
+        "customer_id, type, status (a list), all_statuses, priority (a list), assignee, "
+        "unassigned, team, view, sla, search, sort.",
+    )
+    shared: StrictBool = Field(default=False, description=SHARED)
+
+
+class SavedViewUpdate(BaseModel):
+    """A change to a saved view; only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[Title | None, NOT_NULL] = None
+    query: Annotated[dict[str, Any] | None, NOT_NULL] = None
+    shared: Annotated[StrictBool | None, NOT_NULL] = Field(default=None, description=SHARED)
+
+    @field_validator("title", "query", "shared")
+    @classmethod
+    def _given_not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may not be null: leave the field out to keep it")
+        return value
+
+
+class SavedView(BaseModel):
+    """A stored saved view; ``owner`` is its owner's email (None: made by the local CLI)."""
+
+    id: int
+    title: str
+    query: dict[str, Any]
+    shared: bool
+    owner: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
 __all__ = [
     "CANNED_BODY",
     "MAX_BULK",
+    "VIEW_FIELDS",
     "Assignment",
     "BulkItem",
     "BulkKind",
@@ -405,6 +459,9 @@ __all__ = [
     "Comment",
     "CommentCreate",
     "RenderedReply",
+    "SavedView",
+    "SavedViewCreate",
+    "SavedViewUpdate",
     "SlaState",
     "SlaTarget",
     "TeamKey",

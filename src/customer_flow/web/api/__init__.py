@@ -20,6 +20,7 @@ from customer_flow.web.api import (
     ticket_types,
     tickets,
     users,
+    views,
 )
 from customer_flow.web.problems import PROBLEM_RESPONSES
 
@@ -33,6 +34,7 @@ ROUTERS: list[APIRouter] = [
     tickets.router,
     tickets.bulk,
     canned.router,
+    views.router,
     imports.router,
     users.router,
     users.tokens,

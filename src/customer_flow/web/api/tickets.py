@@ -108,6 +108,15 @@ def list_tickets(
         Annotated[Annotated[str, CURSOR] | None, CURSOR],
         Query(max_length=500, description="The `next` cursor of the previous page."),
     ] = None,
+    saved_view: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=2**53,
+            description="A saved view's ID (`/api/v1/saved-views`): its filters and sort "
+            "replace the ones given here.",
+        ),
+    ] = None,
 ) -> Response:
     """A page of tickets, by keyset: pass the returned `next` as `after` for the next one.
     With no `status`, the open queue (new, open, pending)."""
@@ -126,6 +135,7 @@ def list_tickets(
         sort=sort,
         limit=limit,
         after=after,
+        saved_view=saved_view,
     )
     return Response(hub.list_tickets(query).model_dump_json(), media_type="application/json")
 

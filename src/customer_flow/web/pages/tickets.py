@@ -24,7 +24,9 @@ from customer_flow.core.models import PRIORITIES, parse
 from customer_flow.customers.models import Customer, CustomerQuery
 from customer_flow.tickets.models import (
     TICKET_STATUSES,
+    VIEW_FIELDS,
     CommentCreate,
+    SavedViewCreate,
     TicketBulk,
     TicketCreate,
     TicketQuery,
@@ -151,6 +153,8 @@ def tickets_queue(
         "headers": _headers(filters, query.sort),
         "teams": auth.hub.list_teams(),
         "types": auth.hub.list_ticket_types(include_inactive=True),
+        "saved_views": _saved_views(auth, filters),
+        "filter_fields": {k: v for k, v in filters.items() if v},
         "bulk": can(auth, "write"),
         "agents": auth.hub.list_agents() if can(auth, "write") else [],
         "back_url": _queue_url(filters, after),
@@ -164,6 +168,85 @@ def tickets_queue(
     if request.headers.get("hx-target") == "results":
         return render(request, "tickets/_results.html", context, auth=auth)
     return render(request, "tickets/queue.html", context, auth=auth)
+
+
+def _filters_of(query: dict[str, Any]) -> dict[str, str]:
+    """A saved view's query as the queue's form fields (a list shows its first value)."""
+    status = query.get("status") or []
+    priority = query.get("priority") or []
+    assignee = "-" if query.get("unassigned") else str(query.get("assignee") or "")
+    values = {
+        "view": query.get("view") or "",
+        "status": "all" if query.get("all_statuses") else (status[0] if status else ""),
+        "type": query.get("type") or "",
+        "priority": priority[0] if priority else "",
+        "assignee": assignee,
+        "team": query.get("team") or "",
+        "sla": query.get("sla") or "",
+        "customer_id": str(query.get("customer_id") or ""),
+        "search": query.get("search") or "",
+        "sort": "" if query.get("sort", "id") == "id" else str(query.get("sort")),
+    }
+    return {k: str(v) for k, v in values.items()}
+
+
+def _saved_views(auth: Auth, filters: dict[str, str]) -> list[dict[str, Any]]:
+    """The user's and the shared saved views as the queue lists them: a link each, whether
+    it is the queue shown now, and whether this user may delete it."""
+    shown = {k: v for k, v in filters.items() if v and not (k == "sort" and v == "id")}
+    out = []
+    for v in auth.hub.list_saved_views():
+        fields = _filters_of(v.query)
+        mine = v.owner == auth.user.email
+        out.append({
+            "id": v.id, "title": v.title, "shared": v.shared,
+            "url": _queue_url(fields, None),
+            "current": {k: x for k, x in fields.items() if x} == shown,
+            "deletable": mine or (v.shared and auth.user.role == "admin"),
+        })  # fmt: skip
+    return out
+
+
+@router.get("/tickets/views")
+def views_home(auth: PageAuth) -> Response:
+    """The saved views live in the queue: a GET here goes back there."""
+    return RedirectResponse("/tickets", status_code=303)
+
+
+@router.post("/tickets/views")
+async def save_view(request: Request, auth: PageAuth) -> Response:
+    """Save the queue's current filters and sort under a name (shared: admins only)."""
+    form = await request.form()
+    check_form_csrf(auth, form)
+    filters = {k: str(form.get(k, "")) for k in (*FILTERS, "sort")}
+    try:
+        query = _query(filters, None).model_dump(
+            include=set(VIEW_FIELDS), exclude_defaults=True, mode="json"
+        )
+        new = parse(
+            SavedViewCreate,
+            {
+                "title": str(form.get("title", "")),
+                "query": query,
+                "shared": form.get("shared") == "yes",
+            },
+        )
+        await run_in_threadpool(auth.hub.add_saved_view, new)
+    except CustomerFlowError as exc:
+        context = {"result": None, "error": exc.message, "back": _queue_url(filters, None),
+                   "action": "save"}  # fmt: skip
+        return render(
+            request, "tickets/bulk_done.html", context, auth=auth, status_code=exc.http_status
+        )
+    return RedirectResponse(_queue_url(filters, None), status_code=303)
+
+
+@router.post("/tickets/views/{view_id}/delete")
+async def delete_view(request: Request, auth: PageAuth, view_id: TicketId) -> Response:
+    form = await request.form()
+    check_form_csrf(auth, form)
+    await run_in_threadpool(auth.hub.delete_saved_view, view_id)
+    return RedirectResponse("/tickets", status_code=303)
 
 
 def _headers(filters: dict[str, str], sort: str) -> dict[str, dict[str, str]]:
