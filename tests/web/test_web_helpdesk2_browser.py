@@ -198,3 +198,45 @@ class TestTimeZoneInTheBrowser:
             expect(tab.get_by_role("status")).to_contain_text("America/Sao_Paulo")
         finally:
             context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+class TestSavedViewsInTheBrowser:
+    def test_sort_by_a_header_then_save_and_reopen_the_view(
+        self, browser: Any, server: Server, width: int
+    ) -> None:
+        """The Priority header sorts urgent first (a second click reverses it); "Save this
+        view" keeps filters and sort, and its link opens the same queue."""
+        import re
+
+        from playwright.sync_api import expect
+
+        hub = server.hub
+        cid = hub.add_customer(CustomerCreate(name=f"Sort Person {width}")).id
+        low = hub.open_ticket(
+            TicketCreate(customer_id=cid, type="question", subject="L", priority="low")
+        ).id
+        urgent = hub.open_ticket(
+            TicketCreate(customer_id=cid, type="question", subject="U", priority="urgent")
+        ).id
+        context, tab = _tab(browser, width)
+        try:
+            _login(tab, server)
+            tab.goto(f"{server.url}/tickets?customer_id={cid}", wait_until="load")
+            tab.get_by_role("link", name="Priority", exact=True).click()
+            expect(tab).to_have_url(re.compile(r"sort=priority"))
+            rows = tab.locator("#results tbody tr")
+            expect(rows.first).to_have_attribute("data-ticket", str(urgent))
+            tab.get_by_role("link", name="Priority", exact=True).click()
+            expect(tab).to_have_url(re.compile(r"sort=-priority"))
+            expect(rows.first).to_have_attribute("data-ticket", str(low))
+            tab.get_by_text("Save this view").click()
+            tab.get_by_label("Name").fill(f"Calm first {width}")
+            tab.get_by_role("button", name="Save view").click()
+            tab.goto(f"{server.url}/tickets", wait_until="load")
+            _assert_no_sideways_scroll(tab, f"/tickets with saved views at {width}px")
+            tab.get_by_role("link", name=f"Calm first {width}").click()
+            expect(tab).to_have_url(re.compile(rf"customer_id={cid}"))
+            expect(rows.first).to_have_attribute("data-ticket", str(low))
+        finally:
+            context.close()
