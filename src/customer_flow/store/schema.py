@@ -683,6 +683,10 @@ __all__ += ["notification_settings", "notifications_sent"]
 
 # -- canned replies, saved views, time zones (issue 17, migration 0016) -----------------------
 
+#: The queue's sorts by last change and by subject (issue 17), within the open queue.
+Index("ix_tickets_is_open_updated_at_id", tickets.c.is_open, tickets.c.updated_at, tickets.c.id)
+Index("ix_tickets_is_open_subject_id", tickets.c.is_open, tickets.c.subject, tickets.c.id)
+
 #: Each user's time zone (an IANA name); NULL: not chosen yet, shown as UTC.
 users.append_column(Column("time_zone", String(64)))
 

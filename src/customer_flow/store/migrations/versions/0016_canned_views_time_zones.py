@@ -10,6 +10,7 @@ Create Date: 2026-12-06
 - ``saved_views``: a named set of queue filters and a sort, personal or shared, like them.
 - ``users.time_zone``: an IANA name (``Europe/Lisbon``); NULL until chosen or detected, shown
   as UTC.
+- Two indexes for the queue's sorts by last change and by subject within the open queue.
 
 Nothing existing changes, so the downgrade drops what this adds.
 """
@@ -50,9 +51,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("time_zone", sa.String(64), nullable=True))
+    for column in ("updated_at", "subject"):
+        op.create_index(f"ix_tickets_is_open_{column}_id", "tickets", ["is_open", column, "id"])
 
 
 def downgrade() -> None:
+    for column in ("updated_at", "subject"):
+        op.drop_index(f"ix_tickets_is_open_{column}_id", table_name="tickets")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("time_zone")
     for name in ("saved_views", "canned_replies"):
