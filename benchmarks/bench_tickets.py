@@ -235,6 +235,7 @@ def _measure(url: str, label: str, load_seconds: float) -> list[str]:
             break
         deep = page.next
         page = hub.list_tickets(TicketQuery(limit=1000, after=deep))
+    prio_next = hub.list_tickets(TicketQuery(sort="priority")).next
     keys = [t[0] for t in TYPES]
     queries: list[tuple[str, Callable[[int], TicketQuery]]] = [
         ("open queue, newest first", lambda i: TicketQuery(sort="-id")),
@@ -251,6 +252,24 @@ def _measure(url: str, label: str, load_seconds: float) -> list[str]:
         ("open + SLA at risk, newest first", lambda i: TicketQuery(sla="at_risk", sort="-id")),
         ("open + SLA on track, by due", lambda i: TicketQuery(sla="on_track", sort="due")),
         ("open + text in subject", lambda i: TicketQuery(search=WORDS[i % len(WORDS)])),
+        # Issue 17: every sortable column of the queue, each paged by keyset on (key, id).
+        *(
+            (f"open queue by {name}", (lambda s: lambda i: TicketQuery(sort=s))(sort))  # type: ignore[misc]
+            for name, sort in [
+                ("customer name", "customer"),
+                ("subject", "subject"),
+                ("status", "status"),
+                ("priority (urgent first)", "priority"),
+                ("assignee", "assignee"),
+                ("SLA state (breached first)", "sla"),
+                ("created, newest", "-created"),
+                ("updated, newest", "-updated"),
+            ]
+        ),
+        (
+            "open queue by priority, page 2 (cursor)",
+            lambda i: TicketQuery(sort="priority", after=prio_next),
+        ),
         (
             "one customer, all statuses",
             lambda i: TicketQuery(customer_id=1 + i * 97 % CUSTOMERS, all_statuses=True),

@@ -64,14 +64,27 @@ from customer_flow.store import audit, schema
 from customer_flow.store.engine import Store, require_database
 from customer_flow.teams import records as team_records
 from customer_flow.teams.models import Agent, Team, TeamCreate, TeamUpdate, UnmatchedAssignee
+from customer_flow.tickets import bulk as ticket_bulk
 from customer_flow.tickets import calendar as sla
+from customer_flow.tickets import canned, owned
 from customer_flow.tickets import queue as ticket_queue
 from customer_flow.tickets import records as tickets
 from customer_flow.tickets import types as ticket_types
+from customer_flow.tickets import views as saved_views
 from customer_flow.tickets.models import (
+    BulkResult,
+    BulkSkip,
+    CannedCreate,
+    CannedReply,
+    CannedUpdate,
     Comment,
     CommentCreate,
+    RenderedReply,
+    SavedView,
+    SavedViewCreate,
+    SavedViewUpdate,
     Ticket,
+    TicketBulk,
     TicketCreate,
     TicketQuery,
     TicketType,
@@ -527,11 +540,58 @@ class Hub:
         policy = self.sla_policy
         query = query or TicketQuery()
         with self._read() as conn:
-            query = self._resolve_view(conn, query)
-            if query.assignee is not None and query.assignee.strip():
-                key = team_records.user_key(conn, query.assignee)
-                query = query.model_copy(update={"assignee": key})
-            return ticket_queue.list_tickets(conn, query, policy, self._now())
+            return ticket_queue.list_tickets(conn, self._queue(conn, query), policy, self._now())
+
+    def _queue(self, conn: Connection, query: TicketQuery) -> TicketQuery:
+        """``query`` with its saved views (a user's, then the built-in one it names) and its
+        assignee resolved for the acting user."""
+        if query.saved_view is not None:
+            view = saved_views.get(conn, query.saved_view, self._who(conn))
+            query = saved_views.as_query(view, limit=query.limit, after=query.after)
+        query = self._resolve_view(conn, query)
+        if query.assignee is not None and query.assignee.strip():
+            key = team_records.user_key(conn, query.assignee)
+            query = query.model_copy(update={"assignee": key})
+        return query
+
+    #: The columns of a ticket export, in order.
+    TICKET_EXPORT_COLUMNS = (
+        "ID", "Customer ID", "Customer", "Subject", "Type", "Status", "Priority", "Assignee",
+        "Team", "Tags", "SLA", "Next due", "Next due target", "Created", "Updated",
+    )  # fmt: skip
+
+    def export_tickets(
+        self, out: Path, query: TicketQuery | None = None, *, format: str = "csv"
+    ) -> ExportReport:
+        """Write the tickets ``query`` selects (the queue's filters, view and sort; every
+        page) to ``out`` as CSV or XLSX, a thousand at a time, through the customers export's
+        writer and its formula protection."""
+        policy = self.sla_policy
+        with self._read() as conn:
+            now = self._now()
+            base = self._queue(conn, query or TicketQuery()).model_copy(
+                update={"limit": 1000, "after": None}
+            )
+
+            def rows() -> Iterator[list[Any]]:
+                page_query = base
+                while True:
+                    page = ticket_queue.list_tickets(conn, page_query, policy, now)
+                    for t in page.items:
+                        due = t.sla.next_due_at
+                        yield [
+                            t.id, t.customer_id, t.customer_name, t.subject, t.type, t.status,
+                            t.priority, t.assignee, t.team, ", ".join(t.tags), t.sla.state,
+                            due.isoformat() if due else None, t.sla.next_due,
+                            t.created_at.isoformat(), t.updated_at.isoformat(),
+                        ]  # fmt: skip
+                    if not page.next:
+                        return
+                    page_query = page_query.model_copy(update={"after": page.next})
+
+            return exports.export_table(
+                out, list(self.TICKET_EXPORT_COLUMNS), rows(), format=format, sheet="Tickets"
+            )
 
     def _resolve_view(self, conn: Connection, query: TicketQuery) -> TicketQuery:
         """A saved view as the filters it means for the acting user: "mine" their tickets,
@@ -574,6 +634,200 @@ class Hub:
                 note = f"{ticket.id}:{self._now().isoformat()}"
                 self._notify(conn, "assigned", ticket, note, [person])
             return ticket
+
+    def bulk_tickets(self, bulk: TicketBulk) -> BulkResult:
+        """One change to many tickets (assign, set status, set priority or close), in one
+        transaction with one audit entry per ticket changed.
+
+        A ticket whose ``updated_at`` is no longer the one the caller saw was changed by
+        someone meanwhile: it is skipped, not overwritten. So is one the change does not fit
+        (already closed, a move the lifecycle refuses, already so) and one that is gone. A
+        value wrong for every ticket (an unknown or disabled agent, a viewer, a team with no
+        agents) refuses the whole action, and nothing changes."""
+        kind = bulk.action
+        if kind == "status" and bulk.status is None:
+            raise ValidationError("status: say which status to set", field="status")
+        if kind == "priority" and bulk.priority is None:
+            raise ValidationError("priority: say which priority to set", field="priority")
+        policy = self.sla_policy
+        seen: dict[int, datetime | None] = {}
+        for item in bulk.tickets:
+            seen.setdefault(item.id, item.updated_at)
+        result = BulkResult()
+        with self._write() as conn:
+            now = self._now()
+            stored = ticket_bulk.versions(conn, list(seen))
+            if kind == "assign":  # checked once, before any ticket: refused whole
+                self._check_assignment(conn, bulk.assignee, bulk.team)
+            for ticket_id, version in seen.items():
+                if ticket_id not in stored:
+                    result.skipped.append(BulkSkip(
+                        id=ticket_id, code="ticket_not_found", reason="no such ticket",
+                    ))  # fmt: skip
+                    continue
+                before = stored[ticket_id]
+                if version is not None and not ticket_bulk.same_version(version, before.updated_at):
+                    result.skipped.append(BulkSkip(
+                        id=ticket_id, code="changed_meanwhile",
+                        reason="changed by someone else since you saw it; nothing overwritten",
+                    ))  # fmt: skip
+                    continue
+                if kind == "priority" and before.priority == bulk.priority:
+                    result.skipped.append(BulkSkip(
+                        id=ticket_id, code="unchanged", reason=f"already {bulk.priority}",
+                    ))  # fmt: skip
+                    continue
+                try:
+                    after = self._bulk_one(conn, bulk, ticket_id, policy, now)
+                except (StateError, ValidationError) as exc:
+                    result.skipped.append(BulkSkip(id=ticket_id, code=exc.code, reason=exc.message))
+                    continue
+                if kind == "assign" and (after.assignee, after.team) == (
+                    before.assignee,
+                    before.team,
+                ):
+                    result.skipped.append(BulkSkip(
+                        id=ticket_id, code="unchanged", reason="already assigned so",
+                    ))  # fmt: skip
+                    continue
+                result.changed.append(ticket_id)
+                person = self._user_by_email(conn, after.assignee) if kind == "assign" else None
+                if person is not None:
+                    self._notify(
+                        conn, "assigned", after, f"{ticket_id}:{now.isoformat()}", [person]
+                    )
+        return result
+
+    def _check_assignment(self, conn: Connection, assignee: str | None, team: str | None) -> None:
+        """``_assignment``'s refusals, without picking a round-robin team's next agent."""
+        if assignee and assignee.strip():
+            self._assignment(conn, assignee, team, named_team=True)
+        elif team is not None and team_records.require_team(conn, team).active_members == 0:
+            raise ValidationError(
+                f"team: team {team!r} has no active agents; add one with "
+                f"`teams add-member {team} EMAIL`",
+                field="team",
+                code="team_has_no_agents",
+            )
+
+    def _bulk_one(
+        self, conn: Connection, bulk: TicketBulk, ticket_id: int, policy: sla.SlaPolicy,
+        now: datetime,
+    ) -> Ticket:  # fmt: skip
+        """One ticket of ``bulk_tickets``, as the one-ticket use case changes it."""
+        if bulk.action == "assign":
+            key, team_key = self._assignment(conn, bulk.assignee, bulk.team, named_team=True)
+            return tickets.assign(conn, ticket_id, key, team_key, policy, now, actor=self.actor)
+        if bulk.action == "priority":
+            changes = TicketUpdate(priority=bulk.priority)
+            return tickets.update_ticket(conn, ticket_id, changes, policy, now, actor=self.actor)
+        status = "closed" if bulk.action == "close" else str(bulk.status)
+        return tickets.set_status(
+            conn, ticket_id, status, policy, now, actor=self.actor, note=bulk.note
+        )
+
+    # -- canned replies (issue 17) -------------------------------------------------------------
+
+    def _who(self, conn: Connection) -> owned.Who:
+        """The acting user for personal and shared items: the signed-in user (the web), else
+        the user the CLI's actor names (none: shared items only)."""
+        user_id = self.user_id
+        if user_id is None:
+            person = self._user_by_email(conn, self.actor)
+            user_id = person.id if person is not None else None
+        return owned.Who(user_id=user_id, admin="admin" in ROLES[self.role])
+
+    def list_canned_replies(self) -> list[CannedReply]:
+        """The canned replies the acting user sees: the shared ones and their own."""
+        with self._read() as conn:
+            return canned.list_for(conn, self._who(conn))
+
+    def get_canned_reply(self, reply_id: int) -> CannedReply:
+        with self._read() as conn:
+            return canned.get(conn, reply_id, self._who(conn))
+
+    def add_canned_reply(self, new: CannedCreate) -> CannedReply:
+        """Save a canned reply; an unknown placeholder is refused, naming it. Personal by
+        default; only an admin shares one."""
+        with self._write() as conn:
+            return canned.create(conn, new, self._who(conn), self._now(), actor=self.actor)
+
+    def update_canned_reply(self, reply_id: int, changes: CannedUpdate) -> CannedReply:
+        """Change a canned reply: your own, or (admins and its owner) a shared one."""
+        with self._write() as conn:
+            who = self._who(conn)
+            return canned.update_reply(conn, reply_id, changes, who, self._now(), actor=self.actor)
+
+    def delete_canned_reply(self, reply_id: int) -> CannedReply:
+        with self._write() as conn:
+            return canned.remove(conn, reply_id, self._who(conn), self._now(), actor=self.actor)
+
+    def render_canned_replies(
+        self, ticket_id: int, reply_id: int | None = None
+    ) -> list[RenderedReply]:
+        """The canned replies the acting user sees (or the one ``reply_id``), with their
+        placeholders filled in for ``ticket_id`` and the acting agent."""
+        policy = self.sla_policy
+        with self._read() as conn:
+            who = self._who(conn)
+            ticket = tickets.get(conn, ticket_id, policy, self._now(), detail=False)
+            customer = customers.get(conn, ticket.customer_id)
+            agent = self._user_by_email(conn, self.actor) if self.user_id is None else None
+            if self.user_id is not None:
+                agent = users.get(conn, self.user_id)
+            agent_name = (agent.name or agent.email) if agent is not None else self.actor
+            values = {
+                "customer.name": customer.name,
+                "customer.first_name": (customer.name.split() or [""])[0],
+                "customer.email": customer.email or "",
+                "customer.phone": customer.phone or "",
+                "ticket.id": str(ticket.id),
+                "ticket.subject": ticket.subject,
+                "ticket.status": ticket.status,
+                "ticket.priority": ticket.priority,
+                "ticket.type": ticket.type,
+                "agent.name": agent_name,
+                "agent.first_name": (agent_name.split() or [""])[0],
+                "agent.email": agent.email if agent is not None else "",
+            }
+            chosen = (
+                [canned.get(conn, reply_id, who)]
+                if reply_id is not None
+                else canned.list_for(conn, who)
+            )
+            return [
+                RenderedReply(
+                    id=r.id, ticket_id=ticket_id, title=r.title, text=canned.render(r.body, values)
+                )
+                for r in chosen
+            ]
+
+    # -- saved views (issue 17) ---------------------------------------------------------------
+
+    def list_saved_views(self) -> list[SavedView]:
+        """The saved views the acting user sees: the shared ones and their own."""
+        with self._read() as conn:
+            return saved_views.list_for(conn, self._who(conn))
+
+    def get_saved_view(self, view_id: int) -> SavedView:
+        with self._read() as conn:
+            return saved_views.get(conn, view_id, self._who(conn))
+
+    def add_saved_view(self, new: SavedViewCreate) -> SavedView:
+        """Save a queue's filters and sort under a name; personal unless an admin shares it."""
+        with self._write() as conn:
+            return saved_views.create(conn, new, self._who(conn), self._now(), actor=self.actor)
+
+    def update_saved_view(self, view_id: int, changes: SavedViewUpdate) -> SavedView:
+        with self._write() as conn:
+            who = self._who(conn)
+            return saved_views.update_view(
+                conn, view_id, changes, who, self._now(), actor=self.actor
+            )
+
+    def delete_saved_view(self, view_id: int) -> SavedView:
+        with self._write() as conn:
+            return saved_views.remove(conn, view_id, self._who(conn), self._now(), actor=self.actor)
 
     # -- agents and teams (issue 17) -----------------------------------------------------------
 
@@ -652,9 +906,15 @@ class Hub:
     ) -> Comment:
         """Add a public reply or an internal note; the first agent reply is the first response.
 
+        With ``new.set_status`` ("send and set pending", "send and resolve") the ticket moves
+        to that status in the same transaction; a move the lifecycle refuses saves nothing.
         An agent's public reply to a customer with an email goes to the outbox in the same
         transaction when an SMTP server is set (``send_mail`` sends it), with ``files``
         (name, bytes, content type) attached; they are kept with the ticket either way."""
+        if new.set_status is not None and new.by_customer:
+            raise ValidationError(
+                "set_status: only an agent's comment moves the ticket", field="set_status"
+            )
         files = files or []
         limit, most = self.settings.mail_max_attachment_bytes, self.settings.mail_max_attachments
         if len(files) > most:
@@ -681,6 +941,10 @@ class Hub:
                     )  # fmt: skip
             if comment.public and not comment.by_customer:
                 self._queue_reply(conn, ticket, comment)
+            if new.set_status is not None and ticket.status != new.set_status:
+                tickets.set_status(
+                    conn, ticket_id, new.set_status, policy, self._now(), actor=self.actor
+                )
             return comment
 
     def list_comments(self, ticket_id: int, *, include_notes: bool = True) -> list[Comment]:
@@ -807,6 +1071,22 @@ class Hub:
         """Change a user's role (admin only); the last active admin keeps theirs."""
         with self._write("admin") as conn:
             return users.set_role(conn, user_id, role, actor=self.actor)
+
+    def set_time_zone(
+        self, user_id: int, time_zone: str | None, *, only_if_unset: bool = False
+    ) -> User:
+        """Set the time zone a user's pages show times in: yours, or (admin) anyone's. An
+        unknown name is refused; None goes back to UTC. ``only_if_unset``: the browser's
+        guess, which never replaces a zone the user chose."""
+        self._require_self_or_admin(user_id, "change the time zone of")
+        with self._auth_write() as conn:
+            return users.set_time_zone(
+                conn, user_id, time_zone, actor=self.actor, only_if_unset=only_if_unset
+            )
+
+    def set_user_time_zone(self, email: str, time_zone: str | None) -> User:
+        """``set_time_zone`` for the user with this email (the CLI names users by email)."""
+        return self.set_time_zone(self.find_user(email).id, time_zone)
 
     def set_password(
         self,

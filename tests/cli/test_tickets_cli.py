@@ -142,7 +142,20 @@ class TestCommands:
         shown = cli("tickets", "show", "1")
         assert shown.exit_code == 0
         assert "SLA first response" in shown.stdout and "On it" in shown.stdout
-        assert "first_response" in cli("tickets", "history", "1").stdout
+        history = cli("tickets", "history", "1").stdout
+        assert "First response" in history and "first_response" not in history
+
+    def test_history_is_labelled_like_the_page(self, cli: Cli) -> None:
+        """The same labels as the ticket page, times in the zone asked for; a zone that does
+        not exist is refused in one line."""
+        open_ticket(cli)
+        cli.ok("tickets", "status", "1", "pending")
+        result = cli("tickets", "history", "1", "--tz", "Asia/Tokyo")
+        assert result.exit_code == 0
+        assert "Status: open → pending" in result.stdout or "Status: new → pending" in result.stdout
+        assert "Clock paused" in result.stdout and "paused_at" not in result.stdout
+        assert "JST" in result.stdout
+        assert "time zone" in cli.fails("tickets", "history", "1", "--tz", "Mars/Olympus")
 
     def test_due(self, cli: Cli) -> None:
         """due prints the due instant of a target."""
@@ -276,3 +289,66 @@ class TestSlaSettingsCli:
         cli.env["CUSTOMER_FLOW_SLA_PRIORITY_FACTORS"] = '{"critical": 0.5}'
         err = cli.fails("tickets", "list")
         assert "sla_priority_factors: unknown priority 'critical'" in err
+
+
+class TestBulk:
+    def test_bulk_close_a_range_and_report_skips(self, cli: Cli) -> None:
+        """`tickets bulk` takes IDs and ranges; skipped tickets are listed and exit 1."""
+        ids = [open_ticket(cli)["id"] for _ in range(3)]
+        done = cli.ok("tickets", "bulk", "close", f"{ids[0]}-{ids[1]}")
+        assert ids[:2] == done["changed"]
+        result = cli("tickets", "bulk", "close", f"{ids[0]},{ids[2]}")
+        assert 1 == result.exit_code
+        assert f"ticket {ids[0]}: ticket {ids[0]} is already closed" in result.stderr
+        assert "1 tickets changed, 1 skipped" in result.stderr
+
+    def test_bulk_versions_and_bad_input(self, cli: Cli) -> None:
+        t = open_ticket(cli)
+        cli.ok("tickets", "assign", str(t["id"]), "bo")
+        stale = f"{t['id']}@{t['updated_at']}"
+        result = cli("tickets", "bulk", "priority", stale, "--priority", "urgent", "--json")
+        assert 1 == result.exit_code
+        done = json.loads(result.stdout)
+        assert [] == done["changed"] and "changed_meanwhile" == done["skipped"][0]["code"]
+        assert "assignee" in cli.fails(
+            "tickets", "bulk", "assign", str(t["id"]), "--assignee", "zed"
+        )
+        cli.fails("tickets", "bulk", "close", "x1", code=2)
+        assert "action" in cli.fails("tickets", "bulk", "explode", str(t["id"]))
+
+
+class TestCanned:
+    def test_add_list_edit_delete_and_fill_in(self, cli: Cli) -> None:
+        """The local CLI (an admin acting as no user) keeps shared replies; as a user, its own."""
+        assert "placeholder" in cli.fails("canned", "add", "Bad", "Dear {custmer.name}", "--shared")
+        assert "belongs to a user" in cli.fails("canned", "add", "Mine", "x")
+        made = cli.ok("canned", "add", "Hi", "Hi {customer.name}, #{ticket.id}", "--shared")
+        t = open_ticket(cli)
+        [filled] = cli.ok("canned", "list", "--ticket", str(t["id"]))
+        assert filled["text"].endswith(f", #{t['id']}")
+        cli.ok("canned", "edit", str(made["id"]), "--title", "Hello")
+        assert ["Hello"] == [r["title"] for r in cli.ok("canned", "list")]
+        cli.ok("canned", "delete", str(made["id"]))
+        assert [] == cli.ok("canned", "list")
+        cli.fails("canned", "delete", str(made["id"]))
+
+    def test_comment_then_resolve(self, cli: Cli) -> None:
+        t = open_ticket(cli)
+        cli.ok("tickets", "comment", str(t["id"]), "Done", "--then", "resolved")
+        assert "resolved" == cli.ok("tickets", "show", str(t["id"]))["status"]
+        assert "set_status" in cli.fails("tickets", "comment", str(t["id"]), "x", "--then", "gone")
+
+
+class TestExport:
+    def test_export_csv_and_xlsx(self, cli: Cli, tmp_path: Path) -> None:
+        t = open_ticket(cli, "--assignee", "bo")
+        open_ticket(cli)
+        out = tmp_path / "mine.csv"
+        report = cli.ok("tickets", "export", str(out), "--assignee", "bo")
+        assert 1 == report["rows"]
+        assert out.read_text().splitlines()[1].startswith(f"{t['id']},")
+        report = cli.ok("tickets", "export", str(tmp_path / "all.xlsx"), "--format", "xlsx")
+        assert 2 == report["rows"] and (tmp_path / "all.xlsx").stat().st_size > 0
+        bad = str(tmp_path / "x.pdf")
+        assert "format" in cli.fails("tickets", "export", bad, "--format", "pdf")
+        assert not (tmp_path / "x.pdf").exists()

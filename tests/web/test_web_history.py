@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from customer_flow.core.history import Change, changes, show
 from customer_flow.core.models import AuditEntry
 from customer_flow.tickets.models import CommentCreate, TicketCreate, TicketUpdate
-from customer_flow.web.pages.history import Change, changes, show
 
 from .conftest import Team, login
 from .tickets_web_support import desk

@@ -243,10 +243,26 @@ def _repair_import(api: Api, case: schemathesis.Case) -> None:
         case.body.pop("mapping", None)
 
 
+def _repair_time_zone(api: Api, case: schemathesis.Case) -> None:
+    """The spec's words: an IANA time zone name the system knows."""
+    if isinstance(case.body, dict) and case.body.get("time_zone") is not None:
+        case.body["time_zone"] = "Europe/Lisbon"
+
+
+def _repair_view_query(api: Api, case: schemathesis.Case) -> None:
+    """The spec's words: a view keeps the queue's filters and sort, as the queue takes them."""
+    if isinstance(case.body, dict) and case.body.get("query") is not None:
+        case.body["query"] = {"view": "mine", "sort": "due"}
+
+
 #: What the spec says in words of one field against another, per operation.
 REPAIRS: dict[str, Callable[[Api, schemathesis.Case], None]] = {
     "POST /api/v1/tickets": _repair_ticket,
     "PUT /api/v1/tickets/{ticket_id}/assignee": _repair_assignment,
+    "POST /api/v1/bulk/tickets": _repair_assignment,
+    "PUT /api/v1/users/{user_id}/time-zone": _repair_time_zone,
+    "POST /api/v1/saved-views": _repair_view_query,
+    "PATCH /api/v1/saved-views/{view_id}": _repair_view_query,
     "POST /api/v1/teams/{key}/members": _repair_member,
     "PUT /api/v1/ticket-types": _repair_ticket_types,
     "PATCH /api/v1/tickets/{ticket_id}": _repair_ticket,

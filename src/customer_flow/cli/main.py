@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from customer_flow.cli import (
+    canned,
     customers,
     data,
     duplicates,
@@ -23,6 +24,7 @@ from customer_flow.cli import (
     ticket_types,
     tickets,
     users,
+    views,
     worker,
 )
 from customer_flow.cli.common import (
@@ -257,3 +259,5 @@ users.register(app)
 mail.register(app)
 worker.register(app)
 teams.register(app)
+canned.register(app)
+views.register(app)

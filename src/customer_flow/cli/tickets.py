@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from customer_flow.cli.common import JsonOpt, fail, get_hub, out, print_json, say, short
+from customer_flow.cli.common import JsonOpt, fail, get_hub, out, print_json, say
 
 if TYPE_CHECKING:  # --help imports no Pydantic: each command imports the models it parses
     from customer_flow.tickets.models import Ticket
@@ -245,11 +245,25 @@ def tickets_list(
     search: Annotated[
         str | None, typer.Option(help="Text in subject or description.", show_default=False)
     ] = None,
-    sort: Annotated[str, typer.Option(help="id, -id (newest first) or due.")] = "id",
+    sort: Annotated[
+        str,
+        typer.Option(
+            help="id, due, customer, subject, status, priority, assignee, sla, created or "
+            'updated; "-" before one for descending (-id: newest first).'
+        ),
+    ] = "id",
     limit: Annotated[int, typer.Option(help="How many per page.", min=1, max=1000)] = 50,
     after: Annotated[
         str | None,
         typer.Option(help="The cursor printed after the previous page.", show_default=False),
+    ] = None,
+    saved_view: Annotated[
+        int | None,
+        typer.Option(
+            "--saved-view",
+            help="A saved view's ID (`views list`): its filters and sort replace these.",
+            show_default=False,
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -274,6 +288,7 @@ def tickets_list(
             "sort": sort,
             "limit": limit,
             "after": after,
+            "saved_view": saved_view,
         },
     )
     page = get_hub(ctx).list_tickets(query)
@@ -283,6 +298,56 @@ def tickets_list(
         out.print(_table(page.items))
     if page.next:
         say(f"more: --after {page.next}")
+
+
+@tickets_app.command("export")
+def tickets_export(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Argument(help="The file to write.", dir_okay=False)],
+    format: Annotated[str, typer.Option("--format", help="csv or xlsx.")] = "csv",
+    view: Annotated[
+        str | None,
+        typer.Option(
+            help="A saved view: mine, unassigned, at_risk or my_team.", show_default=False
+        ),
+    ] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this status; repeatable (default: new, open, pending)."),
+    ] = None,
+    all_statuses: Annotated[bool, typer.Option("--all", help="Every status.")] = False,
+    team: Annotated[str | None, typer.Option(help="Only this team's.", show_default=False)] = None,
+    assignee: Annotated[
+        str | None, typer.Option(help="Only this assignee's.", show_default=False)
+    ] = None,
+    search: Annotated[
+        str | None, typer.Option(help="Text in subject or description.", show_default=False)
+    ] = None,
+    sort: Annotated[str, typer.Option(help="As for `tickets list`.")] = "id",
+    as_json: JsonOpt = False,
+) -> None:
+    """Export the tickets a queue view selects (every page) as CSV or XLSX; spreadsheet
+    formulas are defused as in `customer-flow export`."""
+    from customer_flow.core.models import parse
+    from customer_flow.tickets.models import TicketQuery
+
+    query = parse(
+        TicketQuery,
+        {
+            "view": view,
+            "status": status or None,
+            "all_statuses": all_statuses,
+            "team": team,
+            "assignee": assignee,
+            "search": search,
+            "sort": sort,
+        },
+    )
+    report = get_hub(ctx).export_tickets(out, query, format=format)
+    if as_json:
+        print_json(report)
+    else:
+        say(f"exported {report.rows:,} tickets to {out}")
 
 
 @tickets_app.command("show")
@@ -334,6 +399,14 @@ def tickets_comment(
             show_default=False,
         ),
     ] = None,
+    then: Annotated[
+        str | None,
+        typer.Option(
+            "--then",
+            help="pending or resolved: send and set pending, send and resolve (one step).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Add a public reply or, with --note, an internal note."""
@@ -344,7 +417,13 @@ def tickets_comment(
 
     new = parse(
         CommentCreate,
-        {"body": body, "public": not note, "by_customer": by_customer, "author": author},
+        {
+            "body": body,
+            "public": not note,
+            "by_customer": by_customer,
+            "author": author,
+            "set_status": then,
+        },
     )
     hub = get_hub(ctx)
     files = []
@@ -394,6 +473,84 @@ def tickets_assign(
         return
     held = [x for x in (ticket.assignee, ticket.team and f"team {ticket.team}") if x]
     say(f"ticket {ticket_id} " + (f"assigned to {', '.join(held)}" if held else "unassigned"))
+
+
+def _bulk_ids(specs: list[str]) -> list[dict[str, Any]]:
+    """``12``, ``1-5000`` or ``12@2026-12-06T10:00:00+00:00`` (the version seen) as items."""
+    items: list[dict[str, Any]] = []
+    for spec in specs:
+        for part in spec.replace(",", " ").split():
+            ident, _, seen = part.partition("@")
+            low, dash, high = ident.partition("-")
+            if not low.isdigit() or (dash and not high.isdigit()):
+                raise typer.BadParameter(
+                    f"expected ID, FIRST-LAST or ID@UPDATED_AT, got {part!r}", param_hint="IDS"
+                )
+            if dash:
+                if seen:
+                    raise typer.BadParameter(
+                        f"{part!r}: a range cannot carry a version", param_hint="IDS"
+                    )
+                first, last = int(low), int(high)
+                if last < first or last - first >= 10_000:
+                    raise typer.BadParameter(
+                        f"{part!r}: a range runs up, over at most 10,000 IDs", param_hint="IDS"
+                    )
+                items.extend({"id": i} for i in range(first, last + 1))
+            else:
+                items.append({"id": int(low), **({"updated_at": seen} if seen else {})})
+    return items
+
+
+@tickets_app.command("bulk")
+def tickets_bulk(
+    ctx: typer.Context,
+    action: Annotated[str, typer.Argument(help="assign, status, priority or close.")],
+    ids: Annotated[
+        list[str],
+        typer.Argument(
+            help="Ticket IDs: 12, a range 1-5000, or 12@UPDATED_AT to skip the ticket if it "
+            "changed since that version (as `tickets show --json` prints it)."
+        ),
+    ],
+    assignee: Annotated[
+        str | None, typer.Option(help="assign: an active agent's email or name.")
+    ] = None,
+    team: Annotated[str | None, typer.Option(help="assign: a team's key.")] = None,
+    status: Annotated[str | None, typer.Option(help="status: the status to set.")] = None,
+    priority: Annotated[str | None, typer.Option(help="priority: the priority to set.")] = None,
+    note: NoteOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change many tickets at once, in one transaction with one timeline entry per ticket.
+
+    Tickets the change does not fit (already closed, changed since the version given, gone)
+    are skipped and listed; an agent or team that is wrong for all refuses the whole action.
+    Exit 0 when every ticket changed or was already so, 1 when some were skipped otherwise."""
+    from customer_flow.core.models import parse
+    from customer_flow.tickets.models import TicketBulk
+
+    bulk = parse(
+        TicketBulk,
+        {
+            "action": action,
+            "tickets": _bulk_ids(ids),
+            "assignee": assignee,
+            "team": team,
+            "status": status,
+            "priority": priority,
+            "note": note,
+        },
+    )
+    result = get_hub(ctx).bulk_tickets(bulk)
+    if as_json:
+        print_json(result)
+    else:
+        say(f"{len(result.changed):,} tickets changed, {len(result.skipped):,} skipped")
+        for skip in result.skipped:
+            say(f"  ticket {skip.id}: {skip.reason}")
+    if any(s.code != "unchanged" for s in result.skipped):
+        raise typer.Exit(1)
 
 
 @tickets_app.command("unmatched-assignees")
@@ -508,30 +665,48 @@ def tickets_due(
 
 
 @tickets_app.command("history")
-def tickets_history(ctx: typer.Context, ticket_id: TicketArg, as_json: JsonOpt = False) -> None:
-    """A ticket's timeline: every change and comment, who and when."""
+def tickets_history(
+    ctx: typer.Context,
+    ticket_id: TicketArg,
+    time_zone: Annotated[
+        str,
+        typer.Option("--tz", help="Show times in this IANA time zone, such as Europe/Lisbon."),
+    ] = "UTC",
+    as_json: JsonOpt = False,
+) -> None:
+    """A ticket's timeline: every change and comment, who and when, labelled as the ticket's
+    page labels them ("Status: open → pending", "Clock paused")."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from rich.text import Text
+
+    from customer_flow.core.history import action_label, changes, local
+
+    try:
+        zone = ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"--tz: no time zone named {time_zone!r}; use an IANA name such as Europe/Lisbon")
     entries = get_hub(ctx).ticket_history(ticket_id)
     if as_json:
         print_json(entries)
         return
     table = Table(title=f"Timeline of ticket {ticket_id}")
-    for col in ("When", "Who", "What", "Details"):
+    for col in ("When", "Who", "What", "Changes"):
         table.add_column(col)
     for e in entries:
-        before, after = e.before or {}, e.after or {}
-        if e.action in ("comment", "note"):
-            details = short(after.get("body"))
-        else:
-            keys = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
-            details = "; ".join(
-                f"{k}: {short(before.get(k))} → {short(after.get(k))}"
-                for k in keys
-                if before or k in ("status", "subject")
-            )
+        lines = []
+        for c in changes(e, ("id",), zone):
+            if c.before is not None and e.action != "create":
+                lines.append(f"{c.label}: {c.before} → {c.after}")
+            elif c.after is not None:
+                lines.append(f"{c.label}: {c.after}")
+            else:
+                lines.append(c.label)
         if e.note:
-            details = f"{details} ({e.note})" if details else e.note
-        table.add_row(e.at.isoformat(timespec="seconds"), e.actor, e.action, details)
-    out.print(table)
+            lines.append(f"({e.note})")
+        cells = (local(e.at, zone), e.actor, action_label(e.action), "\n".join(lines))
+        table.add_row(*(Text(c) for c in cells))
+    out.print(table, highlight=False)
 
 
 @tickets_app.command("purge")

@@ -87,6 +87,23 @@ def users_set_role(
         say(f"user {user.email} is now {user.role}")
 
 
+@users_app.command("set-time-zone")
+def users_set_time_zone(
+    ctx: typer.Context,
+    email: EmailArg,
+    time_zone: Annotated[
+        str, typer.Argument(help="An IANA name such as Europe/Lisbon; UTC to go back.")
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Set the time zone the web pages show a user's times in; an unknown name is refused."""
+    user = get_hub(ctx).set_user_time_zone(email, time_zone)
+    if as_json:
+        print_json(user)
+    else:
+        say(f"user {user.email} sees times in {user.time_zone}")
+
+
 @users_app.command("disable")
 def users_disable(ctx: typer.Context, email: EmailArg, as_json: JsonOpt = False) -> None:
     """Disable a login: its sessions end now and its API tokens stop working."""

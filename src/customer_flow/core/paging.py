@@ -20,7 +20,7 @@ from customer_flow.core.times import aware
 __all__ = ["SortValue", "decode_cursor", "encode_cursor"]
 
 #: What a list sorts by: its ID (the cursor's value then goes unused), text, or a time.
-SortValue = Literal["id", "text", "timestamp"]
+SortValue = Literal["id", "text", "timestamp", "number"]
 _MAX_ID = 2**63 - 1
 
 
@@ -41,6 +41,8 @@ def decode_cursor(cursor: str, *, sort: SortValue = "id") -> tuple[Any, int]:
             value = aware(datetime.fromisoformat(value))
         elif sort == "text" and not (isinstance(value, str) and "\x00" not in value):
             raise TypeError("the sort value is not text (PostgreSQL's has no NUL)")
+        elif sort == "number" and not _is_int(value):
+            raise TypeError("the sort value is not a number")
         elif sort == "id":
             value = None
         if not (_is_int(row_id) and 0 < row_id <= _MAX_ID):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -35,10 +35,12 @@ from customer_flow.data.sources import extra_column
 from customer_flow.store import audit
 from customer_flow.store.schema import customers
 
-__all__ = ["FORMATS", "ExportReport", "export_customers"]
+__all__ = ["FORMATS", "TABLE_FORMATS", "ExportReport", "export_customers", "export_table"]
 
 ExportFormat = Literal["csv", "json", "jsonl", "xlsx", "parquet"]
 FORMATS: tuple[str, ...] = ("csv", "json", "jsonl", "xlsx", "parquet")
+#: What ``export_table`` writes: a table another capability lists (tickets, for the web).
+TABLE_FORMATS: tuple[str, ...] = ("csv", "xlsx")
 _CHUNK = 5000
 
 
@@ -282,3 +284,64 @@ def _write_parquet(conn: Connection, out: Path, query: CustomerQuery, keys: list
             writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
             n += len(chunk)
     return n
+
+
+def export_table(
+    out: Path,
+    columns: list[str],
+    rows: Iterable[list[Any]],
+    *,
+    format: str = "csv",
+    sheet: str = "Export",
+    raw: bool = False,
+) -> ExportReport:
+    """Write a table that another capability streams (a row at a time: memory stays flat)
+    as CSV or XLSX, with the customers export's formula protection: in CSV a cell a
+    spreadsheet would run gets its apostrophe (unless ``raw``); XLSX stores every text as
+    text, never as a formula. ``None`` is an empty cell; an int or float stays a number."""
+    if format not in TABLE_FORMATS:
+        raise ValidationError(
+            f"format: {format!r} is not one of {', '.join(TABLE_FORMATS)}", code="bad_format"
+        )
+    sweep(out.parent, f".{out.name}.", ".part")
+    target = out.with_name(f".{out.name}.{os.getpid()}.part")
+    n = neutralised = 0
+    try:
+        if format == "csv":
+            with target.open("w", newline="", encoding="utf-8") as fh:
+                fh.write(csv_line(columns if raw else [neutralise(c) for c in columns]))
+                for row in rows:
+                    cells = [_cell(v) for v in row]
+                    if not raw:
+                        safe = [neutralise(c) for c in cells]
+                        neutralised += sum(a is not b for a, b in zip(cells, safe, strict=True))
+                        cells = safe
+                    fh.write(csv_line(cells))
+                    n += 1
+        else:
+            import xlsxwriter
+
+            wb = xlsxwriter.Workbook(
+                str(target), {"constant_memory": True, "strings_to_formulas": False}
+            )
+            ws = wb.add_worksheet(sheet[:31])
+            bold = wb.add_format({"bold": True})
+            for c, head in enumerate(columns):
+                ws.write_string(0, c, head, bold)
+            for row in rows:
+                n += 1
+                for c, value in enumerate(row):
+                    if isinstance(value, bool) or value is None:
+                        if value is not None:
+                            ws.write_string(n, c, "yes" if value else "no")
+                    elif isinstance(value, int | float):
+                        ws.write_number(n, c, value)
+                    else:
+                        ws.write_string(n, c, _cell(value))
+            wb.close()
+        os.replace(target, out)
+    finally:
+        target.unlink(missing_ok=True)
+    return ExportReport(
+        path=str(out), format=format, rows=n, columns=columns, neutralised=neutralised
+    )

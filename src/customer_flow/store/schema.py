@@ -680,3 +680,43 @@ notifications_sent = Table(
     Index("uq_notifications_sent_user_id_event_key", "user_id", "event_key", unique=True),
 )
 __all__ += ["notification_settings", "notifications_sent"]
+
+# -- canned replies, saved views, time zones (issue 17, migration 0016) -----------------------
+
+#: The queue's sorts by last change and by subject (issue 17), within the open queue.
+Index("ix_tickets_is_open_updated_at_id", tickets.c.is_open, tickets.c.updated_at, tickets.c.id)
+Index("ix_tickets_is_open_subject_id", tickets.c.is_open, tickets.c.subject, tickets.c.id)
+
+#: Each user's time zone (an IANA name); NULL: not chosen yet, shown as UTC.
+users.append_column(Column("time_zone", String(64)))
+
+#: Text snippets with placeholders that agents insert in a reply: personal (``shared`` false:
+#: only ``owner_id`` sees it) or shared (everyone; its owner or an admin changes it).
+canned_replies = Table(
+    "canned_replies",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("shared", Boolean, nullable=False),
+    Column("owner_id", BigInteger, ForeignKey("users.id")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_canned_replies_owner_id", "owner_id"),
+)
+
+#: The queue's filters and sort under a name, personal or shared like canned replies.
+saved_views = Table(
+    "saved_views",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("filters", JSON, nullable=False),
+    Column("sort", String(20), nullable=False),
+    Column("shared", Boolean, nullable=False),
+    Column("owner_id", BigInteger, ForeignKey("users.id")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_saved_views_owner_id", "owner_id"),
+)
+__all__ += ["canned_replies", "saved_views"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 
 from customer_flow.core.models import NOT_BLANK, NOT_NULL, WHITESPACE, Priority, Spec
 
@@ -36,7 +36,14 @@ class TicketTypeSync(BaseModel):
 TicketStatus = Literal["new", "open", "pending", "resolved", "closed"]
 TICKET_STATUSES: tuple[TicketStatus, ...] = ("new", "open", "pending", "resolved", "closed")
 SlaState = Literal["none", "on_track", "at_risk", "breached", "met"]
-TicketSort = Literal["id", "-id", "due"]
+#: The queue's sorts: a column, ascending, or with "-" descending; ties by ID. "due" is the
+#: next due time of a running clock; "priority" puts urgent first, "status" follows the
+#: lifecycle, "sla" puts breached first, "assignee" puts the unassigned first.
+TicketSort = Literal[
+    "id", "-id", "due", "-due", "customer", "-customer", "subject", "-subject", "status",
+    "-status", "priority", "-priority", "assignee", "-assignee", "sla", "-sla", "created",
+    "-created", "updated", "-updated",
+]  # fmt: skip
 #: The saved views every user has (``TicketQuery.view``).
 TicketView = Literal["mine", "unassigned", "at_risk", "my_team"]
 #: A ticket's subject: ``clean_subject`` trims it and refuses it blank.
@@ -170,7 +177,11 @@ class CommentCreate(BaseModel):
             "anyOf": [
                 {
                     "required": ["by_customer"],
-                    "properties": {"by_customer": {"const": True}, "public": {"const": True}},
+                    "properties": {
+                        "by_customer": {"const": True},
+                        "public": {"const": True},
+                        "set_status": {"type": "null"},
+                    },
                 },
                 {
                     "properties": {
@@ -189,6 +200,14 @@ class CommentCreate(BaseModel):
     #: Who wrote a customer's comment (e.g. the name on their email). An agent's comment is
     #: always by the acting user, so naming another author is refused.
     author: str | None = Field(default=None, max_length=200)
+    #: "Send and set pending", "Send and resolve": the status the ticket moves to with the
+    #: comment, in the same transaction (refused for a customer's comment).
+    set_status: Literal["pending", "resolved"] | None = Field(
+        default=None,
+        description="Move the ticket to this status with the comment, in one transaction "
+        '("send and set pending", "send and resolve"); an agent\'s comment only. A move '
+        "the lifecycle refuses is a 409 and nothing is saved.",
+    )
 
 
 class Comment(BaseModel):
@@ -226,16 +245,228 @@ class TicketQuery(BaseModel):
     sort: TicketSort = "id"
     limit: int = Field(default=50, ge=1, le=1000)
     after: str | None = None
+    #: A view a user saved (``SavedView``): its filters and sort replace these.
+    saved_view: int | None = Field(default=None, ge=1, le=2**53)
+
+
+#: The most tickets one bulk action takes (the web's "every matching ticket" stops here too).
+MAX_BULK = 10_000
+BulkKind = Literal["assign", "status", "priority", "close"]
+
+
+def _no_number(value: Any) -> Any:
+    """A version is an ISO 8601 instant, never a number (Pydantic would read it as epoch)."""
+    if isinstance(value, int | float):
+        raise ValueError("give the time as an ISO 8601 string, as the ticket's updated_at is")
+    return value
+
+
+class BulkItem(BaseModel):
+    """One ticket of a bulk action; ``updated_at`` is the version the caller saw: a ticket
+    changed since (by anyone) is skipped, not overwritten. Left out: no check."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int = Field(ge=1, le=2**53)
+    updated_at: Annotated[datetime, BeforeValidator(_no_number)] | None = Field(
+        default=None, description="The `updated_at` the caller saw (the optimistic check)."
+    )
+
+
+class TicketBulk(BaseModel):
+    """One change to many tickets, in one transaction with one audit entry per ticket.
+
+    ``assign``: ``assignee`` and/or ``team`` (both null: unassign); ``status``: ``status``;
+    ``priority``: ``priority``; ``close``: nothing else. A value that is wrong for every
+    ticket (an unknown agent, a team with no agents) refuses the whole action; a ticket the
+    change does not fit (already closed, changed meanwhile, gone) is skipped and reported."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        # ``Hub.bulk_tickets``: "status" needs a status, "priority" a priority.
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"action": {"enum": ["assign", "close"]}}},
+                {
+                    "required": ["status"],
+                    "properties": {"action": {"const": "status"}, "status": {"type": "string"}},
+                },
+                {
+                    "required": ["priority"],
+                    "properties": {
+                        "action": {"const": "priority"},
+                        "priority": {"type": "string"},
+                    },
+                },
+            ]
+        },
+    )
+
+    action: BulkKind
+    tickets: list[BulkItem] = Field(min_length=1, max_length=MAX_BULK)
+    assignee: str | None = Field(default=None, max_length=320, description=ASSIGNEE)
+    team: TeamKey | None = None
+    status: TicketStatus | None = None
+    priority: Priority | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class BulkSkip(BaseModel):
+    """A ticket a bulk action left as it was, and why."""
+
+    id: int
+    code: str
+    reason: str
+
+
+class BulkResult(BaseModel):
+    """What a bulk action did: the tickets it changed and those it skipped."""
+
+    changed: list[int] = Field(default_factory=list)
+    skipped: list[BulkSkip] = Field(default_factory=list)
+
+
+#: A canned reply's or saved view's title.
+Title = Annotated[str, Field(max_length=200), NOT_BLANK]
+CANNED_BODY = (
+    "The text, with placeholders in braces: {customer.name}, {customer.first_name},"
+    " {customer.email}, {customer.phone}, {ticket.id}, {ticket.subject}, {ticket.status},"
+    " {ticket.priority}, {ticket.type}, {agent.name}, {agent.first_name}, {agent.email}. Any"
+    " other name in braces is refused (422, `placeholder_unknown`)."
+)
+SHARED = (
+    "Shared: everyone sees it and only an admin makes one (its owner or an admin changes it);"
+    " else personal: only you see it."
+)
+
+
+class CannedCreate(BaseModel):
+    """A new canned reply: personal unless ``shared``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    body: Annotated[str, Field(max_length=20_000, description=CANNED_BODY), NOT_BLANK]
+    shared: StrictBool = Field(default=False, description=SHARED)
+
+
+class CannedUpdate(BaseModel):
+    """A change to a canned reply; only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[Title | None, NOT_NULL] = None
+    body: Annotated[
+        Annotated[str, Field(max_length=20_000), NOT_BLANK] | None,
+        NOT_NULL,
+        Field(description=CANNED_BODY),
+    ] = None
+    shared: Annotated[StrictBool | None, NOT_NULL] = Field(default=None, description=SHARED)
+
+    @field_validator("title", "body", "shared")
+    @classmethod
+    def _given_not_null(cls, value: Any) -> Any:
+        """Left out: unchanged; given, never null (the spec says so)."""
+        if value is None:
+            raise ValueError("may not be null: leave the field out to keep it")
+        return value
+
+
+class CannedReply(BaseModel):
+    """A stored canned reply; ``owner`` is its owner's email (None: made by the local CLI)."""
+
+    id: int
+    title: str
+    body: str
+    shared: bool
+    owner: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class RenderedReply(BaseModel):
+    """A canned reply's text with the placeholders filled in for one ticket."""
+
+    id: int
+    ticket_id: int
+    title: str
+    text: str
+
+
+#: What a saved view keeps of a ``TicketQuery``: its filters and sort (not paging).
+VIEW_FIELDS = (
+    "customer_id", "type", "status", "all_statuses", "priority", "assignee", "unassigned",
+    "team", "view", "sla", "search", "sort",
+)  # fmt: skip
+
+
+class SavedViewCreate(BaseModel):
+    """A named queue: the filters and sort of ``query`` (its paging is not kept)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    query: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The queue's filters and sort, as `GET /api/v1/tickets` takes them: "
+        "customer_id, type, status (a list), all_statuses, priority (a list), assignee, "
+        "unassigned, team, view, sla, search, sort.",
+    )
+    shared: StrictBool = Field(default=False, description=SHARED)
+
+
+class SavedViewUpdate(BaseModel):
+    """A change to a saved view; only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[Title | None, NOT_NULL] = None
+    query: Annotated[dict[str, Any] | None, NOT_NULL] = None
+    shared: Annotated[StrictBool | None, NOT_NULL] = Field(default=None, description=SHARED)
+
+    @field_validator("title", "query", "shared")
+    @classmethod
+    def _given_not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may not be null: leave the field out to keep it")
+        return value
+
+
+class SavedView(BaseModel):
+    """A stored saved view; ``owner`` is its owner's email (None: made by the local CLI)."""
+
+    id: int
+    title: str
+    query: dict[str, Any]
+    shared: bool
+    owner: str | None
+    created_at: datetime
+    updated_at: datetime
 
 
 __all__ = [
+    "CANNED_BODY",
+    "MAX_BULK",
+    "VIEW_FIELDS",
     "Assignment",
+    "BulkItem",
+    "BulkKind",
+    "BulkResult",
+    "BulkSkip",
+    "CannedCreate",
+    "CannedReply",
+    "CannedUpdate",
     "Comment",
     "CommentCreate",
+    "RenderedReply",
+    "SavedView",
+    "SavedViewCreate",
+    "SavedViewUpdate",
     "SlaState",
     "SlaTarget",
     "TeamKey",
     "Ticket",
+    "TicketBulk",
     "TicketCreate",
     "TicketQuery",
     "TicketSla",

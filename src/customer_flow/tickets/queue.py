@@ -18,12 +18,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BinaryExpression,
     ColumnElement,
     Connection,
     DateTime,
+    Integer,
+    String,
     and_,
     bindparam,
+    case,
     false,
     func,
     not_,
@@ -35,7 +37,7 @@ from sqlalchemy import (
 
 from customer_flow.core.errors import ValidationError
 from customer_flow.core.models import Page
-from customer_flow.core.paging import decode_cursor, encode_cursor
+from customer_flow.core.paging import SortValue, decode_cursor, encode_cursor
 from customer_flow.customers import records as customers
 from customer_flow.store.schema import OPEN_STATUSES, tickets
 from customer_flow.store.schema import customers as customers_table
@@ -48,19 +50,19 @@ __all__ = ["list_tickets", "sla_condition"]
 t = tickets.c
 
 
-def _clock(now: datetime) -> Any:
-    return bindparam("sla_now", now, type_=DateTime(timezone=True))
+def _clock(now: datetime, name: str = "sla_now") -> Any:
+    return bindparam(name, now, type_=DateTime(timezone=True))
 
 
-def sla_condition(state: str, now: datetime) -> ColumnElement[bool]:
+def sla_condition(state: str, now: datetime, *, name: str = "sla_now") -> ColumnElement[bool]:
     """The SQL for "the ticket's SLA state is ``state``" as of ``now``.
 
     Mirrors ``tickets.to_ticket``: the first-response clock stops at the first response or the
     resolution, the resolution clock at the resolution, and both freeze while pending.
     """
-    clock = func.coalesce(t.paused_at, _clock(now))
-    fr_stop = func.coalesce(t.first_response_at, t.resolved_at, t.paused_at, _clock(now))
-    res_stop = func.coalesce(t.resolved_at, t.paused_at, _clock(now))
+    clock = func.coalesce(t.paused_at, _clock(now, name))
+    fr_stop = func.coalesce(t.first_response_at, t.resolved_at, t.paused_at, _clock(now, name))
+    res_stop = func.coalesce(t.resolved_at, t.paused_at, _clock(now, name))
     breached = or_(
         and_(t.first_response_due_at.is_not(None), t.first_response_due_at < fr_stop),
         and_(t.resolution_due_at.is_not(None), t.resolution_due_at < res_stop),
@@ -77,7 +79,7 @@ def sla_condition(state: str, now: datetime) -> ColumnElement[bool]:
         return breached
     # Not breached implies queue_due_at >= now (paused tickets have the far-future value): a
     # range the (is_open, queue_due_at, id) index serves, so the breached backlog is skipped.
-    ahead = t.queue_due_at >= _clock(now)
+    ahead = t.queue_due_at >= _clock(now, name)
     if state == "at_risk":
         return and_(ahead, not_(breached), at_risk)
     if state == "on_track":
@@ -134,21 +136,78 @@ def _filters(query: TicketQuery, now: datetime) -> list[ColumnElement[bool]]:
     return conds
 
 
+#: The lifecycle's order, for the status sort.
+_STATUS_RANK = {"new": 0, "open": 1, "pending": 2, "resolved": 3, "closed": 4}
+#: Most urgent first, for the priority sort.
+_PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+
+
+def _rank(column: Any, ranks: dict[str, int]) -> ColumnElement[Any]:
+    return case(ranks, value=column, else_=len(ranks))
+
+
+def _sla_rank(now: datetime) -> ColumnElement[Any]:
+    """0 breached, 1 at risk, 2 on track, 3 no running target, as of ``now`` (the cursor
+    pins it at the first page, so that a ticket whose state moves on is neither skipped nor
+    listed twice)."""
+    return case(
+        (sla_condition("breached", now, name="sort_now"), 0),
+        (sla_condition("at_risk", now, name="sort_now"), 1),
+        (sla_condition("on_track", now, name="sort_now"), 2),
+        else_=3,
+    )
+
+
+def _sort_key(sort: str, now: datetime) -> tuple[Any, SortValue]:
+    """The SQL the queue orders by for ``sort`` (without its "-"), and its cursor kind."""
+    name = sort.lstrip("-")
+    keys: dict[str, tuple[Any, SortValue]] = {
+        "due": (t.queue_due_at, "timestamp"),
+        "created": (t.created_at, "timestamp"),
+        "updated": (t.updated_at, "timestamp"),
+        "subject": (t.subject, "text"),
+        "customer": (customers_table.c.name, "text"),
+        "assignee": (func.coalesce(t.assignee, ""), "text"),
+        "status": (_rank(t.status, _STATUS_RANK), "number"),
+        "priority": (_rank(t.priority, _PRIORITY_RANK), "number"),
+    }
+    if name == "sla":
+        return _sla_rank(now), "number"
+    return keys[name]
+
+
 def list_tickets(
     conn: Connection, query: TicketQuery, policy: sla.SlaPolicy, now: datetime
 ) -> Page[Ticket]:
     """A page of tickets matching ``query``, with their SLA states as of ``now``.
 
-    Sorts: ``id`` (oldest first), ``-id`` (newest first), ``due`` (the next due time of a
-    running clock first; tickets with none, or paused while pending, come last, by ID).
+    Sorts (``TicketSort``): ``id`` (oldest first), ``-id`` (newest first), ``due`` (the next
+    due time of a running clock first; tickets with none, or paused while pending, come
+    last), and customer, subject, status, priority, assignee, SLA state, created and updated;
+    each descending with "-". Every sort breaks ties by ID and pages by keyset on
+    (key, ID), so each ticket is listed once however the pages are cut.
     """
     stmt = select(tickets).where(*_filters(query, now))
+    descending = query.sort.startswith("-")
+    name = query.sort.lstrip("-")
+    pinned = now
+    after_value: Any = None
+    after_id = 0
+    if query.after:
+        kind: SortValue = "id" if name == "id" else _sort_key(name, now)[1]
+        if name == "sla":  # the cursor holds [rank, the instant the first page was cut at]
+            pair, after_id = decode_cursor(query.after, sort="text")
+            rank, _, stamp = pair.partition("@")
+            try:
+                after_value, pinned = int(rank), datetime.fromisoformat(stamp)
+            except ValueError:
+                raise ValidationError(
+                    "after: not a cursor from this list", field="after", code="bad_cursor"
+                ) from None
+        else:
+            after_value, after_id = decode_cursor(query.after, sort=kind)
     key: Any
-    if query.sort == "due":
-        key = tuple_(t.queue_due_at, t.id)
-        order: list[Any] = [t.queue_due_at, t.id]
-    else:
-        key = t.id
+    if name == "id":
         column: Any = t.id
         if query.sla == "at_risk" and conn.dialect.name == "sqlite":
             # At-risk tickets are few, so ordering by a bare id makes SQLite (which has no
@@ -156,21 +215,25 @@ def list_tickets(
             # "id + 0" cannot use that index: it takes the (is_open, queue_due_at) range of
             # unbreached tickets and sorts those instead, 2-3 times faster at 200k tickets.
             column = t.id + 0
-        order = [column.desc() if query.sort == "-id" else column]
-    if query.after:
-        value, after_id = decode_cursor(
-            query.after, sort="timestamp" if query.sort == "due" else "id"
-        )
-        cond: BinaryExpression[bool] | ColumnElement[bool]
-        if query.sort == "due":
-            cond = key > tuple_(
-                bindparam("after_due", value, type_=DateTime(timezone=True)), after_id
-            )
-        elif query.sort == "-id":
-            cond = t.id < after_id
-        else:
-            cond = t.id > after_id
-        stmt = stmt.where(cond)
+        order: list[Any] = [column.desc() if descending else column]
+        if query.after:
+            stmt = stmt.where(t.id < after_id if descending else t.id > after_id)
+        sort_value: Any = None
+    else:
+        sort_value, kind = _sort_key(name, pinned)
+        if name == "customer":
+            stmt = stmt.join(customers_table, customers_table.c.id == t.customer_id)
+        key = tuple_(sort_value, t.id)
+        order = [sort_value.desc(), t.id.desc()] if descending else [sort_value, t.id]
+        if query.after:
+            types: dict[str, Any] = {
+                "timestamp": DateTime(timezone=True),
+                "number": Integer(),
+                "text": String(),
+            }
+            bound = tuple_(bindparam("after_key", after_value, type_=types[kind]), after_id)
+            stmt = stmt.where(key < bound if descending else key > bound)
+        stmt = stmt.add_columns(sort_value.label("sort_key"))
     rows = conn.execute(stmt.order_by(*order).limit(query.limit + 1)).all()
     items = [to_ticket(r, policy, now) for r in rows[: query.limit]]
     # The customers' names: one lookup by primary key for the page, never a join the planner
@@ -191,6 +254,8 @@ def list_tickets(
     next_cursor = None
     if len(rows) > query.limit:
         last = rows[query.limit - 1]._mapping
-        value = last["queue_due_at"] if query.sort == "due" else None
+        value = None if name == "id" else last["sort_key"]
+        if name == "sla":
+            value = f"{value}@{pinned.isoformat()}"
         next_cursor = encode_cursor(value, last["id"])
     return Page[Ticket](items=items, next=next_cursor)

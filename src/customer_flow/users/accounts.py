@@ -111,6 +111,7 @@ def _to_user(row: Any) -> User:
         active=m["active"],
         created_at=audit.aware(m["created_at"]),
         updated_at=audit.aware(m["updated_at"]),
+        time_zone=m.get("time_zone"),
     )
 
 
@@ -224,6 +225,57 @@ def set_role(conn: Connection, user_id: int, role: str, *, actor: str) -> User:
         conn,
         actor=actor,
         action="set_role",
+        entity=ENTITY,
+        entity_id=user_id,
+        before=_snapshot(before),
+        after=_snapshot(after),
+        at=stamp,
+    )
+    return after
+
+
+def check_time_zone(name: str) -> str:
+    """An IANA time zone name the system knows (``Europe/Lisbon``, ``UTC``), trimmed; any
+    other is refused with the reason."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    text = name.strip()
+    if not text or len(text) > 64:
+        raise ValidationError(
+            "time_zone: give an IANA time zone name such as Europe/Lisbon or UTC",
+            field="time_zone",
+            code="time_zone_unknown",
+        )
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            f"time_zone: no time zone named {text!r}; use an IANA name such as "
+            "Europe/Lisbon, America/New_York or UTC",
+            field="time_zone",
+            code="time_zone_unknown",
+        ) from None
+    return text
+
+
+def set_time_zone(
+    conn: Connection, user_id: int, name: str | None, *, actor: str, only_if_unset: bool = False
+) -> User:
+    """Set the time zone pages show a user's times in (None: back to UTC). With
+    ``only_if_unset`` (the browser's guess), a zone the user chose stays."""
+    before = get(conn, user_id)
+    zone = check_time_zone(name) if name is not None else None
+    if before.time_zone == zone or (only_if_unset and before.time_zone is not None):
+        return before
+    stamp = audit.now()
+    conn.execute(
+        update(users).where(users.c.id == user_id).values(time_zone=zone, updated_at=stamp)
+    )
+    after = get(conn, user_id)
+    audit.record(
+        conn,
+        actor=actor,
+        action="set_time_zone",
         entity=ENTITY,
         entity_id=user_id,
         before=_snapshot(before),

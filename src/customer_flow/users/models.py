@@ -38,6 +38,8 @@ class User(BaseModel):
     active: bool
     created_at: datetime
     updated_at: datetime
+    #: The IANA time zone pages show times in (``Europe/Lisbon``); None: not chosen, UTC.
+    time_zone: str | None = None
 
 
 class LoginSession(BaseModel):

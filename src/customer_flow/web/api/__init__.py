@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from customer_flow.web.api import (
+    canned,
     customers,
     duplicates,
     exports,
@@ -19,6 +20,7 @@ from customer_flow.web.api import (
     ticket_types,
     tickets,
     users,
+    views,
 )
 from customer_flow.web.problems import PROBLEM_RESPONSES
 
@@ -30,6 +32,9 @@ ROUTERS: list[APIRouter] = [
     ticket_types.router,
     exports.router,
     tickets.router,
+    tickets.bulk,
+    canned.router,
+    views.router,
     imports.router,
     users.router,
     users.tokens,

@@ -18,9 +18,12 @@ from customer_flow.core.models import CURSOR, AuditEntry, Page, Priority
 from customer_flow.mail.files import StoredAttachment
 from customer_flow.tickets.models import (
     Assignment,
+    BulkResult,
     Comment,
     CommentCreate,
+    RenderedReply,
     Ticket,
+    TicketBulk,
     TicketCreate,
     TicketQuery,
     TicketSort,
@@ -31,9 +34,11 @@ from customer_flow.tickets.models import (
 
 from ..deps import UserHub, requires
 
-__all__ = ["router"]
+__all__ = ["bulk", "router"]
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
+#: ``/bulk/tickets``: not under ``/tickets/``, where ``/tickets/{ticket_id}`` would claim it.
+bulk = APIRouter(prefix="/bulk", tags=["tickets"])
 
 TicketSlaFilter = Literal["on_track", "at_risk", "breached", "at_risk_or_breached"]
 TicketId = Annotated[int, Path(ge=1, le=2**53, description="The ticket's ID.")]
@@ -90,11 +95,27 @@ def list_tickets(
     search: Annotated[
         str | None, Query(max_length=300, description="Text in subject or description.")
     ] = None,
-    sort: Annotated[TicketSort, Query(description="id, -id or due (soonest first).")] = "id",
+    sort: Annotated[
+        TicketSort,
+        Query(
+            description='A column, "-" for descending: id, due (next due first), customer, '
+            "subject, status (lifecycle order), priority (urgent first), assignee (unassigned "
+            "first), sla (breached first), created, updated. Ties by ID; keyset paging."
+        ),
+    ] = "id",
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     after: Annotated[
         Annotated[Annotated[str, CURSOR] | None, CURSOR],
         Query(max_length=500, description="The `next` cursor of the previous page."),
+    ] = None,
+    saved_view: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=2**53,
+            description="A saved view's ID (`/api/v1/saved-views`): its filters and sort "
+            "replace the ones given here.",
+        ),
     ] = None,
 ) -> Response:
     """A page of tickets, by keyset: pass the returned `next` as `after` for the next one.
@@ -114,6 +135,7 @@ def list_tickets(
         sort=sort,
         limit=limit,
         after=after,
+        saved_view=saved_view,
     )
     return Response(hub.list_tickets(query).model_dump_json(), media_type="application/json")
 
@@ -128,6 +150,23 @@ def list_tickets(
 def open_ticket(hub: UserHub, body: TicketCreate) -> Ticket:
     """Open a ticket for a live customer, of an active type; its SLA clock starts."""
     return hub.open_ticket(body)
+
+
+@bulk.post(
+    "/tickets",
+    response_model=BulkResult,
+    dependencies=[requires("write")],
+    summary="Assign, set the status or priority of, or close many tickets at once",
+)
+def bulk_tickets(hub: UserHub, body: TicketBulk) -> BulkResult:
+    """One transaction, one timeline entry per ticket changed; up to 10,000 tickets.
+
+    Give each ticket's `updated_at` as you saw it: a ticket changed since is skipped
+    (`changed_meanwhile`), never overwritten. Tickets the change does not fit (already
+    closed, a move the lifecycle refuses, already so, gone) are skipped too, each with a
+    `code` and a `reason`. A value wrong for every ticket (an unknown or disabled agent, a
+    viewer, a team with no agents) is a 422 and nothing changes."""
+    return hub.bulk_tickets(body)
 
 
 @router.get("/{ticket_id}", response_model=Ticket, summary="Get a ticket with its SLA state")
@@ -209,8 +248,20 @@ def list_comments(
 )
 def add_comment(hub: UserHub, ticket_id: TicketId, body: CommentCreate) -> Comment:
     """`public: false` makes an internal note; the first public agent reply is the first
-    response of the SLA."""
+    response of the SLA. `set_status` ("pending" or "resolved") moves the ticket in the same
+    transaction: send and set pending, send and resolve."""
     return hub.add_comment(ticket_id, body)
+
+
+@router.get(
+    "/{ticket_id}/canned-replies",
+    response_model=list[RenderedReply],
+    summary="Your canned replies, filled in for this ticket",
+)
+def canned_for_ticket(hub: UserHub, ticket_id: TicketId) -> list[RenderedReply]:
+    """Each canned reply you see, its placeholders replaced by this ticket's customer, the
+    ticket and you: the text to put in a reply."""
+    return hub.render_canned_replies(ticket_id)
 
 
 @router.get(

@@ -8,7 +8,7 @@ password is reset, without theirs), and alone may list, add and disable users.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,6 +47,24 @@ class PasswordChange(BaseModel):
     )
     revoke_tokens: bool = Field(
         default=False, description="Also revoke every API token of the user."
+    )
+
+
+class RoleChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["admin", "agent", "viewer"] = Field(
+        description="The new role; the last active admin keeps theirs (409 `last_admin`)."
+    )
+
+
+class TimeZoneChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    time_zone: str | None = Field(
+        max_length=64,
+        description="An IANA time zone name (`Europe/Lisbon`, `UTC`) the system knows; an "
+        "unknown one is a 422 `time_zone_unknown`. null: back to UTC.",
     )
 
 
@@ -97,6 +115,26 @@ def get_user(hub: UserHub, user_id: UserId) -> User:
 def disable_user(hub: UserHub, user_id: UserId) -> User:
     """Their sessions end at once and their tokens stop working."""
     return hub.disable_user(user_id)
+
+
+@router.put(
+    "/{user_id}/role",
+    response_model=User,
+    dependencies=[requires("admin")],
+    summary="Change a user's role (admin)",
+)
+def set_role(hub: UserHub, user_id: UserId, body: RoleChange) -> User:
+    """admin, agent or viewer. The last active admin cannot lose the role."""
+    return hub.set_role(user_id, body.role)
+
+
+@router.put(
+    "/{user_id}/time-zone",
+    response_model=User,
+    summary="Set the time zone pages show a user's times in (yours, or admin)",
+)
+def set_time_zone(hub: UserHub, user_id: UserId, body: TimeZoneChange) -> User:
+    return hub.set_time_zone(user_id, body.time_zone)
 
 
 @router.put(

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from customer_flow.web.pages import (
     account,
     auth,
+    canned,
     customers,
     duplicates,
     imports,
@@ -29,6 +30,7 @@ ROUTERS: list[APIRouter] = [
     customers.router,
     ticket_types.router,
     tickets.router,
+    canned.router,
     reports.router,
     duplicates.router,
     imports.router,

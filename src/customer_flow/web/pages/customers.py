@@ -25,7 +25,7 @@ from customer_flow.core.models import Page, parse
 from customer_flow.customers.models import CustomerCreate, CustomerQuery, CustomerUpdate
 from customer_flow.tickets.models import Ticket, TicketQuery
 
-from .common import PageAuth, check_form_csrf, form_error, render
+from .common import PageAuth, check_form_csrf, export_file, form_error, render
 
 __all__ = ["router"]
 
@@ -58,10 +58,16 @@ def customers_list(
         page = auth.hub.list_customers(
             CustomerQuery(search=search or None, trash=trash, limit=PAGE_SIZE)
         )
+    exports = {"search": search, "trash": "true" if trash else ""}
     context = {
         "page": page,
         "search": search,
         "trash": trash,
+        "export_urls": {
+            fmt: "/customers/export?"
+            + urlencode({k: v for k, v in {**exports, "format": fmt}.items() if v})
+            for fmt in ("csv", "xlsx")
+        },
         "after": after,
         "error": error,
         "first_url": _list_url(search, trash, None),
@@ -71,6 +77,22 @@ def customers_list(
     if request.headers.get("hx-target") == "results":
         return render(request, "customers/_results.html", context, auth=auth)
     return render(request, "customers/list.html", context, auth=auth)
+
+
+@router.get("/customers/export")
+def customers_export(
+    auth: PageAuth,
+    format: Annotated[str, Query(max_length=10)] = "csv",
+    search: Annotated[str, Query(max_length=300)] = "",
+    trash: bool = False,
+) -> Response:
+    """The customers the list shows (its search, or the trash), every page, as CSV or XLSX:
+    the export of ``customer-flow export``, formulas defused."""
+    query = CustomerQuery(search=search or None, trash=trash)
+    name = "customers-trash" if trash else "customers"
+    return export_file(
+        name, format, lambda path: auth.hub.export_customers(path, query, format=format)
+    )
 
 
 def _list_url(search: str, trash: bool, after: str | None) -> str:

@@ -19,12 +19,15 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from customer_flow.core.errors import ConfigError, CustomerFlowError, ValidationError
+from customer_flow.core.errors import ConfigError, CustomerFlowError, StateError, ValidationError
 from customer_flow.core.models import PRIORITIES, parse
 from customer_flow.customers.models import Customer, CustomerQuery
 from customer_flow.tickets.models import (
     TICKET_STATUSES,
+    VIEW_FIELDS,
     CommentCreate,
+    SavedViewCreate,
+    TicketBulk,
     TicketCreate,
     TicketQuery,
     TicketType,
@@ -34,7 +37,7 @@ from customer_flow.tickets.records import TRANSITIONS
 from customer_flow.tickets.types import format_duration
 
 from ..deps import Auth
-from .common import PageAuth, check_form_csrf, form_error, render
+from .common import PageAuth, can, check_form_csrf, export_file, form_error, render
 
 __all__ = ["router"]
 
@@ -55,7 +58,23 @@ VIEWS = (
     ("my_team", "My team"),
 )
 #: The sorts the queue's column headers offer: (value, label).
-SORTS = (("id", "Oldest first"), ("-id", "Newest first"), ("due", "Next due first"))
+SORTS = (
+    ("id", "Oldest first"), ("-id", "Newest first"), ("due", "Next due first"),
+    ("-due", "Next due last"), ("priority", "Most urgent first"),
+    ("-priority", "Least urgent first"), ("sla", "Breached first"), ("-sla", "On track first"),
+    ("customer", "Customer A–Z"), ("-customer", "Customer Z–A"), ("subject", "Subject A–Z"),
+    ("-subject", "Subject Z–A"), ("status", "Status (new first)"),
+    ("-status", "Status (closed first)"), ("assignee", "Agent A–Z (unassigned first)"),
+    ("-assignee", "Agent Z–A"), ("-updated", "Recently updated"),
+    ("updated", "Least recently updated"), ("-created", "Recently opened"),
+    ("created", "Opened earliest"),
+)  # fmt: skip
+#: The queue's columns whose header sorts it: (column, its first sort).
+SORTABLE = {
+    "id": "id", "customer": "customer", "subject": "subject", "status": "status",
+    "priority": "priority", "assignee": "assignee", "sla": "sla", "due": "due",
+    "updated": "-updated",
+}  # fmt: skip
 
 
 def _unavailable(request: Request, auth: Auth, exc: ConfigError) -> Response:
@@ -131,14 +150,119 @@ def tickets_queue(
         "sorts": [(s, label, _queue_url({**filters, "sort": s}, None)) for s, label in SORTS],
         "sort": query.sort,
         "sort_urls": {s: _queue_url({**filters, "sort": s}, None) for s, _ in SORTS},
+        "headers": _headers(filters, query.sort),
         "teams": auth.hub.list_teams(),
         "types": auth.hub.list_ticket_types(include_inactive=True),
+        "saved_views": _saved_views(auth, filters),
+        "filter_fields": {k: v for k, v in filters.items() if v},
+        "bulk": can(auth, "write"),
+        "agents": auth.hub.list_agents() if can(auth, "write") else [],
+        "back_url": _queue_url(filters, after),
+        "export_urls": {
+            fmt: _queue_url({**filters, "format": fmt}, None, path="/tickets/export")
+            for fmt in ("csv", "xlsx")
+        },
         "first_url": _queue_url(filters, None),
         "next_url": _queue_url(filters, page.next) if page.next else None,
     }
     if request.headers.get("hx-target") == "results":
         return render(request, "tickets/_results.html", context, auth=auth)
     return render(request, "tickets/queue.html", context, auth=auth)
+
+
+def _filters_of(query: dict[str, Any]) -> dict[str, str]:
+    """A saved view's query as the queue's form fields (a list shows its first value)."""
+    status = query.get("status") or []
+    priority = query.get("priority") or []
+    assignee = "-" if query.get("unassigned") else str(query.get("assignee") or "")
+    values = {
+        "view": query.get("view") or "",
+        "status": "all" if query.get("all_statuses") else (status[0] if status else ""),
+        "type": query.get("type") or "",
+        "priority": priority[0] if priority else "",
+        "assignee": assignee,
+        "team": query.get("team") or "",
+        "sla": query.get("sla") or "",
+        "customer_id": str(query.get("customer_id") or ""),
+        "search": query.get("search") or "",
+        "sort": "" if query.get("sort", "id") == "id" else str(query.get("sort")),
+    }
+    return {k: str(v) for k, v in values.items()}
+
+
+def _saved_views(auth: Auth, filters: dict[str, str]) -> list[dict[str, Any]]:
+    """The user's and the shared saved views as the queue lists them: a link each, whether
+    it is the queue shown now, and whether this user may delete it."""
+    shown = {k: v for k, v in filters.items() if v and not (k == "sort" and v == "id")}
+    out = []
+    for v in auth.hub.list_saved_views():
+        fields = _filters_of(v.query)
+        mine = v.owner == auth.user.email
+        out.append({
+            "id": v.id, "title": v.title, "shared": v.shared,
+            "url": _queue_url(fields, None),
+            "current": {k: x for k, x in fields.items() if x} == shown,
+            "deletable": mine or (v.shared and auth.user.role == "admin"),
+        })  # fmt: skip
+    return out
+
+
+@router.get("/tickets/views")
+def views_home(auth: PageAuth) -> Response:
+    """The saved views live in the queue: a GET here goes back there."""
+    return RedirectResponse("/tickets", status_code=303)
+
+
+@router.post("/tickets/views")
+async def save_view(request: Request, auth: PageAuth) -> Response:
+    """Save the queue's current filters and sort under a name (shared: admins only)."""
+    form = await request.form()
+    check_form_csrf(auth, form)
+    filters = {k: str(form.get(k, "")) for k in (*FILTERS, "sort")}
+    try:
+        query = _query(filters, None).model_dump(
+            include=set(VIEW_FIELDS), exclude_defaults=True, mode="json"
+        )
+        new = parse(
+            SavedViewCreate,
+            {
+                "title": str(form.get("title", "")),
+                "query": query,
+                "shared": form.get("shared") == "yes",
+            },
+        )
+        await run_in_threadpool(auth.hub.add_saved_view, new)
+    except CustomerFlowError as exc:
+        context = {"result": None, "error": exc.message, "back": _queue_url(filters, None),
+                   "action": "save"}  # fmt: skip
+        return render(
+            request, "tickets/bulk_done.html", context, auth=auth, status_code=exc.http_status
+        )
+    return RedirectResponse(_queue_url(filters, None), status_code=303)
+
+
+@router.post("/tickets/views/{view_id}/delete")
+async def delete_view(request: Request, auth: PageAuth, view_id: TicketId) -> Response:
+    form = await request.form()
+    check_form_csrf(auth, form)
+    await run_in_threadpool(auth.hub.delete_saved_view, view_id)
+    return RedirectResponse("/tickets", status_code=303)
+
+
+def _headers(filters: dict[str, str], sort: str) -> dict[str, dict[str, str]]:
+    """Per sortable column: the link its header gives (the other direction when the queue is
+    sorted by it already) and its ``aria-sort``."""
+    out: dict[str, dict[str, str]] = {}
+    for column, first in SORTABLE.items():
+        current = sort.lstrip("-") == column
+        descending = sort.startswith("-")
+        flipped = column if descending else f"-{column}"
+        target = flipped if current else first
+        out[column] = {
+            "url": _queue_url({**filters, "sort": target}, None),
+            "aria": ("descending" if descending else "ascending") if current else "",
+        }
+    return out
 
 
 def _query(filters: dict[str, str], after: str | None) -> TicketQuery:
@@ -170,10 +294,97 @@ def _query(filters: dict[str, str], after: str | None) -> TicketQuery:
     )
 
 
-def _queue_url(filters: dict[str, str], after: str | None) -> str:
+def _queue_url(filters: dict[str, str], after: str | None, *, path: str = "/tickets") -> str:
     params = {**filters, "after": after or ""}
     query = urlencode({k: v for k, v in params.items() if v})
-    return "/tickets" + (f"?{query}" if query else "")
+    return path + (f"?{query}" if query else "")
+
+
+# -- bulk actions ------------------------------------------------------------------------------
+
+
+def _bulk_items(values: list[str]) -> list[dict[str, Any]]:
+    """The checkboxes' ``ID@UPDATED_AT`` values as bulk items (the version the agent saw)."""
+    items: list[dict[str, Any]] = []
+    for value in values:
+        ident, _, seen = value.partition("@")
+        if not ident.isdigit():
+            raise ValidationError(f"tickets: not a ticket: {value[:40]!r}", field="tickets")
+        items.append({"id": int(ident), **({"updated_at": seen} if seen else {})})
+    return items
+
+
+@router.get("/tickets/export")
+def tickets_export(
+    auth: PageAuth,
+    format: Annotated[str, Query(max_length=10)] = "csv",
+    status: Annotated[str, Query(max_length=20)] = "",
+    type: Annotated[str, Query(max_length=64)] = "",
+    priority: Annotated[str, Query(max_length=20)] = "",
+    assignee: Annotated[str, Query(max_length=320)] = "",
+    team: Annotated[str, Query(max_length=64)] = "",
+    sla: Annotated[str, Query(max_length=20)] = "",
+    customer_id: Annotated[str, Query(max_length=20)] = "",
+    search: Annotated[str, Query(max_length=300)] = "",
+    view: Annotated[str, Query(max_length=20)] = "",
+    sort: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    """The tickets of the queue as it is filtered (its view, filters and sort), every page,
+    as CSV or XLSX through the export's writer (formulas defused)."""
+    filters = {
+        "view": view, "status": status, "type": type, "priority": priority,
+        "assignee": assignee, "team": team, "sla": sla, "customer_id": customer_id,
+        "search": search, "sort": sort,
+    }  # fmt: skip
+    query = _query(filters, None)
+    return export_file(
+        "tickets", format, lambda path: auth.hub.export_tickets(path, query, format=format)
+    )
+
+
+@router.get("/tickets/bulk")
+def bulk_form(auth: PageAuth) -> Response:
+    """The bulk bar lives in the queue: a GET here (a reload of the result) goes back there."""
+    return RedirectResponse("/tickets", status_code=303)
+
+
+@router.post("/tickets/bulk")
+async def bulk_tickets(request: Request, auth: PageAuth) -> Response:
+    """Apply the bulk bar's action to the ticked tickets (or every ticket on the page), then
+    say what changed and what was skipped, with a way back to the same queue."""
+    form = await request.form()
+    check_form_csrf(auth, form)
+    back = str(form.get("back", "/tickets"))
+    if not back.startswith("/tickets") or back.startswith("//"):
+        back = "/tickets"
+    scope = str(form.get("scope", "selected"))
+    chosen = [str(v) for v in form.getlist("page" if scope == "page" else "ticket")]
+    action = str(form.get("action", ""))
+    status_code = 200
+    result = None
+    error = None
+    try:
+        if not chosen:
+            raise ValidationError("tickets: select at least one ticket", field="tickets")
+        bulk = parse(
+            TicketBulk,
+            {
+                "action": action,
+                "tickets": _bulk_items(chosen),
+                "assignee": str(form.get("assignee", "")).strip() or None,
+                "team": str(form.get("team", "")).strip() or None,
+                "status": str(form.get("status", "")) or None if action == "status" else None,
+                "priority": str(form.get("priority", "")) or None if action == "priority" else None,
+            },
+        )
+        if action != "assign":
+            bulk = bulk.model_copy(update={"assignee": None, "team": None})
+        result = await run_in_threadpool(auth.hub.bulk_tickets, bulk)
+    except CustomerFlowError as exc:
+        error = exc.message.split(": ", 1)[-1] if exc.field else exc.message
+        status_code = exc.http_status
+    context = {"result": result, "error": error, "back": back, "action": action}
+    return render(request, "tickets/bulk_done.html", context, auth=auth, status_code=status_code)
 
 
 # -- opening a ticket --------------------------------------------------------------------------
@@ -365,6 +576,7 @@ def _ticket_page(
             "recent": recent[:CUSTOMER_TICKETS],
             "agents": agents,
             "teams": teams,
+            "canned": hub.render_canned_replies(ticket_id) if can(auth, "write") else [],
             "duration": format_duration,
         },
         auth=auth,
@@ -387,13 +599,19 @@ def add_comment(
     ticket_id: TicketId,
     body: Annotated[str, Form(max_length=100_000)] = "",
     visibility: Annotated[str, Form(max_length=20)] = "public",
+    set_status: Annotated[str, Form(max_length=20)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
+    """Add the comment; "Send and set pending" and "Send and resolve" move the ticket with it
+    (one Hub call, one transaction)."""
     check_form_csrf(auth, {"csrf_token": csrf_token})
     public = visibility != "internal"
     try:
-        auth.hub.add_comment(ticket_id, CommentCreate(body=body, public=public))
-    except ValidationError as exc:
+        new = parse(
+            CommentCreate, {"body": body, "public": public, "set_status": set_status or None}
+        )
+        auth.hub.add_comment(ticket_id, new)
+    except (ValidationError, StateError) as exc:
         message = exc.message.split(": ", 1)[-1]
         return _ticket_page(
             request,
@@ -404,6 +622,25 @@ def add_comment(
             status_code=exc.http_status,
         )
     return RedirectResponse(f"/tickets/{ticket_id}#comments", status_code=303)
+
+
+@router.post("/tickets/{ticket_id}/canned")
+def insert_canned(
+    request: Request,
+    auth: PageAuth,
+    ticket_id: TicketId,
+    body: Annotated[str, Form(max_length=100_000)] = "",
+    visibility: Annotated[str, Form(max_length=20)] = "public",
+    canned: Annotated[int, Form(ge=1, le=2**53)] = 1,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Insert a canned reply without JavaScript: the page again, with the reply box holding
+    what was typed and the canned text, filled in for this ticket, after it."""
+    check_form_csrf(auth, {"csrf_token": csrf_token})
+    text = auth.hub.render_canned_replies(ticket_id, canned)[0].text
+    joined = f"{body.rstrip()}\n\n{text}" if body.strip() else text
+    comment = {"body": joined, "public": visibility != "internal"}
+    return _ticket_page(request, auth, ticket_id, comment=comment)
 
 
 @router.post("/tickets/{ticket_id}/status")

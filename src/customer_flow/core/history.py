@@ -1,21 +1,23 @@
-"""People-readable history: an audit entry as the pages show it (issue 17).
+"""People-readable history: an audit entry as the pages and the CLI show it (issue 17).
 
 The audit log stores each record's snapshot before and after a change, with the column names
 and the JSON values the code uses. A page shows what a person reads instead: a labelled change
 per field ("Status: open → pending", "Clock paused"), times to the minute with the full value
 on hover, dictionaries and lists as plain text, and nothing of the bookkeeping (pause seconds,
-SLA instants, internal counters). ``changes`` is registered as a template global.
+SLA instants, internal counters). ``changes`` is registered as a template global, and
+``tickets history`` prints the same labels. Times are shown in a time zone the caller gives
+(the user's; UTC by default): ``local``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from customer_flow.core.models import AuditEntry
 
-__all__ = ["ACTIONS", "Change", "action_label", "changes"]
+__all__ = ["ACTIONS", "Change", "action_label", "changes", "local", "show"]
 
 #: What each audit action is called on a page.
 ACTIONS = {
@@ -104,20 +106,33 @@ def _time(value: str) -> datetime | None:
         return None
 
 
-def show(value: Any) -> str:
-    """A stored value as text: a time to the minute (UTC), a dict as ``key: value`` pairs, a
-    list joined by commas, a boolean as yes or no, nothing as a dash."""
+def local(when: datetime, zone: tzinfo | None = None) -> str:
+    """An instant to the minute in ``zone`` (UTC by default), with the zone's abbreviation:
+    ``2026-12-06 10:05 WET``. A naive time is taken as UTC."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    shown = when.astimezone(zone or UTC)
+    name = shown.strftime("%Z") or "UTC"
+    return f"{shown.strftime('%Y-%m-%d %H:%M')} {name}"
+
+
+def show(value: Any, zone: tzinfo | None = None) -> str:
+    """A stored value as text: a time to the minute in ``zone`` (UTC by default), a dict as
+    ``key: value`` pairs, a list joined by commas, a boolean as yes or no, nothing as a
+    dash."""
     if value is None or value == "" or value == [] or value == {}:
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dict):
-        return ", ".join(f"{_tidy(str(k))}: {show(v)}" for k, v in value.items())
+        return ", ".join(f"{_tidy(str(k))}: {show(v, zone)}" for k, v in value.items())
     if isinstance(value, list):
-        return ", ".join(show(v) for v in value)
+        return ", ".join(show(v, zone) for v in value)
     when = _time(value) if isinstance(value, str) else None
     if when is not None:
-        return when.strftime("%Y-%m-%d %H:%M") + (" UTC" if when.utcoffset() is not None else "")
+        if when.utcoffset() is None:  # a date-time written without a zone: as it was typed
+            return when.strftime("%Y-%m-%d %H:%M")
+        return local(when, zone)
     return str(value)
 
 
@@ -133,7 +148,9 @@ def action_label(action: str) -> str:
     return ACTIONS.get(action, action.replace("_", " ").capitalize())
 
 
-def changes(entry: AuditEntry, skip: tuple[str, ...] = ()) -> list[Change]:
+def changes(
+    entry: AuditEntry, skip: tuple[str, ...] = (), zone: tzinfo | None = None
+) -> list[Change]:
     """The labelled changes of one entry, in a stable order: pauses as events, extra fields
     one per line, a comment as its author and first words."""
     before: dict[str, Any] = entry.before or {}
@@ -161,13 +178,15 @@ def changes(entry: AuditEntry, skip: tuple[str, ...] = ()) -> list[Change]:
             for name in dict.fromkeys([*(old or {}), *(new or {})]):
                 a, b = (old or {}).get(name), (new or {}).get(name)
                 if a != b:
-                    out.append(Change(label=_tidy(str(name)), before=show(a), after=show(b)))
+                    out.append(
+                        Change(label=_tidy(str(name)), before=show(a, zone), after=show(b, zone))
+                    )
             continue
         out.append(
             Change(
                 label=_tidy(key),
-                before=show(old),
-                after=show(new),
+                before=show(old, zone),
+                after=show(new, zone),
                 before_full=_full(old),
                 after_full=_full(new),
             )
