@@ -266,7 +266,7 @@ login_failures = Table(
 
 #: Live customers in ID order straight from an index: without it SQLite picked a one-column
 #: index on deleted_at and sorted every live row for each page (7 ms → 0.1 ms at 20,000 rows;
-#: found by benchmarks/bench_web.py). That index went in migration 0019: this one serves its
+#: found by benchmarks/bench_web.py). That index went in migration 0018: this one serves its
 #: queries too.
 Index("ix_customers_deleted_at_id", customers.c.deleted_at, customers.c.id)
 # -- duplicates (dedupe.py) ------------------------------------------------------------------
