@@ -31,6 +31,7 @@ from customer_flow.core.errors import (
     NotFoundError,
     PermissionDeniedError,
     StateError,
+    StorageError,
     ValidationError,
 )
 from customer_flow.core.lazy import lazy
@@ -40,7 +41,9 @@ from customer_flow.customers import search
 from customer_flow.customers.models import Customer, CustomerCreate, CustomerQuery, CustomerUpdate
 from customer_flow.duplicates import merge as merging
 from customer_flow.jobs import failures as job_failures
+from customer_flow.jobs import imports as import_jobs
 from customer_flow.jobs.failures import JobFailure
+from customer_flow.jobs.imports import ImportJob
 from customer_flow.mail import accounts as mail_accounts
 from customer_flow.mail import files as mail_files
 from customer_flow.mail import inbound as mail_inbound
@@ -1137,13 +1140,15 @@ class Hub:
         *,
         dry_run: bool = False,
         progress: Callable[[int, int | None], None] | None = None,
+        job_id: int | None = None,
     ) -> ImportReport:
         """Import a customer file in one transaction, recorded as a batch (``imports list``).
 
         With ``dry_run`` the very same import runs and is rolled back: the report says what
         would be created, updated and rejected, and nothing is written. ``progress`` is told,
         batch after batch, the records read and about how many the file holds (None when
-        unknown)."""
+        unknown). ``job_id``: the web import job this is (``run_import_job``), marked done in
+        the same transaction; when it was done already, nothing is written."""
         from customer_flow.data.imports import ImportOptions
 
         options = options or ImportOptions()
@@ -1179,6 +1184,14 @@ class Hub:
                         mode="json", exclude={"rejects", "outcomes", "duplicates"}
                     ),
                 )
+                if job_id is not None:
+                    public = report.model_copy(update={"rejects_file": None})
+                    if not import_jobs.finish(
+                        conn, job_id, public.model_dump(mode="json"), report.batch_id, self._now()
+                    ):
+                        raise StateError(
+                            f"import job {job_id} was done already", code="import_job_done"
+                        )
                 return report
         except _RollBack:
             return outcome[0]
@@ -1253,6 +1266,111 @@ class Hub:
             return exports.export_customers(
                 conn, out, query or CustomerQuery(), format=format, raw=raw
             )
+
+    # -- imports started from the web, run by the worker (issues 18 and 19) -------------------
+
+    def start_import_job(
+        self,
+        kind: import_jobs.Kind,
+        folder: Path,
+        source: str,
+        options: ImportOptions,
+        enqueue: Callable[[int], object],
+    ) -> ImportJob:
+        """Record a preview (``kind="preview"``, a dry run) or an import of the upload staged
+        in ``folder``, and hand it to the worker's queue (``enqueue(job_id)``). The worker runs
+        it as this user (``run_import_job``); ``get_import_job`` follows it."""
+        with self._write() as conn:
+            job = import_jobs.create(
+                conn, kind=kind, user_id=self.user_id, actor=self.actor, role=self.role,
+                source=source, folder=folder, options=options.model_dump(mode="json"),
+                now=self._now(),
+            )  # fmt: skip
+        try:
+            enqueue(job.id)
+        except Exception as exc:  # the queue's own errors (Redis down, a full disk)
+            message = f"the job queue is not available: {type(exc).__name__}: {exc}"[:500]
+            with self.store.write() as conn:
+                import_jobs.fail(conn, job.id, message, 503, self._now(), final=True)
+            raise StorageError(message, code="queue_unavailable") from None
+        return job
+
+    def get_import_job(self, job_id: int) -> ImportJob:
+        """An import job, with its progress; only its owner (or an admin) may see it."""
+        with self._read() as conn:
+            job = import_jobs.get(conn, job_id)
+        if self.user_id is not None and job.user_id != self.user_id and self.role != "admin":
+            raise NotFoundError(f"no import job {job_id}", code="import_job_not_found")
+        return job
+
+    def run_import_job(self, job_id: int, *, final: bool = True) -> ImportJob:
+        """Run a web import job (the worker calls this), as the user who started it.
+
+        An import commits all or nothing, and its job turns done in the same transaction. A
+        problem of the file (a ``ValidationError``, too many rejects) ends the job with its
+        message. A problem of the place (the staged upload not there, the database busy) is
+        raised again for the queue to retry, and ends the job only on the last try
+        (``final``)."""
+        import shutil
+
+        from customer_flow.data import staging
+        from customer_flow.data.imports import ImportOptions
+
+        with self._read() as conn:
+            job = import_jobs.get(conn, job_id)
+        if job.finished:
+            return job
+        with self._write() as conn:
+            import_jobs.start(conn, job_id, self._now())
+        folder = Path(job.folder)
+        runner = self.as_actor(job.actor, job.role, job.user_id)
+        try:
+            try:
+                staged = staging.staged_at(folder)
+            except (OSError, ValueError):
+                raise StorageError(
+                    f"the upload {job.source} is not in {folder}: every app server and worker "
+                    "must share the import folder (the import_dir setting)",
+                    code="upload_not_shared",
+                ) from None
+            options = ImportOptions.model_validate(job.options)
+
+            def tick(done: int, total: int | None) -> None:
+                import_jobs.write_progress(folder, done, total)
+
+            if job.kind == "preview":  # it shows every reject: max_errors is the import's
+                options = options.model_copy(update={"max_errors": None})
+                report = runner.import_file(staged.path, options, dry_run=True, progress=tick)
+                with self._write() as conn:
+                    public = staging.public(report, staged).model_dump(mode="json")
+                    import_jobs.finish(conn, job_id, public, None, self._now())
+            else:
+                try:
+                    report = runner.import_file(staged.path, options, progress=tick, job_id=job_id)
+                except StateError as exc:
+                    if exc.code != "import_job_done":
+                        raise
+                else:
+                    staging.keep_batch(folder.parent.parent, staged, report)
+        except CustomerFlowError as exc:
+            again = isinstance(exc, StorageError | ConfigError)
+            message = exc.message
+            if isinstance(exc, ValidationError):
+                message = staging.scrubbed(exc, staging.Staged(folder.name, folder, "")).message
+            ended = final or not again
+            with self.store.write() as conn:
+                import_jobs.fail(conn, job_id, message, exc.http_status, self._now(), final=ended)
+            if ended and job.kind == "preview":  # nothing to import: the upload goes
+                shutil.rmtree(folder, ignore_errors=True)
+            if again:
+                raise
+        except Exception as exc:
+            with self.store.write() as conn:
+                error = f"{type(exc).__name__}: {exc}"
+                import_jobs.fail(conn, job_id, error, 500, self._now(), final=final)
+            raise
+        with self._read() as conn:
+            return import_jobs.get(conn, job_id)
 
     # -- mail (issue 18) -----------------------------------------------------------------------
 
