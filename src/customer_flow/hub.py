@@ -32,6 +32,7 @@ from customer_flow.core.errors import (
     PermissionDeniedError,
     StateError,
     StorageError,
+    TooLargeError,
     ValidationError,
 )
 from customer_flow.core.lazy import lazy
@@ -633,40 +634,72 @@ class Hub:
         ticket_id: int,
         new: CommentCreate,
         *,
-        files: list[tuple[str, bytes, str]] | None = None,
+        files: list[tuple[str, bytes, str]] | list[mail_files.NewFile] | None = None,
     ) -> Comment:
         """Add a public reply or an internal note; the first agent reply is the first response.
 
         An agent's public reply to a customer with an email goes to the outbox in the same
         transaction when an SMTP server is set (``send_mail`` sends it), with ``files``
-        (name, bytes, content type) attached; they are kept with the ticket either way."""
-        files = files or []
-        limit, most = self.settings.mail_max_attachment_bytes, self.settings.mail_max_attachments
-        if len(files) > most:
-            raise ValidationError(f"files: at most {most} per comment", field="files")
-        for name, content, _ in files:
-            if len(content) > limit:
-                raise ValidationError(
-                    f"files: {name} is {len(content):,} bytes, over the limit of {limit:,}",
-                    field="files",
-                )
+        attached ((name, bytes, content type), or ``NewFile``s read as they are kept); they are
+        kept with the ticket either way. Refused before anything is written: more than
+        ``mail_max_attachments`` files (422), a file over ``mail_max_attachment_bytes`` or all
+        of them over ``mail_max_message_bytes`` (413)."""
+        wanted = [
+            f
+            if isinstance(f, mail_files.NewFile)
+            else mail_files.NewFile(f[0], f[2], len(f[1]), f[1])
+            for f in files or []
+        ]
+        self._check_files(wanted)
         policy = self.sla_policy
+        store = mail_files.FileStore(self.settings.resolved_attachment_dir())
+        kept = [self._keep_file(store, f) for f in wanted]  # before the write lock: no row yet
         with self._write() as conn:
             comment, ticket = tickets.add_comment(
                 conn, ticket_id, new, policy, self._now(), actor=self.actor
             )
-            if files:
-                store = mail_files.FileStore(self.settings.resolved_attachment_dir())
-                for name, content, ctype in files:
-                    mail_files.add(
-                        conn, ticket_id=ticket_id, comment_id=comment.id, inbound_id=None,
-                        sha256=store.put(content), size=len(content),
-                        filename=mail_parsing.clean_filename(name), content_type=ctype,
-                        now=self._now(),
-                    )  # fmt: skip
+            for f, (sha256, size) in zip(wanted, kept, strict=True):
+                mail_files.add(
+                    conn, ticket_id=ticket_id, comment_id=comment.id, inbound_id=None,
+                    sha256=sha256, size=size, filename=mail_parsing.clean_filename(f.name),
+                    content_type=f.content_type or "application/octet-stream", now=self._now(),
+                )  # fmt: skip
             if comment.public and not comment.by_customer:
                 self._queue_reply(conn, ticket, comment)
             return comment
+
+    def _check_files(self, files: list[mail_files.NewFile]) -> None:
+        most = self.settings.mail_max_attachments
+        limit, total = self.settings.mail_max_attachment_bytes, self.settings.mail_max_message_bytes
+        if len(files) > most:
+            raise ValidationError(
+                f"files: {len(files)} files, at most {most} per comment", code="too_many_files",
+                field="files",
+            )  # fmt: skip
+        for f in files:
+            if f.size > limit:
+                raise TooLargeError(
+                    f"files: {mail_parsing.clean_filename(f.name)} is {f.size:,} bytes, over the "
+                    f"limit of {limit:,} per file", code="file_too_large", field="files",
+                )  # fmt: skip
+        if sum(f.size for f in files) > total:
+            raise TooLargeError(
+                f"files: {sum(f.size for f in files):,} bytes in all, over the limit of "
+                f"{total:,} per message", code="files_too_large", field="files",
+            )  # fmt: skip
+
+    def _keep_file(self, store: mail_files.FileStore, f: mail_files.NewFile) -> tuple[str, int]:
+        """Put one file in the content-addressed store; its SHA-256 and real size."""
+        if isinstance(f.source, bytes):
+            return store.put(f.source), len(f.source)
+        try:
+            return store.put_stream(f.source, self.settings.mail_max_attachment_bytes)
+        except OverflowError:
+            raise TooLargeError(
+                f"files: {mail_parsing.clean_filename(f.name)} is over the limit of "
+                f"{self.settings.mail_max_attachment_bytes:,} bytes per file",
+                code="file_too_large", field="files",
+            ) from None  # fmt: skip
 
     def list_comments(self, ticket_id: int, *, include_notes: bool = True) -> list[Comment]:
         """A ticket's comments, oldest first."""
@@ -1999,11 +2032,18 @@ class Hub:
             kept = mail_files.list_for_comment(conn, mail.comment_id or 0)
         for a in kept:
             maintype, _, subtype = a.content_type.partition("/")
+            data = store.path(a.sha256).read_bytes()
+            params = {}
+            if maintype == "text":  # name the charset, else readers take it for ASCII
+                with suppress(UnicodeDecodeError):
+                    data.decode("utf-8")
+                    params["charset"] = "utf-8"
             message.add_attachment(
-                store.path(a.sha256).read_bytes(),
+                data,
                 maintype=maintype or "application",
                 subtype=subtype or "octet-stream",
                 filename=a.filename,
+                params=params,
             )
 
     def _send_failed(self, mail: OutgoingMail, exc: MailServerError, report: SendReport) -> None:

@@ -96,6 +96,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("post", "/api/v1/imports/preview"): {"on_conflict": "skip", "mapping": "Who=Name"},
     ("post", "/api/v1/imports"): {"on_conflict": "skip", "mapping": "Who=Name", "upload": "t"},
+    ("post", "/api/v1/tickets/{ticket_id}/comments/with-files"): {"body": "Hi", "public": "true"},
 }
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -34,6 +34,7 @@ from customer_flow.tickets.records import TRANSITIONS
 from customer_flow.tickets.types import format_duration
 
 from ..deps import Auth
+from ..uploads import attached
 from .common import PageAuth, check_form_csrf, form_error, render
 
 __all__ = ["router"]
@@ -359,6 +360,7 @@ def _ticket_page(
             "moves": moves,
             "comment": comment or {"body": "", "public": True},
             "comment_error": comment_error,
+            "file_limits": hub.settings,
             "assign_error": assign_error,
             "customer": customer,
             "other_open": other_open[:CUSTOMER_TICKETS],
@@ -388,11 +390,17 @@ def add_comment(
     body: Annotated[str, Form(max_length=100_000)] = "",
     visibility: Annotated[str, Form(max_length=20)] = "public",
     csrf_token: Annotated[str, Form()] = "",
+    # A browser sends an empty file input as a part with no file name: a plain "" here.
+    files: Annotated[list[UploadFile | str] | None, File()] = None,
 ) -> Response:
     check_form_csrf(auth, {"csrf_token": csrf_token})
     public = visibility != "internal"
     try:
-        auth.hub.add_comment(ticket_id, CommentCreate(body=body, public=public))
+        auth.hub.add_comment(
+            ticket_id,
+            CommentCreate(body=body, public=public),
+            files=attached([f for f in files or [] if not isinstance(f, str)]),
+        )
     except ValidationError as exc:
         message = exc.message.split(": ", 1)[-1]
         return _ticket_page(
