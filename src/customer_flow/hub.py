@@ -2102,6 +2102,14 @@ class Hub:
                 checks.append(MailCheck(account.name, account.kind, False, str(exc)))
         return checks
 
+    def test_mail_settings(self) -> list[MailCheck]:
+        """``test_mail`` and then the admin's mail templates (``check_mail_templates``), as one
+        list: what ``customer-flow mail test`` and the mail settings page's Test button say."""
+        checks = self.test_mail()
+        problems = self.check_mail_templates()
+        message = "; ".join(problems) or "they all render"
+        return [*checks, MailCheck("templates", "templates", not problems, message)]
+
     # -- background jobs (issue 18) ------------------------------------------------------------
 
     def record_job_failure(self, job: str, error: str, attempts: int) -> JobFailure:
