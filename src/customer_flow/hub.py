@@ -1518,7 +1518,7 @@ class Hub:
                   "team": self.settings.mail_team_name, "ticket": ticket}  # fmt: skip
         return mail_templates.check(
             self.settings.mail_template_dir,
-            {"reply.txt": reply, "reply.html": reply, "notify.txt": notify},
+            {"reply.txt": reply, "reply.html": reply, "notify.txt": notify, "notify.html": notify},
         )
 
     # -- notifications -------------------------------------------------------------------------
@@ -1581,6 +1581,7 @@ class Hub:
                 to_address=person.email,
                 subject=f"[#{ticket.id}] {headline}: {ticket.subject}"[:400],
                 body=mail_templates.render("notify.txt", context, self.settings.mail_template_dir),
+                html=mail_templates.render("notify.html", context, self.settings.mail_template_dir),
                 kind="notification",
                 domain=smtp.address.rsplit("@", 1)[-1],
                 in_reply_to=None,
@@ -1591,8 +1592,12 @@ class Hub:
     def _notify_new_ticket(self, conn: Connection, ticket: Ticket) -> None:
         if mail_accounts.smtp_account(conn) is None:
             return
-        # Teams (when they come) narrow this to the ticket's team; today it is every agent.
+        # "New ticket in my team": the members of the ticket's team. A ticket with no team is
+        # in nobody's team and everybody's queue: every agent hears of it.
         people = [u for u in users.list_users(conn) if u.role != "viewer"]
+        if ticket.team is not None:
+            members = {a.id for a in team_records.get(conn, ticket.team).members}
+            people = [u for u in people if u.id in members]
         self._notify(conn, "new_ticket", ticket, str(ticket.id), people)
 
     def notify_sla(self) -> int:
