@@ -164,6 +164,11 @@ class TestWithTheWorker:
         page = client.get(job)
         assert "failed after 2 tries" in page.text and "must share the import folder" in page.text
         assert [] == team.hub.list_imports()
+        listed = client.get("/api/v1/mail/job-failures", headers=team["admin"].headers)
+        assert [("import_job", 2)] == [(f["job"], f["attempts"]) for f in listed.json()]
+        assert listed.json()[0]["failed_at"].endswith("Z") or "+" in listed.json()[0]["failed_at"]
+        agent_may_not = client.get("/api/v1/mail/job-failures", headers=team["agent"].headers)
+        assert 403 == agent_may_not.status_code
 
 
 def _stage(tmp_path: Path, user_id: int, body: str = GOOD_AND_BAD) -> staging.Staged:

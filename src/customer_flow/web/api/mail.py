@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from customer_flow.jobs.failures import JobFailure
 from customer_flow.mail.models import InboundMessage, MailAccount, MailAccountCreate, OutgoingMail
 
 from ..deps import UserHub, requires
@@ -105,6 +106,19 @@ def test_mail(hub: UserHub) -> list[MailCheckResult]:
     logged in to (nothing is sent), and the admin's templates are rendered; each says what
     failed."""
     return [MailCheckResult(**vars(c)) for c in hub.test_mail_settings()]
+
+
+@router.get(
+    "/job-failures",
+    response_model=list[JobFailure],
+    dependencies=[requires("admin")],
+    summary="The background jobs that failed after their retries (admin)",
+)
+def job_failures(hub: UserHub) -> list[JobFailure]:
+    """Mail fetch and send, and imports started from the web: each job the worker gave up on,
+    newest first (the last 100), with its last error; what `customer-flow worker failures`
+    lists."""
+    return hub.list_job_failures()
 
 
 @router.get("/inbound", response_model=list[InboundMessage], summary="The messages read")

@@ -214,7 +214,7 @@ def job_page(request: Request, auth: PageAuth, job_id: JobId) -> Response:
         if (job.error_status or 500) >= 500:
             message = (
                 f"The {job.kind} of {job.source} failed after {job.attempts} tries: {message}. "
-                "An admin can see it under the worker's failures."
+                "An admin sees it under Mail settings, background jobs that failed."
             )
         status = job.error_status if job.error_status and job.error_status < 500 else 200
         return _upload_page(

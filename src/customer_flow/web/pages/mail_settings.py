@@ -1,5 +1,6 @@
 """``/settings/mail``: the mail servers for admins (issue 18 item 5): the list, a form that adds
-or replaces one, Remove, and Test (what ``customer-flow mail test`` does). Thin doors to
+or replaces one, Remove, and Test (what ``customer-flow mail test`` does); and the background
+jobs that failed after their retries (mail and web imports, ``worker failures``). Thin doors to
 ``Hub.list_mail_accounts``, ``save_mail_account``, ``remove_mail_account`` and
 ``test_mail_settings``, the CLI's own calls; the Hub checks the admin role again.
 
@@ -61,6 +62,7 @@ def _page(
         "values": {**BLANK, **(values or {})},
         "error": error,
         "checks": checks,
+        "failures": auth.hub.list_job_failures(limit=20),
     }
     return render(request, "settings/mail.html", context, auth=auth, status_code=status_code)
 
