@@ -121,9 +121,7 @@ def _web(url: str, data: Path, work: Path) -> dict[str, Any]:
             upload = re.search(r'name="upload" value="([^"]+)"', preview)
             assert upload is not None, preview[:500]
             started = time.perf_counter()
-            r = client.post(
-                "/imports/commit", data={"csrf_token": csrf, "upload": upload.group(1)}
-            )
+            r = client.post("/imports/commit", data={"csrf_token": csrf, "upload": upload.group(1)})
             import_answered = time.perf_counter() - started
             second = str(r.url.path)
             _wait_done(client, second, deadline)
