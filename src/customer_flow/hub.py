@@ -32,6 +32,7 @@ from customer_flow.core.errors import (
     PermissionDeniedError,
     StateError,
     StorageError,
+    TooLargeError,
     ValidationError,
 )
 from customer_flow.core.lazy import lazy
@@ -41,7 +42,9 @@ from customer_flow.customers import search
 from customer_flow.customers.models import Customer, CustomerCreate, CustomerQuery, CustomerUpdate
 from customer_flow.duplicates import merge as merging
 from customer_flow.jobs import failures as job_failures
+from customer_flow.jobs import imports as import_jobs
 from customer_flow.jobs.failures import JobFailure
+from customer_flow.jobs.imports import ImportJob
 from customer_flow.mail import accounts as mail_accounts
 from customer_flow.mail import files as mail_files
 from customer_flow.mail import inbound as mail_inbound
@@ -902,7 +905,7 @@ class Hub:
         ticket_id: int,
         new: CommentCreate,
         *,
-        files: list[tuple[str, bytes, str]] | None = None,
+        files: list[tuple[str, bytes, str]] | list[mail_files.NewFile] | None = None,
     ) -> Comment:
         """Add a public reply or an internal note; the first agent reply is the first response.
 
@@ -910,35 +913,34 @@ class Hub:
         to that status in the same transaction; a move the lifecycle refuses saves nothing.
         An agent's public reply to a customer with an email goes to the outbox in the same
         transaction when an SMTP server is set (``send_mail`` sends it), with ``files``
-        (name, bytes, content type) attached; they are kept with the ticket either way."""
+        attached ((name, bytes, content type), or ``NewFile``s read as they are kept); they are
+        kept with the ticket either way. Refused before anything is written: more than
+        ``mail_max_attachments`` files (422), a file over ``mail_max_attachment_bytes`` or all
+        of them over ``mail_max_message_bytes`` (413)."""
         if new.set_status is not None and new.by_customer:
             raise ValidationError(
                 "set_status: only an agent's comment moves the ticket", field="set_status"
             )
-        files = files or []
-        limit, most = self.settings.mail_max_attachment_bytes, self.settings.mail_max_attachments
-        if len(files) > most:
-            raise ValidationError(f"files: at most {most} per comment", field="files")
-        for name, content, _ in files:
-            if len(content) > limit:
-                raise ValidationError(
-                    f"files: {name} is {len(content):,} bytes, over the limit of {limit:,}",
-                    field="files",
-                )
+        wanted = [
+            f
+            if isinstance(f, mail_files.NewFile)
+            else mail_files.NewFile(f[0], f[2], len(f[1]), f[1])
+            for f in files or []
+        ]
+        self._check_files(wanted)
         policy = self.sla_policy
+        store = mail_files.FileStore(self.settings.resolved_attachment_dir())
+        kept = [self._keep_file(store, f) for f in wanted]  # before the write lock: no row yet
         with self._write() as conn:
             comment, ticket = tickets.add_comment(
                 conn, ticket_id, new, policy, self._now(), actor=self.actor
             )
-            if files:
-                store = mail_files.FileStore(self.settings.resolved_attachment_dir())
-                for name, content, ctype in files:
-                    mail_files.add(
-                        conn, ticket_id=ticket_id, comment_id=comment.id, inbound_id=None,
-                        sha256=store.put(content), size=len(content),
-                        filename=mail_parsing.clean_filename(name), content_type=ctype,
-                        now=self._now(),
-                    )  # fmt: skip
+            for f, (sha256, size) in zip(wanted, kept, strict=True):
+                mail_files.add(
+                    conn, ticket_id=ticket_id, comment_id=comment.id, inbound_id=None,
+                    sha256=sha256, size=size, filename=mail_parsing.clean_filename(f.name),
+                    content_type=f.content_type or "application/octet-stream", now=self._now(),
+                )  # fmt: skip
             if comment.public and not comment.by_customer:
                 self._queue_reply(conn, ticket, comment)
             if new.set_status is not None and ticket.status != new.set_status:
@@ -946,6 +948,39 @@ class Hub:
                     conn, ticket_id, new.set_status, policy, self._now(), actor=self.actor
                 )
             return comment
+
+    def _check_files(self, files: list[mail_files.NewFile]) -> None:
+        most = self.settings.mail_max_attachments
+        limit, total = self.settings.mail_max_attachment_bytes, self.settings.mail_max_message_bytes
+        if len(files) > most:
+            raise ValidationError(
+                f"files: {len(files)} files, at most {most} per comment", code="too_many_files",
+                field="files",
+            )  # fmt: skip
+        for f in files:
+            if f.size > limit:
+                raise TooLargeError(
+                    f"files: {mail_parsing.clean_filename(f.name)} is {f.size:,} bytes, over the "
+                    f"limit of {limit:,} per file", code="file_too_large", field="files",
+                )  # fmt: skip
+        if sum(f.size for f in files) > total:
+            raise TooLargeError(
+                f"files: {sum(f.size for f in files):,} bytes in all, over the limit of "
+                f"{total:,} per message", code="files_too_large", field="files",
+            )  # fmt: skip
+
+    def _keep_file(self, store: mail_files.FileStore, f: mail_files.NewFile) -> tuple[str, int]:
+        """Put one file in the content-addressed store; its SHA-256 and real size."""
+        if isinstance(f.source, bytes):
+            return store.put(f.source), len(f.source)
+        try:
+            return store.put_stream(f.source, self.settings.mail_max_attachment_bytes)
+        except OverflowError:
+            raise TooLargeError(
+                f"files: {mail_parsing.clean_filename(f.name)} is over the limit of "
+                f"{self.settings.mail_max_attachment_bytes:,} bytes per file",
+                code="file_too_large", field="files",
+            ) from None  # fmt: skip
 
     def list_comments(self, ticket_id: int, *, include_notes: bool = True) -> list[Comment]:
         """A ticket's comments, oldest first."""
@@ -1440,13 +1475,15 @@ class Hub:
         *,
         dry_run: bool = False,
         progress: Callable[[int, int | None], None] | None = None,
+        job_id: int | None = None,
     ) -> ImportReport:
         """Import a customer file in one transaction, recorded as a batch (``imports list``).
 
         With ``dry_run`` the very same import runs and is rolled back: the report says what
         would be created, updated and rejected, and nothing is written. ``progress`` is told,
         batch after batch, the records read and about how many the file holds (None when
-        unknown)."""
+        unknown). ``job_id``: the web import job this is (``run_import_job``), marked done in
+        the same transaction; when it was done already, nothing is written."""
         from customer_flow.data.imports import ImportOptions
 
         options = options or ImportOptions()
@@ -1482,6 +1519,14 @@ class Hub:
                         mode="json", exclude={"rejects", "outcomes", "duplicates"}
                     ),
                 )
+                if job_id is not None:
+                    public = report.model_copy(update={"rejects_file": None})
+                    if not import_jobs.finish(
+                        conn, job_id, public.model_dump(mode="json"), report.batch_id, self._now()
+                    ):
+                        raise StateError(
+                            f"import job {job_id} was done already", code="import_job_done"
+                        )
                 return report
         except _RollBack:
             return outcome[0]
@@ -1556,6 +1601,111 @@ class Hub:
             return exports.export_customers(
                 conn, out, query or CustomerQuery(), format=format, raw=raw
             )
+
+    # -- imports started from the web, run by the worker (issues 18 and 19) -------------------
+
+    def start_import_job(
+        self,
+        kind: import_jobs.Kind,
+        folder: Path,
+        source: str,
+        options: ImportOptions,
+        enqueue: Callable[[int], object],
+    ) -> ImportJob:
+        """Record a preview (``kind="preview"``, a dry run) or an import of the upload staged
+        in ``folder``, and hand it to the worker's queue (``enqueue(job_id)``). The worker runs
+        it as this user (``run_import_job``); ``get_import_job`` follows it."""
+        with self._write() as conn:
+            job = import_jobs.create(
+                conn, kind=kind, user_id=self.user_id, actor=self.actor, role=self.role,
+                source=source, folder=folder, options=options.model_dump(mode="json"),
+                now=self._now(),
+            )  # fmt: skip
+        try:
+            enqueue(job.id)
+        except Exception as exc:  # the queue's own errors (Redis down, a full disk)
+            message = f"the job queue is not available: {type(exc).__name__}: {exc}"[:500]
+            with self.store.write() as conn:
+                import_jobs.fail(conn, job.id, message, 503, self._now(), final=True)
+            raise StorageError(message, code="queue_unavailable") from None
+        return job
+
+    def get_import_job(self, job_id: int) -> ImportJob:
+        """An import job, with its progress; only its owner (or an admin) may see it."""
+        with self._read() as conn:
+            job = import_jobs.get(conn, job_id)
+        if self.user_id is not None and job.user_id != self.user_id and self.role != "admin":
+            raise NotFoundError(f"no import job {job_id}", code="import_job_not_found")
+        return job
+
+    def run_import_job(self, job_id: int, *, final: bool = True) -> ImportJob:
+        """Run a web import job (the worker calls this), as the user who started it.
+
+        An import commits all or nothing, and its job turns done in the same transaction. A
+        problem of the file (a ``ValidationError``, too many rejects) ends the job with its
+        message. A problem of the place (the staged upload not there, the database busy) is
+        raised again for the queue to retry, and ends the job only on the last try
+        (``final``)."""
+        import shutil
+
+        from customer_flow.data import staging
+        from customer_flow.data.imports import ImportOptions
+
+        with self._read() as conn:
+            job = import_jobs.get(conn, job_id)
+        if job.finished:
+            return job
+        with self._write() as conn:
+            import_jobs.start(conn, job_id, self._now())
+        folder = Path(job.folder)
+        runner = self.as_actor(job.actor, job.role, job.user_id)
+        try:
+            try:
+                staged = staging.staged_at(folder)
+            except (OSError, ValueError):
+                raise StorageError(
+                    f"the upload {job.source} is not in {folder}: every app server and worker "
+                    "must share the import folder (the import_dir setting)",
+                    code="upload_not_shared",
+                ) from None
+            options = ImportOptions.model_validate(job.options)
+
+            def tick(done: int, total: int | None) -> None:
+                import_jobs.write_progress(folder, done, total)
+
+            if job.kind == "preview":  # it shows every reject: max_errors is the import's
+                options = options.model_copy(update={"max_errors": None})
+                report = runner.import_file(staged.path, options, dry_run=True, progress=tick)
+                with self._write() as conn:
+                    public = staging.public(report, staged).model_dump(mode="json")
+                    import_jobs.finish(conn, job_id, public, None, self._now())
+            else:
+                try:
+                    report = runner.import_file(staged.path, options, progress=tick, job_id=job_id)
+                except StateError as exc:
+                    if exc.code != "import_job_done":
+                        raise
+                else:
+                    staging.keep_batch(folder.parent.parent, staged, report)
+        except CustomerFlowError as exc:
+            again = isinstance(exc, StorageError | ConfigError)
+            message = exc.message
+            if isinstance(exc, ValidationError):
+                message = staging.scrubbed(exc, staging.Staged(folder.name, folder, "")).message
+            ended = final or not again
+            with self.store.write() as conn:
+                import_jobs.fail(conn, job_id, message, exc.http_status, self._now(), final=ended)
+            if ended and job.kind == "preview":  # nothing to import: the upload goes
+                shutil.rmtree(folder, ignore_errors=True)
+            if again:
+                raise
+        except Exception as exc:
+            with self.store.write() as conn:
+                error = f"{type(exc).__name__}: {exc}"
+                import_jobs.fail(conn, job_id, error, 500, self._now(), final=final)
+            raise
+        with self._read() as conn:
+            return import_jobs.get(conn, job_id)
 
     # -- mail (issue 18) -----------------------------------------------------------------------
 
@@ -1670,7 +1820,7 @@ class Hub:
                   "team": self.settings.mail_team_name, "ticket": ticket}  # fmt: skip
         return mail_templates.check(
             self.settings.mail_template_dir,
-            {"reply.txt": reply, "reply.html": reply, "notify.txt": notify},
+            {"reply.txt": reply, "reply.html": reply, "notify.txt": notify, "notify.html": notify},
         )
 
     # -- notifications -------------------------------------------------------------------------
@@ -1733,6 +1883,7 @@ class Hub:
                 to_address=person.email,
                 subject=f"[#{ticket.id}] {headline}: {ticket.subject}"[:400],
                 body=mail_templates.render("notify.txt", context, self.settings.mail_template_dir),
+                html=mail_templates.render("notify.html", context, self.settings.mail_template_dir),
                 kind="notification",
                 domain=smtp.address.rsplit("@", 1)[-1],
                 in_reply_to=None,
@@ -1743,8 +1894,12 @@ class Hub:
     def _notify_new_ticket(self, conn: Connection, ticket: Ticket) -> None:
         if mail_accounts.smtp_account(conn) is None:
             return
-        # Teams (when they come) narrow this to the ticket's team; today it is every agent.
+        # "New ticket in my team": the members of the ticket's team. A ticket with no team is
+        # in nobody's team and everybody's queue: every agent hears of it.
         people = [u for u in users.list_users(conn) if u.role != "viewer"]
+        if ticket.team is not None:
+            members = {a.id for a in team_records.get(conn, ticket.team).members}
+            people = [u for u in people if u.id in members]
         self._notify(conn, "new_ticket", ticket, str(ticket.id), people)
 
     def notify_sla(self) -> int:
@@ -2184,11 +2339,18 @@ class Hub:
             kept = mail_files.list_for_comment(conn, mail.comment_id or 0)
         for a in kept:
             maintype, _, subtype = a.content_type.partition("/")
+            data = store.path(a.sha256).read_bytes()
+            params = {}
+            if maintype == "text":  # name the charset, else readers take it for ASCII
+                with suppress(UnicodeDecodeError):
+                    data.decode("utf-8")
+                    params["charset"] = "utf-8"
             message.add_attachment(
-                store.path(a.sha256).read_bytes(),
+                data,
                 maintype=maintype or "application",
                 subtype=subtype or "octet-stream",
                 filename=a.filename,
+                params=params,
             )
 
     def _send_failed(self, mail: OutgoingMail, exc: MailServerError, report: SendReport) -> None:
@@ -2246,6 +2408,14 @@ class Hub:
             except (MailServerError, ConfigError) as exc:
                 checks.append(MailCheck(account.name, account.kind, False, str(exc)))
         return checks
+
+    def test_mail_settings(self) -> list[MailCheck]:
+        """``test_mail`` and then the admin's mail templates (``check_mail_templates``), as one
+        list: what ``customer-flow mail test`` and the mail settings page's Test button say."""
+        checks = self.test_mail()
+        problems = self.check_mail_templates()
+        message = "; ".join(problems) or "they all render"
+        return [*checks, MailCheck("templates", "templates", not problems, message)]
 
     # -- background jobs (issue 18) ------------------------------------------------------------
 

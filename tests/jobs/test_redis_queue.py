@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from customer_flow.cli.worker import make_queue
 from customer_flow.core.config import Settings
 from customer_flow.hub import Hub
 from customer_flow.mail.models import MailAccountCreate
+from customer_flow.worker import make_queue
 from tickets_support import TYPES, write_json
 
 REDIS = shutil.which("redis-server")

@@ -234,6 +234,26 @@ class TestReplies:
         with pytest.raises(NotFoundError):
             desk.hub.get_ticket(ticket_id)
 
+    def test_reply_to_a_ticket_whose_customer_was_merged(self, desk: MailDesk) -> None:
+        """The ticket moved with the merge to the customer kept: the customer's answer still
+        lands on it, by its thread or by its token, and opens nothing new."""
+        from customer_flow.customers.models import CustomerCreate
+
+        kept = desk.hub.add_customer(
+            CustomerCreate(name="Rita M. Reis", phone="+351 912 345 678"), allow_duplicate=True
+        )
+        ticket_id = self.open_by_mail(desk)
+        merged = desk.hub.get_ticket(ticket_id).customer_id
+        desk.hub.merge_customers(kept.id, [merged], take={"email": merged})
+        assert kept.id == desk.hub.get_ticket(ticket_id).customer_id
+        desk.deliver(mail(headers="In-Reply-To: <first@reis.pt>", body="By the thread"))
+        desk.deliver(mail(subject=f"Re: Printer broken [#{ticket_id}]", body="By the token"))
+        report = desk.hub.fetch_mail()
+        assert ([], 2) == (report.tickets, len(report.comments))
+        assert ["By the thread", "By the token"] == [
+            c.body for c in desk.hub.list_comments(ticket_id)
+        ]
+
     def test_reply_to_a_resolved_ticket_reopens_it(self, desk: MailDesk) -> None:
         ticket_id = self.open_by_mail(desk)
         desk.hub.add_comment(ticket_id, CommentCreate(body="Fixed?"))

@@ -109,3 +109,43 @@ def test_no_smtp_no_notifications(desk: MailDesk) -> None:
     [ticket_id] = desk.hub.fetch_mail().tickets
     desk.hub.assign_ticket(ticket_id, "ana@team.pt")
     assert [] == desk.hub.list_outbox()
+
+
+def test_new_ticket_in_my_team_goes_to_the_team_only(desk_smtp: MailDesk) -> None:
+    """A ticket of a team: its members who chose "new ticket" hear of it, the others not; a
+    ticket with no team is everybody's queue."""
+    from customer_flow.teams.models import TeamCreate
+    from customer_flow.tickets.models import TicketCreate
+
+    hub = desk_smtp.hub
+    for who in (agent(hub, "ana"), agent(hub, "bob")):
+        hub.set_notification_choices(who.id, {"new_ticket": True})
+    hub.add_team(TeamCreate(key="billing", assignment="none"))
+    hub.add_team_member("billing", "ana@team.pt")
+    desk_smtp.deliver(mail())
+    [first] = hub.fetch_mail().tickets  # the mailbox's type names no team
+    customer = hub.get_ticket(first).customer_id
+    assert [f"[#{first}] New ticket: Printer broken"] == notes_to(hub, "bob@team.pt")
+    ticket = hub.open_ticket(
+        TicketCreate(customer_id=customer, type="support", subject="Invoice <x>", team="billing")
+    )
+    assert f"[#{ticket.id}] New ticket: Invoice <x>" in notes_to(hub, "ana@team.pt")
+    assert 1 == len(notes_to(hub, "bob@team.pt"))
+
+
+def test_a_notification_has_an_escaped_html_part(desk_smtp: MailDesk, tmp_path: object) -> None:
+    """Text and HTML (multipart/alternative); the ticket's subject is escaped in the HTML."""
+    hub = desk_smtp.hub
+    agent(hub, "ana")
+    desk_smtp.deliver(mail(subject="<script>alert(1)</script> broken"))
+    [ticket_id] = hub.fetch_mail().tickets
+    hub.assign_ticket(ticket_id, "ana@team.pt")
+    [note] = [m for m in hub.list_outbox() if m.kind == "notification"]
+    assert note.html is not None
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; broken" in note.html
+    assert "<script>" not in note.html and "Assigned to you" in note.html
+    hub.send_mail()
+    assert desk_smtp.smtp is not None
+    [sent] = [m for m in desk_smtp.smtp.received if m["To"] == "ana@team.pt"]
+    assert "multipart/alternative" == sent.get_content_type()
+    assert ["text/plain", "text/html"] == [p.get_content_type() for p in sent.iter_parts()]

@@ -66,3 +66,16 @@ def test_sent_reply_uses_the_templates(
     html = sent.get_body(("html",)).get_content()
     assert "Use &lt;b&gt;tray 2&lt;/b&gt;" in html
     assert "Customer_Flow support" in sent["From"]
+
+
+def test_the_notification_html_is_overridable_and_checked(tmp_path: Path) -> None:
+    context = {"headline": "Assigned to you", "detail": "<b>x</b>", "link": "", "team": "T",
+               "ticket": {**CONTEXT["ticket"], "assignee": None}}  # fmt: skip
+    assert "&lt;b&gt;x&lt;/b&gt;" in templates.render("notify.html", context, None)
+    (tmp_path / "notify.html").write_text("<p>{{ headline }}: {{ detail }}</p>")
+    assert "<p>Assigned to you: &lt;b&gt;x&lt;/b&gt;</p>" == templates.render(
+        "notify.html", context, tmp_path
+    )
+    (tmp_path / "notify.html").write_text("{{ nope }}")
+    [problem] = templates.check(tmp_path, {"notify.html": context})
+    assert str(tmp_path / "notify.html") in problem

@@ -34,7 +34,6 @@ def test_up_down_and_up_again_keeps_the_users(empty_url: str) -> None:
                 ),
                 {"f": False, "s": _STAMP},
             )
-            assert [] == schema_diff(conn)
         migrate(engine, "0015", down=True)
         tables = set(inspect(engine).get_table_names())
         assert not {"canned_replies", "saved_views"} & tables
@@ -45,5 +44,7 @@ def test_up_down_and_up_again_keeps_the_users(empty_url: str) -> None:
                 tuple(r) for r in conn.execute(text("SELECT email_key, time_zone FROM users"))
             ]
             assert 0 == conn.execute(text("SELECT COUNT(*) FROM canned_replies")).scalar_one()
+            # Up to the newest migration, the schema is the one the code declares.
+            assert [] == schema_diff(conn)
     finally:
         engine.dispose()

@@ -15,6 +15,7 @@ from customer_flow.core.config import Settings
 from customer_flow.hub import Hub
 from customer_flow.users.models import User, UserCreate
 from customer_flow.web.app import create_app
+from customer_flow.worker import make_queue
 
 PASSWORD = "correct horse battery"
 ROLES = ("admin", "agent", "viewer")
@@ -73,6 +74,9 @@ class Team:
 def team(web_hub: Hub, tmp_path: Path) -> Team:
     client = TestClient(create_app(hub=web_hub))
     client.app.state.import_dir = tmp_path / "imports"  # type: ignore[attr-defined]
+    # Jobs (web imports) run at once in the request: no worker process in these tests.
+    immediate = web_hub.settings.model_copy(update={"queue_url": "memory://"})
+    client.app.state.queue = make_queue(immediate)  # type: ignore[attr-defined]
     t = Team(hub=web_hub, client=client)
     for role in ROLES:
         t.add(role, role)

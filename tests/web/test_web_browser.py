@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -72,11 +74,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     from customer_flow.web.app import create_app
 
     path = tmp_path_factory.mktemp("browser") / "browser.db"
+    queue_url = f"sqlite:///{path.with_name('queue.db')}"
     settings = Settings(
         database_url=f"sqlite:///{path}",
         actor="browser-tests",
         password_memory_kib=19456,
         password_time_cost=2,
+        queue_url=queue_url,
+        import_dir=path.with_name("imports"),
     )
     hub = Hub(settings)
     hub.init()
@@ -91,9 +96,23 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         if time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
+    # The worker runs what the import page starts (a huey consumer in its own process).
+    env = {**os.environ, "CUSTOMER_FLOW_QUEUE_URL": queue_url,
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}  # fmt: skip
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "customer_flow", "--db", settings.database_url, "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         yield Server(url=f"http://127.0.0.1:{port}", hub=hub)
     finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
         uv.should_exit = True
         thread.join(timeout=10)
         hub.close()
@@ -101,7 +120,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser(server: Server) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # The import page's preview comes from the worker (polled every second): on a busy
+    # machine it can take longer than Playwright's 5 s default.
+    expect.set_options(timeout=30_000)
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
@@ -472,7 +495,8 @@ class TestImportsInTheBrowser:
                 {"name": "narrow.csv", "mimeType": "text/csv", "buffer": IMPORT_CSV.encode()}
             )
             page.get_by_role("button", name="Preview").click()
-            page.wait_for_url(f"{server.url}/imports/preview")
+            page.wait_for_url(re.compile(r".*/imports/jobs/\d+$"))
+            page.locator(".balance").wait_for()  # the worker's preview, shown by the polling
             _assert_no_sideways_scroll(page, "the preview")
         finally:
             context.close()

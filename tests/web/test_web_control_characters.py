@@ -91,11 +91,20 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/duplicates/merge"): {"keep": 1, "others": [2], "take": {"name": 2}},
     ("post", "/api/v1/duplicates/dismiss"): {"a": 1, "b": 2},
     ("put", "/api/v1/mail/notifications/{user_id}"): {"new_ticket": True, "assigned": False},
+    ("post", "/api/v1/mail/accounts"): {
+        "name": "out",
+        "kind": "smtp",
+        "host": "localhost",
+        "username": "mailer",
+        "password_env": "CF_SMTP_PASSWORD",
+        "address": "help@desk.test",
+    },
 }
 #: Multipart forms: their text fields (files are data, read by the importer).
 FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("post", "/api/v1/imports/preview"): {"on_conflict": "skip", "mapping": "Who=Name"},
     ("post", "/api/v1/imports"): {"on_conflict": "skip", "mapping": "Who=Name", "upload": "t"},
+    ("post", "/api/v1/tickets/{ticket_id}/comments/with-files"): {"body": "Hi", "public": "true"},
 }
 
 

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 import xlsx_support
 from customer_flow.core.config import Settings
+from customer_flow.data import staging
 from customer_flow.hub import Hub
 from customer_flow.web import uploads
 from customer_flow.web.app import create_app
@@ -96,7 +97,7 @@ class TestPreview:
         token = client.post("/api/v1/imports/preview", files=upload(), headers=h).json()["upload"]
         folder = tmp_path / "imports" / "uploads" / token
         assert folder.is_dir()
-        monkeypatch.setattr(uploads, "PREVIEW_TTL", -10)
+        monkeypatch.setattr(staging, "PREVIEW_TTL", -10)
         r = client.post("/api/v1/imports", data={"upload": token}, headers=h)
         assert ("upload_not_found", 404) == (r.json()["code"], r.status_code)
         client.post("/api/v1/imports/preview", files=upload(), headers=h)

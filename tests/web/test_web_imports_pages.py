@@ -63,10 +63,10 @@ class TestImportPages:
     def test_past_the_row_limit_the_page_says_use_the_cli(
         self, team: Team, agent: tuple[TestClient, str]
     ) -> None:
-        """A preview past ``web_import_max_rows`` is the upload page again (413) with one
-        line that says to use the CLI or split the file; nothing is staged."""
+        """A preview past ``import_job_max_rows`` is the upload page again (413) with one
+        line that says to use the CLI or split the file; nothing stays staged."""
         client, csrf = agent
-        team.hub.settings.web_import_max_rows = 2
+        team.hub.settings.import_job_max_rows = 2
         r = client.post("/imports/preview", data={"csrf_token": csrf}, files=upload())
         assert 413 == r.status_code
         assert "people.csv: more than 2 rows" in r.text and "split the file" in r.text

@@ -255,6 +255,23 @@ def _repair_view_query(api: Api, case: schemathesis.Case) -> None:
         case.body["query"] = {"view": "mine", "sort": "due"}
 
 
+def _repair_mail_account(api: Api, case: schemathesis.Case) -> None:
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    if body.get("password_env") is not None:  # exactly one place the password is read from
+        body.pop("password_file", None)
+    elif body.get("password_file") is None:
+        body["password_env"] = "CF_SCHEMATHESIS_PASSWORD"
+    if "@" not in str(body.get("address", "")):
+        body["address"] = "desk@example.org"
+    if body.get("kind") == "imap":  # a mailbox names the (existing) type of its tickets
+        body["default_type"] = api.hub.list_ticket_types()[0].key
+    else:  # one active SMTP server at a time
+        body.pop("default_type", None)
+        body["active"] = False
+
+
 #: What the spec says in words of one field against another, per operation.
 REPAIRS: dict[str, Callable[[Api, schemathesis.Case], None]] = {
     "POST /api/v1/tickets": _repair_ticket,
@@ -275,6 +292,7 @@ REPAIRS: dict[str, Callable[[Api, schemathesis.Case], None]] = {
     "GET /api/v1/reports/{table}.csv": _repair_report,
     "POST /api/v1/imports": _repair_import,
     "POST /api/v1/imports/preview": _repair_import,
+    "POST /api/v1/mail/accounts": _repair_mail_account,
 }
 
 

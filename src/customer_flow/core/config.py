@@ -81,12 +81,17 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     #: Where the web app stages uploads between preview and import, and keeps the rejects
     #: files of its imports. ``None``: ``imports/<hash of the database URL>`` in the user data
-    #: folder. Created with mode 0700; the files in it are 0600.
+    #: folder. Created with mode 0700; the files in it are 0600. The worker reads the staged
+    #: uploads from here: with several app servers or workers it must be one shared folder
+    #: (a network mount) at the same path on each of them.
     import_dir: Path | None = None
     #: The most rows (records, blank ones included) an import preview or import in the web app
     #: reads; past it the answer is 413, "use the CLI or split the file". It bounds the CPU one
     #: request can take (a 100,000-row preview takes seconds; 2,000,000 rows took minutes).
     web_import_max_rows: int = Field(default=100_000, ge=1)
+    #: The same limit for an import started from the import page, which runs as a job on the
+    #: worker (the request answers at once): it bounds one job's time, not a request's.
+    import_job_max_rows: int = Field(default=2_000_000, ge=1)
 
     # -- tickets: the SLA policy (see sla.py) ----------------------------------------------------
     #: A JSON business calendar (time zone, working hours, holidays); None means 24×7 UTC.

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel
 from sqlalchemy import Connection, select
 
+from customer_flow.core.times import aware
 from customer_flow.store.schema import job_failures
 
 __all__ = ["JobFailure", "list_failures", "record"]
@@ -29,9 +30,15 @@ def record(conn: Connection, job: str, error: str, attempts: int, now: datetime)
         )
     ).inserted_primary_key
     row = conn.execute(select(job_failures).where(job_failures.c.id == inserted[0])).one()  # type: ignore[index]
-    return JobFailure.model_validate(dict(row._mapping))
+    return _failure(row)
 
 
 def list_failures(conn: Connection, *, limit: int = 100) -> list[JobFailure]:
     rows = conn.execute(select(job_failures).order_by(job_failures.c.id.desc()).limit(limit))
-    return [JobFailure.model_validate(dict(r._mapping)) for r in rows]
+    return [_failure(r) for r in rows]
+
+
+def _failure(row: object) -> JobFailure:
+    data = dict(row._mapping)  # type: ignore[attr-defined]
+    data["failed_at"] = aware(data["failed_at"])  # SQLite hands back a naive UTC time
+    return JobFailure.model_validate(data)

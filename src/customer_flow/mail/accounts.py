@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 
 from customer_flow.core.errors import NotFoundError, ValidationError
+from customer_flow.core.times import aware
 from customer_flow.mail.models import MailAccount, MailAccountCreate
 from customer_flow.store import audit
 from customer_flow.store.schema import mail_accounts
@@ -24,7 +25,9 @@ DEFAULT_PORTS = {("imap", "tls"): 993, ("imap", "starttls"): 143,
 
 
 def _to_account(row: Any) -> MailAccount:
-    return MailAccount.model_validate(dict(row._mapping))
+    data = dict(row._mapping)
+    data["updated_at"] = aware(data["updated_at"])  # SQLite hands back a naive UTC time
+    return MailAccount.model_validate(data)
 
 
 def list_accounts(conn: Connection, kind: str | None = None) -> list[MailAccount]:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, select
@@ -19,8 +21,19 @@ from sqlalchemy import Connection, select
 from customer_flow.core.errors import NotFoundError
 from customer_flow.store.schema import attachments
 
-__all__ = ["FileStore", "StoredAttachment", "add", "forget_ticket", "get", "list_for_comment",
-           "list_for_ticket"]  # fmt: skip
+__all__ = ["FileStore", "NewFile", "StoredAttachment", "add", "forget_ticket", "get",
+           "list_for_comment", "list_for_ticket"]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """A file an agent attaches: its name, type and announced size, and its bytes (or a binary
+    file to read them from, so that a large upload is checked before it is read)."""
+
+    name: str
+    content_type: str
+    size: int
+    source: bytes | IO[bytes]
 
 
 class StoredAttachment(BaseModel):
@@ -64,6 +77,32 @@ class FileStore:
             Path(tmp).unlink(missing_ok=True)
             raise
         return digest
+
+    def put_stream(self, source: IO[bytes], limit: int) -> tuple[str, int]:
+        """Keep what ``source`` holds, read in blocks (never whole in memory); its SHA-256 and
+        size. ``OverflowError`` past ``limit`` bytes, and nothing is kept."""
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".part-")
+        digest, size = hashlib.sha256(), 0
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                while block := source.read(1 << 20):
+                    size += len(block)
+                    if size > limit:
+                        raise OverflowError(size)
+                    digest.update(block)
+                    handle.write(block)
+            os.chmod(tmp, 0o600)
+            target = self.path(digest.hexdigest())
+            if target.exists():
+                Path(tmp).unlink()
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return digest.hexdigest(), size
 
 
 def add(

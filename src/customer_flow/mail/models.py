@@ -37,14 +37,27 @@ class MailAccountCreate(BaseModel):
     security: Security = "tls"
     username: str = Field(min_length=1, max_length=320)
     password_env: str | None = Field(
-        default=None, max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"
+        default=None,
+        max_length=100,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="The environment variable that holds the password; give this or "
+        "`password_file`, not both.",
     )
-    password_file: str | None = Field(default=None, max_length=1000)
-    address: str = Field(min_length=3, max_length=320)
+    password_file: str | None = Field(
+        default=None, max_length=1000, description="The file that holds the password."
+    )
+    address: str = Field(
+        min_length=3, max_length=320, description="An email address (the mailbox's, or the sender)."
+    )
     folder: str = Field(default="INBOX", min_length=1, max_length=200)
-    default_type: str | None = Field(default=None, max_length=64)
+    default_type: str | None = Field(
+        default=None,
+        max_length=64,
+        description="A mailbox's: the ticket type it opens (an existing one); an SMTP server "
+        "has none.",
+    )
     ca_file: str | None = Field(default=None, max_length=1000)
-    active: bool = True
+    active: bool = Field(default=True, description="At most one SMTP server is active.")
 
 
 class MailAccount(MailAccountCreate):

@@ -16,9 +16,9 @@ from jinja2.sandbox import SandboxedEnvironment
 
 __all__ = ["NAMES", "check", "render"]
 
-#: The templates there are: a reply to the customer, as text and as HTML, and an agent's
-#: notification (text).
-NAMES = ("reply.txt", "reply.html", "notify.txt")
+#: The templates there are: a reply to the customer and an agent's notification, each as text
+#: and as HTML (sent together, multipart/alternative).
+NAMES = ("reply.txt", "reply.html", "notify.txt", "notify.html")
 
 
 def _environment(override: Path | None, *, shipped_only: bool = False) -> SandboxedEnvironment:

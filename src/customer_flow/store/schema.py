@@ -720,3 +720,29 @@ saved_views = Table(
     Index("ix_saved_views_owner_id", "owner_id"),
 )
 __all__ += ["canned_replies", "saved_views"]
+
+#: Imports started from the web, run by the worker (``jobs/imports.py``): a preview or an
+#: import of a staged upload, its state, and its report or error.
+import_jobs = Table(
+    "import_jobs",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("kind", String(10), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("user_id", BigInteger),
+    Column("actor", String(255), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("source", String(255), nullable=False),
+    Column("folder", String(1000), nullable=False),
+    Column("options", Text, nullable=False),
+    Column("report", Text),
+    Column("batch_id", BigInteger),
+    Column("error", Text),
+    Column("error_status", Integer),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Index("ix_import_jobs_user_id_id", "user_id", "id"),
+)
+__all__ += ["import_jobs"]

@@ -94,7 +94,9 @@ def document_controls(spec: dict[str, Any]) -> dict[str, Any]:
         if isinstance(ref, str) and ref.startswith(_REF) and ref not in seen:
             seen.add(ref)
             todo.append(schemas.get(ref.removeprefix(_REF)))
-        if node.get("type") == "string" and not {"pattern", "enum", "const", "format"} & set(node):
+        # A file part (``contentMediaType``) is data, not text: its bytes may be anything.
+        text_only = {"pattern", "enum", "const", "format", "contentMediaType"}
+        if node.get("type") == "string" and not text_only & set(node):
             node["pattern"] = NO_CONTROLS
         if node.get("type") == "object" and node.get("additionalProperties", True) is not False:
             node.setdefault("propertyNames", {}).setdefault("pattern", NO_CONTROLS)

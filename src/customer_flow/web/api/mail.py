@@ -1,5 +1,6 @@
-"""``/api/v1/mail``: the mail servers (admin; set with ``customer-flow mail``), the messages
-read and sent, and each user's notification choices.
+"""``/api/v1/mail``: the mail servers (admin: list, add or replace, remove, test; the same Hub
+calls as ``customer-flow mail``), the messages read and sent, and each user's notification
+choices.
 
 Passwords never travel through the API: a server names the environment variable or the file
 that holds its password on the machine that fetches and sends.
@@ -9,10 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, StrictBool
+from fastapi import APIRouter, Path, status
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from customer_flow.mail.models import InboundMessage, MailAccount, OutgoingMail
+from customer_flow.jobs.failures import JobFailure
+from customer_flow.mail.models import InboundMessage, MailAccount, MailAccountCreate, OutgoingMail
 
 from ..deps import UserHub, requires
 
@@ -21,6 +23,16 @@ __all__ = ["router"]
 router = APIRouter(prefix="/mail", tags=["mail"])
 
 UserId = Annotated[int, Path(ge=1, le=2**53, description="The user's ID.")]
+AccountName = Annotated[str, Path(max_length=64, description="The mail server's name.")]
+
+
+class MailCheckResult(BaseModel):
+    """One mail server (or the templates) as the test found it."""
+
+    name: str
+    kind: str = Field(description="`imap`, `smtp`, or `templates`.")
+    ok: bool
+    message: str = Field(description="What worked, or what failed (never a password).")
 
 
 class NotificationChoices(BaseModel):
@@ -55,6 +67,58 @@ def list_accounts(hub: UserHub) -> list[MailAccount]:
     """IMAP mailboxes and the SMTP server; where each password is read from, never the
     password."""
     return hub.list_mail_accounts()
+
+
+@router.post(
+    "/accounts",
+    response_model=MailAccount,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[requires("admin")],
+    summary="Add a mail server, or replace the one of that name (admin)",
+)
+def save_account(hub: UserHub, body: MailAccountCreate) -> MailAccount:
+    """An IMAP mailbox (`kind: imap`, read for tickets) or the SMTP server (`kind: smtp`).
+    The password is never sent: `password_env` names an environment variable, or
+    `password_file` a file, on the machines that fetch and send (a `password` field is
+    refused)."""
+    return hub.save_mail_account(body)
+
+
+@router.delete(
+    "/accounts/{name}",
+    response_model=MailAccount,
+    dependencies=[requires("admin")],
+    summary="Forget a mail server (admin)",
+)
+def remove_account(hub: UserHub, name: AccountName) -> MailAccount:
+    """What it read and sent stays."""
+    return hub.remove_mail_account(name)
+
+
+@router.post(
+    "/test",
+    response_model=list[MailCheckResult],
+    dependencies=[requires("admin")],
+    summary="Log in to every mail server and render the templates (admin)",
+)
+def test_mail(hub: UserHub) -> list[MailCheckResult]:
+    """What `customer-flow mail test` does: each IMAP mailbox is opened and the SMTP server
+    logged in to (nothing is sent), and the admin's templates are rendered; each says what
+    failed."""
+    return [MailCheckResult(**vars(c)) for c in hub.test_mail_settings()]
+
+
+@router.get(
+    "/job-failures",
+    response_model=list[JobFailure],
+    dependencies=[requires("admin")],
+    summary="The background jobs that failed after their retries (admin)",
+)
+def job_failures(hub: UserHub) -> list[JobFailure]:
+    """Mail fetch and send, and imports started from the web: each job the worker gave up on,
+    newest first (the last 100), with its last error; what `customer-flow worker failures`
+    lists."""
+    return hub.list_job_failures()
 
 
 @router.get("/inbound", response_model=list[InboundMessage], summary="The messages read")

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from customer_flow.core.models import CURSOR, AuditEntry, Page, Priority
+from customer_flow.core.models import CURSOR, NOT_BLANK, AuditEntry, Page, Priority
 from customer_flow.mail.files import StoredAttachment
 from customer_flow.tickets.models import (
     Assignment,
@@ -33,6 +33,8 @@ from customer_flow.tickets.models import (
 )
 
 from ..deps import UserHub, requires
+from ..uploads import attached
+from .imports import FILE_PART
 
 __all__ = ["bulk", "router"]
 
@@ -251,6 +253,41 @@ def add_comment(hub: UserHub, ticket_id: TicketId, body: CommentCreate) -> Comme
     response of the SLA. `set_status` ("pending" or "resolved") moves the ticket in the same
     transaction: send and set pending, send and resolve."""
     return hub.add_comment(ticket_id, body)
+
+
+@router.post(
+    "/{ticket_id}/comments/with-files",
+    response_model=Comment,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[requires("write")],
+    summary="Add a public reply or an internal note with files (multipart)",
+)
+def add_comment_with_files(
+    hub: UserHub,
+    ticket_id: TicketId,
+    body: Annotated[str, NOT_BLANK, Form(max_length=100_000, description="The text.")],
+    files: Annotated[
+        list[Annotated[UploadFile, FILE_PART]],
+        File(
+            min_length=1,
+            description="One part per file (repeat `files`); a public reply sends them to the "
+            "customer. Kept in the content-addressed store, listed under `attachments`.",
+        ),
+    ],
+    # A form field is text: the spec says which two words, rather than a boolean that "0" or
+    # "no" would also satisfy.
+    public: Annotated[
+        Literal["true", "false"],
+        Form(description="`false` makes an internal note (the files stay with it)."),
+    ] = "true",
+) -> Comment:
+    """The same as `POST /tickets/{id}/comments`, with files, through the same Hub call as
+    `customer-flow tickets comment --attach`. Refused before anything is written: more files
+    than `CUSTOMER_FLOW_MAIL_MAX_ATTACHMENTS` (422 `too_many_files`), a file over
+    `CUSTOMER_FLOW_MAIL_MAX_ATTACHMENT_BYTES` (413 `file_too_large`), or all of them over
+    `CUSTOMER_FLOW_MAIL_MAX_MESSAGE_BYTES` (413 `files_too_large`)."""
+    new = CommentCreate(body=body, public=public == "true")
+    return hub.add_comment(ticket_id, new, files=attached(files))
 
 
 @router.get(

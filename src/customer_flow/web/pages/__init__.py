@@ -15,6 +15,7 @@ from customer_flow.web.pages import (
     customers,
     duplicates,
     imports,
+    mail_settings,
     reports,
     ticket_types,
     tickets,
@@ -35,4 +36,5 @@ ROUTERS: list[APIRouter] = [
     duplicates.router,
     imports.router,
     users.router,
+    mail_settings.router,
 ]

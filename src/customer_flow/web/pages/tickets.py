@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -37,6 +37,7 @@ from customer_flow.tickets.records import TRANSITIONS
 from customer_flow.tickets.types import format_duration
 
 from ..deps import Auth
+from ..uploads import attached
 from .common import PageAuth, can, check_form_csrf, export_file, form_error, render
 
 __all__ = ["router"]
@@ -570,6 +571,7 @@ def _ticket_page(
             "moves": moves,
             "comment": comment or {"body": "", "public": True},
             "comment_error": comment_error,
+            "file_limits": hub.settings,
             "assign_error": assign_error,
             "customer": customer,
             "other_open": other_open[:CUSTOMER_TICKETS],
@@ -601,6 +603,8 @@ def add_comment(
     visibility: Annotated[str, Form(max_length=20)] = "public",
     set_status: Annotated[str, Form(max_length=20)] = "",
     csrf_token: Annotated[str, Form()] = "",
+    # A browser sends an empty file input as a part with no file name: a plain "" here.
+    files: Annotated[list[UploadFile | str] | None, File()] = None,
 ) -> Response:
     """Add the comment; "Send and set pending" and "Send and resolve" move the ticket with it
     (one Hub call, one transaction)."""
@@ -610,7 +614,9 @@ def add_comment(
         new = parse(
             CommentCreate, {"body": body, "public": public, "set_status": set_status or None}
         )
-        auth.hub.add_comment(ticket_id, new)
+        auth.hub.add_comment(
+            ticket_id, new, files=attached([f for f in files or [] if not isinstance(f, str)])
+        )
     except (ValidationError, StateError) as exc:
         message = exc.message.split(": ", 1)[-1]
         return _ticket_page(

@@ -1,7 +1,7 @@
 """Drop ``ix_customers_deleted_at``: ``ix_customers_deleted_at_id`` begins with the same column.
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-06
 
 Every query that filters on ``deleted_at`` alone is served by the two-column index
@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
