@@ -369,7 +369,7 @@ class TestTicketsInTheBrowser:
         page.get_by_label("Type").select_option(label="Technical issue")
         expect(page).to_have_url(re.compile(r"type=technical_issue"))
         expect(page.locator("#results tbody tr")).to_have_count(1)
-        page.get_by_label("Status").select_option("closed")
+        page.get_by_label("Status", exact=True).select_option("closed")
         expect(page.locator("#results")).to_contain_text("No tickets match.")
         assert marker == page.evaluate("() => window.__same_page")
 

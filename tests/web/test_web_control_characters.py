@@ -99,6 +99,18 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "password_env": "CF_SMTP_PASSWORD",
         "address": "help@desk.test",
     },
+    ("post", "/api/v1/bulk/tickets"): {
+        "action": "status",
+        "tickets": [{"id": 1}],
+        "status": "pending",
+        "note": "waiting",
+    },
+    ("post", "/api/v1/canned-replies"): {"title": "Thanks", "body": "Hi {customer.name}"},
+    ("patch", "/api/v1/canned-replies/{reply_id}"): {"title": "Thanks", "body": "Hello"},
+    ("post", "/api/v1/saved-views"): {"title": "Mine", "query": {"view": "mine", "sort": "due"}},
+    ("patch", "/api/v1/saved-views/{view_id}"): {"title": "Mine", "query": {"search": "x"}},
+    ("put", "/api/v1/users/{user_id}/role"): {"role": "agent"},
+    ("put", "/api/v1/users/{user_id}/time-zone"): {"time_zone": "Europe/Lisbon"},
 }
 #: Multipart forms: their text fields (files are data, read by the importer).
 FORMS: dict[tuple[str, str], dict[str, str]] = {
