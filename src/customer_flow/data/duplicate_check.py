@@ -60,7 +60,7 @@ MAX_NAMED = 5
 MAX_PER_KEY = 50
 #: Rows of a batch paired and scored at once (memory: up to MAX_PER_KEY pairs per row and key,
 #: each joined with both records' features).
-ROW_SLICE = 5_000
+ROW_SLICE = 20_000
 #: Customers of the database rank before every row: their rank is their ID minus this.
 _DB = 1 << 62
 _SEED = 0x5EED
@@ -184,6 +184,9 @@ class DuplicateCheck:
             db_keys, db_feats = self._database(mine)
             cand.append(db_feats)
         batch_rows = set(feats["unique_id"].to_list())
+        # The batch's rows and the database's candidates (negative ranks) never share an ID
+        # with earlier batches' rows (positive ranks below the batch's): no repeats to drop.
+        known_feats = pl.concat(cand).unique("unique_id")
         shown: list[pl.DataFrame] = []
         found_hits: list[pl.DataFrame] = []
         # A slice of the rows at a time: each row is paired with up to MAX_PER_KEY records per
@@ -213,15 +216,17 @@ class DuplicateCheck:
                 .unique()
                 .join(known, left_on="c_rank", right_on="rank", how="left")
             )
-            others = cand
+            others = known_feats
             if before.height:
                 raw_before = self._earlier_rows(before)
                 shown.append(raw_before.select("rank", "id", "name"))
-                others = [*cand, features_frame(raw_before.drop("rank", "id"), self.columns)]
+                others = pl.concat(
+                    [known_feats, features_frame(raw_before.drop("rank", "id"), self.columns)]
+                )
             scored = score_pairs(
                 found.join(order, on="row"),
                 feats,
-                pl.concat(others).unique("unique_id"),
+                others,
                 self.comparisons,
                 self.weights,
                 self.share,
