@@ -60,7 +60,7 @@ MAX_NAMED = 5
 MAX_PER_KEY = 50
 #: Rows of a batch paired and scored at once (memory: up to MAX_PER_KEY pairs per row and key,
 #: each joined with both records' features).
-ROW_SLICE = 20_000
+ROW_SLICE = 5_000
 #: Customers of the database rank before every row: their rank is their ID minus this.
 _DB = 1 << 62
 _SEED = 0x5EED
