@@ -238,6 +238,11 @@ class TestControlCharacters:
         assert NO_CONTROLS == create["name"]["pattern"] == key["pattern"]
         assert NO_CONTROLS == create["extra"]["propertyNames"]["pattern"]
         assert "pattern" not in spec["components"]["schemas"]["Customer"]["properties"]["name"]
+        # A form's extra fields are text the check reads too (not JSON Schema's "anything").
+        upload = spec["paths"]["/api/v1/imports"]["post"]["requestBody"]["content"]
+        ref = upload["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[1]
+        extras = spec["components"]["schemas"][ref]["additionalProperties"]
+        assert {"type": "string", "pattern": NO_CONTROLS} == extras
         pattern = re.compile(NO_CONTROLS)
         assert pattern.match("Ana\tLima\r\nÉlodie 🙂") and not pattern.match("a\x00")
         assert not any(pattern.match(f"a{chr(c)}") for c in [*range(9), 11, 12, *range(14, 32)])

@@ -70,6 +70,17 @@ NO_CONTROLS = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$"
 _REF = "#/components/schemas/"
 
 
+def _form_extras(node: Any, schemas: dict[str, Any]) -> None:
+    """A form's fields beyond those it names are text, and checked like the rest: say so,
+    instead of JSON Schema's default (any value at all)."""
+    if isinstance(node, dict) and isinstance(ref := node.get("$ref"), str):
+        node = schemas.get(ref.removeprefix(_REF))
+    if not isinstance(node, dict) or node.get("type") != "object":
+        return
+    if node.get("additionalProperties", True) is True:
+        node["additionalProperties"] = {"type": "string", "pattern": NO_CONTROLS}
+
+
 def document_controls(spec: dict[str, Any]) -> dict[str, Any]:
     """Add ``NO_CONTROLS`` to every free-text string a request takes in ``spec`` (parameters,
     request bodies and the schemas they use, object keys included); responses are left as
@@ -81,7 +92,11 @@ def document_controls(spec: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(op, dict):
                 continue
             todo += [p.get("schema") for p in op.get("parameters", [])]
-            todo += [c.get("schema") for c in op.get("requestBody", {}).get("content", {}).values()]
+            content = op.get("requestBody", {}).get("content", {})
+            todo += [c.get("schema") for c in content.values()]
+            for kind in _FORMS:
+                if kind in content:
+                    _form_extras(content[kind].get("schema"), schemas)
     seen: set[str] = set()
     while todo:
         node = todo.pop()
