@@ -64,7 +64,7 @@ from customer_flow.mail.models import (
     SendReport,
 )
 from customer_flow.store import audit, schema
-from customer_flow.store.engine import Store, require_database
+from customer_flow.store.engine import Store, require_database, unique_violation
 from customer_flow.teams import records as team_records
 from customer_flow.teams.models import Agent, Team, TeamCreate, TeamUpdate, UnmatchedAssignee
 from customer_flow.tickets import bulk as ticket_bulk
@@ -1530,6 +1530,19 @@ class Hub:
                 return report
         except _RollBack:
             return outcome[0]
+        except Exception as exc:
+            # PostgreSQL: others write while an import runs (it holds no lock they need). One
+            # who saved a customer with an ID or email the file also gives, after the import
+            # had checked it, wins; the import is rolled back whole.
+            clash = unique_violation(exc)
+            if clash is None or isinstance(exc, ConflictError):
+                raise
+            raise ConflictError(
+                f"{Path(path).name}: a customer saved while the import ran has an ID or email "
+                f"the file also gives ({clash.rstrip('.')}); nothing was imported; run the "
+                "import again",
+                code="import_conflict",
+            ) from exc
 
     def preview_import(self, path: Path, options: ImportOptions | None = None) -> ImportReport:
         """What importing ``path`` would do (a dry run)."""

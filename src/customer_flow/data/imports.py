@@ -133,7 +133,7 @@ def run_import(
             extras=plan.extras,
         )
         if load:
-            loader.reserve_above = data.max_id(source, plan)
+            loader.claim_above(data.max_id(source, plan))
         rejects = RejectsWriter(options.rejects_path, source.header)
         ctx = Context(region=region, unquote=source.format == "csv")
         errors: Counter[str] = Counter()

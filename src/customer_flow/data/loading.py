@@ -22,6 +22,7 @@ from typing import Any, Literal, TypeVar
 
 import polars as pl
 from sqlalchemy import Connection, select, update
+from sqlalchemy import text as sql_text
 
 from customer_flow.core.errors import ConflictError, ValidationError
 from customer_flow.customers import extra as extra_rules
@@ -802,30 +803,56 @@ class Loader:
         ):
             copy.write(text)
 
-    def _reserve(self, given: pl.Series, missing: int) -> int:
-        """Claim the given IDs and reserve ``missing`` new ones; return the first new one.
+    def claim_above(self, top: int) -> None:
+        """New IDs go above ``top``, the highest ID the file gives (read before the first
+        batch). On PostgreSQL the counter moves there at once (``_advance``), so that a
+        customer added while the import runs never takes an ID the file claims."""
+        self.reserve_above = top
+        if self.write and self.dialect == "postgresql" and top:
+            self._advance(top, 0)
 
-        The counter is read once (locked for the import's transaction on PostgreSQL; SQLite's
-        write lock is the import's already) and counted here, so that the next batch's IDs
-        are known without waiting for this batch's writes."""
+    def _advance(self, top: int, count: int) -> int:
+        """PostgreSQL: move the customer ID counter to at least ``top``, reserve ``count`` IDs
+        above it and return the first, in a short transaction of its own. The import never
+        holds the counter's row lock, which every ``customers add`` takes (it used to hold it
+        for its whole run, and an agent's add waited for the import to end). IDs reserved by
+        an import that then fails stay unused, like a sequence's."""
+        sql = sql_text(
+            "UPDATE counters SET value = GREATEST(value, :top) + :count "
+            "WHERE name = 'customer' RETURNING value"
+        )
+        with self.conn.engine.begin() as side:
+            last = int(side.execute(sql, {"top": top, "count": count}).scalar_one())
+        return last - count + 1
+
+    def _reserve(self, given: pl.Series, missing: int) -> int:
+        """Claim the given IDs and reserve ``missing`` new ones; return the first one.
+
+        SQLite: the counter is read once (the import holds the write lock already) and
+        counted here, so that the next batch's IDs are known without waiting for this
+        batch's writes. PostgreSQL: each batch reserves its range in a transaction of its own
+        (``_advance``)."""
         top = max(int(given.max()) if len(given) else 0, self.reserve_above)  # type: ignore[arg-type]
-        if self._counter is None:
-            query = select(counters.c.value).where(counters.c.name == "customer")
-            if self.dialect == "postgresql":
-                query = query.with_for_update()
-            self._counter = int(self._db(lambda: self.conn.execute(query).scalar_one()))
-        self._counter = max(self._counter, top)
-        first = self._counter + 1 if missing else 0
-        self._counter += missing
-        value = self._counter
+        shared = self.dialect == "postgresql"
+        if shared:
+            first = self._advance(top, missing) if missing else 0
+        else:
+            if self._counter is None:
+                query = select(counters.c.value).where(counters.c.name == "customer")
+                self._counter = int(self._db(lambda: self.conn.execute(query).scalar_one()))
+            self._counter = max(self._counter, top)
+            first = self._counter + 1 if missing else 0
+            self._counter += missing
+        value = self._counter or 0
         ids = sorted([*given.to_list(), *range(first, first + missing)])
 
         def write() -> None:
-            self.conn.execute(
-                update(counters)
-                .where(counters.c.name == "customer", counters.c.value < value)
-                .values(value=value)
-            )
+            if not shared:
+                self.conn.execute(
+                    update(counters)
+                    .where(counters.c.name == "customer", counters.c.value < value)
+                    .values(value=value)
+                )
             raw = self.conn.connection.driver_connection
             assert raw is not None
             if self.dialect == "postgresql":

@@ -25,12 +25,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from customer_flow.core.errors import StorageError
 
-__all__ = ["Store", "casefold"]
+__all__ = ["Store", "casefold", "unique_violation"]
 
 _READ_ONLY = "customer_flow_read_only"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -154,6 +154,20 @@ def _on_pg_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("SET plan_cache_mode = force_custom_plan")
     cur.close()
     dbapi_conn.commit()
+
+
+def unique_violation(exc: BaseException) -> str | None:
+    """What a database's refusal of a duplicate key says (PostgreSQL's detail, such as
+    ``Key (id)=(10) already exists.``), raised through SQLAlchemy or by the driver itself (the
+    import's ``COPY`` and ``executemany``); ``None`` for any other error."""
+    orig: Any = exc.orig if isinstance(exc, IntegrityError) else exc
+    if isinstance(orig, sqlite3.IntegrityError):
+        text_ = str(orig)
+        return text_ if text_.startswith("UNIQUE") else None
+    if getattr(orig, "sqlstate", None) == "23505":
+        detail = getattr(getattr(orig, "diag", None), "message_detail", None)
+        return str(detail or str(orig).splitlines()[0])
+    return None
 
 
 class Store:
