@@ -239,6 +239,43 @@ def test_a_job_whose_worker_was_killed_runs_again_on_another(
     assert 1 == first.ran().count(job)
 
 
+def _ended(log: str, task: str) -> bool:
+    return f"{task} executed" in log or f"in task {task}." in log  # done, or failed
+
+
+def test_a_hanging_job_does_not_hold_up_the_next_on_postgresql(
+    team: Settings, workers: list[Worker], tmp_path: Path, tarpit: int
+) -> None:
+    """One worker, its default on PostgreSQL (two jobs at once): a mail fetch hangs on a
+    silent server until its 30 s timeout, and the sends queued after it run meanwhile, not
+    after it (with one job at a time they came only once the fetch gave up)."""
+    with Hub(team, create=True) as hub:
+        hub.load_ticket_types(write_json(tmp_path / "types.json", TYPES))
+    env = {"CF_TEST_NO_PASSWORD": "secret-1", "CUSTOMER_FLOW_MAIL_POLL_MINUTES": "59"}
+    worker = Worker(team, tmp_path / "w.log", **env)
+    workers.append(worker)
+    wait_until(lambda: "worker started" in worker.text(), "the worker is up")
+    assert "2 at once" in worker.text()
+    with Hub(team) as hub:  # the silent server, once the worker's start-up fetch is done
+        hub.save_mail_account(
+            MailAccountCreate(
+                name="slow", kind="imap", host="127.0.0.1", port=tarpit, security="tls",
+                username="u", password_env="CF_TEST_NO_PASSWORD", address="slow@desk.test",
+                default_type="support",
+            )
+        )  # fmt: skip
+    # A scheduled fetch (on the hour) hanging already would hold the second thread: wait it out.
+    wait_until(lambda: all(_ended(worker.text(), t) for t in worker.ran()), "no job in hand", 60)
+    huey = make_queue(team)
+    fetch = huey.mail_fetch().id
+    wait_until(lambda: fetch in worker.ran(), "the fetch started")
+    sends = [huey.mail_send().id for _ in range(3)]
+    wait_until(lambda: all(_ended(worker.text(), t) for t in sends), "the sends ran", 60)
+    log = worker.text()
+    assert not _ended(log, fetch), log[-3000:]  # still hanging when the last send was done
+    wait_until(lambda: _ended(worker.text(), fetch), "the fetch gave up", 60)
+
+
 def test_redis_stopped_with_jobs_queued_then_started_loses_nothing(
     team: Settings, redis_server: RedisServer, workers: list[Worker], tmp_path: Path
 ) -> None:

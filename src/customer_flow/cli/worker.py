@@ -29,6 +29,17 @@ def worker(
         bool,
         typer.Option("--once", help="Fetch and send once, now, without the queue, and exit."),
     ] = False,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            min=1,
+            max=16,
+            help="Jobs run at once. Default: 2 on PostgreSQL, so that a long web import never "
+            "holds up the mail; 1 on SQLite, where a second job would only wait for the "
+            "database's one writer.",
+        ),
+    ] = None,
 ) -> None:
     """Run the background worker: fetch mail and send the outbox every few minutes (and once
     at start), and run the imports started from the web. Stop it with Ctrl-C or SIGTERM;
@@ -56,9 +67,11 @@ def worker(
     huey.mail_send()
     if isinstance(huey, ReliableRedisHuey):
         huey.start_keeping_alive()
-    say(f"worker started (queue: {type(huey).__name__}); stop with Ctrl-C")
+    if threads is None:
+        threads = 2 if hub.store.dialect == "postgresql" else 1
+    say(f"worker started (queue: {type(huey).__name__}, {threads} at once); stop with Ctrl-C")
     try:
-        huey.create_consumer(workers=1, periodic=True).run()
+        huey.create_consumer(workers=threads, worker_type="thread", periodic=True).run()
     finally:
         if isinstance(huey, ReliableRedisHuey):
             huey.stop_keeping_alive()
