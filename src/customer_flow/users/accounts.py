@@ -183,6 +183,25 @@ def count_admins(conn: Connection) -> int:
     return int(conn.execute(stmt).scalar_one())
 
 
+def _change(conn: Connection, before: User, action: str, *, actor: str, **values: Any) -> User:
+    """Write ``values`` to the user ``before`` is, and audit the change (both snapshots) as
+    ``action``; the user after it."""
+    stamp = audit.now()
+    conn.execute(update(users).where(users.c.id == before.id).values(**values, updated_at=stamp))
+    after = get(conn, before.id)
+    audit.record(
+        conn,
+        actor=actor,
+        action=action,
+        entity=ENTITY,
+        entity_id=before.id,
+        before=_snapshot(before),
+        after=_snapshot(after),
+        at=stamp,
+    )
+    return after
+
+
 def disable(conn: Connection, user_id: int, *, actor: str) -> User:
     """Disable a login: its sessions end at once and its tokens stop working."""
     before = get(conn, user_id)
@@ -190,21 +209,8 @@ def disable(conn: Connection, user_id: int, *, actor: str) -> User:
         raise StateError(f"user {user_id} is already disabled", code="user_disabled")
     if before.role == "admin" and count_admins(conn) <= 1:
         raise StateError("cannot disable the last active admin", code="last_admin")
-    stamp = audit.now()
-    conn.execute(update(users).where(users.c.id == user_id).values(active=False, updated_at=stamp))
     conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
-    after = get(conn, user_id)
-    audit.record(
-        conn,
-        actor=actor,
-        action="disable",
-        entity=ENTITY,
-        entity_id=user_id,
-        before=_snapshot(before),
-        after=_snapshot(after),
-        at=stamp,
-    )
-    return after
+    return _change(conn, before, "disable", actor=actor, active=False)
 
 
 def set_role(conn: Connection, user_id: int, role: str, *, actor: str) -> User:
@@ -218,20 +224,7 @@ def set_role(conn: Connection, user_id: int, role: str, *, actor: str) -> User:
         return before
     if before.role == "admin" and before.active and count_admins(conn) <= 1:
         raise StateError("cannot change the role of the last active admin", code="last_admin")
-    stamp = audit.now()
-    conn.execute(update(users).where(users.c.id == user_id).values(role=role, updated_at=stamp))
-    after = get(conn, user_id)
-    audit.record(
-        conn,
-        actor=actor,
-        action="set_role",
-        entity=ENTITY,
-        entity_id=user_id,
-        before=_snapshot(before),
-        after=_snapshot(after),
-        at=stamp,
-    )
-    return after
+    return _change(conn, before, "set_role", actor=actor, role=role)
 
 
 def check_time_zone(name: str) -> str:
@@ -267,22 +260,7 @@ def set_time_zone(
     zone = check_time_zone(name) if name is not None else None
     if before.time_zone == zone or (only_if_unset and before.time_zone is not None):
         return before
-    stamp = audit.now()
-    conn.execute(
-        update(users).where(users.c.id == user_id).values(time_zone=zone, updated_at=stamp)
-    )
-    after = get(conn, user_id)
-    audit.record(
-        conn,
-        actor=actor,
-        action="set_time_zone",
-        entity=ENTITY,
-        entity_id=user_id,
-        before=_snapshot(before),
-        after=_snapshot(after),
-        at=stamp,
-    )
-    return after
+    return _change(conn, before, "set_time_zone", actor=actor, time_zone=zone)
 
 
 def check_new_user(new: UserCreate) -> str:
