@@ -1476,6 +1476,7 @@ class Hub:
         dry_run: bool = False,
         progress: Callable[[int, int | None], None] | None = None,
         job_id: int | None = None,
+        waiting: Callable[[str], None] | None = None,
     ) -> ImportReport:
         """Import a customer file in one transaction, recorded as a batch (``imports list``).
 
@@ -1483,13 +1484,18 @@ class Hub:
         would be created, updated and rejected, and nothing is written. ``progress`` is told,
         batch after batch, the records read and about how many the file holds (None when
         unknown). ``job_id``: the web import job this is (``run_import_job``), marked done in
-        the same transaction; when it was done already, nothing is written."""
+        the same transaction; when it was done already, nothing is written. On SQLite, other
+        writes wait for it instead of failing, and a second import waits for it; ``waiting``
+        is told what it waits for."""
         from customer_flow.data.imports import ImportOptions
 
         options = options or ImportOptions()
         outcome: list[ImportReport] = []
+        what = f"the import of {Path(path).name}"
         try:
-            with self._write() as conn:
+            # SQLite: others' writes wait for it instead of failing (store/long_write.py); a
+            # second import waits for the first, and ``waiting`` hears what it waits for.
+            with self.store.long_write(what, waiting=waiting), self._write() as conn:
                 report = imports.run_import(
                     conn,
                     Path(path),

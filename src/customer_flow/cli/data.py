@@ -288,7 +288,10 @@ def import_file(
                     task, completed=rows, total=total, of=_of(total), rate=_rate(rows, elapsed)
                 )
 
-        report = hub.import_file(path, options, dry_run=dry_run, progress=tick)
+        def waiting(other: str) -> None:
+            say(f"waiting for {other} to end first (one import at a time on SQLite)")
+
+        report = hub.import_file(path, options, dry_run=dry_run, progress=tick, waiting=waiting)
     if as_json:
         print_json(report)
         return

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from importlib import resources
 from pathlib import Path
@@ -29,10 +29,12 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, Operationa
 from sqlalchemy.pool import NullPool
 
 from customer_flow.core.errors import StorageError
+from customer_flow.store import long_write as long_writes
 
 __all__ = ["Store", "casefold", "unique_violation"]
 
 _READ_ONLY = "customer_flow_read_only"
+_NO_LONG_WAIT = "customer_flow_no_long_wait"  # write_if_free: never wait for an import
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: How long ``write_if_free`` waits for the SQLite write lock before it gives up.
 _SQLITE_FREE_WAIT_MS = 100
@@ -232,18 +234,60 @@ class Store:
             cur.close()
             dbapi_conn.create_function("casefold", 1, casefold, deterministic=True)
 
+        lock = None if memory else long_writes.lock_path(Path(str(database)))
+
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
-            if conn.get_execution_options().get(_READ_ONLY):
+            options = conn.get_execution_options()
+            if options.get(_READ_ONLY):
                 conn.exec_driver_sql("BEGIN")
-            else:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            while True:
+                try:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    return
+                except OperationalError as exc:
+                    # Timed out behind a long write (an import): wait for it to end, then
+                    # begin again, instead of failing (``long_write``).
+                    if (
+                        lock is None
+                        or options.get(_NO_LONG_WAIT)
+                        or "locked" not in str(exc.orig)
+                        or not long_writes.wait_for_long_write(lock)
+                    ):
+                        raise
 
         return engine
 
+    @contextmanager
+    def long_write(
+        self, what: str, *, waiting: Callable[[str], None] | None = None
+    ) -> Iterator[None]:
+        """Around a write transaction that may hold SQLite's write lock for long (an import):
+        writes that time out behind it wait for it to end instead of failing, and a second
+        long write waits for the first, telling ``waiting`` what it waits for
+        (``long_write.py``). Nothing on PostgreSQL, where writers lock rows, not the
+        database."""
+        database = make_url(self.url).database
+        if self.dialect != "sqlite" or database in (None, "", ":memory:"):
+            yield
+            return
+        with long_writes.long_write(
+            long_writes.lock_path(Path(str(database))), what, waiting=waiting
+        ):
+            yield
+
+    @contextmanager
+    def _probe(self) -> Iterator[Connection]:
+        """A connection for a look at the database (is it there, at which revision): its
+        transaction is a reader's, so opening a database never takes SQLite's write lock (it
+        did: every command, ``customers list`` included, waited behind an import)."""
+        with self.engine.connect() as conn:
+            yield conn.execution_options(**{_READ_ONLY: True})
+
     def _check_reachable(self) -> None:
         try:
-            with self.engine.connect() as conn:
+            with self._probe() as conn:
                 conn.execute(text("SELECT 1"))
         except (OperationalError, DBAPIError) as exc:
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
@@ -267,6 +311,7 @@ class Store:
                 yield conn
             return
         with self.engine.connect() as conn:
+            conn = conn.execution_options(**{_NO_LONG_WAIT: True})
             raw = conn.connection.driver_connection
             raw.execute(f"PRAGMA busy_timeout={_SQLITE_FREE_WAIT_MS}")  # type: ignore[union-attr]
             try:
@@ -317,7 +362,7 @@ class Store:
         head = ScriptDirectory.from_config(cfg).get_current_head()
         logging.getLogger("alembic").setLevel(logging.WARNING)
         try:
-            with self.engine.connect() as probe:
+            with self._probe() as probe:
                 if MigrationContext.configure(probe).get_current_revision() == head:
                     return
             # One migrator at a time: BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL.
@@ -342,7 +387,7 @@ class Store:
         if head is None:
             return False
         try:
-            with self.engine.connect() as conn:
+            with self._probe() as conn:
                 rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
         except DBAPIError:  # no version table yet
             return False
@@ -354,7 +399,7 @@ class Store:
         """``None`` when the database answers and its schema is the code's; else what is
         wrong, in one line (a load balancer's readiness check: no Alembic import)."""
         try:
-            with self.engine.connect() as conn:
+            with self._probe() as conn:
                 conn.execute(text("SELECT 1"))
         except DBAPIError as exc:
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()
