@@ -28,6 +28,7 @@ from sqlalchemy import (
     case,
     false,
     func,
+    literal,
     not_,
     or_,
     select,
@@ -136,16 +137,6 @@ def _filters(query: TicketQuery, now: datetime) -> list[ColumnElement[bool]]:
     return conds
 
 
-#: The lifecycle's order, for the status sort.
-_STATUS_RANK = {"new": 0, "open": 1, "pending": 2, "resolved": 3, "closed": 4}
-#: Most urgent first, for the priority sort.
-_PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
-
-
-def _rank(column: Any, ranks: dict[str, int]) -> ColumnElement[Any]:
-    return case(ranks, value=column, else_=len(ranks))
-
-
 def _sla_rank(now: datetime) -> ColumnElement[Any]:
     """0 breached, 1 at risk, 2 on track, 3 no running target, as of ``now`` (the cursor
     pins it at the first page, so that a ticket whose state moves on is neither skipped nor
@@ -158,8 +149,22 @@ def _sla_rank(now: datetime) -> ColumnElement[Any]:
     )
 
 
-def _sort_key(sort: str, now: datetime) -> tuple[Any, SortValue]:
-    """The SQL the queue orders by for ``sort`` (without its "-"), and its cursor kind."""
+def _sla_segment(rank: int, now: datetime) -> ColumnElement[bool]:
+    """The tickets of SLA rank ``rank`` as of ``now``, each a condition an index serves:
+    breached ones are most of the open queue, read in ID order; every other rank lies in the
+    range of due times not yet passed (``sla_condition``'s ``ahead``)."""
+    if rank == 0:
+        return sla_condition("breached", now, name="sort_now")
+    if rank == 1:
+        return sla_condition("at_risk", now, name="sort_now")
+    if rank == 2:
+        return sla_condition("on_track", now, name="sort_now")
+    return and_(t.queue_due_at >= _clock(now, "sort_now"), _sla_rank(now) == 3)
+
+
+def _sort_key(sort: str) -> tuple[Any, SortValue]:
+    """The SQL the queue orders by for ``sort`` (without its "-"), and its cursor kind. The
+    rank sorts read the computed columns (``schema.py``), which their indexes hold."""
     name = sort.lstrip("-")
     keys: dict[str, tuple[Any, SortValue]] = {
         "due": (t.queue_due_at, "timestamp"),
@@ -167,13 +172,42 @@ def _sort_key(sort: str, now: datetime) -> tuple[Any, SortValue]:
         "updated": (t.updated_at, "timestamp"),
         "subject": (t.subject, "text"),
         "customer": (customers_table.c.name, "text"),
-        "assignee": (func.coalesce(t.assignee, ""), "text"),
-        "status": (_rank(t.status, _STATUS_RANK), "number"),
-        "priority": (_rank(t.priority, _PRIORITY_RANK), "number"),
+        "assignee": (t.assignee_key, "text"),
+        "status": (t.status_rank, "number"),
+        "priority": (t.priority_rank, "number"),
     }
-    if name == "sla":
-        return _sla_rank(now), "number"
     return keys[name]
+
+
+def _sla_rows(
+    conn: Connection,
+    stmt: Any,
+    pinned: datetime,
+    descending: bool,
+    after: tuple[int, int] | None,
+    wanted: int,
+) -> list[Any]:
+    """The SLA sort's page: each rank in turn (breached, at risk, on track, none; the other
+    way round descending), by ID within it, from the cursor's rank and ID on, until
+    ``wanted`` rows. One ``CASE`` over the whole queue would read and sort every open ticket
+    for a page; a rank at a time, each query is a range of an index and stops at the page."""
+    ranks = [3, 2, 1, 0] if descending else [0, 1, 2, 3]
+    if after is not None:
+        ranks = ranks[ranks.index(after[0]) :] if after[0] in ranks else []
+    rows: list[Any] = []
+    for rank in ranks:
+        part = stmt.where(_sla_segment(rank, pinned))
+        if after is not None and rank == after[0]:
+            part = part.where(t.id < after[1] if descending else t.id > after[1])
+        column: Any = t.id
+        if rank > 0 and conn.dialect.name == "sqlite":
+            column = t.id + 0  # the due-time range, not the whole queue by ID (see below)
+        part = part.add_columns(literal(rank, Integer()).label("sort_key"))
+        part = part.order_by(column.desc() if descending else column)
+        rows.extend(conn.execute(part.limit(wanted - len(rows))).all())
+        if len(rows) >= wanted:
+            break
+    return rows
 
 
 def list_tickets(
@@ -194,7 +228,6 @@ def list_tickets(
     after_value: Any = None
     after_id = 0
     if query.after:
-        kind: SortValue = "id" if name == "id" else _sort_key(name, now)[1]
         if name == "sla":  # the cursor holds [rank, the instant the first page was cut at]
             pair, after_id = decode_cursor(query.after, sort="text")
             rank, _, stamp = pair.partition("@")
@@ -205,6 +238,7 @@ def list_tickets(
                     "after: not a cursor from this list", field="after", code="bad_cursor"
                 ) from None
         else:
+            kind: SortValue = "id" if name == "id" else _sort_key(name)[1]
             after_value, after_id = decode_cursor(query.after, sort=kind)
     key: Any
     if name == "id":
@@ -218,9 +252,12 @@ def list_tickets(
         order: list[Any] = [column.desc() if descending else column]
         if query.after:
             stmt = stmt.where(t.id < after_id if descending else t.id > after_id)
-        sort_value: Any = None
+        rows = conn.execute(stmt.order_by(*order).limit(query.limit + 1)).all()
+    elif name == "sla":
+        cursor = (int(after_value), after_id) if query.after else None
+        rows = _sla_rows(conn, stmt, pinned, descending, cursor, query.limit + 1)
     else:
-        sort_value, kind = _sort_key(name, pinned)
+        sort_value, kind = _sort_key(name)
         if name == "customer":
             stmt = stmt.join(customers_table, customers_table.c.id == t.customer_id)
         key = tuple_(sort_value, t.id)
@@ -234,7 +271,7 @@ def list_tickets(
             bound = tuple_(bindparam("after_key", after_value, type_=types[kind]), after_id)
             stmt = stmt.where(key < bound if descending else key > bound)
         stmt = stmt.add_columns(sort_value.label("sort_key"))
-    rows = conn.execute(stmt.order_by(*order).limit(query.limit + 1)).all()
+        rows = conn.execute(stmt.order_by(*order).limit(query.limit + 1)).all()
     items = [to_ticket(r, policy, now) for r in rows[: query.limit]]
     # The customers' names: one lookup by primary key for the page, never a join the planner
     # could drive from the customers' side.
