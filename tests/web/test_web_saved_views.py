@@ -62,7 +62,9 @@ class TestSavedViewsPage:
         body = {"title": "In progress", "query": {"status": ["open", "pending"]}}
         assert 201 == team.client.post("/api/v1/saved-views", json=body, headers=h).status_code
         login(team.client, "agent@team.example.org")
-        link = re.search(r'<a href="([^"]+)"[^>]*>In progress</a>', team.client.get("/tickets").text)
+        link = re.search(
+            r'<a href="([^"]+)"[^>]*>In progress</a>', team.client.get("/tickets").text
+        )
         assert link is not None
         shown = team.client.get(link.group(1).replace("&amp;", "&"))
         listed = {int(x) for x in re.findall(r'data-ticket="(\d+)"', shown.text)}

@@ -218,7 +218,9 @@ tickets = Table(
         "priority_rank", SmallInteger, Computed(PRIORITY_RANK_SQL, persisted=True), nullable=False
     ),
     Column(
-        "assignee_key", String(320), Computed("coalesce(assignee, '')", persisted=True),
+        "assignee_key",
+        String(320),
+        Computed("coalesce(assignee, '')", persisted=True),
         nullable=False,
     ),
     Index("ix_tickets_is_open_status_rank_id", "is_open", "status_rank", "id"),
