@@ -16,6 +16,13 @@ which adds them without rewriting the table and indexes them all the same; store
 PostgreSQL, which fills them for every existing row as the column is added), so no write path
 has to keep them and the existing rows need no separate backfill. ``(is_open, <rank>, id)``
 makes a page of each sort, and the next page from its keyset cursor, an index range scan.
+
+PostgreSQL also gets statistics on ``is_open`` and ``queue_due_at`` together (an MCV list).
+Closed tickets all have the far-future due time, so on its own "not yet due" looked like 97 %
+of the table, and the planner read every open ticket's row for the SLA filters (at risk, on
+track: 55-85 ms at 1,000,000 tickets) instead of the range of the open ones not yet due
+through ``(is_open, queue_due_at, id)`` (15-20 ms). The tables are analysed at the end, so the
+new indexes (SQLite, when it has statistics) and the new statistics are used from the start.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ _PRIORITY = (
     "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 "
     "WHEN 'low' THEN 3 ELSE 4 END"
 )
+_STATISTICS = "st_tickets_is_open_queue_due_at"
 _COLUMNS = [
     ("status_rank", sa.SmallInteger(), _STATUS),
     ("priority_rank", sa.SmallInteger(), _PRIORITY),
@@ -52,9 +60,22 @@ def upgrade() -> None:
         computed = sa.Computed(expression, persisted=stored)
         op.add_column("tickets", sa.Column(name, type_, computed, nullable=False))
         op.create_index(f"ix_tickets_is_open_{name}_id", "tickets", ["is_open", name, "id"])
+    if stored:
+        op.execute(f"CREATE STATISTICS {_STATISTICS} (mcv) ON is_open, queue_due_at FROM tickets")
+        op.execute("ANALYZE tickets")
+    elif (
+        op.get_bind()
+        .exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")
+        .first()
+    ):
+        # Without statistics on the new indexes, SQLite would take one of them for every
+        # "is_open = 1" query, the ones by ID or by text included.
+        op.execute("ANALYZE tickets")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP STATISTICS IF EXISTS {_STATISTICS}")
     for name, _, _ in reversed(_COLUMNS):
         op.drop_index(f"ix_tickets_is_open_{name}_id", table_name="tickets")
         op.drop_column("tickets", name)
