@@ -9,11 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event, select
 
 from customer_flow.core.errors import ValidationError
 from customer_flow.customers.models import CustomerCreate
 from customer_flow.hub import Hub
-from customer_flow.tickets.models import CommentCreate, TicketCreate, TicketQuery, TicketUpdate
+from customer_flow.store.schema import tickets
+from customer_flow.tickets.models import (
+    CommentCreate,
+    TicketBulk,
+    TicketCreate,
+    TicketQuery,
+    TicketUpdate,
+)
 from tickets_support import Clock, agent_key, make_hub, utc
 
 STATUS = {"new": 0, "open": 1, "pending": 2, "resolved": 3, "closed": 4}
@@ -114,3 +122,106 @@ def test_a_cursor_of_another_sort_is_refused(sh: Hub) -> None:
     with pytest.raises(ValidationError, match="not a cursor"):
         sh.list_tickets(TicketQuery(sort="priority", limit=2, after=cursor))
     assert agent_key("ana")
+
+
+def ranks_hold(hub: Hub) -> int:
+    """Every ticket's rank columns agree with its status, priority and assignee."""
+    c = tickets.c
+    with hub.store.read() as conn:
+        rows = conn.execute(
+            select(c.status, c.priority, c.assignee, c.status_rank, c.priority_rank,
+                   c.assignee_key)
+        ).all()  # fmt: skip
+    for r in rows:
+        expected = (STATUS[r.status], PRIORITY[r.priority], r.assignee or "")
+        assert expected == (r.status_rank, r.priority_rank, r.assignee_key), r
+    return len(rows)
+
+
+def test_the_rank_columns_follow_every_write(sh: Hub, clock: Clock) -> None:
+    """Open, update, move through the lifecycle, assign and unassign, each bulk action, a
+    customer merge (which moves tickets): the rank sorts' columns always say the row's
+    values, and the sorts list the tickets by them."""
+    assert 12 == ranks_hold(sh)
+    sh.update_ticket(1, TicketUpdate(priority="urgent"))
+    sh.set_ticket_status(2, "open")
+    sh.set_ticket_status(3, "resolved")
+    sh.set_ticket_status(3, "open")  # reopened
+    sh.assign_ticket(4, "bo")
+    sh.assign_ticket(5, None)
+    sh.close_ticket(6)
+    ranks_hold(sh)
+    for change in [
+        {"action": "assign", "assignee": "ana"},
+        {"action": "priority", "priority": "low"},
+        {"action": "status", "status": "pending"},
+        {"action": "close"},
+    ]:
+        clock.advance(60)
+        items = [{"id": i} for i in (7, 8, 9)]
+        done = sh.bulk_tickets(TicketBulk.model_validate({"tickets": items, **change}))
+        assert done.changed and not {7, 8, 9} - {*done.changed, *(s.id for s in done.skipped)}
+        ranks_hold(sh)
+    other = sh.add_customer(CustomerCreate(name="Ana Lima Two")).id
+    new = {"customer_id": other, "type": "support", "subject": "m", "priority": "high"}
+    sh.open_ticket(TicketCreate.model_validate(new))
+    sh.merge_customers(1, [other])
+    assert 13 == ranks_hold(sh)
+    assert "urgent" == sh.list_tickets(TicketQuery(sort="priority", limit=1)).items[0].priority
+
+
+def _page_statement(hub: Hub, query: TicketQuery) -> tuple[str, Any]:
+    """The SQL ``list_tickets`` runs for ``query``'s page (not the customers' names)."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_c: Any, _cur: Any, statement: str, params: Any, _ctx: Any, _many: bool) -> None:
+        seen.append((statement, params))
+
+    event.listen(hub.store.engine, "before_cursor_execute", record)
+    try:
+        hub.list_tickets(query)
+    finally:
+        event.remove(hub.store.engine, "before_cursor_execute", record)
+    [page] = [(s, p) for s, p in seen if "FROM tickets" in s and "LIMIT" in s]
+    return page
+
+
+@pytest.mark.parametrize("sort", ["status", "-status", "priority", "-priority", "assignee",
+                                  "-assignee"])  # fmt: skip
+def test_the_rank_sorts_walk_their_index(sh: Hub, sort: str) -> None:
+    """A page of the open queue by status, priority or assignee, first or from a cursor, is a
+    range of that sort's index in its order: no sort of the whole open queue. (PostgreSQL is
+    told not to sort or scan the table where it can help it, as at scale it would choose.)"""
+    column = {"status": "status_rank", "priority": "priority_rank", "assignee": "assignee_key"}
+    index = f"ix_tickets_is_open_{column[sort.lstrip('-')]}_id"
+    cursor = sh.list_tickets(TicketQuery(sort=sort, limit=2)).next  # type: ignore[arg-type]
+    for after in (None, cursor):
+        sql, params = _page_statement(sh, TicketQuery(sort=sort, limit=2, after=after))  # type: ignore[arg-type]
+        with sh.store.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
+                plan = " | ".join(str(r[3]) for r in rows)
+                assert f"USING INDEX {index}" in plan and "TEMP B-TREE" not in plan, plan
+            else:
+                conn.exec_driver_sql("SET enable_seqscan = off")
+                conn.exec_driver_sql("SET enable_sort = off")
+                rows = conn.exec_driver_sql("EXPLAIN " + sql, params).all()
+                plan = " | ".join(str(r[0]) for r in rows)
+                assert index in plan and "Sort" not in plan, plan
+
+
+def test_the_sla_sort_reads_one_rank_at_a_time(sh: Hub) -> None:
+    """The SLA sort's first page, breached first, comes from the breached tickets by ID (the
+    open queue's index in order), not from a sort of every open ticket by a CASE."""
+    sql, params = _page_statement(sh, TicketQuery(sort="sla", limit=2))
+    assert "CASE" not in sql
+    with sh.store.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
+            plan = " | ".join(str(r[3]) for r in rows)
+            assert "TEMP B-TREE" not in plan, plan
+        else:
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            conn.exec_driver_sql("SET enable_sort = off")
+            plan = " | ".join(str(r[0]) for r in conn.exec_driver_sql("EXPLAIN " + sql, params))
+            assert "Sort" not in plan, plan
