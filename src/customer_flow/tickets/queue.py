@@ -9,7 +9,13 @@ declared with the ``tickets`` table in ``schema.py``:
 - the open queue by ID or by due time: ``(is_open, id)``, ``(is_open, queue_due_at, id)``;
 - one customer's tickets: ``(customer_id, id)``;
 - by type, assignee, team or priority within the open queue: ``(<column>, is_open, id)``;
-- by status: ``(status, id)``.
+- by status: ``(status, id)``;
+- the open queue sorted by status, priority or assignee: ``(is_open, <rank>, id)`` on the
+  columns the database computes from the row (``status_rank``, ``priority_rank``,
+  ``assignee_key``), so no write has to keep them.
+
+The SLA state depends on the time, so it cannot be a column: the SLA sort reads one state at a
+time (``_sla_rows``), each a condition an index serves, by ID within it.
 """
 
 from __future__ import annotations
