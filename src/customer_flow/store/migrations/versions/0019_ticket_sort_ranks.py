@@ -17,6 +17,11 @@ PostgreSQL, which fills them for every existing row as the column is added), so 
 has to keep them and the existing rows need no separate backfill. ``(is_open, <rank>, id)``
 makes a page of each sort, and the next page from its keyset cursor, an index range scan.
 
+``ix_tickets_open_sla`` holds the open tickets only, by due time, with every column their SLA
+state is computed from. SQLite read each open ticket not yet due from the table to test
+whether it was at risk (4,500 rows at 1,000,000 tickets: 25-40 ms for a page); told to use
+this index, it tests them on the index and reads only the ones it lists (2 ms).
+
 PostgreSQL also gets statistics on ``is_open`` and ``queue_due_at`` together (an MCV list).
 Closed tickets all have the far-future due time, so on its own "not yet due" looked like 97 %
 of the table, and the planner read every open ticket's row for the SLA filters (at risk, on
@@ -45,6 +50,11 @@ _PRIORITY = (
     "WHEN 'low' THEN 3 ELSE 4 END"
 )
 _STATISTICS = "st_tickets_is_open_queue_due_at"
+_OPEN_SLA = "ix_tickets_open_sla"
+_OPEN_SLA_COLUMNS = (
+    "queue_due_at", "id", "first_response_due_at", "first_response_risk_at",
+    "resolution_due_at", "resolution_risk_at", "first_response_at", "resolved_at", "paused_at",
+)  # fmt: skip
 _COLUMNS = [
     ("status_rank", sa.SmallInteger(), _STATUS),
     ("priority_rank", sa.SmallInteger(), _PRIORITY),
@@ -60,6 +70,13 @@ def upgrade() -> None:
         computed = sa.Computed(expression, persisted=stored)
         op.add_column("tickets", sa.Column(name, type_, computed, nullable=False))
         op.create_index(f"ix_tickets_is_open_{name}_id", "tickets", ["is_open", name, "id"])
+    op.create_index(
+        _OPEN_SLA,
+        "tickets",
+        list(_OPEN_SLA_COLUMNS),
+        sqlite_where=sa.text("is_open = 1"),
+        postgresql_where=sa.text("is_open"),
+    )
     if stored:
         op.execute(f"CREATE STATISTICS {_STATISTICS} (mcv) ON is_open, queue_due_at FROM tickets")
         op.execute("ANALYZE tickets")
@@ -74,6 +91,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(_OPEN_SLA, table_name="tickets")
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP STATISTICS IF EXISTS {_STATISTICS}")
     for name, _, _ in reversed(_COLUMNS):
