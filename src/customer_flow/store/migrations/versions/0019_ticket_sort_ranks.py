@@ -32,6 +32,8 @@ new indexes (SQLite, when it has statistics) and the new statistics are used fro
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -55,7 +57,7 @@ _OPEN_SLA_COLUMNS = (
     "queue_due_at", "id", "first_response_due_at", "first_response_risk_at",
     "resolution_due_at", "resolution_risk_at", "first_response_at", "resolved_at", "paused_at",
 )  # fmt: skip
-_COLUMNS = [
+_COLUMNS: list[tuple[str, sa.types.TypeEngine[Any], str]] = [
     ("status_rank", sa.SmallInteger(), _STATUS),
     ("priority_rank", sa.SmallInteger(), _PRIORITY),
     ("assignee_key", sa.String(320), "coalesce(assignee, '')"),
