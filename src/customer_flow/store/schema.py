@@ -136,6 +136,7 @@ ticket_types = Table(
 
 __all__ += [
     "OPEN_SLA_COLUMNS",
+    "OPEN_SLA_WHERE",
     "OPEN_STATUSES",
     "PRIORITY_RANKS",
     "PRIORITY_RANK_SQL",
@@ -162,6 +163,10 @@ OPEN_SLA_COLUMNS = (
     "queue_due_at", "id", "first_response_due_at", "first_response_risk_at",
     "resolution_due_at", "resolution_risk_at", "first_response_at", "resolved_at", "paused_at",
 )  # fmt: skip
+OPEN_SLA_WHERE = {
+    "sqlite": "is_open = 1 AND queue_due_at IS NOT NULL",
+    "postgresql": "is_open AND queue_due_at IS NOT NULL",
+}
 STATUS_RANK_SQL = _rank_sql("status", STATUS_RANKS)
 PRIORITY_RANK_SQL = _rank_sql("priority", PRIORITY_RANKS)
 
@@ -235,11 +240,13 @@ tickets = Table(
     # The open tickets by due time with every column the SLA state reads (0019): the at-risk
     # and on-track filters, and the SLA sort past the breached tickets, test each ticket on
     # the index and read the table only for the ones they list (SQLite is told to use it).
+    # "queue_due_at IS NOT NULL" (always true) keeps it to queries that compare the due time:
+    # with "is_open = 1" alone, SQLite read it to sort the open queue by creation or customer.
     Index(
         "ix_tickets_open_sla",
         *OPEN_SLA_COLUMNS,
-        sqlite_where=text("is_open = 1"),
-        postgresql_where=text("is_open"),
+        sqlite_where=text(OPEN_SLA_WHERE["sqlite"]),
+        postgresql_where=text(OPEN_SLA_WHERE["postgresql"]),
     ),
     sqlite_autoincrement=True,
 )
