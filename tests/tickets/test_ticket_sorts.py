@@ -260,3 +260,21 @@ def test_a_closed_status_leaves_the_open_tickets_index_alone(sh: Hub) -> None:
         sql, _ = _page_statement(sh, query)
         assert "INDEXED BY" not in sql
         sh.list_tickets(query)
+
+
+def test_the_due_walk_leaves_the_connection_as_it_was(sh: Hub, clock: Clock) -> None:
+    """At-risk or on-track tickets by due time: PostgreSQL's bitmap scans are off for that one
+    statement only; the pooled connection has them back on after it, the page is right."""
+    from customer_flow.tickets import queue
+
+    expected = sorted(
+        (t for t in walk(sh, "id", limit=100) if t.sla.state == "on_track"),
+        key=lambda t: (t.sla.next_due_at or utc(9999, 12, 31), t.id),
+    )
+    with sh.store.read() as conn:
+        page = queue.list_tickets(
+            conn, TicketQuery(sla="on_track", sort="due"), sh.sla_policy, clock()
+        )
+        if conn.dialect.name == "postgresql":
+            assert "on" == conn.exec_driver_sql("SHOW enable_bitmapscan").scalar_one()
+    assert expected and [t.id for t in expected] == [t.id for t in page.items]
