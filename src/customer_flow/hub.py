@@ -657,6 +657,8 @@ class Hub:
         for item in bulk.tickets:
             seen.setdefault(item.id, item.updated_at)
         result = BulkResult()
+        # The tickets each agent was given, told once per agent after the loop.
+        given: dict[str, tuple[User, list[Ticket]]] = {}
         with self._write() as conn:
             now = self._now()
             stored = ticket_bulk.versions(conn, list(seen))
@@ -694,12 +696,69 @@ class Hub:
                     ))  # fmt: skip
                     continue
                 result.changed.append(ticket_id)
-                person = self._user_by_email(conn, after.assignee) if kind == "assign" else None
-                if person is not None:
-                    self._notify(
-                        conn, "assigned", after, f"{ticket_id}:{now.isoformat()}", [person]
-                    )
+                if kind == "assign" and after.assignee:
+                    if after.assignee not in given:
+                        person = self._user_by_email(conn, after.assignee)
+                        if person is None:
+                            continue
+                        given[after.assignee] = (person, [])
+                    given[after.assignee][1].append(after)
+            for person, theirs in given.values():
+                if len(theirs) == 1:  # as one assignment tells it
+                    key = f"{theirs[0].id}:{now.isoformat()}"
+                    self._notify(conn, "assigned", theirs[0], key, [person])
+                else:
+                    self._notify_assigned_many(conn, person, theirs, now)
         return result
+
+    #: How many of the tickets a bulk assignment's one notification lists by ID and subject.
+    DIGEST_LISTED = 10
+
+    def _notify_assigned_many(
+        self, conn: Connection, person: User, given: list[Ticket], now: datetime
+    ) -> None:
+        """One notification for many tickets given to ``person`` at once (a bulk assign of
+        5,000 tickets is one mail, not 5,000): how many, the first few by ID and subject, and
+        where to find them all (their queue's "My tickets")."""
+        count = len(given)
+        key = f"bulk:{given[0].id}:{count}:{now.isoformat()}"
+        smtp = mail_accounts.smtp_account(conn)
+        if smtp is None or not self._wants(conn, person, "assigned", key, now):
+            return
+        listed = given[: self.DIGEST_LISTED]
+        lines = [f"#{t.id}: {t.subject} ({t.priority})" for t in listed]
+        if count > len(listed):
+            lines.append(f"... and {count - len(listed):,} more.")
+        lines.append(
+            'All of them: the queue\'s "My tickets" view (/tickets?view=mine), or '
+            f"`customer-flow tickets list --assignee {person.email}`."
+        )
+        headline = f"{count:,} tickets assigned to you"
+        first = given[0]
+        context = {
+            "headline": headline,
+            "detail": "\n".join(lines),
+            "link": "",
+            "team": self.settings.mail_team_name,
+            "count": count,
+            "tickets": [self._ticket_context(t) for t in listed],
+            "ticket": self._ticket_context(first),
+        }
+        mail_outbox.enqueue(
+            conn,
+            ticket_id=first.id,
+            comment_id=None,
+            to_address=person.email,
+            # No "[#id]" token: a reply to the digest belongs to no one ticket.
+            subject=f"{headline} (#{first.id} and {count - 1:,} more)"[:400],
+            body=mail_templates.render("notify.txt", context, self.settings.mail_template_dir),
+            html=mail_templates.render("notify.html", context, self.settings.mail_template_dir),
+            kind="notification",
+            domain=smtp.address.rsplit("@", 1)[-1],
+            in_reply_to=None,
+            references=[],
+            now=now,
+        )
 
     def _check_assignment(self, conn: Connection, assignee: str | None, team: str | None) -> None:
         """``_assignment``'s refusals, without picking a round-robin team's next agent."""
@@ -1836,7 +1895,8 @@ class Hub:
             "ticket": ticket,
         }  # fmt: skip
         notify = {"headline": "Assigned to you", "detail": "", "link": "",
-                  "team": self.settings.mail_team_name, "ticket": ticket}  # fmt: skip
+                  "team": self.settings.mail_team_name, "ticket": ticket, "count": 1,
+                  "tickets": [ticket]}  # fmt: skip
         return mail_templates.check(
             self.settings.mail_template_dir,
             {"reply.txt": reply, "reply.html": reply, "notify.txt": notify, "notify.html": notify},
@@ -1878,23 +1938,17 @@ class Hub:
         now = self._now()
         headline = self._HEADLINES[event]
         for person in people:
-            if not person.active or person.email == self.actor or person.id == self.user_id:
-                continue
-            if not mail_notifications.enabled_for(conn, person.id)[event]:
-                continue
-            if not mail_notifications.claim(conn, person.id, f"{event}:{key}", now):
+            if not self._wants(conn, person, event, key, now):
                 continue
             context = {
                 "headline": headline,
                 "detail": detail,
                 "link": "",
                 "team": self.settings.mail_team_name,
-                "ticket": {
-                    "id": ticket.id, "subject": ticket.subject, "status": ticket.status,
-                    "priority": ticket.priority, "type": ticket.type,
-                    "assignee": ticket.assignee,
-                },
-            }  # fmt: skip
+                "count": 1,
+                "tickets": [self._ticket_context(ticket)],
+                "ticket": self._ticket_context(ticket),
+            }
             mail_outbox.enqueue(
                 conn,
                 ticket_id=ticket.id,
@@ -1909,6 +1963,22 @@ class Hub:
                 references=[],
                 now=now,
             )
+
+    def _wants(self, conn: Connection, person: User, event: str, key: str, now: datetime) -> bool:
+        """Whether ``person`` is to be told of ``event`` (``key``): active, not the one who
+        caused it, wanting such mail, and not told already (which this records)."""
+        if not person.active or person.email == self.actor or person.id == self.user_id:
+            return False
+        if not mail_notifications.enabled_for(conn, person.id)[event]:
+            return False
+        return mail_notifications.claim(conn, person.id, f"{event}:{key}", now)
+
+    @staticmethod
+    def _ticket_context(ticket: Ticket) -> dict[str, Any]:
+        return {
+            "id": ticket.id, "subject": ticket.subject, "status": ticket.status,
+            "priority": ticket.priority, "type": ticket.type, "assignee": ticket.assignee,
+        }  # fmt: skip
 
     def _notify_new_ticket(self, conn: Connection, ticket: Ticket) -> None:
         if mail_accounts.smtp_account(conn) is None:

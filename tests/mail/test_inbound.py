@@ -261,6 +261,14 @@ class TestReplies:
         desk.deliver(mail(headers="References: <first@reis.pt>", body="No"))
         desk.hub.fetch_mail()
         assert "open" == desk.hub.get_ticket(ticket_id).status
+        # The queue's status sort follows the reopening (a column the database computes).
+        from customer_flow.store.schema import tickets
+
+        with desk.hub.store.read() as conn:
+            rank = conn.execute(
+                select(tickets.c.status_rank).where(tickets.c.id == ticket_id)
+            ).scalar_one()
+        assert 1 == rank  # open
 
 
 class TestServerTrouble:

@@ -149,3 +149,47 @@ def test_a_notification_has_an_escaped_html_part(desk_smtp: MailDesk, tmp_path: 
     [sent] = [m for m in desk_smtp.smtp.received if m["To"] == "ana@team.pt"]
     assert "multipart/alternative" == sent.get_content_type()
     assert ["text/plain", "text/html"] == [p.get_content_type() for p in sent.iter_parts()]
+
+
+def test_a_bulk_assignment_is_one_mail_per_agent(desk_smtp: MailDesk) -> None:
+    """5,000 tickets given to Ana in one bulk action: one mail saying how many, listing the
+    first 10 and where to find the rest, not 5,000 mails. A bulk action that gives her one
+    ticket tells it as a single assignment does."""
+    from sqlalchemy import select
+
+    from customer_flow.store.schema import tickets
+    from customer_flow.tickets.models import TicketBulk
+
+    hub = desk_smtp.hub
+    agent(hub, "ana")
+    desk_smtp.deliver(mail())
+    [first] = hub.fetch_mail().tickets
+    with hub.store.write() as conn:
+        row = dict(conn.execute(select(tickets).where(tickets.c.id == first)).mappings().one())
+        for computed in ("id", "status_rank", "priority_rank", "assignee_key"):
+            row.pop(computed)
+        conn.execute(tickets.insert(), [dict(row) for _ in range(4_999)])
+        made = [int(i) for i in conn.execute(select(tickets.c.id).order_by(tickets.c.id)).scalars()]
+    items = [{"id": i} for i in made]
+    done = hub.bulk_tickets(
+        TicketBulk.model_validate({"tickets": items, "action": "assign", "assignee": "ana@team.pt"})
+    )
+    assert 5_000 == len(done.changed)
+    notes = [m for m in hub.list_outbox() if m.kind == "notification"]
+    assert [("ana@team.pt", f"5,000 tickets assigned to you (#{first} and 4,999 more)")] == [
+        (m.to_address, m.subject) for m in notes
+    ]
+    [note] = notes
+    assert all(f"#{i}: Printer broken" in note.body for i in made[:10])
+    assert f"#{made[10]}:" not in note.body and "and 4,990 more" in note.body
+    assert "view=mine" in note.body and f"#{made[10]}:" not in (note.html or "")
+    # One ticket in a bulk action: the single assignment's mail.
+    desk_smtp.deliver(mail(sender="other@reis.pt", subject="Scanner"))
+    [one] = hub.fetch_mail().tickets
+    hub.bulk_tickets(
+        TicketBulk.model_validate(
+            {"tickets": [{"id": one}], "action": "assign", "assignee": "ana@team.pt"}
+        )
+    )
+    assert f"[#{one}] Assigned to you: Scanner" == notes_to(hub, "ana@team.pt")[0]  # newest
+    assert 2 == len(notes_to(hub, "ana@team.pt"))

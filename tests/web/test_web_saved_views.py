@@ -48,6 +48,43 @@ class TestSavedViewsPage:
         r = team.client.post(f"/tickets/views/{view.id}/delete", data={"csrf_token": csrf})
         assert r.status_code == 200 and "Hot ones" not in r.text
 
+    def test_a_view_of_several_statuses_shows_and_keeps_them_all(self, team: Team) -> None:
+        """A view saved with statuses open and pending opens the queue with both in the
+        filter form (not only the first), lists both kinds, and the form, submitted again
+        with another filter beside it, keeps both."""
+        cid = desk(team)
+        fresh = _open(team, cid, priority="high")  # new
+        opened = _open(team, cid, priority="high")
+        team.hub.set_ticket_status(opened, "open")
+        waiting = _open(team, cid, priority="low")
+        team.hub.set_ticket_status(waiting, "pending")
+        h = team["agent"].headers
+        body = {"title": "In progress", "query": {"status": ["open", "pending"]}}
+        assert 201 == team.client.post("/api/v1/saved-views", json=body, headers=h).status_code
+        login(team.client, "agent@team.example.org")
+        link = re.search(
+            r'<a href="([^"]+)"[^>]*>In progress</a>', team.client.get("/tickets").text
+        )
+        assert link is not None
+        shown = team.client.get(link.group(1).replace("&amp;", "&"))
+        listed = {int(x) for x in re.findall(r'data-ticket="(\d+)"', shown.text)}
+        assert {opened, waiting} == listed and fresh not in listed
+        status_field = re.search(r'<select id="status".*?</select>', shown.text, re.S)
+        assert status_field is not None
+        selected = re.findall(r'<option value="([^"]*)" selected>', status_field.group(0))
+        assert ["open,pending"] == selected
+        assert 'aria-current="page">In progress' in shown.text
+        # The form submitted as the browser sends it: every field, the status as shown.
+        again = team.client.get("/tickets", params={"status": "open,pending", "priority": "high"})
+        assert [opened] == [int(x) for x in re.findall(r'data-ticket="(\d+)"', again.text)]
+        status_field = re.search(r'<select id="status".*?</select>', again.text, re.S)
+        assert status_field is not None
+        assert ["open,pending"] == re.findall(
+            r'<option value="([^"]*)" selected>', status_field.group(0)
+        )
+        bad = team.client.get("/tickets", params={"status": "open,sleeping"})
+        assert bad.status_code == 200 and "sleeping" in bad.text  # the one-line error shown
+
     def test_a_blank_name_is_refused(self, team: Team) -> None:
         desk(team)
         csrf = login(team.client, "agent@team.example.org")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
@@ -172,6 +173,16 @@ def unique_violation(exc: BaseException) -> str | None:
     return None
 
 
+class _HintingSQLiteCompiler(SQLiteCompiler):
+    """SQLite's statement compiler, with table hints: ``select.with_hint(table, "INDEXED BY
+    ix", "sqlite")`` renders ``FROM table INDEXED BY ix``, which SQLAlchemy's own SQLite
+    compiler leaves out. The ticket queue names the one index that SQLite, choosing between
+    two that serve the same range, would not take (``tickets.queue``)."""
+
+    def get_from_hint_text(self, table: Any, text: str | None) -> str | None:
+        return text
+
+
 class Store:
     """An open database: the engine, transaction helpers and the migration step."""
 
@@ -221,6 +232,7 @@ class Store:
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             **pool,
         )
+        engine.dialect.statement_compiler = _HintingSQLiteCompiler
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:

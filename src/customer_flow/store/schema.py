@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Computed,
     Date,
     DateTime,
     ForeignKey,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -132,10 +134,41 @@ ticket_types = Table(
 
 # -- tickets ---------------------------------------------------------------------------------
 
-__all__ += ["OPEN_STATUSES", "ticket_comments", "tickets"]
+__all__ += [
+    "OPEN_SLA_COLUMNS",
+    "OPEN_SLA_WHERE",
+    "OPEN_STATUSES",
+    "PRIORITY_RANKS",
+    "PRIORITY_RANK_SQL",
+    "STATUS_RANKS",
+    "STATUS_RANK_SQL",
+    "ticket_comments",
+    "tickets",
+]
 
 #: Statuses in the open queue; ``tickets.is_open`` mirrors this so one index serves the queue.
 OPEN_STATUSES = ("new", "open", "pending")
+#: The lifecycle's order (the queue's status sort) and most urgent first (its priority sort).
+STATUS_RANKS = {"new": 0, "open": 1, "pending": 2, "resolved": 3, "closed": 4}
+PRIORITY_RANKS = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+
+
+def _rank_sql(column: str, ranks: dict[str, int]) -> str:
+    whens = " ".join(f"WHEN '{value}' THEN {rank}" for value, rank in ranks.items())
+    return f"CASE {column} {whens} ELSE {len(ranks)} END"
+
+
+#: ``ix_tickets_open_sla``: the due-time range first, then what ``queue.sla_condition`` reads.
+OPEN_SLA_COLUMNS = (
+    "queue_due_at", "id", "first_response_due_at", "first_response_risk_at",
+    "resolution_due_at", "resolution_risk_at", "first_response_at", "resolved_at", "paused_at",
+)  # fmt: skip
+OPEN_SLA_WHERE = {
+    "sqlite": "is_open = 1 AND queue_due_at IS NOT NULL",
+    "postgresql": "is_open AND queue_due_at IS NOT NULL",
+}
+STATUS_RANK_SQL = _rank_sql("status", STATUS_RANKS)
+PRIORITY_RANK_SQL = _rank_sql("priority", PRIORITY_RANKS)
 
 tickets = Table(
     "tickets",
@@ -186,6 +219,35 @@ tickets = Table(
     Index("ix_tickets_assignee_is_open_id", "assignee", "is_open", "id"),
     Index("ix_tickets_priority_is_open_id", "priority", "is_open", "id"),
     Index("ix_tickets_status_id", "status", "id"),
+    # The queue's rank sorts (0019), computed by the database from the row itself so that no
+    # write path can leave them stale: the lifecycle's order, most urgent first, and the
+    # assignee with nobody as "" (first). Stored on PostgreSQL; migration 0019 adds them as
+    # virtual columns on SQLite (which indexes them all the same). Each index serves its sort
+    # of the open queue as a range scan, and never needs a write to keep it.
+    Column("status_rank", SmallInteger, Computed(STATUS_RANK_SQL, persisted=True), nullable=False),
+    Column(
+        "priority_rank", SmallInteger, Computed(PRIORITY_RANK_SQL, persisted=True), nullable=False
+    ),
+    Column(
+        "assignee_key",
+        String(320),
+        Computed("coalesce(assignee, '')", persisted=True),
+        nullable=False,
+    ),
+    Index("ix_tickets_is_open_status_rank_id", "is_open", "status_rank", "id"),
+    Index("ix_tickets_is_open_priority_rank_id", "is_open", "priority_rank", "id"),
+    Index("ix_tickets_is_open_assignee_key_id", "is_open", "assignee_key", "id"),
+    # The open tickets by due time with every column the SLA state reads (0019): the at-risk
+    # and on-track filters, and the SLA sort past the breached tickets, test each ticket on
+    # the index and read the table only for the ones they list (SQLite is told to use it).
+    # "queue_due_at IS NOT NULL" (always true) keeps it to queries that compare the due time:
+    # with "is_open = 1" alone, SQLite read it to sort the open queue by creation or customer.
+    Index(
+        "ix_tickets_open_sla",
+        *OPEN_SLA_COLUMNS,
+        sqlite_where=text(OPEN_SLA_WHERE["sqlite"]),
+        postgresql_where=text(OPEN_SLA_WHERE["postgresql"]),
+    ),
     sqlite_autoincrement=True,
 )
 

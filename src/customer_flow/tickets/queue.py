@@ -9,7 +9,13 @@ declared with the ``tickets`` table in ``schema.py``:
 - the open queue by ID or by due time: ``(is_open, id)``, ``(is_open, queue_due_at, id)``;
 - one customer's tickets: ``(customer_id, id)``;
 - by type, assignee, team or priority within the open queue: ``(<column>, is_open, id)``;
-- by status: ``(status, id)``.
+- by status: ``(status, id)``;
+- the open queue sorted by status, priority or assignee: ``(is_open, <rank>, id)`` on the
+  columns the database computes from the row (``status_rank``, ``priority_rank``,
+  ``assignee_key``), so no write has to keep them.
+
+The SLA state depends on the time, so it cannot be a column: the SLA sort reads one state at a
+time (``_sla_rows``), each a condition an index serves, by ID within it.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from sqlalchemy import (
     case,
     false,
     func,
+    literal,
     not_,
     or_,
     select,
@@ -89,6 +96,27 @@ def sla_condition(state: str, now: datetime, *, name: str = "sla_now") -> Column
     )
 
 
+def _open_only(query: TicketQuery) -> bool:
+    """Whether ``_filters`` holds ``is_open = 1`` itself (what ``ix_tickets_open_sla``, a
+    partial index, needs to be usable)."""
+    if query.status:
+        statuses = set(query.status)
+        return len(statuses) > 1 and statuses <= set(OPEN_STATUSES)
+    return not query.all_statuses
+
+
+def _on_open_sla_index(stmt: Any, conn: Connection, query: TicketQuery) -> Any:
+    """On SQLite, ``stmt`` told to read ``ix_tickets_open_sla``: the open tickets not yet due,
+    tested on the index, not read from the table one by one (which SQLite, with either index
+    to choose from, would do). Only for the open queue, where the partial index applies."""
+    if conn.dialect.name != "sqlite" or not _open_only(query):
+        return stmt
+    # The index's condition, word for word: "queue_due_at IS NOT NULL" (always true) keeps
+    # every other query of the open queue off it, and SQLite does not infer it from ">=".
+    stmt = stmt.where(t.queue_due_at.is_not(None))
+    return stmt.with_hint(tickets, "INDEXED BY ix_tickets_open_sla", "sqlite")
+
+
 def _filters(query: TicketQuery, now: datetime) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = []
     if query.status:
@@ -136,16 +164,6 @@ def _filters(query: TicketQuery, now: datetime) -> list[ColumnElement[bool]]:
     return conds
 
 
-#: The lifecycle's order, for the status sort.
-_STATUS_RANK = {"new": 0, "open": 1, "pending": 2, "resolved": 3, "closed": 4}
-#: Most urgent first, for the priority sort.
-_PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
-
-
-def _rank(column: Any, ranks: dict[str, int]) -> ColumnElement[Any]:
-    return case(ranks, value=column, else_=len(ranks))
-
-
 def _sla_rank(now: datetime) -> ColumnElement[Any]:
     """0 breached, 1 at risk, 2 on track, 3 no running target, as of ``now`` (the cursor
     pins it at the first page, so that a ticket whose state moves on is neither skipped nor
@@ -158,8 +176,22 @@ def _sla_rank(now: datetime) -> ColumnElement[Any]:
     )
 
 
-def _sort_key(sort: str, now: datetime) -> tuple[Any, SortValue]:
-    """The SQL the queue orders by for ``sort`` (without its "-"), and its cursor kind."""
+def _sla_segment(rank: int, now: datetime) -> ColumnElement[bool]:
+    """The tickets of SLA rank ``rank`` as of ``now``, each a condition an index serves:
+    breached ones are most of the open queue, read in ID order; every other rank lies in the
+    range of due times not yet passed (``sla_condition``'s ``ahead``)."""
+    if rank == 0:
+        return sla_condition("breached", now, name="sort_now")
+    if rank == 1:
+        return sla_condition("at_risk", now, name="sort_now")
+    if rank == 2:
+        return sla_condition("on_track", now, name="sort_now")
+    return and_(t.queue_due_at >= _clock(now, "sort_now"), _sla_rank(now) == 3)
+
+
+def _sort_key(sort: str) -> tuple[Any, SortValue]:
+    """The SQL the queue orders by for ``sort`` (without its "-"), and its cursor kind. The
+    rank sorts read the computed columns (``schema.py``), which their indexes hold."""
     name = sort.lstrip("-")
     keys: dict[str, tuple[Any, SortValue]] = {
         "due": (t.queue_due_at, "timestamp"),
@@ -167,13 +199,61 @@ def _sort_key(sort: str, now: datetime) -> tuple[Any, SortValue]:
         "updated": (t.updated_at, "timestamp"),
         "subject": (t.subject, "text"),
         "customer": (customers_table.c.name, "text"),
-        "assignee": (func.coalesce(t.assignee, ""), "text"),
-        "status": (_rank(t.status, _STATUS_RANK), "number"),
-        "priority": (_rank(t.priority, _PRIORITY_RANK), "number"),
+        "assignee": (t.assignee_key, "text"),
+        "status": (t.status_rank, "number"),
+        "priority": (t.priority_rank, "number"),
     }
-    if name == "sla":
-        return _sla_rank(now), "number"
     return keys[name]
+
+
+def _sla_rows(
+    conn: Connection,
+    query: TicketQuery,
+    stmt: Any,
+    pinned: datetime,
+    descending: bool,
+    after: tuple[int, int] | None,
+    wanted: int,
+) -> list[Any]:
+    """The SLA sort's page: each rank in turn (breached, at risk, on track, none; the other
+    way round descending), by ID within it, from the cursor's rank and ID on, until
+    ``wanted`` rows. One ``CASE`` over the whole queue would read and sort every open ticket
+    for a page; a rank at a time, each query is a range of an index and stops at the page."""
+    ranks = [3, 2, 1, 0] if descending else [0, 1, 2, 3]
+    if after is not None:
+        ranks = ranks[ranks.index(after[0]) :] if after[0] in ranks else []
+    rows: list[Any] = []
+    for rank in ranks:
+        part = stmt.where(_sla_segment(rank, pinned))
+        if after is not None and rank == after[0]:
+            part = part.where(t.id < after[1] if descending else t.id > after[1])
+        order = t.id.desc() if descending else t.id
+        limit = wanted - len(rows)
+        if rank > 0 and conn.dialect.name == "sqlite" and _open_only(query):
+            # The range of due times not yet passed, tested on ix_tickets_open_sla: the IDs
+            # of the page first (no table read for the thousands a rank may hold), then
+            # their rows.
+            ids = _on_open_sla_index(part, conn, query).with_only_columns(t.id)
+            part = select(tickets).where(t.id.in_(ids.order_by(order).limit(limit)))
+        part = part.add_columns(literal(rank, Integer()).label("sort_key"))
+        rows.extend(conn.execute(part.order_by(order).limit(limit)).all())
+        if len(rows) >= wanted:
+            break
+    return rows
+
+
+def _walking_the_due_times(conn: Connection, page: Any) -> list[Any]:
+    """The at-risk or on-track tickets by due time. PostgreSQL estimates a handful of them
+    and reads all the open tickets not yet due from the heap by bitmap, to sort them; they
+    come first in due order, so walking ``(is_open, queue_due_at, id)`` in order stops after
+    a page. Bitmap scans are turned off for this one statement (SQLite reads its index)."""
+    if conn.dialect.name != "postgresql":
+        return list(conn.execute(page).all())
+    conn.exec_driver_sql("SET enable_bitmapscan = off")
+    try:
+        return list(conn.execute(page).all())
+    finally:
+        conn.exec_driver_sql("RESET enable_bitmapscan")
 
 
 def list_tickets(
@@ -188,13 +268,14 @@ def list_tickets(
     (key, ID), so each ticket is listed once however the pages are cut.
     """
     stmt = select(tickets).where(*_filters(query, now))
+    if query.sla in ("at_risk", "on_track"):  # both lie in the range of due times not passed
+        stmt = _on_open_sla_index(stmt, conn, query)
     descending = query.sort.startswith("-")
     name = query.sort.lstrip("-")
     pinned = now
     after_value: Any = None
     after_id = 0
     if query.after:
-        kind: SortValue = "id" if name == "id" else _sort_key(name, now)[1]
         if name == "sla":  # the cursor holds [rank, the instant the first page was cut at]
             pair, after_id = decode_cursor(query.after, sort="text")
             rank, _, stamp = pair.partition("@")
@@ -205,22 +286,19 @@ def list_tickets(
                     "after: not a cursor from this list", field="after", code="bad_cursor"
                 ) from None
         else:
+            kind: SortValue = "id" if name == "id" else _sort_key(name)[1]
             after_value, after_id = decode_cursor(query.after, sort=kind)
     key: Any
     if name == "id":
-        column: Any = t.id
-        if query.sla == "at_risk" and conn.dialect.name == "sqlite":
-            # At-risk tickets are few, so ordering by a bare id makes SQLite (which has no
-            # statistics on due times) walk the whole open queue by ID to fill a page.
-            # "id + 0" cannot use that index: it takes the (is_open, queue_due_at) range of
-            # unbreached tickets and sorts those instead, 2-3 times faster at 200k tickets.
-            column = t.id + 0
-        order: list[Any] = [column.desc() if descending else column]
+        order: list[Any] = [t.id.desc() if descending else t.id]
         if query.after:
             stmt = stmt.where(t.id < after_id if descending else t.id > after_id)
-        sort_value: Any = None
+        rows = conn.execute(stmt.order_by(*order).limit(query.limit + 1)).all()
+    elif name == "sla":
+        cursor = (int(after_value), after_id) if query.after else None
+        rows = _sla_rows(conn, query, stmt, pinned, descending, cursor, query.limit + 1)
     else:
-        sort_value, kind = _sort_key(name, pinned)
+        sort_value, kind = _sort_key(name)
         if name == "customer":
             stmt = stmt.join(customers_table, customers_table.c.id == t.customer_id)
         key = tuple_(sort_value, t.id)
@@ -234,7 +312,11 @@ def list_tickets(
             bound = tuple_(bindparam("after_key", after_value, type_=types[kind]), after_id)
             stmt = stmt.where(key < bound if descending else key > bound)
         stmt = stmt.add_columns(sort_value.label("sort_key"))
-    rows = conn.execute(stmt.order_by(*order).limit(query.limit + 1)).all()
+        page = stmt.order_by(*order).limit(query.limit + 1)
+        if name == "due" and query.sla in ("at_risk", "on_track") and _open_only(query):
+            rows = _walking_the_due_times(conn, page)
+        else:
+            rows = conn.execute(page).all()
     items = [to_ticket(r, policy, now) for r in rows[: query.limit]]
     # The customers' names: one lookup by primary key for the page, never a join the planner
     # could drive from the customers' side.

@@ -101,9 +101,9 @@ def _sla_ready(auth: Auth) -> ConfigError | None:
 def tickets_queue(
     request: Request,
     auth: PageAuth,
-    status: Annotated[str, Query(max_length=20)] = "",
+    status: Annotated[str, Query(max_length=60)] = "",
     type: Annotated[str, Query(max_length=64)] = "",
-    priority: Annotated[str, Query(max_length=20)] = "",
+    priority: Annotated[str, Query(max_length=60)] = "",
     assignee: Annotated[str, Query(max_length=320)] = "",
     team: Annotated[str, Query(max_length=64)] = "",
     sla: Annotated[str, Query(max_length=20)] = "",
@@ -146,6 +146,8 @@ def tickets_queue(
         "error": error,
         "statuses": TICKET_STATUSES,
         "priorities": PRIORITIES,
+        "status_sets": _choices(status),
+        "priority_sets": _choices(priority),
         "sla_states": SLA_STATES,
         "views": [(v, label, _queue_url({**filters, "view": v}, None)) for v, label in VIEWS],
         "sorts": [(s, label, _queue_url({**filters, "sort": s}, None)) for s, label in SORTS],
@@ -172,15 +174,16 @@ def tickets_queue(
 
 
 def _filters_of(query: dict[str, Any]) -> dict[str, str]:
-    """A saved view's query as the queue's form fields (a list shows its first value)."""
+    """A saved view's query as the queue's form fields: several statuses or priorities are
+    one value, comma-separated ("open,pending"), which the filter form offers and keeps."""
     status = query.get("status") or []
     priority = query.get("priority") or []
     assignee = "-" if query.get("unassigned") else str(query.get("assignee") or "")
     values = {
         "view": query.get("view") or "",
-        "status": "all" if query.get("all_statuses") else (status[0] if status else ""),
+        "status": "all" if query.get("all_statuses") else ",".join(status),
         "type": query.get("type") or "",
-        "priority": priority[0] if priority else "",
+        "priority": ",".join(priority),
         "assignee": assignee,
         "team": query.get("team") or "",
         "sla": query.get("sla") or "",
@@ -268,8 +271,10 @@ def _headers(filters: dict[str, str], sort: str) -> dict[str, dict[str, str]]:
 
 def _query(filters: dict[str, str], after: str | None) -> TicketQuery:
     """The queue's filters as a ``TicketQuery``: status "" is the open queue, "all" every
-    status; assignee "-" is the unassigned tickets."""
+    status, "open,pending" either; priority likewise; assignee "-" is the unassigned tickets."""
     status = filters["status"]
+    statuses = _several(status)
+    priorities = _several(filters["priority"])
     assignee = filters["assignee"].strip()
     customer = filters["customer_id"].strip()
     if customer and not customer.isdigit():
@@ -277,11 +282,11 @@ def _query(filters: dict[str, str], after: str | None) -> TicketQuery:
     return parse(
         TicketQuery,
         {
-            "status": [status] if status and status != "all" else None,
+            "status": statuses if statuses and status != "all" else None,
             "all_statuses": status == "all",
             "customer_id": int(customer) if customer else None,
             "type": filters["type"] or None,
-            "priority": [filters["priority"]] if filters["priority"] else None,
+            "priority": priorities or None,
             "assignee": assignee if assignee and assignee != "-" else None,
             "unassigned": assignee == "-",
             "team": filters["team"] or None,
@@ -293,6 +298,20 @@ def _query(filters: dict[str, str], after: str | None) -> TicketQuery:
             "after": after,
         },
     )
+
+
+def _several(value: str) -> list[str]:
+    """A filter's values: one ("open"), or several comma-separated ("open,pending")."""
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _choices(value: str) -> list[tuple[str, str]]:
+    """A filter's options beyond the single values: the combination ``value`` names, when it
+    names several (a saved view's "open, pending"), so that the form shows and keeps it."""
+    parts = _several(value)
+    if len(parts) < 2 or value == "all":
+        return []
+    return [(",".join(parts), ", ".join(parts))]
 
 
 def _queue_url(filters: dict[str, str], after: str | None, *, path: str = "/tickets") -> str:
@@ -319,9 +338,9 @@ def _bulk_items(values: list[str]) -> list[dict[str, Any]]:
 def tickets_export(
     auth: PageAuth,
     format: Annotated[str, Query(max_length=10)] = "csv",
-    status: Annotated[str, Query(max_length=20)] = "",
+    status: Annotated[str, Query(max_length=60)] = "",
     type: Annotated[str, Query(max_length=64)] = "",
-    priority: Annotated[str, Query(max_length=20)] = "",
+    priority: Annotated[str, Query(max_length=60)] = "",
     assignee: Annotated[str, Query(max_length=320)] = "",
     team: Annotated[str, Query(max_length=64)] = "",
     sla: Annotated[str, Query(max_length=20)] = "",
