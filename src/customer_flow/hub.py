@@ -735,26 +735,53 @@ class Hub:
         )
         headline = f"{count:,} tickets assigned to you"
         first = given[0]
+        # No "[#id]" token in the subject: a reply to the digest belongs to no one ticket.
+        self._queue_notification(
+            conn,
+            smtp.address,
+            person,
+            f"{headline} (#{first.id} and {count - 1:,} more)",
+            headline,
+            "\n".join(lines),
+            listed,
+            count,
+            now,
+        )
+
+    def _queue_notification(
+        self,
+        conn: Connection,
+        sender: str,
+        person: User,
+        subject: str,
+        headline: str,
+        detail: str,
+        tickets: list[Ticket],
+        count: int,
+        now: datetime,
+    ) -> None:
+        """Render the notification templates for ``tickets`` (the first is the one the mail is
+        filed under; ``count`` how many it is about) and put the mail in the outbox."""
         context = {
             "headline": headline,
-            "detail": "\n".join(lines),
+            "detail": detail,
             "link": "",
             "team": self.settings.mail_team_name,
             "count": count,
-            "tickets": [self._ticket_context(t) for t in listed],
-            "ticket": self._ticket_context(first),
+            "tickets": [self._ticket_context(t) for t in tickets],
+            "ticket": self._ticket_context(tickets[0]),
         }
+        folder = self.settings.mail_template_dir
         mail_outbox.enqueue(
             conn,
-            ticket_id=first.id,
+            ticket_id=tickets[0].id,
             comment_id=None,
             to_address=person.email,
-            # No "[#id]" token: a reply to the digest belongs to no one ticket.
-            subject=f"{headline} (#{first.id} and {count - 1:,} more)"[:400],
-            body=mail_templates.render("notify.txt", context, self.settings.mail_template_dir),
-            html=mail_templates.render("notify.html", context, self.settings.mail_template_dir),
+            subject=subject[:400],
+            body=mail_templates.render("notify.txt", context, folder),
+            html=mail_templates.render("notify.html", context, folder),
             kind="notification",
-            domain=smtp.address.rsplit("@", 1)[-1],
+            domain=sender.rsplit("@", 1)[-1],
             in_reply_to=None,
             references=[],
             now=now,
@@ -1940,28 +1967,16 @@ class Hub:
         for person in people:
             if not self._wants(conn, person, event, key, now):
                 continue
-            context = {
-                "headline": headline,
-                "detail": detail,
-                "link": "",
-                "team": self.settings.mail_team_name,
-                "count": 1,
-                "tickets": [self._ticket_context(ticket)],
-                "ticket": self._ticket_context(ticket),
-            }
-            mail_outbox.enqueue(
+            self._queue_notification(
                 conn,
-                ticket_id=ticket.id,
-                comment_id=None,
-                to_address=person.email,
-                subject=f"[#{ticket.id}] {headline}: {ticket.subject}"[:400],
-                body=mail_templates.render("notify.txt", context, self.settings.mail_template_dir),
-                html=mail_templates.render("notify.html", context, self.settings.mail_template_dir),
-                kind="notification",
-                domain=smtp.address.rsplit("@", 1)[-1],
-                in_reply_to=None,
-                references=[],
-                now=now,
+                smtp.address,
+                person,
+                f"[#{ticket.id}] {headline}: {ticket.subject}",
+                headline,
+                detail,
+                [ticket],
+                1,
+                now,
             )
 
     def _wants(self, conn: Connection, person: User, event: str, key: str, now: datetime) -> bool:

@@ -209,6 +209,17 @@ def tarpit() -> Iterator[int]:
     server.close()
 
 
+def _silent_mailbox(hub: Hub, port: int) -> None:
+    """A mailbox on ``port`` (the tarpit): a fetch from it hangs until the client's timeout."""
+    hub.save_mail_account(
+        MailAccountCreate(
+            name="slow", kind="imap", host="127.0.0.1", port=port, security="tls",
+            username="u", password_env="CF_TEST_NO_PASSWORD", address="slow@desk.test",
+            default_type="support",
+        )
+    )  # fmt: skip
+
+
 def test_a_job_whose_worker_was_killed_runs_again_on_another(
     team: Settings, workers: list[Worker], tmp_path: Path, tarpit: int
 ) -> None:
@@ -216,13 +227,7 @@ def test_a_job_whose_worker_was_killed_runs_again_on_another(
     other worker takes that same job once the dead worker's lease (3 s) runs out."""
     with Hub(team, create=True) as hub:
         hub.load_ticket_types(write_json(tmp_path / "types.json", TYPES))
-        hub.save_mail_account(
-            MailAccountCreate(
-                name="slow", kind="imap", host="127.0.0.1", port=tarpit, security="tls",
-                username="u", password_env="CF_TEST_NO_PASSWORD", address="slow@desk.test",
-                default_type="support",
-            )
-        )  # fmt: skip
+        _silent_mailbox(hub, tarpit)
     huey = make_queue(team)
     job = huey.mail_fetch().id
     env = {"CF_TEST_NO_PASSWORD": "secret-1"}
@@ -257,13 +262,7 @@ def test_a_hanging_job_does_not_hold_up_the_next_on_postgresql(
     wait_until(lambda: "worker started" in worker.text(), "the worker is up")
     assert "2 at once" in worker.text()
     with Hub(team) as hub:  # the silent server, once the worker's start-up fetch is done
-        hub.save_mail_account(
-            MailAccountCreate(
-                name="slow", kind="imap", host="127.0.0.1", port=tarpit, security="tls",
-                username="u", password_env="CF_TEST_NO_PASSWORD", address="slow@desk.test",
-                default_type="support",
-            )
-        )  # fmt: skip
+        _silent_mailbox(hub, tarpit)
     # A scheduled fetch (on the hour) hanging already would hold the second thread: wait it out.
     wait_until(lambda: all(_ended(worker.text(), t) for t in worker.ran()), "no job in hand", 60)
     huey = make_queue(team)
