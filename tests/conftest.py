@@ -22,6 +22,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from customer_flow.core.config import Settings, normalise_database_url
 from customer_flow.hub import Hub
@@ -104,13 +105,35 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+#: Per database URL, the SQL that empties it (built once: the owned sequences are looked up).
+_RESET_SQL: dict[str, str] = {}
+
+
 def _reset_postgres(url: str) -> None:
-    """Empty every table and put the seeded rows back as the migrations left them."""
-    engine = create_engine(url)
-    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables if t.name != "counters")
+    """Empty every table and put the seeded rows back as the migrations left them.
+
+    DELETE, children first, and each table's own sequences restarted: what ``TRUNCATE ...
+    RESTART IDENTITY`` did, in a few milliseconds instead of ~0.7 s (TRUNCATE makes new files
+    for all 32 tables and their indexes, and this runs before every PostgreSQL test)."""
+    engine = create_engine(url, poolclass=NullPool)
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        conn.execute(text("UPDATE counters SET value = 0"))
+        if url not in _RESET_SQL:
+            emptied = [t.name for t in reversed(metadata.sorted_tables) if t.name != "counters"]
+            owned = conn.execute(
+                text(
+                    "SELECT s.relname FROM pg_class s"
+                    " JOIN pg_depend d ON d.objid = s.oid AND d.deptype IN ('a', 'i')"
+                    " JOIN pg_class t ON t.oid = d.refobjid"
+                    " WHERE s.relkind = 'S' AND t.relname = ANY(:names)"
+                ),
+                {"names": emptied},
+            ).scalars()
+            _RESET_SQL[url] = "; ".join(
+                [f'DELETE FROM "{name}"' for name in emptied]
+                + [f'ALTER SEQUENCE "{seq}" RESTART' for seq in sorted(owned)]
+                + ["UPDATE counters SET value = 0"]
+            )
+        conn.exec_driver_sql(_RESET_SQL[url])
     engine.dispose()
 
 
