@@ -36,6 +36,42 @@ REQUIRE_PG = os.environ.get("CUSTOMER_FLOW_REQUIRE_PG") == "1"
 BACKENDS = ["sqlite", "postgresql"]
 
 
+#: Files of a few tests that take minutes between them (``--durations``). With ``-n 2 --dist
+#: loadfile`` they run first: xdist otherwise queues the files with the most tests first, so
+#: these came last and one worker ran them while the other had nothing left to do.
+FIRST = (
+    "tests/web/test_web_schemathesis.py",
+    "tests/duplicates/test_spark.py",
+    "tests/data/test_round_trip.py",
+    "tests/store/test_store.py",
+    "tests/web/test_two_servers.py",
+    "tests/web/test_web_serving.py",
+    "tests/web/test_web_schemathesis_dash.py",
+    "tests/jobs/test_redis_queue.py",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # xdist's own order (most tests first) is applied below, after FIRST; see FIRST.
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """FIRST's files first, in its order; then the other files, most tests first (as xdist
+    orders them); within a file, the collected order."""
+    files = [item.nodeid.split("::", 1)[0] for item in items]
+    counts: dict[str, int] = {}
+    for name in files:
+        counts[name] = counts.get(name, 0) + 1
+    first = {name: rank for rank, name in enumerate(FIRST)}
+    order = sorted(
+        range(len(items)),
+        key=lambda i: (first.get(files[i], len(FIRST)), -counts[files[i]], files[i], i),
+    )
+    items[:] = [items[i] for i in order]
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file migrated once; each test gets a copy (much faster than migrating)."""
