@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 from customer_flow.core.config import Settings
 from customer_flow.hub import Hub
 from customer_flow.users.models import User, UserCreate
+from customer_flow.users.passwords import Passwords
 from customer_flow.web.app import create_app
 from customer_flow.worker import make_queue
 
@@ -70,17 +72,42 @@ class Team:
         return self.people[name]
 
 
+#: The argon2 hash of PASSWORD, per parameters: made once per process (each hash costs ~60 ms
+#: at the floor, and every web test's ``team`` adds four users).
+_TEAM_HASHES: dict[Passwords, str] = {}
+
+
+@contextmanager
+def _team_password_hashed_once(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """While the ``team`` fixture adds its users, PASSWORD's hash is computed once and reused
+    (a real argon2id hash with the Hub's parameters: logins verify it as any other). Other
+    passwords, and every hash a test itself asks for, are computed as usual."""
+    real = Passwords.hash
+
+    def hash_once(self: Passwords, password: str) -> str:
+        if password != PASSWORD:
+            return real(self, password)
+        if self not in _TEAM_HASHES:
+            _TEAM_HASHES[self] = real(self, password)
+        return _TEAM_HASHES[self]
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Passwords, "hash", hash_once)
+        yield
+
+
 @pytest.fixture
-def team(web_hub: Hub, tmp_path: Path) -> Team:
+def team(web_hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Team:
     client = TestClient(create_app(hub=web_hub))
     client.app.state.import_dir = tmp_path / "imports"  # type: ignore[attr-defined]
     # Jobs (web imports) run at once in the request: no worker process in these tests.
     immediate = web_hub.settings.model_copy(update={"queue_url": "memory://"})
     client.app.state.queue = make_queue(immediate)  # type: ignore[attr-defined]
     t = Team(hub=web_hub, client=client)
-    for role in ROLES:
-        t.add(role, role)
-    t.add("agent2", "agent")
+    with _team_password_hashed_once(monkeypatch):
+        for role in ROLES:
+            t.add(role, role)
+        t.add("agent2", "agent")
     return t
 
 

@@ -86,3 +86,30 @@ class TestTicketsExport:
         r = team.client.get("/api/v1/exports/tickets", params={"format": "pdf"},
                             headers=team["viewer"].headers)  # fmt: skip
         assert r.status_code == 422
+
+    def test_the_api_takes_the_ticket_lists_filters_and_sort(self, team: Team) -> None:
+        """The export's query parameters are the list's, less its paging, down to each one's
+        rules (one definition serves both), and a filter narrows the export as the list."""
+        spec = team.client.app.openapi()  # type: ignore[attr-defined]
+
+        def params(path: str, skip: set[str]) -> dict[str, object]:
+            found = spec["paths"][path]["get"]["parameters"]
+            return {p["name"]: p["schema"] for p in found if p["name"] not in skip}
+
+        listed = params("/api/v1/tickets", {"limit", "after", "saved_view"})
+        exported = params("/api/v1/exports/tickets", {"format"})
+        assert len(listed) == 12 and {"type", "status", "sla", "sort"} <= listed.keys()
+        assert listed == exported
+        cid = desk(team)
+        for subject, priority in (("Low one", "low"), ("High one", "high")):
+            team.hub.open_ticket(
+                TicketCreate(customer_id=cid, type="question", subject=subject, priority=priority)
+            )
+        query = {"priority": "high", "sort": "-id"}
+        headers = team["viewer"].headers
+        on_list = team.client.get("/api/v1/tickets", params=query, headers=headers).json()
+        exported_rows = _csv(
+            team.client.get("/api/v1/exports/tickets", params=query, headers=headers).text
+        )
+        assert ["High one"] == [t["subject"] for t in on_list["items"]]
+        assert ["High one"] == [row[3] for row in exported_rows[1:]]

@@ -13,15 +13,14 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from customer_flow.core.models import Priority
 from customer_flow.customers.models import CustomerQuery
-from customer_flow.tickets.models import TicketQuery, TicketSort, TicketStatus, TicketView
 
 from ..deps import UserHub
+from .tickets import TicketFilters, ticket_filters
 
 __all__ = ["router"]
 
@@ -95,41 +94,14 @@ def export_customers(
 )
 def export_tickets(
     hub: UserHub,
+    # The ticket list's filters and sort, from the one definition both routes use.
+    filters: Annotated[TicketFilters, Depends(ticket_filters)],
     format: Annotated[Literal["csv", "xlsx"], Query(description="The file format.")] = "csv",
-    customer_id: Annotated[int | None, Query(ge=1, le=2**53)] = None,
-    type_: Annotated[
-        str | None, Query(alias="type", max_length=64, description="A ticket type key.")
-    ] = None,
-    status_: Annotated[
-        list[TicketStatus] | None,
-        Query(alias="status", description="Repeat for several; none means the open queue."),
-    ] = None,
-    all_statuses: Annotated[bool, Query(description="Every status, closed too.")] = False,
-    priority: Annotated[list[Priority] | None, Query(description="Repeat for several.")] = None,
-    assignee: Annotated[
-        str | None,
-        Query(max_length=320, description="An agent's email, or a name only one user has."),
-    ] = None,
-    unassigned: Annotated[bool, Query(description="Only tickets nobody works.")] = False,
-    team: Annotated[str | None, Query(max_length=64, description="A team's key.")] = None,
-    view: Annotated[TicketView | None, Query(description="A saved view, as in the queue.")] = None,
-    sla: Annotated[
-        Literal["on_track", "at_risk", "breached", "at_risk_or_breached"] | None,
-        Query(description="on_track, at_risk, breached, or at_risk_or_breached."),
-    ] = None,
-    search: Annotated[
-        str | None, Query(max_length=300, description="Text in subject or description.")
-    ] = None,
-    sort: Annotated[TicketSort, Query(description="As in the queue.")] = "id",
 ) -> FileResponse:
     """Columns: ID, customer, subject, type, status, priority, assignee, team, tags, SLA
     state, next due time and target, created, updated. CSV cells a spreadsheet would run as a
     formula get a leading apostrophe; XLSX stores text as text."""
-    query = TicketQuery(
-        customer_id=customer_id, type=type_, status=status_, all_statuses=all_statuses,
-        priority=priority, assignee=assignee, unassigned=unassigned, team=team, view=view,
-        sla=sla, search=search, sort=sort,
-    )  # fmt: skip
+    query = filters.query()
     folder = Path(tempfile.mkdtemp(prefix="cf_export_"))
     name = f"tickets.{format}"
     try:

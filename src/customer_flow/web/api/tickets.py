@@ -8,9 +8,10 @@ and admin write; admin alone purges).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Response, UploadFile, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,7 +37,7 @@ from ..deps import UserHub, requires
 from ..uploads import attached
 from .imports import FILE_PART
 
-__all__ = ["bulk", "router"]
+__all__ = ["TicketFilters", "bulk", "router", "ticket_filters"]
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 #: ``/bulk/tickets``: not under ``/tickets/``, where ``/tickets/{ticket_id}`` would claim it.
@@ -64,9 +65,29 @@ class Note(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
-@router.get("", response_model=Page[Ticket], summary="The ticket queue")
-def list_tickets(
-    hub: UserHub,
+@dataclass(frozen=True)
+class TicketFilters:
+    """The queue's filters and sort, as the query gave them (see ``ticket_filters``)."""
+
+    customer_id: int | None
+    type: str | None
+    status: list[TicketStatus] | None
+    all_statuses: bool
+    priority: list[Priority] | None
+    assignee: str | None
+    unassigned: bool
+    team: str | None
+    view: TicketView | None
+    sla: TicketSlaFilter | None
+    search: str | None
+    sort: TicketSort
+
+    def query(self, **paging: Any) -> TicketQuery:
+        """The ``TicketQuery`` of these filters (and ``paging``: limit, after, saved_view)."""
+        return TicketQuery(**asdict(self), **paging)
+
+
+def ticket_filters(
     customer_id: Annotated[int | None, Query(ge=1, le=2**53)] = None,
     type_: Annotated[
         str | None, Query(alias="type", max_length=64, description="A ticket type key.")
@@ -105,6 +126,24 @@ def list_tickets(
             "first), sla (breached first), created, updated. Ties by ID; keyset paging."
         ),
     ] = "id",
+) -> TicketFilters:
+    """The query parameters the ticket list and the ticket export share (one definition, so
+    the two cannot drift)."""
+    return TicketFilters(
+        customer_id=customer_id, type=type_, status=status_, all_statuses=all_statuses,
+        priority=priority, assignee=assignee, unassigned=unassigned, team=team, view=view,
+        sla=sla, search=search, sort=sort,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Paging:
+    limit: int
+    after: str | None
+    saved_view: int | None
+
+
+def _paging(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     after: Annotated[
         Annotated[Annotated[str, CURSOR] | None, CURSOR],
@@ -119,26 +158,20 @@ def list_tickets(
             "replace the ones given here.",
         ),
     ] = None,
+) -> _Paging:
+    # A dependency of its own, after the filters, so that the spec lists them in this order.
+    return _Paging(limit=limit, after=after, saved_view=saved_view)
+
+
+@router.get("", response_model=Page[Ticket], summary="The ticket queue")
+def list_tickets(
+    hub: UserHub,
+    filters: Annotated[TicketFilters, Depends(ticket_filters)],
+    paging: Annotated[_Paging, Depends(_paging)],
 ) -> Response:
     """A page of tickets, by keyset: pass the returned `next` as `after` for the next one.
     With no `status`, the open queue (new, open, pending)."""
-    query = TicketQuery(
-        customer_id=customer_id,
-        type=type_,
-        status=status_,
-        all_statuses=all_statuses,
-        priority=priority,
-        assignee=assignee,
-        unassigned=unassigned,
-        team=team,
-        view=view,
-        sla=sla,
-        search=search,
-        sort=sort,
-        limit=limit,
-        after=after,
-        saved_view=saved_view,
-    )
+    query = filters.query(limit=paging.limit, after=paging.after, saved_view=paging.saved_view)
     return Response(hub.list_tickets(query).model_dump_json(), media_type="application/json")
 
 
