@@ -131,6 +131,7 @@ def run_import(
             write=load,
             reject_duplicates=options.reject_duplicates,
             extras=plan.extras,
+            reserve_ids=not dry_run,
         )
         if load:
             loader.claim_above(data.max_id(source, plan))

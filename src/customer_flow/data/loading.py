@@ -134,8 +134,12 @@ class Loader:
         write: bool = True,
         reject_duplicates: bool = False,
         extras: Sequence[str] = (),
+        reserve_ids: bool = True,
     ):
         self.conn = conn
+        # PostgreSQL: reserve new IDs in transactions of their own (``_advance``), so that
+        # others' adds never wait; not for a dry run, whose IDs would be left as a gap.
+        self.reserve_ids = reserve_ids and conn.dialect.name == "postgresql"
         self.reject_duplicates = reject_duplicates
         self.duplicates: DuplicateCheck | None = None
         self._dups: pl.DataFrame | None = None  # the batch's candidates, when allowed
@@ -808,7 +812,7 @@ class Loader:
         batch). On PostgreSQL the counter moves there at once (``_advance``), so that a
         customer added while the import runs never takes an ID the file claims."""
         self.reserve_above = top
-        if self.write and self.dialect == "postgresql" and top:
+        if self.write and self.reserve_ids and top:
             self._advance(top, 0)
 
     def _advance(self, top: int, count: int) -> int:
@@ -831,14 +835,17 @@ class Loader:
         SQLite: the counter is read once (the import holds the write lock already) and
         counted here, so that the next batch's IDs are known without waiting for this
         batch's writes. PostgreSQL: each batch reserves its range in a transaction of its own
-        (``_advance``)."""
+        (``_advance``); a dry run counts as SQLite does, from the counter locked for its
+        transaction, and leaves no gap (others' adds wait for a preview)."""
         top = max(int(given.max()) if len(given) else 0, self.reserve_above)  # type: ignore[arg-type]
-        shared = self.dialect == "postgresql"
+        shared = self.reserve_ids
         if shared:
             first = self._advance(top, missing) if missing else 0
         else:
             if self._counter is None:
                 query = select(counters.c.value).where(counters.c.name == "customer")
+                if self.dialect == "postgresql":
+                    query = query.with_for_update()
                 self._counter = int(self._db(lambda: self.conn.execute(query).scalar_one()))
             self._counter = max(self._counter, top)
             first = self._counter + 1 if missing else 0
