@@ -12,12 +12,13 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, select
 
 from customer_flow.core.errors import ValidationError
 from customer_flow.core.times import aware
 from customer_flow.store import audit
 from customer_flow.store.schema import canned_replies, users
+from customer_flow.tickets import owned
 from customer_flow.tickets.models import CannedCreate, CannedReply, CannedUpdate
 from customer_flow.tickets.owned import Who, check_sharing, load, require_change, visible
 
@@ -158,28 +159,15 @@ def update_reply(
         values["shared"] = changes.shared
         if not changes.shared and row._mapping["owner_id"] is None:
             check_sharing(False, Who(None, who.admin), WHAT)
-    if not values:
-        return before
-    conn.execute(
-        update(canned_replies)
-        .where(canned_replies.c.id == reply_id)
-        .values(**values, updated_at=now)
-    )
-    after = get(conn, reply_id, who)
-    audit.record(
-        conn, actor=actor, action="update", entity=ENTITY, entity_id=reply_id,
-        before=_snapshot(before), after=_snapshot(after), at=now,
+    return owned.change(
+        conn, canned_replies, before, values, lambda: get(conn, reply_id, who), _snapshot, now,
+        entity=ENTITY, actor=actor,
     )  # fmt: skip
-    return after
 
 
 def remove(conn: Connection, reply_id: int, who: Who, now: datetime, *, actor: str) -> CannedReply:
     row = load(conn, canned_replies, reply_id, who, WHAT)
     require_change(row, who, WHAT)
-    gone = _one(conn, row)
-    conn.execute(delete(canned_replies).where(canned_replies.c.id == reply_id))
-    audit.record(
-        conn, actor=actor, action="delete", entity=ENTITY, entity_id=reply_id,
-        before=_snapshot(gone), after=None, at=now,
-    )  # fmt: skip
-    return gone
+    return owned.remove(
+        conn, canned_replies, _one(conn, row), _snapshot, now, entity=ENTITY, actor=actor
+    )

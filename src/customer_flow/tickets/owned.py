@@ -7,12 +7,15 @@ are an admin. Someone else's personal item is "not found", so its existence does
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Table, or_, select
+from sqlalchemy import ColumnElement, Connection, Table, delete, or_, select, update
 
 from customer_flow.core.errors import NotFoundError, PermissionDeniedError, ValidationError
+from customer_flow.store import audit
 
 __all__ = ["Who", "check_sharing", "load", "may_change", "visible"]
 
@@ -71,4 +74,56 @@ def check_sharing(shared: bool, who: Who, what: str) -> None:
         )
 
 
-__all__ += ["require_change"]
+class _Item(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+T = TypeVar("T", bound=_Item)
+
+
+def change(
+    conn: Connection,
+    table: Table,
+    before: T,
+    values: dict[str, Any],
+    reread: Callable[[], T],
+    snapshot: Callable[[T], dict[str, Any]],
+    now: datetime,
+    *,
+    entity: str,
+    actor: str,
+) -> T:
+    """Write ``values`` to the item ``before`` is (none: nothing to do) and audit the change;
+    the item as ``reread`` finds it after."""
+    if not values:
+        return before
+    conn.execute(update(table).where(table.c.id == before.id).values(**values, updated_at=now))
+    after = reread()
+    audit.record(
+        conn, actor=actor, action="update", entity=entity, entity_id=before.id,
+        before=snapshot(before), after=snapshot(after), at=now,
+    )  # fmt: skip
+    return after
+
+
+def remove(
+    conn: Connection,
+    table: Table,
+    gone: T,
+    snapshot: Callable[[T], dict[str, Any]],
+    now: datetime,
+    *,
+    entity: str,
+    actor: str,
+) -> T:
+    """Delete the item ``gone`` is and audit it; ``gone``."""
+    conn.execute(delete(table).where(table.c.id == gone.id))
+    audit.record(
+        conn, actor=actor, action="delete", entity=entity, entity_id=gone.id,
+        before=snapshot(gone), after=None, at=now,
+    )  # fmt: skip
+    return gone
+
+
+__all__ += ["change", "remove", "require_change"]

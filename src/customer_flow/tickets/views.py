@@ -8,12 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, select
 
 from customer_flow.core.errors import ValidationError
 from customer_flow.core.times import aware
 from customer_flow.store import audit
 from customer_flow.store.schema import saved_views, users
+from customer_flow.tickets import owned
 from customer_flow.tickets.models import (
     VIEW_FIELDS,
     SavedView,
@@ -137,26 +138,15 @@ def update_view(
     if changes.shared is not None and changes.shared != before.shared:
         check_sharing(changes.shared, who, WHAT)
         values["shared"] = changes.shared
-    if not values:
-        return before
-    conn.execute(
-        update(saved_views).where(saved_views.c.id == view_id).values(**values, updated_at=now)
-    )
-    after = get(conn, view_id, who)
-    audit.record(
-        conn, actor=actor, action="update", entity=ENTITY, entity_id=view_id,
-        before=_snapshot(before), after=_snapshot(after), at=now,
+    return owned.change(
+        conn, saved_views, before, values, lambda: get(conn, view_id, who), _snapshot, now,
+        entity=ENTITY, actor=actor,
     )  # fmt: skip
-    return after
 
 
 def remove(conn: Connection, view_id: int, who: Who, now: datetime, *, actor: str) -> SavedView:
     row = load(conn, saved_views, view_id, who, WHAT)
     require_change(row, who, WHAT)
-    gone = _to_view(conn, row)
-    conn.execute(delete(saved_views).where(saved_views.c.id == view_id))
-    audit.record(
-        conn, actor=actor, action="delete", entity=ENTITY, entity_id=view_id,
-        before=_snapshot(gone), after=None, at=now,
-    )  # fmt: skip
-    return gone
+    return owned.remove(
+        conn, saved_views, _to_view(conn, row), _snapshot, now, entity=ENTITY, actor=actor
+    )
