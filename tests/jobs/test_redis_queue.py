@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,14 +24,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import redis_server_program
 from customer_flow.core.config import Settings
 from customer_flow.hub import Hub
 from customer_flow.mail.models import MailAccountCreate
 from customer_flow.worker import make_queue
 from tickets_support import TYPES, write_json
 
-REDIS = shutil.which("redis-server")
-pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed")
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
@@ -53,6 +51,7 @@ def wait_until(check: Callable[[], bool], what: str, seconds: float = 90) -> Non
 
 @dataclass
 class RedisServer:
+    program: str
     port: int
     folder: Path
     process: subprocess.Popen[bytes] | None = None
@@ -64,7 +63,7 @@ class RedisServer:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [
-                str(REDIS), "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
+                self.program, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
                 str(self.folder), "--appendonly", "yes", "--appendfsync", "always",
                 "--save", "",
             ],
@@ -91,9 +90,10 @@ class RedisServer:
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    program = redis_server_program()  # skips, or fails under CI, without redis-server
     folder = tmp_path / "redis"
     folder.mkdir()
-    server = RedisServer(free_port(), folder)
+    server = RedisServer(program, free_port(), folder)
     server.start()
     yield server
     server.kill()
