@@ -78,21 +78,33 @@ def labelled(tmp_path_factory: pytest.TempPathFactory, truth: pl.DataFrame) -> P
 
 @pytest.mark.slow
 def test_spark_finds_the_clusters_duckdb_finds(
-    local_spark: None, labelled: Path, truth: pl.DataFrame
+    local_spark: None, labelled: Path, truth: pl.DataFrame, tmp_path: Path
 ) -> None:
     """DuckDB trains and stores the model; Spark (local[2]) scores with that stored model and
     gives the same pairs, probabilities and clusters at the same threshold; and those clusters
-    are the labelled duplicates (nearly all true pairs found, none false)."""
+    are the labelled duplicates (nearly all true pairs found, none false). The Spark session
+    ran on the master ``--spark-master`` named (over ``CUSTOMER_FLOW_SPARK_MASTER``'s) with the
+    settings ``CUSTOMER_FLOW_SPARK_CONF`` gave, as Spark's own event log records them."""
     duck = run(labelled, "--json", "--threshold", "0.9")
     assert 0 == duck.returncode, duck.stderr
     on_duck = json.loads(duck.stdout)
     assert "u" == on_duck["training"]  # trained on this database, then stored
-    env = dict(os.environ, CUSTOMER_FLOW_SPARK_CONF="spark.sql.shuffle.partitions=4")
+    events = tmp_path / "events"
+    events.mkdir()
+    conf = (
+        "spark.sql.shuffle.partitions=4,spark.eventLog.enabled=true,"
+        f"spark.eventLog.dir={events.as_uri()},spark.eventLog.compress=false,"
+        "spark.eventLog.rolling.enabled=false"
+    )
+    env = dict(os.environ, CUSTOMER_FLOW_SPARK_CONF=conf, CUSTOMER_FLOW_SPARK_MASTER="local[1]")
     spark = run(
         labelled, "--json", "--threshold", "0.9", "--engine", "spark", "--spark-master",
         "local[2]", env=env,
     )  # fmt: skip
     assert 0 == spark.returncode, spark.stderr[-3000:]
+    properties = spark_properties(events)
+    assert "local[2]" == properties.get("spark.master")
+    assert "4" == properties.get("spark.sql.shuffle.partitions")
     on_spark = json.loads(spark.stdout)
     assert 100 < len(on_duck["clusters"])
     assert clusters(on_duck) == clusters(on_spark)
@@ -112,6 +124,19 @@ def test_spark_finds_the_clusters_duckdb_finds(
     assert 100 < true_pairs(truth) == quality["true"]
     assert quality["precision"] >= 0.95, quality
     assert quality["recall"] >= 0.95, quality
+
+
+def spark_properties(folder: Path) -> dict[str, str]:
+    """The Spark settings of the session whose event log is in ``folder``."""
+    for path in folder.rglob("*"):
+        if not path.is_file():
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            if '"SparkListenerEnvironmentUpdate"' not in line:
+                continue
+            found = json.loads(line)["Spark Properties"]
+            return dict(found.items() if isinstance(found, dict) else found)
+    raise AssertionError(f"no Spark event log in {folder}: {list(folder.rglob('*'))}")
 
 
 def test_spark_without_java_says_what_to_install(labelled: Path, tmp_path: Path) -> None:
