@@ -4,18 +4,26 @@
 (default: the local server, user postgres, database test); each test run creates a database of
 its own and drops it at the end, so runs never interfere. Without a server the PostgreSQL half
 skips with the reason, unless ``CUSTOMER_FLOW_REQUIRE_PG=1``, which makes it fail instead.
+
+Redis is the same: ``redis_base`` is the machine's server (``CUSTOMER_FLOW_TEST_REDIS_URL``,
+default ``redis://127.0.0.1:6379``), and the tests that start a Redis of their own need
+``redis-server``; without them those tests skip, unless ``CUSTOMER_FLOW_REQUIRE_REDIS=1``
+(as ``.ci/run`` sets), which makes them fail.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import NoReturn
+from urllib.parse import urlsplit
 
 import pytest
 from alembic import command
@@ -34,6 +42,40 @@ PG_URL = normalise_database_url(
 )
 REQUIRE_PG = os.environ.get("CUSTOMER_FLOW_REQUIRE_PG") == "1"
 BACKENDS = ["sqlite", "postgresql"]
+REDIS_URL = os.environ.get("CUSTOMER_FLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
+REQUIRE_REDIS = os.environ.get("CUSTOMER_FLOW_REQUIRE_REDIS") == "1"
+
+
+def redis_missing(reason: str) -> NoReturn:
+    """Skip for want of Redis, or fail when ``CUSTOMER_FLOW_REQUIRE_REDIS=1`` (CI)."""
+    if REQUIRE_REDIS:
+        pytest.fail(f"CUSTOMER_FLOW_REQUIRE_REDIS=1 and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def redis_server_program() -> str:
+    """The path of ``redis-server``, for tests that run a Redis of their own."""
+    found = shutil.which("redis-server")
+    if found is None:
+        redis_missing("redis-server is not installed (Debian: apt-get install redis-server)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def redis_base() -> str:
+    """The machine's Redis, as a URL without a database number (add ``/14``...), once it
+    answers PING."""
+    url = urlsplit(REDIS_URL)
+    host, port = url.hostname or "127.0.0.1", url.port or 6379
+    try:
+        with socket.create_connection((host, port), timeout=3) as s:
+            s.sendall(b"PING\r\n")
+            answer = s.recv(64)
+    except OSError as exc:
+        redis_missing(f"Redis not reachable at {host}:{port}: {exc}")
+    if not answer.startswith((b"+PONG", b"-NOAUTH")):
+        redis_missing(f"Redis at {host}:{port} answered {answer!r} to PING")
+    return REDIS_URL
 
 
 #: Files of a few tests that take minutes between them (``--durations``). With ``-n 2 --dist

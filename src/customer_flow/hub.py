@@ -288,7 +288,7 @@ class Hub:
 
     def ready(self) -> str | None:
         """``None`` when this server can take requests (the database answers, at the code's
-        schema); else why not, in one line."""
+        schema or a newer one); else why not, in one line."""
         try:
             return self.store.ready()
         except StorageError as exc:

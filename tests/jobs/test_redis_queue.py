@@ -3,6 +3,8 @@ server of the test's own (append-only file on, as docs/deploy.md asks of a team'
 
 - two workers: every job runs once, and both take some;
 - a worker killed mid-job (SIGKILL): its job is taken again by the other worker;
+- two workers, the one sending a reply killed mid-send: the job runs again on the other, which
+  leaves the message the dead worker held alone, and the customer gets it once;
 - Redis stopped while jobs are queued, then started: every job is still there and runs.
 
 A job is seen running by the worker's own log line (``Executing ...: <task id>``).
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,18 +22,23 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select, update
 
+from conftest import _reset_postgres, redis_server_program
 from customer_flow.core.config import Settings
+from customer_flow.customers.models import CustomerCreate
 from customer_flow.hub import Hub
 from customer_flow.mail.models import MailAccountCreate
+from customer_flow.store.schema import mail_outbox
+from customer_flow.tickets.models import CommentCreate, TicketCreate
 from customer_flow.worker import make_queue
+from mail.mail_servers import CuttableProxy, SmtpServer, self_signed_cert, start_smtp
 from tickets_support import TYPES, write_json
 
-REDIS = shutil.which("redis-server")
-pytestmark = pytest.mark.skipif(REDIS is None, reason="redis-server is not installed")
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
@@ -53,6 +59,7 @@ def wait_until(check: Callable[[], bool], what: str, seconds: float = 90) -> Non
 
 @dataclass
 class RedisServer:
+    program: str
     port: int
     folder: Path
     process: subprocess.Popen[bytes] | None = None
@@ -64,7 +71,7 @@ class RedisServer:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [
-                str(REDIS), "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
+                self.program, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
                 str(self.folder), "--appendonly", "yes", "--appendfsync", "always",
                 "--save", "",
             ],
@@ -91,9 +98,10 @@ class RedisServer:
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    program = redis_server_program()  # skips, or fails under CI, without redis-server
     folder = tmp_path / "redis"
     folder.mkdir()
-    server = RedisServer(free_port(), folder)
+    server = RedisServer(program, free_port(), folder)
     server.start()
     yield server
     server.kill()
@@ -101,7 +109,9 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture
 def team(pg_database: str, redis_server: RedisServer, tmp_path: Path) -> Settings:
-    """The team settings: PostgreSQL and Redis; no mail server unless a test adds one."""
+    """The team settings: PostgreSQL (emptied: no mail server unless a test adds one) and
+    Redis."""
+    _reset_postgres(pg_database)
     return Settings(
         database_url=pg_database,
         queue_url=redis_server.url,
@@ -273,6 +283,114 @@ def test_a_hanging_job_does_not_hold_up_the_next_on_postgresql(
     log = worker.text()
     assert not _ended(log, fetch), log[-3000:]  # still hanging when the last send was done
     wait_until(lambda: _ended(worker.text(), fetch), "the fetch gave up", 60)
+
+
+class Gate(CuttableProxy):
+    """A relay to an SMTP server that holds the connections it takes, silent, until
+    ``opened``: an SMTP server that stopped answering, then came back."""
+
+    def __init__(self, port: int) -> None:
+        self.opened = threading.Event()
+        self.held: list[socket.socket] = []
+        super().__init__(port)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.opened.is_set():
+                self.held.append(client)  # no greeting: the client waits (30 s timeout)
+                continue
+            server = socket.create_connection(("127.0.0.1", self.target))
+            with self.lock:
+                self.sockets += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def close(self) -> None:
+        super().close()
+        for s in self.held:
+            s.close()
+
+
+@pytest.fixture
+def smtp_behind_gate(tmp_path: Path) -> Iterator[tuple[SmtpServer, Gate]]:
+    """A real SMTP server (aiosmtpd: STARTTLS, AUTH) reached through a ``Gate``."""
+    folder = tmp_path / "smtp"
+    folder.mkdir()
+    server = start_smtp(*self_signed_cert(folder), "mailer", "smtp-secret-1")
+    gate = Gate(server.port)
+    yield server, gate
+    gate.close()
+    server.stop()
+
+
+def _outbox_row(team: Settings) -> tuple[str, int]:
+    with Hub(team) as hub, hub.store.read() as conn:
+        row = conn.execute(select(mail_outbox.c.status, mail_outbox.c.attempts)).one()
+    return str(row.status), int(row.attempts)
+
+
+def test_a_reply_whose_worker_was_killed_mid_send_goes_out_once(
+    team: Settings,
+    workers: list[Worker],
+    tmp_path: Path,
+    smtp_behind_gate: tuple[SmtpServer, Gate],
+) -> None:
+    """Two workers share the queue. The one sending a reply is killed (SIGKILL) while the SMTP
+    server keeps it waiting; the other takes the job again, and does not send the message the
+    dead worker held (its outbox lease), so the retry duplicates nothing. Once that lease has
+    run out (moved by hand: it is 10 minutes) the next send delivers it: once in all."""
+    smtp, gate = smtp_behind_gate
+    with Hub(team, create=True) as hub:
+        hub.load_ticket_types(write_json(tmp_path / "types.json", TYPES))
+        hub.save_mail_account(
+            MailAccountCreate(
+                name="out", kind="smtp", host="localhost", port=gate.port,
+                security="starttls", username="mailer", password_env="CF_TEST_SMTP_PASSWORD",
+                address="support@desk.test", ca_file=str(smtp.cert),
+            )
+        )  # fmt: skip
+        customer = hub.add_customer(CustomerCreate(name="Ana Lima", email="ana@lima.example"))
+        ticket = hub.open_ticket(
+            TicketCreate(customer_id=customer.id, type="support", subject="Charged twice")
+        )
+    env = {"CF_TEST_SMTP_PASSWORD": "smtp-secret-1", "CUSTOMER_FLOW_MAIL_POLL_MINUTES": "59"}
+    workers += [Worker(team, tmp_path / f"w{i}.log", **env) for i in (1, 2)]
+    # Each worker queues a fetch and a send at start: let those four end first.
+    wait_until(
+        lambda: (
+            sum(len(w.ran()) for w in workers) >= 4
+            and all(_ended(w.text(), t) for w in workers for t in w.ran())
+        ),
+        "the start-up jobs ended",
+    )
+    with Hub(team) as hub:
+        hub.add_comment(ticket.id, CommentCreate(body="We are refunding the second charge."))
+    huey = make_queue(team)
+    job = huey.mail_send().id
+    wait_until(lambda: any(job in w.ran() for w in workers), "a worker took the send")
+    victim, survivor = workers if job in workers[0].ran() else workers[::-1]
+    wait_until(lambda: bool(gate.held), "the send waits for the SMTP server")
+    assert ("sending", 1) == _outbox_row(team)
+    victim.kill()
+    wait_until(
+        lambda: job in survivor.ran() and _ended(survivor.text(), job),
+        "the other worker ran the job again",
+    )
+    assert (1, 1) == (victim.ran().count(job), survivor.ran().count(job))
+    assert [] == smtp.received
+    assert ("sending", 1) == _outbox_row(team)  # left to the dead worker's lease: not re-sent
+    gate.opened.set()
+    with Hub(team) as hub, hub.store.write() as conn:  # ten minutes later, for the outbox
+        conn.execute(update(mail_outbox).values(next_attempt_at=datetime.now(UTC)))
+    again = huey.mail_send().id
+    wait_until(lambda: any(_ended(w.text(), again) for w in workers), "the next send ran")
+    assert ("sent", 2) == _outbox_row(team)
+    assert 1 == len(smtp.received)
+    assert ["ana@lima.example"] == smtp.envelopes[0].rcpt_tos
 
 
 def test_redis_stopped_with_jobs_queued_then_started_loses_nothing(

@@ -122,7 +122,7 @@ def _wait_for(check: Any, process: subprocess.Popen[bytes]) -> None:
 def queue_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'queue.db'}"
-    return "redis://127.0.0.1:6379/15"
+    return f"{request.getfixturevalue('redis_base')}/15"  # skips, or fails, without Redis
 
 
 class TestWorker:

@@ -116,7 +116,8 @@ def test_backup_refuses_an_existing_file_and_postgresql(tmp_path: Path, db_url: 
 
 def test_readyz_says_ready_and_then_not_when_the_schema_is_behind(db_url: str) -> None:
     """/healthz: the process answers. /readyz: 200 at the code's schema; 503 and why when
-    the database's schema is not the code's (an upgrade not run yet)."""
+    the database's schema is older than the code's (an upgrade not run yet); 200 when newer
+    code has migrated it (a rolling upgrade: this server still serves until restarted)."""
     hub = Hub(Settings(database_url=db_url, actor="t"))
     client = TestClient(create_app(hub))
     assert {"ok": True} == client.get("/healthz").json()
@@ -124,12 +125,87 @@ def test_readyz_says_ready_and_then_not_when_the_schema_is_behind(db_url: str) -
     assert (200, {"ok": True}) == (ready.status_code, ready.json())
     with hub.store.write() as conn:
         (head,) = conn.execute(text("SELECT version_num FROM alembic_version")).one()
-        conn.execute(text("UPDATE alembic_version SET version_num = 'older'"))
+        older = f"{int(head) - 1:04d}"  # the revision before the head ("0018")
+        conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": older})
     try:
         behind = client.get("/readyz")
         assert 503 == behind.status_code
+        assert "older than the code" in behind.json()["problem"]
         assert "db upgrade" in behind.json()["problem"]
+        with hub.store.write() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_newer_code'"))
+        ahead = client.get("/readyz")
+        assert (200, {"ok": True}) == (ahead.status_code, ahead.json())
     finally:
         with hub.store.write() as conn:
             conn.execute(text("UPDATE alembic_version SET version_num = :h"), {"h": head})
         hub.close()
+
+
+#: A server or worker starting: it opens the database (and migrates it) after ``go`` exists.
+OPENER = """
+import sys, time
+from pathlib import Path
+from customer_flow.store.engine import Store
+while not Path(sys.argv[2]).exists():
+    time.sleep(0.01)
+Store(sys.argv[1]).close()
+"""
+
+
+def test_servers_starting_at_once_on_an_empty_database_migrate_it_once(
+    empty_url: str, tmp_path: Path
+) -> None:
+    """Four processes open a database with no tables at the same moment (docs/deploy.md,
+    Upgrading: the migration lock): every one starts, and the schema is migrated once, to
+    the head."""
+    go = tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": SRC}
+    openers = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPENER, empty_url, str(go)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(4)
+    ]
+    time.sleep(2)  # every interpreter up and waiting
+    go.touch()
+    outputs = [p.communicate(timeout=120)[0].decode(errors="replace") for p in openers]
+    assert [0] * 4 == [p.returncode for p in openers], outputs
+    store = Store(empty_url, migrate=False)
+    try:
+        assert store._at_head()
+        with store.engine.connect() as conn:
+            assert 1 == conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one()
+    finally:
+        store.close()
+
+
+def test_a_database_migrated_by_newer_code_is_refused_in_one_line(db_url: str) -> None:
+    """An older customer-flow (a server not upgraded yet, restarted) opening a database a newer
+    one migrated: exit 1 and one line saying to install that version, no traceback, and the
+    version table left as it was; a server still running on it stays ready (``/readyz``)."""
+    with Hub(Settings(database_url=db_url, actor="t")) as hub:
+        client = TestClient(create_app(hub))
+        with hub.store.write() as conn:
+            (head,) = conn.execute(text("SELECT version_num FROM alembic_version")).one()
+            conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_newer_code'"))
+        try:
+            for args in (["customers", "list"], ["db", "upgrade"]):
+                result = cli(db_url, *args)
+                assert 1 == result.exit_code, result.output  # type: ignore[attr-defined]
+                lines = result.output.strip().splitlines()  # type: ignore[attr-defined]
+                assert 1 == len(lines), lines
+                assert "migrated by a newer customer-flow" in lines[0]
+                assert "9999_from_newer_code" in lines[0]
+            assert 200 == client.get("/readyz").status_code
+            with hub.store.engine.connect() as conn:
+                assert (
+                    "9999_from_newer_code"
+                    == conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+                )
+        finally:
+            with hub.store.write() as conn:
+                conn.execute(text("UPDATE alembic_version SET version_num = :h"), {"h": head})

@@ -3,8 +3,11 @@ one PostgreSQL database (a fresh one), one Redis and one shared folder for impor
 attachments, as docs/deploy.md sets them up behind a load balancer.
 
 - a login on one server works on the other (sessions live in the database);
-- the login throttle counts the failures made on both (``login_failures``);
+- the login throttle counts the failures made on both (``login_failures``), per account and
+  per client address (the address a trusted proxy names, as behind a load balancer);
 - an import previewed on one is committed on the other (the staging folder is shared);
+- an import started on one server's page runs as a job on a ``worker`` (the Redis queue) and
+  is followed, and committed, on the other;
 - writes sent to both at once all land;
 - a server killed (SIGKILL) in the middle of an import's commit leaves all of it or none.
 """
@@ -115,7 +118,9 @@ class Farm:
 
 
 @pytest.fixture(scope="module")
-def farm(pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
+def farm(
+    pg_database: str, redis_base: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Farm]:
     """Started once for the file (two servers take a while): each test counts what it adds,
     and the test that kills server B runs last."""
     tmp_path = tmp_path_factory.mktemp("farm")
@@ -140,9 +145,11 @@ def farm(pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "PYTHONPATH": SRC,
             "CUSTOMER_FLOW_IMPORT_DIR": str(shared / "imports"),
             "CUSTOMER_FLOW_ATTACHMENT_DIR": str(shared / "attachments"),
-            "CUSTOMER_FLOW_QUEUE_URL": "redis://127.0.0.1:6379/14",
+            "CUSTOMER_FLOW_QUEUE_URL": f"{redis_base}/13",
             "CUSTOMER_FLOW_PASSWORD_MEMORY_KIB": "19456",
             "CUSTOMER_FLOW_PASSWORD_TIME_COST": "2",
+            # The test client is the load balancer: it may name the client's address.
+            "CUSTOMER_FLOW_TRUSTED_PROXIES": "127.0.0.1",
         }
         servers = [start_server(url, env, tmp_path / f"serve{i}.log") for i in (0, 1)]
         try:
@@ -166,11 +173,18 @@ def login(client: httpx.Client, email: str, password: str) -> httpx.Response:
 
 
 def test_a_login_on_one_server_works_on_the_other(farm: Farm) -> None:
-    """The session cookie set by server A opens pages and the API on server B, and a logout
-    on B ends it on A."""
+    """The login form served by B is accepted by A (no sticky sessions needed); the session
+    cookie set by A opens pages and the API on B, and a logout on B ends it on A."""
     a, b = farm.servers
-    with httpx.Client(base_url=a.url) as on_a:
-        assert 303 == login(on_a, "rita@farm.example.org", PASSWORD).status_code
+    with httpx.Client(base_url=b.url) as form_from_b:
+        token = login_form(form_from_b)
+        form_cookies = form_from_b.cookies
+    with httpx.Client(base_url=a.url, cookies=form_cookies) as on_a:
+        r = on_a.post(
+            "/login",
+            data={"email": "rita@farm.example.org", "password": PASSWORD, "csrf_token": token},
+        )
+        assert 303 == r.status_code, r.text
         cookies = on_a.cookies
     with httpx.Client(base_url=b.url, cookies=cookies) as on_b:
         me = on_b.get("/api/v1/users/me")
@@ -210,6 +224,36 @@ def test_the_login_throttle_counts_failures_on_both_servers(farm: Farm) -> None:
     assert codes.count(401) == farm.scalar("SELECT count(*) FROM login_failures")
 
 
+def test_the_address_throttle_counts_failures_on_both_servers(farm: Farm) -> None:
+    """One client address (named by the proxy in X-Forwarded-For) tries a wrong password on a
+    different account each time, on A and B in turn: it is refused (429) once the address has
+    used its 10 free tries counted over both servers, though neither alone saw 10; another
+    address still logs in, on either server."""
+    attacker = {"X-Forwarded-For": "198.51.100.7"}
+    answers: list[tuple[int, int]] = []
+    for i in range(16):
+        with httpx.Client(base_url=farm.servers[i % 2].url, headers=attacker) as c:
+            r = login(c, f"nobody{i}@farm.example.org", "wrong password 2")
+            answers.append((i % 2, r.status_code))
+            if r.status_code == 429:
+                break
+    codes = [code for _, code in answers]
+    assert 429 == codes[-1], codes
+    first = len(codes) - 1
+    assert [401] * first == codes[:first]
+    assert first >= 10
+    per_server = [sum(1 for s, code in answers[:first] if s == k) for k in (0, 1)]
+    assert all(n < 10 for n in per_server), per_server  # only their sum reached the limit
+    assert first == farm.scalar(
+        "SELECT count(*) FROM login_failures WHERE address = '198.51.100.7'"
+    )
+    for server in farm.servers:  # the limit is the address's, not the servers' or everyone's
+        with httpx.Client(
+            base_url=server.url, headers={"X-Forwarded-For": "198.51.100.8"}
+        ) as other:
+            assert 303 == login(other, "rita@farm.example.org", PASSWORD).status_code
+
+
 def _csv(rows: int, start: int = 0) -> bytes:
     text_ = io.StringIO()
     writer = csv.writer(text_)
@@ -233,6 +277,84 @@ def test_an_import_previewed_on_one_server_is_committed_on_the_other(farm: Farm)
     assert 50 == farm.scalar(
         "SELECT count(*) FROM customers WHERE email LIKE '%@import.example.org'"
     )
+
+
+def test_an_import_job_started_on_one_server_runs_on_a_worker_and_shows_on_the_other(
+    farm: Farm,
+) -> None:
+    """The import page on A stages the upload and queues its preview (Redis); a ``worker``
+    process runs it; B shows the preview and starts the import; the worker runs that; A shows
+    the result. Nothing of it lives in either server."""
+    with httpx.Client(base_url=farm.servers[0].url) as a:
+        assert 303 == login(a, "rui@farm.example.org", PASSWORD).status_code
+        cookies = a.cookies
+        page = a.get("/imports")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert csrf is not None, page.text
+        started = a.post(
+            "/imports/preview",
+            data={"csrf_token": csrf.group(1)},
+            files={"file": ("jobs.csv", _csv(30, start=50_000), "text/csv")},
+        )
+        assert 303 == started.status_code, started.text
+        job = started.headers["location"]
+        assert re.fullmatch(r"/imports/jobs/\d+", job), job
+    worker_log = farm.tmp / "worker.log"
+    with worker_log.open("wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "customer_flow", "--db", farm.db_url, "worker"],
+            env=farm.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        with httpx.Client(base_url=farm.servers[1].url, cookies=cookies) as b:
+            preview = _when_done(b, job, worker, worker_log)
+            assert "30 imported + 0 updated + 0 unchanged + 0 rejected = 30 rows read" in (
+                preview.text
+            )
+            upload = re.search(r'name="upload" value="([^"]*)"', preview.text)
+            token = re.search(r'name="csrf_token" value="([^"]+)"', preview.text)
+            assert upload is not None and token is not None, preview.text
+            committed = b.post(
+                "/imports/commit", data={"csrf_token": token.group(1), "upload": upload.group(1)}
+            )
+            assert 303 == committed.status_code, committed.text
+            second = committed.headers["location"]
+        with httpx.Client(base_url=farm.servers[0].url, cookies=cookies) as a:
+            result = _when_done(a, second, worker, worker_log, redirect=True)
+            assert "30 imported" in result.text
+    finally:
+        worker.send_signal(signal.SIGINT)
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+    assert 30 == farm.scalar(
+        "SELECT count(*) FROM customers WHERE email LIKE 'cust5____@import.example.org'"
+    )
+    assert 1 == farm.scalar("SELECT count(*) FROM import_batches WHERE source LIKE '%jobs.csv'")
+
+
+def _when_done(
+    client: httpx.Client,
+    job: str,
+    worker: subprocess.Popen[bytes],
+    log: Path,
+    *,
+    redirect: bool = False,
+) -> httpx.Response:
+    """The job's page once its job has ended (the progress fragment redirects); with
+    ``redirect``, the page it leads to (an import's result)."""
+    deadline = time.monotonic() + 120
+    while "HX-Redirect" not in client.get(f"{job}/progress").headers:
+        if worker.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"the job never ended:\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.2)
+    page = client.get(job, follow_redirects=redirect)
+    assert 200 == page.status_code, page.text
+    return page
 
 
 def test_writes_sent_to_both_servers_at_once_all_land(farm: Farm) -> None:

@@ -61,7 +61,7 @@ def _wait_for(check: Callable[[], bool], process: subprocess.Popen[bytes]) -> No
 def queue_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'queue.db'}"
-    return "redis://127.0.0.1:6379/14"
+    return f"{request.getfixturevalue('redis_base')}/14"  # skips, or fails, without Redis
 
 
 @pytest.fixture

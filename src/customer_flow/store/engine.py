@@ -117,6 +117,11 @@ def _sqlite_migrated(path: Path) -> bool:
     return row is not None
 
 
+def _versions_folder() -> Path:
+    """The migration scripts' folder, where the package is installed."""
+    return Path(str(resources.files(__package__) / "migrations" / "versions"))
+
+
 _REVISION = re.compile(r"^revision(?::[^=\n]+)? *= *[\"'](\w+)[\"'] *$", re.M)
 _DOWN_REVISION = re.compile(r"^down_revision(?::[^=\n]+)? *= *(?:None|[\"'](\w+)[\"']) *$", re.M)
 
@@ -125,6 +130,17 @@ def _script_head(folder: Path) -> str | None:
     """The one head revision of the migration scripts in ``folder``, read from their text
     (``revision = "0013"``, ``down_revision = "0012"``), or ``None`` when a script does not say
     both plainly or the scripts have no single head: then only Alembic can tell."""
+    found = _script_revisions(folder)
+    if found is None:
+        return None
+    revisions, downs = found
+    heads = revisions - downs
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _script_revisions(folder: Path) -> tuple[set[str], set[str]] | None:
+    """Every revision the scripts in ``folder`` name, and every one they name as the one
+    before theirs; ``None`` when a script does not say both plainly."""
     revisions: set[str] = set()
     downs: set[str] = set()
     try:
@@ -141,8 +157,7 @@ def _script_head(folder: Path) -> str | None:
                 downs.add(down[0])
     except OSError:
         return None
-    heads = revisions - downs
-    return heads.pop() if len(heads) == 1 else None
+    return revisions, downs
 
 
 def _on_pg_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -364,6 +379,14 @@ class Store:
         """Bring the schema to the newest Alembic revision; a no-op when it is already there."""
         if self._at_head():
             return  # every command opens the database: this check costs no Alembic import
+        if self._ahead():
+            # Alembic would fail with a traceback ("Can't locate revision"): say it in a line.
+            newer = ", ".join(self._versions() or [])
+            raise StorageError(
+                f"{_describe(self.url)} was migrated by a newer customer-flow (schema revision "
+                f"{newer}, which this version does not know): install that version to use it",
+                code="schema_newer",
+            )
         from alembic import command
         from alembic.config import Config
         from alembic.runtime.migration import MigrationContext
@@ -395,29 +418,46 @@ class Store:
         """Whether the database is at the newest revision, told without Alembic (whose import
         and reading of every migration took about 0.15 s of each command). Any doubt (a file
         not read plainly, two heads, no version table) says no, and ``migrate`` asks Alembic."""
-        head = _script_head(Path(str(resources.files(__package__) / "migrations" / "versions")))
+        head = _script_head(_versions_folder())
         if head is None:
             return False
+        return self._versions() == [head]
+
+    def _versions(self) -> list[str] | None:
+        """The revisions the database's version table names; ``None`` without one."""
         try:
             with self._probe() as conn:
                 rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
         except DBAPIError:  # no version table yet
+            return None
+        return [str(r[0]) for r in rows]
+
+    def _ahead(self) -> bool:
+        """Whether the database was migrated by newer code: its version table names a
+        revision none of this code's scripts knows (a rolling upgrade, this server not yet
+        restarted)."""
+        found = _script_revisions(_versions_folder())
+        versions = self._versions()
+        if found is None or not versions:
             return False
-        return [r[0] for r in rows] == [head]
+        return any(v not in found[0] for v in versions)
 
     # -- operations ----------------------------------------------------------------------------
 
     def ready(self) -> str | None:
-        """``None`` when the database answers and its schema is the code's; else what is
-        wrong, in one line (a load balancer's readiness check: no Alembic import)."""
+        """``None`` when the database answers and its schema is the code's or newer; else
+        what is wrong, in one line (a load balancer's readiness check: no Alembic import)."""
         try:
             with self._probe() as conn:
                 conn.execute(text("SELECT 1"))
         except DBAPIError as exc:
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()
             return f"database unreachable: {reason[0] if reason else exc}"
-        if not self._at_head():
-            return "database schema is not the code's: run `customer-flow db upgrade`"
+        if not self._at_head() and not self._ahead():
+            # Behind: this code needs a migration. Ahead is ready: newer code migrated the
+            # database, and migrations add what new code uses before it uses it, so this code
+            # runs on the newer schema until it is restarted (docs/deploy.md, Upgrading).
+            return "database schema is older than the code's: run `customer-flow db upgrade`"
         return None
 
     def backup(self, dest: Path) -> tuple[int, str]:
