@@ -184,7 +184,9 @@ service stats {{
 @dataclass
 class SmtpServer:
     """aiosmtpd in the test process: STARTTLS and AUTH, keeping what it receives. ``answers``
-    queues replies (``"451 try later"``) that the next messages get instead of 250."""
+    queues replies (``"451 try later"``) that the next messages get instead of 250; ``"DROP"``
+    keeps the message and cuts the connection without answering (the server took it, the
+    client never hears so)."""
 
     port: int
     cert: Path
@@ -211,9 +213,12 @@ def start_smtp(cert: Path, key: Path, user: str, password: str) -> SmtpServer:
     server = SmtpServer(port=free_port(), cert=cert)
 
     class Handler:
-        async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
-            if server.answers:
-                return server.answers.pop(0)
+        async def handle_DATA(self, smtp: Any, _session: Any, envelope: Any) -> str:
+            answer = server.answers.pop(0) if server.answers else None
+            if answer is not None and answer != "DROP":
+                return answer
+            if answer == "DROP":
+                smtp.transport.close()
             server.envelopes.append(envelope)
             server.received.append(
                 message_from_bytes(envelope.original_content, policy=email.policy.default)
