@@ -491,15 +491,19 @@ class Hub:
         in its queue (a customer's ticket is never refused for the team's make-up)."""
         policy = self.sla_policy
         with self._write() as conn:
-            ttype = ticket_types.get(conn, new.type)
-            team = new.team or ttype.default_team
-            assignee, team = self._assignment(
-                conn, new.assignee, team, named_team=new.team is not None
-            )
-            new = new.model_copy(update={"assignee": assignee, "team": team})
-            ticket = tickets.create(conn, new, policy, self._now(), actor=self.actor)
-            self._notify_new_ticket(conn, ticket)
-            return ticket
+            return self._open(conn, new, policy, self._now(), self.actor)
+
+    def _open(
+        self, conn: Connection, new: TicketCreate, policy: sla.SlaPolicy, now: datetime, actor: str
+    ) -> Ticket:
+        """``open_ticket`` in the caller's transaction (a mailbox's new message uses it too)."""
+        ttype = ticket_types.get(conn, new.type)
+        team = new.team or ttype.default_team
+        assignee, team = self._assignment(conn, new.assignee, team, named_team=new.team is not None)
+        new = new.model_copy(update={"assignee": assignee, "team": team})
+        ticket = tickets.create(conn, new, policy, now, actor=actor)
+        self._notify_new_ticket(conn, ticket)
+        return ticket
 
     def _assignment(
         self, conn: Connection, assignee: str | None, team: str | None, *, named_team: bool
@@ -2192,7 +2196,8 @@ class Hub:
             return "ignored", f"the sender address {sender!r} is not valid", None, None
         if customer.in_trash:
             return "ignored", f"the sender's customer {customer.id} is in the trash", None, None
-        ticket = tickets.create(
+        # The mailbox's type, and that type's team (its round-robin agent), as any new ticket.
+        ticket = self._open(
             conn,
             TicketCreate(
                 customer_id=customer.id,
@@ -2202,9 +2207,8 @@ class Hub:
             ),
             policy,
             now,
-            actor=actor,
+            actor,
         )
-        self._notify_new_ticket(conn, ticket)
         return "ticket", "", ticket.id, None
 
     def _attachment_kept(self, index: int, size: int) -> bool:

@@ -193,3 +193,29 @@ def test_a_bulk_assignment_is_one_mail_per_agent(desk_smtp: MailDesk) -> None:
     )
     assert f"[#{one}] Assigned to you: Scanner" == notes_to(hub, "ana@team.pt")[0]  # newest
     assert 2 == len(notes_to(hub, "ana@team.pt"))
+
+
+def test_a_mailboxs_new_ticket_joins_its_types_team_and_only_that_team_hears(
+    desk_smtp: MailDesk,
+) -> None:
+    """The mailbox's type names a team: the ticket from a customer's mail is that team's
+    (its round-robin agent's), and "new ticket in my team" reaches its members only."""
+    from customer_flow.teams.models import TeamCreate
+    from tickets_support import TYPES, write_json
+
+    hub = desk_smtp.hub
+    ana, bob = agent(hub, "ana"), agent(hub, "bob")
+    for who in (ana, bob):
+        hub.set_notification_choices(who.id, {"new_ticket": True})
+    hub.add_team(TeamCreate(key="help", assignment="round_robin"))
+    hub.add_team_member("help", "ana@team.pt")
+    folder = hub.settings.attachment_dir
+    assert folder is not None
+    types = {**TYPES, "support": {**TYPES["support"], "default_team": "help"}}
+    hub.load_ticket_types(write_json(folder.parent / "teamed.json", types))
+    desk_smtp.deliver(mail())
+    [ticket_id] = hub.fetch_mail().tickets
+    ticket = hub.get_ticket(ticket_id)
+    assert ("help", "ana@team.pt") == (ticket.team, ticket.assignee)
+    assert [f"[#{ticket_id}] New ticket: Printer broken"] == notes_to(hub, "ana@team.pt")
+    assert [] == notes_to(hub, "bob@team.pt")
