@@ -204,7 +204,10 @@ class SmtpServer:
             self.controller = None
 
 
-def start_smtp(cert: Path, key: Path, user: str, password: str) -> SmtpServer:
+def start_smtp(
+    cert: Path, key: Path, user: str, password: str, *, implicit_tls: bool = False
+) -> SmtpServer:
+    """aiosmtpd with STARTTLS required, or (``implicit_tls``) TLS from the first byte."""
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -236,14 +239,20 @@ def start_smtp(cert: Path, key: Path, user: str, password: str) -> SmtpServer:
         # handled=False: aiosmtpd then answers 535 itself (True would leave the client waiting).
         return AuthResult(success=ok, handled=False)
 
+    # aiosmtpd offers AUTH over TLS only after its own STARTTLS: on a connection that is TLS
+    # from the first byte, it must be told that TLS is not missing.
+    tls: dict[str, Any] = (
+        {"ssl_context": context, "auth_require_tls": False}
+        if implicit_tls
+        else {"tls_context": context, "require_starttls": True}
+    )
     controller = Controller(
         Handler(),
         hostname="127.0.0.1",
         port=server.port,
-        tls_context=context,
-        require_starttls=True,
         authenticator=authenticate,
         auth_required=True,
+        **tls,
     )
     controller.start()
     server.controller = controller

@@ -219,3 +219,34 @@ def test_a_mailboxs_new_ticket_joins_its_types_team_and_only_that_team_hears(
     assert ("help", "ana@team.pt") == (ticket.team, ticket.assignee)
     assert [f"[#{ticket_id}] New ticket: Printer broken"] == notes_to(hub, "ana@team.pt")
     assert [] == notes_to(hub, "bob@team.pt")
+
+
+def test_sla_at_risk_for_whoever_chose_it_once_then_breached(desk_smtp: MailDesk) -> None:
+    """At 75 % of the first response's 4 hours the assignee who chose "SLA at risk" hears of
+    it once (sent once over SMTP however often the worker checks), and of the breach after."""
+    assert desk_smtp.smtp is not None
+    hub = desk_smtp.hub
+    ana = agent(hub, "ana")
+    start = datetime.now(UTC)
+    shift = [timedelta()]
+    hub.set_clock(lambda: start + shift[0])
+    desk_smtp.deliver(mail())
+    [ticket_id] = hub.fetch_mail().tickets
+    hub.assign_ticket(ticket_id, "ana@team.pt")
+    shift[0] = timedelta(hours=3, minutes=30)
+    assert 0 == hub.notify_sla()  # off by default
+    hub.set_notification_choices(ana.id, {"sla_at_risk": True})
+    assert 1 == hub.notify_sla()
+    assert 0 == hub.notify_sla()
+    hub.send_mail()
+    hub.notify_sla()
+    hub.send_mail()
+    at_risk = [m for m in desk_smtp.smtp.received if "SLA at risk" in m["Subject"]]
+    assert [f"[#{ticket_id}] SLA at risk: Printer broken"] == [m["Subject"] for m in at_risk]
+    assert "first response due" in at_risk[0].get_body(("plain",)).get_content()
+    shift[0] = timedelta(hours=5)
+    assert 1 == hub.notify_sla()
+    assert [f"[#{ticket_id}] SLA at risk: Printer broken",
+            f"[#{ticket_id}] SLA breached: Printer broken"] == [
+        s for s in reversed(notes_to(hub, "ana@team.pt")) if "SLA" in s
+    ]  # fmt: skip

@@ -5,6 +5,7 @@ backoff, a 5xx answer fails the message and says so on the ticket, nothing is lo
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -91,6 +92,37 @@ class TestSending:
         assert "First answer" in first.get_body(("plain",)).get_content()
         assert {"sent"} == {m.status for m in desk_smtp.hub.list_outbox()}
         assert ["rita@reis.pt"] == desk_smtp.smtp.envelopes[0].rcpt_tos
+
+    # aiosmtpd warns that it does not require STARTTLS: the connection is TLS from the start.
+    @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+    def test_sent_over_implicit_tls_with_a_login(
+        self, desk: MailDesk, smtp_cert: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """``security: tls`` (port 465's way): TLS from the first byte, then AUTH."""
+        from .conftest import SMTP_USER
+        from .mail_servers import start_smtp
+
+        server = start_smtp(*smtp_cert, SMTP_USER, SMTP_PASSWORD, implicit_tls=True)
+        try:
+            monkeypatch.setenv("CF_TEST_SMTP_PASSWORD", SMTP_PASSWORD)
+            desk.hub.save_mail_account(
+                MailAccountCreate(
+                    name="out", kind="smtp", host="localhost", port=server.port,
+                    security="tls", username=SMTP_USER, password_env="CF_TEST_SMTP_PASSWORD",
+                    address="support@desk.test", ca_file=str(server.cert),
+                )
+            )  # fmt: skip
+            assert [("out", True)] == [
+                (c.name, c.ok) for c in desk.hub.test_mail() if c.kind == "smtp"
+            ]
+            ticket_id = ticket_by_mail(desk)
+            desk.hub.add_comment(ticket_id, CommentCreate(body="Over TLS"))
+            assert 1 == len(desk.hub.send_mail().sent)
+            [sent] = server.received
+            assert f"Re: Printer broken [#{ticket_id}]" == sent["Subject"]
+            assert "<ask@reis.pt>" == sent["In-Reply-To"]
+        finally:
+            server.stop()
 
     def test_4xx_is_retried_with_backoff_then_5xx_fails_on_the_ticket(
         self, desk_smtp: MailDesk
