@@ -503,6 +503,10 @@ class Hub:
         new = new.model_copy(update={"assignee": assignee, "team": team})
         ticket = tickets.create(conn, new, policy, now, actor=actor)
         self._notify_new_ticket(conn, ticket)
+        # Given to an agent on opening (named, or a round-robin team's pick): "assigned to me".
+        person = self._user_by_email(conn, ticket.assignee)
+        if person is not None:
+            self._notify(conn, "assigned", ticket, f"{ticket.id}:{now.isoformat()}", [person])
         return ticket
 
     def _assignment(

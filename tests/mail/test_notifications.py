@@ -198,8 +198,9 @@ def test_a_bulk_assignment_is_one_mail_per_agent(desk_smtp: MailDesk) -> None:
 def test_a_mailboxs_new_ticket_joins_its_types_team_and_only_that_team_hears(
     desk_smtp: MailDesk,
 ) -> None:
-    """The mailbox's type names a team: the ticket from a customer's mail is that team's
-    (its round-robin agent's), and "new ticket in my team" reaches its members only."""
+    """The mailbox's type names a team: the ticket from a customer's mail is that team's,
+    "new ticket in my team" reaches its members only, and the agent round-robin gave it to
+    hears "assigned to you"."""
     from customer_flow.teams.models import TeamCreate
     from tickets_support import TYPES, write_json
 
@@ -217,8 +218,13 @@ def test_a_mailboxs_new_ticket_joins_its_types_team_and_only_that_team_hears(
     [ticket_id] = hub.fetch_mail().tickets
     ticket = hub.get_ticket(ticket_id)
     assert ("help", "ana@team.pt") == (ticket.team, ticket.assignee)
-    assert [f"[#{ticket_id}] New ticket: Printer broken"] == notes_to(hub, "ana@team.pt")
+    assert [
+        f"[#{ticket_id}] Assigned to you: Printer broken",
+        f"[#{ticket_id}] New ticket: Printer broken",
+    ] == notes_to(hub, "ana@team.pt")
     assert [] == notes_to(hub, "bob@team.pt")
+    hub.fetch_mail()
+    assert 2 == len(notes_to(hub, "ana@team.pt"))
 
 
 def test_sla_at_risk_for_whoever_chose_it_once_then_breached(desk_smtp: MailDesk) -> None:
@@ -250,3 +256,17 @@ def test_sla_at_risk_for_whoever_chose_it_once_then_breached(desk_smtp: MailDesk
             f"[#{ticket_id}] SLA breached: Printer broken"] == [
         s for s in reversed(notes_to(hub, "ana@team.pt")) if "SLA" in s
     ]  # fmt: skip
+
+
+def test_a_ticket_opened_for_an_agent_tells_them_unless_they_opened_it(
+    desk_smtp: MailDesk,
+) -> None:
+    from customer_flow.tickets.models import TicketCreate
+
+    hub = desk_smtp.hub
+    ana = agent(hub, "ana")
+    new = TicketCreate(customer_id=1, type="support", subject="Call back", assignee="ana@team.pt")
+    first = hub.open_ticket(new)
+    assert [f"[#{first.id}] Assigned to you: Call back"] == notes_to(hub, "ana@team.pt")
+    hub.as_actor("ana@team.pt", "agent", user_id=ana.id).open_ticket(new)
+    assert 1 == len(notes_to(hub, "ana@team.pt"))
