@@ -2454,12 +2454,22 @@ class Hub:
     ) -> None:
         """Take ``due`` (unless another worker did) and send it in the open session."""
         now = self._now()
-        message = mail_outbox.compose(due, smtp.address, self.settings.mail_team_name, now)
-        if due.kind == "reply" and due.comment_id is not None:
-            self._attach_files(message, due)
+        problem = None
+        try:
+            message = mail_outbox.compose(due, smtp.address, self.settings.mail_team_name, now)
+            if due.kind == "reply" and due.comment_id is not None:
+                self._attach_files(message, due)
+        except (OSError, ValueError) as exc:  # a file gone from the store, a bad header
+            problem = MailServerError(
+                f"the message could not be put together: {exc}", temporary=False
+            )
         with self._write() as conn:
             mail = mail_outbox.claim(conn, due.id, now)
         if mail is None:
+            return
+        if problem is not None:
+            # Failed, with a note, rather than left pending in front of the others for ever.
+            self._send_failed(mail, problem, report)
             return
         try:
             send(message)

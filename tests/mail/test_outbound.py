@@ -207,6 +207,27 @@ class TestSending:
         assert 1 == len(desk_smtp.hub.send_mail().sent)
         assert 1 == len(desk_smtp.smtp.received)
 
+    def test_a_reply_whose_file_left_the_store_fails_and_the_next_goes(
+        self, desk_smtp: MailDesk
+    ) -> None:
+        """A message that cannot be put together fails with a note on its ticket, instead of
+        standing pending in front of the others at every pass."""
+        assert desk_smtp.smtp is not None
+        hub = desk_smtp.hub
+        ticket_id = ticket_by_mail(desk_smtp)
+        hub.add_comment(
+            ticket_id, CommentCreate(body="See"), files=[("a.txt", b"gone", "text/plain")]
+        )
+        hub.add_comment(ticket_id, CommentCreate(body="And this"))
+        [kept] = hub.list_attachments(ticket_id)
+        _, path = hub.open_attachment(ticket_id, kept.id)
+        path.unlink()
+        report = hub.send_mail()
+        assert (1, 1) == (len(report.failed), len(report.sent))
+        [note] = [c.body for c in hub.list_comments(ticket_id) if not c.public]
+        assert "could not be put together" in note
+        assert "And this" in desk_smtp.smtp.received[0].get_body(("plain",)).get_content()
+
 
 class TestAtMostOnce:
     """A message is sent at most once: one that may have reached the server is never sent
