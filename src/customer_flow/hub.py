@@ -491,15 +491,23 @@ class Hub:
         in its queue (a customer's ticket is never refused for the team's make-up)."""
         policy = self.sla_policy
         with self._write() as conn:
-            ttype = ticket_types.get(conn, new.type)
-            team = new.team or ttype.default_team
-            assignee, team = self._assignment(
-                conn, new.assignee, team, named_team=new.team is not None
-            )
-            new = new.model_copy(update={"assignee": assignee, "team": team})
-            ticket = tickets.create(conn, new, policy, self._now(), actor=self.actor)
-            self._notify_new_ticket(conn, ticket)
-            return ticket
+            return self._open(conn, new, policy, self._now(), self.actor)
+
+    def _open(
+        self, conn: Connection, new: TicketCreate, policy: sla.SlaPolicy, now: datetime, actor: str
+    ) -> Ticket:
+        """``open_ticket`` in the caller's transaction (a mailbox's new message uses it too)."""
+        ttype = ticket_types.get(conn, new.type)
+        team = new.team or ttype.default_team
+        assignee, team = self._assignment(conn, new.assignee, team, named_team=new.team is not None)
+        new = new.model_copy(update={"assignee": assignee, "team": team})
+        ticket = tickets.create(conn, new, policy, now, actor=actor)
+        self._notify_new_ticket(conn, ticket)
+        # Given to an agent on opening (named, or a round-robin team's pick): "assigned to me".
+        person = self._user_by_email(conn, ticket.assignee)
+        if person is not None:
+            self._notify(conn, "assigned", ticket, f"{ticket.id}:{now.isoformat()}", [person])
+        return ticket
 
     def _assignment(
         self, conn: Connection, assignee: str | None, team: str | None, *, named_team: bool
@@ -2192,7 +2200,8 @@ class Hub:
             return "ignored", f"the sender address {sender!r} is not valid", None, None
         if customer.in_trash:
             return "ignored", f"the sender's customer {customer.id} is in the trash", None, None
-        ticket = tickets.create(
+        # The mailbox's type, and that type's team (its round-robin agent), as any new ticket.
+        ticket = self._open(
             conn,
             TicketCreate(
                 customer_id=customer.id,
@@ -2202,9 +2211,8 @@ class Hub:
             ),
             policy,
             now,
-            actor=actor,
+            actor,
         )
-        self._notify_new_ticket(conn, ticket)
         return "ticket", "", ticket.id, None
 
     def _attachment_kept(self, index: int, size: int) -> bool:
@@ -2395,12 +2403,23 @@ class Hub:
                     report.ignored += 1
 
     def send_mail(self, *, limit: int = 100) -> SendReport:
-        """Send what the outbox holds that is due: a 4xx answer or a lost connection is tried
-        again later (1, 2, 4, ... minutes), a 5xx answer or the last attempt fails the message
-        and says so on its ticket as an internal note."""
+        """Send what the outbox holds that is due: a 4xx answer or a connection lost before the
+        message was handed over is tried again later (1, 2, 4, ... minutes), a 5xx answer or
+        the last attempt fails the message and says so on its ticket as an internal note.
+
+        At most once: each message is marked ``sending`` (committed) in an open, logged-in
+        SMTP session, just before it goes out. One whose worker died there, or whose
+        connection was lost after it was handed over, may have been sent: it becomes
+        ``uncertain``, says so on its ticket, and waits for someone to ``retry_mail`` it."""
         report = SendReport()
         self._require("write")
-        with self._read() as conn:
+        with self._write() as conn:
+            for stale in mail_outbox.expire_leases(conn, self._now()):
+                self._mail_note(conn, stale, "may have been sent", stale.last_error or "")
+                report.uncertain.append(stale.id)
+                report.errors.append(
+                    f"message {stale.id} (ticket #{stale.ticket_id}): {stale.last_error}"
+                )
             smtp = mail_accounts.smtp_account(conn)
         if smtp is None:
             report.configured = False
@@ -2412,29 +2431,79 @@ class Hub:
             report.errors.append(str(exc))
             return report
         for _ in range(limit):
-            now = self._now()
-            with self._write() as conn:
-                mail = mail_outbox.claim_next(conn, now)
-            if mail is None:
+            with self._read() as conn:
+                due = mail_outbox.next_due(conn, self._now())
+            if due is None:
                 break
-            message = mail_outbox.compose(mail, smtp.address, self.settings.mail_team_name, now)
-            if mail.kind == "reply" and mail.comment_id is not None:
-                self._attach_files(message, mail)
             try:
-                mail_transport.send_message(smtp, password, message)
+                # The server's trouble (no connection, the login refused) comes before any
+                # message is taken: they all wait, their attempts uncounted.
+                with mail_transport.smtp_session(smtp, password) as send:
+                    self._send_one(send, smtp, due, report)
             except MailServerError as exc:
-                if exc.code in ("mail_unreachable", "mail_login"):
-                    # The server's trouble, not the message's: it waits, its attempt uncounted.
-                    with self._write() as conn:
-                        mail_outbox.release(conn, mail, str(exc), self._now())
-                    report.errors.append(str(exc))
-                    break
-                self._send_failed(mail, exc, report)
-                continue
-            with self._write() as conn:
-                mail_outbox.mark_sent(conn, mail.id, self._now())
-            report.sent.append(mail.id)
+                report.errors.append(str(exc))
+                break
         return report
+
+    def _send_one(
+        self,
+        send: Callable[[Any], None],
+        smtp: MailAccount,
+        due: OutgoingMail,
+        report: SendReport,
+    ) -> None:
+        """Take ``due`` (unless another worker did) and send it in the open session."""
+        now = self._now()
+        problem = None
+        try:
+            message = mail_outbox.compose(due, smtp.address, self.settings.mail_team_name, now)
+            if due.kind == "reply" and due.comment_id is not None:
+                self._attach_files(message, due)
+        except (OSError, ValueError) as exc:  # a file gone from the store, a bad header
+            problem = MailServerError(
+                f"the message could not be put together: {exc}", temporary=False
+            )
+        with self._write() as conn:
+            mail = mail_outbox.claim(conn, due.id, now)
+        if mail is None:
+            return
+        if problem is not None:
+            # Failed, with a note, rather than left pending in front of the others for ever.
+            self._send_failed(mail, problem, report)
+            return
+        try:
+            send(message)
+        except MailServerError as exc:
+            if exc.code == "mail_uncertain":
+                with self._write() as conn:
+                    mail_outbox.mark_uncertain(conn, mail.id, str(exc))
+                    self._mail_note(conn, mail, "may have been sent", str(exc))
+                report.uncertain.append(mail.id)
+                report.errors.append(f"message {mail.id} (ticket #{mail.ticket_id}): {exc}")
+                return
+            self._send_failed(mail, exc, report)
+            return
+        with self._write() as conn:
+            mail_outbox.mark_sent(conn, mail.id, self._now())
+        report.sent.append(mail.id)
+
+    def retry_mail(self, mail_id: int) -> OutgoingMail:
+        """Send again a message that may have been sent (``uncertain``) or that failed: it is
+        due at once, with a fresh count of attempts. The person asking accepts that an
+        uncertain one may reach its reader twice."""
+        with self._write() as conn:
+            mail = mail_outbox.retry(conn, mail_id, self._now())
+            audit.record(
+                conn,
+                actor=self.actor,
+                action="update",
+                entity="mail_outbox",
+                entity_id=str(mail_id),
+                before=None,
+                after={"status": "pending", "retried": True},
+                at=self._now(),
+            )
+            return mail
 
     def _attach_files(self, message: Any, mail: OutgoingMail) -> None:
         """Put the reply's files on its message (read from the store one at a time)."""
@@ -2467,20 +2536,31 @@ class Hub:
                 return
             mail_outbox.mark_failed(conn, mail.id, str(exc))
             report.failed.append(mail.id)
-            # A purged ticket takes no note: the outbox row keeps the failure.
-            with suppress(NotFoundError):
-                tickets.add_comment(
-                    conn,
-                    mail.ticket_id,
-                    CommentCreate(
-                        body=f"The email to {mail.to_address} could not be sent (after "
-                        f"{mail.attempts} attempt{'s' if mail.attempts != 1 else ''}): {exc}",
-                        public=False,
-                    ),
-                    self.sla_policy,
-                    now,
-                    actor="mail",
-                )
+            self._mail_note(conn, mail, "could not be sent", str(exc))
+
+    def _mail_note(self, conn: Connection, mail: OutgoingMail, what: str, why: str) -> None:
+        """Say on a message's ticket, as an internal note, that it failed or may have been
+        sent, and how to send it again."""
+        tries = f"after {mail.attempts} attempt{'s' if mail.attempts != 1 else ''}"
+        body = f"The email to {mail.to_address} {what} ({tries}): {why}"
+        if what == "may have been sent":
+            body += (
+                ". It is not sent again by itself: check whether it arrived, then send it "
+                f"again if need be (`customer-flow mail retry {mail.id}`, or Retry on the mail "
+                "settings page)."
+            )
+        else:
+            body += f". To send it again: `customer-flow mail retry {mail.id}`."
+        # A purged ticket takes no note: the outbox row keeps the failure.
+        with suppress(NotFoundError):
+            tickets.add_comment(
+                conn,
+                mail.ticket_id,
+                CommentCreate(body=body[:99_000], public=False),
+                self.sla_policy,
+                self._now(),
+                actor="mail",
+            )
 
     def list_inbound_mail(
         self, *, limit: int = 100, outcome: str | None = None
@@ -2489,10 +2569,19 @@ class Hub:
         with self._read() as conn:
             return mail_inbound.list_inbound(conn, limit=limit, outcome=outcome)
 
-    def list_outbox(self, *, ticket_id: int | None = None, limit: int = 100) -> list[OutgoingMail]:
-        """The messages to send and sent, newest first; a ticket's with ``ticket_id``."""
+    def list_outbox(
+        self,
+        *,
+        ticket_id: int | None = None,
+        statuses: tuple[str, ...] | None = None,
+        limit: int = 100,
+    ) -> list[OutgoingMail]:
+        """The messages to send and sent, newest first; a ticket's with ``ticket_id``, those of
+        some statuses with ``statuses`` (``("uncertain", "failed")``: the ones to look at)."""
         with self._read() as conn:
-            return mail_outbox.list_outbox(conn, ticket_id=ticket_id, limit=limit)
+            return mail_outbox.list_outbox(
+                conn, ticket_id=ticket_id, statuses=statuses, limit=limit
+            )
 
     def test_mail(self) -> list[MailCheck]:
         """Log in to every mail server (IMAP: open the folder; SMTP: log in, send nothing)

@@ -87,7 +87,7 @@ def _jobs(huey: Huey, settings: Settings) -> None:
         if (
             report.configured
             and report.errors
-            and not (report.sent or report.retrying or report.failed)
+            and not (report.sent or report.retrying or report.failed or report.uncertain)
         ):
             raise JobError("; ".join(report.errors))
         return report.model_dump()

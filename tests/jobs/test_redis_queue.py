@@ -333,7 +333,7 @@ def _outbox_row(team: Settings) -> tuple[str, int]:
     return str(row.status), int(row.attempts)
 
 
-def test_a_reply_whose_worker_was_killed_mid_send_goes_out_once(
+def test_a_reply_whose_worker_was_killed_mid_send_is_never_sent_twice(
     team: Settings,
     workers: list[Worker],
     tmp_path: Path,
@@ -342,7 +342,9 @@ def test_a_reply_whose_worker_was_killed_mid_send_goes_out_once(
     """Two workers share the queue. The one sending a reply is killed (SIGKILL) while the SMTP
     server keeps it waiting; the other takes the job again, and does not send the message the
     dead worker held (its outbox lease), so the retry duplicates nothing. Once that lease has
-    run out (moved by hand: it is 10 minutes) the next send delivers it: once in all."""
+    run out (moved by hand: it is 10 minutes) the next send marks it ``uncertain`` (the dead
+    worker may have handed it over) and sends nothing; an admin's retry delivers it: once in
+    all."""
     smtp, gate = smtp_behind_gate
     with Hub(team, create=True) as hub:
         hub.load_ticket_types(write_json(tmp_path / "types.json", TYPES))
@@ -388,7 +390,15 @@ def test_a_reply_whose_worker_was_killed_mid_send_goes_out_once(
         conn.execute(update(mail_outbox).values(next_attempt_at=datetime.now(UTC)))
     again = huey.mail_send().id
     wait_until(lambda: any(_ended(w.text(), again) for w in workers), "the next send ran")
-    assert ("sent", 2) == _outbox_row(team)
+    assert ("uncertain", 1) == _outbox_row(team)  # at most once: never re-sent by itself
+    assert [] == smtp.received
+    with Hub(team) as hub, hub.store.read() as conn:
+        mail_id = conn.execute(select(mail_outbox.c.id)).scalar_one()
+    with Hub(team) as hub:
+        hub.retry_mail(mail_id)
+    last = huey.mail_send().id
+    wait_until(lambda: any(_ended(w.text(), last) for w in workers), "the retried send ran")
+    assert ("sent", 1) == _outbox_row(team)  # a retry starts a fresh count of attempts
     assert 1 == len(smtp.received)
     assert ["ana@lima.example"] == smtp.envelopes[0].rcpt_tos
 

@@ -184,7 +184,9 @@ service stats {{
 @dataclass
 class SmtpServer:
     """aiosmtpd in the test process: STARTTLS and AUTH, keeping what it receives. ``answers``
-    queues replies (``"451 try later"``) that the next messages get instead of 250."""
+    queues replies (``"451 try later"``) that the next messages get instead of 250; ``"DROP"``
+    keeps the message and cuts the connection without answering (the server took it, the
+    client never hears so)."""
 
     port: int
     cert: Path
@@ -202,7 +204,10 @@ class SmtpServer:
             self.controller = None
 
 
-def start_smtp(cert: Path, key: Path, user: str, password: str) -> SmtpServer:
+def start_smtp(
+    cert: Path, key: Path, user: str, password: str, *, implicit_tls: bool = False
+) -> SmtpServer:
+    """aiosmtpd with STARTTLS required, or (``implicit_tls``) TLS from the first byte."""
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -211,9 +216,12 @@ def start_smtp(cert: Path, key: Path, user: str, password: str) -> SmtpServer:
     server = SmtpServer(port=free_port(), cert=cert)
 
     class Handler:
-        async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
-            if server.answers:
-                return server.answers.pop(0)
+        async def handle_DATA(self, smtp: Any, _session: Any, envelope: Any) -> str:
+            answer = server.answers.pop(0) if server.answers else None
+            if answer is not None and answer != "DROP":
+                return answer
+            if answer == "DROP":
+                smtp.transport.close()
             server.envelopes.append(envelope)
             server.received.append(
                 message_from_bytes(envelope.original_content, policy=email.policy.default)
@@ -231,14 +239,20 @@ def start_smtp(cert: Path, key: Path, user: str, password: str) -> SmtpServer:
         # handled=False: aiosmtpd then answers 535 itself (True would leave the client waiting).
         return AuthResult(success=ok, handled=False)
 
+    # aiosmtpd offers AUTH over TLS only after its own STARTTLS: on a connection that is TLS
+    # from the first byte, it must be told that TLS is not missing.
+    tls: dict[str, Any] = (
+        {"ssl_context": context, "auth_require_tls": False}
+        if implicit_tls
+        else {"tls_context": context, "require_starttls": True}
+    )
     controller = Controller(
         Handler(),
         hostname="127.0.0.1",
         port=server.port,
-        tls_context=context,
-        require_starttls=True,
         authenticator=authenticate,
         auth_required=True,
+        **tls,
     )
     controller.start()
     server.controller = controller

@@ -89,6 +89,34 @@ class TestMailCommands:
         assert "refused" in fetch.stderr
         assert "wrong-secret-123" not in test.stdout + fetch.stdout + fetch.stderr
 
+    def test_send_says_what_may_have_been_sent_and_retry_sends_it(
+        self, cli: Cli, desk_smtp: MailDesk
+    ) -> None:
+        """``mail send`` exits 1 naming a message whose connection was lost after it was
+        handed over; ``mail outbox --status uncertain`` lists it; ``mail retry`` sends it."""
+        from customer_flow.tickets.models import CommentCreate
+
+        assert desk_smtp.smtp is not None
+        desk_smtp.deliver(mail())
+        [ticket_id] = desk_smtp.hub.fetch_mail().tickets
+        desk_smtp.hub.add_comment(ticket_id, CommentCreate(body="Answer"))
+        desk_smtp.smtp.answers += ["DROP"]
+        sent = cli("mail", "send")
+        assert 1 == sent.exit_code
+        assert "1 may have been sent" in sent.stderr and "Traceback" not in sent.stderr
+        [row] = cli.ok("mail", "outbox", "--status", "uncertain")
+        assert [] == cli.ok("mail", "outbox", "--status", "pending")
+        retried = cli("mail", "retry", str(row["id"]))
+        assert 0 == retried.exit_code, retried.stderr
+        assert f"message {row['id']} to rita@reis.pt (ticket #{ticket_id}) is due again" in (
+            retried.stderr
+        )
+        again = cli("mail", "retry", str(row["id"]))
+        assert (1, 1) == (again.exit_code, len(again.stderr.strip().splitlines()))
+        assert "only an uncertain or failed message" in again.stderr
+        assert 0 == cli("mail", "send").exit_code
+        assert 2 == len(desk_smtp.smtp.received)
+
     def test_worker_once(self, cli: Cli, desk: MailDesk) -> None:
         desk.deliver(mail())
         result = cli("worker", "--once")

@@ -148,3 +148,64 @@ class TestApi:
             403 == agent.post("/api/v1/mail/accounts", json=body, headers=agent_headers).status_code
         )
         assert 403 == agent.post("/api/v1/mail/test", headers=agent_headers).status_code
+
+
+class TestMayHaveBeenSent:
+    """A message that may have been sent (its connection lost after it was handed over) is
+    listed for admins with Retry, on the page and in the API, and on its ticket."""
+
+    @pytest.fixture
+    def uncertain(self, desk_smtp: MailDesk) -> int:
+        from .conftest import mail
+
+        assert desk_smtp.smtp is not None
+        desk_smtp.deliver(mail())
+        [ticket_id] = desk_smtp.hub.fetch_mail().tickets
+        from customer_flow.tickets.models import CommentCreate
+
+        desk_smtp.hub.add_comment(ticket_id, CommentCreate(body="Answer"))
+        desk_smtp.smtp.answers += ["DROP"]
+        [mail_id] = desk_smtp.hub.send_mail().uncertain
+        return mail_id
+
+    def test_the_page_lists_it_and_retry_sends_it_again(
+        self, desk_smtp: MailDesk, uncertain: int
+    ) -> None:
+        assert desk_smtp.smtp is not None
+        client, _, csrf = _person(desk_smtp, "admin")
+        page = client.get("/settings/mail")
+        assert "<title>Mail settings · Customer_Flow</title>" in page.text
+        row = re.search(r'<table class="mail-outbox-problems">.*?</table>', page.text, re.S)
+        assert row is not None
+        assert "may have been sent" in row.group(0)
+        assert f'action="/settings/mail/outbox/{uncertain}/retry"' in row.group(0)
+        r = client.post(
+            f"/settings/mail/outbox/{uncertain}/retry",
+            data={"csrf_token": csrf},
+            follow_redirects=False,
+        )
+        assert 303 == r.status_code
+        assert "pending" == desk_smtp.hub.list_outbox()[0].status
+        again = client.post(f"/settings/mail/outbox/{uncertain}/retry", data={"csrf_token": csrf})
+        assert 409 == again.status_code and "only an uncertain or failed" in again.text
+        assert [uncertain] == desk_smtp.hub.send_mail().sent
+        assert 2 == len(desk_smtp.smtp.received)
+
+    def test_the_api_lists_and_retries_for_agents_not_viewers(
+        self, desk_smtp: MailDesk, uncertain: int
+    ) -> None:
+        client, viewer, _ = _person(desk_smtp, "viewer")
+        _, agent, _ = _person(desk_smtp, "agent")
+        listed = client.get("/api/v1/mail/outbox?status=uncertain", headers=viewer).json()
+        assert [(uncertain, "uncertain")] == [(m["id"], m["status"]) for m in listed]
+        assert [] == client.get("/api/v1/mail/outbox?status=pending", headers=viewer).json()
+        url = f"/api/v1/mail/outbox/{uncertain}/retry"
+        assert 403 == client.post(url, headers=viewer).status_code
+        r = client.post(url, headers=agent)
+        assert (200, "pending") == (r.status_code, r.json()["status"])
+        assert 409 == client.post(url, headers=agent).status_code
+        missing = client.post("/api/v1/mail/outbox/999999/retry", headers=agent)
+        assert (404, "application/problem+json") == (
+            missing.status_code,
+            missing.headers["content-type"],
+        )

@@ -193,3 +193,80 @@ def test_a_bulk_assignment_is_one_mail_per_agent(desk_smtp: MailDesk) -> None:
     )
     assert f"[#{one}] Assigned to you: Scanner" == notes_to(hub, "ana@team.pt")[0]  # newest
     assert 2 == len(notes_to(hub, "ana@team.pt"))
+
+
+def test_a_mailboxs_new_ticket_joins_its_types_team_and_only_that_team_hears(
+    desk_smtp: MailDesk,
+) -> None:
+    """The mailbox's type names a team: the ticket from a customer's mail is that team's,
+    "new ticket in my team" reaches its members only, and the agent round-robin gave it to
+    hears "assigned to you"."""
+    from customer_flow.teams.models import TeamCreate
+    from tickets_support import TYPES, write_json
+
+    hub = desk_smtp.hub
+    ana, bob = agent(hub, "ana"), agent(hub, "bob")
+    for who in (ana, bob):
+        hub.set_notification_choices(who.id, {"new_ticket": True})
+    hub.add_team(TeamCreate(key="help", assignment="round_robin"))
+    hub.add_team_member("help", "ana@team.pt")
+    folder = hub.settings.attachment_dir
+    assert folder is not None
+    types = {**TYPES, "support": {**TYPES["support"], "default_team": "help"}}
+    hub.load_ticket_types(write_json(folder.parent / "teamed.json", types))
+    desk_smtp.deliver(mail())
+    [ticket_id] = hub.fetch_mail().tickets
+    ticket = hub.get_ticket(ticket_id)
+    assert ("help", "ana@team.pt") == (ticket.team, ticket.assignee)
+    assert [
+        f"[#{ticket_id}] Assigned to you: Printer broken",
+        f"[#{ticket_id}] New ticket: Printer broken",
+    ] == notes_to(hub, "ana@team.pt")
+    assert [] == notes_to(hub, "bob@team.pt")
+    hub.fetch_mail()
+    assert 2 == len(notes_to(hub, "ana@team.pt"))
+
+
+def test_sla_at_risk_for_whoever_chose_it_once_then_breached(desk_smtp: MailDesk) -> None:
+    """At 75 % of the first response's 4 hours the assignee who chose "SLA at risk" hears of
+    it once (sent once over SMTP however often the worker checks), and of the breach after."""
+    assert desk_smtp.smtp is not None
+    hub = desk_smtp.hub
+    ana = agent(hub, "ana")
+    start = datetime.now(UTC)
+    shift = [timedelta()]
+    hub.set_clock(lambda: start + shift[0])
+    desk_smtp.deliver(mail())
+    [ticket_id] = hub.fetch_mail().tickets
+    hub.assign_ticket(ticket_id, "ana@team.pt")
+    shift[0] = timedelta(hours=3, minutes=30)
+    assert 0 == hub.notify_sla()  # off by default
+    hub.set_notification_choices(ana.id, {"sla_at_risk": True})
+    assert 1 == hub.notify_sla()
+    assert 0 == hub.notify_sla()
+    hub.send_mail()
+    hub.notify_sla()
+    hub.send_mail()
+    at_risk = [m for m in desk_smtp.smtp.received if "SLA at risk" in m["Subject"]]
+    assert [f"[#{ticket_id}] SLA at risk: Printer broken"] == [m["Subject"] for m in at_risk]
+    assert "first response due" in at_risk[0].get_body(("plain",)).get_content()
+    shift[0] = timedelta(hours=5)
+    assert 1 == hub.notify_sla()
+    assert [f"[#{ticket_id}] SLA at risk: Printer broken",
+            f"[#{ticket_id}] SLA breached: Printer broken"] == [
+        s for s in reversed(notes_to(hub, "ana@team.pt")) if "SLA" in s
+    ]  # fmt: skip
+
+
+def test_a_ticket_opened_for_an_agent_tells_them_unless_they_opened_it(
+    desk_smtp: MailDesk,
+) -> None:
+    from customer_flow.tickets.models import TicketCreate
+
+    hub = desk_smtp.hub
+    ana = agent(hub, "ana")
+    new = TicketCreate(customer_id=1, type="support", subject="Call back", assignee="ana@team.pt")
+    first = hub.open_ticket(new)
+    assert [f"[#{first.id}] Assigned to you: Call back"] == notes_to(hub, "ana@team.pt")
+    hub.as_actor("ana@team.pt", "agent", user_id=ana.id).open_ticket(new)
+    assert 1 == len(notes_to(hub, "ana@team.pt"))

@@ -5,6 +5,7 @@ backoff, a 5xx answer fails the message and says so on the ticket, nothing is lo
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -92,6 +93,37 @@ class TestSending:
         assert {"sent"} == {m.status for m in desk_smtp.hub.list_outbox()}
         assert ["rita@reis.pt"] == desk_smtp.smtp.envelopes[0].rcpt_tos
 
+    # aiosmtpd warns that it does not require STARTTLS: the connection is TLS from the start.
+    @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+    def test_sent_over_implicit_tls_with_a_login(
+        self, desk: MailDesk, smtp_cert: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """``security: tls`` (port 465's way): TLS from the first byte, then AUTH."""
+        from .conftest import SMTP_USER
+        from .mail_servers import start_smtp
+
+        server = start_smtp(*smtp_cert, SMTP_USER, SMTP_PASSWORD, implicit_tls=True)
+        try:
+            monkeypatch.setenv("CF_TEST_SMTP_PASSWORD", SMTP_PASSWORD)
+            desk.hub.save_mail_account(
+                MailAccountCreate(
+                    name="out", kind="smtp", host="localhost", port=server.port,
+                    security="tls", username=SMTP_USER, password_env="CF_TEST_SMTP_PASSWORD",
+                    address="support@desk.test", ca_file=str(server.cert),
+                )
+            )  # fmt: skip
+            assert [("out", True)] == [
+                (c.name, c.ok) for c in desk.hub.test_mail() if c.kind == "smtp"
+            ]
+            ticket_id = ticket_by_mail(desk)
+            desk.hub.add_comment(ticket_id, CommentCreate(body="Over TLS"))
+            assert 1 == len(desk.hub.send_mail().sent)
+            [sent] = server.received
+            assert f"Re: Printer broken [#{ticket_id}]" == sent["Subject"]
+            assert "<ask@reis.pt>" == sent["In-Reply-To"]
+        finally:
+            server.stop()
+
     def test_4xx_is_retried_with_backoff_then_5xx_fails_on_the_ticket(
         self, desk_smtp: MailDesk
     ) -> None:
@@ -156,20 +188,162 @@ class TestSending:
         [queued] = desk_smtp.hub.list_outbox()
         assert ("pending", 0) == (queued.status, queued.attempts)
 
-    def test_a_message_whose_worker_died_is_sent_after_its_lease(self, desk_smtp: MailDesk) -> None:
-        """A worker claimed it and died before sending: after the lease another sends it."""
+    def test_a_connection_lost_before_the_message_is_handed_over_is_retried(
+        self, desk_smtp: MailDesk
+    ) -> None:
+        """The server refuses (4xx) before DATA ends: it never took the message, so it is
+        safely tried again; nothing is uncertain."""
+        assert desk_smtp.smtp is not None
+        shift = clock_of(desk_smtp.hub)
+        ticket_id = ticket_by_mail(desk_smtp)
+        desk_smtp.hub.add_comment(ticket_id, CommentCreate(body="Answer"))
+        desk_smtp.smtp.answers += ["421 4.4.2 closing"]
+        report = desk_smtp.hub.send_mail()
+        assert ([], [mail.id for mail in desk_smtp.hub.list_outbox()]) == (
+            report.uncertain,
+            report.retrying,
+        )
+        shift.append(timedelta(minutes=2))
+        assert 1 == len(desk_smtp.hub.send_mail().sent)
+        assert 1 == len(desk_smtp.smtp.received)
+
+    def test_a_reply_whose_file_left_the_store_fails_and_the_next_goes(
+        self, desk_smtp: MailDesk
+    ) -> None:
+        """A message that cannot be put together fails with a note on its ticket, instead of
+        standing pending in front of the others at every pass."""
+        assert desk_smtp.smtp is not None
+        hub = desk_smtp.hub
+        ticket_id = ticket_by_mail(desk_smtp)
+        hub.add_comment(
+            ticket_id, CommentCreate(body="See"), files=[("a.txt", b"gone", "text/plain")]
+        )
+        hub.add_comment(ticket_id, CommentCreate(body="And this"))
+        [kept] = hub.list_attachments(ticket_id)
+        _, path = hub.open_attachment(ticket_id, kept.id)
+        path.unlink()
+        report = hub.send_mail()
+        assert (1, 1) == (len(report.failed), len(report.sent))
+        [note] = [c.body for c in hub.list_comments(ticket_id) if not c.public]
+        assert "could not be put together" in note
+        assert "And this" in desk_smtp.smtp.received[0].get_body(("plain",)).get_content()
+
+
+class TestAtMostOnce:
+    """A message is sent at most once: one that may have reached the server is never sent
+    again by itself; it says so on its ticket and waits for someone to retry it."""
+
+    def note_of(self, desk: MailDesk, ticket_id: int) -> list[str]:
+        return [c.body for c in desk.hub.list_comments(ticket_id) if not c.public]
+
+    def test_a_crash_after_the_servers_250_never_sends_it_twice(
+        self, desk_smtp: MailDesk, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The server took the message (250), then the worker died before its commit. Once
+        its lease is over the message is uncertain, not sent again; Retry sends it."""
         from customer_flow.mail import outbox
 
         assert desk_smtp.smtp is not None
         shift = clock_of(desk_smtp.hub)
         ticket_id = ticket_by_mail(desk_smtp)
         desk_smtp.hub.add_comment(ticket_id, CommentCreate(body="Answer"))
-        with desk_smtp.hub.store.write() as conn:
-            assert outbox.claim_next(conn, desk_smtp.hub._now()) is not None
+
+        def killed(*_args: object) -> None:
+            raise KeyboardInterrupt("the worker is killed")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(outbox, "mark_sent", killed)
+            with pytest.raises(KeyboardInterrupt):
+                desk_smtp.hub.send_mail()
+        assert 1 == len(desk_smtp.smtp.received)
+        [queued] = desk_smtp.hub.list_outbox()
+        assert "sending" == queued.status
+        assert [] == desk_smtp.hub.send_mail().sent  # held by the dead worker's lease
+        for _ in range(3):  # long after the lease: never sent again by itself
+            shift.append(outbox.LEASE + timedelta(hours=3))
+            desk_smtp.hub.send_mail()
+        assert 1 == len(desk_smtp.smtp.received)
+        [queued] = desk_smtp.hub.list_outbox()
+        assert "uncertain" == queued.status
+        [note] = self.note_of(desk_smtp, ticket_id)
+        assert "may have been sent" in note and f"mail retry {queued.id}" in note
+        assert [queued.id] == [
+            m.id for m in desk_smtp.hub.list_outbox(statuses=("uncertain", "failed"))
+        ]
+        assert "pending" == desk_smtp.hub.retry_mail(queued.id).status
+        assert [queued.id] == desk_smtp.hub.send_mail().sent
+        assert 2 == len(desk_smtp.smtp.received)
+        assert "sent" == desk_smtp.hub.list_outbox()[0].status
+
+    def test_a_connection_lost_after_the_message_is_handed_over_is_uncertain(
+        self, desk_smtp: MailDesk
+    ) -> None:
+        """The server keeps the message and the connection drops before its answer: the
+        message may have been sent, so it is not tried again."""
+        assert desk_smtp.smtp is not None
+        shift = clock_of(desk_smtp.hub)
+        ticket_id = ticket_by_mail(desk_smtp)
+        desk_smtp.hub.add_comment(ticket_id, CommentCreate(body="Answer"))
+        desk_smtp.smtp.answers += ["DROP"]
+        report = desk_smtp.hub.send_mail()
+        [queued] = desk_smtp.hub.list_outbox()
+        assert ([], [], [queued.id]) == (report.sent, report.retrying, report.uncertain)
+        assert ("uncertain", 1) == (queued.status, queued.attempts)
+        assert "may have been sent" in (queued.last_error or "")
+        assert "may have been sent" in report.errors[0]
+        shift.append(timedelta(days=1))
         assert [] == desk_smtp.hub.send_mail().sent
-        shift.append(outbox.LEASE + timedelta(seconds=1))
+        assert 1 == len(desk_smtp.smtp.received)
+        [note] = self.note_of(desk_smtp, ticket_id)
+        assert "rita@reis.pt may have been sent" in note
+
+    def test_a_worker_killed_before_it_connects_leaves_the_message_waiting(
+        self, desk_smtp: MailDesk, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Nothing is taken before the SMTP session is open: a worker that dies while
+        connecting leaves the message pending, and the next worker sends it."""
+        from customer_flow.mail import transport
+
+        assert desk_smtp.smtp is not None
+        ticket_id = ticket_by_mail(desk_smtp)
+        desk_smtp.hub.add_comment(ticket_id, CommentCreate(body="Answer"))
+
+        def killed(*_args: object) -> None:
+            raise KeyboardInterrupt("the worker is killed")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(transport, "_login", killed)
+            with pytest.raises(KeyboardInterrupt):
+                desk_smtp.hub.send_mail()
+        [queued] = desk_smtp.hub.list_outbox()
+        assert ("pending", 0) == (queued.status, queued.attempts)
         assert 1 == len(desk_smtp.hub.send_mail().sent)
         assert 1 == len(desk_smtp.smtp.received)
+
+    def test_only_an_uncertain_or_failed_message_is_retried(self, desk_smtp: MailDesk) -> None:
+        from customer_flow.core.errors import NotFoundError, StateError
+
+        ticket_id = ticket_by_mail(desk_smtp)
+        desk_smtp.hub.add_comment(ticket_id, CommentCreate(body="Answer"))
+        [queued] = desk_smtp.hub.list_outbox()
+        with pytest.raises(StateError, match="is pending"):
+            desk_smtp.hub.retry_mail(queued.id)
+        desk_smtp.hub.send_mail()
+        with pytest.raises(StateError, match="is sent"):
+            desk_smtp.hub.retry_mail(queued.id)
+        with pytest.raises(NotFoundError):
+            desk_smtp.hub.retry_mail(queued.id + 1000)
+
+    def test_a_failed_message_is_sent_again_on_retry(self, desk_smtp: MailDesk) -> None:
+        assert desk_smtp.smtp is not None
+        ticket_id = ticket_by_mail(desk_smtp)
+        desk_smtp.hub.add_comment(ticket_id, CommentCreate(body="Answer"))
+        desk_smtp.smtp.answers += ["550 5.1.1 no such mailbox"]
+        [failed] = desk_smtp.hub.send_mail().failed
+        assert f"mail retry {failed}" in self.note_of(desk_smtp, ticket_id)[0]
+        retried = desk_smtp.hub.retry_mail(failed)
+        assert ("pending", 0) == (retried.status, retried.attempts)
+        assert [failed] == desk_smtp.hub.send_mail().sent
 
 
 class TestAccounts:

@@ -4,6 +4,7 @@ environment variable (``--password-env``) or a file (``--password-file``) that h
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -14,6 +15,15 @@ from customer_flow.cli.common import JsonOpt, fail, get_hub, out, print_json, sa
 mail_app = typer.Typer(
     no_args_is_help=True, help="Mail: mailboxes into tickets, replies out to customers."
 )
+
+
+class OutboxStatus(StrEnum):
+    pending = "pending"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+    uncertain = "uncertain"
+
 
 Host = Annotated[str, typer.Option(help="The server's host name.")]
 Port = Annotated[
@@ -154,8 +164,15 @@ def send(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(report)
     else:
+        unsure = (
+            f", {len(report.uncertain)} may have been sent (never sent again by themselves: "
+            "mail retry ID)"
+            if report.uncertain
+            else ""
+        )
         say(
-            f"sent {len(report.sent)}, {len(report.retrying)} to retry, {len(report.failed)} failed"
+            f"sent {len(report.sent)}, {len(report.retrying)} to retry, {len(report.failed)} "
+            f"failed{unsure}"
         )
     if report.errors:
         for error in report.errors:
@@ -211,11 +228,17 @@ def log(
 def outbox(
     ctx: typer.Context,
     ticket: Annotated[int | None, typer.Option(help="Only this ticket's.", min=1)] = None,
+    status: Annotated[
+        list[OutboxStatus] | None,
+        typer.Option(help="Only messages of this status (repeatable).", show_default=False),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """The messages to send and sent, newest first."""
-    rows = get_hub(ctx).list_outbox(ticket_id=ticket, limit=limit)
+    """The messages to send and sent, newest first (``uncertain``: they may have been sent,
+    and wait for ``mail retry``)."""
+    statuses = tuple(s.value for s in status) if status else None
+    rows = get_hub(ctx).list_outbox(ticket_id=ticket, statuses=statuses, limit=limit)
     if as_json:
         print_json(rows)
         return
@@ -228,6 +251,17 @@ def outbox(
             m.last_error or "",
         )  # fmt: skip
     out.print(table)
+
+
+@mail_app.command("retry")
+def retry(
+    ctx: typer.Context,
+    mail_id: Annotated[int, typer.Argument(help="The message's ID (mail outbox).", min=1)],
+) -> None:
+    """Send again a message that may have been sent (uncertain) or that failed. An uncertain
+    one may reach its reader twice: check first that it did not arrive."""
+    mail = get_hub(ctx).retry_mail(mail_id)
+    say(f"message {mail.id} to {mail.to_address} (ticket #{mail.ticket_id}) is due again")
 
 
 @mail_app.command("notifications")

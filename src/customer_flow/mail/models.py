@@ -126,7 +126,9 @@ class OutgoingMail(BaseModel):
     message_id: str
     in_reply_to: str | None
     references: str | None
-    status: Literal["pending", "sending", "sent", "failed"]
+    #: ``uncertain``: handed to the server, whose answer never came; it may have been sent,
+    #: and is sent again only when someone asks (``customer-flow mail retry``).
+    status: Literal["pending", "sending", "sent", "failed", "uncertain"]
     attempts: int
     next_attempt_at: datetime
     last_error: str | None
@@ -153,4 +155,7 @@ class SendReport(BaseModel):
     sent: list[int] = Field(default_factory=list)
     retrying: list[int] = Field(default_factory=list)
     failed: list[int] = Field(default_factory=list)
+    #: Messages that may have been sent (their worker died, or the connection was lost after
+    #: they were handed over): not sent again by themselves.
+    uncertain: list[int] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)

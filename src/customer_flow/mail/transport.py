@@ -1,7 +1,9 @@
 """The wire: IMAP through ``imap-tools`` (TLS or STARTTLS), SMTP through ``smtplib``.
 
 Every failure becomes a ``MailServerError`` saying which server and what went wrong, never the
-password; ``temporary`` says whether trying again later may help.
+password; ``temporary`` says whether trying again later may help. A connection lost once the
+message was handed over (after SMTP ``DATA``) is neither: the server may have taken it
+(``mail_uncertain``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
 
 from imap_tools import AND, BaseMailBox, MailBox, MailBoxStartTls, U
 from imap_tools.errors import ImapToolsError
@@ -20,7 +23,10 @@ from imap_tools.errors import ImapToolsError
 from customer_flow.core.errors import MailServerError
 from customer_flow.mail.models import MailAccount
 
-__all__ = ["Fetched", "imap_session", "read_new", "send_message", "smtp_check"]
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
+__all__ = ["Fetched", "imap_session", "read_new", "send_message", "smtp_check", "smtp_session"]
 
 TIMEOUT = 30.0
 
@@ -113,16 +119,31 @@ def read_new(
         raise MailServerError(f"{_where(account)}: the fetch stopped: {_clean(exc)}") from None
 
 
+class _Smtp(smtplib.SMTP):
+    """``smtplib.SMTP`` that remembers whether the message was handed over (``DATA`` begun):
+    a connection lost after that may have delivered it."""
+
+    data_begun = False
+
+    def data(self, msg: Buffer | str) -> tuple[int, bytes]:
+        self.data_begun = True
+        return super().data(msg)
+
+
+class _SmtpSsl(_Smtp, smtplib.SMTP_SSL):
+    """The same over implicit TLS."""
+
+
 @contextmanager
-def _smtp(account: MailAccount, password: str) -> Iterator[smtplib.SMTP]:
-    client: smtplib.SMTP
+def _smtp(account: MailAccount, password: str) -> Iterator[_Smtp]:
+    client: _Smtp
     try:
         if account.security == "tls":
-            client = smtplib.SMTP_SSL(
+            client = _SmtpSsl(
                 account.host, account.port, timeout=TIMEOUT, context=_context(account)
             )
         else:
-            client = smtplib.SMTP(account.host, account.port, timeout=TIMEOUT)
+            client = _Smtp(account.host, account.port, timeout=TIMEOUT)
             client.starttls(context=_context(account))
     except (OSError, smtplib.SMTPException) as exc:
         raise MailServerError(
@@ -159,25 +180,50 @@ def _login(client: smtplib.SMTP, username: str, password: str) -> None:
         raise smtplib.SMTPAuthenticationError(code, answer)
 
 
+@contextmanager
+def smtp_session(account: MailAccount, password: str) -> Iterator[Callable[[EmailMessage], None]]:
+    """A logged-in SMTP session: a function that sends one message. Opening it fails with
+    ``mail_unreachable`` (no connection) or ``mail_login`` (the login was refused), before any
+    message is touched. Sending: a 4xx answer or a connection lost before the message was
+    handed over is temporary, a 5xx answer is not, and a connection lost after it was handed
+    over (no answer to ``DATA``) is ``mail_uncertain``: it may have been sent."""
+    with _smtp(account, password) as client:
+
+        def send(message: EmailMessage) -> None:
+            client.data_begun = False
+            try:
+                client.send_message(message)
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, text = next(iter(exc.recipients.values()))
+                raise MailServerError(
+                    f"{_where(account)}: recipient refused: {code} {_text(text)}",
+                    temporary=code < 500,
+                ) from None
+            except smtplib.SMTPResponseException as exc:
+                raise MailServerError(
+                    f"{_where(account)}: {exc.smtp_code} {_text(exc.smtp_error)}",
+                    temporary=exc.smtp_code < 500,
+                ) from None
+            except (OSError, smtplib.SMTPException, TimeoutError) as exc:
+                if client.data_begun:
+                    raise MailServerError(
+                        f"{_where(account)}: the connection was lost after the message was "
+                        f"handed over, before the server answered ({_clean(exc)}): it may have "
+                        "been sent",
+                        temporary=False,
+                        code="mail_uncertain",
+                    ) from None
+                raise MailServerError(
+                    f"{_where(account)}: sending stopped: {_clean(exc)}"
+                ) from None
+
+        yield send
+
+
 def send_message(account: MailAccount, password: str, message: EmailMessage) -> None:
-    """Send one message. A 4xx answer or a lost connection is temporary, 5xx is not. The
-    server's trouble rather than the message's has its own code: ``mail_unreachable`` (no
-    connection) or ``mail_login`` (the login was refused)."""
-    try:
-        with _smtp(account, password) as client:
-            client.send_message(message)
-    except smtplib.SMTPRecipientsRefused as exc:
-        code, text = next(iter(exc.recipients.values()))
-        raise MailServerError(
-            f"{_where(account)}: recipient refused: {code} {_text(text)}", temporary=code < 500
-        ) from None
-    except smtplib.SMTPResponseException as exc:
-        raise MailServerError(
-            f"{_where(account)}: {exc.smtp_code} {_text(exc.smtp_error)}",
-            temporary=exc.smtp_code < 500,
-        ) from None
-    except (OSError, smtplib.SMTPException, TimeoutError) as exc:
-        raise MailServerError(f"{_where(account)}: sending stopped: {_clean(exc)}") from None
+    """Send one message in a session of its own (see ``smtp_session``)."""
+    with smtp_session(account, password) as send:
+        send(message)
 
 
 def smtp_check(account: MailAccount, password: str) -> None:

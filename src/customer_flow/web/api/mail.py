@@ -8,9 +8,9 @@ that holds its password on the machine that fetches and sends.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from customer_flow.jobs.failures import JobFailure
@@ -23,6 +23,8 @@ __all__ = ["router"]
 router = APIRouter(prefix="/mail", tags=["mail"])
 
 UserId = Annotated[int, Path(ge=1, le=2**53, description="The user's ID.")]
+MailId = Annotated[int, Path(ge=1, le=2**53, description="The message's ID (the outbox's).")]
+OutboxStatus = Literal["pending", "sending", "sent", "failed", "uncertain"]
 AccountName = Annotated[str, Path(max_length=64, description="The mail server's name.")]
 
 
@@ -128,9 +130,30 @@ def list_inbound(hub: UserHub) -> list[InboundMessage]:
 
 
 @router.get("/outbox", response_model=list[OutgoingMail], summary="The messages sent and to send")
-def list_outbox(hub: UserHub) -> list[OutgoingMail]:
-    """The last 100, newest first, with their status, attempts and last error."""
-    return hub.list_outbox()
+def list_outbox(
+    hub: UserHub,
+    statuses: Annotated[
+        list[OutboxStatus] | None,
+        Query(alias="status", max_length=5, description="Only these statuses (repeatable)."),
+    ] = None,
+) -> list[OutgoingMail]:
+    """The last 100, newest first, with their status, attempts and last error. `uncertain`:
+    handed to the server, whose answer never came (a worker died, a connection was lost): it
+    may have been sent, and is sent again only by `POST /mail/outbox/{id}/retry`."""
+    return hub.list_outbox(statuses=tuple(statuses) if statuses else None)
+
+
+@router.post(
+    "/outbox/{mail_id}/retry",
+    response_model=OutgoingMail,
+    dependencies=[requires("write")],
+    summary="Send again a message that may have been sent, or that failed",
+)
+def retry_outbox(hub: UserHub, mail_id: MailId) -> OutgoingMail:
+    """An `uncertain` or `failed` message becomes `pending`, due at once, with a fresh count
+    of attempts (409 for any other status). An uncertain one may reach its reader twice:
+    check first that it did not arrive."""
+    return hub.retry_mail(mail_id)
 
 
 @router.get(

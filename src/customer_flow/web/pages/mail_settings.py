@@ -1,8 +1,9 @@
 """``/settings/mail``: the mail servers for admins (issue 18 item 5): the list, a form that adds
 or replaces one, Remove, and Test (what ``customer-flow mail test`` does); and the background
 jobs that failed after their retries (mail and web imports, ``worker failures``). Thin doors to
-``Hub.list_mail_accounts``, ``save_mail_account``, ``remove_mail_account`` and
-``test_mail_settings``, the CLI's own calls; the Hub checks the admin role again.
+``Hub.list_mail_accounts``, ``save_mail_account``, ``remove_mail_account``,
+``test_mail_settings`` and ``retry_mail`` (the outgoing mail that may have been sent, or
+failed, with Retry), the CLI's own calls; the Hub checks the admin role again.
 
 No password is ever typed here, stored or shown: the form names the environment variable or
 the file that holds it, on the machines that fetch and send. Every form works without
@@ -63,6 +64,7 @@ def _page(
         "error": error,
         "checks": checks,
         "failures": auth.hub.list_job_failures(limit=20),
+        "problems": auth.hub.list_outbox(statuses=("uncertain", "failed"), limit=50),
     }
     return render(request, "settings/mail.html", context, auth=auth, status_code=status_code)
 
@@ -130,6 +132,23 @@ def remove_account(
     except CustomerFlowError as exc:
         return _page(request, auth, error=exc.message, status_code=exc.http_status)
     return RedirectResponse("/settings/mail", status_code=303)
+
+
+@router.post("/settings/mail/outbox/{mail_id}/retry")
+def retry_mail(
+    request: Request,
+    auth: PageAuth,
+    mail_id: Annotated[int, Path(ge=1, le=2**53)],
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Send again a message that may have been sent, or that failed (``Hub.retry_mail``)."""
+    check_form_csrf(auth, {"csrf_token": csrf_token})
+    _admin(auth)
+    try:
+        auth.hub.retry_mail(mail_id)
+    except CustomerFlowError as exc:
+        return _page(request, auth, error=exc.message, status_code=exc.http_status)
+    return RedirectResponse("/settings/mail#outbox", status_code=303)
 
 
 @router.post("/settings/mail/test")
