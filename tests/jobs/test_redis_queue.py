@@ -293,20 +293,11 @@ class Gate(CuttableProxy):
         self.held: list[socket.socket] = []
         super().__init__(port)
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            if not self.opened.is_set():
-                self.held.append(client)  # no greeting: the client waits (30 s timeout)
-                continue
-            server = socket.create_connection(("127.0.0.1", self.target))
-            with self.lock:
-                self.sockets += [client, server]
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+    def _hold(self, client: socket.socket) -> bool:
+        if self.opened.is_set():
+            return False
+        self.held.append(client)  # no greeting: the client waits (30 s timeout)
+        return True
 
     def close(self) -> None:
         super().close()

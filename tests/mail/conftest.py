@@ -3,6 +3,7 @@ test, and a Hub with both configured."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import uuid
@@ -11,9 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from customer_flow.hub import Hub
 from customer_flow.mail.models import MailAccountCreate
+from customer_flow.users.models import UserCreate
+from customer_flow.web.app import create_app
 from tickets_support import make_hub
 
 from .mail_servers import Dovecot, SmtpServer, self_signed_cert, start_dovecot, start_smtp
@@ -59,6 +63,24 @@ class MailDesk:
 
     def deliver(self, raw: bytes) -> None:
         self.dovecot.append("support", raw, self.folder)
+
+    def viewer_client(self) -> TestClient:
+        """A web client signed in through the login form (the session cookie) as a new
+        viewer: the least role that may see a ticket."""
+        self.hub.add_user(
+            UserCreate(email="v@team.example.org", name="v", role="viewer",  # type: ignore[arg-type]
+                       password="correct horse battery")
+        )  # fmt: skip
+        client = TestClient(create_app(hub=self.hub))
+        login = client.get("/login")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', login.text)
+        assert csrf is not None
+        client.post(
+            "/login",
+            data={"email": "v@team.example.org", "password": "correct horse battery",
+                  "csrf_token": csrf.group(1)},
+        )  # fmt: skip
+        return client
 
 
 def mail(

@@ -281,11 +281,17 @@ class CuttableProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
+            if self._hold(client):
+                continue
             server = socket.create_connection(("127.0.0.1", self.target))
             with self.lock:
                 self.sockets += [client, server]
             for a, b in ((client, server), (server, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _hold(self, client: socket.socket) -> bool:
+        """Whether to keep ``client`` waiting instead of relaying it (a subclass's choice)."""
+        return False
 
     @staticmethod
     def _pipe(source: socket.socket, sink: socket.socket) -> None:

@@ -139,19 +139,7 @@ def test_ticket_page_lists_the_files_with_download_links(desk: MailDesk) -> None
 
     desk.deliver(with_files([("<i>x.txt", b"x", "text/plain")]))
     [ticket_id] = desk.hub.fetch_mail().tickets
-    desk.hub.add_user(
-        UserCreate(email="v@team.example.org", name="v", role="viewer",  # type: ignore[arg-type]
-                   password="correct horse battery")
-    )  # fmt: skip
-    client = TestClient(create_app(hub=desk.hub))
-    page = client.get("/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert csrf is not None
-    client.post(
-        "/login",
-        data={"email": "v@team.example.org", "password": "correct horse battery",
-              "csrf_token": csrf.group(1)},
-    )  # fmt: skip
+    client = desk.viewer_client()
     page = client.get(f"/tickets/{ticket_id}")
     assert 200 == page.status_code
     assert "&lt;i&gt;x.txt" in page.text and "<i>x" not in page.text

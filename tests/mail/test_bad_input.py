@@ -14,16 +14,12 @@ merged, closed or purged in ``test_inbound.TestReplies``, 30 MB and 500 files fr
 from __future__ import annotations
 
 import base64
-import re
 from email.message import EmailMessage
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from customer_flow.store.schema import mail_inbound
-from customer_flow.users.models import UserCreate
-from customer_flow.web.app import create_app
 
 from .conftest import MailDesk, mail
 
@@ -228,19 +224,7 @@ class TestHtml:
         raw = mail(subject="HTML", body=self.HOSTILE).replace(b"text/plain", b"text/html")
         desk.deliver(raw)
         [ticket_id] = desk.hub.fetch_mail().tickets
-        desk.hub.add_user(
-            UserCreate(email="v@team.example.org", name="v", role="viewer",  # type: ignore[arg-type]
-                       password="correct horse battery")
-        )  # fmt: skip
-        client = TestClient(create_app(hub=desk.hub))
-        login = client.get("/login")
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', login.text)
-        assert csrf is not None
-        client.post(
-            "/login",
-            data={"email": "v@team.example.org", "password": "correct horse battery",
-                  "csrf_token": csrf.group(1)},
-        )  # fmt: skip
+        client = desk.viewer_client()
         page = client.get(f"/tickets/{ticket_id}")
         assert 200 == page.status_code
         assert "Please help" in page.text

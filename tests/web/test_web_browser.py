@@ -147,6 +147,9 @@ def page(browser: Any) -> Iterator[Any]:
 
     p.on("dialog", on_dialog)
     p.set_default_timeout(10_000)
+    # A page load waits as long as ``expect`` does: on a busy shared machine the first /login
+    # of a module (its server and worker just started) once took over 10 s in the full suite.
+    p.set_default_navigation_timeout(30_000)
     yield p
     context.close()
     assert dialogs == [], f"a script ran: alert({dialogs})"
