@@ -2430,7 +2430,8 @@ class Hub:
         except ConfigError as exc:
             report.errors.append(str(exc))
             return report
-        for _ in range(limit):
+        left = limit
+        while left > 0:
             with self._read() as conn:
                 due = mail_outbox.next_due(conn, self._now())
             if due is None:
@@ -2439,7 +2440,18 @@ class Hub:
                 # The server's trouble (no connection, the login refused) comes before any
                 # message is taken: they all wait, their attempts uncounted.
                 with mail_transport.smtp_session(smtp, password) as send:
-                    self._send_one(send, smtp, due, report)
+                    # One session for the messages due, while each goes well: after any
+                    # trouble (the server may have closed it) the next gets a new session.
+                    for _ in range(min(left, mail_outbox.SESSION_MESSAGES)):
+                        left -= 1
+                        if not self._send_one(send, smtp, due, report) or left == 0:
+                            break
+                        with self._read() as conn:
+                            found = mail_outbox.next_due(conn, self._now())
+                        if found is None:
+                            left = 0
+                            break
+                        due = found
             except MailServerError as exc:
                 report.errors.append(str(exc))
                 break
@@ -2451,8 +2463,9 @@ class Hub:
         smtp: MailAccount,
         due: OutgoingMail,
         report: SendReport,
-    ) -> None:
-        """Take ``due`` (unless another worker did) and send it in the open session."""
+    ) -> bool:
+        """Take ``due`` (unless another worker did) and send it in the open session. Whether
+        the session may carry the next message: not after an error sending this one."""
         now = self._now()
         problem = None
         try:
@@ -2466,11 +2479,11 @@ class Hub:
         with self._write() as conn:
             mail = mail_outbox.claim(conn, due.id, now)
         if mail is None:
-            return
+            return True
         if problem is not None:
             # Failed, with a note, rather than left pending in front of the others for ever.
             self._send_failed(mail, problem, report)
-            return
+            return True
         try:
             send(message)
         except MailServerError as exc:
@@ -2480,12 +2493,13 @@ class Hub:
                     self._mail_note(conn, mail, "may have been sent", str(exc))
                 report.uncertain.append(mail.id)
                 report.errors.append(f"message {mail.id} (ticket #{mail.ticket_id}): {exc}")
-                return
+                return False
             self._send_failed(mail, exc, report)
-            return
+            return False
         with self._write() as conn:
             mail_outbox.mark_sent(conn, mail.id, self._now())
         report.sent.append(mail.id)
+        return True
 
     def retry_mail(self, mail_id: int) -> OutgoingMail:
         """Send again a message that may have been sent (``uncertain``) or that failed: it is

@@ -193,6 +193,8 @@ class SmtpServer:
     received: list[Message] = field(default_factory=list)
     envelopes: list[Any] = field(default_factory=list)
     answers: list[str] = field(default_factory=list)
+    #: The SMTP session (one per connection) of each message that reached DATA, in order.
+    sessions: list[Any] = field(default_factory=list)
     controller: Any = None
 
     def client_context(self) -> ssl.SSLContext:
@@ -216,16 +218,18 @@ def start_smtp(
     server = SmtpServer(port=free_port(), cert=cert)
 
     class Handler:
-        async def handle_DATA(self, smtp: Any, _session: Any, envelope: Any) -> str:
+        async def handle_DATA(self, smtp: Any, session: Any, envelope: Any) -> str:
+            server.sessions.append(session)
             answer = server.answers.pop(0) if server.answers else None
             if answer is not None and answer != "DROP":
                 return answer
-            if answer == "DROP":
-                smtp.transport.close()
             server.envelopes.append(envelope)
             server.received.append(
                 message_from_bytes(envelope.original_content, policy=email.policy.default)
             )
+            if answer == "DROP":
+                # Kept before the connection is cut: the client may look as soon as it sees that.
+                smtp.transport.close()
             return "250 OK"
 
     def authenticate(

@@ -124,6 +124,26 @@ class TestSending:
         finally:
             server.stop()
 
+    def test_the_messages_due_share_one_session_until_one_goes_wrong(
+        self, desk_smtp: MailDesk
+    ) -> None:
+        """Three replies go out in one SMTP session (one connection, one login). After a
+        refusal the session is not trusted further: the next message opens a new one."""
+        assert desk_smtp.smtp is not None
+        ticket_id = ticket_by_mail(desk_smtp)
+        for body in ("One", "Two", "Three"):
+            desk_smtp.hub.add_comment(ticket_id, CommentCreate(body=body))
+        assert 3 == len(desk_smtp.hub.send_mail().sent)
+        assert 1 == len({id(s) for s in desk_smtp.smtp.sessions})
+        desk_smtp.smtp.sessions.clear()
+        for body in ("Four", "Five", "Six"):
+            desk_smtp.hub.add_comment(ticket_id, CommentCreate(body=body))
+        desk_smtp.smtp.answers += ["250 OK", "451 4.3.0 try again later"]
+        report = desk_smtp.hub.send_mail()
+        assert (2, 1) == (len(report.sent), len(report.retrying))
+        first, second, third = desk_smtp.smtp.sessions
+        assert first is second and third is not second
+
     def test_4xx_is_retried_with_backoff_then_5xx_fails_on_the_ticket(
         self, desk_smtp: MailDesk
     ) -> None:

@@ -25,6 +25,7 @@ from customer_flow.store.schema import mail_outbox
 
 __all__ = [
     "LEASE",
+    "SESSION_MESSAGES",
     "backoff",
     "claim",
     "compose",
@@ -44,6 +45,9 @@ __all__ = [
 #: How long a worker may take to send a message it holds; past it, the worker is taken for dead
 #: and the message for ``uncertain``.
 LEASE = timedelta(minutes=10)
+#: How many messages one SMTP session carries before the next opens: servers limit messages per
+#: connection (often to 100 or fewer, some to 20), and answer 4xx past it.
+SESSION_MESSAGES = 20
 #: What a manual retry may take back to ``pending``.
 RETRYABLE = ("uncertain", "failed")
 
