@@ -40,6 +40,16 @@ def cli(desk: MailDesk) -> Cli:
     return Cli(desk.hub.settings.database_url, {"CF_TEST_IMAP_PASSWORD": MAIL_USERS["support"]})
 
 
+def test_the_outbox_status_choices_are_the_models() -> None:
+    """`mail outbox --status` offers exactly the statuses a message can have."""
+    from typing import get_args
+
+    from customer_flow.cli.mail import OutboxStatus as Choices
+    from customer_flow.mail.models import OutboxStatus
+
+    assert sorted(get_args(OutboxStatus)) == sorted(c.value for c in Choices)
+
+
 class TestMailCommands:
     def test_add_mailbox_then_list_shows_where_the_password_is_not_what(
         self, cli: Cli, desk: MailDesk

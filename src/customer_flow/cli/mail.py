@@ -18,6 +18,9 @@ mail_app = typer.Typer(
 
 
 class OutboxStatus(StrEnum):
+    """``mail.models.OutboxStatus`` as Typer's choices (this module does not import the models
+    until a command runs; tests/mail/test_mail_cli.py checks that the two agree)."""
+
     pending = "pending"
     sending = "sending"
     sent = "sent"

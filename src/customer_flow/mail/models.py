@@ -8,11 +8,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "RETRYABLE",
     "Attachment",
     "FetchReport",
     "InboundMessage",
     "MailAccount",
     "MailAccountCreate",
+    "OutboxStatus",
     "OutgoingMail",
     "ParsedMail",
     "SendReport",
@@ -20,6 +22,11 @@ __all__ = [
 
 Kind = Literal["imap", "smtp"]
 Security = Literal["tls", "starttls"]
+#: An outgoing message's status. ``uncertain``: handed to the server, whose answer never came;
+#: it may have been sent, and is sent again only when someone asks (``customer-flow mail retry``).
+OutboxStatus = Literal["pending", "sending", "sent", "failed", "uncertain"]
+#: What a manual retry may take back to ``pending`` (and what admins are shown to look at).
+RETRYABLE: tuple[OutboxStatus, ...] = ("uncertain", "failed")
 
 
 class MailAccountCreate(BaseModel):
@@ -126,9 +133,7 @@ class OutgoingMail(BaseModel):
     message_id: str
     in_reply_to: str | None
     references: str | None
-    #: ``uncertain``: handed to the server, whose answer never came; it may have been sent,
-    #: and is sent again only when someone asks (``customer-flow mail retry``).
-    status: Literal["pending", "sending", "sent", "failed", "uncertain"]
+    status: OutboxStatus
     attempts: int
     next_attempt_at: datetime
     last_error: str | None

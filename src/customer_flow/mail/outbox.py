@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from customer_flow.core.errors import NotFoundError, StateError
-from customer_flow.mail.models import OutgoingMail
+from customer_flow.mail.models import RETRYABLE, OutgoingMail
 from customer_flow.store.schema import mail_outbox
 
 __all__ = [
@@ -45,11 +45,9 @@ __all__ = [
 #: How long a worker may take to send a message it holds; past it, the worker is taken for dead
 #: and the message for ``uncertain``.
 LEASE = timedelta(minutes=10)
-#: How many messages one SMTP session carries before the next opens: servers limit messages per
-#: connection (often to 100 or fewer, some to 20), and answer 4xx past it.
+#: How many messages one SMTP session carries before the next opens: a server may limit the
+#: messages of a connection, and answer 4xx past it.
 SESSION_MESSAGES = 20
-#: What a manual retry may take back to ``pending``.
-RETRYABLE = ("uncertain", "failed")
 
 
 def reply_subject(ticket_id: int, subject: str) -> str:

@@ -8,13 +8,19 @@ that holds its password on the machine that fetches and sends.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from customer_flow.jobs.failures import JobFailure
-from customer_flow.mail.models import InboundMessage, MailAccount, MailAccountCreate, OutgoingMail
+from customer_flow.mail.models import (
+    InboundMessage,
+    MailAccount,
+    MailAccountCreate,
+    OutboxStatus,
+    OutgoingMail,
+)
 
 from ..deps import UserHub, requires
 
@@ -24,7 +30,6 @@ router = APIRouter(prefix="/mail", tags=["mail"])
 
 UserId = Annotated[int, Path(ge=1, le=2**53, description="The user's ID.")]
 MailId = Annotated[int, Path(ge=1, le=2**53, description="The message's ID (the outbox's).")]
-OutboxStatus = Literal["pending", "sending", "sent", "failed", "uncertain"]
 AccountName = Annotated[str, Path(max_length=64, description="The mail server's name.")]
 
 

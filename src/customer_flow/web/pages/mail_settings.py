@@ -19,7 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from customer_flow.core.errors import CustomerFlowError, PermissionDeniedError
 from customer_flow.core.models import parse
-from customer_flow.mail.models import MailAccountCreate
+from customer_flow.mail.models import RETRYABLE, MailAccountCreate
 
 from ..deps import Auth
 from .common import PageAuth, check_form_csrf, render
@@ -64,7 +64,7 @@ def _page(
         "error": error,
         "checks": checks,
         "failures": auth.hub.list_job_failures(limit=20),
-        "problems": auth.hub.list_outbox(statuses=("uncertain", "failed"), limit=50),
+        "problems": auth.hub.list_outbox(statuses=RETRYABLE, limit=50),
     }
     return render(request, "settings/mail.html", context, auth=auth, status_code=status_code)
 
